@@ -1,0 +1,359 @@
+//! Coded values of the glossary (`domain.md`) with their Chinese spellings.
+
+use std::fmt;
+
+use crate::text::norm_text;
+
+/// Looks a normalised value up in a table of spellings, case-insensitively for ASCII.
+fn lookup<T: Copy>(raw: &str, table: &[(&str, T)]) -> Option<T> {
+    let t = norm_text(raw);
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(&t))
+        .map(|(_, v)| *v)
+}
+
+/// An insurance scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scheme {
+    /// 城乡居民基本养老保险.
+    ResidentPension,
+    /// 城乡居民基本医疗保险.
+    ResidentMedical,
+    /// 城镇职工基本养老保险.
+    EmployeePension,
+    /// 城镇职工基本医疗保险.
+    EmployeeMedical,
+}
+
+const SCHEMES: &[(&str, Scheme)] = &[
+    ("resident_pension", Scheme::ResidentPension),
+    ("城乡居民基本养老保险", Scheme::ResidentPension),
+    ("居民养老", Scheme::ResidentPension),
+    ("养老", Scheme::ResidentPension),
+    ("resident_medical", Scheme::ResidentMedical),
+    ("城乡居民基本医疗保险", Scheme::ResidentMedical),
+    ("居民医保", Scheme::ResidentMedical),
+    ("医疗", Scheme::ResidentMedical),
+    ("employee_pension", Scheme::EmployeePension),
+    ("城镇职工基本养老保险", Scheme::EmployeePension),
+    ("职工养老", Scheme::EmployeePension),
+    ("employee_medical", Scheme::EmployeeMedical),
+    ("城镇职工基本医疗保险", Scheme::EmployeeMedical),
+    ("职工医保", Scheme::EmployeeMedical),
+    ("职工医疗", Scheme::EmployeeMedical),
+];
+
+impl Scheme {
+    /// Parses any glossary spelling or the canonical name.
+    pub fn parse(raw: &str) -> Option<Scheme> {
+        lookup(raw, SCHEMES)
+    }
+
+    /// The canonical name, e.g. `resident_medical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::ResidentPension => "resident_pension",
+            Scheme::ResidentMedical => "resident_medical",
+            Scheme::EmployeePension => "employee_pension",
+            Scheme::EmployeeMedical => "employee_medical",
+        }
+    }
+
+    /// A short Chinese name for sentences.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Scheme::ResidentPension => "居民养老",
+            Scheme::ResidentMedical => "居民医保",
+            Scheme::EmployeePension => "职工养老",
+            Scheme::EmployeeMedical => "职工医保",
+        }
+    }
+
+    /// True for the two resident schemes this engine audits.
+    pub fn is_resident(self) -> bool {
+        matches!(self, Scheme::ResidentPension | Scheme::ResidentMedical)
+    }
+
+    /// The employee scheme of the same kind (pension or medical).
+    pub fn employee_counterpart(self) -> Scheme {
+        match self {
+            Scheme::ResidentPension | Scheme::EmployeePension => Scheme::EmployeePension,
+            Scheme::ResidentMedical | Scheme::EmployeeMedical => Scheme::EmployeeMedical,
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who paid: the person, the government on their behalf, or a back payment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PayerType {
+    /// 个人缴费.
+    Individual,
+    /// 政府代缴.
+    Government,
+    /// 补缴.
+    BackPayment,
+    /// A value outside the glossary, kept as text; it counts as none of the above.
+    Other(String),
+}
+
+const PAYER_TYPES: &[(&str, u8)] = &[
+    ("individual", 0),
+    ("个人缴费", 0),
+    ("个人", 0),
+    ("government", 1),
+    ("政府代缴", 1),
+    ("代缴", 1),
+    ("财政代缴", 1),
+    ("back_payment", 2),
+    ("补缴", 2),
+    ("中断补缴", 2),
+    ("政策性补缴", 2),
+];
+
+impl PayerType {
+    /// Parses an optional cell: empty is the default (individual).
+    pub fn parse(raw: &str) -> PayerType {
+        let t = norm_text(raw);
+        if t.is_empty() {
+            return PayerType::Individual;
+        }
+        match lookup(&t, PAYER_TYPES) {
+            Some(0) => PayerType::Individual,
+            Some(1) => PayerType::Government,
+            Some(2) => PayerType::BackPayment,
+            _ => PayerType::Other(t),
+        }
+    }
+
+    /// The canonical name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            PayerType::Individual => "individual",
+            PayerType::Government => "government",
+            PayerType::BackPayment => "back_payment",
+            PayerType::Other(s) => s,
+        }
+    }
+}
+
+/// The status of a payment row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PaymentStatus {
+    /// 成功: the only effective status.
+    Success,
+    /// 已退费.
+    Refunded,
+    /// 作废.
+    Voided,
+    /// 撤销.
+    Cancelled,
+    /// A value outside the glossary: not effective.
+    Other(String),
+}
+
+const PAYMENT_STATUSES: &[(&str, u8)] = &[
+    ("成功", 0),
+    ("success", 0),
+    ("已退费", 1),
+    ("退费", 1),
+    ("refunded", 1),
+    ("作废", 2),
+    ("voided", 2),
+    ("撤销", 3),
+    ("cancelled", 3),
+];
+
+impl PaymentStatus {
+    /// Parses an optional cell: empty is the default (成功).
+    pub fn parse(raw: &str) -> PaymentStatus {
+        let t = norm_text(raw);
+        if t.is_empty() {
+            return PaymentStatus::Success;
+        }
+        match lookup(&t, PAYMENT_STATUSES) {
+            Some(0) => PaymentStatus::Success,
+            Some(1) => PaymentStatus::Refunded,
+            Some(2) => PaymentStatus::Voided,
+            Some(3) => PaymentStatus::Cancelled,
+            _ => PaymentStatus::Other(t),
+        }
+    }
+
+    /// True for 成功 only.
+    pub fn is_effective(&self) -> bool {
+        matches!(self, PaymentStatus::Success)
+    }
+}
+
+/// The hukou status of a resident.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HukouStatus {
+    /// 正常 (the default).
+    Normal,
+    /// 死亡.
+    Dead,
+    /// 迁出.
+    MovedOut,
+    /// 注销.
+    Cancelled,
+    /// A value outside the glossary, kept as text.
+    Other(String),
+}
+
+impl HukouStatus {
+    /// Parses an optional cell: empty is 正常.
+    pub fn parse(raw: &str) -> HukouStatus {
+        let t = norm_text(raw);
+        match t.as_str() {
+            "" | "正常" | "normal" => HukouStatus::Normal,
+            "死亡" | "dead" => HukouStatus::Dead,
+            "迁出" | "moved_out" => HukouStatus::MovedOut,
+            "注销" | "cancelled" => HukouStatus::Cancelled,
+            _ => HukouStatus::Other(t),
+        }
+    }
+
+    /// The Chinese name.
+    pub fn zh(&self) -> &str {
+        match self {
+            HukouStatus::Normal => "正常",
+            HukouStatus::Dead => "死亡",
+            HukouStatus::MovedOut => "迁出",
+            HukouStatus::Cancelled => "注销",
+            HukouStatus::Other(s) => s,
+        }
+    }
+}
+
+/// A special group (特殊群体) of the eligibility lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// 低保.
+    Dibao,
+    /// 特困 / 特困供养.
+    Tekun,
+    /// 五保 (now part of 特困; kept apart, treated alike).
+    Wubao,
+    /// 优抚.
+    Youfu,
+    /// 建档立卡贫困 / 脱贫享受政策 / 扶贫.
+    Tuopin,
+    /// 残疾, with a level 1-4 held beside it.
+    Canji,
+    /// 因病困难.
+    Yinbing,
+}
+
+const CATEGORIES: &[(&str, Category)] = &[
+    ("dibao", Category::Dibao),
+    ("低保", Category::Dibao),
+    ("tekun", Category::Tekun),
+    ("特困", Category::Tekun),
+    ("特困供养", Category::Tekun),
+    ("wubao", Category::Wubao),
+    ("五保", Category::Wubao),
+    ("youfu", Category::Youfu),
+    ("优抚", Category::Youfu),
+    ("tuopin", Category::Tuopin),
+    ("建档立卡贫困", Category::Tuopin),
+    ("脱贫享受政策", Category::Tuopin),
+    ("扶贫", Category::Tuopin),
+    ("canji", Category::Canji),
+    ("残疾", Category::Canji),
+    ("yinbing", Category::Yinbing),
+    ("因病困难", Category::Yinbing),
+];
+
+impl Category {
+    /// Parses a glossary spelling or canonical code.
+    pub fn parse(raw: &str) -> Option<Category> {
+        lookup(raw, CATEGORIES)
+    }
+
+    /// The canonical code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Dibao => "dibao",
+            Category::Tekun => "tekun",
+            Category::Wubao => "wubao",
+            Category::Youfu => "youfu",
+            Category::Tuopin => "tuopin",
+            Category::Canji => "canji",
+            Category::Yinbing => "yinbing",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Category::Dibao => "低保",
+            Category::Tekun => "特困",
+            Category::Wubao => "五保",
+            Category::Youfu => "优抚",
+            Category::Tuopin => "脱贫",
+            Category::Canji => "残疾",
+            Category::Yinbing => "因病困难",
+        }
+    }
+}
+
+/// Parses a disability level: `1`..`4`, `一级`..`四级`, `1级`; anything else is `None`.
+pub fn parse_disability_level(raw: &str) -> Option<u8> {
+    let t = norm_text(raw);
+    let t = t.strip_suffix('级').unwrap_or(&t);
+    let t = t.strip_suffix(".0").unwrap_or(t);
+    match t {
+        "1" | "一" => Some(1),
+        "2" | "二" => Some(2),
+        "3" | "三" => Some(3),
+        "4" | "四" => Some(4),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes() {
+        assert_eq!(Scheme::parse("城乡居民基本医疗保险"), Some(Scheme::ResidentMedical));
+        assert_eq!(Scheme::parse(" 医疗 "), Some(Scheme::ResidentMedical));
+        assert_eq!(Scheme::parse("Resident_Pension"), Some(Scheme::ResidentPension));
+        assert_eq!(Scheme::parse("职工医疗"), Some(Scheme::EmployeeMedical));
+        assert_eq!(Scheme::parse("农保"), None);
+        assert_eq!(Scheme::ResidentMedical.employee_counterpart(), Scheme::EmployeeMedical);
+    }
+
+    #[test]
+    fn payer_types_and_statuses() {
+        assert_eq!(PayerType::parse(""), PayerType::Individual);
+        assert_eq!(PayerType::parse("财政代缴"), PayerType::Government);
+        assert_eq!(PayerType::parse("政策性补缴"), PayerType::BackPayment);
+        assert_eq!(PayerType::parse("单位资助"), PayerType::Other("单位资助".into()));
+        assert!(PaymentStatus::parse("").is_effective());
+        assert!(PaymentStatus::parse("成功").is_effective());
+        assert!(!PaymentStatus::parse("已退费").is_effective());
+        assert!(!PaymentStatus::parse("待确认").is_effective());
+        assert_eq!(HukouStatus::parse("迁出"), HukouStatus::MovedOut);
+    }
+
+    #[test]
+    fn categories_and_levels() {
+        assert_eq!(Category::parse("特困供养"), Some(Category::Tekun));
+        assert_eq!(Category::parse("五保"), Some(Category::Wubao));
+        assert_eq!(Category::parse("脱贫享受政策"), Some(Category::Tuopin));
+        assert_eq!(Category::parse("残疾人"), None);
+        assert_eq!(parse_disability_level("二级"), Some(2));
+        assert_eq!(parse_disability_level("4"), Some(4));
+        assert_eq!(parse_disability_level("５"), None);
+        assert_eq!(parse_disability_level(""), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! Domain types of qianbiao: identity numbers, coded values, money, dates and the policy.
+//!
+//! Everything here is pure: parsing and normalising single values, no I/O. The ingest
+//! crate applies these to whole columns; the rules crate reasons with the results.
+#![warn(missing_docs)]
+
+pub mod codes;
+pub mod date;
+pub mod finding;
+pub mod id;
+pub mod money;
+pub mod policy;
+pub mod text;
+
+pub use codes::{Category, HukouStatus, PayerType, PaymentStatus, Scheme};
+pub use finding::{Finding, Severity};
+pub use id::IdNumber;
+pub use money::Fen;
+pub use policy::Policy;

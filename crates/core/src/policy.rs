@@ -1,0 +1,231 @@
+//! The policy of one town and year: every bracketed parameter of `rules.md`.
+//!
+//! Read from a pipeline TOML file (`pipelines/dianzi-2022.toml`); the built-in default is
+//! that same file, compiled in.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+
+use crate::codes::{Category, Scheme};
+use crate::money::{parse_amount, Fen};
+
+/// The built-in pipeline: the 2022 Dianzi policy.
+pub const DIANZI_2022: &str = include_str!("../../../pipelines/dianzi-2022.toml");
+
+/// A pipeline file: a name, where its inputs are, and its policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// What the pipeline is about.
+    pub name: String,
+    /// The data folder, relative to the pipeline file.
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    /// The policy parameters.
+    pub policy: Policy,
+}
+
+impl Pipeline {
+    /// Parses and checks a pipeline's TOML text.
+    pub fn from_toml(text: &str) -> Result<Pipeline, String> {
+        let p: Pipeline = toml::from_str(text).map_err(|e| e.to_string().replace('\n', " "))?;
+        p.policy.validate()?;
+        Ok(p)
+    }
+}
+
+/// A group of people named in the policy: a category, or the severely disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Anyone with an active row of this category (for 残疾, any level).
+    Category(Category),
+    /// 残疾 with a level among the policy's severe levels.
+    SeverelyDisabled,
+}
+
+impl<'de> Deserialize<'de> for Group {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Group, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "canji_severe" {
+            return Ok(Group::SeverelyDisabled);
+        }
+        Category::parse(&s)
+            .map(Group::Category)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown group `{s}`")))
+    }
+}
+
+fn de_fen<'de, D: Deserializer<'de>>(d: D) -> Result<Fen, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Int(y) => Ok(Fen::yuan(y)),
+        Raw::Text(s) => parse_amount(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+fn de_fens<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fen>, D::Error> {
+    let v = Vec::<i64>::deserialize(d)?;
+    Ok(v.into_iter().map(Fen::yuan).collect())
+}
+
+fn de_scheme<'de, D: Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
+    let s = String::deserialize(d)?;
+    Scheme::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown scheme `{s}`")))
+}
+
+fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| Decimal::from_str(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// An age band of the coverage table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    /// The band's name in `coverage.csv`, e.g. `pension_45_59`.
+    pub name: String,
+    /// The scheme whose payments count as covered.
+    #[serde(deserialize_with = "de_scheme")]
+    pub scheme: Scheme,
+    /// Youngest age in the band (inclusive); none for all ages.
+    #[serde(default)]
+    pub min_age: Option<i32>,
+    /// Oldest age in the band (inclusive); none for all ages.
+    #[serde(default)]
+    pub max_age: Option<i32>,
+    /// The target rate as a decimal string (`"0.95"`); none for no target.
+    #[serde(default, deserialize_with = "de_rate")]
+    pub target: Option<Decimal>,
+}
+
+/// The policy parameters of one contribution year.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Y: the contribution year.
+    pub year: i32,
+    /// First day of the collection window.
+    pub window_start: NaiveDate,
+    /// Last day of the collection window.
+    pub window_end: NaiveDate,
+    /// The pension tiers, in yuan.
+    #[serde(deserialize_with = "de_fens")]
+    pub pension_tiers: Vec<Fen>,
+    /// Youngest age for the resident pension.
+    pub pension_min_age: i32,
+    /// Oldest age for the resident pension.
+    pub pension_max_age: i32,
+    /// Groups that may pay the lowest (100) pension tier.
+    pub hundred_tier_groups: Vec<Group>,
+    /// The lowest pension tier, reserved for the hundred-tier groups.
+    #[serde(deserialize_with = "de_fen")]
+    pub hundred_tier: Fen,
+    /// Disability levels that count as severe.
+    pub severe_disability_levels: Vec<u8>,
+    /// Groups whose medical contribution the government pays in full.
+    pub medical_full_groups: Vec<Group>,
+    /// From this age on, the government pays the medical contribution in full.
+    pub medical_full_age: i32,
+    /// The individual medical contribution.
+    #[serde(deserialize_with = "de_fen")]
+    pub medical_standard: Fen,
+    /// Ages (inclusive) whose individual medical contribution is halved.
+    pub medical_half_ages: [i32; 2],
+    /// The halved individual medical contribution.
+    #[serde(deserialize_with = "de_fen")]
+    pub medical_half_amount: Fen,
+    /// The medical contribution after the window (standard plus the per-person subsidy).
+    #[serde(deserialize_with = "de_fen")]
+    pub medical_late_amount: Fen,
+    /// The pension the government pays for the severely disabled.
+    #[serde(deserialize_with = "de_fen")]
+    pub pension_government_amount: Fen,
+    /// Death dates further apart than this many days disagree (DTH-004).
+    pub death_date_tolerance_days: i64,
+    /// Days a collector may hold money before depositing it (MNY-003).
+    pub deposit_deadline_days: i64,
+    /// Households paying from one account that make it a pooling account (MNY-005).
+    pub pooling_min_households: usize,
+    /// The coverage bands and their targets (COV-001).
+    pub coverage_bands: Vec<Band>,
+}
+
+impl Policy {
+    /// The built-in 2022 Dianzi policy.
+    pub fn dianzi_2022() -> Policy {
+        Pipeline::from_toml(DIANZI_2022)
+            .expect("the built-in pipeline is valid")
+            .policy
+    }
+
+    /// Checks what serde cannot: ordered dates and ages, non-empty tiers.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.window_start > self.window_end {
+            return Err("policy.window_start is after policy.window_end".into());
+        }
+        if self.pension_tiers.is_empty() {
+            return Err("policy.pension_tiers is empty".into());
+        }
+        if self.pension_min_age > self.pension_max_age {
+            return Err("policy.pension_min_age is above policy.pension_max_age".into());
+        }
+        if self.medical_half_ages[0] > self.medical_half_ages[1] {
+            return Err("policy.medical_half_ages is not ordered".into());
+        }
+        for b in &self.coverage_bands {
+            if let Some(t) = b.target {
+                if t < Decimal::ZERO || t > Decimal::ONE {
+                    return Err(format!("policy.coverage_bands `{}`: target {t} is not a rate", b.name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Jan 1 of the contribution year.
+    pub fn year_start(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, 1, 1).expect("valid year")
+    }
+
+    /// Dec 31 of the contribution year.
+    pub fn year_end(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, 12, 31).expect("valid year")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_policy_has_the_2022_parameters() {
+        let p = Policy::dianzi_2022();
+        assert_eq!(p.year, 2022);
+        assert_eq!(p.window_start, NaiveDate::from_ymd_opt(2021, 11, 1).unwrap());
+        assert_eq!(p.window_end, NaiveDate::from_ymd_opt(2021, 12, 20).unwrap());
+        assert_eq!(p.pension_tiers.len(), 12);
+        assert_eq!(p.medical_late_amount, Fen::yuan(930));
+        assert_eq!(p.medical_half_amount, Fen::yuan(160));
+        assert!(p.medical_full_groups.contains(&Group::SeverelyDisabled));
+        assert_eq!(p.coverage_bands.len(), 3);
+    }
+
+    #[test]
+    fn bad_policy_is_refused_with_the_field() {
+        let text = DIANZI_2022.replace("year = 2022", "year = \"soon\"");
+        let err = Pipeline::from_toml(&text).unwrap_err();
+        assert!(err.contains("year"), "{err}");
+        let text = DIANZI_2022.replace("\"dibao\"", "\"nobody\"");
+        assert!(Pipeline::from_toml(&text).unwrap_err().contains("nobody"));
+    }
+}

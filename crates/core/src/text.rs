@@ -1,0 +1,51 @@
+//! Text normalisation shared by every source.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalises a text value: NFKC (full-width ASCII becomes half-width, U+3000 a space)
+/// and trimmed at both ends.
+///
+/// ASCII input takes a fast path, since most cells are ASCII and NFKC leaves them alone.
+pub fn norm_text(raw: &str) -> String {
+    if raw.is_ascii() {
+        return raw.trim().to_string();
+    }
+    let folded: String = raw.nfkc().collect();
+    folded.trim().to_string()
+}
+
+/// Normalises a person's name: as [`norm_text`], and inner white space removed
+/// (`王  涛` is `王涛`).
+pub fn norm_name(raw: &str) -> String {
+    norm_text(raw).chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Trims a header cell: spaces at both ends, full-width U+3000 included, and a UTF-8 BOM.
+pub fn trim_header(raw: &str) -> String {
+    raw.trim_start_matches('\u{feff}')
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_and_spaces() {
+        assert_eq!(norm_text("\u{3000}ＡＢ１２３ "), "AB123");
+        assert_eq!(norm_name(" 王  涛\u{3000}"), "王涛");
+        assert_eq!(norm_name("王\u{3000}涛"), "王涛");
+        assert_eq!(trim_header("\u{feff} ID_Number\u{3000}"), "id_number");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalising_twice_changes_nothing(s in "\\PC{0,20}") {
+            let once = norm_text(&s);
+            proptest::prop_assert_eq!(norm_text(&once), once.clone());
+            let name = norm_name(&s);
+            proptest::prop_assert_eq!(norm_name(&name), name.clone());
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Lossless ingest of the eight departmental exports.
+//!
+//! Every input row is either accepted as a typed, normalised row with its provenance
+//! (file, line) or rejected with a reason; nothing is dropped silently.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod load;
+pub mod parse;
+pub mod read;
+pub mod source;
+pub mod tables;
+
+pub use error::IngestError;
+pub use load::{load, Conflict, Dataset, FileReport, LoadOptions, Rejected};
+pub use source::SourceKind;
+pub use tables::*;

@@ -1,0 +1,273 @@
+//! Turning one raw row of strings into a typed row, or a reason to reject it.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use qianbiao_core::codes::parse_disability_level;
+use qianbiao_core::date::{parse_date, parse_datetime, parse_period};
+use qianbiao_core::money::parse_amount;
+use qianbiao_core::text::{norm_name, norm_text};
+use qianbiao_core::{Category, Fen, HukouStatus, IdNumber, PayerType, PaymentStatus, Scheme};
+
+use crate::source::{Col, SourceKind};
+use crate::tables::*;
+
+/// One raw row: its line and its cells as text.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// Line in the file (header is line 1).
+    pub line: u32,
+    /// Cells in file order.
+    pub fields: Vec<String>,
+    /// A structural problem found while reading (wrong number of fields).
+    pub problem: Option<String>,
+}
+
+/// A row's cells looked up by canonical column.
+pub struct Cells<'a> {
+    source: SourceKind,
+    map: &'a [Option<usize>],
+    fields: &'a [String],
+}
+
+impl<'a> Cells<'a> {
+    /// Wraps a raw row with the file's header map.
+    pub fn new(source: SourceKind, map: &'a [Option<usize>], fields: &'a [String]) -> Self {
+        Cells { source, map, fields }
+    }
+
+    fn raw(&self, col: Col) -> &'a str {
+        let pos = self.source.columns().iter().position(|(c, _)| *c == col);
+        pos.and_then(|p| self.map[p])
+            .and_then(|i| self.fields.get(i))
+            .map_or("", String::as_str)
+    }
+
+    fn text(&self, col: Col) -> Text {
+        Text::from(norm_text(self.raw(col)))
+    }
+
+    fn required_text(&self, col: Col) -> Result<Text, String> {
+        let t = self.text(col);
+        if t.is_empty() {
+            return Err(format!("`{}`: empty", col.name()));
+        }
+        Ok(t)
+    }
+
+    fn name(&self) -> Text {
+        Text::from(norm_name(self.raw(Col::Name)))
+    }
+
+    fn required_name(&self) -> Result<Text, String> {
+        let n = self.name();
+        if n.is_empty() {
+            return Err("`name`: empty".into());
+        }
+        Ok(n)
+    }
+
+    /// A valid id, or the reason it is not (sources that reject invalid ids).
+    fn valid_id(&self) -> Result<Text, String> {
+        let raw = self.raw(Col::IdNumber);
+        let id = IdNumber::parse(raw);
+        if id.as_str().is_empty() {
+            return Err("`id_number`: empty".into());
+        }
+        if !id.is_valid() {
+            return Err(format!("`id_number`: invalid id number '{}'", id.as_str()));
+        }
+        Ok(Text::from(id.into_string()))
+    }
+
+    /// Any non-empty id, with its validity (payments and receipts keep invalid ids).
+    fn any_id(&self) -> Result<(Text, bool), String> {
+        let id = IdNumber::parse(self.raw(Col::IdNumber));
+        if id.as_str().is_empty() {
+            return Err("`id_number`: empty".into());
+        }
+        let valid = id.is_valid();
+        Ok((Text::from(id.into_string()), valid))
+    }
+
+    fn required<T>(&self, col: Col, what: &str, f: impl Fn(&str) -> Option<T>) -> Result<T, String> {
+        let raw = self.raw(col);
+        if norm_text(raw).is_empty() {
+            return Err(format!("`{}`: empty", col.name()));
+        }
+        f(raw).ok_or_else(|| format!("`{}`: not a {what}: '{}'", col.name(), norm_text(raw)))
+    }
+
+    fn date(&self, col: Col) -> Result<NaiveDate, String> {
+        self.required(col, "date", parse_date)
+    }
+
+    fn datetime(&self, col: Col) -> Result<NaiveDateTime, String> {
+        self.required(col, "date/time", parse_datetime)
+    }
+
+    fn optional_date(&self, col: Col) -> Option<NaiveDate> {
+        parse_date(self.raw(col))
+    }
+
+    fn amount(&self, col: Col) -> Result<Fen, String> {
+        parse_amount(self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
+    }
+
+    fn scheme(&self) -> Result<Scheme, String> {
+        self.required(Col::Scheme, "known scheme", Scheme::parse)
+    }
+}
+
+/// Parses a hukou row.
+pub fn hukou(c: &Cells, prov: Prov) -> Result<HukouRow, String> {
+    let id = c.valid_id()?;
+    let name = c.required_name()?;
+    let village = c.required_text(Col::Village)?;
+    let status = HukouStatus::parse(c.raw(Col::Status));
+    let status_date = c.optional_date(Col::StatusDate);
+    if status != HukouStatus::Normal && status_date.is_none() {
+        return Err(format!(
+            "`status_date`: required when status is {} ('{}')",
+            status.zh(),
+            norm_text(c.raw(Col::StatusDate))
+        ));
+    }
+    let rt = c.text(Col::ResidenceType);
+    Ok(HukouRow {
+        id,
+        name,
+        gender: c.text(Col::Gender),
+        birth_date: c.optional_date(Col::BirthDate),
+        village,
+        office: c.text(Col::Office),
+        household_no: c.text(Col::HouseholdNo),
+        residence_permit: rt == "居住证",
+        status,
+        status_date,
+        prov,
+    })
+}
+
+/// Parses a deaths row.
+pub fn death(c: &Cells, prov: Prov) -> Result<DeathRow, String> {
+    Ok(DeathRow {
+        id: c.valid_id()?,
+        name: c.name(),
+        death_date: c.date(Col::DeathDate)?,
+        source: c.text(Col::Source),
+        notice_date: c.optional_date(Col::NoticeDate),
+        prov,
+    })
+}
+
+/// Parses an eligibility row.
+pub fn eligibility(c: &Cells, prov: Prov) -> Result<EligibilityRow, String> {
+    let id = c.valid_id()?;
+    let category = c.required(Col::Category, "known category", Category::parse)?;
+    Ok(EligibilityRow {
+        id,
+        name: c.name(),
+        category,
+        disability_level: parse_disability_level(c.raw(Col::DisabilityLevel)),
+        valid_from: c.date(Col::ValidFrom)?,
+        valid_to: c.optional_date(Col::ValidTo),
+        source_dept: c.text(Col::SourceDept),
+        prov,
+    })
+}
+
+/// Parses a registrations row.
+pub fn registration(c: &Cells, prov: Prov) -> Result<RegistrationRow, String> {
+    Ok(RegistrationRow {
+        id: c.valid_id()?,
+        name: c.name(),
+        scheme: c.scheme()?,
+        status: c.text(Col::Status),
+        tier: c.text(Col::Tier),
+        start_date: c.date(Col::StartDate)?,
+        end_date: c.optional_date(Col::EndDate),
+        prov,
+    })
+}
+
+/// Parses a payments row (an invalid id is kept, flagged by DQ-001).
+pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
+    let txn_id = c.required_text(Col::TxnId)?;
+    let (id, id_valid) = c.any_id()?;
+    Ok(PaymentRow {
+        txn_id,
+        id,
+        id_valid,
+        name: c.name(),
+        scheme: c.scheme()?,
+        period: c.required(Col::Period, "year", parse_period)?,
+        amount: c.amount(Col::Amount)?,
+        paid_at: c.datetime(Col::PaidAt)?,
+        channel: c.text(Col::Channel),
+        payer_type: PayerType::parse(c.raw(Col::PayerType)),
+        collector_id: c.text(Col::CollectorId),
+        village: c.text(Col::Village),
+        receipt_no: c.text(Col::ReceiptNo),
+        payer_account: c.text(Col::PayerAccount),
+        deposit_id: c.text(Col::DepositId),
+        status: PaymentStatus::parse(c.raw(Col::Status)),
+        prov,
+    })
+}
+
+/// Parses a receipts row; an empty period is the policy year.
+pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
+    let receipt_no = c.required_text(Col::ReceiptNo)?;
+    let collector_id = c.required_text(Col::CollectorId)?;
+    let (id, id_valid) = c.any_id()?;
+    let scheme = c.scheme()?;
+    // An optional value that cannot be parsed is kept as empty: here, the default year.
+    let period = parse_period(c.raw(Col::Period)).unwrap_or(year);
+    Ok(ReceiptRow {
+        receipt_no,
+        collector_id,
+        id,
+        id_valid,
+        name: c.name(),
+        scheme,
+        period,
+        amount: c.amount(Col::Amount)?,
+        collected_at: c.datetime(Col::CollectedAt)?,
+        village: c.text(Col::Village),
+        prov,
+    })
+}
+
+/// Parses a deposits row.
+pub fn deposit(c: &Cells, prov: Prov) -> Result<DepositRow, String> {
+    let deposit_id = c.required_text(Col::DepositId)?;
+    let collector_id = c.required_text(Col::CollectorId)?;
+    let person_count = {
+        let t = norm_text(c.raw(Col::PersonCount));
+        let t = t.strip_suffix('人').unwrap_or(&t);
+        let t = t.strip_suffix(".0").unwrap_or(t);
+        t.parse::<u32>().ok()
+    };
+    Ok(DepositRow {
+        deposit_id,
+        collector_id,
+        amount: c.amount(Col::Amount)?,
+        deposited_at: c.datetime(Col::DepositedAt)?,
+        person_count,
+        village: c.text(Col::Village),
+        prov,
+    })
+}
+
+/// Parses a roster row.
+pub fn roster(c: &Cells, prov: Prov) -> Result<RosterRow, String> {
+    Ok(RosterRow {
+        id: c.valid_id()?,
+        name: c.name(),
+        village: c.text(Col::Village),
+        scheme: c.scheme()?,
+        expected_amount: parse_amount(c.raw(Col::ExpectedAmount)).ok(),
+        collector_id: c.text(Col::CollectorId),
+        batch: c.text(Col::Batch),
+        prov,
+    })
+}
