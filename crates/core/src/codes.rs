@@ -84,6 +84,12 @@ impl Scheme {
     }
 }
 
+impl serde::Serialize for Scheme {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -324,12 +330,21 @@ mod tests {
 
     #[test]
     fn schemes() {
-        assert_eq!(Scheme::parse("城乡居民基本医疗保险"), Some(Scheme::ResidentMedical));
+        assert_eq!(
+            Scheme::parse("城乡居民基本医疗保险"),
+            Some(Scheme::ResidentMedical)
+        );
         assert_eq!(Scheme::parse(" 医疗 "), Some(Scheme::ResidentMedical));
-        assert_eq!(Scheme::parse("Resident_Pension"), Some(Scheme::ResidentPension));
+        assert_eq!(
+            Scheme::parse("Resident_Pension"),
+            Some(Scheme::ResidentPension)
+        );
         assert_eq!(Scheme::parse("职工医疗"), Some(Scheme::EmployeeMedical));
         assert_eq!(Scheme::parse("农保"), None);
-        assert_eq!(Scheme::ResidentMedical.employee_counterpart(), Scheme::EmployeeMedical);
+        assert_eq!(
+            Scheme::ResidentMedical.employee_counterpart(),
+            Scheme::EmployeeMedical
+        );
     }
 
     #[test]
@@ -337,7 +352,10 @@ mod tests {
         assert_eq!(PayerType::parse(""), PayerType::Individual);
         assert_eq!(PayerType::parse("财政代缴"), PayerType::Government);
         assert_eq!(PayerType::parse("政策性补缴"), PayerType::BackPayment);
-        assert_eq!(PayerType::parse("单位资助"), PayerType::Other("单位资助".into()));
+        assert_eq!(
+            PayerType::parse("单位资助"),
+            PayerType::Other("单位资助".into())
+        );
         assert!(PaymentStatus::parse("").is_effective());
         assert!(PaymentStatus::parse("成功").is_effective());
         assert!(!PaymentStatus::parse("已退费").is_effective());

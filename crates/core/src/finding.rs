@@ -99,7 +99,8 @@ impl Finding {
     pub fn tidy(&mut self) {
         self.txn_ids.sort();
         self.txn_ids.dedup();
-        self.sources.sort_by(|a, b| source_order(a).cmp(&source_order(b)));
+        self.sources
+            .sort_by(|a, b| source_order(a).cmp(&source_order(b)));
         self.sources.dedup();
     }
 }
@@ -120,7 +121,10 @@ mod tests {
     fn finding_id_is_stable_and_distinct() {
         let a = Finding::new("DTH-001", Severity::High, "T1");
         let b = Finding::new("DTH-001", Severity::High, "T2");
-        assert_eq!(a.finding_id(), Finding::new("DTH-001", Severity::High, "T1").finding_id());
+        assert_eq!(
+            a.finding_id(),
+            Finding::new("DTH-001", Severity::High, "T1").finding_id()
+        );
         assert_ne!(a.finding_id(), b.finding_id());
         assert!(a.finding_id().starts_with("DTH-001-"));
         assert_eq!(a.finding_id().len(), "DTH-001-".len() + 16);
@@ -129,7 +133,11 @@ mod tests {
     #[test]
     fn tidy_sorts_sources_by_line_number() {
         let mut f = Finding::new("DUP-001", Severity::High, "k");
-        f.sources = vec!["payments.csv:10".into(), "payments.csv:9".into(), "payments.csv:9".into()];
+        f.sources = vec![
+            "payments.csv:10".into(),
+            "payments.csv:9".into(),
+            "payments.csv:9".into(),
+        ];
         f.txn_ids = vec!["b".into(), "a".into()];
         f.tidy();
         assert_eq!(f.sources, ["payments.csv:9", "payments.csv:10"]);

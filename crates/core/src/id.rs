@@ -158,7 +158,10 @@ mod tests {
         assert!(!IdNumber::parse(&text).is_valid());
         let leap = make("371323", "20000229", "123");
         assert!(IdNumber::parse(&leap).is_valid());
-        let not_leap = format!("37132319000229123{}", check_digit("37132319000229123").unwrap());
+        let not_leap = format!(
+            "37132319000229123{}",
+            check_digit("37132319000229123").unwrap()
+        );
         assert!(!IdNumber::parse(&not_leap).is_valid());
     }
 
@@ -177,7 +180,13 @@ mod tests {
 
     #[test]
     fn malformed_numbers() {
-        for raw in ["", "123", "3713231990010112345", "37132319900101123Y", "ABCDEFGHIJKLMNOPQR"] {
+        for raw in [
+            "",
+            "123",
+            "3713231990010112345",
+            "37132319900101123Y",
+            "ABCDEFGHIJKLMNOPQR",
+        ] {
             assert!(!IdNumber::parse(raw).is_valid(), "{raw}");
         }
     }

@@ -70,6 +70,13 @@ impl std::iter::Sum for Fen {
     }
 }
 
+impl serde::Serialize for Fen {
+    /// Money serialises as its decimal text (`"320.00"`), never as a float.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
 impl fmt::Display for Fen {
     /// Writes `320.00`, `-0.50`: always two decimals, no separators.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -169,7 +176,17 @@ mod tests {
 
     #[test]
     fn accepted_forms() {
-        for raw in ["320", "320.00", "320元", "¥320", "￥320", "３２０", "320.0", " 320 ", "￥３２０元"] {
+        for raw in [
+            "320",
+            "320.00",
+            "320元",
+            "¥320",
+            "￥320",
+            "３２０",
+            "320.0",
+            " 320 ",
+            "￥３２０元",
+        ] {
             assert_eq!(parse_amount(raw), Ok(Fen(32000)), "{raw}");
         }
         assert_eq!(parse_amount("1,000.00"), Ok(Fen(100000)));
@@ -182,10 +199,28 @@ mod tests {
     #[test]
     fn rejected_forms() {
         assert_eq!(parse_amount(""), Err(AmountError::Empty));
-        assert!(matches!(parse_amount("-320"), Err(AmountError::Negative(_))));
-        assert!(matches!(parse_amount("1.005"), Err(AmountError::TooPrecise(_))));
-        for raw in ["abc", "1,00", "12,3456", "3 20", "320..0", "1e3", ".", "320元元"] {
-            assert!(matches!(parse_amount(raw), Err(AmountError::Malformed(_))), "{raw}");
+        assert!(matches!(
+            parse_amount("-320"),
+            Err(AmountError::Negative(_))
+        ));
+        assert!(matches!(
+            parse_amount("1.005"),
+            Err(AmountError::TooPrecise(_))
+        ));
+        for raw in [
+            "abc",
+            "1,00",
+            "12,3456",
+            "3 20",
+            "320..0",
+            "1e3",
+            ".",
+            "320元元",
+        ] {
+            assert!(
+                matches!(parse_amount(raw), Err(AmountError::Malformed(_))),
+                "{raw}"
+            );
         }
     }
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codes::{Category, Scheme};
 use crate::money::{parse_amount, Fen};
@@ -45,6 +45,22 @@ pub enum Group {
     Category(Category),
     /// 残疾 with a level among the policy's severe levels.
     SeverelyDisabled,
+}
+
+impl Serialize for Group {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Group::Category(c) => s.serialize_str(c.as_str()),
+            Group::SeverelyDisabled => s.serialize_str("canji_severe"),
+        }
+    }
+}
+
+fn ser_rate<S: Serializer>(r: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(d) => s.serialize_str(&d.to_string()),
+        None => s.serialize_none(),
+    }
 }
 
 impl<'de> Deserialize<'de> for Group {
@@ -89,7 +105,7 @@ fn de_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error>
 }
 
 /// An age band of the coverage table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Band {
     /// The band's name in `coverage.csv`, e.g. `pension_45_59`.
@@ -104,12 +120,12 @@ pub struct Band {
     #[serde(default)]
     pub max_age: Option<i32>,
     /// The target rate as a decimal string (`"0.95"`); none for no target.
-    #[serde(default, deserialize_with = "de_rate")]
+    #[serde(default, deserialize_with = "de_rate", serialize_with = "ser_rate")]
     pub target: Option<Decimal>,
 }
 
 /// The policy parameters of one contribution year.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Y: the contribution year.
@@ -185,7 +201,10 @@ impl Policy {
         for b in &self.coverage_bands {
             if let Some(t) = b.target {
                 if t < Decimal::ZERO || t > Decimal::ONE {
-                    return Err(format!("policy.coverage_bands `{}`: target {t} is not a rate", b.name));
+                    return Err(format!(
+                        "policy.coverage_bands `{}`: target {t} is not a rate",
+                        b.name
+                    ));
                 }
             }
         }
@@ -211,7 +230,10 @@ mod tests {
     fn built_in_policy_has_the_2022_parameters() {
         let p = Policy::dianzi_2022();
         assert_eq!(p.year, 2022);
-        assert_eq!(p.window_start, NaiveDate::from_ymd_opt(2021, 11, 1).unwrap());
+        assert_eq!(
+            p.window_start,
+            NaiveDate::from_ymd_opt(2021, 11, 1).unwrap()
+        );
         assert_eq!(p.window_end, NaiveDate::from_ymd_opt(2021, 12, 20).unwrap());
         assert_eq!(p.pension_tiers.len(), 12);
         assert_eq!(p.medical_late_amount, Fen::yuan(930));

@@ -17,7 +17,10 @@ pub fn norm_text(raw: &str) -> String {
 /// Normalises a person's name: as [`norm_text`], and inner white space removed
 /// (`王  涛` is `王涛`).
 pub fn norm_name(raw: &str) -> String {
-    norm_text(raw).chars().filter(|c| !c.is_whitespace()).collect()
+    norm_text(raw)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// Trims a header cell: spaces at both ends, full-width U+3000 included, and a UTF-8 BOM.

@@ -1,1 +1,269 @@
-//! placeholder
+//! Writers of the run's outputs: findings (CSV with BOM, Parquet), rejected rows,
+//! per-collector and coverage tables. Every text cell that a spreadsheet could take for a
+//! formula is written as text.
+#![warn(missing_docs)]
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use polars::prelude::*;
+use qianbiao_core::Finding;
+
+pub mod tables;
+
+pub use tables::{write_collectors, write_coverage, CollectorRow};
+
+/// Why an output could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// File system error on a named file.
+    #[error("{file}: {source}")]
+    Io {
+        /// The output file.
+        file: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Parquet writer error.
+    #[error("{file}: {message}")]
+    Parquet {
+        /// The output file.
+        file: String,
+        /// The error.
+        message: String,
+    },
+}
+
+/// Makes a text cell safe for spreadsheets: a cell starting with `=`, `+`, `-`, `@`, tab or
+/// CR gets a leading `'`, so Excel shows it as text and never evaluates it.
+pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// The findings columns of the contract, in order.
+pub const FINDING_COLUMNS: [&str; 14] = [
+    "finding_id",
+    "rule",
+    "severity",
+    "key",
+    "id_number",
+    "name",
+    "village",
+    "collector_id",
+    "scheme",
+    "period",
+    "amount",
+    "txn_ids",
+    "detail",
+    "sources",
+];
+
+fn io_err(file: &Path) -> impl Fn(std::io::Error) -> ReportError + '_ {
+    move |source| ReportError::Io {
+        file: file.display().to_string(),
+        source,
+    }
+}
+
+/// A CSV writer over a buffered file, optionally starting with a UTF-8 BOM.
+pub(crate) fn csv_writer(
+    path: &Path,
+    bom: bool,
+) -> Result<csv::Writer<BufWriter<File>>, ReportError> {
+    let file = File::create(path).map_err(io_err(path))?;
+    let mut w = BufWriter::new(file);
+    if bom {
+        w.write_all(b"\xEF\xBB\xBF").map_err(io_err(path))?;
+    }
+    Ok(csv::WriterBuilder::new().from_writer(w))
+}
+
+pub(crate) fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ReportError + '_ {
+    move |e| ReportError::Io {
+        file: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// Writes `findings.csv`: UTF-8 with BOM, the contract's columns, amounts with 2 decimals.
+/// Findings must already be sorted and tidied.
+pub fn write_findings_csv(path: &Path, findings: &[Finding]) -> Result<(), ReportError> {
+    let mut w = csv_writer(path, true)?;
+    let err = csv_err(path);
+    w.write_record(FINDING_COLUMNS).map_err(&err)?;
+    for f in findings {
+        let period = f.period.map(|p| p.to_string()).unwrap_or_default();
+        let scheme = f.scheme.map(|s| s.as_str()).unwrap_or("");
+        let txn = f.txn_ids.join(";");
+        let src = f.sources.join(";");
+        let id = f.finding_id();
+        let amount = f.amount.to_string();
+        let cells = [
+            id.as_str(),
+            f.rule,
+            f.severity.as_str(),
+            &f.key,
+            &f.id_number,
+            &f.name,
+            &f.village,
+            &f.collector_id,
+            scheme,
+            &period,
+            &amount,
+            &txn,
+            &f.detail,
+            &src,
+        ];
+        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
+            .map_err(&err)?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
+/// The findings as a polars frame with the contract's types (amount Decimal(38, 2),
+/// period Int32).
+pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
+    let s = |name: &str, f: &dyn Fn(&Finding) -> String| -> Column {
+        Column::new(name.into(), findings.iter().map(f).collect::<Vec<String>>())
+    };
+    let amount: Vec<i128> = findings.iter().map(|f| i128::from(f.amount.0)).collect();
+    let amount = Series::new("amount".into(), amount).into_decimal(38, 2)?;
+    let period: Vec<Option<i32>> = findings.iter().map(|f| f.period).collect();
+    DataFrame::new_infer_height(vec![
+        s("finding_id", &|f| f.finding_id()),
+        s("rule", &|f| f.rule.to_string()),
+        s("severity", &|f| f.severity.as_str().to_string()),
+        s("key", &|f| f.key.clone()),
+        s("id_number", &|f| f.id_number.clone()),
+        s("name", &|f| f.name.clone()),
+        s("village", &|f| f.village.clone()),
+        s("collector_id", &|f| f.collector_id.clone()),
+        s("scheme", &|f| {
+            f.scheme.map(|x| x.as_str().to_string()).unwrap_or_default()
+        }),
+        Column::new("period".into(), period),
+        amount.into_column(),
+        s("txn_ids", &|f| f.txn_ids.join(";")),
+        s("detail", &|f| f.detail.clone()),
+        s("sources", &|f| f.sources.join(";")),
+    ])
+}
+
+/// Writes `findings.parquet` (no statistics that vary by run: the file is byte-identical
+/// for the same findings).
+pub fn write_findings_parquet(path: &Path, findings: &[Finding]) -> Result<(), ReportError> {
+    let perr = |e: PolarsError| ReportError::Parquet {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut df = findings_frame(findings).map_err(perr)?;
+    let file = File::create(path).map_err(io_err(path))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(perr)?;
+    Ok(())
+}
+
+/// Writes `rejected.csv`: source, file, line, reason, raw.
+pub fn write_rejected(
+    path: &Path,
+    rejected: &[qianbiao_ingest::Rejected],
+) -> Result<(), ReportError> {
+    let mut w = csv_writer(path, false)?;
+    let err = csv_err(path);
+    w.write_record(["source", "file", "line", "reason", "raw"])
+        .map_err(&err)?;
+    for r in rejected {
+        let line = r.line.to_string();
+        let cells = [
+            r.source,
+            r.file.as_str(),
+            line.as_str(),
+            r.reason.as_str(),
+            r.raw.as_str(),
+        ];
+        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
+            .map_err(&err)?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qianbiao_core::{Fen, Scheme, Severity};
+
+    fn sample() -> Vec<Finding> {
+        let mut f = Finding::new("DTH-001", Severity::High, "T1");
+        f.id_number = "11010519491231002X".into();
+        f.name = "=HYPERLINK(\"x\")".into();
+        f.scheme = Some(Scheme::ResidentMedical);
+        f.period = Some(2022);
+        f.amount = Fen(32000);
+        f.txn_ids = vec!["T1".into()];
+        f.detail = "2021-12-05 缴费320.00元".into();
+        f.sources = vec!["payments.csv:2".into()];
+        let g = Finding::new("COV-001", Severity::Low, "-v|medical");
+        vec![f, g]
+    }
+
+    #[test]
+    fn guard_makes_formulas_text() {
+        for c in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(guard(c).starts_with('\''), "{c:?}");
+        }
+        assert_eq!(guard("王涛"), "王涛");
+        assert_eq!(guard("320.00"), "320.00");
+    }
+
+    #[test]
+    fn csv_has_bom_columns_and_guarded_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("findings.csv");
+        write_findings_csv(&p, &sample()).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
+        let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), FINDING_COLUMNS.join(","));
+        let row = lines.next().unwrap();
+        assert!(row.contains(",320.00,"), "{row}");
+        assert!(row.contains("'=HYPERLINK"), "{row}");
+        assert!(row.contains(",resident_medical,2022,"), "{row}");
+        let row2 = lines.next().unwrap();
+        assert!(row2.contains(",'-v|medical,"), "{row2}");
+        assert!(row2.contains(",,0.00,"), "{row2}");
+    }
+
+    #[test]
+    fn parquet_has_decimal_amounts_and_is_deterministic() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        write_findings_parquet(&a, &sample()).unwrap();
+        write_findings_parquet(&b, &sample()).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        let df = ParquetReader::new(File::open(&a).unwrap())
+            .finish()
+            .unwrap();
+        let cols: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(cols, FINDING_COLUMNS);
+        assert_eq!(
+            df.column("amount").unwrap().dtype(),
+            &DataType::Decimal(38, 2)
+        );
+        assert_eq!(df.column("period").unwrap().dtype(), &DataType::Int32);
+        let amount = df
+            .column("amount")
+            .unwrap()
+            .cast(&DataType::String)
+            .unwrap();
+        assert_eq!(amount.str().unwrap().get(0), Some("320.00"));
+    }
+}

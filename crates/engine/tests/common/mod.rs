@@ -1,0 +1,269 @@
+//! A tiny town builder for rule fixtures: a few CSV rows per source, loaded through the
+//! real ingest, run through every rule.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use qianbiao_core::id::check_digit;
+use qianbiao_core::{Finding, Policy};
+
+/// A valid id for a birth date `YYYYMMDD` and a sequence number.
+pub fn id(birth: &str, seq: u32) -> String {
+    let body = format!("371323{birth}{:03}", seq % 1000);
+    format!("{body}{}", check_digit(&body).unwrap())
+}
+
+/// A valid id of someone born on Jan 1 of `year`.
+pub fn born(year: i32, seq: u32) -> String {
+    id(&format!("{year}0101"), seq)
+}
+
+/// A payments row with defaults: individual, 2022, status 成功, no collector.
+#[derive(Clone)]
+pub struct Pay {
+    pub txn: String,
+    pub id: String,
+    pub name: String,
+    pub scheme: String,
+    pub period: String,
+    pub amount: String,
+    pub paid_at: String,
+    pub payer: String,
+    pub collector: String,
+    pub receipt: String,
+    pub account: String,
+    pub deposit: String,
+    pub status: String,
+}
+
+pub const PAY_HEADER: &str =
+    "txn_id,id_number,name,scheme,period,amount,paid_at,payer_type,collector_id,receipt_no,payer_account,deposit_id,status";
+
+pub fn pay(txn: &str, id: &str, scheme: &str, amount: &str, paid_at: &str) -> Pay {
+    Pay {
+        txn: txn.into(),
+        id: id.into(),
+        name: String::new(),
+        scheme: scheme.into(),
+        period: "2022".into(),
+        amount: amount.into(),
+        paid_at: paid_at.into(),
+        payer: String::new(),
+        collector: String::new(),
+        receipt: String::new(),
+        account: String::new(),
+        deposit: String::new(),
+        status: String::new(),
+    }
+}
+
+pub fn med(txn: &str, id: &str, amount: &str, paid_at: &str) -> Pay {
+    pay(txn, id, "resident_medical", amount, paid_at)
+}
+
+pub fn pen(txn: &str, id: &str, amount: &str, paid_at: &str) -> Pay {
+    pay(txn, id, "resident_pension", amount, paid_at)
+}
+
+impl Pay {
+    pub fn gov(mut self) -> Self {
+        self.payer = "政府代缴".into();
+        self
+    }
+    pub fn back(mut self) -> Self {
+        self.payer = "补缴".into();
+        self
+    }
+    pub fn status(mut self, s: &str) -> Self {
+        self.status = s.into();
+        self
+    }
+    pub fn period(mut self, p: &str) -> Self {
+        self.period = p.into();
+        self
+    }
+    pub fn name(mut self, n: &str) -> Self {
+        self.name = n.into();
+        self
+    }
+    pub fn collector(mut self, c: &str, receipt: &str, deposit: &str) -> Self {
+        self.collector = c.into();
+        self.receipt = receipt.into();
+        self.deposit = deposit.into();
+        self
+    }
+    pub fn receipt(mut self, r: &str) -> Self {
+        self.receipt = r.into();
+        self
+    }
+    pub fn account(mut self, a: &str) -> Self {
+        self.account = a.into();
+        self
+    }
+    pub fn line(&self) -> String {
+        [
+            &self.txn,
+            &self.id,
+            &self.name,
+            &self.scheme,
+            &self.period,
+            &self.amount,
+            &self.paid_at,
+            &self.payer,
+            &self.collector,
+            &self.receipt,
+            &self.account,
+            &self.deposit,
+            &self.status,
+        ]
+        .map(|s| s.as_str())
+        .join(",")
+    }
+}
+
+/// Files of a town: `hukou.csv` etc., written when run.
+#[derive(Default, Clone)]
+pub struct Town {
+    files: BTreeMap<String, Vec<String>>,
+    pub as_of: Option<&'static str>,
+}
+
+impl Town {
+    pub fn new() -> Self {
+        let mut t = Town::default();
+        t.files.insert(
+            "hukou.csv".into(),
+            vec!["id_number,name,village,household_no,status,status_date".into()],
+        );
+        t.files
+            .insert("payments.csv".into(), vec![PAY_HEADER.into()]);
+        t
+    }
+
+    /// Adds raw lines to a file, creating it with `header` if new.
+    pub fn rows(mut self, file: &str, header: &str, lines: &[String]) -> Self {
+        let f = self
+            .files
+            .entry(file.into())
+            .or_insert_with(|| vec![header.into()]);
+        f.extend(lines.iter().cloned());
+        self
+    }
+
+    /// A resident with status 正常 in 店子村, household of their own id.
+    pub fn resident(self, id: &str) -> Self {
+        self.resident_in(id, "店子村", &format!("H{id}"))
+    }
+
+    pub fn resident_in(self, id: &str, village: &str, household: &str) -> Self {
+        self.hukou(&format!(
+            "{id},居民{},{village},{household},正常,",
+            &id[14..]
+        ))
+    }
+
+    pub fn hukou(self, line: &str) -> Self {
+        self.rows("hukou.csv", "", &[line.into()])
+    }
+
+    pub fn pays(self, pays: &[Pay]) -> Self {
+        let lines: Vec<String> = pays.iter().map(Pay::line).collect();
+        self.rows("payments.csv", PAY_HEADER, &lines)
+    }
+
+    pub fn pays_in(self, file: &str, pays: &[Pay]) -> Self {
+        let lines: Vec<String> = pays.iter().map(Pay::line).collect();
+        self.rows(file, PAY_HEADER, &lines)
+    }
+
+    pub fn deaths(self, lines: &[String]) -> Self {
+        self.rows("deaths.csv", "id_number,death_date,source", lines)
+    }
+
+    pub fn elig(self, lines: &[String]) -> Self {
+        self.rows(
+            "eligibility.csv",
+            "id_number,category,disability_level,valid_from,valid_to",
+            lines,
+        )
+    }
+
+    pub fn regs(self, lines: &[String]) -> Self {
+        self.rows(
+            "registrations.csv",
+            "id_number,scheme,start_date,end_date",
+            lines,
+        )
+    }
+
+    pub fn receipts(self, lines: &[String]) -> Self {
+        self.rows(
+            "receipts.csv",
+            "receipt_no,collector_id,id_number,scheme,amount,collected_at",
+            lines,
+        )
+    }
+
+    pub fn deposits(self, lines: &[String]) -> Self {
+        self.rows(
+            "deposits.csv",
+            "deposit_id,collector_id,amount,deposited_at,person_count",
+            lines,
+        )
+    }
+
+    pub fn roster(self, lines: &[String]) -> Self {
+        self.rows("roster.csv", "id_number,scheme,expected_amount", lines)
+    }
+
+    pub fn as_of(mut self, d: &'static str) -> Self {
+        self.as_of = Some(d);
+        self
+    }
+
+    /// Writes the files, loads them and runs every rule.
+    pub fn run(&self) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, lines) in &self.files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, lines.join("\n") + "\n").unwrap();
+        }
+        let policy = Policy::dianzi_2022();
+        let ds = qianbiao_ingest::load(
+            dir.path(),
+            &qianbiao_ingest::LoadOptions {
+                year: 2022,
+                progress: None,
+            },
+        )
+        .unwrap();
+        assert!(
+            ds.rejected.is_empty(),
+            "fixture rows rejected: {:?}",
+            ds.rejected
+        );
+        let given = self
+            .as_of
+            .map(|d| qianbiao_core::date::parse_date(d).unwrap());
+        let (as_of, _) = qianbiao_engine::resolve_as_of(&ds, &policy, given);
+        let ctx = qianbiao_rules::Context::new(&ds, &policy, as_of);
+        qianbiao_engine::run_rules(&ctx).0
+    }
+
+    /// The (key, amount) pairs of one rule's findings.
+    pub fn fired(&self, rule: &str) -> Vec<(String, String)> {
+        self.run()
+            .into_iter()
+            .filter(|f| f.rule == rule)
+            .map(|f| (f.key, f.amount.to_string()))
+            .collect()
+    }
+}
+
+/// `[(key, amount)]` from string pairs, for assertions.
+pub fn expect(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(k, a)| (k.to_string(), a.to_string()))
+        .collect()
+}

@@ -1,0 +1,453 @@
+//! The person view and shared indices, built once per run and read by every rule.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use qianbiao_core::policy::Group;
+use qianbiao_core::{Category, Fen, Finding, HukouStatus, Policy, Scheme};
+use qianbiao_ingest::{
+    Dataset, DepositRow, EligibilityRow, HukouRow, PaymentRow, Prov, ReceiptRow, Text,
+};
+use rayon::prelude::*;
+
+/// Index of a person in [`Context::persons`].
+pub type PersonIdx = u32;
+
+/// Where a person's death date comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeathSource {
+    /// A `deaths` row (index).
+    Notice(u32),
+    /// The hukou row's 死亡 status_date.
+    Hukou,
+}
+
+/// One person: everything the rules need, joined once.
+#[derive(Debug, Clone)]
+pub struct Person {
+    /// Canonical valid id.
+    pub id: Text,
+    /// Birth year from the id.
+    pub birth_year: i32,
+    /// First hukou row of the id, if any.
+    pub hukou: Option<u32>,
+    /// Earliest death date over deaths rows and hukou 死亡, with where it comes from.
+    pub death: Option<(NaiveDate, DeathSource)>,
+    /// Number of deaths rows.
+    pub death_rows: u32,
+    /// Employee pension enrolment active in Y.
+    pub employee_pension: bool,
+    /// Employee medical enrolment active in Y.
+    pub employee_medical: bool,
+    /// Range into [`Context::elig_rows`] of this person's eligibility rows.
+    elig: (u32, u32),
+}
+
+/// The facts a run reasons with: the dataset, the policy, as_of and the person view.
+pub struct Context<'a> {
+    /// The loaded data.
+    pub ds: &'a Dataset,
+    /// The policy.
+    pub policy: &'a Policy,
+    /// The date the data is complete to.
+    pub as_of: NaiveDate,
+    /// Every person named by a valid id in any source.
+    pub persons: Vec<Person>,
+    index: HashMap<Text, PersonIdx>,
+    elig_rows: Vec<u32>,
+    /// Per kept payment, its person (None for an invalid id).
+    pub payment_person: Vec<Option<PersonIdx>>,
+    /// Deposits by deposit_id, rows of one id combined.
+    pub deposits: HashMap<Text, Deposit>,
+    /// Effective payments by non-empty receipt_no.
+    pub payments_by_receipt: HashMap<Text, Vec<u32>>,
+    /// Receipts rows by receipt_no.
+    pub receipts_by_no: HashMap<Text, Vec<u32>>,
+}
+
+/// A deposit batch: every `deposits` row of one deposit_id.
+#[derive(Debug, Clone)]
+pub struct Deposit {
+    /// Collector of the first row.
+    pub collector_id: Text,
+    /// Amounts added.
+    pub amount: Fen,
+    /// Person counts added; None when no row gives one.
+    pub person_count: Option<u32>,
+    /// Earliest deposit date.
+    pub first_date: NaiveDate,
+    /// Latest deposit date.
+    pub last_date: NaiveDate,
+    /// Rows.
+    pub provs: Vec<Prov>,
+}
+
+impl<'a> Context<'a> {
+    /// Builds the person view and indices.
+    pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
+        let mut persons: Vec<Person> = Vec::new();
+        let mut index: HashMap<Text, PersonIdx> = HashMap::new();
+        let mut intern = |id: &Text, persons: &mut Vec<Person>| -> PersonIdx {
+            if let Some(&i) = index.get(id) {
+                return i;
+            }
+            let i = persons.len() as PersonIdx;
+            persons.push(Person {
+                id: id.clone(),
+                birth_year: qianbiao_core::id::birth_year_of_canonical(id).unwrap_or(0),
+                hukou: None,
+                death: None,
+                death_rows: 0,
+                employee_pension: false,
+                employee_medical: false,
+                elig: (0, 0),
+            });
+            index.insert(id.clone(), i);
+            i
+        };
+        for (i, h) in ds.hukou.iter().enumerate() {
+            let p = intern(&h.id, &mut persons);
+            let person = &mut persons[p as usize];
+            if person.hukou.is_none() {
+                person.hukou = Some(i as u32);
+                if h.status == HukouStatus::Dead {
+                    if let Some(d) = h.status_date {
+                        person.death = Some((d, DeathSource::Hukou));
+                    }
+                }
+            }
+        }
+        for (i, d) in ds.deaths.iter().enumerate() {
+            let p = intern(&d.id, &mut persons);
+            let person = &mut persons[p as usize];
+            person.death_rows += 1;
+            if person.death.is_none_or(|(old, _)| d.death_date < old) {
+                person.death = Some((d.death_date, DeathSource::Notice(i as u32)));
+            }
+        }
+        let (ys, ye) = (policy.year_start(), policy.year_end());
+        for r in &ds.registrations {
+            let p = intern(&r.id, &mut persons);
+            let active = r.start_date <= ye && r.end_date.is_none_or(|e| e >= ys);
+            if active {
+                match r.scheme {
+                    Scheme::EmployeePension => persons[p as usize].employee_pension = true,
+                    Scheme::EmployeeMedical => persons[p as usize].employee_medical = true,
+                    _ => {}
+                }
+            }
+        }
+        let mut elig_pairs: Vec<(PersonIdx, u32)> = ds
+            .eligibility
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (intern(&e.id, &mut persons), i as u32))
+            .collect();
+        elig_pairs.sort_unstable();
+        let mut elig_rows = Vec::with_capacity(elig_pairs.len());
+        let mut k = 0;
+        while k < elig_pairs.len() {
+            let p = elig_pairs[k].0;
+            let start = elig_rows.len() as u32;
+            while k < elig_pairs.len() && elig_pairs[k].0 == p {
+                elig_rows.push(elig_pairs[k].1);
+                k += 1;
+            }
+            persons[p as usize].elig = (start, elig_rows.len() as u32);
+        }
+        for p in &ds.payments {
+            if p.id_valid {
+                intern(&p.id, &mut persons);
+            }
+        }
+        for r in &ds.receipts {
+            if r.id_valid {
+                intern(&r.id, &mut persons);
+            }
+        }
+        for r in &ds.roster {
+            intern(&r.id, &mut persons);
+        }
+        let payment_person: Vec<Option<PersonIdx>> = ds
+            .payments
+            .par_iter()
+            .map(|p| {
+                if p.id_valid {
+                    index.get(&p.id).copied()
+                } else {
+                    None
+                }
+            })
+            .collect();
+
+        let mut deposits: HashMap<Text, Deposit> = HashMap::new();
+        for d in &ds.deposits {
+            let day = d.deposited_at.date();
+            deposits
+                .entry(d.deposit_id.clone())
+                .and_modify(|x| {
+                    x.amount += d.amount;
+                    x.person_count = match (x.person_count, d.person_count) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        (a, b) => a.or(b),
+                    };
+                    x.first_date = x.first_date.min(day);
+                    x.last_date = x.last_date.max(day);
+                    x.provs.push(d.prov);
+                })
+                .or_insert_with(|| Deposit {
+                    collector_id: d.collector_id.clone(),
+                    amount: d.amount,
+                    person_count: d.person_count,
+                    first_date: day,
+                    last_date: day,
+                    provs: vec![d.prov],
+                });
+        }
+        let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::new();
+        for (i, p) in ds.payments.iter().enumerate() {
+            if p.is_effective() && !p.receipt_no.is_empty() {
+                payments_by_receipt
+                    .entry(p.receipt_no.clone())
+                    .or_default()
+                    .push(i as u32);
+            }
+        }
+        let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::new();
+        for (i, r) in ds.receipts.iter().enumerate() {
+            receipts_by_no
+                .entry(r.receipt_no.clone())
+                .or_default()
+                .push(i as u32);
+        }
+        Context {
+            ds,
+            policy,
+            as_of,
+            persons,
+            index,
+            elig_rows,
+            payment_person,
+            deposits,
+            payments_by_receipt,
+            receipts_by_no,
+        }
+    }
+
+    /// The person of a canonical valid id.
+    pub fn person_of(&self, id: &str) -> Option<PersonIdx> {
+        self.index.get(id).copied()
+    }
+
+    /// The person record.
+    pub fn person(&self, p: PersonIdx) -> &Person {
+        &self.persons[p as usize]
+    }
+
+    /// Age in the policy year: `Y - birth year` (from the id).
+    pub fn age(&self, p: PersonIdx) -> i32 {
+        self.policy.year - self.person(p).birth_year
+    }
+
+    /// The person's hukou row.
+    pub fn hukou(&self, p: PersonIdx) -> Option<&'a HukouRow> {
+        self.person(p).hukou.map(|i| &self.ds.hukou[i as usize])
+    }
+
+    /// The person's eligibility rows.
+    pub fn eligibility(&self, p: PersonIdx) -> impl Iterator<Item = &'a EligibilityRow> + '_ {
+        let (a, b) = self.person(p).elig;
+        self.elig_rows[a as usize..b as usize]
+            .iter()
+            .map(|&i| &self.ds.eligibility[i as usize])
+    }
+
+    /// True when a row of the group is active on `day`.
+    pub fn in_group(&self, p: PersonIdx, group: Group, day: NaiveDate) -> bool {
+        self.eligibility(p).any(|e| {
+            e.active_on(day)
+                && match group {
+                    Group::Category(c) => e.category == c,
+                    Group::SeverelyDisabled => {
+                        e.category == Category::Canji
+                            && e.disability_level
+                                .is_some_and(|l| self.policy.severe_disability_levels.contains(&l))
+                    }
+                }
+        })
+    }
+
+    /// True when in any of the groups on `day`.
+    pub fn in_any(&self, p: PersonIdx, groups: &[Group], day: NaiveDate) -> bool {
+        groups.iter().any(|&g| self.in_group(p, g, day))
+    }
+
+    /// Severely disabled on `day`.
+    pub fn severely_disabled(&self, p: PersonIdx, day: NaiveDate) -> bool {
+        self.in_group(p, Group::SeverelyDisabled, day)
+    }
+
+    /// In a medical full-代缴 group on `day`, the 70+ included.
+    pub fn medical_full(&self, p: PersonIdx, day: NaiveDate) -> bool {
+        self.age(p) >= self.policy.medical_full_age
+            || self.in_any(p, &self.policy.medical_full_groups, day)
+    }
+
+    /// The expected individual medical amount for a payment on `day`.
+    pub fn expected_medical(&self, p: PersonIdx, day: NaiveDate) -> Fen {
+        let pol = self.policy;
+        if self.medical_full(p, day) {
+            Fen::ZERO
+        } else if day > pol.window_end {
+            pol.medical_late_amount
+        } else if (pol.medical_half_ages[0]..=pol.medical_half_ages[1]).contains(&self.age(p)) {
+            pol.medical_half_amount
+        } else {
+            pol.medical_standard
+        }
+    }
+
+    /// Employee enrolment of the same kind as `scheme`, active in Y.
+    pub fn employee_active(&self, p: PersonIdx, scheme: Scheme) -> bool {
+        let person = self.person(p);
+        match scheme.employee_counterpart() {
+            Scheme::EmployeePension => person.employee_pension,
+            _ => person.employee_medical,
+        }
+    }
+
+    /// The death date, if any.
+    pub fn death_date(&self, p: PersonIdx) -> Option<NaiveDate> {
+        self.person(p).death.map(|(d, _)| d)
+    }
+
+    /// Where the death date comes from, in Chinese (`派出所`, `户籍`, ...).
+    pub fn death_source(&self, p: PersonIdx) -> String {
+        match self.person(p).death {
+            Some((_, DeathSource::Notice(i))) => {
+                let s = &self.ds.deaths[i as usize].source;
+                if s.is_empty() {
+                    "死亡人员信息".into()
+                } else {
+                    s.to_string()
+                }
+            }
+            Some((_, DeathSource::Hukou)) => "户籍".into(),
+            None => String::new(),
+        }
+    }
+
+    /// `file:line` of a row.
+    pub fn src(&self, p: Prov) -> String {
+        self.ds.source_ref(p)
+    }
+
+    /// The kept payment at an index.
+    pub fn payment(&self, i: u32) -> &'a PaymentRow {
+        &self.ds.payments[i as usize]
+    }
+
+    /// The receipt at an index.
+    pub fn receipt(&self, i: u32) -> &'a ReceiptRow {
+        &self.ds.receipts[i as usize]
+    }
+
+    /// Deposits rows (raw).
+    pub fn deposit_rows(&self) -> &'a [DepositRow] {
+        &self.ds.deposits
+    }
+
+    /// Indices of effective payments.
+    pub fn effective(&self) -> impl Iterator<Item = (u32, &'a PaymentRow)> + 'a {
+        self.ds
+            .payments
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_effective())
+            .map(|(i, p)| (i as u32, p))
+    }
+
+    /// Fills a finding's person columns from an id: hukou's name and village where the id
+    /// is in hukou, else the given fallbacks.
+    pub fn fill_person(&self, f: &mut Finding, id: &str, name: &str, village: &str) {
+        f.id_number = id.to_string();
+        let h = self.person_of(id).and_then(|p| self.hukou(p));
+        f.name = h.map_or(name, |h| h.name.as_str()).to_string();
+        f.village = h.map_or(village, |h| h.village.as_str()).to_string();
+    }
+
+    /// A finding about one payment: person, collector, scheme, period, amount, txn and source.
+    pub fn payment_finding(&self, meta: &crate::RuleMeta, i: u32, key: String) -> Finding {
+        let p = self.payment(i);
+        let mut f = Finding::new(meta.code, meta.severity, key);
+        self.fill_person(&mut f, &p.id, &p.name, &p.village);
+        f.collector_id = p.collector_id.to_string();
+        f.scheme = Some(p.scheme);
+        f.period = Some(p.period);
+        f.amount = p.amount;
+        f.txn_ids.push(p.txn_id.to_string());
+        f.sources.push(self.src(p.prov));
+        f
+    }
+
+    /// A finding over several payments of one person and scheme, keyed `ID|SCHEME|Y`.
+    pub fn person_scheme_finding(
+        &self,
+        meta: &crate::RuleMeta,
+        rows: &[u32],
+        amount: Fen,
+    ) -> Finding {
+        let first = self.payment(rows[0]);
+        let key = format!("{}|{}|{}", first.id, first.scheme, first.period);
+        let mut f = Finding::new(meta.code, meta.severity, key);
+        self.fill_person(&mut f, &first.id, &first.name, &first.village);
+        f.scheme = Some(first.scheme);
+        f.period = Some(first.period);
+        f.amount = amount;
+        let mut collectors: Vec<&str> = rows
+            .iter()
+            .map(|&i| self.payment(i).collector_id.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        collectors.sort_unstable();
+        collectors.dedup();
+        f.collector_id = collectors.join(";");
+        for &i in rows {
+            let p = self.payment(i);
+            f.txn_ids.push(p.txn_id.to_string());
+            f.sources.push(self.src(p.prov));
+        }
+        f
+    }
+}
+
+/// Formats a payment's date for details: `2021-12-05`.
+pub fn day(p: &PaymentRow) -> NaiveDate {
+    p.paid_at.date()
+}
+
+impl Context<'_> {
+    /// Persons and resident schemes with an effective payment (any payer) for year Y.
+    pub fn paid_in_year(&self) -> std::collections::HashSet<(PersonIdx, Scheme)> {
+        self.effective()
+            .filter(|(_, p)| p.period == self.policy.year)
+            .filter_map(|(i, p)| self.payment_person[i as usize].map(|person| (person, p.scheme)))
+            .collect()
+    }
+
+    /// Alive at the window end: no death date on or before it.
+    pub fn alive_at_window_end(&self, p: PersonIdx) -> bool {
+        self.death_date(p)
+            .is_none_or(|d| d > self.policy.window_end)
+    }
+
+    /// Why an as_of-gated rule (ELG-004, COV-001) does not run: as_of inside the window.
+    pub fn window_open_reason(&self) -> Option<String> {
+        (self.as_of <= self.policy.window_end).then(|| {
+            format!(
+                "as_of {} is not after the window end {}",
+                self.as_of, self.policy.window_end
+            )
+        })
+    }
+}

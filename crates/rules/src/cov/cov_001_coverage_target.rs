@@ -1,0 +1,67 @@
+//! COV-001 参保率未达标: Coverage below target.
+use qianbiao_core::Finding;
+
+use super::coverage;
+use crate::{Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: only when as_of is after the window: a village whose coverage
+    /// rate in a band with a target is below it [pension_45_59: 0.95; pension_16_44: 0.60].
+    /// A band with nobody eligible, or a rate equal to the target, is not a finding. See
+    /// `coverage.csv` for every village and band.
+    ///
+    /// **Why it matters**: the plan sets these targets (二 任务目标) and the town reports
+    /// on them; a village below target needs follow-up by its committee (五(一)).
+    ///
+    /// **Key**: `village|band`. **Amount**: 0.
+    pub struct Cov001 {
+        code: "COV-001",
+        severity: Low,
+        zh: "参保率未达标",
+        en: "Coverage below target",
+        needs: [],
+    }
+}
+
+impl Rule for Cov001 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn skip_reason(&self, ctx: &Context) -> Option<String> {
+        ctx.window_open_reason()
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for row in coverage(ctx) {
+            if row.below_target() != Some(true) {
+                continue;
+            }
+            let mut f = Finding::new(
+                Self::META.code,
+                Self::META.severity,
+                format!("{}|{}", row.village, row.band),
+            );
+            f.village = row.village.clone();
+            f.scheme = ctx
+                .policy
+                .coverage_bands
+                .iter()
+                .find(|b| b.name == row.band)
+                .map(|b| b.scheme);
+            f.period = Some(ctx.policy.year);
+            f.detail = format!(
+                "{}{}应参保{}人、已缴费{}人，参保缴费率{}，低于目标{}",
+                row.village,
+                row.band,
+                row.eligible,
+                row.covered,
+                row.rate().map_or(String::new(), |r| r.to_string()),
+                row.target.map_or(String::new(), |t| t.to_string())
+            );
+            out.push(f);
+        }
+        out
+    }
+}

@@ -1,0 +1,85 @@
+//! COV: coverage against the plan's targets, and the coverage table behind it.
+
+use std::collections::BTreeMap;
+
+use qianbiao_core::HukouStatus;
+use rust_decimal::Decimal;
+
+use crate::Context;
+
+pub mod cov_001_coverage_target;
+
+/// One row of `coverage.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageRow {
+    /// Hukou village.
+    pub village: String,
+    /// Band name, e.g. `pension_45_59`.
+    pub band: String,
+    /// Eligible residents.
+    pub eligible: u64,
+    /// Of them, those with an effective payment of the band's scheme for Y.
+    pub covered: u64,
+    /// The band's target, if any.
+    pub target: Option<Decimal>,
+}
+
+impl CoverageRow {
+    /// covered / eligible, rounded to 4 places; None with nobody eligible.
+    pub fn rate(&self) -> Option<Decimal> {
+        (self.eligible > 0)
+            .then(|| (Decimal::from(self.covered) / Decimal::from(self.eligible)).round_dp(4))
+    }
+
+    /// Below a target, compared exactly (covered < target × eligible); None without a
+    /// target or with nobody eligible.
+    pub fn below_target(&self) -> Option<bool> {
+        let t = self.target?;
+        (self.eligible > 0).then(|| Decimal::from(self.covered) < t * Decimal::from(self.eligible))
+    }
+}
+
+/// Coverage per village and band: eligible = hukou residents with status 正常 (residence
+/// permits included), alive at the window end, of an age in the band, without an active
+/// employee enrolment of that kind; covered = of them, those with an effective payment
+/// (any payer) of the band's scheme for Y. Sorted by village, then band in policy order.
+pub fn coverage(ctx: &Context) -> Vec<CoverageRow> {
+    let bands = &ctx.policy.coverage_bands;
+    let paid = ctx.paid_in_year();
+    let mut table: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    for person in 0..ctx.persons.len() as u32 {
+        let Some(h) = ctx.hukou(person) else { continue };
+        if h.status != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
+            continue;
+        }
+        let age = ctx.age(person);
+        let row = table
+            .entry(h.village.as_str())
+            .or_insert_with(|| vec![(0, 0); bands.len()]);
+        for (b, band) in bands.iter().enumerate() {
+            if band.min_age.is_some_and(|a| age < a) || band.max_age.is_some_and(|a| age > a) {
+                continue;
+            }
+            if ctx.employee_active(person, band.scheme) {
+                continue;
+            }
+            row[b].0 += 1;
+            if paid.contains(&(person, band.scheme)) {
+                row[b].1 += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (village, counts) in table {
+        for (band, (eligible, covered)) in bands.iter().zip(counts) {
+            out.push(CoverageRow {
+                village: village.to_string(),
+                band: band.name.clone(),
+                eligible,
+                covered,
+                target: band.target,
+            });
+        }
+    }
+    out
+}

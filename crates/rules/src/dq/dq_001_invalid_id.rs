@@ -1,0 +1,71 @@
+//! DQ-001 身份证号无效: Invalid id number.
+use std::collections::BTreeMap;
+
+use qianbiao_core::{Fen, Finding};
+
+use crate::{Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: an effective payments row, or a receipts row, whose id_number is
+    /// not valid after normalisation (wrong length or characters, impossible birth date,
+    /// wrong GB 11643 check digit). Such rows are kept, since their money counts; two
+    /// receipts rows on one number are one finding, amounts added.
+    ///
+    /// **Why it matters**: money booked to an id nobody has cannot be matched to a person
+    /// (虚假信息, 六(二)); the checks by age, group and death all miss it.
+    ///
+    /// **Key**: `txn_id`, or `receipt_no` for receipts. **Amount**: the payment or receipt.
+    pub struct Dq001 {
+        code: "DQ-001",
+        severity: Low,
+        zh: "身份证号无效",
+        en: "Invalid id number",
+        needs: [],
+    }
+}
+
+impl Rule for Dq001 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (i, p) in ctx.effective() {
+            if p.id_valid {
+                continue;
+            }
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            f.detail = format!(
+                "缴费明细中身份证号码“{}”无效（长度、出生日期或校验位错误），{}元缴费无法对应到人",
+                p.id, p.amount
+            );
+            out.push(f);
+        }
+        let mut receipts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+        for (i, r) in ctx.ds.receipts.iter().enumerate() {
+            if !r.id_valid {
+                receipts
+                    .entry(r.receipt_no.as_str())
+                    .or_default()
+                    .push(i as u32);
+            }
+        }
+        for (no, rows) in receipts {
+            let r = ctx.receipt(rows[0]);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, no);
+            ctx.fill_person(&mut f, &r.id, &r.name, &r.village);
+            f.collector_id = r.collector_id.to_string();
+            f.scheme = Some(r.scheme);
+            f.period = Some(r.period);
+            f.amount = rows.iter().map(|&i| ctx.receipt(i).amount).sum::<Fen>();
+            f.sources = rows.iter().map(|&i| ctx.src(ctx.receipt(i).prov)).collect();
+            f.detail = format!(
+                "收款登记中收据{}的身份证号码“{}”无效（长度、出生日期或校验位错误），收款{}元无法对应到人",
+                no, r.id, f.amount
+            );
+            out.push(f);
+        }
+        out
+    }
+}

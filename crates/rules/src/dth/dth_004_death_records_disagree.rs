@@ -1,0 +1,96 @@
+//! DTH-004 死亡信息不一致: Death records disagree.
+use std::collections::HashMap;
+
+use qianbiao_core::{Finding, HukouStatus};
+
+use crate::{Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: a person whose death records disagree: a `deaths` row while
+    /// hukou's status is not 死亡 (迁出/注销 included); hukou 死亡 with no `deaths` row;
+    /// or two death dates (over every `deaths` row and the hukou 死亡 status_date) more
+    /// than [30] days apart. A `deaths` row for someone not in hukou is not a finding by
+    /// the first clause.
+    ///
+    /// **Why it matters**: 派出所 and 民政 report deaths monthly (五(五)); where registers
+    /// disagree, the dead keep being charged or the living are struck off.
+    ///
+    /// **Key**: `id_number`. **Amount**: 0.
+    pub struct Dth004 {
+        code: "DTH-004",
+        severity: Low,
+        zh: "死亡信息不一致",
+        en: "Death records disagree",
+        needs: [Deaths],
+    }
+}
+
+impl Rule for Dth004 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut deaths: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, d) in ctx.ds.deaths.iter().enumerate() {
+            deaths.entry(d.id.as_str()).or_default().push(i);
+        }
+        let tolerance = ctx.policy.death_date_tolerance_days;
+        let mut out = Vec::new();
+        let mut check = |id: &str, rows: &[usize]| {
+            let hukou = ctx.person_of(id).and_then(|p| ctx.hukou(p));
+            let mut reasons = Vec::new();
+            if let Some(h) = hukou {
+                if !rows.is_empty() && h.status != HukouStatus::Dead {
+                    reasons.push(format!(
+                        "死亡人员信息报告死亡，但户籍状态为{}",
+                        h.status.zh()
+                    ));
+                }
+                if rows.is_empty() && h.status == HukouStatus::Dead {
+                    reasons.push("户籍状态为死亡，但无死亡人员信息".to_string());
+                }
+            }
+            let mut dates: Vec<_> = rows.iter().map(|&i| ctx.ds.deaths[i].death_date).collect();
+            if let Some(h) = hukou.filter(|h| h.status == HukouStatus::Dead) {
+                dates.extend(h.status_date);
+            }
+            if let (Some(min), Some(max)) = (dates.iter().min(), dates.iter().max()) {
+                if (*max - *min).num_days() > tolerance {
+                    reasons.push(format!(
+                        "死亡日期{}与{}相差{}天",
+                        min,
+                        max,
+                        (*max - *min).num_days()
+                    ));
+                }
+            }
+            if reasons.is_empty() {
+                return;
+            }
+            let mut f = Finding::new(Self::META.code, Self::META.severity, id);
+            let name = rows.first().map_or("", |&i| ctx.ds.deaths[i].name.as_str());
+            ctx.fill_person(&mut f, id, name, "");
+            f.sources = rows
+                .iter()
+                .map(|&i| ctx.src(ctx.ds.deaths[i].prov))
+                .collect();
+            if let Some(h) = hukou {
+                f.sources.push(ctx.src(h.prov));
+            }
+            f.detail = format!("{}，应核实并统一死亡信息", reasons.join("；"));
+            out.push(f);
+        };
+        for (id, rows) in &deaths {
+            check(id, rows);
+        }
+        for p in 0..ctx.persons.len() as u32 {
+            if let Some(h) = ctx.hukou(p) {
+                if h.status == HukouStatus::Dead && !deaths.contains_key(h.id.as_str()) {
+                    check(&h.id, &[]);
+                }
+            }
+        }
+        out
+    }
+}

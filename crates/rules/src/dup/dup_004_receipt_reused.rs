@@ -1,0 +1,74 @@
+//! DUP-004 收据号重复: Receipt number reused.
+use qianbiao_core::{Finding, Scheme};
+
+use super::txn_list;
+use crate::{total, Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: one receipt number on effective payments of two or more different
+    /// person-scheme pairs (the period is ignored: one receipt on a person's pension and
+    /// medical is two pairs).
+    ///
+    /// **Why it matters**: a pre-printed receipt (收据, 四(四)4) covers one payment; a number
+    /// used twice hides cash that was taken but not booked, or a forged receipt.
+    ///
+    /// **Key**: `receipt_no`. **Amount**: the total of those payments.
+    pub struct Dup004 {
+        code: "DUP-004",
+        severity: Medium,
+        zh: "收据号重复",
+        en: "Receipt number reused",
+        needs: [],
+    }
+}
+
+impl Rule for Dup004 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (no, rows) in &ctx.payments_by_receipt {
+            let mut pairs: Vec<(&str, Scheme)> = rows
+                .iter()
+                .map(|&i| (ctx.payment(i).id.as_str(), ctx.payment(i).scheme))
+                .collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            if pairs.len() < 2 {
+                continue;
+            }
+            let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
+            let mut ids: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+            ids.dedup();
+            if ids.len() == 1 {
+                let p = ctx.payment(rows[0]);
+                ctx.fill_person(&mut f, &p.id, &p.name, &p.village);
+            }
+            let mut collectors: Vec<&str> = rows
+                .iter()
+                .map(|&i| ctx.payment(i).collector_id.as_str())
+                .filter(|c| !c.is_empty())
+                .collect();
+            collectors.sort_unstable();
+            collectors.dedup();
+            f.collector_id = collectors.join(";");
+            f.amount = total(ctx, rows);
+            for &i in rows {
+                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
+                f.sources.push(ctx.src(ctx.payment(i).prov));
+            }
+            f.detail = format!(
+                "收据号{}用于{}个人员险种的{}笔缴费（流水号{}），共{}元，应核实收据真伪及现金去向",
+                no,
+                pairs.len(),
+                rows.len(),
+                txn_list(ctx, rows),
+                f.amount
+            );
+            out.push(f);
+        }
+        out
+    }
+}

@@ -1,0 +1,54 @@
+//! MNY-002 收款未入账: Receipt never booked.
+use qianbiao_core::{Fen, Finding};
+
+use crate::{Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: a `receipts` row whose receipt_no is on no effective payment: the
+    /// collector wrote a receipt for cash that never reached the ledger (rows of one number
+    /// are one finding, amounts added).
+    ///
+    /// **Why it matters**: cash taken and not paid in is 截留 (五(八)), the gravest finding a
+    /// collector can have.
+    ///
+    /// **Key**: `receipt_no`. **Amount**: the receipt.
+    pub struct Mny002 {
+        code: "MNY-002",
+        severity: High,
+        zh: "收款未入账",
+        en: "Receipt never booked",
+        needs: [Receipts],
+    }
+}
+
+impl Rule for Mny002 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (no, rows) in &ctx.receipts_by_no {
+            if ctx.payments_by_receipt.contains_key(no) {
+                continue;
+            }
+            let r = ctx.receipt(rows[0]);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
+            ctx.fill_person(&mut f, &r.id, &r.name, &r.village);
+            f.collector_id = r.collector_id.to_string();
+            f.scheme = Some(r.scheme);
+            f.period = Some(r.period);
+            f.amount = rows.iter().map(|&i| ctx.receipt(i).amount).sum::<Fen>();
+            f.sources = rows.iter().map(|&i| ctx.src(ctx.receipt(i).prov)).collect();
+            f.detail = format!(
+                "代办员{}于{}开具收据{}收款{}元，但缴费明细中无对应有效缴费，款项未入账",
+                r.collector_id,
+                r.collected_at.date(),
+                no,
+                f.amount
+            );
+            out.push(f);
+        }
+        out
+    }
+}

@@ -1,0 +1,88 @@
+//! MNY-005 个人账户归集: Pooling through a personal account.
+use std::collections::HashMap;
+
+use qianbiao_core::{Finding, PayerType};
+
+use crate::{total, Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**: one payer_account paying effective individual payments for people
+    /// of [3] or more different households (hukou household_no; a person not in hukou, or
+    /// with no household_no, is a household alone). Accounts compare as text.
+    ///
+    /// **Why it matters**: pooling residents' money through a personal account
+    /// (个人存款账户归集) is forbidden (六(二)): the money passes through private hands.
+    ///
+    /// **Key**: `payer_account`. **Amount**: the total paid from the account.
+    pub struct Mny005 {
+        code: "MNY-005",
+        severity: High,
+        zh: "个人账户归集",
+        en: "Pooling through a personal account",
+        needs: [],
+    }
+}
+
+impl Rule for Mny005 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut by_account: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, p) in ctx.effective() {
+            if p.payer_type == PayerType::Individual && !p.payer_account.is_empty() {
+                by_account
+                    .entry(p.payer_account.as_str())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut out = Vec::new();
+        for (account, rows) in by_account {
+            let mut households: Vec<String> = rows
+                .iter()
+                .map(|&i| {
+                    let p = ctx.payment(i);
+                    let h = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
+                    match h {
+                        Some(h) if !h.household_no.is_empty() => format!("H{}", h.household_no),
+                        _ => format!("P{}", p.id),
+                    }
+                })
+                .collect();
+            households.sort_unstable();
+            households.dedup();
+            if households.len() < ctx.policy.pooling_min_households {
+                continue;
+            }
+            let mut f = Finding::new(Self::META.code, Self::META.severity, account);
+            f.amount = total(ctx, &rows);
+            let mut collectors: Vec<&str> = rows
+                .iter()
+                .map(|&i| ctx.payment(i).collector_id.as_str())
+                .filter(|c| !c.is_empty())
+                .collect();
+            collectors.sort_unstable();
+            collectors.dedup();
+            f.collector_id = collectors.join(";");
+            let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id.as_str()).collect();
+            people.sort_unstable();
+            people.dedup();
+            for &i in &rows {
+                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
+                f.sources.push(ctx.src(ctx.payment(i).prov));
+            }
+            f.detail = format!(
+                "付款账户{}为{}户{}人缴纳个人缴费{}笔共{}元，涉嫌通过个人账户归集居民缴费",
+                account,
+                households.len(),
+                people.len(),
+                rows.len(),
+                f.amount
+            );
+            out.push(f);
+        }
+        out
+    }
+}
