@@ -134,7 +134,7 @@ impl PayerType {
             Some(0) => PayerType::Individual,
             Some(1) => PayerType::Government,
             Some(2) => PayerType::BackPayment,
-            _ => PayerType::Other(t),
+            _ => PayerType::Other(t.into_owned()),
         }
     }
 
@@ -188,7 +188,7 @@ impl PaymentStatus {
             Some(1) => PaymentStatus::Refunded,
             Some(2) => PaymentStatus::Voided,
             Some(3) => PaymentStatus::Cancelled,
-            _ => PaymentStatus::Other(t),
+            _ => PaymentStatus::Other(t.into_owned()),
         }
     }
 
@@ -217,12 +217,12 @@ impl HukouStatus {
     /// Parses an optional cell: empty is 正常.
     pub fn parse(raw: &str) -> HukouStatus {
         let t = norm_text(raw);
-        match t.as_str() {
+        match t.as_ref() {
             "" | "正常" | "normal" => HukouStatus::Normal,
             "死亡" | "dead" => HukouStatus::Dead,
             "迁出" | "moved_out" => HukouStatus::MovedOut,
             "注销" | "cancelled" => HukouStatus::Cancelled,
-            _ => HukouStatus::Other(t),
+            _ => HukouStatus::Other(t.into_owned()),
         }
     }
 

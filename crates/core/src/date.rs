@@ -185,7 +185,7 @@ fn month_year(s: &str) -> Option<i32> {
 
 fn year(s: &str) -> Option<i32> {
     let y = small_num(s, 4, 4)?;
-    (1900..=2200).contains(&y).then(|| y as i32)
+    (1900..=2200).contains(&y).then_some(y as i32)
 }
 
 #[cfg(test)]

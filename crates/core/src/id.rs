@@ -37,7 +37,7 @@ impl IdNumber {
     /// Normalises a raw cell: NFKC, trim, `x` to `X`, 15-digit legacy numbers converted to
     /// 18 digits (`19` inserted after the area code, check digit computed), then validated.
     pub fn parse(raw: &str) -> IdNumber {
-        let mut text = norm_text(raw);
+        let mut text = norm_text(raw).into_owned();
         if text.contains('x') {
             text = text.replace('x', "X");
         }

@@ -114,14 +114,14 @@ pub fn parse_amount(raw: &str) -> Result<Fen, AmountError> {
     let s = t.strip_prefix('¥').unwrap_or(&t).trim();
     let s = s.strip_suffix('元').unwrap_or(s).trim();
     if s.starts_with('-') {
-        return Err(AmountError::Negative(t.clone()));
+        return Err(AmountError::Negative(t.to_string()));
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     let (int_part, frac_part) = match s.split_once('.') {
         Some((i, f)) => (i, f),
         None => (s, ""),
     };
-    let malformed = || AmountError::Malformed(t.clone());
+    let malformed = || AmountError::Malformed(t.to_string());
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(malformed());
     }
@@ -130,7 +130,7 @@ pub fn parse_amount(raw: &str) -> Result<Fen, AmountError> {
         return Err(malformed());
     }
     if frac_part.len() > 2 {
-        return Err(AmountError::TooPrecise(t.clone()));
+        return Err(AmountError::TooPrecise(t.to_string()));
     }
     let yuan: i64 = if digits.is_empty() {
         0

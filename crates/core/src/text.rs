@@ -1,26 +1,36 @@
 //! Text normalisation shared by every source.
 
-use unicode_normalization::UnicodeNormalization;
+use std::borrow::Cow;
+
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Normalises a text value: NFKC (full-width ASCII becomes half-width, U+3000 a space)
 /// and trimmed at both ends.
 ///
-/// ASCII input takes a fast path, since most cells are ASCII and NFKC leaves them alone.
-pub fn norm_text(raw: &str) -> String {
-    if raw.is_ascii() {
-        return raw.trim().to_string();
+/// Text that is already in NFKC (all ASCII, most Chinese) is only trimmed and borrowed:
+/// no allocation on the hot path of ingest.
+pub fn norm_text(raw: &str) -> Cow<'_, str> {
+    if raw.is_ascii() || is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(raw.trim());
     }
     let folded: String = raw.nfkc().collect();
-    folded.trim().to_string()
+    let trimmed = folded.trim();
+    if trimmed.len() == folded.len() {
+        Cow::Owned(folded)
+    } else {
+        Cow::Owned(trimmed.to_string())
+    }
 }
 
 /// Normalises a person's name: as [`norm_text`], and inner white space removed
 /// (`王  涛` is `王涛`).
-pub fn norm_name(raw: &str) -> String {
-    norm_text(raw)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect()
+pub fn norm_name(raw: &str) -> Cow<'_, str> {
+    let t = norm_text(raw);
+    if t.chars().any(char::is_whitespace) {
+        Cow::Owned(t.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        t
+    }
 }
 
 /// Trims a header cell: spaces at both ends, full-width U+3000 included, and a UTF-8 BOM.
@@ -49,6 +59,9 @@ mod tests {
             proptest::prop_assert_eq!(norm_text(&once), once.clone());
             let name = norm_name(&s);
             proptest::prop_assert_eq!(norm_name(&name), name.clone());
+            // The fast path agrees with full NFKC.
+            let full: String = s.nfkc().collect();
+            proptest::prop_assert_eq!(once.as_ref(), full.trim());
         }
     }
 }

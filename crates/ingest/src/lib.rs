@@ -12,6 +12,6 @@ pub mod source;
 pub mod tables;
 
 pub use error::IngestError;
-pub use load::{load, Conflict, Dataset, FileReport, LoadOptions, Rejected};
+pub use load::{load, scan_floor, Conflict, Dataset, FileReport, LoadOptions, Rejected};
 pub use source::SourceKind;
 pub use tables::*;

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::IngestError;
-use crate::parse::{self, Cells, RawRow};
+use crate::parse::{self, Cells, ColMap, RawRow};
 use crate::read::{raw_line, Opened};
 use crate::source::{map_headers, SourceKind};
 use crate::tables::*;
@@ -191,8 +191,12 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
         match s {
             SourceKind::Hukou => ds.hukou = load_source(&mut ds, ctx, parse::hukou)?,
             SourceKind::Deaths => ds.deaths = load_source(&mut ds, ctx, parse::death)?,
-            SourceKind::Eligibility => ds.eligibility = load_source(&mut ds, ctx, parse::eligibility)?,
-            SourceKind::Registrations => ds.registrations = load_source(&mut ds, ctx, parse::registration)?,
+            SourceKind::Eligibility => {
+                ds.eligibility = load_source(&mut ds, ctx, parse::eligibility)?
+            }
+            SourceKind::Registrations => {
+                ds.registrations = load_source(&mut ds, ctx, parse::registration)?
+            }
             SourceKind::Payments => {
                 let rows = load_source(&mut ds, ctx, parse::payment)?;
                 dedupe_payments(&mut ds, rows);
@@ -224,8 +228,9 @@ fn load_source<T: Send>(
         };
         let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
         let ext = ext_of(rel).unwrap_or("csv");
-        let (sha, opened) = rayon::join(|| hex_sha256(&bytes), || Opened::from_bytes(ext, bytes.clone()));
-        let mut opened = opened.map_err(unreadable)?;
+        // Hash before the bytes move into the reader: no second copy of a large file.
+        let sha = hex_sha256(&bytes);
+        let mut opened = Opened::from_bytes(ext, bytes).map_err(unreadable)?;
         let map = map_headers(source, &opened.headers);
         for ((col, required), pos) in source.columns().iter().zip(&map) {
             if *required && pos.is_none() {
@@ -235,6 +240,7 @@ fn load_source<T: Send>(
                 });
             }
         }
+        let colmap = ColMap::new(source, &map);
         let mut report = FileReport {
             source: source.name(),
             path: rel.clone(),
@@ -242,22 +248,39 @@ fn load_source<T: Send>(
             format: opened.format,
             ..FileReport::default()
         };
-        let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
-        loop {
-            chunk.clear();
-            let more = opened
-                .next_chunk(CHUNK, &mut chunk, &mut report.blank_rows)
-                .map_err(|e| unreadable(e))?;
-            let parsed: Vec<Result<T, String>> = chunk
+        let parse_chunk = |chunk: &[RawRow]| -> Vec<Result<T, String>> {
+            chunk
                 .par_iter()
                 .map(|raw| {
                     if let Some(p) = &raw.problem {
                         return Err(p.clone());
                     }
-                    let cells = Cells::new(source, &map, &raw.fields);
-                    parse_row(&cells, Prov { file: file_idx, line: raw.line })
+                    let prov = Prov {
+                        file: file_idx,
+                        line: raw.line,
+                    };
+                    parse_row(&Cells::new(&colmap, &raw.fields), prov)
                 })
-                .collect();
+                .collect()
+        };
+        let mut blank = 0;
+        let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
+        let mut more = opened
+            .next_chunk(CHUNK, &mut chunk, &mut blank)
+            .map_err(&unreadable)?;
+        loop {
+            // Read the next chunk while this one is normalised on the other cores.
+            let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
+            let (read, parsed) = rayon::join(
+                || {
+                    if more {
+                        opened.next_chunk(CHUNK, &mut next, &mut blank)
+                    } else {
+                        Ok(false)
+                    }
+                },
+                || parse_chunk(&chunk),
+            );
             for (raw, res) in chunk.iter().zip(parsed) {
                 report.rows_read += 1;
                 match res {
@@ -283,7 +306,10 @@ fn load_source<T: Send>(
             if !more {
                 break;
             }
+            more = read.map_err(&unreadable)?;
+            chunk = next;
         }
+        report.blank_rows = blank;
         report.millis = started.elapsed().as_millis() as u64;
         ds.files.push(rel.clone());
         ds.reports.push(report);
@@ -302,34 +328,39 @@ fn dedupe_payments(ds: &mut Dataset, rows: Vec<PaymentRow>) {
     // Rows are in read order (files by name, rows by line); a stable sort by txn_id keeps
     // that order within each txn_id, so the first of a group is the first read.
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-    order.par_sort_by(|&a, &b| rows[a as usize].txn_id.cmp(&rows[b as usize].txn_id).then(a.cmp(&b)));
+    order.par_sort_by(|&a, &b| {
+        rows[a as usize]
+            .txn_id
+            .cmp(&rows[b as usize].txn_id)
+            .then(a.cmp(&b))
+    });
     let mut keep = vec![true; rows.len()];
     let mut i = 0;
     while i < order.len() {
         let first = order[i] as usize;
         let mut j = i + 1;
-        let mut conflict: Option<Conflict> = None;
+        let mut differs = false;
         while j < order.len() && rows[order[j] as usize].txn_id == rows[first].txn_id {
             let other = order[j] as usize;
             keep[other] = false;
-            let counted = if rows[other].same_content(&rows[first]) {
+            if rows[other].same_content(&rows[first]) {
+                // An exact copy of the kept row: one payment.
                 ds.reports[rows[other].prov.file as usize].duplicate_rows += 1;
-                // An exact copy of the kept row: one payment, nothing to report.
-                false
             } else {
-                true
-            };
-            if counted || conflict.is_some() {
-                let c = conflict.get_or_insert_with(|| Conflict {
-                    txn_id: rows[first].txn_id.clone(),
-                    rows: vec![rows[first].clone()],
-                });
-                c.rows.push(rows[other].clone());
+                differs = true;
             }
             j += 1;
         }
-        if let Some(c) = conflict {
-            ds.conflicts.push(c);
+        if differs {
+            // Every row read with this txn_id, in read order, whatever the order of the
+            // exact copies and the differing rows.
+            ds.conflicts.push(Conflict {
+                txn_id: rows[first].txn_id.clone(),
+                rows: order[i..j]
+                    .iter()
+                    .map(|&k| rows[k as usize].clone())
+                    .collect(),
+            });
         }
         i = j;
     }
@@ -338,4 +369,46 @@ fn dedupe_payments(ds: &mut Dataset, rows: Vec<PaymentRow>) {
         .zip(keep)
         .filter_map(|(r, k)| k.then_some(r))
         .collect();
+}
+
+/// The scan floor: read and decode every input file with polars' plain readers (CSV
+/// decoded from GB18030 first where needed), with no normalisation. Returns rows read.
+/// Benchmarks compare a run against this.
+pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
+    use polars::prelude::*;
+    let mut rows = 0u64;
+    for s in SourceKind::ALL {
+        for (path, rel) in discover(dir, s)? {
+            let unreadable = |reason: String| IngestError::Unreadable {
+                file: rel.clone(),
+                reason,
+            };
+            let bytes = std::fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
+            let height = match ext_of(&rel) {
+                Some("parquet") => ParquetReader::new(std::io::Cursor::new(bytes))
+                    .finish()
+                    .map_err(|e| unreadable(e.to_string()))?
+                    .height(),
+                Some("csv") => {
+                    let (utf8, _) = crate::read::decode_csv(bytes).map_err(unreadable)?;
+                    CsvReadOptions::default()
+                        .with_has_header(true)
+                        .with_infer_schema_length(Some(0))
+                        .into_reader_with_file_handle(std::io::Cursor::new(utf8))
+                        .finish()
+                        .map_err(|e| unreadable(e.to_string()))?
+                        .height()
+                }
+                _ => {
+                    let mut o = Opened::from_bytes("xlsx", bytes).map_err(unreadable)?;
+                    let mut v = Vec::new();
+                    let mut blank = 0;
+                    while o.next_chunk(CHUNK, &mut v, &mut blank).map_err(unreadable)? {}
+                    v.len()
+                }
+            };
+            rows += height as u64;
+        }
+    }
+    Ok(rows)
 }

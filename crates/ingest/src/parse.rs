@@ -16,33 +16,48 @@ pub struct RawRow {
     /// Line in the file (header is line 1).
     pub line: u32,
     /// Cells in file order.
-    pub fields: Vec<String>,
+    pub fields: csv::StringRecord,
     /// A structural problem found while reading (wrong number of fields).
     pub problem: Option<String>,
 }
 
+/// Where each canonical column sits in a file's rows, indexed by [`Col`]: built once per
+/// file so a cell lookup is one array access.
+pub struct ColMap {
+    pos: [Option<usize>; Col::COUNT],
+}
+
+impl ColMap {
+    /// From the file's header map (position `i` is the field of `source.columns()[i]`).
+    pub fn new(source: SourceKind, header_map: &[Option<usize>]) -> ColMap {
+        let mut pos = [None; Col::COUNT];
+        for ((col, _), field) in source.columns().iter().zip(header_map) {
+            pos[*col as usize] = *field;
+        }
+        ColMap { pos }
+    }
+}
+
 /// A row's cells looked up by canonical column.
 pub struct Cells<'a> {
-    source: SourceKind,
-    map: &'a [Option<usize>],
-    fields: &'a [String],
+    map: &'a ColMap,
+    fields: &'a csv::StringRecord,
 }
 
 impl<'a> Cells<'a> {
-    /// Wraps a raw row with the file's header map.
-    pub fn new(source: SourceKind, map: &'a [Option<usize>], fields: &'a [String]) -> Self {
-        Cells { source, map, fields }
+    /// Wraps a raw row with the file's column map.
+    pub fn new(map: &'a ColMap, fields: &'a csv::StringRecord) -> Self {
+        Cells { map, fields }
     }
 
     fn raw(&self, col: Col) -> &'a str {
-        let pos = self.source.columns().iter().position(|(c, _)| *c == col);
-        pos.and_then(|p| self.map[p])
+        self.map.pos[col as usize]
             .and_then(|i| self.fields.get(i))
-            .map_or("", String::as_str)
+            .unwrap_or("")
     }
 
     fn text(&self, col: Col) -> Text {
-        Text::from(norm_text(self.raw(col)))
+        Text::from(norm_text(self.raw(col)).as_ref())
     }
 
     fn required_text(&self, col: Col) -> Result<Text, String> {
@@ -54,7 +69,7 @@ impl<'a> Cells<'a> {
     }
 
     fn name(&self) -> Text {
-        Text::from(norm_name(self.raw(Col::Name)))
+        Text::from(norm_name(self.raw(Col::Name)).as_ref())
     }
 
     fn required_name(&self) -> Result<Text, String> {
@@ -88,7 +103,12 @@ impl<'a> Cells<'a> {
         Ok((Text::from(id.into_string()), valid))
     }
 
-    fn required<T>(&self, col: Col, what: &str, f: impl Fn(&str) -> Option<T>) -> Result<T, String> {
+    fn required<T>(
+        &self,
+        col: Col,
+        what: &str,
+        f: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, String> {
         let raw = self.raw(col);
         if norm_text(raw).is_empty() {
             return Err(format!("`{}`: empty", col.name()));

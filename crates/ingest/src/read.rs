@@ -46,7 +46,12 @@ impl Opened {
 
     /// Appends up to `max` rows to `out`; returns false when the file is exhausted.
     /// Rows whose cells are all empty are skipped and counted in `blank`.
-    pub fn next_chunk(&mut self, max: usize, out: &mut Vec<RawRow>, blank: &mut u64) -> Result<bool, String> {
+    pub fn next_chunk(
+        &mut self,
+        max: usize,
+        out: &mut Vec<RawRow>,
+        blank: &mut u64,
+    ) -> Result<bool, String> {
         let start = out.len();
         while out.len() - start < max {
             let Some(row) = self.next_row()? else {
@@ -64,7 +69,8 @@ impl Opened {
     fn next_row(&mut self) -> Result<Option<RawRow>, String> {
         match &mut self.rows {
             Rows::Csv { reader, width, at } => {
-                let mut rec = csv::StringRecord::new();
+                // One record (two buffers) per row, not one String per cell.
+                let mut rec = csv::StringRecord::with_capacity(256, *width);
                 match reader.read_record(&mut rec) {
                     Ok(false) => Ok(None),
                     Ok(true) => {
@@ -79,10 +85,19 @@ impl Opened {
                         let newlines = text[at.0..byte].iter().filter(|&&b| b == b'\n').count();
                         *at = (byte, at.1 + newlines as u32);
                         let line = at.1;
-                        let fields: Vec<String> = rec.iter().map(str::to_string).collect();
-                        let problem = (fields.len() != *width)
-                            .then(|| format!("expected {} fields as in the header, found {}", width, fields.len()));
-                        Ok(Some(RawRow { line, fields, problem }))
+                        let fields = rec;
+                        let problem = (fields.len() != *width).then(|| {
+                            format!(
+                                "expected {} fields as in the header, found {}",
+                                width,
+                                fields.len()
+                            )
+                        });
+                        Ok(Some(RawRow {
+                            line,
+                            fields,
+                            problem,
+                        }))
                     }
                     Err(e) => Err(format!("CSV error: {e}")),
                 }
@@ -94,7 +109,10 @@ impl Opened {
                 }
                 let i = *next;
                 *next += 1;
-                let fields = cols.iter().map(|c| c.get(i).unwrap_or("").to_string()).collect();
+                let mut fields = csv::StringRecord::with_capacity(128, cols.len());
+                for c in cols.iter() {
+                    fields.push_field(c.get(i).unwrap_or(""));
+                }
                 Ok(Some(RawRow {
                     line: (i + 2) as u32,
                     fields,
@@ -129,7 +147,9 @@ fn open_csv(bytes: Vec<u8>) -> Result<Opened, String> {
         .flexible(true)
         .from_reader(Cursor::new(text));
     let mut header = csv::StringRecord::new();
-    let has = reader.read_record(&mut header).map_err(|e| format!("CSV error in header: {e}"))?;
+    let has = reader
+        .read_record(&mut header)
+        .map_err(|e| format!("CSV error in header: {e}"))?;
     if !has {
         return Err("empty file: no header row".into());
     }
@@ -138,7 +158,11 @@ fn open_csv(bytes: Vec<u8>) -> Result<Opened, String> {
     Ok(Opened {
         headers,
         format,
-        rows: Rows::Csv { reader, width, at: (0, 1) },
+        rows: Rows::Csv {
+            reader,
+            width,
+            at: (0, 1),
+        },
     })
 }
 
@@ -168,19 +192,27 @@ fn cell_text(c: &calamine::Data) -> String {
 
 fn open_xlsx(bytes: Vec<u8>) -> Result<Opened, String> {
     use calamine::Reader;
-    let mut wb = calamine::Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not an XLSX workbook: {e}"))?;
+    let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
+        .map_err(|e| format!("not an XLSX workbook: {e}"))?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or("the workbook has no sheet")?
         .map_err(|e| format!("cannot read the first sheet: {e}"))?;
     let mut it = range.rows();
-    let headers: Vec<String> = it.next().ok_or("empty sheet: no header row")?.iter().map(cell_text).collect();
+    let headers: Vec<String> = it
+        .next()
+        .ok_or("empty sheet: no header row")?
+        .iter()
+        .map(cell_text)
+        .collect();
     let width = headers.len();
     let rows: Vec<RawRow> = it
         .enumerate()
         .map(|(i, r)| {
-            let mut fields: Vec<String> = r.iter().map(cell_text).collect();
-            fields.truncate(width.max(1));
+            let mut fields = csv::StringRecord::new();
+            for c in r.iter().take(width.max(1)) {
+                fields.push_field(&cell_text(c));
+            }
             RawRow {
                 line: (i + 2) as u32,
                 fields,
@@ -191,7 +223,9 @@ fn open_xlsx(bytes: Vec<u8>) -> Result<Opened, String> {
     Ok(Opened {
         headers,
         format: "xlsx",
-        rows: Rows::Grid { rows: rows.into_iter() },
+        rows: Rows::Grid {
+            rows: rows.into_iter(),
+        },
     })
 }
 
@@ -199,7 +233,11 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, String> {
     let df = ParquetReader::new(Cursor::new(bytes))
         .finish()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let headers: Vec<String> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+    let headers: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let len = df.height();
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
@@ -217,7 +255,7 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, String> {
 }
 
 /// Re-creates a row's text for `rejected.csv`: cells joined by commas, quoted where needed.
-pub fn raw_line(fields: &[String]) -> String {
+pub fn raw_line(fields: &csv::StringRecord) -> String {
     let mut out = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -251,14 +289,18 @@ mod tests {
         let mut bom = b"\xEF\xBB\xBF".to_vec();
         bom.extend_from_slice(text.as_bytes());
         let (gbk, _, _) = encoding_rs::GB18030.encode(text);
-        for (bytes, fmt) in [(text.as_bytes().to_vec(), "csv utf-8"), (bom, "csv utf-8 bom"), (gbk.into_owned(), "csv gb18030")] {
+        for (bytes, fmt) in [
+            (text.as_bytes().to_vec(), "csv utf-8"),
+            (bom, "csv utf-8 bom"),
+            (gbk.into_owned(), "csv gb18030"),
+        ] {
             let mut o = Opened::from_bytes("csv", bytes).unwrap();
             assert_eq!(o.format, fmt);
             assert_eq!(o.headers, ["姓名", "金额"]);
             let rows = all_rows(&mut o);
             assert_eq!(rows.len(), 2);
             assert_eq!(rows[0].line, 2);
-            assert_eq!(rows[1].fields, ["李,四", "1,000.00"]);
+            assert_eq!(rows[1].fields.iter().collect::<Vec<_>>(), ["李,四", "1,000.00"]);
         }
     }
 
@@ -285,7 +327,7 @@ mod tests {
 
     #[test]
     fn raw_line_quotes() {
-        let f = vec!["a".to_string(), "b,c".into(), "d\"e".into()];
+        let f = csv::StringRecord::from(vec!["a", "b,c", "d\"e"]);
         assert_eq!(raw_line(&f), "a,\"b,c\",\"d\"\"e\"");
     }
 }

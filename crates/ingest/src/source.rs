@@ -210,6 +210,9 @@ pub enum Col {
 }
 
 impl Col {
+    /// Number of canonical columns.
+    pub const COUNT: usize = Col::Batch as usize + 1;
+
     /// The canonical (English) name, itself accepted as a header.
     pub fn name(self) -> &'static str {
         self.spec().0
@@ -223,7 +226,10 @@ impl Col {
     fn spec(self) -> (&'static str, &'static [&'static str]) {
         use Col::*;
         match self {
-            IdNumber => ("id_number", &["公民身份号码", "身份证号码", "身份证号", "证件号码"]),
+            IdNumber => (
+                "id_number",
+                &["公民身份号码", "身份证号码", "身份证号", "证件号码"],
+            ),
             Name => ("name", &["姓名"]),
             Gender => ("gender", &["性别"]),
             BirthDate => ("birth_date", &["出生日期"]),
@@ -231,7 +237,10 @@ impl Col {
             Office => ("office", &["办事处", "管区"]),
             HouseholdNo => ("household_no", &["户号"]),
             ResidenceType => ("residence_type", &["户籍类型", "人员类型"]),
-            Status => ("status", &["户籍状态", "人员状态", "参保状态", "状态", "缴费状态"]),
+            Status => (
+                "status",
+                &["户籍状态", "人员状态", "参保状态", "状态", "缴费状态"],
+            ),
             StatusDate => ("status_date", &["变动日期", "状态日期"]),
             DeathDate => ("death_date", &["死亡日期"]),
             Source => ("source", &["信息来源", "来源"]),
@@ -245,9 +254,15 @@ impl Col {
             Tier => ("tier", &["缴费档次"]),
             StartDate => ("start_date", &["参保日期", "开始日期"]),
             EndDate => ("end_date", &["终止日期", "结束日期"]),
-            TxnId => ("txn_id", &["流水号", "缴费流水号", "电子税票号码", "票证号码"]),
+            TxnId => (
+                "txn_id",
+                &["流水号", "缴费流水号", "电子税票号码", "票证号码"],
+            ),
             Period => ("period", &["费款所属期", "所属期", "所属年度"]),
-            Amount => ("amount", &["缴费金额", "实缴金额", "金额", "收款金额", "解缴金额"]),
+            Amount => (
+                "amount",
+                &["缴费金额", "实缴金额", "金额", "收款金额", "解缴金额"],
+            ),
             PaidAt => ("paid_at", &["缴费时间", "缴费日期"]),
             Channel => ("channel", &["缴费渠道", "渠道"]),
             PayerType => ("payer_type", &["缴费类型", "缴费方式"]),
@@ -277,7 +292,10 @@ impl Col {
 /// Maps a file's headers to the source's columns: position `i` of the result is the field
 /// index of `source.columns()[i]`, if present. The first header naming a column wins.
 pub fn map_headers(source: SourceKind, headers: &[String]) -> Vec<Option<usize>> {
-    let trimmed: Vec<String> = headers.iter().map(|h| qianbiao_core::text::trim_header(h)).collect();
+    let trimmed: Vec<String> = headers
+        .iter()
+        .map(|h| qianbiao_core::text::trim_header(h))
+        .collect();
     source
         .columns()
         .iter()
@@ -306,14 +324,20 @@ mod tests {
         let e = map_headers(SourceKind::Eligibility, &headers(&["开始日期", "终止日期"]));
         assert_eq!(e[4], Some(0)); // valid_from
         assert_eq!(e[5], Some(1)); // valid_to
-        let r = map_headers(SourceKind::Registrations, &headers(&["开始日期", "终止日期"]));
+        let r = map_headers(
+            SourceKind::Registrations,
+            &headers(&["开始日期", "终止日期"]),
+        );
         assert_eq!(r[5], Some(0)); // start_date
         assert_eq!(r[6], Some(1)); // end_date
     }
 
     #[test]
     fn trim_case_and_first_wins() {
-        let m = map_headers(SourceKind::Payments, &headers(&[" TXN_ID\u{3000}", "金额", "缴费金额", "\u{feff}ID_Number"]));
+        let m = map_headers(
+            SourceKind::Payments,
+            &headers(&[" TXN_ID\u{3000}", "金额", "缴费金额", "\u{feff}ID_Number"]),
+        );
         assert_eq!(m[0], Some(0));
         assert_eq!(m[5], Some(1));
         assert_eq!(m[1], Some(3));

@@ -11,8 +11,10 @@ use polars::prelude::*;
 use qianbiao_core::Finding;
 
 pub mod tables;
+pub mod xlsx;
 
 pub use tables::{write_collectors, write_coverage, CollectorRow};
+pub use xlsx::write_findings_xlsx;
 
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +27,7 @@ pub enum ReportError {
         /// The error.
         source: std::io::Error,
     },
-    /// Parquet writer error.
+    /// Parquet or XLSX writer error.
     #[error("{file}: {message}")]
     Parquet {
         /// The output file.

@@ -1,0 +1,1847 @@
+//! `qianbiao_ingest::load` against small data folders written to a temporary directory:
+//! every file format of the contract (GB18030 and UTF-8 CSV, XLSX, Parquet), the header
+//! aliases, value normalisation, rejection with line numbers, payments exported twice,
+//! and the errors that stop a load.
+//!
+//! Every successful load is also checked for conservation (rows read = accepted +
+//! rejected, per file, and each rejected row listed with its file and line).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use polars::prelude::{Column, DataFrame, NamedFrom, ParquetWriter, Series};
+use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
+use qianbiao_ingest::{load, Dataset, FileReport, IngestError, LoadOptions, PaymentRow, Prov};
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
+use tempfile::TempDir;
+
+/// The GB 11643 worked example: female, born 1949-12-31.
+const ID_A: &str = "11010519491231002X";
+/// Male, born 1990-01-01.
+const ID_B: &str = "371323199001011235";
+/// Male, born 1962-03-15; the 18-digit form of the legacy `371323620315123`.
+const ID_C: &str = "371323196203151232";
+/// A valid number whose check character is `X`.
+const ID_X: &str = "37132319880808107X";
+/// `ID_B` with a wrong check digit.
+const ID_BAD: &str = "371323199001011236";
+/// A correct check digit over an impossible birth date (1990-02-30).
+const ID_NO_DATE: &str = "371323199002301234";
+
+const HUKOU: &str = "id_number,name,village\n11010519491231002X,王涛,东关村\n";
+const PAYMENTS: &str = "txn_id,id_number,scheme,period,amount,paid_at\nT0,11010519491231002X,居民医保,2022,320,2021-11-05\n";
+const PAY_HEADER: &str = "txn_id,id_number,scheme,period,amount,paid_at\n";
+
+struct Folder(TempDir);
+
+impl Folder {
+    fn new() -> Folder {
+        Folder(tempfile::tempdir().unwrap())
+    }
+
+    /// A folder with a one-row `hukou.csv` and `payments.csv`, so `load` can run.
+    fn with_required() -> Folder {
+        let f = Folder::new();
+        f.put("hukou.csv", HUKOU);
+        f.put("payments.csv", PAYMENTS);
+        f
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    fn put(&self, rel: &str, bytes: impl AsRef<[u8]>) {
+        let p = self.0.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn try_load(&self) -> Result<Dataset, IngestError> {
+        self.try_load_year(2022)
+    }
+
+    fn try_load_year(&self, year: i32) -> Result<Dataset, IngestError> {
+        load(
+            self.path(),
+            &LoadOptions {
+                year,
+                progress: None,
+            },
+        )
+    }
+
+    fn load(&self) -> Dataset {
+        let ds = self
+            .try_load()
+            .unwrap_or_else(|e| panic!("load failed: {e}"));
+        assert_conserved(&ds);
+        ds
+    }
+}
+
+/// Rows read = accepted + rejected for every file; every rejected row is listed once with
+/// its source, file and a data line (>= 2); each non-payments table holds exactly the
+/// accepted rows of its files.
+fn assert_conserved(ds: &Dataset) {
+    assert_eq!(ds.files.len(), ds.reports.len());
+    for (file, r) in ds.files.iter().zip(&ds.reports) {
+        assert_eq!(&r.path, file);
+        assert_eq!(r.rows_read, r.rows_accepted + r.rows_rejected, "{file}");
+        let listed: Vec<_> = ds.rejected.iter().filter(|x| x.file == *file).collect();
+        assert_eq!(listed.len() as u64, r.rows_rejected, "{file}");
+        for x in listed {
+            assert_eq!(x.source, r.source, "{file}");
+            assert!(x.line >= 2, "{file}: line {}", x.line);
+            assert!(!x.reason.is_empty() && !x.raw.is_empty(), "{file}: {x:?}");
+        }
+    }
+    let total: u64 = ds.reports.iter().map(|r| r.rows_rejected).sum();
+    assert_eq!(total as usize, ds.rejected.len());
+    let accepted = |source: &str| -> usize {
+        ds.reports
+            .iter()
+            .filter(|r| r.source == source)
+            .map(|r| r.rows_accepted as usize)
+            .sum()
+    };
+    assert_eq!(accepted("hukou"), ds.hukou.len());
+    assert_eq!(accepted("deaths"), ds.deaths.len());
+    assert_eq!(accepted("eligibility"), ds.eligibility.len());
+    assert_eq!(accepted("registrations"), ds.registrations.len());
+    assert_eq!(accepted("receipts"), ds.receipts.len());
+    assert_eq!(accepted("deposits"), ds.deposits.len());
+    assert_eq!(accepted("roster"), ds.roster.len());
+    // Payments: kept rows plus the copies and conflict losers dropped from the table.
+    let dropped = accepted("payments") - ds.payments.len();
+    let dups: u64 = ds.reports.iter().map(|r| r.duplicate_rows).sum();
+    let losers: usize = ds.conflicts.iter().map(|c| c.rows.len() - 1).sum();
+    assert!(
+        dropped as u64 >= dups && dropped >= losers,
+        "{dropped} {dups} {losers}"
+    );
+}
+
+fn report<'a>(ds: &'a Dataset, path: &str) -> &'a FileReport {
+    ds.reports
+        .iter()
+        .find(|r| r.path == path)
+        .unwrap_or_else(|| panic!("no report for {path}"))
+}
+
+/// `(line, reason)` of the rejected rows of one file, in read order.
+fn rejections<'a>(ds: &'a Dataset, path: &str) -> Vec<(u32, &'a str)> {
+    ds.rejected
+        .iter()
+        .filter(|r| r.file == path)
+        .map(|r| (r.line, r.reason.as_str()))
+        .collect()
+}
+
+fn pay<'a>(ds: &'a Dataset, txn: &str) -> &'a PaymentRow {
+    ds.payments
+        .iter()
+        .find(|p| p.txn_id == txn)
+        .unwrap_or_else(|| panic!("no payment {txn}"))
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn dt(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
+    date(y, m, d).and_hms_opt(h, mi, s).unwrap()
+}
+
+fn gb18030(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
+    assert!(!unmappable);
+    bytes.into_owned()
+}
+
+fn xlsx(build: impl FnOnce(&mut Workbook)) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    build(&mut wb);
+    wb.save_to_buffer().unwrap()
+}
+
+fn write_row(ws: &mut Worksheet, row: u32, cells: &[&str]) {
+    for (c, v) in cells.iter().enumerate() {
+        if !v.is_empty() {
+            ws.write_string(row, c as u16, *v).unwrap();
+        }
+    }
+}
+
+fn parquet(columns: Vec<Series>) -> Vec<u8> {
+    let mut df =
+        DataFrame::new_infer_height(columns.into_iter().map(Column::from).collect()).unwrap();
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+    buf
+}
+
+// ---------------------------------------------------------------------------------------
+// Formats
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn gb18030_hukou_with_chinese_headers_and_names() {
+    let text = "公民身份号码,姓名,性别,出生日期,村居,办事处,户号,户籍类型,户籍状态,变动日期\n\
+        11010519491231002x,王\u{3000}涛,女,1949-12-31,东关村,城关办事处,H001,本地户籍,正常,\n\
+        371323196203151232,李 四,男,19620315,西关村,城关办事处,H002,居住证,死亡,2022年3月1日\n\
+        371323199001011235,张三,男,,东关村,,,,死亡,\n\
+        371323199001011236,赵六,男,,东关村,,,,正常,\n\
+        371323198506070025,陈七,女,,,,,,正常,\n";
+    let bytes = gb18030(text);
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "the fixture must not be valid UTF-8"
+    );
+    let f = Folder::new();
+    f.put("hukou.csv", &bytes);
+    f.put("payments.csv", PAYMENTS);
+    let ds = f.load();
+
+    assert_eq!(ds.files, ["hukou.csv", "payments.csv"]);
+    let r = report(&ds, "hukou.csv");
+    assert_eq!((r.source, r.format), ("hukou", "csv gb18030"));
+    assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (5, 2, 3));
+    assert_eq!(report(&ds, "payments.csv").format, "csv utf-8");
+
+    assert_eq!(ds.hukou.len(), 2);
+    let a = &ds.hukou[0];
+    assert_eq!(a.id.as_str(), ID_A);
+    assert_eq!(a.name.as_str(), "王涛");
+    assert_eq!(a.gender.as_str(), "女");
+    assert_eq!(a.birth_date, Some(date(1949, 12, 31)));
+    assert_eq!(a.village.as_str(), "东关村");
+    assert_eq!(a.office.as_str(), "城关办事处");
+    assert_eq!(a.household_no.as_str(), "H001");
+    assert!(!a.residence_permit);
+    assert_eq!(a.status, HukouStatus::Normal);
+    assert_eq!(a.status_date, None);
+    assert_eq!(a.prov, Prov { file: 0, line: 2 });
+
+    let b = &ds.hukou[1];
+    assert_eq!(b.id.as_str(), ID_C);
+    assert_eq!(b.name.as_str(), "李四");
+    assert_eq!(b.birth_date, Some(date(1962, 3, 15)));
+    assert!(b.residence_permit);
+    assert_eq!(b.status, HukouStatus::Dead);
+    assert_eq!(b.status_date, Some(date(2022, 3, 1)));
+    assert_eq!(b.prov, Prov { file: 0, line: 3 });
+
+    assert_eq!(
+        rejections(&ds, "hukou.csv"),
+        [
+            (4, "`status_date`: required when status is 死亡 ('')"),
+            (5, "`id_number`: invalid id number '371323199001011236'"),
+            (6, "`village`: empty"),
+        ]
+    );
+    let first = &ds.rejected[0];
+    assert_eq!(first.source, "hukou");
+    assert_eq!(first.file, "hukou.csv");
+    // The raw content is the decoded text, not GB18030 bytes.
+    assert_eq!(first.raw, "371323199001011235,张三,男,,东关村,,,,死亡,");
+}
+
+#[test]
+fn utf8_bom_payments_with_every_column() {
+    let text = "\u{feff}流水号,身份证号码,姓名,险种,费款所属期,缴费金额,缴费时间,缴费渠道,缴费类型,代办员编号,村居,收据号,付款账户,解缴单号,缴费状态\n\
+        T1,11010519491231002X,王涛,城乡居民基本医疗保险,2022年度,320.00,2021-11-05 09:30,微信,个人缴费,,东关村,,wx-001,,成功\n\
+        T2,371323199001011235,张三,城乡居民基本养老保险,2022,\"1,000.00\",2021/11/6 10:05:07,现金收据,政府代缴,C01,东关村,R0001,,D001,已退费\n";
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put("payments.csv", text);
+    let ds = f.load();
+    let r = report(&ds, "payments.csv");
+    assert_eq!(r.format, "csv utf-8 bom");
+    assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (2, 2, 0));
+
+    // The BOM must not hide the first header (流水号 → txn_id).
+    let t1 = pay(&ds, "T1");
+    assert_eq!(t1.id.as_str(), ID_A);
+    assert!(t1.id_valid);
+    assert_eq!(t1.name.as_str(), "王涛");
+    assert_eq!(t1.scheme, Scheme::ResidentMedical);
+    assert_eq!(t1.period, 2022);
+    assert_eq!(t1.amount, Fen(32000));
+    assert_eq!(t1.paid_at, dt(2021, 11, 5, 9, 30, 0));
+    assert_eq!(t1.channel.as_str(), "微信");
+    assert_eq!(t1.payer_type, PayerType::Individual);
+    assert_eq!(t1.collector_id.as_str(), "");
+    assert_eq!(t1.village.as_str(), "东关村");
+    assert_eq!(t1.payer_account.as_str(), "wx-001");
+    assert_eq!(t1.status, PaymentStatus::Success);
+    assert!(t1.is_effective());
+    assert_eq!(t1.prov, Prov { file: 1, line: 2 });
+
+    let t2 = pay(&ds, "T2");
+    assert_eq!(t2.scheme, Scheme::ResidentPension);
+    assert_eq!(t2.amount, Fen(100000));
+    assert_eq!(t2.paid_at, dt(2021, 11, 6, 10, 5, 7));
+    assert_eq!(t2.channel.as_str(), "现金收据");
+    assert_eq!(t2.payer_type, PayerType::Government);
+    assert_eq!(t2.collector_id.as_str(), "C01");
+    assert_eq!(t2.receipt_no.as_str(), "R0001");
+    assert_eq!(t2.deposit_id.as_str(), "D001");
+    assert_eq!(t2.status, PaymentStatus::Refunded);
+    assert!(!t2.is_effective());
+}
+
+#[test]
+fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
+    let bytes = xlsx(|wb| {
+        let day = Format::new().set_num_format("yyyy-mm-dd");
+        let minute = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+        let ws = wb.add_worksheet();
+        write_row(
+            ws,
+            0,
+            &[
+                "流水号",
+                "身份证号码",
+                "姓名",
+                "险种",
+                "所属年度",
+                "实缴金额",
+                "缴费日期",
+            ],
+        );
+        // Line 2: numbers everywhere, the date as a bare serial.
+        write_row(ws, 1, &["T1", ID_A, "王涛", "居民医保"]);
+        ws.write_number(1, 4, 2022).unwrap();
+        ws.write_number(1, 5, 320).unwrap();
+        ws.write_number(1, 6, 44505).unwrap();
+        // Line 3: a real date-time cell.
+        write_row(ws, 2, &["T2", ID_B, "张三", "居民养老", "", "￥320"]);
+        ws.write_number(2, 4, 2022).unwrap();
+        let at = ExcelDateTime::from_ymd(2021, 11, 5)
+            .unwrap()
+            .and_hms(9, 30, 0)
+            .unwrap();
+        ws.write_datetime_with_format(2, 6, &at, &minute).unwrap();
+        // Line 4 is left empty.
+        // Line 5: text everywhere but the amount.
+        write_row(
+            ws,
+            4,
+            &[
+                "T3",
+                "371323620315123",
+                "李 四",
+                "医疗",
+                "2022年度",
+                "",
+                "2021年11月5日 09:30",
+            ],
+        );
+        ws.write_number(4, 5, 160.5).unwrap();
+        // Line 6: a date-only cell, a text amount with a thousands separator.
+        write_row(
+            ws,
+            5,
+            &[
+                "T4",
+                "37132319880808107x",
+                "赵六",
+                "养老",
+                "202201-202212",
+                "1,000.00",
+            ],
+        );
+        let day6 = ExcelDateTime::from_ymd(2021, 11, 6).unwrap();
+        ws.write_datetime_with_format(5, 6, &day6, &day).unwrap();
+        // Line 7: a serial with a fraction of a day (09:30).
+        write_row(ws, 6, &["T5", ID_A, "王涛", "医疗"]);
+        ws.write_number(6, 4, 2022).unwrap();
+        ws.write_number(6, 5, 320).unwrap();
+        ws.write_number(6, 6, 44505.0 + 9.5 / 24.0).unwrap();
+        // Line 8: a negative number; line 9: an impossible text date.
+        write_row(ws, 7, &["T6", ID_A, "王涛", "医疗"]);
+        ws.write_number(7, 4, 2022).unwrap();
+        ws.write_number(7, 5, -320).unwrap();
+        ws.write_number(7, 6, 44505).unwrap();
+        write_row(
+            ws,
+            8,
+            &["T7", ID_A, "王涛", "医疗", "2022", "320", "2021-13-01"],
+        );
+        // A second sheet is never read.
+        let ws2 = wb.add_worksheet();
+        write_row(
+            ws2,
+            0,
+            &[
+                "流水号",
+                "身份证号码",
+                "险种",
+                "所属年度",
+                "实缴金额",
+                "缴费日期",
+            ],
+        );
+        write_row(ws2, 1, &["T99", ID_A, "医疗", "2022", "320", "2021-11-05"]);
+    });
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put("payments.xlsx", bytes);
+    let ds = f.load();
+
+    let r = report(&ds, "payments.xlsx");
+    assert_eq!(r.format, "xlsx");
+    assert_eq!(
+        (r.rows_read, r.rows_accepted, r.rows_rejected, r.blank_rows),
+        (7, 5, 2, 1)
+    );
+    let got: Vec<(&str, &str, i32, Fen, NaiveDateTime, u32)> = ds
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                p.txn_id.as_str(),
+                p.id.as_str(),
+                p.period,
+                p.amount,
+                p.paid_at,
+                p.prov.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("T1", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 0, 0, 0), 2),
+            ("T2", ID_B, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 3),
+            ("T3", ID_C, 2022, Fen(16050), dt(2021, 11, 5, 9, 30, 0), 5),
+            ("T4", ID_X, 2022, Fen(100000), dt(2021, 11, 6, 0, 0, 0), 6),
+            ("T5", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 7),
+        ]
+    );
+    assert_eq!(pay(&ds, "T3").name.as_str(), "李四");
+    assert_eq!(pay(&ds, "T3").scheme, Scheme::ResidentMedical);
+    assert_eq!(pay(&ds, "T4").scheme, Scheme::ResidentPension);
+    assert_eq!(
+        rejections(&ds, "payments.xlsx"),
+        [
+            (8, "`amount`: negative amount '-320'"),
+            (9, "`paid_at`: not a date/time: '2021-13-01'"),
+        ]
+    );
+    assert_eq!(
+        ds.rejected[0].raw,
+        "T6,11010519491231002X,王涛,医疗,2022,-320,44505"
+    );
+}
+
+#[test]
+fn xlsx_eligibility_date_cells() {
+    let bytes = xlsx(|wb| {
+        let day = Format::new().set_num_format("yyyy\"年\"m\"月\"d\"日\"");
+        let ws = wb.add_worksheet();
+        write_row(
+            ws,
+            0,
+            &["证件号码", "人员类别", "残疾等级", "认定日期", "终止日期"],
+        );
+        write_row(ws, 1, &[ID_B, "残疾"]);
+        ws.write_number(1, 2, 2).unwrap();
+        let from = ExcelDateTime::from_ymd(2021, 3, 1).unwrap();
+        ws.write_datetime_with_format(1, 3, &from, &day).unwrap();
+        ws.write_number(1, 4, 44926).unwrap(); // 2022-12-31
+        write_row(ws, 2, &[ID_C, "低保", "", "2021/1/5", "长期"]);
+    });
+    let f = Folder::with_required();
+    f.put("eligibility.xlsx", bytes);
+    let ds = f.load();
+    assert_eq!(ds.eligibility.len(), 2);
+    let e = &ds.eligibility[0];
+    assert_eq!(
+        (e.id.as_str(), e.category, e.disability_level),
+        (ID_B, Category::Canji, Some(2))
+    );
+    assert_eq!(
+        (e.valid_from, e.valid_to),
+        (date(2021, 3, 1), Some(date(2022, 12, 31)))
+    );
+    let e = &ds.eligibility[1];
+    assert_eq!(
+        (e.id.as_str(), e.category, e.disability_level),
+        (ID_C, Category::Dibao, None)
+    );
+    // An optional date that cannot be read is kept as empty.
+    assert_eq!((e.valid_from, e.valid_to), (date(2021, 1, 5), None));
+}
+
+#[test]
+fn parquet_with_native_types() {
+    let payments = parquet(vec![
+        Series::new("txn_id".into(), &["P1", "P2", "P3"]),
+        Series::new(
+            "id_number".into(),
+            &[Some(ID_A), Some("371323620315123"), None],
+        ),
+        Series::new("scheme".into(), &["resident_medical", "居民养老", "医疗"]),
+        Series::new("period".into(), &[2022i32, 2022, 2022]),
+        Series::new("amount".into(), &[320.0f64, 160.5, 320.0]),
+        Series::new(
+            "paid_at".into(),
+            &[
+                dt(2021, 11, 5, 9, 30, 0),
+                dt(2021, 11, 6, 0, 0, 0),
+                dt(2021, 11, 7, 8, 0, 0),
+            ],
+        ),
+        Series::new("status".into(), &[None, Some("已退费"), None::<&str>]),
+    ]);
+    let deaths = parquet(vec![
+        Series::new("身份证号码".into(), &[ID_B, ID_C]),
+        Series::new(
+            "death_date".into(),
+            &[date(2022, 1, 20), date(2021, 12, 31)],
+        ),
+        Series::new("notice_date".into(), &[Some(date(2022, 2, 1)), None]),
+        Series::new("source".into(), &["民政", "派出所"]),
+    ]);
+    let eligibility = parquet(vec![
+        // A native integer id column.
+        Series::new(
+            "id_number".into(),
+            &[371323199001011235i64, 371323199001011236],
+        ),
+        Series::new("category".into(), &["残疾", "低保"]),
+        Series::new("disability_level".into(), &[Some(1i64), None]),
+        Series::new("valid_from".into(), &[date(2021, 1, 1), date(2021, 1, 1)]),
+        Series::new("valid_to".into(), &[None, Some(date(2022, 12, 31))]),
+    ]);
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put("payments.parquet", payments);
+    f.put("deaths.parquet", deaths);
+    f.put("eligibility.parquet", eligibility);
+    let ds = f.load();
+
+    let r = report(&ds, "payments.parquet");
+    assert_eq!(r.format, "parquet");
+    assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (3, 2, 1));
+    let p1 = pay(&ds, "P1");
+    assert_eq!(
+        (p1.id.as_str(), p1.scheme, p1.period),
+        (ID_A, Scheme::ResidentMedical, 2022)
+    );
+    assert_eq!(
+        (p1.amount, p1.paid_at, p1.prov.line),
+        (Fen(32000), dt(2021, 11, 5, 9, 30, 0), 2)
+    );
+    assert_eq!(p1.status, PaymentStatus::Success);
+    let p2 = pay(&ds, "P2");
+    assert_eq!(
+        (p2.id.as_str(), p2.id_valid, p2.scheme),
+        (ID_C, true, Scheme::ResidentPension)
+    );
+    assert_eq!(
+        (p2.amount, p2.paid_at, p2.prov.line),
+        (Fen(16050), dt(2021, 11, 6, 0, 0, 0), 3)
+    );
+    assert_eq!(p2.status, PaymentStatus::Refunded);
+    assert_eq!(
+        rejections(&ds, "payments.parquet"),
+        [(4, "`id_number`: empty")]
+    );
+
+    let d: Vec<_> = ds
+        .deaths
+        .iter()
+        .map(|d| {
+            (
+                d.id.as_str(),
+                d.death_date,
+                d.notice_date,
+                d.source.as_str(),
+                d.prov.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (ID_B, date(2022, 1, 20), Some(date(2022, 2, 1)), "民政", 2),
+            (ID_C, date(2021, 12, 31), None, "派出所", 3),
+        ]
+    );
+
+    assert_eq!(ds.eligibility.len(), 1);
+    let e = &ds.eligibility[0];
+    assert_eq!(
+        (e.id.as_str(), e.category, e.disability_level),
+        (ID_B, Category::Canji, Some(1))
+    );
+    assert_eq!((e.valid_from, e.valid_to), (date(2021, 1, 1), None));
+    assert_eq!(
+        rejections(&ds, "eligibility.parquet"),
+        [(3, "`id_number`: invalid id number '371323199001011236'")]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Payments exported twice
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn payments_file_and_folder_duplicates_and_conflicts() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    // `payments/a.csv` is written first, but `Z` (0x5A) sorts before `a` (0x61).
+    f.put(
+        "payments/a.csv",
+        "缴费时间,缴费金额,流水号,证件号码,姓名,险种,所属期\n\
+         2021/11/5 09:30:00,320.00,D1,11010519491231002x,王 涛,城乡居民基本医疗保险,2022年\n\
+         2021-11-06,160,C1,371323199001011235,张三,医疗,2022\n\
+         2021-11-06,320,C1,371323199001011235,张三,医疗,2022\n\
+         2021-11-07,320,N1,371323199001011235,张三,养老,2022\n",
+    );
+    f.put(
+        "payments/Z.csv",
+        "txn_id,id_number,name,scheme,period,amount,paid_at,status\n\
+         D1,11010519491231002X,王涛,医疗,2022,320,2021-11-05 09:30,成功\n\
+         C1,371323199001011235,张三,医疗,2022,320,2021-11-06,成功\n\
+         D1,11010519491231002X,王涛,医疗,2022,320,2021-11-05 09:30,\n",
+    );
+    f.put(
+        "payments.csv",
+        "txn_id,id_number,name,scheme,period,amount,paid_at\nA1,11010519491231002X,王涛,医疗,2022,320,2021-11-05\n",
+    );
+    let ds = f.load();
+
+    assert_eq!(
+        ds.files,
+        [
+            "hukou.csv",
+            "payments.csv",
+            "payments/Z.csv",
+            "payments/a.csv"
+        ]
+    );
+    let counts = |p: &str| {
+        let r = report(&ds, p);
+        (
+            r.rows_read,
+            r.rows_accepted,
+            r.rows_rejected,
+            r.duplicate_rows,
+        )
+    };
+    assert_eq!(counts("payments.csv"), (1, 1, 0, 0));
+    assert_eq!(counts("payments/Z.csv"), (3, 3, 0, 1));
+    // Same content after normalisation (name spaces, lowercase x, 320.00, 2022年, a missing
+    // status column = 成功) is a duplicate, counted where the second copy is read.
+    assert_eq!(counts("payments/a.csv"), (4, 4, 0, 2));
+
+    let kept: Vec<(&str, Prov, Fen)> = ds
+        .payments
+        .iter()
+        .map(|p| (p.txn_id.as_str(), p.prov, p.amount))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("A1", Prov { file: 1, line: 2 }, Fen(32000)),
+            ("D1", Prov { file: 2, line: 2 }, Fen(32000)),
+            ("C1", Prov { file: 2, line: 3 }, Fen(32000)),
+            ("N1", Prov { file: 3, line: 5 }, Fen(32000)),
+        ]
+    );
+
+    assert_eq!(ds.conflicts.len(), 1);
+    let c = &ds.conflicts[0];
+    assert_eq!(c.txn_id.as_str(), "C1");
+    let rows: Vec<(Prov, Fen)> = c.rows.iter().map(|r| (r.prov, r.amount)).collect();
+    assert_eq!(
+        rows,
+        [
+            (Prov { file: 2, line: 3 }, Fen(32000)), // kept: first read
+            (Prov { file: 3, line: 3 }, Fen(16000)),
+            (Prov { file: 3, line: 4 }, Fen(32000)),
+        ]
+    );
+    assert_eq!(ds.source_ref(c.rows[1].prov), "payments/a.csv:3");
+}
+
+#[test]
+fn conflict_lists_every_row_whatever_the_order() {
+    // The exact copy comes before the differing row here.
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put(
+        "payments.csv",
+        "txn_id,id_number,scheme,period,amount,paid_at\n\
+         C1,371323199001011235,医疗,2022,320,2021-11-06\n\
+         C1,371323199001011235,医疗,2022,320,2021-11-06\n\
+         C1,371323199001011235,医疗,2022,160,2021-11-06\n",
+    );
+    let ds = f.load();
+    let r = report(&ds, "payments.csv");
+    assert_eq!((r.rows_accepted, r.duplicate_rows), (3, 1));
+    assert_eq!(ds.payments.len(), 1);
+    assert_eq!(
+        (ds.payments[0].prov.line, ds.payments[0].amount),
+        (2, Fen(32000))
+    );
+    assert_eq!(ds.conflicts.len(), 1);
+    let lines: Vec<u32> = ds.conflicts[0].rows.iter().map(|r| r.prov.line).collect();
+    assert_eq!(lines, [2, 3, 4]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Headers
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn every_alias_of_the_payments_required_columns() {
+    let canonical = [
+        "txn_id",
+        "id_number",
+        "scheme",
+        "period",
+        "amount",
+        "paid_at",
+    ];
+    let aliases: [(usize, &[&str]); 6] = [
+        (0, &["流水号", "缴费流水号", "电子税票号码", "票证号码"]),
+        (1, &["公民身份号码", "身份证号码", "身份证号", "证件号码"]),
+        (2, &["险种", "征收品目", "险种类型"]),
+        (3, &["费款所属期", "所属期", "所属年度"]),
+        (4, &["缴费金额", "实缴金额", "金额", "收款金额", "解缴金额"]),
+        (5, &["缴费时间", "缴费日期"]),
+    ];
+    for (col, names) in aliases {
+        for name in names {
+            let mut header = canonical;
+            header[col] = name;
+            let f = Folder::new();
+            f.put("hukou.csv", HUKOU);
+            f.put(
+                "payments.csv",
+                format!(
+                    "{}\nT1,{ID_A},医疗,2022,320,2021-11-05 09:30\n",
+                    header.join(",")
+                ),
+            );
+            let ds = f.load();
+            assert_eq!(ds.payments.len(), 1, "{name}");
+            let p = &ds.payments[0];
+            assert_eq!(
+                (
+                    p.txn_id.as_str(),
+                    p.id.as_str(),
+                    p.scheme,
+                    p.period,
+                    p.amount,
+                    p.paid_at
+                ),
+                (
+                    "T1",
+                    ID_A,
+                    Scheme::ResidentMedical,
+                    2022,
+                    Fen(32000),
+                    dt(2021, 11, 5, 9, 30, 0)
+                ),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_alias_of_the_payments_optional_columns() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    let row = "微信,政府代缴,C07,东关村,R9,6222,DP3,作废";
+    f.put(
+        "payments/1.csv",
+        PAY_HEADER.trim_end().to_string()
+            + ",缴费渠道,缴费类型,代办员编号,村居,收据号,付款账户,解缴单号,状态\n"
+            + &format!("T1,{ID_A},医疗,2022,320,2021-11-05,{row}\n"),
+    );
+    f.put(
+        "payments/2.csv",
+        PAY_HEADER.trim_end().to_string()
+            + ",渠道,缴费方式,代办员,村(居),收据编号,付款账号,入库批次,缴费状态\n"
+            + &format!("T2,{ID_A},医疗,2022,320,2021-11-05,{row}\n"),
+    );
+    f.put(
+        "payments/3.csv",
+        PAY_HEADER.trim_end().to_string()
+            + ",channel,payer_type,collector_id,所属村居,receipt_no,payer_account,deposit_id,status\n"
+            + &format!("T3,{ID_A},医疗,2022,320,2021-11-05,{row}\n"),
+    );
+    f.put(
+        "payments/4.csv",
+        PAY_HEADER.trim_end().to_string()
+            + ",村委会\n"
+            + &format!("T4,{ID_A},医疗,2022,320,2021-11-05,东关村\n"),
+    );
+    let ds = f.load();
+    for t in ["T1", "T2", "T3"] {
+        let p = pay(&ds, t);
+        let got = (
+            p.channel.as_str(),
+            &p.payer_type,
+            p.collector_id.as_str(),
+            p.village.as_str(),
+            p.receipt_no.as_str(),
+            p.payer_account.as_str(),
+            p.deposit_id.as_str(),
+            &p.status,
+        );
+        assert_eq!(
+            got,
+            (
+                "微信",
+                &PayerType::Government,
+                "C07",
+                "东关村",
+                "R9",
+                "6222",
+                "DP3",
+                &PaymentStatus::Voided
+            ),
+            "{t}"
+        );
+    }
+    assert_eq!(pay(&ds, "T4").village.as_str(), "东关村");
+}
+
+#[test]
+fn aliases_belong_to_the_column_in_every_source() {
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "身份证号,姓名,性别,出生日期,村委会,管区,户号,人员类型,人员状态,状态日期\n\
+         11010519491231002X,王涛,女,1949/12/31,东关村,北管区,H9,居住证,迁出,2022.03.01\n",
+    );
+    f.put("payments.csv", PAYMENTS);
+    f.put(
+        "deaths.csv",
+        "身份证号码,姓名,死亡日期,来源,通报日期\n371323199001011235,张三,2022-01-20,民政,2022-02-01\n",
+    );
+    f.put(
+        "deaths/extra.csv",
+        "公民身份号码,死亡日期,信息来源\n371323196203151232,2021-12-31,殡葬\n",
+    );
+    f.put(
+        "eligibility/1.csv",
+        "证件号码,姓名,困难类别,残疾等级,开始日期,截止日期,认定部门\n\
+         371323196203151232,李四,残疾,二级,2021-01-01,2022-12-31,残联\n",
+    );
+    f.put(
+        "eligibility/2.csv",
+        "公民身份号码,人员类别,认定日期,终止日期,来源部门\n371323199001011235,特困供养,2020-05-01,,民政局\n",
+    );
+    f.put(
+        "eligibility/3.csv",
+        "id_number,类别,起始日期\n11010519491231002X,五保,2019-01-01\n",
+    );
+    f.put(
+        "registrations/1.csv",
+        "公民身份号码,姓名,险种类型,参保状态,缴费档次,开始日期,结束日期\n\
+         371323199001011235,张三,职工养老,终止,200元档,2015-07-01,2020-12-31\n",
+    );
+    f.put(
+        "registrations/2.csv",
+        "身份证号,险种,参保日期,终止日期\n371323196203151232,城镇职工基本医疗保险,2010-01-01,2019-06-30\n",
+    );
+    f.put(
+        "receipts.csv",
+        "收据编号,代办员,身份证号,姓名,险种,所属期,收款金额,收款时间,所属村居\n\
+         R1,C01,371323199001011235,张三,养老,2022,200,2021-11-03 10:00,东关村\n",
+    );
+    f.put(
+        "receipts/2.csv",
+        "收据号,代办员编号,证件号码,险种类型,所属年度,金额,收款日期\nR2,C02,11010519491231002X,医疗,2022年,380,2021-11-04\n",
+    );
+    f.put(
+        "deposits.csv",
+        "入库批次,代办员编号,解缴金额,入库日期,人数,村委会\nDP1,C01,200,2021-11-10,1人,东关村\n",
+    );
+    f.put(
+        "deposits/2.csv",
+        "解缴单号,代办员,金额,解缴日期\nDP2,C02,380.00,2021-11-11 16:20\n",
+    );
+    f.put(
+        "roster.csv",
+        "ID_Number,姓名,村(居),征收品目,应缴金额,代办员,清册批次\n11010519491231002X,王涛,东关村,医疗,320,C01,2022-1\n",
+    );
+    let ds = f.load();
+
+    let h = &ds.hukou[0];
+    assert_eq!(
+        (
+            h.office.as_str(),
+            h.household_no.as_str(),
+            h.residence_permit
+        ),
+        ("北管区", "H9", true)
+    );
+    assert_eq!(
+        (h.birth_date, &h.status, h.status_date),
+        (
+            Some(date(1949, 12, 31)),
+            &HukouStatus::MovedOut,
+            Some(date(2022, 3, 1))
+        )
+    );
+
+    let d: Vec<_> = ds
+        .deaths
+        .iter()
+        .map(|d| {
+            (
+                d.id.as_str(),
+                d.name.as_str(),
+                d.death_date,
+                d.source.as_str(),
+                d.notice_date,
+            )
+        })
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (
+                ID_B,
+                "张三",
+                date(2022, 1, 20),
+                "民政",
+                Some(date(2022, 2, 1))
+            ),
+            (ID_C, "", date(2021, 12, 31), "殡葬", None),
+        ]
+    );
+
+    let e: Vec<_> = ds
+        .eligibility
+        .iter()
+        .map(|e| {
+            (
+                e.id.as_str(),
+                e.category,
+                e.disability_level,
+                e.valid_from,
+                e.valid_to,
+                e.source_dept.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        e,
+        [
+            (
+                ID_C,
+                Category::Canji,
+                Some(2),
+                date(2021, 1, 1),
+                Some(date(2022, 12, 31)),
+                "残联"
+            ),
+            (
+                ID_B,
+                Category::Tekun,
+                None,
+                date(2020, 5, 1),
+                None,
+                "民政局"
+            ),
+            (ID_A, Category::Wubao, None, date(2019, 1, 1), None, ""),
+        ]
+    );
+
+    // 开始日期 is valid_from in eligibility but start_date in registrations; 终止日期
+    // likewise valid_to / end_date.
+    let r: Vec<_> = ds
+        .registrations
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.scheme,
+                r.status.as_str(),
+                r.tier.as_str(),
+                r.start_date,
+                r.end_date,
+            )
+        })
+        .collect();
+    assert_eq!(
+        r,
+        [
+            (
+                ID_B,
+                Scheme::EmployeePension,
+                "终止",
+                "200元档",
+                date(2015, 7, 1),
+                Some(date(2020, 12, 31))
+            ),
+            (
+                ID_C,
+                Scheme::EmployeeMedical,
+                "",
+                "",
+                date(2010, 1, 1),
+                Some(date(2019, 6, 30))
+            ),
+        ]
+    );
+
+    let rc: Vec<_> = ds
+        .receipts
+        .iter()
+        .map(|r| {
+            (
+                r.receipt_no.as_str(),
+                r.collector_id.as_str(),
+                r.id.as_str(),
+                r.scheme,
+                r.period,
+                r.amount,
+                r.collected_at,
+                r.village.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rc,
+        [
+            (
+                "R1",
+                "C01",
+                ID_B,
+                Scheme::ResidentPension,
+                2022,
+                Fen(20000),
+                dt(2021, 11, 3, 10, 0, 0),
+                "东关村"
+            ),
+            (
+                "R2",
+                "C02",
+                ID_A,
+                Scheme::ResidentMedical,
+                2022,
+                Fen(38000),
+                dt(2021, 11, 4, 0, 0, 0),
+                ""
+            ),
+        ]
+    );
+
+    let dp: Vec<_> = ds
+        .deposits
+        .iter()
+        .map(|d| {
+            (
+                d.deposit_id.as_str(),
+                d.collector_id.as_str(),
+                d.amount,
+                d.deposited_at,
+                d.person_count,
+                d.village.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dp,
+        [
+            (
+                "DP1",
+                "C01",
+                Fen(20000),
+                dt(2021, 11, 10, 0, 0, 0),
+                Some(1),
+                "东关村"
+            ),
+            (
+                "DP2",
+                "C02",
+                Fen(38000),
+                dt(2021, 11, 11, 16, 20, 0),
+                None,
+                ""
+            ),
+        ]
+    );
+
+    let ro = &ds.roster[0];
+    assert_eq!(
+        (
+            ro.id.as_str(),
+            ro.name.as_str(),
+            ro.village.as_str(),
+            ro.scheme,
+            ro.expected_amount,
+            ro.collector_id.as_str(),
+            ro.batch.as_str()
+        ),
+        (
+            ID_A,
+            "王涛",
+            "东关村",
+            Scheme::ResidentMedical,
+            Some(Fen(32000)),
+            "C01",
+            "2022-1"
+        )
+    );
+}
+
+#[test]
+fn headers_are_trimmed_case_insensitive_and_first_wins() {
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "\u{3000}ID_Number ,\u{3000}姓名\u{3000},Village\t,村居,Unknown Column\n\
+         11010519491231002X,王涛,东关村,西关村,whatever\n",
+    );
+    f.put(
+        "payments.csv",
+        " TXN_ID\u{3000},Id_Number,SCHEME,Period,金额,缴费金额,PAID_AT,\u{3000}状态 \n\
+         T1,11010519491231002X,医疗,2022,100,320,2021-11-05,待确认\n",
+    );
+    let ds = f.load();
+    assert_eq!(
+        (ds.hukou[0].name.as_str(), ds.hukou[0].village.as_str()),
+        ("王涛", "东关村")
+    );
+    let p = pay(&ds, "T1");
+    assert_eq!(
+        p.amount,
+        Fen(10000),
+        "金额 comes first and wins over 缴费金额"
+    );
+    assert_eq!(p.status, PaymentStatus::Other("待确认".into()));
+}
+
+#[test]
+fn headers_are_not_folded_beyond_trim_and_case() {
+    // Full-width parentheses are not the listed 村(居).
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "id_number,name,村（居）\n11010519491231002X,王涛,东关村\n",
+    );
+    f.put("payments.csv", PAYMENTS);
+    match f.try_load() {
+        Err(IngestError::MissingColumn { file, column }) => {
+            assert_eq!(file, "hukou.csv");
+            assert!(column.starts_with("`village`"), "{column}");
+        }
+        other => panic!("expected MissingColumn, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts() {
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "id_number,name,village\n\
+         37132319880808107x,甲,东关村\n\
+         ３７１３２３１９９００１０１１２３５,乙,东关村\n\
+         371323620315123,丙,东关村\n\
+         371323199001011236,丁,东关村\n\
+         371323199002301234,戊,东关村\n\
+         371323621315123,己,东关村\n\
+         ,庚,东关村\n",
+    );
+    f.put(
+        "payments.csv",
+        format!(
+            "{PAY_HEADER}\
+             I1,37132319880808107x,医疗,2022,320,2021-11-05\n\
+             I2,３７１３２３１９９００１０１１２３５,医疗,2022,320,2021-11-05\n\
+             I3,371323620315123,医疗,2022,320,2021-11-05\n\
+             I4,371323199001011236,医疗,2022,320,2021-11-05\n\
+             I5, 12345 ,医疗,2022,320,2021-11-05\n\
+             I6,,医疗,2022,320,2021-11-05\n\
+             I7,３７１３２３６２０３１５１２３,医疗,2022,320,2021-11-05\n"
+        ),
+    );
+    f.put(
+        "receipts.csv",
+        "receipt_no,collector_id,id_number,scheme,amount,collected_at\n\
+         R1,C01,371323199002301234,医疗,320,2021-11-05\n\
+         R2,C01,\u{3000},医疗,320,2021-11-05\n\
+         R3,C01,371323620315123,医疗,320,2021-11-05\n",
+    );
+    f.put(
+        "deaths.csv",
+        format!("id_number,death_date\n{ID_BAD},2022-01-01\n{ID_B},2022-01-01\n"),
+    );
+    f.put(
+        "eligibility.csv",
+        format!(
+            "id_number,category,valid_from\n{ID_NO_DATE},低保,2021-01-01\n{ID_B},低保,2021-01-01\n"
+        ),
+    );
+    f.put(
+        "registrations.csv",
+        format!(
+            "id_number,scheme,start_date\n12345,职工养老,2021-01-01\n{ID_B},职工养老,2021-01-01\n"
+        ),
+    );
+    f.put(
+        "roster.csv",
+        format!("id_number,scheme\n{ID_BAD},医疗\n{ID_B},医疗\n"),
+    );
+    let ds = f.load();
+
+    let h: Vec<&str> = ds.hukou.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(h, [ID_X, ID_B, ID_C]);
+    assert_eq!(
+        rejections(&ds, "hukou.csv"),
+        [
+            (5, "`id_number`: invalid id number '371323199001011236'"),
+            (6, "`id_number`: invalid id number '371323199002301234'"),
+            (7, "`id_number`: invalid id number '371323621315123'"),
+            (8, "`id_number`: empty"),
+        ]
+    );
+
+    let p: Vec<(&str, &str, bool)> = ds
+        .payments
+        .iter()
+        .map(|p| (p.txn_id.as_str(), p.id.as_str(), p.id_valid))
+        .collect();
+    assert_eq!(
+        p,
+        [
+            ("I1", ID_X, true),
+            ("I2", ID_B, true),
+            ("I3", ID_C, true),
+            ("I4", ID_BAD, false),
+            ("I5", "12345", false),
+            ("I7", ID_C, true),
+        ]
+    );
+    assert_eq!(rejections(&ds, "payments.csv"), [(7, "`id_number`: empty")]);
+
+    let r: Vec<(&str, &str, bool)> = ds
+        .receipts
+        .iter()
+        .map(|r| (r.receipt_no.as_str(), r.id.as_str(), r.id_valid))
+        .collect();
+    assert_eq!(r, [("R1", ID_NO_DATE, false), ("R3", ID_C, true)]);
+    assert_eq!(rejections(&ds, "receipts.csv"), [(3, "`id_number`: empty")]);
+
+    for (file, bad) in [
+        ("deaths.csv", ID_BAD),
+        ("eligibility.csv", ID_NO_DATE),
+        ("registrations.csv", "12345"),
+        ("roster.csv", ID_BAD),
+    ] {
+        let want = format!("`id_number`: invalid id number '{bad}'");
+        assert_eq!(rejections(&ds, file), [(2, want.as_str())], "{file}");
+    }
+    assert_eq!(
+        (
+            ds.deaths.len(),
+            ds.eligibility.len(),
+            ds.registrations.len(),
+            ds.roster.len()
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(ds.deaths[0].id.as_str(), ID_B);
+}
+
+#[test]
+fn amount_forms() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    let accepted = [
+        "320",
+        "320.00",
+        "320元",
+        "¥320",
+        "￥320",
+        "\"1,000.00\"",
+        "３２０",
+        " 320.5 ",
+        "0.05",
+    ];
+    let rejected = ["1.005", "-320", "abc", "", "\"1,00\""];
+    let mut text = PAY_HEADER.to_string();
+    for (i, a) in accepted.iter().chain(&rejected).enumerate() {
+        text += &format!("A{i},{ID_A},医疗,2022,{a},2021-11-05\n");
+    }
+    f.put("payments.csv", text);
+    f.put(
+        "deposits.csv",
+        "deposit_id,collector_id,amount,deposited_at\nD1,C01,￥3２0元,2021-11-10\nD2,C01,-1,2021-11-10\n",
+    );
+    f.put(
+        "roster.csv",
+        format!("id_number,scheme,expected_amount\n{ID_A},医疗,320元\n{ID_B},医疗,待定\n"),
+    );
+    let ds = f.load();
+
+    let got: Vec<Fen> = ds.payments.iter().map(|p| p.amount).collect();
+    let hundred = Fen(32000);
+    assert_eq!(
+        got,
+        [
+            hundred,
+            hundred,
+            hundred,
+            hundred,
+            hundred,
+            Fen(100000),
+            hundred,
+            Fen(32050),
+            Fen(5)
+        ]
+    );
+    assert_eq!(
+        rejections(&ds, "payments.csv"),
+        [
+            (11, "`amount`: more than 2 decimals in '1.005'"),
+            (12, "`amount`: negative amount '-320'"),
+            (13, "`amount`: not an amount: 'abc'"),
+            (14, "`amount`: empty"),
+            (15, "`amount`: not an amount: '1,00'"),
+        ]
+    );
+    assert_eq!(
+        ds.rejected.iter().find(|r| r.line == 13).unwrap().raw,
+        format!("A11,{ID_A},医疗,2022,abc,2021-11-05")
+    );
+
+    assert_eq!(ds.deposits.len(), 1);
+    assert_eq!(ds.deposits[0].amount, Fen(32000));
+    assert_eq!(
+        rejections(&ds, "deposits.csv"),
+        [(3, "`amount`: negative amount '-1'")]
+    );
+    // An optional amount that cannot be read is kept as empty.
+    let exp: Vec<Option<Fen>> = ds.roster.iter().map(|r| r.expected_amount).collect();
+    assert_eq!(exp, [Some(Fen(32000)), None]);
+}
+
+#[test]
+fn date_and_datetime_forms() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    let forms: [(&str, Option<NaiveDateTime>); 17] = [
+        ("2021-11-05", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("2021/11/5", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("2021.11.05", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("20211105", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("2021年11月5日", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("44505", Some(dt(2021, 11, 5, 0, 0, 0))),
+        ("2021-11-05 09:30", Some(dt(2021, 11, 5, 9, 30, 0))),
+        ("2021-11-05 9:30", Some(dt(2021, 11, 5, 9, 30, 0))),
+        ("2021-11-05T09:30:15", Some(dt(2021, 11, 5, 9, 30, 15))),
+        ("2021/11/5 23:59:59", Some(dt(2021, 11, 5, 23, 59, 59))),
+        ("2021年11月5日 09:30", Some(dt(2021, 11, 5, 9, 30, 0))),
+        ("20211105 08:00:00", Some(dt(2021, 11, 5, 8, 0, 0))),
+        ("44505.75", Some(dt(2021, 11, 5, 18, 0, 0))),
+        ("2021-02-29", None),
+        ("2021/11/5T09:30", None),
+        ("2021-11-05 25:00", None),
+        ("11/05/2021", None),
+    ];
+    let mut text = PAY_HEADER.to_string();
+    for (i, (raw, _)) in forms.iter().enumerate() {
+        text += &format!("D{i},{ID_A},医疗,2022,320,{raw}\n");
+    }
+    f.put("payments.csv", text);
+    f.put(
+        "deaths.csv",
+        "id_number,death_date,notice_date\n\
+         371323199001011235,2021年12月31日,不详\n\
+         371323196203151232,44561,2022/1/3 10:00\n\
+         371323199001011235,2021-12-32,\n",
+    );
+    let ds = f.load();
+
+    let mut want_rejected = Vec::new();
+    for (i, (raw, want)) in forms.iter().enumerate() {
+        let txn = format!("D{i}");
+        match want {
+            Some(w) => assert_eq!(pay(&ds, &txn).paid_at, *w, "{raw}"),
+            None => {
+                assert!(ds.payments.iter().all(|p| p.txn_id != txn), "{raw}");
+                want_rejected.push((i as u32 + 2, format!("`paid_at`: not a date/time: '{raw}'")));
+            }
+        }
+    }
+    let got: Vec<(u32, String)> = rejections(&ds, "payments.csv")
+        .into_iter()
+        .map(|(l, r)| (l, r.to_string()))
+        .collect();
+    assert_eq!(got, want_rejected);
+
+    let d: Vec<_> = ds
+        .deaths
+        .iter()
+        .map(|d| (d.death_date, d.notice_date))
+        .collect();
+    assert_eq!(
+        d,
+        [
+            (date(2021, 12, 31), None),
+            (date(2021, 12, 31), Some(date(2022, 1, 3)))
+        ]
+    );
+    assert_eq!(
+        rejections(&ds, "deaths.csv"),
+        [(4, "`death_date`: not a date: '2021-12-32'")]
+    );
+}
+
+#[test]
+fn period_forms_and_the_receipts_default() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    let forms = [
+        "2022",
+        "2022年",
+        "2022年度",
+        "202201-202212",
+        "2022-01至2022-12",
+        "２０２２",
+        "202101-202212",
+        "22",
+        "",
+    ];
+    let mut text = PAY_HEADER.to_string();
+    for (i, p) in forms.iter().enumerate() {
+        text += &format!("P{i},{ID_A},医疗,{p},320,2021-11-05\n");
+    }
+    f.put("payments.csv", text);
+    f.put(
+        "receipts.csv",
+        format!(
+            "receipt_no,collector_id,id_number,scheme,period,amount,collected_at\n\
+             R1,C01,{ID_A},医疗,2022年度,320,2021-11-05\n\
+             R2,C01,{ID_A},医疗,,320,2021-11-05\n\
+             R3,C01,{ID_A},医疗,明年,320,2021-11-05\n"
+        ),
+    );
+    let ds = f.try_load_year(2023).unwrap();
+    assert_conserved(&ds);
+    let got: Vec<(&str, i32)> = ds
+        .payments
+        .iter()
+        .map(|p| (p.txn_id.as_str(), p.period))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("P0", 2022),
+            ("P1", 2022),
+            ("P2", 2022),
+            ("P3", 2022),
+            ("P4", 2022),
+            ("P5", 2022)
+        ]
+    );
+    assert_eq!(
+        rejections(&ds, "payments.csv"),
+        [
+            (8, "`period`: not a year: '202101-202212'"),
+            (9, "`period`: not a year: '22'"),
+            (10, "`period`: empty"),
+        ]
+    );
+    // Receipts: an empty or unreadable period is the policy year.
+    let r: Vec<i32> = ds.receipts.iter().map(|r| r.period).collect();
+    assert_eq!(r, [2022, 2023, 2023]);
+}
+
+#[test]
+fn coded_values_required_reject_optional_keep_text() {
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "id_number,name,village,status,status_date\n\
+         11010519491231002X,王涛,东关村,迁出,2021-06-01\n\
+         371323199001011235,张三,东关村,死亡,\n\
+         371323196203151232,李四,东关村,注销,不详\n\
+         37132319880808107X,赵六,东关村,失踪,\n\
+         371323198506070025,陈七,东关村,外出,2020-01-01\n\
+         440306199512123459,周八,东关村,,\n",
+    );
+    f.put(
+        "payments.csv",
+        format!(
+            "txn_id,id_number,scheme,period,amount,paid_at,status,payer_type\n\
+             S1,{ID_A},农保,2022,320,2021-11-05,,\n\
+             S2,{ID_A},医疗,2022,320,2021-11-05,待确认,单位资助\n\
+             S3,{ID_A},Resident_Medical,2022,320,2021-11-05,成功,补缴\n\
+             S4,{ID_A},,2022,320,2021-11-05,,\n"
+        ),
+    );
+    f.put(
+        "registrations.csv",
+        format!("id_number,scheme,start_date\n{ID_A},农保,2021-01-01\n{ID_B},城镇职工基本养老保险,2021-01-01\n"),
+    );
+    f.put(
+        "roster.csv",
+        format!("id_number,scheme\n{ID_A},农保\n{ID_B},居民养老\n"),
+    );
+    f.put(
+        "eligibility.csv",
+        format!("id_number,category,valid_from,disability_level\n{ID_A},残疾人,2021-01-01,1\n{ID_B},残疾,2021-01-01,五级\n"),
+    );
+    let ds = f.load();
+
+    let h: Vec<_> = ds
+        .hukou
+        .iter()
+        .map(|h| (h.id.as_str(), h.status.clone(), h.status_date))
+        .collect();
+    assert_eq!(
+        h,
+        [
+            (ID_A, HukouStatus::MovedOut, Some(date(2021, 6, 1))),
+            (
+                "371323198506070025",
+                HukouStatus::Other("外出".into()),
+                Some(date(2020, 1, 1))
+            ),
+            ("440306199512123459", HukouStatus::Normal, None),
+        ]
+    );
+    assert_eq!(
+        rejections(&ds, "hukou.csv"),
+        [
+            (3, "`status_date`: required when status is 死亡 ('')"),
+            (4, "`status_date`: required when status is 注销 ('不详')"),
+            (5, "`status_date`: required when status is 失踪 ('')"),
+        ]
+    );
+
+    assert_eq!(
+        rejections(&ds, "payments.csv"),
+        [
+            (2, "`scheme`: not a known scheme: '农保'"),
+            (5, "`scheme`: empty")
+        ]
+    );
+    let s2 = pay(&ds, "S2");
+    assert_eq!(s2.status, PaymentStatus::Other("待确认".into()));
+    assert!(!s2.is_effective());
+    assert_eq!(s2.payer_type, PayerType::Other("单位资助".into()));
+    let s3 = pay(&ds, "S3");
+    assert_eq!(
+        (s3.scheme, &s3.payer_type, s3.is_effective()),
+        (Scheme::ResidentMedical, &PayerType::BackPayment, true)
+    );
+
+    assert_eq!(
+        rejections(&ds, "registrations.csv"),
+        [(2, "`scheme`: not a known scheme: '农保'")]
+    );
+    assert_eq!(ds.registrations[0].scheme, Scheme::EmployeePension);
+    assert_eq!(
+        rejections(&ds, "roster.csv"),
+        [(2, "`scheme`: not a known scheme: '农保'")]
+    );
+    assert_eq!(ds.roster[0].scheme, Scheme::ResidentPension);
+    assert_eq!(
+        rejections(&ds, "eligibility.csv"),
+        [(2, "`category`: not a known category: '残疾人'")]
+    );
+    // An optional coded value outside the glossary is kept as empty.
+    assert_eq!(
+        (
+            ds.eligibility[0].category,
+            ds.eligibility[0].disability_level
+        ),
+        (Category::Canji, None)
+    );
+}
+
+#[test]
+fn names_and_text_are_normalised() {
+    let f = Folder::new();
+    f.put(
+        "hukou.csv",
+        "id_number,name,village,office\n11010519491231002X, 王  涛\u{3000},\u{3000}东关村 ,ＡＢ办事处\n\
+         371323199001011235,\u{3000} ,东关村,\n",
+    );
+    f.put(
+        "payments.csv",
+        format!("txn_id,id_number,name,scheme,period,amount,paid_at,channel\n\u{3000}ＴＸ１ ,{ID_A},王\u{3000}\u{3000}涛,医疗,2022,320,2021-11-05,ＰＯＳ\n"),
+    );
+    let ds = f.load();
+    assert_eq!(ds.hukou.len(), 1);
+    assert_eq!(rejections(&ds, "hukou.csv"), [(3, "`name`: empty")]);
+    let h = &ds.hukou[0];
+    assert_eq!(
+        (h.name.as_str(), h.village.as_str(), h.office.as_str()),
+        ("王涛", "东关村", "AB办事处")
+    );
+    let p = &ds.payments[0];
+    assert_eq!(
+        (p.txn_id.as_str(), p.name.as_str(), p.channel.as_str()),
+        ("TX1", "王涛", "POS")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Line numbers, reports
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn csv_line_numbers_are_physical_lines() {
+    let body = "txn_id,id_number,name,scheme,period,amount,paid_at\n\
+                A,11010519491231002X,王涛,医疗,2022,320,2021-11-05\n\
+                \n\
+                B,11010519491231002X,王涛,医疗,2022,320,2021-11-05\n\
+                ,,,,,,\n\
+                C,11010519491231002X,\"王\n涛\",医疗,2022,320,2021-11-05\n\
+                D,11010519491231002X,王涛,医疗,2022,abc,2021-11-05\n\
+                E,11010519491231002X,王涛,医疗,2022\n\
+                \n\
+                \n\
+                F,11010519491231002X,王涛,医疗,2022,320,2021-11-05\n";
+    let crlf = body.replace('\n', "\r\n");
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(body.as_bytes());
+    let variants: [(&str, Vec<u8>); 4] = [
+        ("utf-8", body.as_bytes().to_vec()),
+        ("utf-8 bom", bom),
+        ("crlf", crlf.into_bytes()),
+        ("gb18030", gb18030(body)),
+    ];
+    for (what, bytes) in variants {
+        let f = Folder::new();
+        f.put("hukou.csv", HUKOU);
+        f.put("payments.csv", bytes);
+        let ds = f.load();
+        let lines: Vec<(&str, u32)> = ds
+            .payments
+            .iter()
+            .map(|p| (p.txn_id.as_str(), p.prov.line))
+            .collect();
+        assert_eq!(lines, [("A", 2), ("B", 4), ("C", 6), ("F", 12)], "{what}");
+        assert_eq!(pay(&ds, "C").name.as_str(), "王涛", "{what}");
+        assert_eq!(
+            rejections(&ds, "payments.csv"),
+            [
+                (8, "`amount`: not an amount: 'abc'"),
+                (9, "expected 7 fields as in the header, found 5"),
+            ],
+            "{what}"
+        );
+        let r = report(&ds, "payments.csv");
+        assert_eq!(
+            (r.rows_read, r.rows_accepted, r.rows_rejected),
+            (6, 4, 2),
+            "{what}"
+        );
+        assert_eq!(
+            ds.rejected[1].raw, "E,11010519491231002X,王涛,医疗,2022",
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn reports_hash_format_and_progress() {
+    let f = Folder::with_required();
+    let seen = Mutex::new(Vec::new());
+    let progress = |file: &str, rows: u64| seen.lock().unwrap().push((file.to_string(), rows));
+    let ds = load(
+        f.path(),
+        &LoadOptions {
+            year: 2022,
+            progress: Some(&progress),
+        },
+    )
+    .unwrap();
+    assert_conserved(&ds);
+    let h = report(&ds, "hukou.csv");
+    // sha256sum of the bytes of `HUKOU`.
+    assert_eq!(
+        h.sha256,
+        "80060c30e5c9e8e5f01c96bd5e4e7531dc7e314402034e9390d6a80a690aedc8"
+    );
+    assert_eq!(
+        (h.source, h.format, h.rows_read, h.duplicate_rows),
+        ("hukou", "csv utf-8", 1, 0)
+    );
+    assert_eq!(report(&ds, "payments.csv").source, "payments");
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("hukou.csv".to_string(), 1),
+            ("payments.csv".to_string(), 1)
+        ]
+    );
+    assert_eq!(ds.present.len(), 2);
+    assert!(ds.has(qianbiao_ingest::SourceKind::Payments));
+    assert!(!ds.has(qianbiao_ingest::SourceKind::Deaths));
+    assert_eq!(ds.source_ref(ds.hukou[0].prov), "hukou.csv:2");
+}
+
+#[test]
+fn header_only_files_are_present_and_empty() {
+    let f = Folder::with_required();
+    f.put("deaths.csv", "id_number,death_date\n");
+    f.put(
+        "roster.parquet",
+        parquet(vec![
+            Series::new("id_number".into(), Vec::<String>::new()),
+            Series::new("scheme".into(), Vec::<String>::new()),
+        ]),
+    );
+    let ds = f.load();
+    assert!(ds.has(qianbiao_ingest::SourceKind::Deaths));
+    assert!(ds.has(qianbiao_ingest::SourceKind::Roster));
+    assert!(ds.deaths.is_empty() && ds.roster.is_empty());
+    for p in ["deaths.csv", "roster.parquet"] {
+        let r = report(&ds, p);
+        assert_eq!(
+            (r.rows_read, r.rows_accepted, r.rows_rejected),
+            (0, 0, 0),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn unrelated_files_are_ignored() {
+    let f = Folder::with_required();
+    f.put("hukou.txt", "garbage");
+    f.put("hukou_old.csv", "garbage");
+    f.put("payments/notes.txt", "garbage");
+    f.put("payments/.hidden.csv", "garbage");
+    f.put("Deaths.csv", "garbage");
+    let ds = f.load();
+    assert_eq!(ds.files, ["hukou.csv", "payments.csv"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors that stop the load
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn missing_required_sources() {
+    let f = Folder::new();
+    f.put("payments.csv", PAYMENTS);
+    f.put("deaths.csv", "id_number,death_date\n");
+    let e = f.try_load().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IngestError::MissingSource {
+                source_name: "hukou",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("`hukou`"), "{e}");
+
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    std::fs::create_dir(f.path().join("payments")).unwrap(); // an empty folder is no source
+    let e = f.try_load().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            IngestError::MissingSource {
+                source_name: "payments",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+
+    let e = load(
+        &f.path().join("nope"),
+        &LoadOptions {
+            year: 2022,
+            progress: None,
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, IngestError::NoDataDir(_)), "{e:?}");
+}
+
+#[test]
+fn missing_required_column_names_file_and_column() {
+    let f = Folder::with_required();
+    f.put(
+        "payments/b.csv",
+        "txn_id,id_number,scheme,period,缴费时间\nT1,11010519491231002X,医疗,2022,2021-11-05\n",
+    );
+    let e = f.try_load().unwrap_err();
+    match &e {
+        IngestError::MissingColumn { file, column } => {
+            assert_eq!(file, "payments/b.csv");
+            assert!(
+                column.contains("`amount`") && column.contains("缴费金额"),
+                "{column}"
+            );
+        }
+        other => panic!("expected MissingColumn, got {other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(msg.starts_with("payments/b.csv: "), "{msg}");
+    assert!(msg.contains("`amount`"), "{msg}");
+
+    // An optional source is checked too; an optional column is not required.
+    let f = Folder::with_required();
+    f.put(
+        "deaths.csv",
+        "id_number,name,notice_date\n11010519491231002X,王涛,2022-01-01\n",
+    );
+    let e = f.try_load().unwrap_err();
+    assert!(e.to_string().starts_with("deaths.csv: "), "{e}");
+    assert!(e.to_string().contains("`death_date`"), "{e}");
+}
+
+#[test]
+fn unreadable_files_name_the_file() {
+    let cases: [(&str, Vec<u8>); 5] = [
+        (
+            "payments/x.parquet",
+            b"PAR1 this is not parquet at all PAR1".to_vec(),
+        ),
+        ("hukou.xlsx", b"id_number,name,village\n".to_vec()),
+        ("deaths.csv", vec![b'i', b'd', b'\n', 0xFF, 0xFE, b'\n']),
+        ("roster.csv", Vec::new()),
+        ("eligibility.parquet", Vec::new()),
+    ];
+    for (rel, bytes) in cases {
+        let f = Folder::new();
+        if rel != "hukou.xlsx" {
+            f.put("hukou.csv", HUKOU);
+        }
+        f.put("payments.csv", PAYMENTS);
+        f.put(rel, bytes);
+        let e = f.try_load().unwrap_err();
+        match &e {
+            IngestError::Unreadable { file, .. } => assert_eq!(file, rel),
+            other => panic!("{rel}: expected Unreadable, got {other:?}"),
+        }
+        assert!(
+            e.to_string().starts_with(&format!("{rel}: cannot read")),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! `findings.xlsx`: the findings, collectors and coverage as sheets for reviewers who work
+//! in Excel. Text is written as string cells (never formulas); money as numbers with two
+//! decimals so columns can be summed.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use qianbiao_core::Finding;
+use qianbiao_rules::cov::CoverageRow;
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+
+use crate::tables::{CollectorRow, MNY_RULES};
+use crate::{ReportError, FINDING_COLUMNS};
+
+/// Rows Excel can show on one sheet, header included.
+const MAX_ROWS: usize = 1_048_576;
+
+fn header(ws: &mut Worksheet, cols: &[&str], bold: &Format) -> Result<(), XlsxError> {
+    for (c, name) in cols.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *name, bold)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// Money as an Excel number: fen / 100 is exact in a double for any realistic amount.
+fn yuan(f: qianbiao_core::Fen) -> f64 {
+    f.0 as f64 / 100.0
+}
+
+/// Writes `findings.xlsx`; the document date is the run's as_of, so the file is
+/// byte-identical for the same inputs.
+pub fn write_findings_xlsx(
+    path: &Path,
+    as_of: NaiveDate,
+    findings: &[Finding],
+    collectors: &[CollectorRow],
+    coverage: &[CoverageRow],
+) -> Result<(), ReportError> {
+    let err = |e: XlsxError| ReportError::Parquet {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut wb = Workbook::new();
+    use chrono::Datelike;
+    let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)
+        .map_err(err)?;
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("0.00");
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("findings").map_err(err)?;
+        header(ws, &FINDING_COLUMNS, &bold).map_err(err)?;
+        for (i, f) in findings.iter().take(MAX_ROWS - 1).enumerate() {
+            let r = (i + 1) as u32;
+            let texts = [
+                f.finding_id(),
+                f.rule.to_string(),
+                f.severity.as_str().to_string(),
+                f.key.clone(),
+                f.id_number.clone(),
+                f.name.clone(),
+                f.village.clone(),
+                f.collector_id.clone(),
+                f.scheme.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            ];
+            for (c, t) in texts.iter().enumerate() {
+                ws.write_string(r, c as u16, t).map_err(err)?;
+            }
+            if let Some(p) = f.period {
+                ws.write_number(r, 9, f64::from(p)).map_err(err)?;
+            }
+            ws.write_number_with_format(r, 10, yuan(f.amount), &money).map_err(err)?;
+            ws.write_string(r, 11, f.txn_ids.join(";")).map_err(err)?;
+            ws.write_string(r, 12, &f.detail).map_err(err)?;
+            ws.write_string(r, 13, f.sources.join(";")).map_err(err)?;
+        }
+    }
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("collectors").map_err(err)?;
+        let mut cols = vec![
+            "collector_id",
+            "payments",
+            "amount",
+            "deposited_amount",
+            "receipts",
+            "receipt_amount",
+            "difference",
+            "findings",
+        ];
+        cols.extend(MNY_RULES);
+        header(ws, &cols, &bold).map_err(err)?;
+        for (i, c) in collectors.iter().enumerate() {
+            let r = (i + 1) as u32;
+            ws.write_string(r, 0, &c.collector_id).map_err(err)?;
+            ws.write_number(r, 1, c.payments as f64).map_err(err)?;
+            ws.write_number_with_format(r, 2, yuan(c.amount), &money).map_err(err)?;
+            ws.write_number_with_format(r, 3, yuan(c.deposited_amount), &money).map_err(err)?;
+            ws.write_number(r, 4, c.receipts as f64).map_err(err)?;
+            ws.write_number_with_format(r, 5, yuan(c.receipt_amount), &money).map_err(err)?;
+            ws.write_number_with_format(r, 6, yuan(c.difference()), &money).map_err(err)?;
+            ws.write_number(r, 7, c.findings as f64).map_err(err)?;
+            for (k, n) in c.mny.iter().enumerate() {
+                ws.write_number(r, 8 + k as u16, *n as f64).map_err(err)?;
+            }
+        }
+    }
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("coverage").map_err(err)?;
+        let cols = ["village", "band", "eligible", "covered", "rate", "target", "below_target"];
+        header(ws, &cols, &bold).map_err(err)?;
+        for (i, c) in coverage.iter().enumerate() {
+            let r = (i + 1) as u32;
+            ws.write_string(r, 0, &c.village).map_err(err)?;
+            ws.write_string(r, 1, &c.band).map_err(err)?;
+            ws.write_number(r, 2, c.eligible as f64).map_err(err)?;
+            ws.write_number(r, 3, c.covered as f64).map_err(err)?;
+            if let Some(rate) = c.rate() {
+                ws.write_string(r, 4, format!("{rate:.4}")).map_err(err)?;
+            }
+            if let Some(t) = c.target {
+                ws.write_string(r, 5, t.to_string()).map_err(err)?;
+            }
+            if let Some(b) = c.below_target() {
+                ws.write_boolean(r, 6, b).map_err(err)?;
+            }
+        }
+    }
+    wb.save(path).map_err(err)
+}
