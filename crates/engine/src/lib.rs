@@ -41,7 +41,7 @@ pub struct RunOptions<'a> {
     /// `--as-of`, if given.
     pub as_of: Option<NaiveDate>,
     /// Progress: a stage name, a file and rows done.
-    pub progress: Option<&'a (dyn Fn(&str, u64) + Sync)>,
+    pub progress: Option<qianbiao_ingest::load::Progress<'a>>,
 }
 
 /// What a run produced.

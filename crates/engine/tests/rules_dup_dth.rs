@@ -38,7 +38,7 @@ fn dup_001_near_misses() {
     let p = med("T1", &a, "320", "2021-11-05");
     let twice = Town::new()
         .resident(&a)
-        .pays(&[p.clone()])
+        .pays(std::slice::from_ref(&p))
         .pays_in("payments/extra.csv", &[p]);
     assert!(twice.fired("DUP-001").is_empty());
     // A back payment and an individual payment; different periods; a 代缴 with an individual.

@@ -113,7 +113,7 @@ fn mny_003_money_held_back() {
             // No collector: not a collector payment.
             med("T6", &a, "320", "2021-11-10").period("2027"),
         ])
-        .as_of("2022-01-10");
+        .with_as_of("2022-01-10");
     assert_eq!(
         t.fired("MNY-003"),
         expect(&[("C1", "320.00"), ("C3", "640.00")])
@@ -127,7 +127,7 @@ fn mny_003_as_of_inside_the_window() {
         .resident(&a)
         .deposits(&["D0,C0,1,2021-11-01,".to_string()])
         .pays(&[med("T1", &a, "320", "2021-12-08").collector("C1", "", "")])
-        .as_of("2021-12-10");
+        .with_as_of("2021-12-10");
     assert!(t.fired("MNY-003").is_empty());
 }
 
@@ -325,7 +325,7 @@ fn cov_001_equal_to_target_is_not_below() {
     assert!(coverage_town(20, 19).fired("COV-001").is_empty());
     // Inside the window: no finding however low.
     assert!(coverage_town(20, 0)
-        .as_of("2021-12-20")
+        .with_as_of("2021-12-20")
         .fired("COV-001")
         .is_empty());
 }

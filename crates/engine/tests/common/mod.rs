@@ -216,7 +216,7 @@ impl Town {
         self.rows("roster.csv", "id_number,scheme,expected_amount", lines)
     }
 
-    pub fn as_of(mut self, d: &'static str) -> Self {
+    pub fn with_as_of(mut self, d: &'static str) -> Self {
         self.as_of = Some(d);
         self
     }
