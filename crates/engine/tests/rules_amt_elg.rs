@@ -58,11 +58,15 @@ fn amt_003_and_004_medical_amounts() {
     let senior = born(1957, 7); // 65
     let old = born(1952, 8); // 70
     let poor = born(1982, 9);
+    let sixty_nine = born(1953, 30);
+    let seventy = born(1952, 31);
     let t = Town::new()
         .resident(&adult)
         .resident(&senior)
         .resident(&old)
         .resident(&poor)
+        .resident(&sixty_nine)
+        .resident(&seventy)
         .elig(&[format!("{poor},特困供养,,2020-01-01,")])
         .pays(&[
             med("A1", &adult, "400", "2021-11-05"),
@@ -77,11 +81,15 @@ fn amt_003_and_004_medical_amounts() {
             med("P1", &poor, "320", "2021-11-05"),
             med("P2", &poor, "0", "2021-11-05").period("2023"),
             med("G1", &adult, "500", "2021-11-05").gov().period("2026"),
+            // 69 pays the half, 70 pays nothing.
+            med("H69", &sixty_nine, "160", "2021-11-05"),
+            med("H70", &seventy, "160", "2021-11-05"),
         ]);
     assert_eq!(
         t.fired("AMT-003"),
         expect(&[
             ("A1", "80.00"),
+            ("H70", "160.00"),
             ("O1", "320.00"),
             ("P1", "320.00"),
             ("S1", "160.00"),
