@@ -43,6 +43,13 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Read every input with polars' plain readers and nothing else: the scan floor that
+    /// benchmarks compare a run against.
+    Scan {
+        /// Folder with one input per source.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Generate a synthetic town with known anomalies and its truth.
     Synth {
         /// Number of persons.
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
             rules(markdown);
             Ok(())
         }
+        Command::Scan { data } => scan(&data),
         Command::Synth {
             persons,
             seed,
@@ -187,6 +195,16 @@ fn run(
         summary.findings.len(),
         m["findings"]["amount"].as_str().unwrap_or("0.00"),
         out.display()
+    );
+    Ok(())
+}
+
+fn scan(data: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let rows = qianbiao_ingest::scan_floor(data)?;
+    println!(
+        "scan {rows} rows in {:.3} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -204,7 +204,13 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
     qianbiao_report::write_collectors(&out("collectors.csv"), &collectors)?;
     let coverage = qianbiao_rules::cov::coverage(&ctx);
     qianbiao_report::write_coverage(&out("coverage.csv"), &coverage)?;
-    qianbiao_report::write_findings_xlsx(&out("findings.xlsx"), as_of, &findings, &collectors, &coverage)?;
+    qianbiao_report::write_findings_xlsx(
+        &out("findings.xlsx"),
+        as_of,
+        &findings,
+        &collectors,
+        &coverage,
+    )?;
     let write_ms = ms(t_write);
 
     let manifest = manifest(ManifestParts {

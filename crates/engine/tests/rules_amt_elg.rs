@@ -258,6 +258,10 @@ fn elg_004_entitled_but_uncovered() {
 #[test]
 fn elg_004_waits_for_the_window_to_close() {
     let (t, _) = elg_004_town();
-    assert!(t.clone().with_as_of("2021-12-20").fired("ELG-004").is_empty());
+    assert!(t
+        .clone()
+        .with_as_of("2021-12-20")
+        .fired("ELG-004")
+        .is_empty());
     assert_eq!(t.with_as_of("2021-12-21").fired("ELG-004").len(), 3);
 }

@@ -403,7 +403,10 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
                     let mut o = Opened::from_bytes("xlsx", bytes).map_err(unreadable)?;
                     let mut v = Vec::new();
                     let mut blank = 0;
-                    while o.next_chunk(CHUNK, &mut v, &mut blank).map_err(unreadable)? {}
+                    while o
+                        .next_chunk(CHUNK, &mut v, &mut blank)
+                        .map_err(unreadable)?
+                    {}
                     v.len()
                 }
             };

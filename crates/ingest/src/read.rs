@@ -300,7 +300,10 @@ mod tests {
             let rows = all_rows(&mut o);
             assert_eq!(rows.len(), 2);
             assert_eq!(rows[0].line, 2);
-            assert_eq!(rows[1].fields.iter().collect::<Vec<_>>(), ["李,四", "1,000.00"]);
+            assert_eq!(
+                rows[1].fields.iter().collect::<Vec<_>>(),
+                ["李,四", "1,000.00"]
+            );
         }
     }
 

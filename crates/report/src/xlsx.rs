@@ -43,8 +43,9 @@ pub fn write_findings_xlsx(
     };
     let mut wb = Workbook::new();
     use chrono::Datelike;
-    let created = ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)
-        .map_err(err)?;
+    let created =
+        ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)
+            .map_err(err)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("0.00");
@@ -71,7 +72,8 @@ pub fn write_findings_xlsx(
             if let Some(p) = f.period {
                 ws.write_number(r, 9, f64::from(p)).map_err(err)?;
             }
-            ws.write_number_with_format(r, 10, yuan(f.amount), &money).map_err(err)?;
+            ws.write_number_with_format(r, 10, yuan(f.amount), &money)
+                .map_err(err)?;
             ws.write_string(r, 11, f.txn_ids.join(";")).map_err(err)?;
             ws.write_string(r, 12, &f.detail).map_err(err)?;
             ws.write_string(r, 13, f.sources.join(";")).map_err(err)?;
@@ -96,11 +98,15 @@ pub fn write_findings_xlsx(
             let r = (i + 1) as u32;
             ws.write_string(r, 0, &c.collector_id).map_err(err)?;
             ws.write_number(r, 1, c.payments as f64).map_err(err)?;
-            ws.write_number_with_format(r, 2, yuan(c.amount), &money).map_err(err)?;
-            ws.write_number_with_format(r, 3, yuan(c.deposited_amount), &money).map_err(err)?;
+            ws.write_number_with_format(r, 2, yuan(c.amount), &money)
+                .map_err(err)?;
+            ws.write_number_with_format(r, 3, yuan(c.deposited_amount), &money)
+                .map_err(err)?;
             ws.write_number(r, 4, c.receipts as f64).map_err(err)?;
-            ws.write_number_with_format(r, 5, yuan(c.receipt_amount), &money).map_err(err)?;
-            ws.write_number_with_format(r, 6, yuan(c.difference()), &money).map_err(err)?;
+            ws.write_number_with_format(r, 5, yuan(c.receipt_amount), &money)
+                .map_err(err)?;
+            ws.write_number_with_format(r, 6, yuan(c.difference()), &money)
+                .map_err(err)?;
             ws.write_number(r, 7, c.findings as f64).map_err(err)?;
             for (k, n) in c.mny.iter().enumerate() {
                 ws.write_number(r, 8 + k as u16, *n as f64).map_err(err)?;
@@ -110,7 +116,15 @@ pub fn write_findings_xlsx(
     {
         let ws = wb.add_worksheet();
         ws.set_name("coverage").map_err(err)?;
-        let cols = ["village", "band", "eligible", "covered", "rate", "target", "below_target"];
+        let cols = [
+            "village",
+            "band",
+            "eligible",
+            "covered",
+            "rate",
+            "target",
+            "below_target",
+        ];
         header(ws, &cols, &bold).map_err(err)?;
         for (i, c) in coverage.iter().enumerate() {
             let r = (i + 1) as u32;

@@ -1,0 +1,941 @@
+//! The dirty town: the same records written the way departments really export them —
+//! GB18030 and BOM CSV, XLSX with Excel serial dates, Parquet with native types, Chinese
+//! header aliases, every accepted spelling of every value, payments split over a folder
+//! with rows exported twice, and garbage rows the engine must reject.
+//!
+//! Every variation normalises back to the canonical record, so truth is unchanged.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use polars::prelude::*;
+use qianbiao_core::{Category, Fen};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use crate::eval::id_valid;
+use crate::model::{Chunk, Village};
+use crate::plant::corrupt;
+use crate::schema::{category_spellings, legacy15, Cell, Col, Kind, Source};
+use crate::{io_err, SynthError};
+
+/// One line of `expected_rejects.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RejectLine {
+    pub source: &'static str,
+    pub file: String,
+    pub rejected: usize,
+    pub duplicate_rows: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Enc {
+    Utf8,
+    Utf8Bom,
+    Gb18030,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fmt {
+    Csv(Enc),
+    Xlsx,
+    Parquet,
+}
+
+/// A row of a file: a record, a second copy of a record, or garbage built from one.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    Rec(usize),
+    Dup(usize),
+    Garbage(usize, usize),
+}
+
+/// A value as written: text, or a number cell (XLSX only).
+#[derive(Debug, Clone)]
+enum Out {
+    S(String),
+    N(f64),
+}
+
+impl Out {
+    fn text(&self) -> String {
+        match self {
+            Out::S(s) => s.clone(),
+            Out::N(n) => n.to_string(),
+        }
+    }
+}
+
+/// A garbage mutation: set column to raw text, or break the row's shape.
+#[derive(Debug, Clone, Copy)]
+enum Bad {
+    Set(&'static str, &'static str),
+    InvalidId,
+    DeadNoDate,
+    Extra,
+    Missing,
+}
+
+fn garbage_kinds(s: Source) -> &'static [Bad] {
+    use Bad::*;
+    match s {
+        Source::Hukou => &[
+            Set("name", ""),
+            InvalidId,
+            DeadNoDate,
+            Extra,
+            Set("village", ""),
+        ],
+        Source::Deaths => &[
+            Set("death_date", "2021-02-30"),
+            InvalidId,
+            Set("id_number", ""),
+        ],
+        Source::Eligibility => &[
+            Set("category", "困难户"),
+            Set("valid_from", ""),
+            InvalidId,
+            Set("valid_from", "2021-13-01"),
+        ],
+        Source::Registrations => &[Set("scheme", "农保"), Set("start_date", ""), InvalidId],
+        Source::Payments => &[
+            Set("id_number", ""),
+            Set("amount", "abc"),
+            Set("amount", "1.005"),
+            Set("amount", "-320"),
+            Set("paid_at", "2021-02-30 10:00"),
+            Set("scheme", "农保"),
+            Set("txn_id", ""),
+            Set("period", "22"),
+            Extra,
+            Missing,
+        ],
+        Source::Receipts => &[
+            Set("amount", ""),
+            Set("collected_at", "2021-11-31"),
+            Set("id_number", ""),
+            Set("receipt_no", ""),
+        ],
+        Source::Deposits => &[
+            Set("amount", "abc"),
+            Set("deposited_at", ""),
+            Set("collector_id", ""),
+        ],
+        Source::Roster => &[Set("scheme", "农保"), InvalidId, Set("scheme", ""), Extra],
+    }
+}
+
+struct Writer<'a> {
+    town: &'a Chunk,
+    villages: &'a [Village],
+    out: &'a Path,
+    rng: SmallRng,
+}
+
+/// Writes the dirty inputs and returns the expected rejects per file.
+pub(crate) fn write_dirty(
+    town: &Chunk,
+    villages: &[Village],
+    out: &Path,
+    seed: u64,
+) -> Result<Vec<RejectLine>, SynthError> {
+    let mut w = Writer {
+        town,
+        villages,
+        out,
+        rng: SmallRng::seed_from_u64(crate::town::sub_seed(seed, 9_999, 7)),
+    };
+    let mut lines = Vec::new();
+    let plain = |n: usize| (0..n).map(Entry::Rec).collect::<Vec<_>>();
+    let t = town;
+    lines.push(w.file(
+        Source::Hukou,
+        "hukou.csv",
+        Fmt::Csv(Enc::Gb18030),
+        plain(t.persons.len()),
+    )?);
+    lines.push(w.file(
+        Source::Deaths,
+        "deaths.csv",
+        Fmt::Csv(Enc::Utf8Bom),
+        plain(t.deaths.len()),
+    )?);
+    lines.push(w.file(
+        Source::Eligibility,
+        "eligibility.xlsx",
+        Fmt::Xlsx,
+        plain(t.eligibility.len()),
+    )?);
+    lines.push(w.file(
+        Source::Registrations,
+        "registrations.parquet",
+        Fmt::Parquet,
+        plain(t.registrations.len()),
+    )?);
+    for (name, fmt, entries) in w.payment_plan() {
+        lines.push(w.file(Source::Payments, &name, fmt, entries)?);
+    }
+    let nr = t.receipts.len();
+    let cut = nr - nr / 5;
+    lines.push(w.file(
+        Source::Receipts,
+        "receipts.csv",
+        Fmt::Csv(Enc::Utf8),
+        (0..cut).map(Entry::Rec).collect(),
+    )?);
+    lines.push(w.file(
+        Source::Receipts,
+        "receipts/代办员补录.csv",
+        Fmt::Csv(Enc::Gb18030),
+        (cut..nr).map(Entry::Rec).collect(),
+    )?);
+    lines.push(w.file(
+        Source::Deposits,
+        "deposits.xlsx",
+        Fmt::Xlsx,
+        plain(t.deposits.len()),
+    )?);
+    lines.push(w.file(
+        Source::Roster,
+        "roster.csv",
+        Fmt::Csv(Enc::Gb18030),
+        plain(t.roster.len()),
+    )?);
+    Ok(lines)
+}
+
+impl Writer<'_> {
+    /// Payments over three files of a folder, read in name order; rows are exported twice
+    /// at the seams and here and there inside a file.
+    fn payment_plan(&mut self) -> Vec<(String, Fmt, Vec<Entry>)> {
+        let pays = &self.town.payments;
+        let n = pays.len();
+        let mut count: HashMap<&str, usize> = HashMap::new();
+        for p in pays {
+            *count.entry(p.txn_id.as_str()).or_default() += 1;
+        }
+        let single = |k: usize| count.get(pays[k].txn_id.as_str()).copied() == Some(1);
+        let bounds = [0, n / 3, 2 * n / 3, n];
+        let files = [
+            ("payments/part1.csv", Fmt::Csv(Enc::Utf8Bom)),
+            ("payments/part2.xlsx", Fmt::Xlsx),
+            ("payments/part3.csv", Fmt::Csv(Enc::Gb18030)),
+        ];
+        let mut three_row_done = false;
+        let mut seen_multi: HashMap<&str, bool> = HashMap::new();
+        let mut plan = Vec::new();
+        for f in 0..3 {
+            let mut entries = Vec::new();
+            if f > 0 {
+                // The previous export's last rows exported again.
+                let lo = bounds[f - 1];
+                let hi = bounds[f];
+                let take = 4.min(hi - lo);
+                for k in hi - take..hi {
+                    if single(k) {
+                        entries.push(Entry::Dup(k));
+                    }
+                }
+            }
+            for (k, pay) in pays.iter().enumerate().take(bounds[f + 1]).skip(bounds[f]) {
+                entries.push(Entry::Rec(k));
+                if single(k) && self.rng.random_bool(0.004) {
+                    entries.push(Entry::Dup(k));
+                } else if !single(k) && !three_row_done {
+                    // The first row of a conflicting txn_id exported twice: three rows, one
+                    // duplicate and one DQ-003.
+                    let first = !seen_multi.contains_key(pay.txn_id.as_str());
+                    if first {
+                        entries.push(Entry::Dup(k));
+                        three_row_done = true;
+                    }
+                }
+                if !single(k) {
+                    seen_multi.insert(pay.txn_id.as_str(), true);
+                }
+            }
+            plan.push((files[f].0.to_string(), files[f].1, entries));
+        }
+        plan
+    }
+
+    /// Writes one file; returns its expected rejects and duplicates.
+    fn file(
+        &mut self,
+        source: Source,
+        rel: &str,
+        fmt: Fmt,
+        mut entries: Vec<Entry>,
+    ) -> Result<RejectLine, SynthError> {
+        let n = source.len(self.town);
+        let kinds: Vec<Bad> = garbage_kinds(source)
+            .iter()
+            .copied()
+            .filter(|b| matches!(fmt, Fmt::Csv(_)) || !matches!(b, Bad::Extra | Bad::Missing))
+            .collect();
+        let mut rejected = 0;
+        if n > 0 {
+            let count = (entries.len() / 150).max(kinds.len());
+            for g in 0..count {
+                let base = self.rng.random_range(0..n);
+                let pos = self.rng.random_range(0..=entries.len());
+                entries.insert(pos, Entry::Garbage(g % kinds.len(), base));
+                rejected += 1;
+            }
+        }
+        let duplicate_rows = entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Dup(_)))
+            .count();
+        let path = self.out.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        }
+        let cols = source.columns();
+        match fmt {
+            Fmt::Csv(enc) => self.write_csv(source, cols, &kinds, &entries, &path, enc)?,
+            Fmt::Xlsx => self.write_xlsx(source, cols, &kinds, &entries, &path)?,
+            Fmt::Parquet => self.write_parquet(source, cols, &kinds, &entries, &path)?,
+        }
+        Ok(RejectLine {
+            source: source.name(),
+            file: rel.to_string(),
+            rejected,
+            duplicate_rows,
+        })
+    }
+
+    /// The cells of an entry as written values, in column order, plus a shape break.
+    fn render(
+        &mut self,
+        source: Source,
+        cols: &[Col],
+        kinds: &[Bad],
+        e: Entry,
+        xlsx: bool,
+    ) -> (Vec<Out>, Option<Bad>) {
+        let (k, bad) = match e {
+            Entry::Rec(k) | Entry::Dup(k) => (k, None),
+            Entry::Garbage(g, k) => (k, Some(kinds[g])),
+        };
+        let cells = source.cells(self.town, k, self.villages);
+        let mut outs: Vec<Out> = cols
+            .iter()
+            .zip(&cells)
+            .map(|(c, cell)| self.vary(c.kind, cell, xlsx))
+            .collect();
+        let idx = |name: &str| {
+            cols.iter()
+                .position(|c| c.name == name)
+                .expect("garbage names a column")
+        };
+        let mut shape = None;
+        match bad {
+            None => {}
+            Some(Bad::Set(col, raw)) => outs[idx(col)] = Out::S(raw.to_string()),
+            Some(Bad::InvalidId) => {
+                if let Cell::Text(id) = &cells[idx("id_number")] {
+                    outs[idx("id_number")] = Out::S(corrupt(id));
+                }
+            }
+            Some(Bad::DeadNoDate) => {
+                outs[idx("status")] = Out::S("死亡".to_string());
+                outs[idx("status_date")] = Out::S(String::new());
+            }
+            Some(b) => shape = Some(b),
+        }
+        (outs, shape)
+    }
+
+    fn headers(&mut self, cols: &[Col]) -> Vec<String> {
+        cols.iter().map(|c| self.header(c)).collect()
+    }
+
+    /// A header cell: canonical name (any case) or an alias, maybe padded with spaces.
+    fn header(&mut self, c: &Col) -> String {
+        let r: f64 = self.rng.random();
+        let base = if r < 0.25 || c.aliases.is_empty() {
+            match self.rng.random_range(0..3) {
+                0 => c.name.to_string(),
+                1 => c.name.to_uppercase(),
+                _ => title_case(c.name),
+            }
+        } else {
+            c.aliases[self.rng.random_range(0..c.aliases.len())].to_string()
+        };
+        match self.rng.random_range(0..6) {
+            0 => format!(" {base} "),
+            1 => format!("\u{3000}{base}"),
+            2 => format!("{base}\u{3000} "),
+            _ => base,
+        }
+    }
+
+    /// A column order: sometimes shuffled, sometimes with columns no one asked for.
+    fn layout(&mut self, n: usize) -> (Vec<usize>, bool, bool) {
+        let mut order: Vec<usize> = (0..n).collect();
+        if self.rng.random_bool(0.5) {
+            order.shuffle(&mut self.rng);
+        }
+        (order, self.rng.random_bool(0.6), self.rng.random_bool(0.5))
+    }
+
+    fn write_csv(
+        &mut self,
+        source: Source,
+        cols: &[Col],
+        kinds: &[Bad],
+        entries: &[Entry],
+        path: &Path,
+        enc: Enc,
+    ) -> Result<(), SynthError> {
+        let (order, seq_col, note_col) = self.layout(cols.len());
+        let headers = self.headers(cols);
+        // Windows exports (the GB18030 ones) end lines with CRLF.
+        let term = if enc == Enc::Gb18030 {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        };
+        let mut w = csv::WriterBuilder::new()
+            .flexible(true)
+            .terminator(term)
+            .from_writer(Vec::new());
+        let mut head: Vec<String> = Vec::new();
+        if seq_col {
+            head.push("序号".to_string());
+        }
+        head.extend(order.iter().map(|&i| headers[i].clone()));
+        if note_col {
+            head.push("备注".to_string());
+        }
+        w.write_record(&head)
+            .map_err(|e| SynthError::Csv(path.display().to_string(), e))?;
+        for (row_no, e) in entries.iter().enumerate() {
+            let (outs, shape) = self.render(source, cols, kinds, *e, false);
+            let mut rec: Vec<String> = Vec::with_capacity(head.len() + 1);
+            if seq_col {
+                rec.push((row_no + 1).to_string());
+            }
+            rec.extend(order.iter().map(|&i| outs[i].text()));
+            if note_col {
+                rec.push(if self.rng.random_bool(0.05) {
+                    "已核实".to_string()
+                } else {
+                    String::new()
+                });
+            }
+            match shape {
+                Some(Bad::Extra) => rec.push("多余".to_string()),
+                Some(Bad::Missing) => {
+                    rec.pop();
+                }
+                _ => {}
+            }
+            w.write_record(&rec)
+                .map_err(|e| SynthError::Csv(path.display().to_string(), e))?;
+        }
+        let bytes = w.into_inner().map_err(|e| io_err(path, e.into_error()))?;
+        let text = String::from_utf8(bytes).map_err(|e| SynthError::Internal(e.to_string()))?;
+        let data = match enc {
+            Enc::Utf8 => text.into_bytes(),
+            Enc::Utf8Bom => {
+                let mut v = "\u{feff}".as_bytes().to_vec();
+                v.extend(text.into_bytes());
+                v
+            }
+            Enc::Gb18030 => encoding_rs::GB18030.encode(&text).0.into_owned(),
+        };
+        std::fs::write(path, data).map_err(|e| io_err(path, e))
+    }
+
+    fn write_xlsx(
+        &mut self,
+        source: Source,
+        cols: &[Col],
+        kinds: &[Bad],
+        entries: &[Entry],
+        path: &Path,
+    ) -> Result<(), SynthError> {
+        use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+        let xerr = |e: rust_xlsxwriter::XlsxError| {
+            SynthError::Xlsx(path.display().to_string(), e.to_string())
+        };
+        let (order, seq_col, _) = self.layout(cols.len());
+        let headers = self.headers(cols);
+        let mut wb = Workbook::new();
+        let created = ExcelDateTime::from_ymd(2022, 1, 28).map_err(xerr)?;
+        wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
+        let ws = wb.add_worksheet();
+        ws.set_name(source_sheet(source)).map_err(xerr)?;
+        let off = u16::from(seq_col);
+        if seq_col {
+            ws.write_string(0, 0, "序号").map_err(xerr)?;
+        }
+        for (j, &i) in order.iter().enumerate() {
+            ws.write_string(0, off + j as u16, &headers[i])
+                .map_err(xerr)?;
+        }
+        let rendered: Vec<Vec<Out>> = entries
+            .iter()
+            .map(|e| self.render(source, cols, kinds, *e, true).0)
+            .collect();
+        for (r, outs) in rendered.iter().enumerate() {
+            let row = r as u32 + 1;
+            if seq_col {
+                ws.write_number(row, 0, (r + 1) as f64).map_err(xerr)?;
+            }
+            for (j, &i) in order.iter().enumerate() {
+                let c = off + j as u16;
+                match &outs[i] {
+                    Out::S(s) if s.is_empty() => {}
+                    Out::S(s) => {
+                        ws.write_string(row, c, s).map_err(xerr)?;
+                    }
+                    Out::N(n) => {
+                        ws.write_number(row, c, *n).map_err(xerr)?;
+                    }
+                }
+            }
+        }
+        // A second sheet the engine must not read.
+        let notes = wb.add_worksheet();
+        notes.set_name("说明").map_err(xerr)?;
+        notes
+            .write_string(0, 0, "本表由系统导出，仅第一张工作表为数据。")
+            .map_err(xerr)?;
+        notes.write_string(1, 0, "id_number").map_err(xerr)?;
+        notes.write_string(2, 0, "not data").map_err(xerr)?;
+        wb.save(path).map_err(xerr)
+    }
+
+    fn write_parquet(
+        &mut self,
+        source: Source,
+        cols: &[Col],
+        kinds: &[Bad],
+        entries: &[Entry],
+        path: &Path,
+    ) -> Result<(), SynthError> {
+        let perr = |e: PolarsError| SynthError::Parquet(path.display().to_string(), e.to_string());
+        let headers = self.headers(cols);
+        let mut columns: Vec<Column> = Vec::new();
+        let rows: Vec<(Vec<Out>, Vec<Cell>, Option<Bad>)> = entries
+            .iter()
+            .map(|e| {
+                let (outs, _) = self.render(source, cols, kinds, *e, false);
+                let (k, bad) = match e {
+                    Entry::Rec(k) | Entry::Dup(k) => (*k, None),
+                    Entry::Garbage(g, k) => (*k, Some(kinds[*g])),
+                };
+                (outs, source.cells(self.town, k, self.villages), bad)
+            })
+            .collect();
+        for (i, c) in cols.iter().enumerate() {
+            let name: PlSmallStr = headers[i].as_str().into();
+            // Native types: dates and whole numbers where the column allows it.
+            let native_date = c.kind == Kind::Date && c.required;
+            let native_int = matches!(c.kind, Kind::Int);
+            if native_date {
+                let v: Vec<Option<i32>> = rows
+                    .iter()
+                    .map(|(_, cells, bad)| {
+                        if matches!(bad, Some(Bad::Set(col, _)) if *col == c.name) {
+                            return None;
+                        }
+                        match &cells[i] {
+                            Cell::Date(d) => Some(days_since_epoch(*d)),
+                            _ => None,
+                        }
+                    })
+                    .collect();
+                let s = Series::new(name, v).cast(&DataType::Date).map_err(perr)?;
+                columns.push(s.into());
+            } else if native_int {
+                let v: Vec<Option<i64>> = rows
+                    .iter()
+                    .map(|(_, cells, _)| match &cells[i] {
+                        Cell::Int(n) => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
+                columns.push(Series::new(name, v).into());
+            } else {
+                let v: Vec<Option<String>> = rows
+                    .iter()
+                    .map(|(outs, _, _)| {
+                        let t = outs[i].text();
+                        (!t.is_empty()).then_some(t)
+                    })
+                    .collect();
+                columns.push(Series::new(name, v).into());
+            }
+        }
+        let mut df = DataFrame::new_infer_height(columns).map_err(perr)?;
+        let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+        ParquetWriter::new(file).finish(&mut df).map_err(perr)?;
+        Ok(())
+    }
+
+    /// One written spelling of a canonical cell.
+    fn vary(&mut self, kind: Kind, cell: &Cell, xlsx: bool) -> Out {
+        let rng = &mut self.rng;
+        match cell {
+            Cell::Null => Out::S(String::new()),
+            Cell::Text(s) => Out::S(vary_text(rng, kind, s)),
+            Cell::Int(n) => {
+                if xlsx && rng.random_bool(0.5) {
+                    return Out::N(*n as f64);
+                }
+                match kind {
+                    Kind::Period => Out::S(period_form(rng, *n)),
+                    Kind::Level => {
+                        let zh = ["", "一级", "二级", "三级", "四级"];
+                        if rng.random_bool(0.5) && (1..=4).contains(n) {
+                            Out::S(zh[*n as usize].to_string())
+                        } else {
+                            Out::S(n.to_string())
+                        }
+                    }
+                    _ => Out::S(n.to_string()),
+                }
+            }
+            Cell::Money(f) => {
+                if xlsx && f.0 % 100 == 0 && rng.random_bool(0.6) {
+                    return Out::N((f.0 / 100) as f64);
+                }
+                Out::S(money_form(rng, *f))
+            }
+            Cell::Date(d) => {
+                if rng.random_bool(0.1) || (xlsx && rng.random_bool(0.4)) {
+                    let serial = excel_serial(*d);
+                    return if xlsx {
+                        Out::N(serial as f64)
+                    } else {
+                        Out::S(serial.to_string())
+                    };
+                }
+                Out::S(date_form(rng, *d))
+            }
+            Cell::DateTime(t) => {
+                if xlsx && rng.random_bool(0.4) {
+                    let secs = f64::from(t.num_seconds_from_midnight());
+                    return Out::N(excel_serial(t.date()) as f64 + secs / 86_400.0);
+                }
+                Out::S(datetime_form(rng, *t))
+            }
+        }
+    }
+}
+
+fn source_sheet(s: Source) -> &'static str {
+    match s {
+        Source::Eligibility => "特殊群体",
+        Source::Deposits => "解缴入库",
+        Source::Payments => "缴费明细",
+        _ => "Sheet1",
+    }
+}
+
+fn title_case(s: &str) -> String {
+    s.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// Days from 1970-01-01 (Parquet Date).
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    (d - epoch).num_days() as i32
+}
+
+/// Excel 1900-system serial of a date.
+pub(crate) fn excel_serial(d: NaiveDate) -> i64 {
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30).expect("excel base");
+    (d - base).num_days()
+}
+
+/// Full-width form of ASCII digits and letters.
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn pad(rng: &mut SmallRng, s: String) -> String {
+    match rng.random_range(0..3) {
+        0 => format!(" {s} "),
+        1 => format!("\u{3000}{s}"),
+        _ => format!("{s}  "),
+    }
+}
+
+fn vary_text(rng: &mut SmallRng, kind: Kind, s: &str) -> String {
+    match kind {
+        Kind::Id => {
+            let mut t = s.to_string();
+            if t.len() == 18
+                && t.as_bytes()[6..8] == *b"19"
+                && id_valid(&t)
+                && rng.random_bool(0.08)
+            {
+                t = legacy15(&t);
+            }
+            if t.ends_with('X') && rng.random_bool(0.5) {
+                t = t.replace('X', "x");
+            }
+            if rng.random_bool(0.05) {
+                t = full_width(&t);
+            }
+            if rng.random_bool(0.08) {
+                t = pad(rng, t);
+            }
+            t
+        }
+        Kind::Name => {
+            let chars: Vec<char> = s.chars().collect();
+            if chars.len() >= 2 && rng.random_bool(0.08) {
+                let sp = ["  ", " ", "\u{3000}"][rng.random_range(0..3)];
+                let mut out = String::new();
+                out.push(chars[0]);
+                out.push_str(sp);
+                out.extend(&chars[1..]);
+                return out;
+            }
+            if rng.random_bool(0.05) {
+                return pad(rng, s.to_string());
+            }
+            s.to_string()
+        }
+        Kind::Scheme => {
+            let opts: &[&str] = match s {
+                "resident_pension" => &[
+                    "resident_pension",
+                    "城乡居民基本养老保险",
+                    "居民养老",
+                    "养老",
+                ],
+                "resident_medical" => &[
+                    "resident_medical",
+                    "城乡居民基本医疗保险",
+                    "居民医保",
+                    "医疗",
+                ],
+                "employee_pension" => &["employee_pension", "城镇职工基本养老保险", "职工养老"],
+                "employee_medical" => &[
+                    "employee_medical",
+                    "城镇职工基本医疗保险",
+                    "职工医保",
+                    "职工医疗",
+                ],
+                _ => &[],
+            };
+            if opts.is_empty() {
+                s.to_string()
+            } else {
+                opts[rng.random_range(0..opts.len())].to_string()
+            }
+        }
+        Kind::Payer => {
+            let opts: &[&str] = match s {
+                "个人缴费" => &["个人缴费", "individual", ""],
+                "政府代缴" => &["政府代缴", "代缴", "财政代缴", "government"],
+                "补缴" => &["补缴", "中断补缴", "政策性补缴", "back_payment"],
+                _ => &[],
+            };
+            if opts.is_empty() {
+                s.to_string()
+            } else {
+                opts[rng.random_range(0..opts.len())].to_string()
+            }
+        }
+        Kind::PayStatus => {
+            if s == "成功" && rng.random_bool(0.4) {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        }
+        Kind::HukouStatus => {
+            if s == "正常" && rng.random_bool(0.4) {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        }
+        Kind::Residence => {
+            if s == "户籍" {
+                ["户籍", "本地户籍", ""][rng.random_range(0..3)].to_string()
+            } else {
+                s.to_string()
+            }
+        }
+        Kind::Category => {
+            let cat = Category::parse(s);
+            match cat {
+                Some(c) => {
+                    let opts = category_spellings(c);
+                    opts[rng.random_range(0..opts.len())].to_string()
+                }
+                None => s.to_string(),
+            }
+        }
+        _ => {
+            if rng.random_bool(0.03) && s.is_ascii() {
+                if rng.random_bool(0.5) {
+                    full_width(s)
+                } else {
+                    pad(rng, s.to_string())
+                }
+            } else {
+                s.to_string()
+            }
+        }
+    }
+}
+
+fn period_form(rng: &mut SmallRng, y: i64) -> String {
+    match rng.random_range(0..6) {
+        0 => format!("{y}年"),
+        1 => format!("{y}年度"),
+        2 => format!("{y}01-{y}12"),
+        3 => format!("{y}-01至{y}-12"),
+        _ => y.to_string(),
+    }
+}
+
+fn group_thousands(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn money_form(rng: &mut SmallRng, f: Fen) -> String {
+    let yuan = f.0 / 100;
+    let fen = f.0 % 100;
+    let whole = fen == 0;
+    let plain = if whole {
+        yuan.to_string()
+    } else {
+        f.to_string()
+    };
+    match rng.random_range(0..9) {
+        0 => f.to_string(),
+        1 => format!("{plain}元"),
+        2 => format!("¥{plain}"),
+        3 => format!("￥{plain}"),
+        4 if yuan >= 1000 => format!("{}.{:02}", group_thousands(yuan), fen),
+        5 => full_width(&plain),
+        6 => format!("￥{}元", f),
+        _ => plain,
+    }
+}
+
+fn date_form(rng: &mut SmallRng, d: NaiveDate) -> String {
+    let (y, m, dd) = (d.year(), d.month(), d.day());
+    match rng.random_range(0..7) {
+        0 => format!("{y}/{m}/{dd}"),
+        1 => format!("{y}.{m:02}.{dd:02}"),
+        2 => format!("{y}{m:02}{dd:02}"),
+        3 => format!("{y}年{m}月{dd}日"),
+        4 => format!("{y}/{m:02}/{dd:02}"),
+        _ => format!("{y}-{m:02}-{dd:02}"),
+    }
+}
+
+fn datetime_form(rng: &mut SmallRng, t: NaiveDateTime) -> String {
+    let (h, mi, s) = (t.hour(), t.minute(), t.second());
+    if h == 0 && mi == 0 && s == 0 && rng.random_bool(0.5) {
+        return date_form(rng, t.date());
+    }
+    let iso = rng.random_bool(0.5);
+    let date = if iso {
+        let d = t.date();
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    } else {
+        date_form(rng, t.date())
+    };
+    let iso_date = date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-';
+    let sep = if iso_date && rng.random_bool(0.3) {
+        "T"
+    } else {
+        " "
+    };
+    let time = if s == 0 && rng.random_bool(0.5) {
+        if h < 10 && rng.random_bool(0.5) {
+            format!("{h}:{mi:02}")
+        } else {
+            format!("{h:02}:{mi:02}")
+        }
+    } else {
+        format!("{h:02}:{mi:02}:{s:02}")
+    };
+    format!("{date}{sep}{time}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qianbiao_core::date::{parse_date, parse_datetime, parse_period};
+    use qianbiao_core::money::parse_amount;
+    use qianbiao_core::text::{norm_name, norm_text};
+    use qianbiao_core::{IdNumber, PayerType, Scheme};
+
+    #[test]
+    fn every_spelling_normalises_back() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let d = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
+        let t = d.and_hms_opt(9, 30, 0).unwrap();
+        let t2 = d.and_hms_opt(14, 2, 7).unwrap();
+        let mid = d.and_hms_opt(0, 0, 0).unwrap();
+        for _ in 0..500 {
+            assert_eq!(parse_date(&date_form(&mut rng, d)), Some(d));
+            for x in [t, t2, mid] {
+                let s = datetime_form(&mut rng, x);
+                assert_eq!(parse_datetime(&s), Some(x), "{s}");
+            }
+            for f in [Fen(32000), Fen(100000), Fen(12345), Fen(500000), Fen(0)] {
+                let s = money_form(&mut rng, f);
+                assert_eq!(parse_amount(&s), Ok(f), "{s}");
+            }
+            assert_eq!(parse_period(&period_form(&mut rng, 2022)), Some(2022));
+            let id = "11010519491231002X";
+            assert_eq!(
+                IdNumber::parse(&vary_text(&mut rng, Kind::Id, id)).as_str(),
+                id
+            );
+            assert_eq!(norm_name(&vary_text(&mut rng, Kind::Name, "王涛")), "王涛");
+            let s = vary_text(&mut rng, Kind::Scheme, "resident_pension");
+            assert_eq!(Scheme::parse(&s), Some(Scheme::ResidentPension), "{s}");
+            let p = vary_text(&mut rng, Kind::Payer, "政府代缴");
+            assert_eq!(PayerType::parse(&p), PayerType::Government);
+            assert_eq!(
+                norm_text(&vary_text(&mut rng, Kind::Text, "DB0101")),
+                "DB0101"
+            );
+        }
+        let serial = excel_serial(d);
+        assert_eq!(parse_date(&serial.to_string()), Some(d));
+    }
+}

@@ -1,0 +1,220 @@
+//! The binary end to end: exit codes and one-line errors, outputs, determinism, and the
+//! committed sample town against its truth.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn qianbiao(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A minimal valid data folder: one resident, one payment.
+fn minimal(dir: &Path) {
+    std::fs::write(
+        dir.join("hukou.csv"),
+        "id_number,name,village\n11010519491231002X,王涛,店子村\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("payments.csv"),
+        "txn_id,id_number,scheme,period,amount,paid_at\nT1,11010519491231002X,医疗,2022,320,2021-11-05\n",
+    )
+    .unwrap();
+}
+
+fn run_on(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    qianbiao(&args)
+}
+
+fn assert_exit_2(o: &Output, needles: &[&str]) {
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err:?}");
+    }
+}
+
+#[test]
+fn missing_required_source_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    std::fs::remove_file(dir.path().join("hukou.csv")).unwrap();
+    assert_exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["hukou"],
+    );
+}
+
+#[test]
+fn missing_required_column_exits_2_naming_file_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        "txn_id,id_number,scheme,period,paid_at\nT1,11010519491231002X,医疗,2022,2021-11-05\n",
+    )
+    .unwrap();
+    assert_exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.csv", "amount"],
+    );
+}
+
+#[test]
+fn unreadable_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    std::fs::write(dir.path().join("deaths.xlsx"), b"not a zip").unwrap();
+    assert_exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["deaths.xlsx"],
+    );
+}
+
+#[test]
+fn bad_pipeline_exits_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    let text = qianbiao_core_pipeline().replace(
+        "deposit_deadline_days = 3",
+        "deposit_deadline_days = \"three\"",
+    );
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, text).unwrap();
+    let o = run_on(
+        dir.path(),
+        &dir.path().join("out"),
+        &["--pipeline", p.to_str().unwrap()],
+    );
+    assert_exit_2(&o, &["bad.toml", "deposit_deadline_days"]);
+}
+
+#[test]
+fn bad_as_of_and_missing_data_dir_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    assert_exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &["--as-of", "soon"]),
+        &["--as-of"],
+    );
+    let missing = dir.path().join("nowhere");
+    assert_exit_2(
+        &run_on(&missing, &dir.path().join("out"), &[]),
+        &["nowhere"],
+    );
+}
+
+fn qianbiao_core_pipeline() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/dianzi-2022.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn run_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    let out = dir.path().join("out");
+    let o = run_on(dir.path(), &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "findings.csv",
+        "findings.parquet",
+        "rejected.csv",
+        "manifest.json",
+        "collectors.csv",
+        "coverage.csv",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["as_of"], "2021-11-05");
+    assert_eq!(m["policy"]["year"], 2022);
+    assert_eq!(m["rows"]["read"], 2);
+    let skipped: Vec<&str> = m["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "skipped")
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    // No deaths, eligibility, registrations, receipts, deposits or roster; as_of in the window.
+    assert!(
+        skipped.contains(&"DTH-004")
+            && skipped.contains(&"MNY-001")
+            && skipped.contains(&"COV-001")
+    );
+    assert!(!skipped.contains(&"DTH-001"));
+}
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/dianzi-2022")
+}
+
+/// `(rule, key, amount)` rows of a CSV with those columns (BOM tolerated).
+fn triples(path: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (ri, ki, ai) = (col("rule"), col("key"), col("amount"));
+    let mut v: Vec<(String, String, String)> = r
+        .records()
+        .map(|x| {
+            let x = x.unwrap();
+            (
+                x[ri].to_string(),
+                x[ki].trim_start_matches('\'').to_string(),
+                x[ai].to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sample_town_matches_its_truth_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // The README's command: the built-in pipeline over the committed sample data.
+    let o = qianbiao(&["run", "--out", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_on(&sample_dir(), &b, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "findings.csv",
+        "findings.parquet",
+        "collectors.csv",
+        "coverage.csv",
+        "rejected.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    assert_eq!(
+        triples(&a.join("findings.csv")),
+        triples(&sample_dir().join("truth.csv"))
+    );
+}
