@@ -27,7 +27,10 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
 pub fn norm_name(raw: &str) -> Cow<'_, str> {
     let t = norm_text(raw);
     if t.chars().any(char::is_whitespace) {
-        Cow::Owned(t.chars().filter(|c| !c.is_whitespace()).collect())
+        let joined: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        // Removing a space can leave a combining mark beside a letter (`C ̧` from `C¸`):
+        // normalise again so a name normalises to one form.
+        Cow::Owned(norm_text(&joined).into_owned())
     } else {
         t
     }

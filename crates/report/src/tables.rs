@@ -12,6 +12,22 @@ pub const MNY_RULES: [&str; 6] = [
     "MNY-001", "MNY-002", "MNY-003", "MNY-004", "MNY-005", "MNY-006",
 ];
 
+/// The columns of `collectors.csv` (and the collectors sheet), in order.
+pub fn collector_columns() -> Vec<&'static str> {
+    let mut cols = vec![
+        "collector_id",
+        "payments",
+        "amount",
+        "deposited_amount",
+        "receipts",
+        "receipt_amount",
+        "difference",
+        "findings",
+    ];
+    cols.extend(MNY_RULES);
+    cols
+}
+
 /// One collector's money: what they booked, handed in and wrote receipts for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CollectorRow {
@@ -44,18 +60,7 @@ impl CollectorRow {
 pub fn write_collectors(path: &Path, rows: &[CollectorRow]) -> Result<(), ReportError> {
     let mut w = csv_writer(path, false)?;
     let err = csv_err(path);
-    let mut header = vec![
-        "collector_id",
-        "payments",
-        "amount",
-        "deposited_amount",
-        "receipts",
-        "receipt_amount",
-        "difference",
-        "findings",
-    ];
-    header.extend(MNY_RULES);
-    w.write_record(&header).map_err(&err)?;
+    w.write_record(collector_columns()).map_err(&err)?;
     for r in rows {
         let mut cells = vec![
             guard(&r.collector_id).into_owned(),

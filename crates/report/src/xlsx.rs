@@ -9,7 +9,7 @@ use qianbiao_core::Finding;
 use qianbiao_rules::cov::CoverageRow;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use crate::tables::{CollectorRow, MNY_RULES};
+use crate::tables::{collector_columns, CollectorRow};
 use crate::{ReportError, FINDING_COLUMNS};
 
 /// Rows Excel can show on one sheet, header included.
@@ -82,18 +82,7 @@ pub fn write_findings_xlsx(
     {
         let ws = wb.add_worksheet();
         ws.set_name("collectors").map_err(err)?;
-        let mut cols = vec![
-            "collector_id",
-            "payments",
-            "amount",
-            "deposited_amount",
-            "receipts",
-            "receipt_amount",
-            "difference",
-            "findings",
-        ];
-        cols.extend(MNY_RULES);
-        header(ws, &cols, &bold).map_err(err)?;
+        header(ws, &collector_columns(), &bold).map_err(err)?;
         for (i, c) in collectors.iter().enumerate() {
             let r = (i + 1) as u32;
             ws.write_string(r, 0, &c.collector_id).map_err(err)?;

@@ -390,6 +390,35 @@ impl<'a> Context<'a> {
         f
     }
 
+    /// The distinct non-empty collectors of some payments, sorted and joined by `;`.
+    pub fn collectors_of(&self, rows: &[u32]) -> String {
+        let mut collectors: Vec<&str> = rows
+            .iter()
+            .map(|&i| self.payment(i).collector_id.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        collectors.sort_unstable();
+        collectors.dedup();
+        collectors.join(";")
+    }
+
+    /// A finding over the `receipts` rows of one receipt number: the first row's person,
+    /// collector, scheme and period; the rows' amounts added; every row as evidence.
+    pub fn receipt_finding(&self, meta: &crate::RuleMeta, no: &str, rows: &[u32]) -> Finding {
+        let r = self.receipt(rows[0]);
+        let mut f = Finding::new(meta.code, meta.severity, no);
+        self.fill_person(&mut f, &r.id, &r.name, &r.village);
+        f.collector_id = r.collector_id.to_string();
+        f.scheme = Some(r.scheme);
+        f.period = Some(r.period);
+        f.amount = rows.iter().map(|&i| self.receipt(i).amount).sum();
+        f.sources = rows
+            .iter()
+            .map(|&i| self.src(self.receipt(i).prov))
+            .collect();
+        f
+    }
+
     /// A finding over several payments of one person and scheme, keyed `ID|SCHEME|Y`.
     pub fn person_scheme_finding(
         &self,
@@ -404,14 +433,7 @@ impl<'a> Context<'a> {
         f.scheme = Some(first.scheme);
         f.period = Some(first.period);
         f.amount = amount;
-        let mut collectors: Vec<&str> = rows
-            .iter()
-            .map(|&i| self.payment(i).collector_id.as_str())
-            .filter(|c| !c.is_empty())
-            .collect();
-        collectors.sort_unstable();
-        collectors.dedup();
-        f.collector_id = collectors.join(";");
+        f.collector_id = self.collectors_of(rows);
         for &i in rows {
             let p = self.payment(i);
             f.txn_ids.push(p.txn_id.to_string());

@@ -1,7 +1,7 @@
 //! DQ-001 身份证号无效: Invalid id number.
 use std::collections::BTreeMap;
 
-use qianbiao_core::{Fen, Finding};
+use qianbiao_core::Finding;
 
 use crate::{Context, Rule, RuleMeta};
 
@@ -53,13 +53,7 @@ impl Rule for Dq001 {
         }
         for (no, rows) in receipts {
             let r = ctx.receipt(rows[0]);
-            let mut f = Finding::new(Self::META.code, Self::META.severity, no);
-            ctx.fill_person(&mut f, &r.id, &r.name, &r.village);
-            f.collector_id = r.collector_id.to_string();
-            f.scheme = Some(r.scheme);
-            f.period = Some(r.period);
-            f.amount = rows.iter().map(|&i| ctx.receipt(i).amount).sum::<Fen>();
-            f.sources = rows.iter().map(|&i| ctx.src(ctx.receipt(i).prov)).collect();
+            let mut f = ctx.receipt_finding(&Self::META, no, &rows);
             f.detail = format!(
                 "收款登记中收据{}的身份证号码“{}”无效（长度、出生日期或校验位错误），收款{}元无法对应到人",
                 no, r.id, f.amount

@@ -46,14 +46,7 @@ impl Rule for Dup004 {
                 let p = ctx.payment(rows[0]);
                 ctx.fill_person(&mut f, &p.id, &p.name, &p.village);
             }
-            let mut collectors: Vec<&str> = rows
-                .iter()
-                .map(|&i| ctx.payment(i).collector_id.as_str())
-                .filter(|c| !c.is_empty())
-                .collect();
-            collectors.sort_unstable();
-            collectors.dedup();
-            f.collector_id = collectors.join(";");
+            f.collector_id = ctx.collectors_of(rows);
             f.amount = total(ctx, rows);
             for &i in rows {
                 f.txn_ids.push(ctx.payment(i).txn_id.to_string());

@@ -1,5 +1,5 @@
 //! MNY-002 收款未入账: Receipt never booked.
-use qianbiao_core::{Fen, Finding};
+use qianbiao_core::Finding;
 
 use crate::{Context, Rule, RuleMeta};
 
@@ -33,13 +33,7 @@ impl Rule for Mny002 {
                 continue;
             }
             let r = ctx.receipt(rows[0]);
-            let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
-            ctx.fill_person(&mut f, &r.id, &r.name, &r.village);
-            f.collector_id = r.collector_id.to_string();
-            f.scheme = Some(r.scheme);
-            f.period = Some(r.period);
-            f.amount = rows.iter().map(|&i| ctx.receipt(i).amount).sum::<Fen>();
-            f.sources = rows.iter().map(|&i| ctx.src(ctx.receipt(i).prov)).collect();
+            let mut f = ctx.receipt_finding(&Self::META, no, rows);
             f.detail = format!(
                 "代办员{}于{}开具收据{}收款{}元，但缴费明细中无对应有效缴费，款项未入账",
                 r.collector_id,

@@ -58,14 +58,7 @@ impl Rule for Mny005 {
             }
             let mut f = Finding::new(Self::META.code, Self::META.severity, account);
             f.amount = total(ctx, &rows);
-            let mut collectors: Vec<&str> = rows
-                .iter()
-                .map(|&i| ctx.payment(i).collector_id.as_str())
-                .filter(|c| !c.is_empty())
-                .collect();
-            collectors.sort_unstable();
-            collectors.dedup();
-            f.collector_id = collectors.join(";");
+            f.collector_id = ctx.collectors_of(&rows);
             let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id.as_str()).collect();
             people.sort_unstable();
             people.dedup();
