@@ -1,6 +1,6 @@
 //! The person view and shared indices, built once per run and read by every rule.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::NaiveDate;
 use qianbiao_core::policy::Group;
@@ -63,6 +63,11 @@ pub struct Context<'a> {
     pub payments_by_receipt: HashMap<Text, Vec<u32>>,
     /// Receipts rows by receipt_no.
     pub receipts_by_no: HashMap<Text, Vec<u32>>,
+    /// Effective resident-scheme payments sorted by person (normalised id), scheme, period
+    /// and ledger order: the DUP rules' groups, sorted once for all of them.
+    person_scheme: Vec<u32>,
+    /// `[start, end)` of each person-scheme-period group in `person_scheme`.
+    person_scheme_bounds: Vec<(u32, u32)>,
 }
 
 /// A deposit batch: every `deposits` row of one deposit_id.
@@ -86,7 +91,7 @@ impl<'a> Context<'a> {
     /// Builds the person view and indices.
     pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
         let mut persons: Vec<Person> = Vec::new();
-        let mut index: HashMap<Text, PersonIdx> = HashMap::new();
+        let mut index: HashMap<Text, PersonIdx> = HashMap::default();
         let mut intern = |id: &Text, persons: &mut Vec<Person>| -> PersonIdx {
             if let Some(&i) = index.get(id) {
                 return i;
@@ -180,7 +185,7 @@ impl<'a> Context<'a> {
             })
             .collect();
 
-        let mut deposits: HashMap<Text, Deposit> = HashMap::new();
+        let mut deposits: HashMap<Text, Deposit> = HashMap::default();
         for d in &ds.deposits {
             let day = d.deposited_at.date();
             deposits
@@ -204,7 +209,7 @@ impl<'a> Context<'a> {
                     provs: vec![d.prov],
                 });
         }
-        let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::new();
+        let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::default();
         for (i, p) in ds.payments.iter().enumerate() {
             if p.is_effective() && !p.receipt_no.is_empty() {
                 payments_by_receipt
@@ -213,13 +218,14 @@ impl<'a> Context<'a> {
                     .push(i as u32);
             }
         }
-        let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::new();
+        let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::default();
         for (i, r) in ds.receipts.iter().enumerate() {
             receipts_by_no
                 .entry(r.receipt_no.clone())
                 .or_default()
                 .push(i as u32);
         }
+        let (person_scheme, person_scheme_bounds) = person_scheme_groups(ds);
         Context {
             ds,
             policy,
@@ -231,6 +237,30 @@ impl<'a> Context<'a> {
             deposits,
             payments_by_receipt,
             receipts_by_no,
+            person_scheme,
+            person_scheme_bounds,
+        }
+    }
+
+    /// Calls `f` once per person-scheme-period group of effective resident payments, with
+    /// the members passing `keep` (in ledger order); groups with no such member are skipped.
+    pub fn for_each_person_scheme(
+        &self,
+        keep: impl Fn(&PaymentRow) -> bool,
+        mut f: impl FnMut(&mut Vec<u32>),
+    ) {
+        let mut members = Vec::new();
+        for &(a, b) in &self.person_scheme_bounds {
+            members.clear();
+            members.extend(
+                self.person_scheme[a as usize..b as usize]
+                    .iter()
+                    .copied()
+                    .filter(|&i| keep(self.payment(i))),
+            );
+            if !members.is_empty() {
+                f(&mut members);
+            }
         }
     }
 
@@ -443,6 +473,38 @@ impl<'a> Context<'a> {
     }
 }
 
+/// Sorts the effective resident payments by (id, scheme, period, ledger order) and finds
+/// the group bounds: one parallel sort instead of a hash map per rule.
+fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let pays = &ds.payments;
+    let mut order: Vec<u32> = pays
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_effective() && p.scheme.is_resident())
+        .map(|(i, _)| i as u32)
+        .collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        let (x, y) = (&pays[a as usize], &pays[b as usize]);
+        x.id.cmp(&y.id)
+            .then(x.scheme.cmp(&y.scheme))
+            .then(x.period.cmp(&y.period))
+            .then(a.cmp(&b))
+    });
+    let same = |a: u32, b: u32| {
+        let (x, y) = (&pays[a as usize], &pays[b as usize]);
+        x.id == y.id && x.scheme == y.scheme && x.period == y.period
+    };
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    for k in 1..=order.len() {
+        if k == order.len() || !same(order[start], order[k]) {
+            bounds.push((start as u32, k as u32));
+            start = k;
+        }
+    }
+    (order, bounds)
+}
+
 /// Formats a payment's date for details: `2021-12-05`.
 pub fn day(p: &PaymentRow) -> NaiveDate {
     p.paid_at.date()
@@ -450,7 +512,7 @@ pub fn day(p: &PaymentRow) -> NaiveDate {
 
 impl Context<'_> {
     /// Persons and resident schemes with an effective payment (any payer) for year Y.
-    pub fn paid_in_year(&self) -> std::collections::HashSet<(PersonIdx, Scheme)> {
+    pub fn paid_in_year(&self) -> rustc_hash::FxHashSet<(PersonIdx, Scheme)> {
         self.effective()
             .filter(|(_, p)| p.period == self.policy.year)
             .filter_map(|(i, p)| self.payment_person[i as usize].map(|person| (person, p.scheme)))

@@ -1,5 +1,5 @@
 //! DTH-003 清册含死亡人员: Dead person on the roster.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Fen, Finding, Scheme};
 
@@ -30,7 +30,7 @@ impl Rule for Dth003 {
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
-        let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::new();
+        let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::default();
         for (i, r) in ctx.ds.roster.iter().enumerate() {
             let Some(person) = ctx.person_of(&r.id) else {
                 continue;

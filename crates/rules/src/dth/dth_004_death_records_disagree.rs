@@ -1,5 +1,5 @@
 //! DTH-004 死亡信息不一致: Death records disagree.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Finding, HukouStatus};
 
@@ -31,7 +31,7 @@ impl Rule for Dth004 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut deaths: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut deaths: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, d) in ctx.ds.deaths.iter().enumerate() {
             deaths.entry(d.id.as_str()).or_default().push(i);
         }

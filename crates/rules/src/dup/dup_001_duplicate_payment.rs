@@ -1,7 +1,8 @@
 //! DUP-001 重复缴费: Duplicate payment.
 use qianbiao_core::{Finding, PayerType};
+use qianbiao_ingest::PaymentRow;
 
-use super::{person_scheme_groups, txn_list};
+use super::txn_list;
 use crate::{total, Context, Rule, RuleMeta};
 
 declare_rule! {
@@ -28,32 +29,35 @@ impl Rule for Dup001 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let groups = person_scheme_groups(ctx, |p| p.payer_type == PayerType::Individual);
         let mut out = Vec::new();
-        for mut rows in groups.into_iter().filter(|g| g.len() >= 2) {
+        let individual = |p: &PaymentRow| p.payer_type == PayerType::Individual;
+        ctx.for_each_person_scheme(individual, |rows| {
+            if rows.len() < 2 {
+                return;
+            }
             rows.sort_by(|&a, &b| {
                 let (pa, pb) = (ctx.payment(a), ctx.payment(b));
                 pa.paid_at
                     .cmp(&pb.paid_at)
                     .then_with(|| pa.txn_id.cmp(&pb.txn_id))
             });
-            let all = total(ctx, &rows);
+            let all = total(ctx, rows);
             let first = ctx.payment(rows[0]);
             let amount = all - first.amount;
-            let mut f = ctx.person_scheme_finding(&Self::META, &rows, amount);
+            let mut f = ctx.person_scheme_finding(&Self::META, rows, amount);
             f.detail = format!(
                 "{}年度{}个人缴费{}笔共{}元（流水号{}），首笔{} {}元之外重复缴费{}元，应予退还",
                 first.period,
                 first.scheme.zh(),
                 rows.len(),
                 all,
-                txn_list(ctx, &rows),
+                txn_list(ctx, rows),
                 first.paid_at.date(),
                 first.amount,
                 amount
             );
             out.push(f);
-        }
+        });
         out
     }
 }

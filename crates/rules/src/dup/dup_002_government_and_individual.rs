@@ -1,7 +1,8 @@
 //! DUP-002 代缴与个人缴费重复: Government and individual payment.
 use qianbiao_core::{Fen, Finding, PayerType};
+use qianbiao_ingest::PaymentRow;
 
-use super::{person_scheme_groups, txn_list};
+use super::txn_list;
 use crate::{Context, Rule, RuleMeta};
 
 declare_rule! {
@@ -28,20 +29,22 @@ impl Rule for Dup002 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let groups = person_scheme_groups(ctx, |p| {
-            matches!(p.payer_type, PayerType::Individual | PayerType::Government)
-        });
         let mut out = Vec::new();
-        for rows in groups {
+        let paying =
+            |p: &PaymentRow| matches!(p.payer_type, PayerType::Individual | PayerType::Government);
+        ctx.for_each_person_scheme(paying, |rows| {
+            if rows.len() < 2 {
+                return;
+            }
             let (gov, ind): (Vec<u32>, Vec<u32>) = rows
                 .iter()
                 .partition(|&&i| ctx.payment(i).payer_type == PayerType::Government);
             if gov.is_empty() || ind.is_empty() {
-                continue;
+                return;
             }
             let ind_total: Fen = ind.iter().map(|&i| ctx.payment(i).amount).sum();
             let gov_total: Fen = gov.iter().map(|&i| ctx.payment(i).amount).sum();
-            let mut f = ctx.person_scheme_finding(&Self::META, &rows, ind_total);
+            let mut f = ctx.person_scheme_finding(&Self::META, rows, ind_total);
             let p = ctx.payment(rows[0]);
             f.detail = format!(
                 "{}年度{}已由政府代缴{}元（流水号{}），本人又缴费{}元（流水号{}），个人缴费应予退还",
@@ -53,7 +56,7 @@ impl Rule for Dup002 {
                 txn_list(ctx, &ind)
             );
             out.push(f);
-        }
+        });
         out
     }
 }

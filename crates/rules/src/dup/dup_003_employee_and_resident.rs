@@ -1,7 +1,8 @@
 //! DUP-003 重复参保: Employee and resident enrolment.
 use qianbiao_core::{Finding, PayerType};
+use qianbiao_ingest::PaymentRow;
 
-use super::{person_scheme_groups, txn_list};
+use super::txn_list;
 use crate::{total, Context, Rule, RuleMeta};
 
 declare_rule! {
@@ -29,30 +30,30 @@ impl Rule for Dup003 {
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
-        let groups = person_scheme_groups(ctx, |p| {
-            p.period == year && p.payer_type != PayerType::BackPayment && p.id_valid
-        });
         let mut out = Vec::new();
-        for rows in groups {
+        let counted = |p: &PaymentRow| {
+            p.period == year && p.payer_type != PayerType::BackPayment && p.id_valid
+        };
+        ctx.for_each_person_scheme(counted, |rows| {
             let p = ctx.payment(rows[0]);
-            let Some(person) = ctx.person_of(&p.id) else {
-                continue;
+            let Some(person) = ctx.payment_person[rows[0] as usize] else {
+                return;
             };
             if !ctx.employee_active(person, p.scheme) {
-                continue;
+                return;
             }
-            let amount = total(ctx, &rows);
-            let mut f = ctx.person_scheme_finding(&Self::META, &rows, amount);
+            let amount = total(ctx, rows);
+            let mut f = ctx.person_scheme_finding(&Self::META, rows, amount);
             f.detail = format!(
                 "该人员{}年度已参加{}，又缴纳{}{}元（流水号{}），属重复参保",
                 year,
                 p.scheme.employee_counterpart().zh(),
                 p.scheme.zh(),
                 amount,
-                txn_list(ctx, &rows)
+                txn_list(ctx, rows)
             );
             out.push(f);
-        }
+        });
         out
     }
 }

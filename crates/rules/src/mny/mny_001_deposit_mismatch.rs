@@ -1,5 +1,5 @@
 //! MNY-001 解缴钱表不符: Deposit does not match its payments.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Fen, Finding};
 
@@ -30,7 +30,7 @@ impl Rule for Mny001 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::default();
         for (i, p) in ctx.effective() {
             if !p.deposit_id.is_empty() {
                 by_deposit.entry(p.deposit_id.as_str()).or_default().push(i);

@@ -1,5 +1,5 @@
 //! MNY-005 个人账户归集: Pooling through a personal account.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Finding, PayerType};
 
@@ -29,7 +29,7 @@ impl Rule for Mny005 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut by_account: HashMap<&str, Vec<u32>> = HashMap::new();
+        let mut by_account: HashMap<&str, Vec<u32>> = HashMap::default();
         for (i, p) in ctx.effective() {
             if p.payer_type == PayerType::Individual && !p.payer_account.is_empty() {
                 by_account
@@ -40,14 +40,14 @@ impl Rule for Mny005 {
         }
         let mut out = Vec::new();
         for (account, rows) in by_account {
-            let mut households: Vec<String> = rows
+            // A household is its hukou household_no, or the person alone: no allocation.
+            let mut households: Vec<(bool, &str)> = rows
                 .iter()
                 .map(|&i| {
-                    let p = ctx.payment(i);
                     let h = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
                     match h {
-                        Some(h) if !h.household_no.is_empty() => format!("H{}", h.household_no),
-                        _ => format!("P{}", p.id),
+                        Some(h) if !h.household_no.is_empty() => (true, h.household_no.as_str()),
+                        _ => (false, ctx.payment(i).id.as_str()),
                     }
                 })
                 .collect();
