@@ -268,6 +268,7 @@ fn load_source<T: Send>(
         let mut more = opened
             .next_chunk(CHUNK, &mut chunk, &mut blank)
             .map_err(&unreadable)?;
+        out.reserve(chunk.len() + opened.remaining_hint(chunk.len() + blank as usize));
         loop {
             // Read the next chunk while this one is normalised on the other cores.
             let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });

@@ -44,6 +44,23 @@ impl Opened {
         }
     }
 
+    /// Rows still to come, exact for XLSX and Parquet, estimated for CSV from the bytes
+    /// read so far; used to size the output once instead of growing it by copies.
+    pub fn remaining_hint(&self, rows_so_far: usize) -> usize {
+        match &self.rows {
+            Rows::Csv { reader, at, .. } => {
+                let total = reader.get_ref().get_ref().len();
+                if at.0 == 0 || rows_so_far == 0 {
+                    return 0;
+                }
+                let per_row = at.0 as f64 / rows_so_far as f64;
+                ((total - at.0) as f64 / per_row * 1.05) as usize
+            }
+            Rows::Grid { rows } => rows.len(),
+            Rows::Frame { next, len, .. } => len - next,
+        }
+    }
+
     /// Appends up to `max` rows to `out`; returns false when the file is exhausted.
     /// Rows whose cells are all empty are skipped and counted in `blank`.
     pub fn next_chunk(
