@@ -137,6 +137,7 @@ fn run_writes_every_output() {
     for f in [
         "findings.csv",
         "findings.parquet",
+        "findings.xlsx",
         "rejected.csv",
         "manifest.json",
         "collectors.csv",
@@ -203,6 +204,7 @@ fn sample_town_matches_its_truth_and_is_deterministic() {
     for f in [
         "findings.csv",
         "findings.parquet",
+        "findings.xlsx",
         "collectors.csv",
         "coverage.csv",
         "rejected.csv",
