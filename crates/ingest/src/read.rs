@@ -258,10 +258,14 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, String> {
     let len = df.height();
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
-        let s = c
-            .cast(&DataType::String)
-            .map_err(|e| format!("column `{}`: cannot read as text: {e}", c.name()))?;
-        let s = s.str().map_err(|e| e.to_string())?.rechunk().into_owned();
+        // A column of a type with no text form (lists, structs) cannot be one of ours:
+        // read it as empty, like a column the contract does not list, rather than refuse
+        // the file. A required column of such a type then rejects its rows as empty.
+        let text = c.cast(&DataType::String).ok();
+        let s = match text.as_ref().and_then(|t| t.str().ok()) {
+            Some(s) => s.rechunk().into_owned(),
+            None => StringChunked::full_null(c.name().clone(), len),
+        };
         cols.push(s);
     }
     Ok(Opened {
@@ -343,6 +347,23 @@ mod tests {
     fn undecodable_bytes_are_refused() {
         assert!(Opened::from_bytes("csv", vec![b'a', b'\n', 0x81, 0x20]).is_err());
         assert!(Opened::from_bytes("csv", Vec::new()).is_err());
+    }
+
+    #[test]
+    fn parquet_column_without_a_text_form_reads_as_empty() {
+        let list = Series::new("tags".into(), vec![Series::new("".into(), [1i32, 2])]);
+        let ids = Series::new("id_number".into(), ["11010519491231002X"]);
+        let mut df =
+            DataFrame::new_infer_height(vec![ids.into_column(), list.into_column()]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes).finish(&mut df).unwrap();
+        let mut o = Opened::from_bytes("parquet", bytes).unwrap();
+        assert_eq!(o.headers, ["id_number", "tags"]);
+        let rows = all_rows(&mut o);
+        assert_eq!(
+            rows[0].fields.iter().collect::<Vec<_>>(),
+            ["11010519491231002X", ""]
+        );
     }
 
     #[test]
