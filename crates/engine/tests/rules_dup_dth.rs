@@ -270,8 +270,9 @@ fn dth_004_death_records_disagree() {
             format!("{},2021-10-01,派出所", ids[0]),
             format!("{},2021-11-01,民政", ids[2]),
             format!("{},2021-10-31,民政", ids[3]),
-            // 4: not in hukou at all.
+            // 4: not in hukou at all, even with two dates far apart.
             format!("{},2021-10-01,卫健", ids[4]),
+            format!("{},2021-12-01,民政", ids[4]),
             format!("{},2021-10-01,派出所", ids[5]),
             format!("{},2021-10-02,派出所", ids[6]),
         ])

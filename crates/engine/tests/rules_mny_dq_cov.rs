@@ -20,6 +20,12 @@ fn mny_001_deposit_does_not_match() {
             // Empty person_count is not compared; listed twice, amounts added.
             "D4,C1,300,2021-11-06,".to_string(),
             "D4,C1,340,2021-11-07,".to_string(),
+            // Listed twice, one row without a count: the count is unknown, not 1.
+            "D6,C1,320,2021-11-06,1".to_string(),
+            "D6,C1,320,2021-11-06,".to_string(),
+            // Listed twice, both counted: 1 + 1 against 2 payments.
+            "D7,C1,320,2021-11-06,1".to_string(),
+            "D7,C1,320,2021-11-06,1".to_string(),
             // Nothing booked against it.
             "D5,C2,100,2021-11-06,".to_string(),
         ])
@@ -44,6 +50,18 @@ fn mny_001_deposit_does_not_match() {
             med("T8", &b, "320", "2021-11-05")
                 .collector("C1", "", "D4")
                 .period("2025"),
+            med("U1", &a, "320", "2021-11-05")
+                .collector("C1", "", "D6")
+                .period("2030"),
+            med("U2", &b, "320", "2021-11-05")
+                .collector("C1", "", "D6")
+                .period("2030"),
+            med("V1", &a, "320", "2021-11-05")
+                .collector("C1", "", "D7")
+                .period("2031"),
+            med("V2", &b, "320", "2021-11-05")
+                .collector("C1", "", "D7")
+                .period("2031"),
             med("T9", &b, "320", "2021-11-05")
                 .collector("C1", "", "D4")
                 .period("2026")

@@ -77,7 +77,7 @@ pub struct Deposit {
     pub collector_id: Text,
     /// Amounts added.
     pub amount: Fen,
-    /// Person counts added; None when no row gives one.
+    /// Person counts added; None when any row has none (then not compared).
     pub person_count: Option<u32>,
     /// Earliest deposit date.
     pub first_date: NaiveDate,
@@ -192,9 +192,11 @@ impl<'a> Context<'a> {
                 .entry(d.deposit_id.clone())
                 .and_modify(|x| {
                     x.amount += d.amount;
+                    // Counts add up only when every row gives one; a row without a count
+                    // leaves the deposit's count unknown, so it is not compared.
                     x.person_count = match (x.person_count, d.person_count) {
                         (Some(a), Some(b)) => Some(a + b),
-                        (a, b) => a.or(b),
+                        _ => None,
                     };
                     x.first_date = x.first_date.min(day);
                     x.last_date = x.last_date.max(day);

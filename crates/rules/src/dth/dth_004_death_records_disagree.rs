@@ -9,8 +9,8 @@ declare_rule! {
     /// **What it finds**: a person whose death records disagree: a `deaths` row while
     /// hukou's status is not 死亡 (迁出/注销 included); hukou 死亡 with no `deaths` row;
     /// or two death dates (over every `deaths` row and the hukou 死亡 status_date) more
-    /// than [30] days apart. A `deaths` row for someone not in hukou is not a finding by
-    /// the first clause.
+    /// than [30] days apart. A person not in hukou is never a finding: the rule reconciles
+    /// the town's register with the death notices.
     ///
     /// **Why it matters**: 派出所 and 民政 report deaths monthly (五(五)); where registers
     /// disagree, the dead keep being charged or the living are struck off.
@@ -38,21 +38,23 @@ impl Rule for Dth004 {
         let tolerance = ctx.policy.death_date_tolerance_days;
         let mut out = Vec::new();
         let mut check = |id: &str, rows: &[usize]| {
-            let hukou = ctx.person_of(id).and_then(|p| ctx.hukou(p));
+            // Someone not in hukou is not this town's record to reconcile.
+            let Some(h) = ctx.person_of(id).and_then(|p| ctx.hukou(p)) else {
+                return;
+            };
+            let dead_in_hukou = h.status == HukouStatus::Dead;
             let mut reasons = Vec::new();
-            if let Some(h) = hukou {
-                if !rows.is_empty() && h.status != HukouStatus::Dead {
-                    reasons.push(format!(
-                        "死亡人员信息报告死亡，但户籍状态为{}",
-                        h.status.zh()
-                    ));
-                }
-                if rows.is_empty() && h.status == HukouStatus::Dead {
-                    reasons.push("户籍状态为死亡，但无死亡人员信息".to_string());
-                }
+            if !rows.is_empty() && !dead_in_hukou {
+                reasons.push(format!(
+                    "死亡人员信息报告死亡，但户籍状态为{}",
+                    h.status.zh()
+                ));
+            }
+            if rows.is_empty() && dead_in_hukou {
+                reasons.push("户籍状态为死亡，但无死亡人员信息".to_string());
             }
             let mut dates: Vec<_> = rows.iter().map(|&i| ctx.ds.deaths[i].death_date).collect();
-            if let Some(h) = hukou.filter(|h| h.status == HukouStatus::Dead) {
+            if dead_in_hukou {
                 dates.extend(h.status_date);
             }
             if let (Some(min), Some(max)) = (dates.iter().min(), dates.iter().max()) {
@@ -75,9 +77,7 @@ impl Rule for Dth004 {
                 .iter()
                 .map(|&i| ctx.src(ctx.ds.deaths[i].prov))
                 .collect();
-            if let Some(h) = hukou {
-                f.sources.push(ctx.src(h.prov));
-            }
+            f.sources.push(ctx.src(h.prov));
             f.detail = format!("{}，应核实并统一死亡信息", reasons.join("；"));
             out.push(f);
         };
