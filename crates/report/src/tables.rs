@@ -81,21 +81,23 @@ pub fn write_collectors(path: &Path, rows: &[CollectorRow]) -> Result<(), Report
     })
 }
 
+/// The columns of `coverage.csv` (and the coverage sheet), in order.
+pub const COVERAGE_COLUMNS: [&str; 7] = [
+    "village",
+    "band",
+    "eligible",
+    "covered",
+    "rate",
+    "target",
+    "below_target",
+];
+
 /// Writes `coverage.csv`: village, band, eligible, covered, rate (4 places), target,
 /// below_target (`true`/`false`; empty without a target or with nobody eligible).
 pub fn write_coverage(path: &Path, rows: &[CoverageRow]) -> Result<(), ReportError> {
     let mut w = csv_writer(path, false)?;
     let err = csv_err(path);
-    w.write_record([
-        "village",
-        "band",
-        "eligible",
-        "covered",
-        "rate",
-        "target",
-        "below_target",
-    ])
-    .map_err(&err)?;
+    w.write_record(COVERAGE_COLUMNS).map_err(&err)?;
     for r in rows {
         let cells = [
             guard(&r.village).into_owned(),

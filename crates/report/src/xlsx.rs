@@ -9,7 +9,7 @@ use qianbiao_core::Finding;
 use qianbiao_rules::cov::CoverageRow;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use crate::tables::{collector_columns, CollectorRow};
+use crate::tables::{collector_columns, CollectorRow, COVERAGE_COLUMNS};
 use crate::{ReportError, FINDING_COLUMNS};
 
 /// Rows Excel can show on one sheet, header included.
@@ -105,16 +105,7 @@ pub fn write_findings_xlsx(
     {
         let ws = wb.add_worksheet();
         ws.set_name("coverage").map_err(err)?;
-        let cols = [
-            "village",
-            "band",
-            "eligible",
-            "covered",
-            "rate",
-            "target",
-            "below_target",
-        ];
-        header(ws, &cols, &bold).map_err(err)?;
+        header(ws, &COVERAGE_COLUMNS, &bold).map_err(err)?;
         for (i, c) in coverage.iter().enumerate() {
             let r = (i + 1) as u32;
             ws.write_string(r, 0, &c.village).map_err(err)?;

@@ -466,12 +466,17 @@ impl<'a> Context<'a> {
         f.period = Some(first.period);
         f.amount = amount;
         f.collector_id = self.collectors_of(rows);
+        self.cite_payments(&mut f, rows);
+        f
+    }
+
+    /// Adds payments to a finding's evidence: their txn_ids and `file:line`.
+    pub fn cite_payments(&self, f: &mut Finding, rows: &[u32]) {
         for &i in rows {
             let p = self.payment(i);
             f.txn_ids.push(p.txn_id.to_string());
             f.sources.push(self.src(p.prov));
         }
-        f
     }
 }
 

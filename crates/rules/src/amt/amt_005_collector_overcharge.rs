@@ -44,10 +44,7 @@ impl Rule for Amt005 {
             f.scheme = Some(r.scheme);
             f.period = Some(r.period);
             f.amount = received - booked;
-            for &i in payments {
-                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-                f.sources.push(ctx.src(ctx.payment(i).prov));
-            }
+            ctx.cite_payments(&mut f, payments);
             f.sources
                 .extend(receipts.iter().map(|&i| ctx.src(ctx.receipt(i).prov)));
             f.detail = format!(

@@ -49,10 +49,7 @@ impl Rule for Dq002 {
             let mut names: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).name.as_str()).collect();
             names.sort_unstable();
             names.dedup();
-            for &i in &rows {
-                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-                f.sources.push(ctx.src(ctx.payment(i).prov));
-            }
+            ctx.cite_payments(&mut f, &rows);
             f.sources.push(ctx.src(h.prov));
             f.detail = format!(
                 "缴费明细姓名“{}”与户籍姓名“{}”不一致（{}笔共{}元），应核实缴费人身份",

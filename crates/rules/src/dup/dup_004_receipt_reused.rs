@@ -48,10 +48,7 @@ impl Rule for Dup004 {
             }
             f.collector_id = ctx.collectors_of(rows);
             f.amount = total(ctx, rows);
-            for &i in rows {
-                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-                f.sources.push(ctx.src(ctx.payment(i).prov));
-            }
+            ctx.cite_payments(&mut f, rows);
             f.detail = format!(
                 "收据号{}用于{}个人员险种的{}笔缴费（流水号{}），共{}元，应核实收据真伪及现金去向",
                 no,

@@ -49,10 +49,7 @@ impl Rule for Mny001 {
             f.collector_id = d.collector_id.to_string();
             f.amount = Fen((d.amount - booked).0.abs());
             f.sources = d.provs.iter().map(|&p| ctx.src(p)).collect();
-            for &i in rows {
-                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-                f.sources.push(ctx.src(ctx.payment(i).prov));
-            }
+            ctx.cite_payments(&mut f, rows);
             let people = d
                 .person_count
                 .map_or(String::new(), |c| format!("（{c}人）"));

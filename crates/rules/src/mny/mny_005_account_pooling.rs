@@ -62,10 +62,7 @@ impl Rule for Mny005 {
             let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id.as_str()).collect();
             people.sort_unstable();
             people.dedup();
-            for &i in &rows {
-                f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-                f.sources.push(ctx.src(ctx.payment(i).prov));
-            }
+            ctx.cite_payments(&mut f, &rows);
             f.detail = format!(
                 "付款账户{}为{}户{}人缴纳个人缴费{}笔共{}元，涉嫌通过个人账户归集居民缴费",
                 account,

@@ -42,9 +42,6 @@ pub(crate) fn collector_finding(
             f.village = v.to_string();
         }
     }
-    for &i in rows {
-        f.txn_ids.push(ctx.payment(i).txn_id.to_string());
-        f.sources.push(ctx.src(ctx.payment(i).prov));
-    }
+    ctx.cite_payments(&mut f, rows);
     f
 }
