@@ -127,6 +127,16 @@ fn garbage_kinds(s: Source) -> &'static [Bad] {
     }
 }
 
+/// One file to write: its source's columns, the garbage it may carry, its rows, its path.
+#[derive(Clone, Copy)]
+struct Job<'j> {
+    source: Source,
+    cols: &'static [Col],
+    kinds: &'j [Bad],
+    entries: &'j [Entry],
+    path: &'j Path,
+}
+
 struct Writer<'a> {
     town: &'a Chunk,
     villages: &'a [Village],
@@ -148,61 +158,49 @@ pub(crate) fn write_dirty(
         rng: SmallRng::seed_from_u64(crate::town::sub_seed(seed, 9_999, 7)),
     };
     let mut lines = Vec::new();
-    let plain = |n: usize| (0..n).map(Entry::Rec).collect::<Vec<_>>();
-    let t = town;
-    lines.push(w.file(
-        Source::Hukou,
-        "hukou.csv",
-        Fmt::Csv(Enc::Gb18030),
-        plain(t.persons.len()),
-    )?);
-    lines.push(w.file(
-        Source::Deaths,
-        "deaths.csv",
-        Fmt::Csv(Enc::Utf8Bom),
-        plain(t.deaths.len()),
-    )?);
-    lines.push(w.file(
-        Source::Eligibility,
-        "eligibility.xlsx",
-        Fmt::Xlsx,
-        plain(t.eligibility.len()),
-    )?);
-    lines.push(w.file(
-        Source::Registrations,
-        "registrations.parquet",
-        Fmt::Parquet,
-        plain(t.registrations.len()),
-    )?);
+    let rows = |r: std::ops::Range<usize>| r.map(Entry::Rec).collect::<Vec<_>>();
+    let all = |s: Source| rows(0..s.len(town));
+    for (source, name, fmt) in [
+        (Source::Hukou, "hukou.csv", Fmt::Csv(Enc::Gb18030)),
+        (Source::Deaths, "deaths.csv", Fmt::Csv(Enc::Utf8Bom)),
+        (Source::Eligibility, "eligibility.xlsx", Fmt::Xlsx),
+        (Source::Registrations, "registrations.parquet", Fmt::Parquet),
+    ] {
+        lines.push(w.file(source, name, fmt, all(source))?);
+    }
     for (name, fmt, entries) in w.payment_plan() {
         lines.push(w.file(Source::Payments, &name, fmt, entries)?);
     }
-    let nr = t.receipts.len();
+    let nr = town.receipts.len();
     let cut = nr - nr / 5;
-    lines.push(w.file(
-        Source::Receipts,
-        "receipts.csv",
-        Fmt::Csv(Enc::Utf8),
-        (0..cut).map(Entry::Rec).collect(),
-    )?);
-    lines.push(w.file(
-        Source::Receipts,
-        "receipts/代办员补录.csv",
-        Fmt::Csv(Enc::Gb18030),
-        (cut..nr).map(Entry::Rec).collect(),
-    )?);
-    lines.push(w.file(
-        Source::Deposits,
-        "deposits.xlsx",
-        Fmt::Xlsx,
-        plain(t.deposits.len()),
-    )?);
-    lines.push(w.file(
-        Source::Roster,
-        "roster.csv",
-        Fmt::Csv(Enc::Gb18030),
-        plain(t.roster.len()),
-    )?);
+    for (source, name, fmt, entries) in [
+        (
+            Source::Receipts,
+            "receipts.csv",
+            Fmt::Csv(Enc::Utf8),
+            rows(0..cut),
+        ),
+        (
+            Source::Receipts,
+            "receipts/代办员补录.csv",
+            Fmt::Csv(Enc::Gb18030),
+            rows(cut..nr),
+        ),
+        (
+            Source::Deposits,
+            "deposits.xlsx",
+            Fmt::Xlsx,
+            all(Source::Deposits),
+        ),
+        (
+            Source::Roster,
+            "roster.csv",
+            Fmt::Csv(Enc::Gb18030),
+            all(Source::Roster),
+        ),
+    ] {
+        lines.push(w.file(source, name, fmt, entries)?);
+    }
     Ok(lines)
 }
 
@@ -293,11 +291,17 @@ impl Writer<'_> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
-        let cols = source.columns();
+        let job = Job {
+            source,
+            cols: source.columns(),
+            kinds: &kinds,
+            entries: &entries,
+            path: &path,
+        };
         match fmt {
-            Fmt::Csv(enc) => self.write_csv(source, cols, &kinds, &entries, &path, enc)?,
-            Fmt::Xlsx => self.write_xlsx(source, cols, &kinds, &entries, &path)?,
-            Fmt::Parquet => self.write_parquet(source, cols, &kinds, &entries, &path)?,
+            Fmt::Csv(enc) => self.write_csv(job, enc)?,
+            Fmt::Xlsx => self.write_xlsx(job)?,
+            Fmt::Parquet => self.write_parquet(job)?,
         }
         Ok(RejectLine {
             source: source.name(),
@@ -308,26 +312,21 @@ impl Writer<'_> {
     }
 
     /// The cells of an entry as written values, in column order, plus a shape break.
-    fn render(
-        &mut self,
-        source: Source,
-        cols: &[Col],
-        kinds: &[Bad],
-        e: Entry,
-        xlsx: bool,
-    ) -> (Vec<Out>, Option<Bad>) {
+    fn render(&mut self, job: Job, e: Entry, xlsx: bool) -> (Vec<Out>, Option<Bad>) {
         let (k, bad) = match e {
             Entry::Rec(k) | Entry::Dup(k) => (k, None),
-            Entry::Garbage(g, k) => (k, Some(kinds[g])),
+            Entry::Garbage(g, k) => (k, Some(job.kinds[g])),
         };
-        let cells = source.cells(self.town, k, self.villages);
-        let mut outs: Vec<Out> = cols
+        let cells = job.source.cells(self.town, k, self.villages);
+        let mut outs: Vec<Out> = job
+            .cols
             .iter()
             .zip(&cells)
             .map(|(c, cell)| self.vary(c.kind, cell, xlsx))
             .collect();
         let idx = |name: &str| {
-            cols.iter()
+            job.cols
+                .iter()
                 .position(|c| c.name == name)
                 .expect("garbage names a column")
         };
@@ -382,17 +381,9 @@ impl Writer<'_> {
         (order, self.rng.random_bool(0.6), self.rng.random_bool(0.5))
     }
 
-    fn write_csv(
-        &mut self,
-        source: Source,
-        cols: &[Col],
-        kinds: &[Bad],
-        entries: &[Entry],
-        path: &Path,
-        enc: Enc,
-    ) -> Result<(), SynthError> {
-        let (order, seq_col, note_col) = self.layout(cols.len());
-        let headers = self.headers(cols);
+    fn write_csv(&mut self, job: Job, enc: Enc) -> Result<(), SynthError> {
+        let (order, seq_col, note_col) = self.layout(job.cols.len());
+        let headers = self.headers(job.cols);
         // Windows exports (the GB18030 ones) end lines with CRLF.
         let term = if enc == Enc::Gb18030 {
             csv::Terminator::CRLF
@@ -412,9 +403,9 @@ impl Writer<'_> {
             head.push("备注".to_string());
         }
         w.write_record(&head)
-            .map_err(|e| SynthError::Csv(path.display().to_string(), e))?;
-        for (row_no, e) in entries.iter().enumerate() {
-            let (outs, shape) = self.render(source, cols, kinds, *e, false);
+            .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
+        for (row_no, e) in job.entries.iter().enumerate() {
+            let (outs, shape) = self.render(job, *e, false);
             let mut rec: Vec<String> = Vec::with_capacity(head.len() + 1);
             if seq_col {
                 rec.push((row_no + 1).to_string());
@@ -435,9 +426,11 @@ impl Writer<'_> {
                 _ => {}
             }
             w.write_record(&rec)
-                .map_err(|e| SynthError::Csv(path.display().to_string(), e))?;
+                .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
         }
-        let bytes = w.into_inner().map_err(|e| io_err(path, e.into_error()))?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| io_err(job.path, e.into_error()))?;
         let text = String::from_utf8(bytes).map_err(|e| SynthError::Internal(e.to_string()))?;
         let data = match enc {
             Enc::Utf8 => text.into_bytes(),
@@ -448,28 +441,21 @@ impl Writer<'_> {
             }
             Enc::Gb18030 => encoding_rs::GB18030.encode(&text).0.into_owned(),
         };
-        std::fs::write(path, data).map_err(|e| io_err(path, e))
+        std::fs::write(job.path, data).map_err(|e| io_err(job.path, e))
     }
 
-    fn write_xlsx(
-        &mut self,
-        source: Source,
-        cols: &[Col],
-        kinds: &[Bad],
-        entries: &[Entry],
-        path: &Path,
-    ) -> Result<(), SynthError> {
+    fn write_xlsx(&mut self, job: Job) -> Result<(), SynthError> {
         use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
         let xerr = |e: rust_xlsxwriter::XlsxError| {
-            SynthError::Xlsx(path.display().to_string(), e.to_string())
+            SynthError::Xlsx(job.path.display().to_string(), e.to_string())
         };
-        let (order, seq_col, _) = self.layout(cols.len());
-        let headers = self.headers(cols);
+        let (order, seq_col, _) = self.layout(job.cols.len());
+        let headers = self.headers(job.cols);
         let mut wb = Workbook::new();
         let created = ExcelDateTime::from_ymd(2022, 1, 28).map_err(xerr)?;
         wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
         let ws = wb.add_worksheet();
-        ws.set_name(source_sheet(source)).map_err(xerr)?;
+        ws.set_name(source_sheet(job.source)).map_err(xerr)?;
         let off = u16::from(seq_col);
         if seq_col {
             ws.write_string(0, 0, "序号").map_err(xerr)?;
@@ -478,9 +464,10 @@ impl Writer<'_> {
             ws.write_string(0, off + j as u16, &headers[i])
                 .map_err(xerr)?;
         }
-        let rendered: Vec<Vec<Out>> = entries
+        let rendered: Vec<Vec<Out>> = job
+            .entries
             .iter()
-            .map(|e| self.render(source, cols, kinds, *e, true).0)
+            .map(|e| self.render(job, *e, true).0)
             .collect();
         for (r, outs) in rendered.iter().enumerate() {
             let row = r as u32 + 1;
@@ -508,32 +495,27 @@ impl Writer<'_> {
             .map_err(xerr)?;
         notes.write_string(1, 0, "id_number").map_err(xerr)?;
         notes.write_string(2, 0, "not data").map_err(xerr)?;
-        wb.save(path).map_err(xerr)
+        wb.save(job.path).map_err(xerr)
     }
 
-    fn write_parquet(
-        &mut self,
-        source: Source,
-        cols: &[Col],
-        kinds: &[Bad],
-        entries: &[Entry],
-        path: &Path,
-    ) -> Result<(), SynthError> {
-        let perr = |e: PolarsError| SynthError::Parquet(path.display().to_string(), e.to_string());
-        let headers = self.headers(cols);
+    fn write_parquet(&mut self, job: Job) -> Result<(), SynthError> {
+        let perr =
+            |e: PolarsError| SynthError::Parquet(job.path.display().to_string(), e.to_string());
+        let headers = self.headers(job.cols);
         let mut columns: Vec<Column> = Vec::new();
-        let rows: Vec<(Vec<Out>, Vec<Cell>, Option<Bad>)> = entries
+        let rows: Vec<(Vec<Out>, Vec<Cell>, Option<Bad>)> = job
+            .entries
             .iter()
             .map(|e| {
-                let (outs, _) = self.render(source, cols, kinds, *e, false);
+                let (outs, _) = self.render(job, *e, false);
                 let (k, bad) = match e {
                     Entry::Rec(k) | Entry::Dup(k) => (*k, None),
-                    Entry::Garbage(g, k) => (*k, Some(kinds[*g])),
+                    Entry::Garbage(g, k) => (*k, Some(job.kinds[*g])),
                 };
-                (outs, source.cells(self.town, k, self.villages), bad)
+                (outs, job.source.cells(self.town, k, self.villages), bad)
             })
             .collect();
-        for (i, c) in cols.iter().enumerate() {
+        for (i, c) in job.cols.iter().enumerate() {
             let name: PlSmallStr = headers[i].as_str().into();
             // Native types: dates and whole numbers where the column allows it.
             let native_date = c.kind == Kind::Date && c.required;
@@ -574,7 +556,7 @@ impl Writer<'_> {
             }
         }
         let mut df = DataFrame::new_infer_height(columns).map_err(perr)?;
-        let file = std::fs::File::create(path).map_err(|e| io_err(path, e))?;
+        let file = std::fs::File::create(job.path).map_err(|e| io_err(job.path, e))?;
         ParquetWriter::new(file).finish(&mut df).map_err(perr)?;
         Ok(())
     }
@@ -745,11 +727,7 @@ fn vary_text(rng: &mut SmallRng, kind: Kind, s: &str) -> String {
                 ],
                 _ => &[],
             };
-            if opts.is_empty() {
-                s.to_string()
-            } else {
-                opts[rng.random_range(0..opts.len())].to_string()
-            }
+            pick_spelling(rng, opts, s)
         }
         Kind::Payer => {
             let opts: &[&str] = match s {
@@ -758,42 +736,21 @@ fn vary_text(rng: &mut SmallRng, kind: Kind, s: &str) -> String {
                 "补缴" => &["补缴", "中断补缴", "政策性补缴", "back_payment"],
                 _ => &[],
             };
-            if opts.is_empty() {
-                s.to_string()
-            } else {
-                opts[rng.random_range(0..opts.len())].to_string()
-            }
+            pick_spelling(rng, opts, s)
         }
-        Kind::PayStatus => {
-            if s == "成功" && rng.random_bool(0.4) {
-                String::new()
-            } else {
-                s.to_string()
-            }
-        }
-        Kind::HukouStatus => {
-            if s == "正常" && rng.random_bool(0.4) {
-                String::new()
-            } else {
-                s.to_string()
-            }
-        }
+        Kind::PayStatus => blank_default(rng, s, "成功"),
+        Kind::HukouStatus => blank_default(rng, s, "正常"),
         Kind::Residence => {
-            if s == "户籍" {
-                ["户籍", "本地户籍", ""][rng.random_range(0..3)].to_string()
+            let opts: &[&str] = if s == "户籍" {
+                &["户籍", "本地户籍", ""]
             } else {
-                s.to_string()
-            }
+                &[]
+            };
+            pick_spelling(rng, opts, s)
         }
         Kind::Category => {
-            let cat = Category::parse(s);
-            match cat {
-                Some(c) => {
-                    let opts = category_spellings(c);
-                    opts[rng.random_range(0..opts.len())].to_string()
-                }
-                None => s.to_string(),
-            }
+            let opts = Category::parse(s).map_or(&[][..], category_spellings);
+            pick_spelling(rng, opts, s)
         }
         _ => {
             if rng.random_bool(0.03) && s.is_ascii() {
@@ -806,6 +763,24 @@ fn vary_text(rng: &mut SmallRng, kind: Kind, s: &str) -> String {
                 s.to_string()
             }
         }
+    }
+}
+
+/// One of `opts` at random, or `s` itself when there are none.
+fn pick_spelling(rng: &mut SmallRng, opts: &[&str], s: &str) -> String {
+    if opts.is_empty() {
+        s.to_string()
+    } else {
+        opts[rng.random_range(0..opts.len())].to_string()
+    }
+}
+
+/// `s`, sometimes left blank when it is the value a blank stands for.
+fn blank_default(rng: &mut SmallRng, s: &str, default: &str) -> String {
+    if s == default && rng.random_bool(0.4) {
+        String::new()
+    } else {
+        s.to_string()
     }
 }
 

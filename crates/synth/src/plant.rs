@@ -12,7 +12,7 @@ use qianbiao_core::{Category, Fen, Scheme};
 use rand::Rng;
 
 use crate::eval::{split_receipt, Ctx};
-use crate::model::{Death, HStatus, PStatus, Payer, Payment, RegStatus, RosterRow};
+use crate::model::{Death, HStatus, PStatus, Payer, Payment, RosterRow};
 use crate::town::{as_of, at, day_between, daytime, ymd, Gen};
 
 /// Every rule code, in catalogue order.
@@ -135,21 +135,65 @@ impl<'g, 'p> Planter<'g, 'p> {
         j
     }
 
-    /// A person satisfying `pred`, searched from a random start; marked used.
-    fn find(&mut self, pred: impl Fn(&Self, usize) -> bool) -> Option<usize> {
-        let n = self.g.chunk.persons.len();
+    /// The first index below `n`, searched from a random start, that `take` accepts
+    /// (`take` marks what it accepts as used).
+    fn rotate(
+        &mut self,
+        n: usize,
+        mut take: impl FnMut(&mut Self, usize) -> bool,
+    ) -> Option<usize> {
         if n == 0 {
             return None;
         }
         let start = self.g.rng.random_range(0..n);
-        for k in 0..n {
-            let i = (start + k) % n;
-            if !self.g.meta[i].used && pred(self, i) {
-                self.g.meta[i].used = true;
-                return Some(i);
+        (0..n).map(|k| (start + k) % n).find(|&i| take(self, i))
+    }
+
+    /// A person satisfying `pred`, searched from a random start; marked used.
+    fn find(&mut self, pred: impl Fn(&Self, usize) -> bool) -> Option<usize> {
+        let n = self.g.chunk.persons.len();
+        self.rotate(n, |s, i| {
+            let ok = !s.g.meta[i].used && pred(s, i);
+            if ok {
+                s.g.meta[i].used = true;
             }
-        }
-        None
+            ok
+        })
+    }
+
+    /// A plain resident aged `ages` with an effective `scheme` payment, and that payment;
+    /// the person is marked used.
+    fn find_plain_paying(
+        &mut self,
+        ages: std::ops::RangeInclusive<i32>,
+        scheme: Scheme,
+    ) -> Option<(usize, usize)> {
+        let i = self.find(|s, i| s.plain(i, ages.clone()) && s.payment_of(i, scheme).is_some())?;
+        let j = self.payment_of(i, scheme).expect("checked");
+        Some((i, j))
+    }
+
+    /// Whether person `i` has a live government-paid `scheme` payment.
+    fn has_government_payment(&self, i: usize, scheme: Scheme) -> bool {
+        self.live(i).iter().any(|&j| {
+            let q = &self.g.chunk.payments[j];
+            q.scheme == scheme && q.payer == Payer::Government
+        })
+    }
+
+    /// Dates of person `i`'s live payments.
+    fn live_days(&self, i: usize) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.live(i)
+            .into_iter()
+            .map(|j| self.g.chunk.payments[j].date())
+    }
+
+    fn first_pay_day(&self, i: usize) -> NaiveDate {
+        self.live_days(i).min().expect("has payments")
+    }
+
+    fn last_pay_day(&self, i: usize) -> NaiveDate {
+        self.live_days(i).max().expect("has payments")
     }
 
     /// A plain resident: 正常, no groups, no employee scheme, pays online only, all
@@ -267,6 +311,41 @@ impl<'g, 'p> Planter<'g, 'p> {
         )
     }
 
+    /// A new individual online payment for person `i` on a day of the window.
+    fn new_window_payment(
+        &mut self,
+        i: usize,
+        scheme: Scheme,
+        amount: Fen,
+        status: PStatus,
+    ) -> usize {
+        let d = self.window_day();
+        self.new_payment(i, scheme, amount, d, status)
+    }
+
+    /// Moves payment `j` to a random time of a late day with a new amount; returns the day.
+    fn make_late(&mut self, j: usize, amount: Fen) -> NaiveDate {
+        let d = self.late_day();
+        let t = daytime(&mut self.g.rng, d);
+        let q = &mut self.g.chunk.payments[j];
+        q.paid_at = t;
+        q.amount = amount;
+        d
+    }
+
+    /// A death notice for person `i`, dated `d` and notified `notice_after` days later.
+    fn push_death(&mut self, i: usize, d: NaiveDate, source: &'static str, notice_after: i64) {
+        let p = &self.g.chunk.persons[i];
+        let death = Death {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            death_date: d,
+            source,
+            notice_date: Some(d + Duration::days(notice_after)),
+        };
+        self.g.chunk.deaths.push(death);
+    }
+
     /// Runs every rule's planting `count` times, then the near misses, then COV-001.
     pub(crate) fn plant_all(&mut self, count: usize, cov_band: Option<usize>) {
         let v = self.g.v as usize;
@@ -309,14 +388,9 @@ impl<'g, 'p> Planter<'g, 'p> {
     }
 
     fn dup001(&mut self, refunded: bool) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        else {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentMedical)
-            .expect("checked");
         let first = self.g.chunk.payments[j].clone();
         let day = (first.date() + Duration::days(self.g.rng.random_range(0..6)))
             .min(self.g.policy.window_end);
@@ -338,67 +412,37 @@ impl<'g, 'p> Planter<'g, 'p> {
             m.severe
                 && (pol.pension_min_age..=pol.pension_max_age).contains(&m.age)
                 && s.g.chunk.persons[i].status == HStatus::Normal
-                && s.live(i).iter().any(|&j| {
-                    let q = &s.g.chunk.payments[j];
-                    q.payer == Payer::Government && q.scheme == Scheme::ResidentPension
-                })
+                && s.has_government_payment(i, Scheme::ResidentPension)
         });
         if let Some(i) = found {
-            let d = self.window_day();
-            self.new_payment(
-                i,
-                Scheme::ResidentPension,
-                Fen::yuan(300),
-                d,
-                PStatus::Success,
-            );
+            self.new_window_payment(i, Scheme::ResidentPension, Fen::yuan(300), PStatus::Success);
             return;
         }
         // Fallback: a medical 代缴 person also paying (AMT-003 fires too).
         let found = self.find(|s, i| {
             s.g.chunk.persons[i].status == HStatus::Normal
-                && s.live(i).iter().any(|&j| {
-                    let q = &s.g.chunk.payments[j];
-                    q.payer == Payer::Government && q.scheme == Scheme::ResidentMedical
-                })
+                && s.has_government_payment(i, Scheme::ResidentMedical)
         });
         if let Some(i) = found {
-            let d = self.window_day();
-            self.new_payment(
-                i,
-                Scheme::ResidentMedical,
-                Fen::yuan(320),
-                d,
-                PStatus::Success,
-            );
+            self.new_window_payment(i, Scheme::ResidentMedical, Fen::yuan(320), PStatus::Success);
         }
     }
 
     fn dup003(&mut self, near: bool) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 20..=59) && s.payment_of(i, Scheme::ResidentPension).is_some())
-        else {
+        let Some((i, _)) = self.find_plain_paying(20..=59, Scheme::ResidentPension) else {
             return;
         };
         if near {
-            self.g.add_reg(
+            self.g.add_employment(
                 i,
                 Scheme::EmployeePension,
-                RegStatus::Ended,
                 ymd(2015, 7, 1),
                 Some(ymd(2021, 12, 31)),
-                None,
             );
         } else {
             let start = day_between(&mut self.g.rng, ymd(2018, 1, 1), ymd(2021, 10, 1));
-            self.g.add_reg(
-                i,
-                Scheme::EmployeePension,
-                RegStatus::Active,
-                start,
-                None,
-                None,
-            );
+            self.g
+                .add_employment(i, Scheme::EmployeePension, start, None);
             self.g.meta[i].emp_pension = true;
         }
     }
@@ -421,6 +465,54 @@ impl<'g, 'p> Planter<'g, 'p> {
             })
     }
 
+    /// Receipt payments of collector `c` whose receipt no planting has used yet.
+    fn unused_receipt_payments(&self, collector: &str) -> Vec<usize> {
+        self.receipt_payments(collector)
+            .into_iter()
+            .filter(|&j| {
+                !self
+                    .used_receipts
+                    .contains(&self.g.chunk.payments[j].receipt_no)
+            })
+            .collect()
+    }
+
+    /// The payment of `list` with the highest receipt number (the last of equals).
+    fn highest_receipt(&self, list: &[usize]) -> Option<usize> {
+        list.iter()
+            .copied()
+            .max_by_key(|&j| split_receipt(&self.g.chunk.payments[j].receipt_no).map(|x| x.1))
+    }
+
+    /// The highest number on collector `c`'s receipts rows.
+    fn receipts_top(&self, collector: &str) -> Option<u128> {
+        self.g
+            .chunk
+            .receipts
+            .iter()
+            .filter(|r| r.collector == collector)
+            .filter_map(|r| split_receipt(&r.receipt_no).map(|x| x.1))
+            .max()
+    }
+
+    /// A random collector's unused receipt payment that has a receipts row: the receipt
+    /// number and the row.
+    fn pick_unused_receipt(&mut self) -> Option<(String, usize)> {
+        for _ in 0..self.g.collectors.len() {
+            let c = self.pick_collector();
+            let list = self.unused_receipt_payments(&c);
+            if list.is_empty() {
+                continue;
+            }
+            let j = list[self.g.rng.random_range(0..list.len())];
+            let no = self.g.chunk.payments[j].receipt_no.clone();
+            if let Some(r) = self.receipt_row(&no) {
+                return Some((no, r));
+            }
+        }
+        None
+    }
+
     fn pick_collector(&mut self) -> String {
         let k = self.g.collectors.len();
         let c = self.g.rng.random_range(0..k);
@@ -437,23 +529,12 @@ impl<'g, 'p> Planter<'g, 'p> {
     fn dup004(&mut self) {
         for _ in 0..self.g.collectors.len() {
             let c = self.pick_collector();
-            let list = self.receipt_payments(&c);
-            let list: Vec<usize> = list
-                .into_iter()
-                .filter(|&j| {
-                    !self
-                        .used_receipts
-                        .contains(&self.g.chunk.payments[j].receipt_no)
-                })
-                .collect();
+            let list = self.unused_receipt_payments(&c);
             if list.len() < 3 {
                 continue;
             }
             // B: the highest number, so no gap opens when it is renumbered.
-            let b = *list
-                .iter()
-                .max_by_key(|&&j| split_receipt(&self.g.chunk.payments[j].receipt_no).map(|x| x.1))
-                .expect("non-empty");
+            let b = self.highest_receipt(&list).expect("non-empty");
             let all = self.receipt_payments(&c);
             let top = all
                 .iter()
@@ -487,12 +568,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         }) else {
             return;
         };
-        let first = self
-            .live(i)
-            .iter()
-            .map(|&j| self.g.chunk.payments[j].date())
-            .min()
-            .expect("has payments");
+        let first = self.first_pay_day(i);
         let d = first - Duration::days(self.g.rng.random_range(1..=5));
         self.g.kill(i, d);
     }
@@ -501,12 +577,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         let Some(i) = self.find(|s, i| s.plain(i, 16..=69)) else {
             return;
         };
-        let last = self
-            .live(i)
-            .iter()
-            .map(|&j| self.g.chunk.payments[j].date())
-            .max()
-            .expect("has payments");
+        let last = self.last_pay_day(i);
         let d = (last + Duration::days(self.g.rng.random_range(1..=8))).min(ymd(2021, 12, 31));
         self.g.kill(i, d);
     }
@@ -571,16 +642,11 @@ impl<'g, 'p> Planter<'g, 'p> {
             }
             2 => {
                 if let Some(i) = self.find(|s, i| s.dead_before_window(i)) {
-                    let p = &self.g.chunk.persons[i];
-                    let d = p.status_date.expect("dead has a date") + Duration::days(45);
-                    let death = Death {
-                        id: p.id.clone(),
-                        name: p.name.clone(),
-                        death_date: d,
-                        source: "殡葬",
-                        notice_date: Some(d + Duration::days(3)),
-                    };
-                    self.g.chunk.deaths.push(death);
+                    let d = self.g.chunk.persons[i]
+                        .status_date
+                        .expect("dead has a date")
+                        + Duration::days(45);
+                    self.push_death(i, d, "殡葬", 3);
                     return;
                 }
             }
@@ -591,104 +657,49 @@ impl<'g, 'p> Planter<'g, 'p> {
             return;
         };
         let d = self.late_day();
-        let p = &self.g.chunk.persons[i];
-        let death = Death {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            death_date: d,
-            source: "民政",
-            notice_date: Some(d + Duration::days(5)),
-        };
-        self.g.chunk.deaths.push(death);
+        self.push_death(i, d, "民政", 5);
     }
 
     fn amt001(&mut self) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentPension).is_some())
-        else {
+        let Some((_, j)) = self.find_plain_paying(16..=59, Scheme::ResidentPension) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentPension)
-            .expect("checked");
         self.g.chunk.payments[j].amount =
             Fen::yuan([200, 350, 700, 1200][self.g.rng.random_range(0..4)]);
     }
 
     fn amt002(&mut self) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentPension).is_some())
-        else {
+        let Some((_, j)) = self.find_plain_paying(16..=59, Scheme::ResidentPension) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentPension)
-            .expect("checked");
         self.g.chunk.payments[j].amount = Fen::yuan(100);
     }
 
     fn amt003(&mut self, variant: usize) {
         if variant.is_multiple_of(2) {
-            if let Some(i) = self.find(|s, i| {
-                s.plain(i, 60..=69) && s.payment_of(i, Scheme::ResidentMedical).is_some()
-            }) {
-                let j = self
-                    .payment_of(i, Scheme::ResidentMedical)
-                    .expect("checked");
+            if let Some((_, j)) = self.find_plain_paying(60..=69, Scheme::ResidentMedical) {
                 self.g.chunk.payments[j].amount = Fen::yuan(320);
                 return;
             }
         }
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        else {
+        let Some((_, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentMedical)
-            .expect("checked");
         self.g.chunk.payments[j].amount = Fen::yuan(400);
     }
 
     fn amt004(&mut self) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        else {
+        let Some((_, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentMedical)
-            .expect("checked");
-        let d = self.late_day();
-        let t = daytime(&mut self.g.rng, d);
-        let q = &mut self.g.chunk.payments[j];
-        q.paid_at = t;
-        q.amount = Fen::yuan(320);
+        self.make_late(j, Fen::yuan(320));
     }
 
     fn amt005(&mut self) {
-        for _ in 0..self.g.collectors.len() {
-            let c = self.pick_collector();
-            let list: Vec<usize> = self
-                .receipt_payments(&c)
-                .into_iter()
-                .filter(|&j| {
-                    !self
-                        .used_receipts
-                        .contains(&self.g.chunk.payments[j].receipt_no)
-                })
-                .collect();
-            if list.is_empty() {
-                continue;
-            }
-            let j = list[self.g.rng.random_range(0..list.len())];
-            let no = self.g.chunk.payments[j].receipt_no.clone();
-            if let Some(r) = self.receipt_row(&no) {
-                self.g.chunk.receipts[r].amount +=
-                    Fen::yuan([30, 50, 80][self.g.rng.random_range(0..3)]);
-                self.used_receipts.insert(no);
-                return;
-            }
+        if let Some((no, r)) = self.pick_unused_receipt() {
+            self.g.chunk.receipts[r].amount +=
+                Fen::yuan([30, 50, 80][self.g.rng.random_range(0..3)]);
+            self.used_receipts.insert(no);
         }
     }
 
@@ -703,12 +714,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         let Some(i) = self.find(|s, i| s.plain(i, 16..=69)) else {
             return;
         };
-        let first = self
-            .live(i)
-            .iter()
-            .map(|&j| self.g.chunk.payments[j].date())
-            .min()
-            .expect("has payments");
+        let first = self.first_pay_day(i);
         let d = first - Duration::days(self.g.rng.random_range(3..=40));
         self.g.set_status(i, HStatus::MovedOut, d);
     }
@@ -721,12 +727,10 @@ impl<'g, 'p> Planter<'g, 'p> {
                 s.plain(i, ages.clone()) && s.payment_of(i, Scheme::ResidentPension).is_none()
             });
             if let Some(i) = found {
-                let d = self.window_day();
-                self.new_payment(
+                self.new_window_payment(
                     i,
                     Scheme::ResidentPension,
                     Fen::yuan(300),
-                    d,
                     PStatus::Success,
                 );
                 return;
@@ -747,12 +751,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         match variant % 3 {
             0 => {
                 // A 60-69 person outside the groups: the half is never a 代缴 row.
-                if let Some(i) = self.find(|s, i| {
-                    s.plain(i, 60..=69) && s.payment_of(i, Scheme::ResidentMedical).is_some()
-                }) {
-                    let j = self
-                        .payment_of(i, Scheme::ResidentMedical)
-                        .expect("checked");
+                if let Some((_, j)) = self.find_plain_paying(60..=69, Scheme::ResidentMedical) {
                     let d = self.g.chunk.payments[j].date();
                     self.make_government(j, Fen::yuan(320), d);
                     return;
@@ -791,14 +790,9 @@ impl<'g, 'p> Planter<'g, 'p> {
 
     /// 代缴 on day D for a 低保 row ending D - 1 (fires) or D (near miss).
     fn elg003_dibao(&mut self, near: bool) {
-        let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        else {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
             return;
         };
-        let j = self
-            .payment_of(i, Scheme::ResidentMedical)
-            .expect("checked");
         let d = self.g.chunk.payments[j]
             .date()
             .min(self.g.policy.window_end - Duration::days(1));
@@ -840,16 +834,13 @@ impl<'g, 'p> Planter<'g, 'p> {
                 2 => m.age >= 70 && !m.has_elig,
                 _ => m.full && m.age < 70,
             };
-            let live = s.live(i);
-            ok && live
+            ok && s
+                .live(i)
                 .iter()
                 .filter(|&&j| s.g.chunk.payments[j].scheme == scheme)
                 .count()
                 == 1
-                && live.iter().any(|&j| {
-                    let q = &s.g.chunk.payments[j];
-                    q.scheme == scheme && q.payer == Payer::Government
-                })
+                && s.has_government_payment(i, scheme)
         });
         let Some(i) = found else {
             return false;
@@ -862,21 +853,13 @@ impl<'g, 'p> Planter<'g, 'p> {
         true
     }
 
+    /// A deposit no planting has used yet, searched from a random start; marked used.
     fn pick_deposit(&mut self) -> Option<usize> {
         let n = self.g.chunk.deposits.len();
-        if n == 0 {
-            return None;
-        }
-        let start = self.g.rng.random_range(0..n);
-        for k in 0..n {
-            let d = (start + k) % n;
-            let id = self.g.chunk.deposits[d].deposit_id.clone();
-            if !self.used_deposits.contains(&id) {
-                self.used_deposits.insert(id);
-                return Some(d);
-            }
-        }
-        None
+        self.rotate(n, |s, d| {
+            let id = s.g.chunk.deposits[d].deposit_id.clone();
+            s.used_deposits.insert(id)
+        })
     }
 
     fn mny001(&mut self, variant: usize) {
@@ -897,15 +880,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         let c = self.g.rng.random_range(0..self.g.collectors.len());
         let collector = self.g.collectors[c].clone();
         let prefix = self.g.receipt_prefix[c].clone();
-        let top = self
-            .g
-            .chunk
-            .receipts
-            .iter()
-            .filter(|r| r.collector == collector)
-            .filter_map(|r| split_receipt(&r.receipt_no).map(|x| x.1))
-            .max();
-        let Some(top) = top else {
+        let Some(top) = self.receipts_top(&collector) else {
             return;
         };
         let Some(i) = self
@@ -1020,10 +995,7 @@ impl<'g, 'p> Planter<'g, 'p> {
                 continue;
             }
             let list = self.receipt_payments(&c);
-            let Some(&b) = list
-                .iter()
-                .max_by_key(|&&j| split_receipt(&self.g.chunk.payments[j].receipt_no).map(|x| x.1))
-            else {
+            let Some(b) = self.highest_receipt(&list) else {
                 continue;
             };
             let old = self.g.chunk.payments[b].receipt_no.clone();
@@ -1034,15 +1006,7 @@ impl<'g, 'p> Planter<'g, 'p> {
                 continue;
             };
             // The top of the receipts side too (MNY-002 may have added one).
-            let top = self
-                .g
-                .chunk
-                .receipts
-                .iter()
-                .filter(|r| r.collector == c)
-                .filter_map(|r| split_receipt(&r.receipt_no).map(|x| x.1))
-                .max()
-                .unwrap_or(n);
+            let top = self.receipts_top(&c).unwrap_or(n);
             let new = format!("{prefix}{:06}", top.max(n) + 2);
             self.g.chunk.payments[b].receipt_no = new.clone();
             self.renumber_receipt_row(&old, &new);
@@ -1064,30 +1028,13 @@ impl<'g, 'p> Planter<'g, 'p> {
 
     /// A receipts row whose id was mistyped.
     fn dq001_receipt(&mut self) -> bool {
-        for _ in 0..self.g.collectors.len() {
-            let c = self.pick_collector();
-            let list: Vec<usize> = self
-                .receipt_payments(&c)
-                .into_iter()
-                .filter(|&j| {
-                    !self
-                        .used_receipts
-                        .contains(&self.g.chunk.payments[j].receipt_no)
-                })
-                .collect();
-            if list.is_empty() {
-                continue;
-            }
-            let j = list[self.g.rng.random_range(0..list.len())];
-            let no = self.g.chunk.payments[j].receipt_no.clone();
-            if let Some(r) = self.receipt_row(&no) {
-                let id = corrupt(&self.g.chunk.receipts[r].id);
-                self.g.chunk.receipts[r].id = id;
-                self.used_receipts.insert(no);
-                return true;
-            }
-        }
-        false
+        let Some((no, r)) = self.pick_unused_receipt() else {
+            return false;
+        };
+        let id = corrupt(&self.g.chunk.receipts[r].id);
+        self.g.chunk.receipts[r].id = id;
+        self.used_receipts.insert(no);
+        true
     }
 
     fn dq002(&mut self) {
@@ -1109,9 +1056,8 @@ impl<'g, 'p> Planter<'g, 'p> {
         if variant % 2 == 1 {
             // The first row read is a refunded one; the conflicting later row must not
             // be taken (it would make a DUP-001).
-            let d = self.window_day();
             let amount = self.g.chunk.payments[self.live(i)[0]].amount;
-            let j = self.new_payment(i, Scheme::ResidentMedical, amount, d, PStatus::Refunded);
+            let j = self.new_window_payment(i, Scheme::ResidentMedical, amount, PStatus::Refunded);
             let mut copy = self.g.chunk.payments[j].clone();
             copy.status = PStatus::Success;
             self.push_payment(copy, i as u32);
@@ -1134,47 +1080,23 @@ impl<'g, 'p> Planter<'g, 'p> {
         // Two households sharing one account.
         self.mny005(2);
         // Death on the day of a (late) payment.
-        if let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        {
-            let j = self
-                .payment_of(i, Scheme::ResidentMedical)
-                .expect("checked");
-            let d = self.late_day();
-            let t = daytime(&mut self.g.rng, d);
-            let q = &mut self.g.chunk.payments[j];
-            q.paid_at = t;
-            q.amount = self.g.policy.medical_late_amount;
+        if let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) {
+            let d = self.make_late(j, self.g.policy.medical_late_amount);
             self.g.kill(i, d);
         }
         // Paying 320 on the last day of the window is not late.
-        if let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        {
-            let j = self
-                .payment_of(i, Scheme::ResidentMedical)
-                .expect("checked");
+        if let Some((_, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) {
             let q = &mut self.g.chunk.payments[j];
             q.paid_at = at(self.g.policy.window_end, 23, 59, 0);
             q.amount = Fen::yuan(320);
         }
         // Moved out on the day of the last payment.
         if let Some(i) = self.find(|s, i| s.plain(i, 16..=69)) {
-            let last = self
-                .live(i)
-                .iter()
-                .map(|&j| self.g.chunk.payments[j].date())
-                .max()
-                .expect("has payments");
+            let last = self.last_pay_day(i);
             self.g.set_status(i, HStatus::MovedOut, last);
         }
         // A collector payment 3 days before as_of, not yet deposited.
-        if let Some(i) = self
-            .find(|s, i| s.plain(i, 16..=59) && s.payment_of(i, Scheme::ResidentMedical).is_some())
-        {
-            let j = self
-                .payment_of(i, Scheme::ResidentMedical)
-                .expect("checked");
+        if let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) {
             let collector = self.g.collectors[self.g.meta[i].collector as usize].clone();
             let q = &mut self.g.chunk.payments[j];
             q.paid_at = at(as_of() - Duration::days(3), 10, 5, 0);

@@ -107,8 +107,17 @@ const ID: Col = col(
     Kind::Id,
     true,
 );
+impl Col {
+    /// The same column, required.
+    const fn req(self) -> Col {
+        Col {
+            required: true,
+            ..self
+        }
+    }
+}
+
 const NAME: Col = col("name", &["姓名"], Kind::Name, false);
-const NAME_REQ: Col = col("name", &["姓名"], Kind::Name, true);
 const VILLAGE: Col = col(
     "village",
     &["村居", "村(居)", "所属村居", "村委会"],
@@ -121,12 +130,15 @@ const SCHEME: Col = col(
     Kind::Scheme,
     true,
 );
+const PERIOD: Col = col(
+    "period",
+    &["费款所属期", "所属期", "所属年度"],
+    Kind::Period,
+    false,
+);
 const COLLECTOR: Col = col("collector_id", &["代办员编号", "代办员"], Kind::Text, false);
-const COLLECTOR_REQ: Col = col("collector_id", &["代办员编号", "代办员"], Kind::Text, true);
 const RECEIPT: Col = col("receipt_no", &["收据号", "收据编号"], Kind::Text, false);
-const RECEIPT_REQ: Col = col("receipt_no", &["收据号", "收据编号"], Kind::Text, true);
 const DEPOSIT_ID: Col = col("deposit_id", &["解缴单号", "入库批次"], Kind::Text, false);
-const DEPOSIT_ID_REQ: Col = col("deposit_id", &["解缴单号", "入库批次"], Kind::Text, true);
 
 impl Source {
     pub(crate) fn name(self) -> &'static str {
@@ -147,15 +159,10 @@ impl Source {
             Source::Hukou => {
                 const C: &[Col] = &[
                     ID,
-                    NAME_REQ,
+                    NAME.req(),
                     col("gender", &["性别"], Kind::Text, false),
                     col("birth_date", &["出生日期"], Kind::Date, false),
-                    col(
-                        "village",
-                        &["村居", "村(居)", "所属村居", "村委会"],
-                        Kind::Text,
-                        true,
-                    ),
+                    VILLAGE.req(),
                     col("office", &["办事处", "管区"], Kind::Text, false),
                     col("household_no", &["户号"], Kind::Text, false),
                     col(
@@ -225,12 +232,7 @@ impl Source {
                     ID,
                     NAME,
                     SCHEME,
-                    col(
-                        "period",
-                        &["费款所属期", "所属期", "所属年度"],
-                        Kind::Period,
-                        true,
-                    ),
+                    PERIOD.req(),
                     col(
                         "amount",
                         &["缴费金额", "实缴金额", "金额"],
@@ -256,17 +258,12 @@ impl Source {
             }
             Source::Receipts => {
                 const C: &[Col] = &[
-                    RECEIPT_REQ,
-                    COLLECTOR_REQ,
+                    RECEIPT.req(),
+                    COLLECTOR.req(),
                     ID,
                     NAME,
                     SCHEME,
-                    col(
-                        "period",
-                        &["费款所属期", "所属期", "所属年度"],
-                        Kind::Period,
-                        false,
-                    ),
+                    PERIOD,
                     col("amount", &["收款金额", "金额"], Kind::Money, true),
                     col(
                         "collected_at",
@@ -280,8 +277,8 @@ impl Source {
             }
             Source::Deposits => {
                 const C: &[Col] = &[
-                    DEPOSIT_ID_REQ,
-                    COLLECTOR_REQ,
+                    DEPOSIT_ID.req(),
+                    COLLECTOR.req(),
                     col("amount", &["解缴金额", "金额"], Kind::Money, true),
                     col(
                         "deposited_at",

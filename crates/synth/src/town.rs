@@ -446,33 +446,12 @@ impl<'p> Gen<'p> {
             let adult = ymd(self.chunk.persons[i].birth.year() + 18, 7, 1).max(ymd(2003, 1, 1));
             let start = day_between(&mut self.rng, adult.min(ymd(2021, 6, 30)), ymd(2021, 6, 30));
             if r < 0.05 {
-                self.add_reg(
-                    i,
-                    Scheme::EmployeePension,
-                    RegStatus::Active,
-                    start,
-                    None,
-                    None,
-                );
-                self.add_reg(
-                    i,
-                    Scheme::EmployeeMedical,
-                    RegStatus::Active,
-                    start,
-                    None,
-                    None,
-                );
+                self.add_employment(i, Scheme::EmployeePension, start, None);
+                self.add_employment(i, Scheme::EmployeeMedical, start, None);
                 self.meta[i].emp_pension = true;
                 self.meta[i].emp_medical = true;
             } else if r < 0.06 {
-                self.add_reg(
-                    i,
-                    Scheme::EmployeeMedical,
-                    RegStatus::Active,
-                    start,
-                    None,
-                    None,
-                );
+                self.add_employment(i, Scheme::EmployeeMedical, start, None);
                 self.meta[i].emp_medical = true;
             } else if r < 0.08 {
                 // Left employment before the year: a resident payer again.
@@ -482,24 +461,26 @@ impl<'p> Gen<'p> {
                     day_between(&mut self.rng, start.max(ymd(2015, 1, 1)), ymd(2021, 12, 31))
                 };
                 let start = start.min(end);
-                self.add_reg(
-                    i,
-                    Scheme::EmployeePension,
-                    RegStatus::Ended,
-                    start,
-                    Some(end),
-                    None,
-                );
-                self.add_reg(
-                    i,
-                    Scheme::EmployeeMedical,
-                    RegStatus::Ended,
-                    start,
-                    Some(end),
-                    None,
-                );
+                self.add_employment(i, Scheme::EmployeePension, start, Some(end));
+                self.add_employment(i, Scheme::EmployeeMedical, start, Some(end));
             }
         }
+    }
+
+    /// An employee registration from `start`: active, or ended on `end`.
+    pub(crate) fn add_employment(
+        &mut self,
+        i: usize,
+        scheme: Scheme,
+        start: NaiveDate,
+        end: Option<NaiveDate>,
+    ) {
+        let status = if end.is_some() {
+            RegStatus::Ended
+        } else {
+            RegStatus::Active
+        };
+        self.add_reg(i, scheme, status, start, end, None);
     }
 
     pub(crate) fn add_reg(
@@ -735,6 +716,43 @@ impl<'p> Gen<'p> {
         k
     }
 
+    /// A successful 代缴 row for person `i`, dated `day` at midnight.
+    fn pay_government(&mut self, i: usize, scheme: Scheme, amount: Fen, day: NaiveDate) {
+        let (year, t) = (self.policy.year, at(day, 0, 0, 0));
+        self.pay(
+            i,
+            scheme,
+            year,
+            amount,
+            t,
+            "政府代缴",
+            Payer::Government,
+            PStatus::Success,
+        );
+    }
+
+    /// A successful payment of person `i`'s own for this year, at a random time of `day`.
+    fn pay_individual(
+        &mut self,
+        i: usize,
+        scheme: Scheme,
+        amount: Fen,
+        day: NaiveDate,
+        ch: &'static str,
+    ) {
+        let (year, t) = (self.policy.year, daytime(&mut self.rng, day));
+        self.pay(
+            i,
+            scheme,
+            year,
+            amount,
+            t,
+            ch,
+            Payer::Individual,
+            PStatus::Success,
+        );
+    }
+
     /// The person's own account for a channel (one per person and channel kind).
     fn personal_account(&mut self, i: usize, channel: &str) -> String {
         // Derived from the person's id so repeated payments reuse it.
@@ -827,16 +845,11 @@ impl<'p> Gen<'p> {
             // Medical.
             if !m.emp_medical {
                 if m.full {
-                    let t = at(med_gov_day, 0, 0, 0);
-                    self.pay(
+                    self.pay_government(
                         i,
                         Scheme::ResidentMedical,
-                        p.year,
                         p.medical_standard,
-                        t,
-                        "政府代缴",
-                        Payer::Government,
-                        PStatus::Success,
+                        med_gov_day,
                     );
                 } else if self.rng.random_bool(0.93) {
                     let r: f64 = self.rng.random();
@@ -847,16 +860,12 @@ impl<'p> Gen<'p> {
                             as_of() - Duration::days(1),
                         );
                         let ch = weighted(&mut self.rng, ONLINE);
-                        let t = daytime(&mut self.rng, d);
-                        self.pay(
+                        self.pay_individual(
                             i,
                             Scheme::ResidentMedical,
-                            p.year,
                             p.medical_late_amount,
-                            t,
+                            d,
                             ch,
-                            Payer::Individual,
-                            PStatus::Success,
                         );
                     } else {
                         let (d, ch) = if r < 0.054 {
@@ -876,49 +885,20 @@ impl<'p> Gen<'p> {
                             } else {
                                 p.medical_standard
                             };
-                        let t = daytime(&mut self.rng, d);
-                        self.pay(
-                            i,
-                            Scheme::ResidentMedical,
-                            p.year,
-                            amt,
-                            t,
-                            ch,
-                            Payer::Individual,
-                            PStatus::Success,
-                        );
+                        self.pay_individual(i, Scheme::ResidentMedical, amt, d, ch);
                     }
                 }
             }
             // Pension.
             if (p.pension_min_age..=p.pension_max_age).contains(&m.age) && !m.emp_pension {
                 if m.severe {
-                    let t = at(pen_gov_day, 0, 0, 0);
-                    self.pay(
-                        i,
-                        Scheme::ResidentPension,
-                        p.year,
-                        p.pension_government_amount,
-                        t,
-                        "政府代缴",
-                        Payer::Government,
-                        PStatus::Success,
-                    );
+                    let amount = p.pension_government_amount;
+                    self.pay_government(i, Scheme::ResidentPension, amount, pen_gov_day);
                 } else if pays_pen {
                     let tier = self.tier_for(i);
                     let d = self.window_day();
                     let ch = self.individual_channel(i);
-                    let t = daytime(&mut self.rng, d);
-                    self.pay(
-                        i,
-                        Scheme::ResidentPension,
-                        p.year,
-                        Fen::yuan(tier),
-                        t,
-                        ch,
-                        Payer::Individual,
-                        PStatus::Success,
-                    );
+                    self.pay_individual(i, Scheme::ResidentPension, Fen::yuan(tier), d, ch);
                     if m.age >= 45 && self.rng.random_bool(0.006) {
                         let d = self.window_day();
                         let ch = weighted(&mut self.rng, ONLINE);
