@@ -203,13 +203,13 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
     let collectors = collector_rows(&ctx, &findings);
     qianbiao_report::write_collectors(&out("collectors.csv"), &collectors)?;
     let coverage = qianbiao_rules::cov::coverage(&ctx);
-    qianbiao_report::write_coverage(&out("coverage.csv"), &coverage)?;
+    qianbiao_report::write_coverage(&out("coverage.csv"), coverage)?;
     qianbiao_report::write_findings_xlsx(
         &out("findings.xlsx"),
         as_of,
         &findings,
         &collectors,
-        &coverage,
+        coverage,
     )?;
     let write_ms = ms(t_write);
 

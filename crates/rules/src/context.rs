@@ -68,6 +68,8 @@ pub struct Context<'a> {
     person_scheme: Vec<u32>,
     /// `[start, end)` of each person-scheme-period group in `person_scheme`.
     person_scheme_bounds: Vec<(u32, u32)>,
+    /// The coverage table, computed once for COV-001 and `coverage.csv`.
+    pub(crate) coverage: std::sync::OnceLock<Vec<crate::cov::CoverageRow>>,
 }
 
 /// A deposit batch: every `deposits` row of one deposit_id.
@@ -90,8 +92,10 @@ pub struct Deposit {
 impl<'a> Context<'a> {
     /// Builds the person view and indices.
     pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
-        let mut persons: Vec<Person> = Vec::new();
-        let mut index: HashMap<Text, PersonIdx> = HashMap::default();
+        // Nearly everyone is in hukou: size the view once instead of rehashing as it grows.
+        let mut persons: Vec<Person> = Vec::with_capacity(ds.hukou.len());
+        let mut index: HashMap<Text, PersonIdx> =
+            HashMap::with_capacity_and_hasher(ds.hukou.len(), Default::default());
         let mut intern = |id: &Text, persons: &mut Vec<Person>| -> PersonIdx {
             if let Some(&i) = index.get(id) {
                 return i;
@@ -241,6 +245,7 @@ impl<'a> Context<'a> {
             receipts_by_no,
             person_scheme,
             person_scheme_bounds,
+            coverage: std::sync::OnceLock::new(),
         }
     }
 

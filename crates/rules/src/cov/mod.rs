@@ -43,7 +43,12 @@ impl CoverageRow {
 /// permits included), alive at the window end, of an age in the band, without an active
 /// employee enrolment of that kind; covered = of them, those with an effective payment
 /// (any payer) of the band's scheme for Y. Sorted by village, then band in policy order.
-pub fn coverage(ctx: &Context) -> Vec<CoverageRow> {
+/// Computed once per context.
+pub fn coverage<'c>(ctx: &'c Context) -> &'c [CoverageRow] {
+    ctx.coverage.get_or_init(|| compute(ctx))
+}
+
+fn compute(ctx: &Context) -> Vec<CoverageRow> {
     let bands = &ctx.policy.coverage_bands;
     let paid = ctx.paid_in_year();
     let mut table: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
