@@ -272,17 +272,18 @@ fn manifest(m: ManifestParts) -> Value {
         sources.push(json!({"source": s.name(), "present": ds.has(s), "files": files}));
     }
     let sum = |f: fn(&qianbiao_ingest::FileReport) -> u64| ds.reports.iter().map(f).sum::<u64>();
-    let mut by_rule = serde_json::Map::new();
+    let mut totals: BTreeMap<&str, (u64, Fen)> = BTreeMap::new();
     for f in m.findings {
-        let e = by_rule
-            .entry(f.rule.to_string())
-            .or_insert_with(|| json!({"count": 0u64, "amount": Fen::ZERO}));
-        let count = e["count"].as_u64().unwrap_or(0) + 1;
-        let amount = qianbiao_core::money::parse_amount(e["amount"].as_str().unwrap_or("0"))
-            .unwrap_or(Fen::ZERO)
-            + f.amount;
-        *e = json!({"count": count, "amount": amount});
+        let e = totals.entry(f.rule).or_default();
+        e.0 += 1;
+        e.1 += f.amount;
     }
+    let by_rule: serde_json::Map<String, Value> = totals
+        .into_iter()
+        .map(|(rule, (count, amount))| {
+            (rule.to_string(), json!({"count": count, "amount": amount}))
+        })
+        .collect();
     let effective: Fen = ds
         .payments
         .iter()

@@ -157,6 +157,11 @@ pub fn catalogue_markdown() -> String {
     out
 }
 
+/// An effective individual (not government, not back) payment of the scheme.
+pub(crate) fn individual(p: &qianbiao_ingest::PaymentRow, scheme: qianbiao_core::Scheme) -> bool {
+    p.is_effective() && p.payer_type == qianbiao_core::PayerType::Individual && p.scheme == scheme
+}
+
 /// Sums amounts of payments by index.
 pub(crate) fn total(ctx: &Context, rows: &[u32]) -> qianbiao_core::Fen {
     rows.iter().map(|&i| ctx.payment(i).amount).sum()

@@ -1,8 +1,7 @@
 //! AMT-001 非标准档次: Pension amount not a tier.
 use qianbiao_core::{Finding, Scheme};
 
-use super::individual;
-use crate::{Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment whose amount is

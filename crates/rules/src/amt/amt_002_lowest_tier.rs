@@ -1,8 +1,7 @@
 //! AMT-002 违规适用最低档: Lowest tier without entitlement.
 use qianbiao_core::{Finding, Scheme};
 
-use super::individual;
-use crate::{Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment of exactly the

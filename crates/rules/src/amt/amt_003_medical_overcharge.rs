@@ -1,8 +1,7 @@
 //! AMT-003 医保超标准收费: Medical overcharge.
 use qianbiao_core::{Finding, Scheme};
 
-use super::individual;
-use crate::{Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_medical payment larger than the

@@ -1,8 +1,7 @@
 //! AMT-004 医保少缴: Medical underpaid.
 use qianbiao_core::{Fen, Finding, Scheme};
 
-use super::individual;
-use crate::{Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_medical payment above 0 and

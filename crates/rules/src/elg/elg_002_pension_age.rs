@@ -1,7 +1,7 @@
 //! ELG-002 年龄不符: Pension payer's age out of range.
-use qianbiao_core::{Finding, PayerType, Scheme};
+use qianbiao_core::{Finding, Scheme};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment (not a back
@@ -30,7 +30,7 @@ impl Rule for Elg002 {
         let pol = ctx.policy;
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if p.scheme != Scheme::ResidentPension || p.payer_type != PayerType::Individual {
+            if !individual(p, Scheme::ResidentPension) {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
