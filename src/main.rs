@@ -36,6 +36,10 @@ enum Command {
         /// The date the data is complete to (default: latest payment or deposit date).
         #[arg(long = "as-of", value_name = "YYYY-MM-DD")]
         as_of: Option<String>,
+        /// Mask ids and names in every output meant for reading (for sharing outside the
+        /// audit team); finding_id stays unchanged.
+        #[arg(long)]
+        mask: bool,
     },
     /// Print the rule catalogue.
     Rules {
@@ -85,7 +89,8 @@ fn main() -> ExitCode {
             out,
             pipeline,
             as_of,
-        } => run(data, out, pipeline, as_of),
+            mask,
+        } => run(data, out, pipeline, as_of, mask),
         Command::Rules { markdown } => {
             rules(markdown);
             Ok(())
@@ -130,7 +135,10 @@ fn load_pipeline(path: Option<&Path>) -> anyhow::Result<(Pipeline, String, PathB
         None => {
             let pipeline =
                 Pipeline::from_toml(DIANZI_2022).map_err(|e| anyhow!("built-in pipeline: {e}"))?;
-            let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+            // Relative to the current directory, never a path fixed when the binary was
+            // built: the built-in pipeline's data is `sample-data/dianzi-2022` of the
+            // folder qianbiao is run from.
+            let base = PathBuf::from("pipelines");
             Ok((
                 pipeline,
                 "built-in: pipelines/dianzi-2022.toml".into(),
@@ -145,15 +153,29 @@ fn run(
     out: PathBuf,
     pipeline: Option<PathBuf>,
     as_of: Option<String>,
+    mask: bool,
 ) -> anyhow::Result<()> {
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
-    let data =
-        match data {
-            Some(d) => d,
-            None => base.join(pipeline.data.as_ref().ok_or_else(|| {
+    let data = match data {
+        Some(d) => d,
+        None => {
+            let rel = pipeline.data.as_ref().ok_or_else(|| {
                 anyhow!("{source}: no `data` folder in the pipeline; pass --data")
-            })?),
-        };
+            })?;
+            let d = normalise_path(&base.join(rel));
+            if !d.is_dir() {
+                let cwd = std::env::current_dir()
+                    .map(|c| c.display().to_string())
+                    .unwrap_or_default();
+                return Err(anyhow!(
+                    "{}: data folder not found relative to the current directory {cwd}; \
+                     run from the project folder or pass --data",
+                    d.display()
+                ));
+            }
+            d
+        }
+    };
     let as_of = match as_of {
         None => None,
         Some(s) => Some(
@@ -182,6 +204,7 @@ fn run(
         pipeline_source: source,
         as_of,
         progress: Some(&progress),
+        mask,
     })?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -257,4 +280,18 @@ fn synth(
         out.display()
     );
     Ok(())
+}
+
+/// `a/b/../c` as `a/c`, so that messages name the folder a user would type.
+fn normalise_path(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }

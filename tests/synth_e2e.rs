@@ -44,6 +44,7 @@ fn check_town(seed: u64, dirty: bool) {
         pipeline_source: "test".into(),
         as_of: None,
         progress: None,
+        mask: false,
     })
     .unwrap();
 

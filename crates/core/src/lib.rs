@@ -4,6 +4,7 @@
 //! crate applies these to whole columns; the rules crate reasons with the results.
 #![warn(missing_docs)]
 
+pub mod change;
 pub mod codes;
 pub mod date;
 pub mod finding;
@@ -12,6 +13,7 @@ pub mod money;
 pub mod policy;
 pub mod text;
 
+pub use change::{Change, ChangeKind};
 pub use codes::{Category, HukouStatus, PayerType, PaymentStatus, Scheme};
 pub use finding::{Finding, Severity};
 pub use id::IdNumber;

@@ -10,6 +10,7 @@ use qianbiao_core::policy::Pipeline;
 use qianbiao_core::{Fen, Finding};
 use qianbiao_ingest::{load, Dataset, IngestError, LoadOptions};
 use qianbiao_report::{CollectorRow, ReportError};
+use qianbiao_rules::cov::CoverageRow;
 use qianbiao_rules::{registry, Context};
 use rayon::prelude::*;
 use serde_json::{json, Value};
@@ -42,6 +43,8 @@ pub struct RunOptions<'a> {
     pub as_of: Option<NaiveDate>,
     /// Progress: a stage name, a file and rows done.
     pub progress: Option<qianbiao_ingest::load::Progress<'a>>,
+    /// `--mask`: ids and names masked in every output meant for reading.
+    pub mask: bool,
 }
 
 /// What a run produced.
@@ -168,8 +171,42 @@ fn ms(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
 }
 
-/// Runs the whole job and writes every output into `opts.out`.
-pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
+/// Everything a run computed, before anything is written.
+pub struct Outcome {
+    /// The loaded inputs.
+    pub ds: Dataset,
+    /// The as_of date and where it came from.
+    pub as_of: NaiveDate,
+    /// Where `as_of` came from, for the manifest.
+    pub as_of_from: &'static str,
+    /// Every finding, sorted by rule then key.
+    pub findings: Vec<Finding>,
+    /// Per-collector table.
+    pub collectors: Vec<CollectorRow>,
+    /// Coverage table.
+    pub coverage: Vec<CoverageRow>,
+    /// Per rule: run or skipped, counts.
+    pub rule_status: Vec<Value>,
+    /// Persons in the view.
+    pub persons: usize,
+    /// Milliseconds per stage so far.
+    pub timings: Vec<(&'static str, u64)>,
+}
+
+/// What a caller adds to a run's outputs (a workspace run: changes since the previous run,
+/// its own files, the previous manifest's hash for the chain).
+#[derive(Default)]
+pub struct Extras {
+    /// Changes since the previous run; written as `changes.csv` when present.
+    pub changes: Option<Vec<qianbiao_core::Change>>,
+    /// Further files (name, bytes) written beside the outputs before the manifest.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// sha256 of the previous run's manifest (empty string for the first run).
+    pub previous_manifest_sha256: Option<String>,
+}
+
+/// Loads the inputs, builds the person view and runs every rule: nothing is written.
+pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let policy = &opts.pipeline.policy;
     let t_load = Instant::now();
     let ds = load(
@@ -189,51 +226,182 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
 
     let t_rules = Instant::now();
     let (findings, rule_status) = run_rules(&ctx);
-    let rules_ms = ms(t_rules);
-
-    let t_write = Instant::now();
-    std::fs::create_dir_all(&opts.out).map_err(|e| ReportError::Io {
-        file: opts.out.display().to_string(),
-        source: e,
-    })?;
-    let out = |name: &str| opts.out.join(name);
-    qianbiao_report::write_findings_csv(&out("findings.csv"), &findings)?;
-    qianbiao_report::write_findings_parquet(&out("findings.parquet"), &findings)?;
-    qianbiao_report::write_rejected(&out("rejected.csv"), &ds.rejected)?;
     let collectors = collector_rows(&ctx, &findings);
-    qianbiao_report::write_collectors(&out("collectors.csv"), &collectors)?;
-    let coverage = qianbiao_rules::cov::coverage(&ctx);
-    qianbiao_report::write_coverage(&out("coverage.csv"), coverage)?;
-    qianbiao_report::write_findings_xlsx(
-        &out("findings.xlsx"),
-        as_of,
-        &findings,
-        &collectors,
-        coverage,
-    )?;
-    let write_ms = ms(t_write);
-
-    let manifest = manifest(ManifestParts {
-        opts,
-        ds: &ds,
+    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
+    let rules_ms = ms(t_rules);
+    let persons = ctx.persons.len();
+    drop(ctx);
+    Ok(Outcome {
+        ds,
         as_of,
         as_of_from,
-        findings: &findings,
+        findings,
+        collectors,
+        coverage,
         rule_status,
-        persons: ctx.persons.len(),
-        timings: [
+        persons,
+        timings: vec![
             ("load", load_ms),
             ("person_view", view_ms),
             ("rules", rules_ms),
-            ("write", write_ms),
         ],
+    })
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
+    move |e| {
+        EngineError::Report(ReportError::Io {
+            file: path.display().to_string(),
+            source: e,
+        })
+    }
+}
+
+/// Hex sha256 of a file's bytes.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut f = std::fs::File::open(path)?;
+    std::io::copy(&mut f, &mut h)?;
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes every output of a run into `dir` (a staging folder), each file flushed to disk,
+/// `manifest.json` last with the sha256 of every other file. Returns the manifest.
+pub fn write_outputs(
+    opts: &RunOptions,
+    o: &Outcome,
+    dir: &Path,
+    extras: &Extras,
+) -> Result<Value, EngineError> {
+    let t_write = Instant::now();
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let out = |name: &str| dir.join(name);
+    let mut names: Vec<String> = vec![
+        "findings.csv".into(),
+        "findings.parquet".into(),
+        "rejected.csv".into(),
+        "collectors.csv".into(),
+        "coverage.csv".into(),
+        "findings.xlsx".into(),
+    ];
+    qianbiao_report::write_findings_csv(&out("findings.csv"), &o.findings)?;
+    qianbiao_report::write_findings_parquet(&out("findings.parquet"), &o.findings)?;
+    qianbiao_report::write_rejected(&out("rejected.csv"), &o.ds.rejected)?;
+    qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)?;
+    qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)?;
+    qianbiao_report::write_findings_xlsx(
+        &out("findings.xlsx"),
+        o.as_of,
+        &o.findings,
+        &o.collectors,
+        &o.coverage,
+    )?;
+    if let Some(changes) = &extras.changes {
+        qianbiao_report::write_changes_csv(&out("changes.csv"), changes)?;
+        names.push("changes.csv".into());
+    }
+    for (name, bytes) in &extras.files {
+        std::fs::write(out(name), bytes).map_err(io_error(&out(name)))?;
+        names.push(name.clone());
+    }
+    let mut outputs = serde_json::Map::new();
+    names.sort();
+    for name in &names {
+        let p = out(name);
+        // Flushed to disk before the manifest names it: a manifest never lists a file
+        // whose bytes are still only in the page cache.
+        std::fs::File::open(&p)
+            .and_then(|f| f.sync_all())
+            .map_err(io_error(&p))?;
+        outputs.insert(name.clone(), json!(sha256_file(&p).map_err(io_error(&p))?));
+    }
+    let mut timings = o.timings.clone();
+    timings.push(("write", ms(t_write)));
+    let mut manifest = manifest(ManifestParts {
+        opts,
+        ds: &o.ds,
+        as_of: o.as_of,
+        as_of_from: o.as_of_from,
+        findings: &o.findings,
+        rule_status: o.rule_status.clone(),
+        persons: o.persons,
+        timings: &timings,
     });
-    let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
-    std::fs::write(out("manifest.json"), text + "\n").map_err(|e| ReportError::Io {
-        file: out("manifest.json").display().to_string(),
-        source: e,
-    })?;
-    Ok(RunSummary { findings, manifest })
+    manifest["outputs"] = Value::Object(outputs);
+    if let Some(prev) = &extras.previous_manifest_sha256 {
+        manifest["previous_manifest_sha256"] = json!(prev);
+    }
+    let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises") + "\n";
+    let mp = out("manifest.json");
+    std::fs::write(&mp, text).map_err(io_error(&mp))?;
+    std::fs::File::open(&mp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(&mp))?;
+    Ok(manifest)
+}
+
+/// The staging folder prefix inside `--out`; stale ones of killed runs are removed.
+pub const STAGING_PREFIX: &str = ".qianbiao-staging-";
+
+/// Runs the whole job and writes every output into `opts.out`: into a staging folder
+/// first, then moved into place file by file with `manifest.json` last, so that a run
+/// that fails leaves the previous outputs as they were.
+pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
+    let o = compute(opts)?;
+    std::fs::create_dir_all(&opts.out).map_err(io_error(&opts.out))?;
+    remove_stale_staging(&opts.out);
+    let staging = opts
+        .out
+        .join(format!("{STAGING_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let result = write_outputs(opts, &o, &staging, &Extras::default())
+        .and_then(|manifest| publish(&staging, &opts.out).map(|()| manifest));
+    let _ = std::fs::remove_dir_all(&staging);
+    let manifest = result?;
+    Ok(RunSummary {
+        findings: o.findings,
+        manifest,
+    })
+}
+
+/// Moves every file of `staging` into `out`, `manifest.json` last.
+fn publish(staging: &Path, out: &Path) -> Result<(), EngineError> {
+    let mut names: Vec<String> = std::fs::read_dir(staging)
+        .map_err(io_error(staging))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "manifest.json")
+        .collect();
+    names.sort();
+    names.push("manifest.json".into());
+    for n in &names {
+        let to = out.join(n);
+        std::fs::rename(staging.join(n), &to).map_err(io_error(&to))?;
+    }
+    if let Ok(d) = std::fs::File::open(out) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Removes staging folders left by runs that were killed (their process is gone).
+fn remove_stale_staging(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(STAGING_PREFIX) {
+            let alive = pid
+                .parse::<u32>()
+                .map(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists())
+                .unwrap_or(false);
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 struct ManifestParts<'a> {
@@ -244,7 +412,7 @@ struct ManifestParts<'a> {
     findings: &'a [Finding],
     rule_status: Vec<Value>,
     persons: usize,
-    timings: [(&'a str, u64); 4],
+    timings: &'a [(&'static str, u64)],
 }
 
 fn manifest(m: ManifestParts) -> Value {

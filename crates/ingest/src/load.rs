@@ -93,6 +93,10 @@ pub struct Dataset {
     pub conflicts: Vec<Conflict>,
     /// Rejected rows in read order.
     pub rejected: Vec<Rejected>,
+    /// `deaths` rows rejected only for an invalid id, for identity linkage.
+    pub linkable_deaths: Vec<LinkableDeath>,
+    /// Control totals of totals rows, in read order.
+    pub control_totals: Vec<ControlTotal>,
 }
 
 impl Dataset {

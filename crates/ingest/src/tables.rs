@@ -119,6 +119,9 @@ pub struct PaymentRow {
     pub id: Text,
     /// Whether `id` is a valid id number (invalid rows are kept for DQ-001).
     pub id_valid: bool,
+    /// The id came from an Excel numeric cell of 16+ digits or CSV scientific notation:
+    /// its last digits are lost, so it stands for nobody (no DUP/DQ-002 grouping).
+    pub id_lost: bool,
     /// Normalised name.
     pub name: Text,
     /// The scheme.
@@ -155,6 +158,7 @@ impl PaymentRow {
         self.txn_id == other.txn_id
             && self.id == other.id
             && self.id_valid == other.id_valid
+            && self.id_lost == other.id_lost
             && self.name == other.name
             && self.scheme == other.scheme
             && self.period == other.period
@@ -187,6 +191,8 @@ pub struct ReceiptRow {
     pub id: Text,
     /// Whether `id` is valid (invalid rows are kept for DQ-001).
     pub id_valid: bool,
+    /// As [`PaymentRow::id_lost`].
+    pub id_lost: bool,
     /// Name.
     pub name: Text,
     /// The scheme.
@@ -241,4 +247,37 @@ pub struct RosterRow {
     pub batch: Text,
     /// Provenance.
     pub prov: Prov,
+}
+
+/// A `deaths` row rejected only for an invalid id (it stays in `rejected.csv`), kept so
+/// that identity linkage can tie it to a hukou person (DTH-005).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkableDeath {
+    /// The id as typed, normalised (invalid).
+    pub id: Text,
+    /// The id lost its last digits as an Excel number (see [`PaymentRow::id_lost`]).
+    pub id_lost: bool,
+    /// The name, normalised (may be empty: then it is never linked).
+    pub name: Text,
+    /// The row's own death date.
+    pub death_date: NaiveDate,
+    /// Where the row is.
+    pub prov: Prov,
+}
+
+/// A control total stated on a totals row (合计/总计/小计) of a file (DQ-004).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlTotal {
+    /// The file, an index into `Dataset::files`.
+    pub file: u32,
+    /// The totals row's physical line.
+    pub line: u32,
+    /// The label as written (trimmed), e.g. `合计`.
+    pub label: Text,
+    /// The amount stated on the totals row.
+    pub stated: Fen,
+    /// The sum of the money cells of the rows it covers that parse as amounts.
+    pub sum: Fen,
+    /// How many rows it covers (rows read in its range whose money cell parses).
+    pub rows: u32,
 }

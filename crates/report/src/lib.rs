@@ -193,6 +193,44 @@ pub fn write_rejected(
     w.flush().map_err(io_err(path))
 }
 
+/// The columns of `changes.csv` (`operations.md`, Changes since the last run).
+pub const CHANGE_COLUMNS: [&str; 8] = [
+    "finding_id",
+    "rule",
+    "key",
+    "change",
+    "previous_amount",
+    "amount",
+    "first_seen",
+    "detail",
+];
+
+/// Writes `changes.csv` (UTF-8 with BOM): one row per finding of this or the previous run.
+pub fn write_changes_csv(
+    path: &Path,
+    changes: &[qianbiao_core::Change],
+) -> Result<(), ReportError> {
+    let mut w = csv_writer(path, true)?;
+    let err = csv_err(path);
+    w.write_record(CHANGE_COLUMNS).map_err(&err)?;
+    let money = |f: Option<qianbiao_core::Fen>| f.map(|f| f.to_string()).unwrap_or_default();
+    for c in changes {
+        let cells = [
+            c.finding_id.clone(),
+            c.rule.clone(),
+            c.key.clone(),
+            c.change.as_str().to_string(),
+            money(c.previous_amount),
+            money(c.amount),
+            c.first_seen.clone(),
+            c.detail.clone(),
+        ];
+        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
+            .map_err(&err)?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
