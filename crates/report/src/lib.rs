@@ -10,6 +10,7 @@ use std::path::Path;
 use polars::prelude::*;
 use qianbiao_core::Finding;
 
+pub mod mask;
 pub mod tables;
 pub mod xlsx;
 
