@@ -284,20 +284,39 @@ pub fn write_outputs(
         "collectors.csv".into(),
         "coverage.csv".into(),
         "findings.xlsx".into(),
+        "report.html".into(),
     ];
-    qianbiao_report::write_findings_csv(&out("findings.csv"), &o.findings)?;
-    qianbiao_report::write_findings_parquet(&out("findings.parquet"), &o.findings)?;
-    qianbiao_report::write_rejected(&out("rejected.csv"), &o.ds.rejected)?;
+    // Ids come from the unmasked keys, so a masked and an unmasked run can be matched.
+    let ids = qianbiao_report::finding_ids(&o.findings);
+    let shared = opts.mask.then(|| Shared::new(o, extras));
+    let findings = shared.as_ref().map_or(&o.findings[..], |s| &s.findings[..]);
+    let rejected = shared
+        .as_ref()
+        .map_or(&o.ds.rejected[..], |s| &s.rejected[..]);
+    let changes = match &shared {
+        Some(s) => s.changes.as_deref(),
+        None => extras.changes.as_deref(),
+    };
+    qianbiao_report::write_findings_csv_with_ids(&out("findings.csv"), findings, &ids)?;
+    qianbiao_report::write_findings_parquet_with_ids(&out("findings.parquet"), findings, &ids)?;
+    qianbiao_report::write_rejected(&out("rejected.csv"), rejected)?;
     qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)?;
     qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)?;
-    qianbiao_report::write_findings_xlsx(
-        &out("findings.xlsx"),
-        o.as_of,
-        &o.findings,
-        &o.collectors,
-        &o.coverage,
-    )?;
-    if let Some(changes) = &extras.changes {
+    let review = qianbiao_report::Review {
+        as_of: o.as_of,
+        pipeline: &opts.pipeline.name,
+        findings,
+        ids: &ids,
+        collectors: &o.collectors,
+        coverage: &o.coverage,
+        changes,
+        inputs: &o.ds.reports,
+        rule_status: &o.rule_status,
+        masked: opts.mask,
+    };
+    qianbiao_report::write_findings_xlsx(&out("findings.xlsx"), &review)?;
+    qianbiao_report::write_report_html(&out("report.html"), &review)?;
+    if let Some(changes) = changes {
         qianbiao_report::write_changes_csv(&out("changes.csv"), changes)?;
         names.push("changes.csv".into());
     }
@@ -339,6 +358,27 @@ pub fn write_outputs(
         .and_then(|f| f.sync_all())
         .map_err(io_error(&mp))?;
     Ok(manifest)
+}
+
+/// The masked copies of what a run writes for reading (`--mask`).
+struct Shared {
+    findings: Vec<Finding>,
+    rejected: Vec<qianbiao_ingest::Rejected>,
+    changes: Option<Vec<qianbiao_core::Change>>,
+}
+
+impl Shared {
+    fn new(o: &Outcome, extras: &Extras) -> Shared {
+        let m = qianbiao_report::mask::Masker::for_dataset(&o.ds);
+        Shared {
+            findings: o.findings.par_iter().map(|f| m.finding(f)).collect(),
+            rejected: o.ds.rejected.iter().map(|r| m.rejected(r)).collect(),
+            changes: extras
+                .changes
+                .as_ref()
+                .map(|cs| cs.iter().map(|c| m.change(c)).collect()),
+        }
+    }
 }
 
 /// The staging folder prefix inside `--out`; stale ones of killed runs are removed.

@@ -1,6 +1,7 @@
 //! Writers of the run's outputs: findings (CSV with BOM, Parquet), rejected rows,
-//! per-collector and coverage tables. Every text cell that a spreadsheet could take for a
-//! formula is written as text.
+//! per-collector and coverage tables, and the reviewers' workbook (`findings.xlsx`) and
+//! report (`report.html`). Every text cell that a spreadsheet could take for a formula is
+//! written as text. Masking for sharing lives in [`mask`].
 #![warn(missing_docs)]
 
 use std::fs::File;
@@ -10,10 +11,15 @@ use std::path::Path;
 use polars::prelude::*;
 use qianbiao_core::Finding;
 
+mod charts;
+pub mod html;
 pub mod mask;
+pub mod review;
 pub mod tables;
 pub mod xlsx;
 
+pub use html::write_report_html;
+pub use review::Review;
 pub use tables::{write_collectors, write_coverage, CollectorRow};
 pub use xlsx::write_findings_xlsx;
 
@@ -93,18 +99,32 @@ pub(crate) fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ReportError + '_ {
     }
 }
 
+/// The `finding_id` of each finding.
+pub fn finding_ids(findings: &[Finding]) -> Vec<String> {
+    findings.iter().map(Finding::finding_id).collect()
+}
+
 /// Writes `findings.csv`: UTF-8 with BOM, the contract's columns, amounts with 2 decimals.
 /// Findings must already be sorted and tidied.
 pub fn write_findings_csv(path: &Path, findings: &[Finding]) -> Result<(), ReportError> {
+    write_findings_csv_with_ids(path, findings, &finding_ids(findings))
+}
+
+/// As [`write_findings_csv`], with each finding's id given (a masked finding keeps the id
+/// of its unmasked key).
+pub fn write_findings_csv_with_ids(
+    path: &Path,
+    findings: &[Finding],
+    ids: &[String],
+) -> Result<(), ReportError> {
     let mut w = csv_writer(path, true)?;
     let err = csv_err(path);
     w.write_record(FINDING_COLUMNS).map_err(&err)?;
-    for f in findings {
+    for (f, id) in findings.iter().zip(ids) {
         let period = f.period.map(|p| p.to_string()).unwrap_or_default();
         let scheme = f.scheme.map(|s| s.as_str()).unwrap_or("");
         let txn = f.txn_ids.join(";");
         let src = f.sources.join(";");
-        let id = f.finding_id();
         let amount = f.amount.to_string();
         let cells = [
             id.as_str(),
@@ -131,6 +151,11 @@ pub fn write_findings_csv(path: &Path, findings: &[Finding]) -> Result<(), Repor
 /// The findings as a polars frame with the contract's types (amount Decimal(38, 2),
 /// period Int32).
 pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
+    findings_frame_with_ids(findings, &finding_ids(findings))
+}
+
+/// As [`findings_frame`], with each finding's id given.
+pub fn findings_frame_with_ids(findings: &[Finding], ids: &[String]) -> PolarsResult<DataFrame> {
     let s = |name: &str, f: &dyn Fn(&Finding) -> String| -> Column {
         Column::new(name.into(), findings.iter().map(f).collect::<Vec<String>>())
     };
@@ -138,7 +163,7 @@ pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
     let amount = Series::new("amount".into(), amount).into_decimal(38, 2)?;
     let period: Vec<Option<i32>> = findings.iter().map(|f| f.period).collect();
     DataFrame::new_infer_height(vec![
-        s("finding_id", &|f| f.finding_id()),
+        Column::new("finding_id".into(), ids.to_vec()),
         s("rule", &|f| f.rule.to_string()),
         s("severity", &|f| f.severity.as_str().to_string()),
         s("key", &|f| f.key.clone()),
@@ -160,11 +185,20 @@ pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
 /// Writes `findings.parquet` (no statistics that vary by run: the file is byte-identical
 /// for the same findings).
 pub fn write_findings_parquet(path: &Path, findings: &[Finding]) -> Result<(), ReportError> {
+    write_findings_parquet_with_ids(path, findings, &finding_ids(findings))
+}
+
+/// As [`write_findings_parquet`], with each finding's id given.
+pub fn write_findings_parquet_with_ids(
+    path: &Path,
+    findings: &[Finding],
+    ids: &[String],
+) -> Result<(), ReportError> {
     let perr = |e: PolarsError| ReportError::Parquet {
         file: path.display().to_string(),
         message: e.to_string(),
     };
-    let mut df = findings_frame(findings).map_err(perr)?;
+    let mut df = findings_frame_with_ids(findings, ids).map_err(perr)?;
     let file = File::create(path).map_err(io_err(path))?;
     ParquetWriter::new(file).finish(&mut df).map_err(perr)?;
     Ok(())

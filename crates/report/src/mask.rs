@@ -1,5 +1,15 @@
 //! Masking for sharing outside the audit team (`operations.md`, Sharing outside the audit
 //! team): ids keep their first 6 and last 4 characters, names their first character.
+//!
+//! [`mask_id`] and [`mask_name`] mask one value. A [`Masker`] knows every id and name of
+//! a run's inputs and masks them wherever they stand inside free text (keys, details,
+//! the raw text of rejected rows).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use qianbiao_core::text::{norm_name, norm_text};
 
 /// `371323198001016073` as `371323********6073`; ids shorter than 11 characters keep
 /// nothing but their first character.
@@ -34,6 +44,353 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// True for a run of ASCII digits (15 to 18, the last may be `X`/`x`): the shape of a
+/// resident id number, valid or not.
+fn id_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    (15..=18).contains(&b.len())
+        && b[..b.len() - 1].iter().all(u8::is_ascii_digit)
+        && (b[b.len() - 1].is_ascii_digit() || b[b.len() - 1] == b'X' || b[b.len() - 1] == b'x')
+}
+
+/// Masks every id-shaped token of `s` (a maximal run of ASCII letters and digits that
+/// looks like an id number).
+fn mask_id_tokens(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut out: Option<String> = None;
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_alphanumeric() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let tok = &s[start..i];
+            if id_shaped(tok) {
+                let o = out.get_or_insert_with(String::new);
+                o.push_str(&s[last..start]);
+                o.push_str(&mask_id(tok));
+                last = i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.push_str(&s[last..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
+/// True for a cell that reads as a Chinese personal name: 2 to 4 CJK ideographs, or a
+/// longer run with a middle dot (少数民族 names such as `阿依古丽·买买提`).
+fn name_shaped(s: &str) -> bool {
+    let cjk =
+        |c: char| ('\u{4E00}'..='\u{9FFF}').contains(&c) || ('\u{3400}'..='\u{4DBF}').contains(&c);
+    let n = s.chars().count();
+    let all = s.chars().all(|c| cjk(c) || c == '·' || c == '•');
+    all && ((2..=4).contains(&n) || (s.contains(['·', '•']) && n <= 20))
+}
+
+/// Words of the inputs' coded and descriptive columns that are never a person's name.
+const COMMON_WORDS: &[&str] = &[
+    "户籍",
+    "居住证",
+    "本地",
+    "外地",
+    "农业",
+    "非农业",
+    "城镇",
+    "农村",
+    "户主",
+    "本人",
+    "配偶",
+    "儿子",
+    "女儿",
+    "父亲",
+    "母亲",
+    "孙子",
+    "孙女",
+    "长子",
+    "次子",
+    "长女",
+    "次女",
+    "其他",
+    "正常",
+    "死亡",
+    "迁出",
+    "注销",
+    "现金",
+    "转账",
+    "银行",
+    "代扣",
+    "微信",
+    "支付宝",
+    "个人",
+    "政府",
+    "代缴",
+    "补缴",
+    "成功",
+    "退费",
+    "作废",
+    "撤销",
+    "民政",
+    "残联",
+    "公安",
+    "医保",
+    "社保",
+    "人社",
+    "卫健",
+    "汉族",
+    "本地户籍",
+    "外地户籍",
+    "多余",
+];
+
+/// True for a value a code of the glossary reads (a scheme, a status, a payer, a category)
+/// or one of [`COMMON_WORDS`].
+fn coded_word(s: &str) -> bool {
+    use qianbiao_core::codes::{Category, HukouStatus, PayerType, PaymentStatus, Scheme};
+    COMMON_WORDS.contains(&s)
+        || Scheme::parse(s).is_some()
+        || Category::parse(s).is_some()
+        || !matches!(HukouStatus::parse(s), HukouStatus::Other(_))
+        || !matches!(PaymentStatus::parse(s), PaymentStatus::Other(_))
+        || !matches!(PayerType::parse(s), PayerType::Other(_))
+}
+
+/// Masks the ids and names of one run's inputs wherever they appear in text.
+#[derive(Debug)]
+pub struct Masker {
+    ac: Option<AhoCorasick>,
+    replacements: Vec<String>,
+    /// Values longer than [`LONG`] characters, replaced one by one: an automaton over a
+    /// pattern of 32,768 characters would take minutes to build.
+    long: Vec<(String, String)>,
+    keep: BTreeSet<String>,
+}
+
+/// Longest value the automaton takes (in characters).
+const LONG: usize = 64;
+
+impl Masker {
+    /// A masker for these ids and names (any spelling; they are normalised here). `keep`
+    /// lists words that are never names (villages, offices): a rejected row's cell equal to
+    /// one of them is left as it is.
+    pub fn new<'a>(
+        ids: impl IntoIterator<Item = &'a str>,
+        names: impl IntoIterator<Item = &'a str>,
+        keep: impl IntoIterator<Item = &'a str>,
+    ) -> Masker {
+        // Pattern -> replacement; ids first, so a value that is both stays an id.
+        let mut table: BTreeMap<String, String> = BTreeMap::new();
+        for id in ids {
+            let id = norm_text(id);
+            if id.chars().count() < 4 {
+                continue;
+            }
+            for v in [id.to_string(), id.to_uppercase(), id.to_lowercase()] {
+                let m = mask_id(&v);
+                table.entry(v).or_insert(m);
+            }
+        }
+        for name in names {
+            let name = norm_name(name);
+            // A one-character name masks to itself; two or more are replaced wherever
+            // they stand.
+            if name.chars().count() < 2 {
+                continue;
+            }
+            let m = mask_name(&name);
+            table.entry(name.into_owned()).or_insert(m);
+        }
+        type Pairs = Vec<(String, String)>;
+        let (long, table): (Pairs, Pairs) = table
+            .into_iter()
+            .partition(|(p, _)| p.chars().count() > LONG);
+        let (patterns, replacements): (Vec<String>, Vec<String>) = table.into_iter().unzip();
+        let ac = (!patterns.is_empty()).then(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .expect("plain string patterns always build")
+        });
+        Masker {
+            ac,
+            replacements,
+            long,
+            keep: keep
+                .into_iter()
+                .map(|k| norm_text(k).into_owned())
+                .collect(),
+        }
+    }
+
+    /// Free text with every known id and name masked, and any other id-shaped number too.
+    pub fn text<'s>(&self, s: &'s str) -> Cow<'s, str> {
+        let mut replaced: Cow<'s, str> = match &self.ac {
+            Some(ac) if ac.is_match(s) => Cow::Owned(ac.replace_all(s, &self.replacements)),
+            _ => Cow::Borrowed(s),
+        };
+        for (p, r) in &self.long {
+            if replaced.contains(p.as_str()) {
+                replaced = Cow::Owned(replaced.replace(p.as_str(), r));
+            }
+        }
+        match replaced {
+            Cow::Borrowed(b) => mask_id_tokens(b),
+            Cow::Owned(o) => Cow::Owned(mask_id_tokens(&o).into_owned()),
+        }
+    }
+
+    /// One cell of a rejected row as read: an id-shaped cell (after normalisation) is
+    /// masked as an id, a name-shaped one as a name unless it is a kept word, anything
+    /// else as free text. Over-masks rather than lets a name through: a rejected row has no
+    /// trustworthy column to tell a name from other words.
+    pub fn cell(&self, raw: &str) -> String {
+        let t = norm_text(raw);
+        let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+        if id_shaped(&compact) {
+            return mask_id(&compact);
+        }
+        let name = norm_name(raw);
+        if name_shaped(&name) && !self.keep.contains(name.as_ref()) && !coded_word(&name) {
+            return mask_name(&name);
+        }
+        self.text(&t).into_owned()
+    }
+
+    /// A rejected row's raw text (cells joined by commas, quoted as CSV): each cell masked
+    /// with [`Masker::cell`], joined the same way.
+    pub fn raw_line(&self, raw: &str) -> String {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw.as_bytes());
+        let mut out = String::new();
+        let mut rec = csv::StringRecord::new();
+        // A raw line that is not CSV (it always is, as ingest writes it) is masked as text.
+        match r.read_record(&mut rec) {
+            Ok(true) => {}
+            _ => return self.text(raw).into_owned(),
+        }
+        for (i, f) in rec.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let m = self.cell(f);
+            if m.contains([',', '"', '\n', '\r']) {
+                out.push('"');
+                out.push_str(&m.replace('"', "\"\""));
+                out.push('"');
+            } else {
+                out.push_str(&m);
+            }
+        }
+        out
+    }
+}
+
+impl Masker {
+    /// A masker for every id and name of a run's inputs (every source, rejected rows
+    /// aside: their cells are masked by shape, see [`Masker::cell`]); villages and offices
+    /// are kept words.
+    pub fn for_dataset(ds: &qianbiao_ingest::Dataset) -> Masker {
+        let mut ids: Vec<&str> = Vec::new();
+        let mut names: Vec<&str> = Vec::new();
+        let mut keep: Vec<&str> = Vec::new();
+        for h in &ds.hukou {
+            ids.push(&h.id);
+            names.push(&h.name);
+            keep.push(&h.village);
+            keep.push(&h.office);
+        }
+        for d in &ds.deaths {
+            ids.push(&d.id);
+            names.push(&d.name);
+        }
+        for e in &ds.eligibility {
+            ids.push(&e.id);
+            names.push(&e.name);
+        }
+        for r in &ds.registrations {
+            ids.push(&r.id);
+            names.push(&r.name);
+        }
+        let payments = ds
+            .payments
+            .iter()
+            .chain(ds.conflicts.iter().flat_map(|c| c.rows.iter()));
+        for p in payments {
+            ids.push(&p.id);
+            names.push(&p.name);
+            keep.push(&p.village);
+        }
+        for r in &ds.receipts {
+            ids.push(&r.id);
+            names.push(&r.name);
+            keep.push(&r.village);
+        }
+        for d in &ds.deposits {
+            keep.push(&d.village);
+        }
+        for r in &ds.roster {
+            ids.push(&r.id);
+            names.push(&r.name);
+            keep.push(&r.village);
+        }
+        for d in &ds.linkable_deaths {
+            ids.push(&d.id);
+            names.push(&d.name);
+        }
+        Masker::new(ids, names, keep)
+    }
+
+    /// A finding as shared: id and name masked, key and detail masked as text. Its
+    /// `finding_id` must be taken from the unmasked finding.
+    pub fn finding(&self, f: &qianbiao_core::Finding) -> qianbiao_core::Finding {
+        let mut m = f.clone();
+        m.id_number = f
+            .id_number
+            .split(';')
+            .map(mask_id)
+            .collect::<Vec<_>>()
+            .join(";");
+        m.name = f
+            .name
+            .split(';')
+            .map(mask_name)
+            .collect::<Vec<_>>()
+            .join(";");
+        m.key = self.text(&f.key).into_owned();
+        m.detail = self.text(&f.detail).into_owned();
+        m.village = self.text(&f.village).into_owned();
+        m.collector_id = self.text(&f.collector_id).into_owned();
+        m
+    }
+
+    /// A row of `changes.csv` as shared: key and detail masked as text.
+    pub fn change(&self, c: &qianbiao_core::Change) -> qianbiao_core::Change {
+        let mut m = c.clone();
+        m.key = self.text(&c.key).into_owned();
+        m.detail = self.text(&c.detail).into_owned();
+        m
+    }
+
+    /// A rejected row as shared: its raw cells masked ([`Masker::raw_line`]), its reason
+    /// as text.
+    pub fn rejected(&self, r: &qianbiao_ingest::Rejected) -> qianbiao_ingest::Rejected {
+        let mut m = r.clone();
+        m.raw = self.raw_line(&r.raw);
+        m.reason = self.text(&r.reason).into_owned();
+        m
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +402,49 @@ mod tests {
         assert_eq!(mask_name("欧阳娜娜"), "欧***");
         assert_eq!(mask_name(""), "");
         assert_eq!(mask_id(""), "");
+    }
+
+    fn masker() -> Masker {
+        Masker::new(
+            ["11010519491231002X", "A12345"],
+            ["王涛", "欧阳娜娜", "李"],
+            ["店子村"],
+        )
+    }
+
+    #[test]
+    fn text_masks_known_values_and_id_shapes() {
+        let m = masker();
+        assert_eq!(
+            m.text("11010519491231002X|resident_medical|2022"),
+            "110105********002X|resident_medical|2022"
+        );
+        assert_eq!(
+            m.text("王涛与欧阳娜娜(11010519491231002x)同户；李四 A12345"),
+            "王*与欧***(110105********002x)同户；李四 A*****"
+        );
+        // An id-shaped number not among the inputs is masked too; shorter numbers are not.
+        assert_eq!(m.text("见 371323198001016073。"), "见 371323********6073。");
+        assert_eq!(m.text("T0001 缴费320.00元"), "T0001 缴费320.00元");
+        assert!(matches!(m.text("no names"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn rejected_raw_cells() {
+        let m = masker();
+        assert_eq!(
+            m.raw_line("T1,１１０１０５１９４９１２３１００２Ｘ,张 三丰,店子村,\"a,b\",abc"),
+            "T1,110105********002X,张**,店子村,\"a,b\",abc"
+        );
+        // A very long name is masked too.
+        let long = "欧".repeat(100);
+        let m2 = Masker::new([], [long.as_str()], []);
+        assert_eq!(
+            m2.text(&format!("{long}缴费")),
+            format!("欧{}缴费", "*".repeat(99))
+        );
+        // A name nobody else mentions is still masked by its shape; coded words are not.
+        assert_eq!(m.raw_line("赵六,2022"), "赵*,2022");
+        assert_eq!(m.raw_line("死亡,居住证,医疗,户主"), "死亡,居住证,医疗,户主");
     }
 }

@@ -1,26 +1,160 @@
-//! `findings.xlsx`: the findings, collectors and coverage as sheets for reviewers who work
-//! in Excel. Text is written as string cells (never formulas); money as numbers with two
-//! decimals so columns can be summed.
+//! `findings.xlsx`, the reviewers' workbook: a 汇总 summary sheet first, then the
+//! findings, collectors and coverage (and the changes since the previous run, when there
+//! is one), each with Chinese headers, a frozen header row, a filter and fitted widths.
+//! Text is written as string cells (never formulas), money as numbers with two decimals,
+//! dates as dates. The document date is the run's as_of, so the file is byte-identical
+//! for the same inputs.
 
+use std::borrow::Cow;
 use std::path::Path;
 
-use chrono::NaiveDate;
-use qianbiao_core::Finding;
-use qianbiao_rules::cov::CoverageRow;
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
+use chrono::Datelike;
+use rust_xlsxwriter::{
+    Color, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError,
+};
 
-use crate::tables::{collector_columns, CollectorRow, COVERAGE_COLUMNS};
-use crate::{ReportError, FINDING_COLUMNS};
+use crate::review::{band_zh, display_width, family_zh, severity_zh, Review};
+use crate::tables::MNY_RULES;
+use crate::ReportError;
 
 /// Rows Excel can show on one sheet, header included.
 const MAX_ROWS: usize = 1_048_576;
 
-fn header(ws: &mut Worksheet, cols: &[&str], bold: &Format) -> Result<(), XlsxError> {
-    for (c, name) in cols.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *name, bold)?;
+/// The most characters an Excel cell holds.
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// What ends a cell cut to [`MAX_CELL_CHARS`] (`data-contract.md`, Long values).
+pub const CUT_MARK: &str = "…（全文见 findings.csv）";
+
+/// Widest column, in characters: longer text stays in the cell, visible when selected.
+const MAX_WIDTH: usize = 60;
+
+/// The headers of the findings sheet, in the order of the contract's columns (with the
+/// rule's Chinese name after its code).
+pub const FINDING_HEADERS: [&str; 15] = [
+    "疑点编号",
+    "规则",
+    "规则名称",
+    "严重程度",
+    "关键字",
+    "身份证号",
+    "姓名",
+    "村",
+    "代办员",
+    "险种",
+    "年度",
+    "金额",
+    "交易号",
+    "说明",
+    "证据（文件:行）",
+];
+
+/// A cell's text, cut to what Excel holds with [`CUT_MARK`] at the end.
+pub fn cell_text(s: &str) -> Cow<'_, str> {
+    // Byte length bounds the character count: most cells skip the count.
+    if s.len() <= MAX_CELL_CHARS || s.chars().count() <= MAX_CELL_CHARS {
+        return Cow::Borrowed(s);
     }
-    ws.set_freeze_panes(1, 0)?;
-    Ok(())
+    let keep = MAX_CELL_CHARS - CUT_MARK.chars().count();
+    let mut out: String = s.chars().take(keep).collect();
+    out.push_str(CUT_MARK);
+    Cow::Owned(out)
+}
+
+/// One sheet being written: tracks column widths and the last row for the filter.
+struct Sheet<'w> {
+    ws: &'w mut Worksheet,
+    widths: Vec<usize>,
+    last_row: u32,
+}
+
+impl<'w> Sheet<'w> {
+    fn new(
+        ws: &'w mut Worksheet,
+        name: &str,
+        headers: &[&str],
+        f: &Formats,
+    ) -> Result<Self, XlsxError> {
+        ws.set_name(name)?;
+        for (c, h) in headers.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &f.header)?;
+        }
+        ws.set_freeze_panes(1, 0)?;
+        Ok(Sheet {
+            ws,
+            widths: headers.iter().map(|h| display_width(h) + 2).collect(),
+            last_row: 0,
+        })
+    }
+
+    fn seen(&mut self, row: u32, col: u16, width: usize) {
+        self.last_row = self.last_row.max(row);
+        if let Some(w) = self.widths.get_mut(col as usize) {
+            *w = (*w).max(width.min(MAX_WIDTH));
+        }
+    }
+
+    fn text(&mut self, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
+        if !s.is_empty() {
+            let t = cell_text(s);
+            self.ws.write_string(row, col, t.as_ref())?;
+            // Only the first MAX_WIDTH characters can matter for a capped width.
+            let head: String = t.chars().take(MAX_WIDTH).collect();
+            self.seen(row, col, display_width(&head));
+        }
+        self.seen(row, col, 0);
+        Ok(())
+    }
+
+    fn num(
+        &mut self,
+        row: u32,
+        col: u16,
+        v: f64,
+        fmt: &Format,
+        shown: usize,
+    ) -> Result<(), XlsxError> {
+        self.ws.write_number_with_format(row, col, v, fmt)?;
+        self.seen(row, col, shown);
+        Ok(())
+    }
+
+    fn count(&mut self, row: u32, col: u16, v: u64) -> Result<(), XlsxError> {
+        self.ws.write_number(row, col, v as f64)?;
+        self.seen(row, col, v.to_string().len());
+        Ok(())
+    }
+
+    fn money(
+        &mut self,
+        row: u32,
+        col: u16,
+        fen: qianbiao_core::Fen,
+        f: &Formats,
+    ) -> Result<(), XlsxError> {
+        // 1,234,567.89: digits, separators and sign.
+        let shown = fen.to_string().len() + fen.to_string().len() / 4 + 1;
+        self.num(row, col, yuan(fen), &f.money, shown)
+    }
+
+    fn finish(self) -> Result<(), XlsxError> {
+        let cols = self.widths.len() as u16;
+        for (c, w) in self.widths.iter().enumerate() {
+            self.ws.set_column_width(c as u16, (*w + 1) as f64)?;
+        }
+        self.ws
+            .autofilter(0, 0, self.last_row, cols.saturating_sub(1))?;
+        Ok(())
+    }
+}
+
+struct Formats {
+    header: Format,
+    money: Format,
+    percent: Format,
+    date: Format,
+    bold: Format,
+    bold_money: Format,
 }
 
 /// Money as an Excel number: fen / 100 is exact in a double for any realistic amount.
@@ -28,100 +162,273 @@ fn yuan(f: qianbiao_core::Fen) -> f64 {
     f.0 as f64 / 100.0
 }
 
-/// Writes `findings.xlsx`; the document date is the run's as_of, so the file is
-/// byte-identical for the same inputs.
-pub fn write_findings_xlsx(
-    path: &Path,
-    as_of: NaiveDate,
-    findings: &[Finding],
-    collectors: &[CollectorRow],
-    coverage: &[CoverageRow],
-) -> Result<(), ReportError> {
+fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(0.0)
+}
+
+/// Writes `findings.xlsx` for the reviewers.
+pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Parquet {
         file: path.display().to_string(),
         message: e.to_string(),
     };
     let mut wb = Workbook::new();
-    use chrono::Datelike;
-    let created =
-        ExcelDateTime::from_ymd(as_of.year() as u16, as_of.month() as u8, as_of.day() as u8)
-            .map_err(err)?;
-    wb.set_properties(&DocProperties::new().set_creation_datetime(&created));
-    let bold = Format::new().set_bold();
-    let money = Format::new().set_num_format("0.00");
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("findings").map_err(err)?;
-        header(ws, &FINDING_COLUMNS, &bold).map_err(err)?;
-        for (i, f) in findings.iter().take(MAX_ROWS - 1).enumerate() {
-            let r = (i + 1) as u32;
-            let texts = [
-                f.finding_id(),
-                f.rule.to_string(),
-                f.severity.as_str().to_string(),
-                f.key.clone(),
-                f.id_number.clone(),
-                f.name.clone(),
-                f.village.clone(),
-                f.collector_id.clone(),
-                f.scheme.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            ];
-            for (c, t) in texts.iter().enumerate() {
-                ws.write_string(r, c as u16, t).map_err(err)?;
-            }
-            if let Some(p) = f.period {
-                ws.write_number(r, 9, f64::from(p)).map_err(err)?;
-            }
-            ws.write_number_with_format(r, 10, yuan(f.amount), &money)
-                .map_err(err)?;
-            ws.write_string(r, 11, f.txn_ids.join(";")).map_err(err)?;
-            ws.write_string(r, 12, &f.detail).map_err(err)?;
-            ws.write_string(r, 13, f.sources.join(";")).map_err(err)?;
-        }
-    }
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("collectors").map_err(err)?;
-        header(ws, &collector_columns(), &bold).map_err(err)?;
-        for (i, c) in collectors.iter().enumerate() {
-            let r = (i + 1) as u32;
-            ws.write_string(r, 0, &c.collector_id).map_err(err)?;
-            ws.write_number(r, 1, c.payments as f64).map_err(err)?;
-            ws.write_number_with_format(r, 2, yuan(c.amount), &money)
-                .map_err(err)?;
-            ws.write_number_with_format(r, 3, yuan(c.deposited_amount), &money)
-                .map_err(err)?;
-            ws.write_number(r, 4, c.receipts as f64).map_err(err)?;
-            ws.write_number_with_format(r, 5, yuan(c.receipt_amount), &money)
-                .map_err(err)?;
-            ws.write_number_with_format(r, 6, yuan(c.difference()), &money)
-                .map_err(err)?;
-            ws.write_number(r, 7, c.findings as f64).map_err(err)?;
-            for (k, n) in c.mny.iter().enumerate() {
-                ws.write_number(r, 8 + k as u16, *n as f64).map_err(err)?;
-            }
-        }
-    }
-    {
-        let ws = wb.add_worksheet();
-        ws.set_name("coverage").map_err(err)?;
-        header(ws, &COVERAGE_COLUMNS, &bold).map_err(err)?;
-        for (i, c) in coverage.iter().enumerate() {
-            let r = (i + 1) as u32;
-            ws.write_string(r, 0, &c.village).map_err(err)?;
-            ws.write_string(r, 1, &c.band).map_err(err)?;
-            ws.write_number(r, 2, c.eligible as f64).map_err(err)?;
-            ws.write_number(r, 3, c.covered as f64).map_err(err)?;
-            if let Some(rate) = c.rate() {
-                ws.write_string(r, 4, format!("{rate:.4}")).map_err(err)?;
-            }
-            if let Some(t) = c.target {
-                ws.write_string(r, 5, t.to_string()).map_err(err)?;
-            }
-            if let Some(b) = c.below_target() {
-                ws.write_boolean(r, 6, b).map_err(err)?;
-            }
-        }
+    let as_of = ExcelDateTime::from_ymd(
+        r.as_of.year().clamp(1900, 9999) as u16,
+        r.as_of.month() as u8,
+        r.as_of.day() as u8,
+    )
+    .map_err(err)?;
+    wb.set_properties(
+        &DocProperties::new()
+            .set_creation_datetime(&as_of)
+            .set_title("钱表 疑点清单"),
+    );
+    let header_bg = Color::RGB(0xDDE6F0);
+    let f = Formats {
+        header: Format::new()
+            .set_bold()
+            .set_background_color(header_bg)
+            .set_align(FormatAlign::Center),
+        money: Format::new().set_num_format("#,##0.00"),
+        percent: Format::new().set_num_format("0.00%"),
+        date: Format::new()
+            .set_num_format("yyyy-mm-dd")
+            .set_align(FormatAlign::Left),
+        bold: Format::new().set_bold(),
+        bold_money: Format::new().set_bold().set_num_format("#,##0.00"),
+    };
+    summary_sheet(wb.add_worksheet(), r, &f, &as_of).map_err(err)?;
+    findings_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
+    collectors_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
+    coverage_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
+    if let Some(changes) = r.changes {
+        changes_sheet(wb.add_worksheet(), changes, &f).map_err(err)?;
     }
     wb.save(path).map_err(err)
+}
+
+/// The headers of the 汇总 sheet's rule table.
+pub const SUMMARY_HEADERS: [&str; 7] = ["规则", "名称", "严重程度", "条数", "金额", "类别", "状态"];
+
+fn summary_sheet(
+    ws: &mut Worksheet,
+    r: &Review,
+    f: &Formats,
+    as_of: &ExcelDateTime,
+) -> Result<(), XlsxError> {
+    let mut s = Sheet::new(ws, "汇总", &SUMMARY_HEADERS, f)?;
+    let totals = r.rule_totals();
+    let mut row = 1;
+    let (mut n, mut amount) = (0u64, qianbiao_core::Fen::ZERO);
+    for t in &totals {
+        s.text(row, 0, t.meta.code)?;
+        s.text(row, 1, t.meta.name_zh)?;
+        s.text(row, 2, severity_zh(t.meta.severity))?;
+        s.count(row, 3, t.count)?;
+        s.money(row, 4, t.amount, f)?;
+        s.text(row, 5, family_zh(t.meta.code))?;
+        let status = match &t.skipped {
+            None => "已运行".to_string(),
+            Some(why) => format!("未运行：{why}"),
+        };
+        s.text(row, 6, &status)?;
+        n += t.count;
+        amount += t.amount;
+        row += 1;
+    }
+    s.ws.write_string_with_format(row, 0, "合计", &f.bold)?;
+    s.ws.write_number_with_format(row, 3, n as f64, &f.bold)?;
+    s.ws.write_number_with_format(row, 4, yuan(amount), &f.bold_money)?;
+    let last_rule_row = row - 1;
+    // The run's facts beside the table (columns I:J), so the table's header stays row 1.
+    let (read, accepted, rejected) = r.rows();
+    let facts: [(&str, Fact); 7] = [
+        ("截至日期", Fact::Date),
+        ("方案", Fact::Text(r.pipeline.to_string())),
+        ("读入行数", Fact::Count(read)),
+        ("采用行数", Fact::Count(accepted)),
+        ("拒收行数", Fact::Count(rejected)),
+        ("疑点条数", Fact::Count(n)),
+        (
+            "脱敏",
+            Fact::Text(
+                if r.masked {
+                    "是（身份证号、姓名已脱敏）"
+                } else {
+                    "否"
+                }
+                .into(),
+            ),
+        ),
+    ];
+    for (i, (label, v)) in facts.iter().enumerate() {
+        let row = i as u32 + 1;
+        s.ws.write_string_with_format(row, 8, *label, &f.bold)?;
+        match v {
+            Fact::Date => {
+                s.ws.write_datetime_with_format(row, 9, as_of, &f.date)?;
+            }
+            Fact::Text(t) => {
+                s.ws.write_string(row, 9, t)?;
+            }
+            Fact::Count(c) => {
+                s.ws.write_number(row, 9, *c as f64)?;
+            }
+        }
+    }
+    s.ws.set_column_width(8, 10)?;
+    s.ws.set_column_width(9, 28)?;
+    s.last_row = last_rule_row;
+    s.finish()
+}
+
+enum Fact {
+    Date,
+    Text(String),
+    Count(u64),
+}
+
+fn findings_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
+    let mut s = Sheet::new(ws, "疑点明细", &FINDING_HEADERS, f)?;
+    for (i, (x, id)) in r.findings.iter().zip(r.ids).take(MAX_ROWS - 1).enumerate() {
+        let row = (i + 1) as u32;
+        s.text(row, 0, id)?;
+        s.text(row, 1, x.rule)?;
+        s.text(row, 2, crate::review::rule_name_zh(x.rule))?;
+        s.text(row, 3, severity_zh(x.severity))?;
+        s.text(row, 4, &x.key)?;
+        s.text(row, 5, &x.id_number)?;
+        s.text(row, 6, &x.name)?;
+        s.text(row, 7, &x.village)?;
+        s.text(row, 8, &x.collector_id)?;
+        s.text(row, 9, x.scheme.map(|s| s.zh()).unwrap_or(""))?;
+        if let Some(p) = x.period {
+            s.count(row, 10, p.max(0) as u64)?;
+        }
+        s.money(row, 11, x.amount, f)?;
+        s.text(row, 12, &x.txn_ids.join(";"))?;
+        s.text(row, 13, &x.detail)?;
+        s.text(row, 14, &x.sources.join(";"))?;
+    }
+    s.finish()
+}
+
+fn collectors_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
+    let mut headers: Vec<String> = [
+        "代办员",
+        "缴费笔数",
+        "缴费金额",
+        "解缴金额",
+        "收据张数",
+        "收据金额",
+        "未解缴（差额）",
+        "疑点条数",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    headers.extend(
+        MNY_RULES
+            .iter()
+            .map(|c| format!("{c} {}", crate::review::rule_name_zh(c))),
+    );
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut s = Sheet::new(ws, "代办员", &headers, f)?;
+    for (i, c) in r.collectors.iter().enumerate() {
+        let row = (i + 1) as u32;
+        s.text(row, 0, &c.collector_id)?;
+        s.count(row, 1, c.payments)?;
+        s.money(row, 2, c.amount, f)?;
+        s.money(row, 3, c.deposited_amount, f)?;
+        s.count(row, 4, c.receipts)?;
+        s.money(row, 5, c.receipt_amount, f)?;
+        s.money(row, 6, c.difference(), f)?;
+        s.count(row, 7, c.findings)?;
+        for (k, n) in c.mny.iter().enumerate() {
+            s.count(row, 8 + k as u16, *n)?;
+        }
+    }
+    s.finish()
+}
+
+/// The headers of the coverage sheet.
+pub const COVERAGE_HEADERS: [&str; 7] = [
+    "村",
+    "人群",
+    "应参保人数",
+    "已参保人数",
+    "参保率",
+    "目标",
+    "低于目标",
+];
+
+fn coverage_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
+    let mut s = Sheet::new(ws, "参保率", &COVERAGE_HEADERS, f)?;
+    for (i, c) in r.coverage.iter().enumerate() {
+        let row = (i + 1) as u32;
+        s.text(row, 0, &c.village)?;
+        s.text(row, 1, &band_zh(&c.band))?;
+        s.count(row, 2, c.eligible)?;
+        s.count(row, 3, c.covered)?;
+        if let Some(rate) = c.rate() {
+            s.num(row, 4, decimal_f64(rate), &f.percent, 8)?;
+        }
+        if let Some(t) = c.target {
+            s.num(row, 5, decimal_f64(t), &f.percent, 8)?;
+        }
+        if let Some(b) = c.below_target() {
+            s.text(row, 6, if b { "是" } else { "否" })?;
+        }
+    }
+    s.finish()
+}
+
+fn changes_sheet(
+    ws: &mut Worksheet,
+    changes: &[qianbiao_core::Change],
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let headers = [
+        "疑点编号",
+        "规则",
+        "关键字",
+        "变化",
+        "上次金额",
+        "本次金额",
+        "首次发现",
+        "说明",
+    ];
+    let mut s = Sheet::new(ws, "变化", &headers, f)?;
+    for (i, c) in changes.iter().take(MAX_ROWS - 1).enumerate() {
+        let row = (i + 1) as u32;
+        s.text(row, 0, &c.finding_id)?;
+        s.text(row, 1, &c.rule)?;
+        s.text(row, 2, &c.key)?;
+        s.text(row, 3, c.change.zh())?;
+        if let Some(a) = c.previous_amount {
+            s.money(row, 4, a, f)?;
+        }
+        if let Some(a) = c.amount {
+            s.money(row, 5, a, f)?;
+        }
+        s.text(row, 6, &c.first_seen)?;
+        s.text(row, 7, &c.detail)?;
+    }
+    s.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_the_mark() {
+        let long = "王".repeat(MAX_CELL_CHARS + 1);
+        let cut = cell_text(&long);
+        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert!(cut.ends_with(CUT_MARK));
+        let fits = "王".repeat(MAX_CELL_CHARS);
+        assert_eq!(cell_text(&fits), fits.as_str());
+    }
 }

@@ -1,0 +1,162 @@
+//! What the reviewers' outputs (`findings.xlsx`, `report.html`) show, and the Chinese
+//! words they show it with.
+
+use chrono::NaiveDate;
+use qianbiao_core::{Change, Fen, Finding, Severity};
+use qianbiao_ingest::FileReport;
+use qianbiao_rules::cov::CoverageRow;
+use qianbiao_rules::RuleMeta;
+
+use crate::tables::CollectorRow;
+
+/// Everything a reviewers' output shows, as the run wrote it (already masked under
+/// `--mask`).
+#[derive(Debug, Clone, Copy)]
+pub struct Review<'a> {
+    /// The run's as_of.
+    pub as_of: NaiveDate,
+    /// The pipeline's name.
+    pub pipeline: &'a str,
+    /// Findings as written (masked when `masked`), sorted by rule then key.
+    pub findings: &'a [Finding],
+    /// `finding_id` of each finding, from the unmasked key.
+    pub ids: &'a [String],
+    /// Per-collector money.
+    pub collectors: &'a [CollectorRow],
+    /// Coverage per village and band.
+    pub coverage: &'a [CoverageRow],
+    /// Changes since the previous run of a workspace, when there is one.
+    pub changes: Option<&'a [Change]>,
+    /// Input files read, with their row counts.
+    pub inputs: &'a [FileReport],
+    /// Per rule: `{"code", "status": "run"|"skipped", "reason"?}` as in the manifest.
+    pub rule_status: &'a [serde_json::Value],
+    /// True under `--mask`.
+    pub masked: bool,
+}
+
+/// One rule's line of the summary.
+#[derive(Debug, Clone)]
+pub struct RuleTotal {
+    /// The rule's description.
+    pub meta: &'static RuleMeta,
+    /// Findings of the rule.
+    pub count: u64,
+    /// Their amounts.
+    pub amount: Fen,
+    /// Why the rule did not run, when it did not.
+    pub skipped: Option<String>,
+}
+
+impl Review<'_> {
+    /// Per rule of the registry, in code order: count, amount and whether it ran.
+    pub fn rule_totals(&self) -> Vec<RuleTotal> {
+        let mut out: Vec<RuleTotal> = qianbiao_rules::registry()
+            .iter()
+            .map(|r| {
+                let meta = r.meta();
+                let skipped = self
+                    .rule_status
+                    .iter()
+                    .find(|s| s["code"] == meta.code && s["status"] == "skipped")
+                    .map(|s| s["reason"].as_str().unwrap_or("").to_string());
+                RuleTotal {
+                    meta,
+                    count: 0,
+                    amount: Fen::ZERO,
+                    skipped,
+                }
+            })
+            .collect();
+        for f in self.findings {
+            if let Some(t) = out.iter_mut().find(|t| t.meta.code == f.rule) {
+                t.count += 1;
+                t.amount += f.amount;
+            }
+        }
+        out
+    }
+
+    /// Rows read, accepted and rejected over every input file.
+    pub fn rows(&self) -> (u64, u64, u64) {
+        self.inputs.iter().fold((0, 0, 0), |(r, a, j), f| {
+            (r + f.rows_read, a + f.rows_accepted, j + f.rows_rejected)
+        })
+    }
+}
+
+/// 高, 中, 低.
+pub fn severity_zh(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "高",
+        Severity::Medium => "中",
+        Severity::Low => "低",
+    }
+}
+
+/// The Chinese name of a rule family (`DTH` of `DTH-001`).
+pub fn family_zh(code: &str) -> &'static str {
+    match code.split('-').next().unwrap_or("") {
+        "DUP" => "重复缴费",
+        "DTH" => "死亡人员",
+        "AMT" => "缴费金额",
+        "ELG" => "参保资格",
+        "MNY" => "资金与清册",
+        "DQ" => "数据质量",
+        "IDN" => "身份识别",
+        "COV" => "参保率",
+        _ => "其他",
+    }
+}
+
+/// A coverage band in Chinese: `pension_45_59` as `养老 45–59 岁`, `medical` as `医保`.
+pub fn band_zh(band: &str) -> String {
+    let (kind, rest) = match band.split_once('_') {
+        Some((k, r)) => (k, Some(r)),
+        None => (band, None),
+    };
+    let kind_zh = match kind {
+        "pension" => "养老",
+        "medical" => "医保",
+        _ => return band.to_string(),
+    };
+    match rest.and_then(|r| r.split_once('_')) {
+        Some((a, b)) => format!("{kind_zh} {a}–{b} 岁"),
+        None => kind_zh.to_string(),
+    }
+}
+
+/// The Chinese name of a rule code, or the code itself for an unknown one.
+pub fn rule_name_zh(code: &str) -> &'static str {
+    qianbiao_rules::registry()
+        .iter()
+        .map(|r| r.meta())
+        .find(|m| m.code == code)
+        .map(|m| m.name_zh)
+        .unwrap_or("")
+}
+
+/// Width of text as a spreadsheet shows it: CJK and full-width characters count two.
+pub fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chinese_words() {
+        assert_eq!(band_zh("pension_45_59"), "养老 45–59 岁");
+        assert_eq!(band_zh("medical"), "医保");
+        assert_eq!(band_zh("other"), "other");
+        assert_eq!(family_zh("MNY-003"), "资金与清册");
+        assert_eq!(
+            rule_name_zh("DUP-001"),
+            qianbiao_rules::registry()[0].meta().name_zh
+        );
+        assert_eq!(display_width("王涛ab"), 6);
+    }
+}
