@@ -133,7 +133,7 @@ impl<'w> Sheet<'w> {
         f: &Formats,
     ) -> Result<(), XlsxError> {
         // 1,234,567.89: digits, separators and sign.
-        let shown = fen.to_string().len() + fen.to_string().len() / 4 + 1;
+        let shown = fen.to_string().len() + fen.to_string().len() / 4 + 3;
         self.num(row, col, yuan(fen), &f.money, shown)
     }
 
@@ -144,6 +144,13 @@ impl<'w> Sheet<'w> {
         }
         self.ws
             .autofilter(0, 0, self.last_row, cols.saturating_sub(1))?;
+        // Printed (or saved as PDF) landscape with the header on every page; a narrow
+        // sheet fits one page wide (the findings sheet is too wide to stay legible so).
+        self.ws.set_landscape();
+        if self.widths.iter().sum::<usize>() <= 200 {
+            self.ws.set_print_fit_to_pages(1, 0);
+        }
+        self.ws.set_repeat_rows(0, 0)?;
         Ok(())
     }
 }
