@@ -397,3 +397,63 @@ fn long_values_never_fail_a_run() {
     // The masked run succeeds too.
     run(&data, &dir.path().join("masked"), true);
 }
+
+#[test]
+fn changes_show_in_report_and_workbook_masked() {
+    let opts = qianbiao_engine::RunOptions {
+        data: sample_dir(),
+        out: PathBuf::new(),
+        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
+        pipeline_source: "test".into(),
+        as_of: None,
+        progress: None,
+        mask: true,
+    };
+    let o = qianbiao_engine::compute(&opts).unwrap();
+    let person = o.findings.iter().find(|f| !f.id_number.is_empty()).unwrap();
+    let kinds = [
+        qianbiao_core::ChangeKind::New,
+        qianbiao_core::ChangeKind::Changed,
+        qianbiao_core::ChangeKind::Resolved,
+    ];
+    let changes: Vec<qianbiao_core::Change> = kinds
+        .iter()
+        .map(|k| qianbiao_core::Change {
+            finding_id: person.finding_id(),
+            rule: person.rule.to_string(),
+            key: person.key.clone(),
+            change: *k,
+            previous_amount: Some(qianbiao_core::Fen(100)),
+            amount: Some(person.amount),
+            first_seen: "20211201T023000".into(),
+            detail: format!("{} {}", person.name, person.id_number),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let extras = qianbiao_engine::Extras {
+        changes: Some(changes),
+        ..Default::default()
+    };
+    let m = qianbiao_engine::write_outputs(&opts, &o, dir.path(), &extras).unwrap();
+    assert!(m["outputs"]["changes.csv"].is_string());
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("与上次运行比较"));
+    for k in kinds {
+        assert!(
+            html.contains(&format!("{}（{}）", k.zh(), k.as_str())),
+            "{k:?}"
+        );
+    }
+    let mut wb: Xlsx<_> = open_workbook(dir.path().join("findings.xlsx")).unwrap();
+    assert_eq!(wb.sheet_names().last().map(String::as_str), Some("变化"));
+    let ch = wb.worksheet_range("变化").unwrap();
+    assert_eq!(ch.height(), 4);
+    assert_eq!(cell(&ch, 1, 3).to_string(), "新增");
+    // Masked: neither the detail's name and id nor the key's id are shown.
+    let csv = std::fs::read_to_string(dir.path().join("changes.csv")).unwrap();
+    for text in [csv.as_str(), html.as_str()] {
+        assert!(!text.contains(&person.id_number), "id shown");
+        assert!(!text.contains(&person.name), "name shown");
+    }
+    assert!(csv.contains(&person.finding_id()), "finding_id unchanged");
+}
