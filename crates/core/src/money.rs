@@ -110,7 +110,7 @@ pub enum AmountError {
 
 /// The largest amount one row may carry: 100,000,000.00 yuan (`data-contract.md`,
 /// Robustness). Larger values are rejected, so totals of real ledgers never overflow.
-pub const MAX_AMOUNT: Fen = Fen(100_000_000_00);
+pub const MAX_AMOUNT: Fen = Fen(10_000_000_000);
 
 /// Parses an amount: optional `¥`/`￥`, thousands separators, `元` suffix, 0 to 2
 /// decimals, half- or full-width digits. Exact; negative values are rejected.
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn amounts_out_of_range_are_refused_and_sums_never_wrap() {
-        assert_eq!(parse_amount("100,000,000.00"), Ok(Fen(100_000_000_00)));
+        assert_eq!(parse_amount("100,000,000.00"), Ok(Fen(10_000_000_000)));
         for raw in [
             "100000000.01",
             "92233720368547758.07",
