@@ -392,3 +392,89 @@ fn idn_001_a_person_is_named_by_the_first_hukou_row() {
     let second = town.pays(&[med("T1", &typo(&a), "320", "2021-11-05").name("吴二")]);
     assert!(second.fired("IDN-001").is_empty());
 }
+
+/// A totals line of the fixture payments file: the label, then the amount in the amount
+/// column (the sixth).
+fn totals(label: &str, amount: &str) -> String {
+    format!("{label},,,,,{amount},,,,,,,,")
+}
+
+#[test]
+fn dq_004_from_a_titled_export_with_subtotals() {
+    let a = born(1980, 1);
+    let rows = vec![
+        PAY_HEADER.to_string(),                           // line 3
+        med("P1", &a, "320", "2021-11-05").line(),        // 4
+        med("P2", &a, "300", "2021-11-05").back().line(), // 5
+        totals("小计", "620"),                            // 6: adds up
+        totals("小计", "0"),                              // 7: a 小计 after a 小计 covers nothing
+        med("P3", &a, "100", "2021-11-06").back().line(), // 8
+        totals("小计", ""),                               // 9: no amount, ends the range
+        med("P4", &a, "200", "2021-11-07").back().line(), // 10
+        totals("小计", "200"),                            // 11: adds up only since line 9
+        // 12: rejected (unknown scheme) but its amount parses and is covered.
+        pay("P5", &a, "农保", "50", "2021-11-07").line(),
+        totals("合计", "970"),       // 13: 320+300+100+200+50
+        totals("总计", "\"1,000\""), // 14: differs by 30
+        totals("  小计", "¥10"),     // 15: covers nothing since line 14
+    ];
+    let t = Town::new()
+        .resident(&a)
+        .rows_replace(
+            "payments/t.csv",
+            &[
+                "店子镇2022年度居民医保缴费明细".to_string(),
+                "制表单位：店子镇财政所".to_string(),
+            ],
+            &rows,
+        )
+        .rejecting(1);
+    assert_eq!(
+        t.fired("DQ-004"),
+        expect(&[
+            ("payments/t.csv|14", "30.00"),
+            ("payments/t.csv|15", "10.00")
+        ])
+    );
+    let f = finding(&t, "DQ-004");
+    assert_eq!(f.sources, ["payments/t.csv:14"]);
+    assert!(
+        f.detail.contains("1000.00") && f.detail.contains("970.00"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
+fn dq_004_a_repeated_subtotal_fires_with_what_it_states() {
+    let a = born(1980, 1);
+    let t = Town::new().resident(&a).rows_replace(
+        "payments/s.csv",
+        &[],
+        &[
+            PAY_HEADER.to_string(),
+            med("P1", &a, "320", "2021-11-05").line(),
+            totals("小计", "320"),
+            totals("小计", "320"),
+        ],
+    );
+    assert_eq!(t.fired("DQ-004"), expect(&[("payments/s.csv|4", "320.00")]));
+}
+
+#[test]
+fn scientific_notation_ids_stand_for_nobody() {
+    let t = Town::new().pays(&[
+        med("G1", "3.71323E+17", "320", "2021-11-03")
+            .gov()
+            .name("张三"),
+        med("G2", "3.71323E+17", "320", "2021-11-04")
+            .gov()
+            .name("张三"),
+    ]);
+    assert!(t.fired("DUP-005").is_empty());
+    assert!(t.fired("IDN-001").is_empty());
+    assert_eq!(
+        t.fired("DQ-001"),
+        expect(&[("G1", "320.00"), ("G2", "320.00")])
+    );
+}

@@ -139,6 +139,8 @@ pub struct Town {
     lost: Vec<String>,
     /// Control totals: (file, line, label, stated, sum, rows).
     totals: Vec<(String, u32, String, String, String, u32)>,
+    /// Rows of sources other than `deaths` the fixture means to be rejected.
+    pub rejects: usize,
 }
 
 impl Town {
@@ -160,6 +162,14 @@ impl Town {
             .entry(file.into())
             .or_insert_with(|| vec![header.into()]);
         f.extend(lines.iter().cloned());
+        self
+    }
+
+    /// Sets a file to exactly `preamble` then `lines` (no header added).
+    pub fn rows_replace(mut self, file: &str, preamble: &[String], lines: &[String]) -> Self {
+        let mut all = preamble.to_vec();
+        all.extend(lines.iter().cloned());
+        self.files.insert(file.into(), all);
         self
     }
 
@@ -281,6 +291,12 @@ impl Town {
         self
     }
 
+    /// Expects `n` rows of sources other than `deaths` to be rejected.
+    pub fn rejecting(mut self, n: usize) -> Self {
+        self.rejects = n;
+        self
+    }
+
     pub fn with_as_of(mut self, d: &'static str) -> Self {
         self.as_of = Some(d);
         self
@@ -307,7 +323,7 @@ impl Town {
         let rejected_deaths = ds.rejected.iter().filter(|r| r.source == "deaths").count();
         assert_eq!(
             ds.rejected.len() - rejected_deaths,
-            0,
+            self.rejects,
             "fixture rows rejected: {:?}",
             ds.rejected
         );
