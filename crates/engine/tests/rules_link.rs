@@ -478,3 +478,28 @@ fn scientific_notation_ids_stand_for_nobody() {
         expect(&[("G1", "320.00"), ("G2", "320.00")])
     );
 }
+
+#[test]
+fn idn_001_typo_among_many_same_name_persons() {
+    // More same-name persons than the scan limit: typo looks neighbours up by id, with
+    // the same result as comparing with each.
+    let mut t = Town::new();
+    for seq in 1..=80 {
+        t = t.hukou(&person(
+            &born(1970 + seq as i32 % 30, seq),
+            "张伟",
+            "店子村",
+        ));
+    }
+    // Both in hukou (seq 1 and 31 are born in 1971) and one digit apart.
+    let a = born(1971, 1);
+    let b = born(1971, 31);
+    let two = format!("{}{}", &a[..17], &b[17..]);
+    let t = t.pays(&[
+        med("T1", &typo(&born(1975, 5)), "320", "2021-11-05").name("张伟"),
+        med("T2", &two, "320", "2021-11-05").name("张伟"),
+        med("T3", &typo(&born(1975, 5)), "320", "2021-11-05").name("张三"),
+    ]);
+    assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]));
+    assert_eq!(finding(&t, "IDN-001").id_number, born(1975, 5));
+}

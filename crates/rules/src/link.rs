@@ -13,6 +13,7 @@
 
 use chrono::NaiveDate;
 use qianbiao_ingest::{Dataset, Text};
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The basis on which a row was linked.
@@ -66,16 +67,22 @@ struct Probe<'a> {
     village: &'a str,
 }
 
-/// Same-name hukou persons: one entry per distinct id, its first hukou row.
-struct Index<'a> {
+/// Hukou persons (the first row of each id) whose name some row to link carries: by name,
+/// and by name and the birth date of their id.
+struct Index<'a, F> {
     ds: &'a Dataset,
     by_name: HashMap<&'a str, Vec<u32>>,
+    by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>>,
+    first_row: F,
 }
 
+/// Above this many same-name persons, `typo` looks up the row's one-edit neighbours by id
+/// instead of comparing with each of them.
+const SCAN_LIMIT: usize = 64;
 impl Links {
     /// Links every row the spec links. `first_row` gives the first hukou row of an id (the
     /// person's). Cheap when there is nothing to link.
-    pub fn compute(ds: &Dataset, first_row: impl Fn(&str) -> Option<u32>) -> Links {
+    pub fn compute(ds: &Dataset, first_row: impl Fn(&str) -> Option<u32> + Sync) -> Links {
         let pays: Vec<(u32, Probe)> = ds
             .payments
             .iter()
@@ -138,7 +145,7 @@ impl Links {
             .collect();
         let index = Index::build(ds, &names, first_row);
         let link_all = |rows: &[(u32, Probe)]| -> Vec<(u32, Link)> {
-            rows.iter()
+            rows.par_iter()
                 .filter_map(|(i, p)| index.link(p).map(|l| (*i, l)))
                 .collect()
         };
@@ -166,30 +173,48 @@ fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
         .map(|k| list[k].1)
 }
 
-impl<'a> Index<'a> {
+impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
     /// Hukou persons whose name (on their first row) is one of `names`.
-    fn build(
-        ds: &'a Dataset,
-        names: &HashSet<&str>,
-        first_row: impl Fn(&str) -> Option<u32>,
-    ) -> Index<'a> {
+    fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row: F) -> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
+        let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
         for (i, h) in ds.hukou.iter().enumerate() {
             if names.contains(h.name.as_str()) && first_row(&h.id) == Some(i as u32) {
                 by_name.entry(h.name.as_str()).or_default().push(i as u32);
+                if let Some(b) = birth_of(&h.id) {
+                    by_name_birth
+                        .entry((h.name.as_str(), b))
+                        .or_default()
+                        .push(i as u32);
+                }
             }
         }
-        Index { ds, by_name }
+        Index {
+            ds,
+            by_name,
+            by_name_birth,
+            first_row,
+        }
     }
 
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
         let id = |h: u32| -> &str { &self.ds.hukou[h as usize].id };
-        let typo: Vec<u32> = same_name
-            .iter()
-            .copied()
-            .filter(|&h| one_edit(p.id, id(h)))
-            .collect();
+        let typo: Vec<u32> = if same_name.len() <= SCAN_LIMIT {
+            same_name
+                .iter()
+                .copied()
+                .filter(|&h| one_edit(p.id, id(h)))
+                .collect()
+        } else {
+            let mut found: Vec<u32> = neighbours(p.id)
+                .filter_map(|n| (self.first_row)(&n))
+                .filter(|&h| self.ds.hukou[h as usize].name.as_str() == p.name)
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
         if !typo.is_empty() {
             return single(&typo, Basis::Typo);
         }
@@ -206,17 +231,41 @@ impl<'a> Index<'a> {
             }
         }
         let birth = birth_of(p.id)?;
-        let candidates: Vec<u32> = same_name
+        let candidates: Vec<u32> = self
+            .by_name_birth
+            .get(&(p.name, birth))
+            .map_or(&[][..], |v| v.as_slice())
             .iter()
             .copied()
             .filter(|&h| {
-                let row = &self.ds.hukou[h as usize];
-                birth_of(&row.id) == Some(birth)
-                    && (p.village.is_empty() || row.village.as_str() == p.village)
+                p.village.is_empty() || self.ds.hukou[h as usize].village.as_str() == p.village
             })
             .collect();
         single(&candidates, Basis::NameBirth)
     }
+}
+
+/// Every text one substitution (a digit or `X`) or one adjacent swap away from `id`.
+fn neighbours(id: &str) -> impl Iterator<Item = String> + '_ {
+    let b = id.as_bytes();
+    let subs = (0..b.len()).flat_map(move |k| {
+        b"0123456789X"
+            .iter()
+            .filter(move |&&c| c != b[k])
+            .map(move |&c| {
+                let mut v = b.to_vec();
+                v[k] = c;
+                String::from_utf8_lossy(&v).into_owned()
+            })
+    });
+    let swaps = (0..b.len().saturating_sub(1))
+        .filter(move |&k| b[k] != b[k + 1])
+        .map(move |k| {
+            let mut v = b.to_vec();
+            v.swap(k, k + 1);
+            String::from_utf8_lossy(&v).into_owned()
+        });
+    subs.chain(swaps)
 }
 
 fn single(candidates: &[u32], basis: Basis) -> Option<Link> {
