@@ -503,3 +503,36 @@ fn idn_001_typo_among_many_same_name_persons() {
     assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]));
     assert_eq!(finding(&t, "IDN-001").id_number, born(1975, 5));
 }
+
+#[test]
+fn dth_005_is_skipped_without_deaths() {
+    let a = born(1940, 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hukou.csv"),
+        format!("id_number,name,village\n{a},周九,店子村\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!(
+            "{PAY_HEADER}\n{}\n",
+            med("P1", &a, "320", "2021-11-12").gov().line()
+        ),
+    )
+    .unwrap();
+    let opts = qianbiao_ingest::LoadOptions {
+        year: 2022,
+        progress: None,
+    };
+    let ds = qianbiao_ingest::load(dir.path(), &opts).unwrap();
+    let policy = qianbiao_core::Policy::dianzi_2022();
+    let (as_of, _) = qianbiao_engine::resolve_as_of(&ds, &policy, None);
+    let ctx = qianbiao_rules::Context::new(&ds, &policy, as_of);
+    let (_, status) = qianbiao_engine::run_rules(&ctx);
+    let dth5 = status.iter().find(|s| s["code"] == "DTH-005").unwrap();
+    assert_eq!(dth5["status"], "skipped");
+    assert_eq!(dth5["reason"], "source missing: deaths");
+    let idn = status.iter().find(|s| s["code"] == "IDN-001").unwrap();
+    assert_eq!(idn["status"], "run");
+}

@@ -22,12 +22,13 @@ declare_rule! {
     /// **Key**: `txn_id`. **Amount**: the payment. One finding per payment; `sources` cites
     /// the deaths row and the payment; `detail` gives the id as typed and the basis of the
     /// link. When two linked deaths rows name one person, the earliest death date counts.
+    /// Needs `deaths` (skipped without it, like DTH-004).
     pub struct Dth005 {
         code: "DTH-005",
         severity: High,
         zh: "死亡后缴费（通报身份证号有误）",
         en: "Payment after a death notified under a mistyped id",
-        needs: [],
+        needs: [Deaths],
     }
 }
 
