@@ -114,8 +114,11 @@ impl Opened {
     pub fn open(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
         match ext {
             "csv" => open_csv(bytes, is_header),
-            "xlsx" | "xls" => open_excel(ext, bytes, is_header),
-            "parquet" => open_parquet(bytes),
+            // The Excel and Parquet decoders are third-party code that can panic on a
+            // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
+            // to stop the run with one line, never a crash.
+            "xlsx" | "xls" => guarded(|| open_excel(ext, bytes, is_header)),
+            "parquet" => guarded(|| open_parquet(bytes)),
             other => Err(format!("unsupported file type `{other}`").into()),
         }
     }
@@ -208,6 +211,36 @@ impl Opened {
                     kind: RowKind::Data,
                 })
             }
+        }
+    }
+}
+
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a decoder of a third-party crate is running under [`guarded`]: a panic hook
+/// stays silent then, since the panic becomes an ordinary error.
+pub fn in_guarded_decoder() -> bool {
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Runs a third-party decoder, turning a panic inside it into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> {
+    use std::sync::atomic::Ordering;
+    GUARDED.fetch_add(1, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.fetch_sub(1, Ordering::SeqCst);
+    match r {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".into());
+            Err(OpenError::Unreadable(format!(
+                "corrupted file: the decoder failed ({})",
+                what.lines().next().unwrap_or("")
+            )))
         }
     }
 }
