@@ -86,7 +86,7 @@ fn line_starts(b: &[u8]) -> Vec<usize> {
         }
         i += 1;
     }
-    if v.last() == Some(&b.len()) && b.len() > 0 {
+    if v.last() == Some(&b.len()) && !b.is_empty() {
         v.pop();
     }
     v
