@@ -478,3 +478,34 @@ fn excel_numeric_ids_lost_their_digits() {
     // The scientific-notation id is kept (payments keep invalid ids) and flagged.
     assert!(rules_found(&out).contains(&("DQ-001".into(), "T2".into())));
 }
+
+#[test]
+fn xls_with_a_title_a_numeric_id_and_a_totals_row() {
+    // Converted by LibreOffice from CSV: a title row, the header, an 18-digit id that
+    // Calc took for a number (its last digits lost), a valid id with X, a 合计 row.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hukou_titled.xls"),
+        dir.path().join("hukou.xls"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "hukou.xls");
+    assert_eq!(f["format"], "xls");
+    assert_eq!(f["preamble_rows"], 1);
+    assert_eq!(f["total_rows"], 1);
+    assert_eq!(f["rows_read"], 2);
+    assert_eq!(f["rows_accepted"], 1);
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("hukou.xls", "3"));
+    assert!(rej[0].2.contains("lost its last digits"), "{rej:?}");
+    assert_lines_add_up(&m);
+}
