@@ -322,6 +322,14 @@ pub fn write_outputs(
         std::fs::write(out(name), bytes).map_err(io_error(&out(name)))?;
         names.push(name.clone());
     }
+    // Fault injection for the tests of atomic output: a write error after every file
+    // but the manifest is complete, as a full disk would give.
+    if let Ok(name) = std::env::var("QIANBIAO_TEST_FAIL_WRITE") {
+        let p = out(&name);
+        return Err(io_error(&p)(std::io::Error::other(
+            "injected write failure",
+        )));
+    }
     let mut outputs = serde_json::Map::new();
     names.sort();
     for name in &names {

@@ -77,7 +77,11 @@ impl<'a> Cells<'a> {
     fn id_lost(&self, normalised: &str) -> bool {
         let numeric_cell = self.map.pos[Col::IdNumber as usize]
             .is_some_and(|i| i < 64 && self.numeric & (1 << i) != 0);
-        let digits = normalised.bytes().filter(u8::is_ascii_digit).count();
+        // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
+        let digits = norm_text(self.raw(Col::IdNumber))
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .count();
         (numeric_cell && digits >= 16) || is_scientific(normalised)
     }
 
