@@ -24,6 +24,30 @@ fn header(ws: &mut Worksheet, cols: &[&str], bold: &Format) -> Result<(), XlsxEr
 }
 
 /// Money as an Excel number: fen / 100 is exact in a double for any realistic amount.
+/// Excel's longest cell text, in UTF-16 units.
+const MAX_CELL: usize = 32_767;
+/// What ends a cell cut to fit (`data-contract.md`, Robustness: long values).
+const CUT_MARK: &str = "…（全文见 findings.csv）";
+
+/// A text cell as Excel can hold it: cut with [`CUT_MARK`] when longer than 32,767.
+fn fit(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.encode_utf16().count() <= MAX_CELL {
+        return s.into();
+    }
+    let room = MAX_CELL - CUT_MARK.encode_utf16().count();
+    let mut used = 0;
+    let mut out = String::new();
+    for ch in s.chars() {
+        used += ch.len_utf16();
+        if used > room {
+            break;
+        }
+        out.push(ch);
+    }
+    out.push_str(CUT_MARK);
+    out.into()
+}
+
 fn yuan(f: qianbiao_core::Fen) -> f64 {
     f.0 as f64 / 100.0
 }
@@ -67,16 +91,18 @@ pub fn write_findings_xlsx(
                 f.scheme.map(|s| s.as_str().to_string()).unwrap_or_default(),
             ];
             for (c, t) in texts.iter().enumerate() {
-                ws.write_string(r, c as u16, t).map_err(err)?;
+                ws.write_string(r, c as u16, fit(t)).map_err(err)?;
             }
             if let Some(p) = f.period {
                 ws.write_number(r, 9, f64::from(p)).map_err(err)?;
             }
             ws.write_number_with_format(r, 10, yuan(f.amount), &money)
                 .map_err(err)?;
-            ws.write_string(r, 11, f.txn_ids.join(";")).map_err(err)?;
-            ws.write_string(r, 12, &f.detail).map_err(err)?;
-            ws.write_string(r, 13, f.sources.join(";")).map_err(err)?;
+            ws.write_string(r, 11, fit(&f.txn_ids.join(";")))
+                .map_err(err)?;
+            ws.write_string(r, 12, fit(&f.detail)).map_err(err)?;
+            ws.write_string(r, 13, fit(&f.sources.join(";")))
+                .map_err(err)?;
         }
     }
     {
@@ -85,7 +111,7 @@ pub fn write_findings_xlsx(
         header(ws, &collector_columns(), &bold).map_err(err)?;
         for (i, c) in collectors.iter().enumerate() {
             let r = (i + 1) as u32;
-            ws.write_string(r, 0, &c.collector_id).map_err(err)?;
+            ws.write_string(r, 0, fit(&c.collector_id)).map_err(err)?;
             ws.write_number(r, 1, c.payments as f64).map_err(err)?;
             ws.write_number_with_format(r, 2, yuan(c.amount), &money)
                 .map_err(err)?;
@@ -108,8 +134,8 @@ pub fn write_findings_xlsx(
         header(ws, &COVERAGE_COLUMNS, &bold).map_err(err)?;
         for (i, c) in coverage.iter().enumerate() {
             let r = (i + 1) as u32;
-            ws.write_string(r, 0, &c.village).map_err(err)?;
-            ws.write_string(r, 1, &c.band).map_err(err)?;
+            ws.write_string(r, 0, fit(&c.village)).map_err(err)?;
+            ws.write_string(r, 1, fit(&c.band)).map_err(err)?;
             ws.write_number(r, 2, c.eligible as f64).map_err(err)?;
             ws.write_number(r, 3, c.covered as f64).map_err(err)?;
             if let Some(rate) = c.rate() {
@@ -124,4 +150,20 @@ pub fn write_findings_xlsx(
         }
     }
     wb.save(path).map_err(err)
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_the_mark() {
+        assert_eq!(fit("短"), "短");
+        let long = "王".repeat(40_000);
+        let cut = fit(&long);
+        assert_eq!(cut.encode_utf16().count(), MAX_CELL);
+        assert!(cut.ends_with(CUT_MARK) && cut.starts_with("王王"));
+        let exact = "a".repeat(MAX_CELL);
+        assert_eq!(fit(&exact), exact);
+    }
 }
