@@ -502,6 +502,12 @@ fn idn_001_typo_among_many_same_name_persons() {
     ]);
     assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]));
     assert_eq!(finding(&t, "IDN-001").id_number, born(1975, 5));
+    // A huge id under a common name: no candidate, and quickly.
+    let huge = format!("{}{}", born(1975, 5), "7".repeat(100_000));
+    let started = std::time::Instant::now();
+    let t = t.pays(&[med("T9", &huge, "320", "2021-11-05").name("张伟")]);
+    assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]));
+    assert!(started.elapsed().as_secs() < 20);
 }
 
 #[test]

@@ -200,7 +200,11 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
         let id = |h: u32| -> &str { &self.ds.hukou[h as usize].id };
-        let typo: Vec<u32> = if same_name.len() <= SCAN_LIMIT {
+        // Hukou ids are 18 characters and an edit keeps the length: other rows have no
+        // typo candidate (and a huge id never has its neighbours generated).
+        let typo: Vec<u32> = if p.id.len() != 18 {
+            Vec::new()
+        } else if same_name.len() <= SCAN_LIMIT {
             same_name
                 .iter()
                 .copied()
