@@ -147,3 +147,56 @@ fn dirty_towns_match_their_truth_and_rejects() {
         check_town(seed, true);
     }
 }
+
+/// The committed sample town (a dirty 5,000-person town, one payments part converted to
+/// `.xls`): every file's rejected, duplicate, preamble and totals rows as its
+/// `expected_rejects.csv` says (its findings against `truth.csv` are in `tests/cli.rs`).
+#[test]
+fn sample_town_counts_match_its_expected_rejects() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/dianzi-2022");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
+        data: data.clone(),
+        out: dir.path().join("out"),
+        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
+        pipeline_source: "test".into(),
+        as_of: None,
+        progress: None,
+        mask: false,
+    })
+    .unwrap();
+    let mut got: Vec<(String, [u64; 4])> = Vec::new();
+    for s in summary.manifest["sources"].as_array().unwrap() {
+        for f in s["files"].as_array().unwrap() {
+            let n = |k: &str| f[k].as_u64().unwrap();
+            got.push((
+                f["path"].as_str().unwrap().to_string(),
+                [
+                    n("rows_rejected"),
+                    n("duplicate_rows"),
+                    n("preamble_rows"),
+                    n("total_rows"),
+                ],
+            ));
+        }
+    }
+    got.sort();
+    let mut want: Vec<(String, [u64; 4])> = read_csv(&data.join("expected_rejects.csv"))
+        .into_iter()
+        .map(|e| {
+            let n = |k: &str| e[k].parse::<u64>().unwrap();
+            (
+                e["file"].clone(),
+                [
+                    n("rejected"),
+                    n("duplicate_rows"),
+                    n("preamble_rows"),
+                    n("total_rows"),
+                ],
+            )
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(got.iter().any(|(f, _)| f.ends_with(".xls")));
+}
