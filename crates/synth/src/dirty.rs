@@ -278,9 +278,11 @@ impl Writer<'_> {
         for p in pays {
             *count.entry(p.txn_id.as_str()).or_default() += 1;
         }
-        // Ids typed into Excel as numbers exist only in the XLSX part.
+        // Ids typed into Excel as numbers exist only in the XLSX part: every lost id, and
+        // every other 15-digit legacy id (exact as a number).
+        let in_xlsx = |k: usize| pays[k].lost || (pays[k].legacy15 && k % 2 == 1);
         let single =
-            |k: usize| count.get(pays[k].txn_id.as_str()).copied() == Some(1) && !pays[k].lost;
+            |k: usize| count.get(pays[k].txn_id.as_str()).copied() == Some(1) && !in_xlsx(k);
         let bounds = [0, n / 3, 2 * n / 3, n];
         let files = [
             ("payments/part1.csv", Fmt::Csv(Enc::Utf8Bom)),
@@ -306,12 +308,12 @@ impl Writer<'_> {
             if f == 1 {
                 entries.extend(
                     (0..n)
-                        .filter(|&k| pays[k].lost && !(bounds[1]..bounds[2]).contains(&k))
+                        .filter(|&k| in_xlsx(k) && !(bounds[1]..bounds[2]).contains(&k))
                         .map(Entry::Rec),
                 );
             }
             for (k, pay) in pays.iter().enumerate().take(bounds[f + 1]).skip(bounds[f]) {
-                if pay.lost && f != 1 {
+                if in_xlsx(k) && f != 1 {
                     continue;
                 }
                 entries.push(Entry::Rec(k));
@@ -418,9 +420,15 @@ impl Writer<'_> {
                 .position(|c| c.name == name)
                 .expect("garbage names a column")
         };
-        if xlsx && job.source == Source::Payments && self.town.payments[k].lost {
-            let id = &self.town.payments[k].id;
-            outs[idx("id_number")] = Out::N(id.parse::<f64>().expect("digits"));
+        if xlsx && job.source == Source::Payments {
+            let p = &self.town.payments[k];
+            if p.lost {
+                outs[idx("id_number")] = Out::N(p.id.parse::<f64>().expect("digits"));
+            } else if p.legacy15 {
+                // A 15-digit legacy id typed as a number is exact: read like text.
+                let n = legacy15(&p.id).parse::<f64>().expect("digits");
+                outs[idx("id_number")] = Out::N(n);
+            }
         }
         let mut shape = None;
         match bad {
