@@ -178,15 +178,22 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
     fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row: F) -> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
         let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
-        for (i, h) in ds.hukou.iter().enumerate() {
-            if names.contains(h.name.as_str()) && first_row(&h.id) == Some(i as u32) {
-                by_name.entry(h.name.as_str()).or_default().push(i as u32);
-                if let Some(b) = birth_of(&h.id) {
-                    by_name_birth
-                        .entry((h.name.as_str(), b))
-                        .or_default()
-                        .push(i as u32);
-                }
+        // One parallel pass over hukou keeps the few rows whose name matters.
+        let rows: Vec<u32> = (0..ds.hukou.len() as u32)
+            .into_par_iter()
+            .filter(|&i| {
+                let h = &ds.hukou[i as usize];
+                names.contains(h.name.as_str()) && first_row(&h.id) == Some(i)
+            })
+            .collect();
+        for i in rows {
+            let h = &ds.hukou[i as usize];
+            by_name.entry(h.name.as_str()).or_default().push(i);
+            if let Some(b) = birth_of(&h.id) {
+                by_name_birth
+                    .entry((h.name.as_str(), b))
+                    .or_default()
+                    .push(i);
             }
         }
         Index {
