@@ -95,6 +95,32 @@ fn check_town(seed: u64, dirty: bool) {
             assert_eq!(read, acc + rej, "{}", f["path"]);
         }
     }
+    // Line accounting: every physical line of a CSV file is the header, a preamble,
+    // blank or totals line, or a row read; the synth ends every line with LF or CRLF.
+    for s in summary.manifest["sources"].as_array().unwrap() {
+        for f in s["files"].as_array().unwrap() {
+            let path = f["path"].as_str().unwrap();
+            if !path.ends_with(".csv") {
+                continue;
+            }
+            let bytes = std::fs::read(data.join(path)).unwrap();
+            let physical = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            let l = &f["lines"];
+            let part = |k: &str| l[k].as_u64().unwrap();
+            assert_eq!(part("total"), physical, "{path}: lines");
+            assert_eq!(
+                part("header") + part("preamble") + part("blank") + part("totals") + part("rows"),
+                physical,
+                "{path}: {l}"
+            );
+            assert_eq!(
+                part("preamble"),
+                f["preamble_rows"].as_u64().unwrap(),
+                "{path}"
+            );
+            assert_eq!(part("totals"), f["total_rows"].as_u64().unwrap(), "{path}");
+        }
+    }
     if dirty {
         let files: BTreeMap<String, (u64, u64, u64, u64)> = summary.manifest["sources"]
             .as_array()
