@@ -116,6 +116,15 @@ fn clean_tmp(ws: &Workspace) -> Result<()> {
         };
         r.map_err(io_err(&p))?;
     }
+    // `latest` written by a run killed before its rename (see `write_atomic`).
+    for e in std::fs::read_dir(&ws.root)
+        .map_err(io_err(&ws.root))?
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with("latest.tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     Ok(())
 }
 
@@ -133,6 +142,13 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
         ws.log(&format!("took over the stale lock of {h}"));
     }
     let result = run_locked(&ws, opts, took_over);
+    if let Ok(r) = &result {
+        for id in &r.replayed {
+            ws.log(&format!(
+                "run {id}: recorded in cases.db (replayed from its folder)"
+            ));
+        }
+    }
     match &result {
         Ok(r) => ws.log(&format!(
             "run {}: complete, {} findings ({} new, {} persisting, {} changed, {} resolved)",
