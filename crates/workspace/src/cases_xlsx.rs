@@ -49,6 +49,11 @@ fn wb_err(file: &Path) -> impl Fn(XlsxError) -> WorkspaceError + '_ {
 }
 
 fn open_existing(ws: &Workspace) -> Result<rusqlite::Connection> {
+    require_db(ws)?;
+    register::open(&ws.db())
+}
+
+fn require_db(ws: &Workspace) -> Result<()> {
     if !ws.db().exists() {
         return Err(WorkspaceError::Inconsistent(format!(
             "{}: no case register yet (run `qianbiao run --workspace {}` first)",
@@ -56,7 +61,7 @@ fn open_existing(ws: &Workspace) -> Result<rusqlite::Connection> {
             ws.root.display()
         )));
     }
-    register::open(&ws.db())
+    Ok(())
 }
 
 /// Writes the open cases and the cases the latest run changed (new, changed, resolved,
@@ -193,8 +198,9 @@ fn recovered(c: Option<&Data>) -> std::result::Result<Option<Fen>, String> {
 /// many decisions were recorded. Messages name lines and reasons, never cell values.
 pub fn import(root: &Path, file: &Path) -> Result<usize> {
     let ws = Workspace::new(root);
-    let mut conn = open_existing(&ws)?;
+    require_db(&ws)?;
     let (_lock, _) = lock::acquire(root, "cases import")?;
+    let mut conn = register::open(&ws.db())?;
     let wsid = register::workspace_id(&conn)?;
     let bad = |m: &str| WorkspaceError::Workbook {
         file: file.display().to_string(),

@@ -4,7 +4,9 @@
 //! Evidence is the finding's `txn_ids` and its `detail`: the records behind it and the
 //! sentence that states the facts. `sources` (`file:line`) are left out: they say where a
 //! record sits in tonight's export, and a re-sorted export moves every line without any
-//! fact changing.
+//! fact changing. Each run keeps the fingerprints in `evidence.csv` (finding_id and a
+//! sha256, nothing identifying), so that a run with `--mask`, whose `findings.csv` holds
+//! masked details, still compares like with like.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,11 +34,14 @@ pub struct Row {
     pub txn_ids: String,
     /// Detail sentence.
     pub detail: String,
+    /// The evidence fingerprint (see [`Row::fingerprint`]).
+    pub evidence: String,
 }
 
 impl Row {
     /// The row of a computed finding.
     pub fn from_finding(f: &Finding) -> Row {
+        let txn_ids = f.txn_ids.join(";");
         Row {
             finding_id: f.finding_id(),
             rule: f.rule.to_string(),
@@ -44,14 +49,20 @@ impl Row {
             id_number: f.id_number.clone(),
             name: f.name.clone(),
             amount: f.amount,
-            txn_ids: f.txn_ids.join(";"),
+            evidence: Row::fingerprint(&txn_ids, &f.detail),
+            txn_ids,
             detail: f.detail.clone(),
         }
     }
 
-    /// A fingerprint of the evidence (txn_ids and detail).
-    pub fn evidence(&self) -> String {
-        crate::sha256_hex(format!("{}\n{}", self.txn_ids, self.detail).as_bytes())
+    /// The evidence fingerprint: sha256 of the txn_ids and the detail.
+    pub fn fingerprint(txn_ids: &str, detail: &str) -> String {
+        crate::sha256_hex(format!("{txn_ids}\n{detail}").as_bytes())
+    }
+
+    /// The evidence fingerprint.
+    pub fn evidence(&self) -> &str {
+        &self.evidence
     }
 }
 
@@ -92,6 +103,7 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<Row>> {
         let cell = |c: usize| unguard(rec.get(c).unwrap_or(""));
         let amount = qianbiao_core::money::parse_amount(&cell(amount))
             .map_err(|e| bad(format!("line {}: amount: {e}", i + 2)))?;
+        let (txn_ids, detail) = (cell(txn), cell(detail));
         rows.push(Row {
             finding_id: cell(fid),
             rule: cell(rule),
@@ -99,9 +111,42 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<Row>> {
             id_number: cell(idn),
             name: cell(name),
             amount,
-            txn_ids: cell(txn),
-            detail: cell(detail),
+            evidence: Row::fingerprint(&txn_ids, &detail),
+            txn_ids,
+            detail,
         });
+    }
+    Ok(rows)
+}
+
+/// `evidence.csv` as bytes: finding_id and evidence fingerprint of each row.
+pub fn evidence_csv(rows: &[Row]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["finding_id", "evidence_sha256"]);
+    for r in rows {
+        let _ = w.write_record([r.finding_id.as_str(), r.evidence.as_str()]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// The findings of a run folder: `findings.csv`, with the fingerprints of its
+/// `evidence.csv` where it has one.
+pub fn read_run(dir: &Path) -> Result<Vec<Row>> {
+    let mut rows = read_findings_csv(&dir.join("findings.csv"))?;
+    let ev = dir.join("evidence.csv");
+    if let Ok(bytes) = std::fs::read(&ev) {
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let mut map = BTreeMap::new();
+        for rec in r.records() {
+            let rec =
+                rec.map_err(|e| WorkspaceError::Inconsistent(format!("{}: {e}", ev.display())))?;
+            map.insert(rec[0].to_string(), rec[1].to_string());
+        }
+        for row in &mut rows {
+            if let Some(e) = map.remove(&row.finding_id) {
+                row.evidence = e;
+            }
+        }
     }
     Ok(rows)
 }
@@ -227,5 +272,19 @@ mod tests {
         let rows = read_findings_csv(&p).unwrap();
         let want: Vec<Row> = fs.iter().map(Row::from_finding).collect();
         assert_eq!(rows, want);
+        // A masked findings.csv keeps the fingerprints of the unmasked run.
+        let masked = vec![f("a", 12345, "T1"), f("=b", 1, "T2")]
+            .into_iter()
+            .map(|mut x| {
+                x.detail = "masked".into();
+                x
+            })
+            .collect::<Vec<_>>();
+        qianbiao_report::write_findings_csv(&p, &masked).unwrap();
+        std::fs::write(dir.path().join("evidence.csv"), evidence_csv(&want)).unwrap();
+        let back = read_run(dir.path()).unwrap();
+        assert_eq!(back[0].evidence(), want[0].evidence());
+        assert_eq!(back[1].evidence(), want[1].evidence());
+        assert_eq!(back[0].detail, "masked");
     }
 }

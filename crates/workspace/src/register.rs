@@ -420,7 +420,7 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
         if !seen.insert(r.finding_id.as_str()) {
             continue;
         }
-        let evidence = r.evidence();
+        let evidence = r.evidence().to_string();
         let Some(c) = case(conn, &r.finding_id)? else {
             conn.execute(
                 "INSERT INTO cases (finding_id, rule, key, id_number, name, first_seen, \
@@ -646,6 +646,7 @@ mod tests {
             amount: Fen(100),
             txn_ids: "T1".into(),
             detail: "d".into(),
+            evidence: "e".into(),
         };
         apply_run(&conn, "20211201T023000", std::slice::from_ref(&row)).unwrap();
         decide(

@@ -16,7 +16,7 @@ use qianbiao_core::{ChangeKind, Fen};
 use qianbiao_engine::{Extras, RunOptions};
 use serde_json::{json, Value};
 
-use crate::changes::{diff, read_findings_csv, Row};
+use crate::changes::{diff, evidence_csv, read_run, Row};
 use crate::register::{self, db_err};
 use crate::{io_err, lock, sha256_hex, sync_dir, write_atomic, Result, Workspace, WorkspaceError};
 
@@ -92,7 +92,7 @@ pub fn reconcile(ws: &Workspace, conn: &mut rusqlite::Connection) -> Result<Vec<
     for id in &folders[recorded.len().min(folders.len())..] {
         let dir = ws.runs().join(id);
         let sha = manifest_sha(&dir)?;
-        let cur = read_findings_csv(&dir.join("findings.csv"))?;
+        let cur = read_run(&dir)?;
         let tx = conn.transaction().map_err(db_err)?;
         register::apply_run(&tx, id, &cur)?;
         register::record_run(&tx, id, &sha, cur.len())?;
@@ -182,7 +182,7 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
     let outcome = qianbiao_engine::compute(opts)?;
     let cur: Vec<Row> = outcome.findings.iter().map(Row::from_finding).collect();
     let prev_rows = match &prev {
-        Some(p) => read_findings_csv(&ws.runs().join(p).join("findings.csv"))?,
+        Some(p) => read_run(&ws.runs().join(p))?,
         None => Vec::new(),
     };
 
@@ -211,6 +211,7 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
         changes: Some(changes),
         files: vec![
             ("outcomes.csv".into(), register::outcomes_csv(&outcomes)),
+            ("evidence.csv".into(), evidence_csv(&cur)),
             (
                 "run.json".into(),
                 (serde_json::to_string_pretty(&run_json).unwrap_or_default() + "\n").into_bytes(),
