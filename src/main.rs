@@ -123,6 +123,14 @@ enum SynthFormat {
 }
 
 fn main() -> ExitCode {
+    // A panic inside a guarded third-party decoder (a corrupted XLSX or Parquet file)
+    // becomes a one-line error; only other panics print, as bugs.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !qianbiao_ingest::read::in_guarded_decoder() {
+            default_hook(info);
+        }
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
