@@ -810,4 +810,12 @@ fn a_run_killed_between_its_rename_and_the_register_commit_is_recorded_by_the_ne
     drop(conn);
     let v = text(&ok(qianbiao(&["verify", p(&ws)])));
     assert!(v.contains("3 runs") && !v.contains("not yet"), "{v}");
+
+    // A register removed: verify names it, and no run builds a new one over the runs.
+    std::fs::rename(ws.join("cases.db"), dir.path().join("cases.db")).unwrap();
+    let err = exit2(&qianbiao(&["verify", p(&ws)]));
+    assert!(err.contains("cases.db: missing"), "{err}");
+    let err = exit2(&ws_run(&data, &ws));
+    assert!(err.contains("cases.db: missing"), "{err}");
+    assert_eq!(runs(&ws), r);
 }

@@ -272,6 +272,17 @@ pub struct Case {
 
 const CASE_COLUMNS: &str = "finding_id, rule, key, id_number, name, first_seen, last_seen, \
     amount_fen, evidence, detail, present, last_change, changed_in, status, recovered_fen";
+const CASE_BY_ID: &str = "SELECT finding_id, rule, key, id_number, name, first_seen, \
+    last_seen, amount_fen, evidence, detail, present, last_change, changed_in, status, \
+    recovered_fen FROM cases WHERE finding_id = ?1";
+
+/// Runs a statement through the connection's statement cache (a run executes the same
+/// few statements once per finding).
+fn exec(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute(p))
+        .map_err(db_err)
+}
 
 fn case_of(r: &rusqlite::Row) -> rusqlite::Result<Case> {
     let status: String = r.get(13)?;
@@ -296,13 +307,9 @@ fn case_of(r: &rusqlite::Row) -> rusqlite::Result<Case> {
 
 /// One case by finding_id.
 pub fn case(conn: &Connection, finding_id: &str) -> Result<Option<Case>> {
-    conn.query_row(
-        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE finding_id = ?1"),
-        [finding_id],
-        case_of,
-    )
-    .optional()
-    .map_err(db_err)
+    conn.prepare_cached(CASE_BY_ID)
+        .and_then(|mut st| st.query_row([finding_id], case_of).optional())
+        .map_err(db_err)
 }
 
 /// Every case, by rule then key.
@@ -364,7 +371,8 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Decision>> {
 pub fn decide(conn: &Connection, d: &Decision) -> Result<()> {
     let c = case(conn, &d.finding_id)?
         .ok_or_else(|| WorkspaceError::Inconsistent(format!("no case {}", d.finding_id)))?;
-    conn.execute(
+    exec(
+        conn,
         "INSERT INTO decisions (finding_id, decided_at, decided_by, status, recovered_fen, \
          note, origin, case_amount_fen, case_evidence) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -379,14 +387,13 @@ pub fn decide(conn: &Connection, d: &Decision) -> Result<()> {
             c.amount.0,
             c.evidence
         ],
-    )
-    .map_err(db_err)?;
-    conn.execute(
+    )?;
+    exec(
+        conn,
         "UPDATE cases SET status = ?2, recovered_fen = COALESCE(?3, recovered_fen) \
          WHERE finding_id = ?1",
         params![d.finding_id, d.status.as_str(), d.recovered.map(|f| f.0)],
-    )
-    .map_err(db_err)?;
+    )?;
     Ok(())
 }
 
@@ -422,7 +429,8 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
         }
         let evidence = r.evidence().to_string();
         let Some(c) = case(conn, &r.finding_id)? else {
-            conn.execute(
+            exec(
+                conn,
                 "INSERT INTO cases (finding_id, rule, key, id_number, name, first_seen, \
                  last_seen, amount_fen, evidence, detail, present, resolved_in, last_change, \
                  changed_in, status, recovered_fen) \
@@ -438,8 +446,7 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
                     evidence,
                     r.detail
                 ],
-            )
-            .map_err(db_err)?;
+            )?;
             continue;
         };
         let came_back = !c.present;
@@ -451,7 +458,8 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
         } else {
             None
         };
-        conn.execute(
+        exec(
+            conn,
             "UPDATE cases SET rule = ?2, key = ?3, id_number = ?4, name = ?5, last_seen = ?6, \
              amount_fen = ?7, evidence = ?8, detail = ?9, present = 1, resolved_in = NULL, \
              last_change = COALESCE(?10, last_change), \
@@ -469,8 +477,7 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
                 r.detail,
                 change
             ],
-        )
-        .map_err(db_err)?;
+        )?;
         let reopen = match c.status {
             Status::Open => None,
             Status::Cleared => match cleared_on(conn, &r.finding_id)? {
@@ -506,12 +513,12 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
         .collect::<std::result::Result<_, _>>()
         .map_err(db_err)?;
     for id in present.iter().filter(|id| !seen.contains(id.as_str())) {
-        conn.execute(
+        exec(
+            conn,
             "UPDATE cases SET present = 0, resolved_in = ?2, last_change = 'resolved', \
              changed_in = ?2 WHERE finding_id = ?1",
             params![id, run_id],
-        )
-        .map_err(db_err)?;
+        )?;
     }
     Ok(())
 }

@@ -162,6 +162,15 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
 
 fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> Result<RunReport> {
     clean_tmp(ws)?;
+    // The register is created before a workspace's first run folder can exist: runs
+    // without it mean it was removed, and recreating it would lose every decision.
+    if !ws.db().exists() && !ws.run_ids()?.is_empty() {
+        return Err(WorkspaceError::Inconsistent(format!(
+            "{}: missing while {} holds runs; restore it from the backup",
+            ws.db().display(),
+            ws.runs().display()
+        )));
+    }
     let mut conn = register::open(&ws.db())?;
     let workspace_id = register::workspace_id(&conn)?;
     let replayed = reconcile(ws, &mut conn)?;
