@@ -281,6 +281,10 @@ fn scripted_nights_give_the_expected_changes_and_case_states() {
     );
     ok(ws_run(&data, &ws));
     let r4 = runs(&ws)[3].clone();
+    assert_eq!(
+        std::fs::read_to_string(ws.join("latest")).unwrap(),
+        format!("{r4}\n")
+    );
     let ch = changes(&ws.join("runs").join(&r4), "DUP-001");
     assert_eq!(ch[&a], c("new", "", "350.00", &r1));
     assert_eq!(ch[&b], c("new", "", "320.00", &r1));

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! WS/runs/RUN_ID/   one folder per complete run (moved in by rename when complete)
-//! WS/latest         "RUN_ID MANIFEST_SHA256": the newest complete run
+//! WS/latest         "RUN_ID\n": the newest complete run
 //! WS/cases.db       the case register (SQLite)
 //! WS/lock           the holder of the workspace while a run or an import works
 //! WS/tmp/           staging folders of runs in progress (stale ones are removed)
@@ -164,13 +164,10 @@ impl Workspace {
         Ok(ids)
     }
 
-    /// `WS/latest` as (run id, manifest sha256), if present and readable.
-    pub fn read_latest(&self) -> Option<(String, String)> {
+    /// The run `WS/latest` names, if present and readable.
+    pub fn read_latest(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.latest()).ok()?;
-        let mut it = text.split_whitespace();
-        let id = it.next()?.to_string();
-        let sha = it.next().unwrap_or("").to_string();
-        Some((id, sha))
+        Some(text.trim().to_string()).filter(|t| !t.is_empty())
     }
 }
 

@@ -88,6 +88,14 @@ pub fn reconcile(ws: &Workspace, conn: &mut rusqlite::Connection) -> Result<Vec<
             )));
         }
     }
+    // A run killed after its rename and before `latest` was written: point `latest` at
+    // it before the register records it, so that `verify` never sees a recorded newest
+    // run that `latest` does not name.
+    if let Some(last) = folders.last() {
+        if ws.read_latest().as_ref() != Some(last) {
+            write_atomic(&ws.latest(), format!("{last}\n").as_bytes())?;
+        }
+    }
     let mut replayed = Vec::new();
     for id in &folders[recorded.len().min(folders.len())..] {
         let dir = ws.runs().join(id);
@@ -180,12 +188,6 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
         Some(p) => manifest_sha(&ws.runs().join(p))?,
         None => String::new(),
     };
-    // A run killed after its rename and before `latest` was written: point it right.
-    if let Some(p) = &prev {
-        if ws.read_latest() != Some((p.clone(), prev_sha.clone())) {
-            write_atomic(&ws.latest(), format!("{p} {prev_sha}\n").as_bytes())?;
-        }
-    }
     let run_id = next_run_id(chrono::Utc::now().naive_utc(), prev.as_deref());
 
     let outcome = qianbiao_engine::compute(opts)?;
@@ -239,14 +241,14 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
             sync_dir(&ws.runs());
             Ok((manifest, sha))
         });
-    let (manifest, sha) = match written {
+    let (manifest, _sha) = match written {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
-    write_atomic(&ws.latest(), format!("{run_id} {sha}\n").as_bytes())?;
+    write_atomic(&ws.latest(), format!("{run_id}\n").as_bytes())?;
     tx.commit().map_err(db_err)?;
     Ok(RunReport {
         run_id,
