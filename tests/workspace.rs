@@ -469,6 +469,41 @@ fn a_second_run_while_one_holds_the_workspace_exits_2_naming_the_holder() {
     );
     assert!(!ws.join("lock").exists(), "released");
     assert_eq!(runs(&ws).len(), 1);
+
+    // Two real runs: the second starts while the first holds the workspace.
+    let town = dir.path().join("town");
+    ok(qianbiao(&[
+        "synth",
+        "--persons",
+        "5000",
+        "--seed",
+        "2",
+        "--out",
+        p(&town),
+    ]));
+    let mut first = bin()
+        .args(["run", "--data", p(&town), "--workspace", p(&ws)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = Instant::now();
+    while !ws.join("lock").exists() && waited.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let second = ws_run(&town, &ws);
+    let still_running = first.try_wait().unwrap().is_none();
+    assert!(first.wait().unwrap().success());
+    // The first run of a 5000-person town works for about a second; the second stops
+    // at once.
+    assert!(
+        still_running,
+        "the first run ended before the second was refused"
+    );
+    let err = exit2(&second);
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert!(err.contains("held by run 20"), "{err}");
+    assert_eq!(runs(&ws).len(), 2, "the second run wrote nothing");
 }
 
 fn flip_byte(path: &Path, at: usize) -> Vec<u8> {
