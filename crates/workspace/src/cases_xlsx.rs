@@ -206,6 +206,9 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
         file: file.display().to_string(),
         message: m.to_string(),
     };
+    if !file.is_file() {
+        return Err(bad("no such file"));
+    }
     let mut wb: calamine::Xlsx<_> =
         calamine::open_workbook(file).map_err(|_| bad("not an XLSX workbook"))?;
     let marker = wb

@@ -43,12 +43,12 @@ pub enum WorkspaceError {
     #[error(transparent)]
     Engine(#[from] qianbiao_engine::EngineError),
     /// A file system error on a named file.
-    #[error("{file}: {source}")]
+    #[error("{file}: {cause}")]
     Io {
         /// The file or folder.
         file: String,
-        /// The error.
-        source: std::io::Error,
+        /// The error (not a `source`: the message already says it, once).
+        cause: std::io::Error,
     },
     /// The case register could not be read or written.
     #[error("{file}: {message}")]
@@ -93,9 +93,9 @@ pub enum WorkspaceError {
 pub type Result<T> = std::result::Result<T, WorkspaceError>;
 
 pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> WorkspaceError + '_ {
-    move |source| WorkspaceError::Io {
+    move |cause| WorkspaceError::Io {
         file: path.display().to_string(),
-        source,
+        cause,
     }
 }
 
@@ -167,7 +167,7 @@ impl Workspace {
     /// The run `WS/latest` names, if present and readable.
     pub fn read_latest(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.latest()).ok()?;
-        Some(text.trim().to_string()).filter(|t| !t.is_empty())
+        text.split_whitespace().next().map(str::to_string)
     }
 }
 
