@@ -32,13 +32,18 @@ fn fail(run: &str, file: &str, reason: impl Into<String>) -> WorkspaceError {
     }
 }
 
-/// Checks one run folder against its own manifest; returns the manifest and its sha256.
-fn check_run(dir: &Path, id: &str) -> Result<(Value, String)> {
+/// A run's manifest and its sha256.
+fn read_manifest(dir: &Path, id: &str) -> Result<(Value, String)> {
     let mp = dir.join("manifest.json");
     let bytes = std::fs::read(&mp).map_err(|_| fail(id, "manifest.json", "missing"))?;
     let sha = sha256_hex(&bytes);
     let manifest: Value =
         serde_json::from_slice(&bytes).map_err(|_| fail(id, "manifest.json", "not valid JSON"))?;
+    Ok((manifest, sha))
+}
+
+/// Checks every file of a run folder against its manifest.
+fn check_files(dir: &Path, id: &str, manifest: &Value) -> Result<()> {
     let outputs = manifest["outputs"]
         .as_object()
         .ok_or_else(|| fail(id, "manifest.json", "no outputs listed"))?;
@@ -68,7 +73,7 @@ fn check_run(dir: &Path, id: &str) -> Result<(Value, String)> {
             return Err(fail(id, name, "sha256 differs from the manifest"));
         }
     }
-    Ok((manifest, sha))
+    Ok(())
 }
 
 /// Verifies a workspace; the error names the first run and file that do not hold.
@@ -82,13 +87,23 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
         ));
     }
     let folders = ws.run_ids()?;
+    // The register anchors every run it recorded (its manifest's sha256).
+    let db = ws.db();
+    let recorded = if db.exists() {
+        let conn = register::open(&db)?;
+        register::recorded_runs(&conn)?
+    } else if folders.is_empty() {
+        Vec::new()
+    } else {
+        return Err(fail("-", "cases.db", "missing"));
+    };
     let mut shas: Vec<String> = Vec::with_capacity(folders.len());
     for (i, id) in folders.iter().enumerate() {
         let dir = ws.runs().join(id);
         if !dir.is_dir() || NaiveDateTime::parse_from_str(id, RUN_ID_FORMAT).is_err() {
             return Err(fail(id, "-", "not a run folder"));
         }
-        let (manifest, sha) = check_run(&dir, id)?;
+        let (manifest, sha) = read_manifest(&dir, id)?;
         let run_json: Value = std::fs::read(dir.join("run.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -100,6 +115,26 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
                 "names another run (the folder was renamed)",
             ));
         }
+        // The manifest against its anchor first, so that a changed manifest is named as
+        // such rather than as the file whose listed hash it altered.
+        if let Some((rid, rsha)) = recorded.get(i) {
+            if rid != id {
+                return Err(fail(
+                    rid,
+                    "-",
+                    "recorded in cases.db but missing from runs/ or out of order (a run \
+                     folder was removed or reordered)",
+                ));
+            }
+            if *rsha != sha {
+                return Err(fail(
+                    id,
+                    "manifest.json",
+                    "sha256 differs from the one cases.db recorded",
+                ));
+            }
+        }
+        check_files(&dir, id, &manifest)?;
         let expected_prev = if i == 0 { "" } else { folders[i - 1].as_str() };
         let said_prev = run_json["previous_run_id"].as_str().unwrap_or("");
         if said_prev != expected_prev {
@@ -144,32 +179,12 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
         shas.push(sha);
     }
 
-    // The register anchors every run it recorded.
-    let db = ws.db();
-    let recorded = if db.exists() {
-        let conn = register::open(&db)?;
-        register::recorded_runs(&conn)?
-    } else if folders.is_empty() {
-        Vec::new()
-    } else {
-        return Err(fail("-", "cases.db", "missing"));
-    };
-    for (i, (id, sha)) in recorded.iter().enumerate() {
-        if folders.get(i) != Some(id) {
-            return Err(fail(
-                id,
-                "-",
-                "recorded in cases.db but missing from runs/ or out of order (a run folder \
-                 was removed or reordered)",
-            ));
-        }
-        if &shas[i] != sha {
-            return Err(fail(
-                id,
-                "manifest.json",
-                "sha256 differs from the one cases.db recorded",
-            ));
-        }
+    if let Some((id, _)) = recorded.get(folders.len()) {
+        return Err(fail(
+            id,
+            "-",
+            "recorded in cases.db but missing from runs/ (a run folder was removed)",
+        ));
     }
     let pending = match folders.len().saturating_sub(recorded.len()) {
         0 => None,
