@@ -143,7 +143,12 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
     for d in [ws.root.clone(), ws.runs(), ws.tmp()] {
         std::fs::create_dir_all(&d).map_err(io_err(&d))?;
     }
-    let candidate = next_run_id(chrono::Utc::now().naive_utc(), None);
+    // The lock names the run id this run will most likely take (recomputed under the
+    // lock: another run may have finished in between).
+    let candidate = next_run_id(
+        chrono::Utc::now().naive_utc(),
+        ws.run_ids()?.last().map(String::as_str),
+    );
     let (lock, stale) = lock::acquire(root, &format!("run {candidate}"))?;
     let took_over = stale.map(|h| h.describe());
     if let Some(h) = &took_over {
