@@ -816,6 +816,13 @@ fn no_id_number_or_name_on_the_terminal_or_in_the_log() {
         );
     }
     assert!(masked_text.contains("****"), "ids masked, not dropped");
+    let names: Vec<&String> = secrets.iter().filter(|s| s.len() < 15).collect();
+    for n in names {
+        assert!(
+            !masked_text.contains(n.as_str()),
+            "a name in the masked workbook"
+        );
+    }
 }
 
 #[test]
