@@ -99,7 +99,9 @@ pub fn reconcile(ws: &Workspace, conn: &mut rusqlite::Connection) -> Result<Vec<
     let mut replayed = Vec::new();
     for id in &folders[recorded.len().min(folders.len())..] {
         let dir = ws.runs().join(id);
-        let sha = manifest_sha(&dir)?;
+        // Only a run whose files hold is replayed into the register.
+        let (manifest, sha) = crate::verify::read_manifest(&dir, id)?;
+        crate::verify::check_files(&dir, id, &manifest)?;
         let cur = read_run(&dir)?;
         let tx = conn.transaction().map_err(db_err)?;
         register::apply_run(&tx, id, &cur)?;

@@ -33,7 +33,7 @@ fn fail(run: &str, file: &str, reason: impl Into<String>) -> WorkspaceError {
 }
 
 /// A run's manifest and its sha256.
-fn read_manifest(dir: &Path, id: &str) -> Result<(Value, String)> {
+pub(crate) fn read_manifest(dir: &Path, id: &str) -> Result<(Value, String)> {
     let mp = dir.join("manifest.json");
     let bytes = std::fs::read(&mp).map_err(|_| fail(id, "manifest.json", "missing"))?;
     let sha = sha256_hex(&bytes);
@@ -43,7 +43,7 @@ fn read_manifest(dir: &Path, id: &str) -> Result<(Value, String)> {
 }
 
 /// Checks every file of a run folder against its manifest.
-fn check_files(dir: &Path, id: &str, manifest: &Value) -> Result<()> {
+pub(crate) fn check_files(dir: &Path, id: &str, manifest: &Value) -> Result<()> {
     let outputs = manifest["outputs"]
         .as_object()
         .ok_or_else(|| fail(id, "manifest.json", "no outputs listed"))?;
