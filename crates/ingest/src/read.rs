@@ -335,7 +335,7 @@ fn physical_lines(bytes: &[u8]) -> u64 {
 }
 
 struct CsvRows {
-    text: Vec<u8>,
+    text: String,
     pos: usize,
     /// Physical line at `pos`.
     line: u32,
@@ -356,7 +356,7 @@ impl CsvRows {
     /// The end of the line starting at or containing `pos`: (end of content, start of
     /// the next line).
     fn line_end(&self, pos: usize) -> (usize, usize) {
-        let t = &self.text;
+        let t = self.text.as_bytes();
         match memchr::memchr2(b'\n', b'\r', &t[pos..]) {
             None => (t.len(), t.len()),
             Some(k) => {
@@ -374,9 +374,12 @@ impl CsvRows {
     /// without, a quote not closed on its line is a literal character. Returns None when
     /// a spanning field is never closed.
     fn parse(&self, pos: usize, span: bool) -> Option<Record> {
-        let t = &self.text;
+        // Every slice below starts and ends at an ASCII delimiter or at a line's ends, so
+        // it is a whole UTF-8 string: no copy or validation for an unquoted field.
+        let s = self.text.as_str();
+        let t = s.as_bytes();
         let mut fields = csv::StringRecord::with_capacity(128, self.width.max(1));
-        let mut field: Vec<u8> = Vec::new();
+        let mut field = String::new();
         let mut p = pos;
         let mut lines = 1u32;
         // The current line's end of content and the start of the line after it.
@@ -384,27 +387,27 @@ impl CsvRows {
         let to_comma =
             |from: usize, end: usize| memchr::memchr(b',', &t[from..end]).map_or(end, |k| from + k);
         loop {
-            field.clear();
             if t.get(p) == Some(&b'"') {
                 // A quoted field: find its closing quote.
+                field.clear();
                 let mut q = p + 1;
                 let mut closed = None;
                 while let Some(k) = memchr::memchr3(b'"', b'\n', b'\r', &t[q..]) {
                     let at = q + k;
                     match t[at] {
                         b'"' if t.get(at + 1) == Some(&b'"') => {
-                            field.extend_from_slice(&t[q..at + 1]);
+                            field.push_str(&s[q..at + 1]);
                             q = at + 2;
                         }
                         b'"' => {
-                            field.extend_from_slice(&t[q..at]);
+                            field.push_str(&s[q..at]);
                             closed = Some(at + 1);
                             break;
                         }
                         _ if span => {
                             // A line ending inside a quoted field is part of the value.
                             let (_, next) = self.line_end(at);
-                            field.extend_from_slice(&t[q..next]);
+                            field.push_str(&s[q..next]);
                             lines += 1;
                             q = next;
                             (end, after_line) = self.line_end(q);
@@ -416,25 +419,23 @@ impl CsvRows {
                     Some(after) => {
                         // Text between the closing quote and the next comma is kept as is.
                         let stop = to_comma(after, end);
-                        field.extend_from_slice(&t[after..stop]);
+                        field.push_str(&s[after..stop]);
+                        fields.push_field(&field);
                         p = stop;
                     }
                     None if span => return None,
                     None => {
                         // Not closed on this line: the quote is a literal character.
-                        field.clear();
                         let stop = to_comma(p, end);
-                        field.extend_from_slice(&t[p..stop]);
+                        fields.push_field(&s[p..stop]);
                         p = stop;
                     }
                 }
             } else {
                 let stop = to_comma(p, end);
-                field.extend_from_slice(&t[p..stop]);
+                fields.push_field(&s[p..stop]);
                 p = stop;
             }
-            // Valid UTF-8: the text is, and fields split only at ASCII bytes.
-            fields.push_field(std::str::from_utf8(&field).unwrap_or(""));
             if p < end && t[p] == b',' {
                 p += 1;
                 continue;
@@ -491,6 +492,7 @@ fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> 
         return Err("empty file: no header row".into());
     }
     let total = physical_lines(&text);
+    let text = String::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
     let mut rows = CsvRows {
         text,
         pos: 0,
