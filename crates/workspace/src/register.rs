@@ -15,7 +15,8 @@ use crate::changes::Row;
 use crate::{Result, WorkspaceError};
 
 /// The migrations, in order: migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -61,7 +62,31 @@ CREATE TRIGGER decisions_never_updated BEFORE UPDATE ON decisions
     BEGIN SELECT RAISE(ABORT, 'decisions are history: never updated'); END;
 CREATE TRIGGER decisions_never_deleted BEFORE DELETE ON decisions
     BEGIN SELECT RAISE(ABORT, 'decisions are history: never deleted'); END;
-"#];
+"#,
+    r#"
+-- Views for a reviewer with any SQL client: amounts in yuan, statuses in Chinese.
+CREATE VIEW case_list AS
+SELECT c.finding_id, c.rule, c.key, c.first_seen, c.last_seen,
+       printf('%d.%02d', c.amount_fen / 100, c.amount_fen % 100) AS amount,
+       c.status,
+       CASE c.status WHEN 'open' THEN '待核查' WHEN 'confirmed' THEN '属实'
+            WHEN 'cleared' THEN '不属实' WHEN 'rectified' THEN '已整改'
+            WHEN 'closed' THEN '已办结' END AS status_zh,
+       CASE WHEN c.present = 1 THEN '' ELSE c.resolved_in END AS resolved_in,
+       CASE WHEN c.recovered_fen IS NULL THEN ''
+            ELSE printf('%d.%02d', c.recovered_fen / 100, c.recovered_fen % 100) END
+           AS recovered,
+       c.detail
+FROM cases c;
+CREATE VIEW decision_history AS
+SELECT d.finding_id, d.decided_at, d.decided_by, d.status,
+       CASE WHEN d.recovered_fen IS NULL THEN ''
+            ELSE printf('%d.%02d', d.recovered_fen / 100, d.recovered_fen % 100) END
+           AS recovered,
+       d.note, d.origin
+FROM decisions d ORDER BY d.finding_id, d.id;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -620,6 +645,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_register_of_schema_1_is_migrated_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cases.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO meta (name, value) VALUES ('workspace_id', 'abc')",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let conn = open(&path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, SCHEMA_VERSION);
+        assert_eq!(workspace_id(&conn).unwrap(), "abc", "data kept");
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM case_list", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
     fn statuses_parse_in_every_form() {
         for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
@@ -674,6 +724,14 @@ mod tests {
             .is_err());
         assert!(conn.execute("DELETE FROM decisions", []).is_err());
         assert_eq!(history(&conn, "F1").unwrap().len(), 1);
+        let shown: (String, String) = conn
+            .query_row(
+                "SELECT amount, status_zh FROM case_list WHERE finding_id = 'F1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(shown, ("1.00".to_string(), "属实".to_string()));
         // A newer schema is refused.
         conn.pragma_update(None, "user_version", 99).unwrap();
         drop(conn);
