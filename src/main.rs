@@ -27,9 +27,13 @@ enum Command {
         /// Folder with one input per source (default: the pipeline's data folder).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Output folder, created if missing.
+        /// Output folder, created if missing (a one-off run; see --workspace).
         #[arg(long, default_value = "out")]
         out: PathBuf,
+        /// Workspace folder: the run goes to WS/runs/RUN_ID/ with changes.csv and
+        /// outcomes.csv, and updates the case register WS/cases.db.
+        #[arg(long, conflicts_with = "out")]
+        workspace: Option<PathBuf>,
         /// Pipeline TOML (default: the built-in 2022 Dianzi pipeline).
         #[arg(long)]
         pipeline: Option<PathBuf>,
@@ -40,6 +44,16 @@ enum Command {
         /// audit team); finding_id stays unchanged.
         #[arg(long)]
         mask: bool,
+    },
+    /// The case register of a workspace: export for review, import decisions, summary.
+    Cases {
+        #[command(subcommand)]
+        action: CasesCommand,
+    },
+    /// Check a workspace: every output against its manifest and the chain of manifests.
+    Verify {
+        /// The workspace folder.
+        workspace: PathBuf,
     },
     /// Print the rule catalogue.
     Rules {
@@ -75,6 +89,33 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CasesCommand {
+    /// Write the open and recently changed cases to a workbook for the reviewers.
+    Export {
+        /// The workspace folder.
+        workspace: PathBuf,
+        /// The workbook to write (.xlsx).
+        #[arg(long)]
+        out: PathBuf,
+        /// Mask ids and names (for sharing outside the audit team).
+        #[arg(long)]
+        mask: bool,
+    },
+    /// Record the decisions of a filled workbook: every row valid, or nothing recorded.
+    Import {
+        /// The workspace folder.
+        workspace: PathBuf,
+        /// The filled workbook.
+        file: PathBuf,
+    },
+    /// Print per rule: findings, open, confirmed, cleared, rectified, amounts.
+    Summary {
+        /// The workspace folder.
+        workspace: PathBuf,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SynthFormat {
     Csv,
@@ -82,15 +123,26 @@ enum SynthFormat {
 }
 
 fn main() -> ExitCode {
+    // A panic inside a guarded third-party decoder (a corrupted XLSX or Parquet file)
+    // becomes a one-line error; only other panics print, as bugs.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !qianbiao_ingest::read::in_guarded_decoder() {
+            default_hook(info);
+        }
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
             data,
             out,
+            workspace,
             pipeline,
             as_of,
             mask,
-        } => run(data, out, pipeline, as_of, mask),
+        } => run(data, out, workspace, pipeline, as_of, mask),
+        Command::Cases { action } => cases(action),
+        Command::Verify { workspace } => verify(&workspace),
         Command::Rules { markdown } => {
             rules(markdown);
             Ok(())
@@ -151,6 +203,7 @@ fn load_pipeline(path: Option<&Path>) -> anyhow::Result<(Pipeline, String, PathB
 fn run(
     data: Option<PathBuf>,
     out: PathBuf,
+    workspace: Option<PathBuf>,
     pipeline: Option<PathBuf>,
     as_of: Option<String>,
     mask: bool,
@@ -197,15 +250,23 @@ fn run(
             b.set_message(format!("reading {file}: {rows} rows"));
         }
     };
-    let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
+    let opts = qianbiao_engine::RunOptions {
         data,
-        out: out.clone(),
+        out: workspace.clone().unwrap_or_else(|| out.clone()),
         pipeline,
         pipeline_source: source,
         as_of,
         progress: Some(&progress),
         mask,
-    })?;
+    };
+    if let Some(ws) = workspace {
+        let result = qianbiao_workspace::run(&ws, &opts);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        return report_workspace_run(&ws, result?);
+    }
+    let summary = qianbiao_engine::run(&opts)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -218,6 +279,95 @@ fn run(
         summary.findings.len(),
         m["findings"]["amount"].as_str().unwrap_or("0.00"),
         out.display()
+    );
+    Ok(())
+}
+
+/// The lines a workspace run prints: counts and run ids only, never an id or a name.
+fn report_workspace_run(ws: &Path, r: qianbiao_workspace::RunReport) -> anyhow::Result<()> {
+    if let Some(h) = &r.took_over {
+        eprintln!("qianbiao: took over the stale lock of {h}: that process is gone");
+    }
+    for id in &r.replayed {
+        eprintln!("qianbiao: recorded run {id} in cases.db (it was killed before it could)");
+    }
+    let m = &r.manifest;
+    let [new, persisting, changed, resolved] = r.changes;
+    eprintln!(
+        "qianbiao: run {}: {} rows read, {} rejected; as_of {}; {} findings ({} yuan): \
+         {new} new, {persisting} persisting, {changed} changed, {resolved} resolved; \
+         written to {}",
+        r.run_id,
+        m["rows"]["read"],
+        m["rows"]["rejected"],
+        m["as_of"].as_str().unwrap_or(""),
+        r.findings,
+        r.amount,
+        ws.join("runs").join(&r.run_id).display()
+    );
+    Ok(())
+}
+
+fn cases(action: CasesCommand) -> anyhow::Result<()> {
+    match action {
+        CasesCommand::Export {
+            workspace,
+            out,
+            mask,
+        } => {
+            let n = qianbiao_workspace::cases_xlsx::export(&workspace, &out, mask)?;
+            eprintln!(
+                "qianbiao: {n} cases written to {}{}",
+                out.display(),
+                if mask { " (ids and names masked)" } else { "" }
+            );
+        }
+        CasesCommand::Import { workspace, file } => {
+            let n = qianbiao_workspace::cases_xlsx::import(&workspace, &file)?;
+            eprintln!("qianbiao: {n} decisions recorded from {}", file.display());
+        }
+        CasesCommand::Summary { workspace } => {
+            let rows = qianbiao_workspace::cases_xlsx::summary(&workspace)?;
+            println!(
+                "{:<8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>15} {:>15}",
+                "rule",
+                "findings",
+                "open",
+                "confirmed",
+                "cleared",
+                "rectified",
+                "at_stake",
+                "recovered"
+            );
+            for o in &rows {
+                println!(
+                    "{:<8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>15} {:>15}",
+                    o.rule,
+                    o.findings,
+                    o.open,
+                    o.confirmed,
+                    o.cleared,
+                    o.rectified,
+                    o.at_stake.to_string(),
+                    o.recovered.to_string()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify(ws: &Path) -> anyhow::Result<()> {
+    let r = qianbiao_workspace::verify(ws)?;
+    println!(
+        "verify: ok: {} runs, every file matches its manifest and the chain holds; latest {}{}",
+        r.runs,
+        r.latest.as_deref().unwrap_or("(none)"),
+        match &r.pending {
+            Some(p) =>
+                format!("; run {p} is complete but not yet in cases.db (the next run records it)"),
+            None => String::new(),
+        }
     );
     Ok(())
 }

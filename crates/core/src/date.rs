@@ -23,11 +23,58 @@ pub fn parse_datetime(raw: &str) -> Option<NaiveDateTime> {
     }
     let (date_part, time_part) = split_time(&t);
     let date = date_only(date_part)?;
-    let time = match time_part {
-        None => NaiveTime::MIN,
-        Some(tp) => parse_time(tp)?,
+    let (time, offset) = match time_part {
+        None => (NaiveTime::MIN, None),
+        Some(tp) => {
+            let (tp, offset) = split_offset(tp)?;
+            (parse_time(tp)?, offset)
+        }
     };
-    Some(date.and_time(time))
+    let local = date.and_time(time);
+    match offset {
+        None => Some(local),
+        // A time with a zone is converted to China Standard Time before its date is taken.
+        Some(secs) => local.checked_add_signed(Duration::seconds(i64::from(CST_OFFSET - secs))),
+    }
+}
+
+/// China Standard Time, UTC+8, in seconds.
+pub const CST_OFFSET: i32 = 8 * 3600;
+
+/// Splits a zone suffix off a time: `10:00:00Z`, `10:00+08:00`, `10:00:00 +0800`,
+/// `10:00-05`; the offset in seconds east of UTC. `None` when the suffix is malformed.
+fn split_offset(tp: &str) -> Option<(&str, Option<i32>)> {
+    if let Some(t) = tp.strip_suffix('Z').or_else(|| tp.strip_suffix('z')) {
+        return Some((t.trim_end(), Some(0)));
+    }
+    let Some(at) = tp.rfind(['+', '-']) else {
+        return Some((tp, None));
+    };
+    let (t, zone) = (&tp[..at], &tp[at..]);
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some((t.trim_end(), Some(sign * (h * 3600 + m * 60))))
+}
+
+/// Whether a date is one an export can mean for policy year `year`: from 1900-01-01 to
+/// the end of year `year + 2` (`data-contract.md`, Robustness). Anything else is a stray
+/// number or a typo, not a date.
+pub fn date_in_range(d: NaiveDate, year: i32) -> bool {
+    let first = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
+    let last = NaiveDate::from_ymd_opt(year.saturating_add(2), 12, 31);
+    d >= first && last.is_none_or(|l| d <= l)
 }
 
 /// Splits `date[ time]` or `YYYY-MM-DDThh:mm`, the `T` form only after an ISO date.
@@ -191,6 +238,47 @@ fn year(s: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn zoned_times_become_china_standard_time() {
+        assert_eq!(
+            parse_datetime("2021-12-20T16:30:00Z"),
+            Some(dt("2021-12-21 00:30:00"))
+        );
+        assert_eq!(
+            parse_datetime("2021-12-20 10:00:00+08:00"),
+            Some(dt("2021-12-20 10:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2021-12-20 23:00 +0000"),
+            Some(dt("2021-12-21 07:00:00"))
+        );
+        assert_eq!(
+            parse_datetime("2021-12-20 10:00-05"),
+            Some(dt("2021-12-20 23:00:00"))
+        );
+        assert_eq!(parse_datetime("2021-12-20 10:00+99:00"), None);
+        assert_eq!(
+            parse_date("2021-11-05"),
+            NaiveDate::from_ymd_opt(2021, 11, 5)
+        );
+    }
+
+    #[test]
+    fn dates_out_of_range() {
+        let y = 2022;
+        let d = |s: &str| parse_date(s).unwrap();
+        assert!(date_in_range(d("1900-01-01"), y));
+        assert!(!date_in_range(d("1899-12-31"), y));
+        assert!(date_in_range(d("2024-12-31"), y));
+        assert!(!date_in_range(d("2025-01-01"), y));
+        // A stray 7-digit number reads as an Excel serial far in the future.
+        assert!(!date_in_range(d("2021115"), y));
+    }
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, dd).unwrap()

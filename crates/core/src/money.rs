@@ -47,26 +47,28 @@ impl Fen {
 impl std::ops::Add for Fen {
     type Output = Fen;
     fn add(self, o: Fen) -> Fen {
-        Fen(self.0 + o.0)
+        Fen(self.0.saturating_add(o.0))
     }
 }
 
 impl std::ops::Sub for Fen {
     type Output = Fen;
     fn sub(self, o: Fen) -> Fen {
-        Fen(self.0 - o.0)
+        Fen(self.0.saturating_sub(o.0))
     }
 }
 
 impl std::ops::AddAssign for Fen {
     fn add_assign(&mut self, o: Fen) {
-        self.0 += o.0;
+        self.0 = self.0.saturating_add(o.0);
     }
 }
 
 impl std::iter::Sum for Fen {
     fn sum<I: Iterator<Item = Fen>>(iter: I) -> Fen {
-        Fen(iter.map(|f| f.0).sum())
+        // Saturating: a ledger total never wraps to a negative number. One row is at most
+        // MAX_AMOUNT, so a real ledger stays far below the bound.
+        Fen(iter.fold(0i64, |a, f| a.saturating_add(f.0)))
     }
 }
 
@@ -101,7 +103,14 @@ pub enum AmountError {
     /// Anything else that is not an amount.
     #[error("not an amount: '{0}'")]
     Malformed(String),
+    /// Above [`MAX_AMOUNT`] on one row.
+    #[error("amount out of range: '{0}'")]
+    OutOfRange(String),
 }
+
+/// The largest amount one row may carry: 100,000,000.00 yuan (`data-contract.md`,
+/// Robustness). Larger values are rejected, so totals of real ledgers never overflow.
+pub const MAX_AMOUNT: Fen = Fen(10_000_000_000);
 
 /// Parses an amount: optional `¥`/`￥`, thousands separators, `元` suffix, 0 to 2
 /// decimals, half- or full-width digits. Exact; negative values are rejected.
@@ -132,6 +141,9 @@ pub fn parse_amount(raw: &str) -> Result<Fen, AmountError> {
     if frac_part.len() > 2 {
         return Err(AmountError::TooPrecise(t.to_string()));
     }
+    if digits.trim_start_matches('0').len() > 12 {
+        return Err(AmountError::OutOfRange(t.to_string()));
+    }
     let yuan: i64 = if digits.is_empty() {
         0
     } else {
@@ -141,10 +153,14 @@ pub fn parse_amount(raw: &str) -> Result<Fen, AmountError> {
     for (i, b) in frac_part.bytes().enumerate() {
         fen += i64::from(b - b'0') * if i == 0 { 10 } else { 1 };
     }
-    yuan.checked_mul(100)
+    let total = yuan
+        .checked_mul(100)
         .and_then(|v| v.checked_add(fen))
-        .map(Fen)
-        .ok_or_else(malformed)
+        .ok_or_else(|| AmountError::OutOfRange(t.to_string()))?;
+    if total > MAX_AMOUNT.0 {
+        return Err(AmountError::OutOfRange(t.to_string()));
+    }
+    Ok(Fen(total))
 }
 
 /// Removes thousands separators, requiring groups of three digits after the first.
@@ -173,6 +189,23 @@ fn strip_thousands(int_part: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_out_of_range_are_refused_and_sums_never_wrap() {
+        assert_eq!(parse_amount("100,000,000.00"), Ok(Fen(10_000_000_000)));
+        for raw in [
+            "100000000.01",
+            "92233720368547758.07",
+            "99999999999999999999999",
+        ] {
+            assert!(
+                matches!(parse_amount(raw), Err(AmountError::OutOfRange(_))),
+                "{raw}"
+            );
+        }
+        let big = [Fen(i64::MAX - 1), Fen(5)];
+        assert_eq!(big.iter().copied().sum::<Fen>(), Fen(i64::MAX));
+    }
 
     #[test]
     fn accepted_forms() {

@@ -10,6 +10,12 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 /// Text that is already in NFKC (all ASCII, most Chinese) is only trimmed and borrowed:
 /// no allocation on the hot path of ingest.
 pub fn norm_text(raw: &str) -> Cow<'_, str> {
+    // Control characters (U+0000-U+001F, U+007F) never belong in a value: a NUL or an
+    // escape sequence must not reach an output. In UTF-8 they are single bytes.
+    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        let clean: String = raw.chars().filter(|c| !is_control(*c)).collect();
+        return Cow::Owned(norm_text(&clean).into_owned());
+    }
     if raw.is_ascii() || is_common_nfkc(raw) || is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
         return Cow::Borrowed(raw.trim());
     }
@@ -20,6 +26,11 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(trimmed.to_string())
     }
+}
+
+/// U+0000-U+001F and U+007F.
+fn is_control(c: char) -> bool {
+    (c as u32) < 0x20 || c == '\u{7f}'
 }
 
 /// ASCII and CJK Unified Ideographs only: already NFKC (ideographs U+4E00..U+9FFF have no
@@ -54,6 +65,13 @@ pub fn trim_header(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_removed() {
+        assert_eq!(norm_text("A\u{0}B\u{1b}[31mC\u{7f}"), "AB[31mC");
+        assert_eq!(norm_text("\t王\r\n涛\u{0} "), "王涛");
+        assert_eq!(norm_name("王\u{0} 涛"), "王涛");
+    }
 
     #[test]
     fn full_width_and_spaces() {

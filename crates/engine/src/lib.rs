@@ -205,9 +205,26 @@ pub struct Extras {
     pub previous_manifest_sha256: Option<String>,
 }
 
+/// Refuses an `--as-of` outside the years Y−1 .. Y+2 (`data-contract.md`, Robustness):
+/// `--as-of 2021` read as an Excel serial is 1905-07-13, not a run date.
+pub fn check_as_of(as_of: NaiveDate, year: i32) -> Result<(), EngineError> {
+    use chrono::Datelike;
+    if as_of.year() < year - 1 || as_of.year() > year + 2 {
+        return Err(EngineError::Config(format!(
+            "--as-of: {as_of} is outside the policy years {}..{} (use YYYY-MM-DD)",
+            year - 1,
+            year + 2
+        )));
+    }
+    Ok(())
+}
+
 /// Loads the inputs, builds the person view and runs every rule: nothing is written.
 pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let policy = &opts.pipeline.policy;
+    if let Some(d) = opts.as_of {
+        check_as_of(d, policy.year)?;
+    }
     let t_load = Instant::now();
     let ds = load(
         &opts.data,
@@ -323,6 +340,14 @@ pub fn write_outputs(
     for (name, bytes) in &extras.files {
         std::fs::write(out(name), bytes).map_err(io_error(&out(name)))?;
         names.push(name.clone());
+    }
+    // Fault injection for the tests of atomic output: a write error after every file
+    // but the manifest is complete, as a full disk would give.
+    if let Ok(name) = std::env::var("QIANBIAO_TEST_FAIL_WRITE") {
+        let p = out(&name);
+        return Err(io_error(&p)(std::io::Error::other(
+            "injected write failure",
+        )));
     }
     let mut outputs = serde_json::Map::new();
     names.sort();
@@ -473,11 +498,25 @@ fn manifest(m: ManifestParts) -> Value {
                     "rows_rejected": r.rows_rejected,
                     "duplicate_rows": r.duplicate_rows,
                     "blank_rows": r.blank_rows,
+                    "preamble_rows": r.preamble_rows,
+                    "total_rows": r.total_rows,
+                    "lines": r.lines,
                     "millis": r.millis,
                 })
             })
             .collect();
-        sources.push(json!({"source": s.name(), "present": ds.has(s), "files": files}));
+        let ignored: Vec<Value> = ds
+            .ignored
+            .iter()
+            .filter(|i| i.source == s.name())
+            .map(|i| json!({"path": i.path, "reason": i.reason}))
+            .collect();
+        sources.push(json!({
+            "source": s.name(),
+            "present": ds.has(s),
+            "files": files,
+            "ignored": ignored,
+        }));
     }
     let sum = |f: fn(&qianbiao_ingest::FileReport) -> u64| ds.reports.iter().map(f).sum::<u64>();
     let mut totals: BTreeMap<&str, (u64, Fen)> = BTreeMap::new();
@@ -525,6 +564,8 @@ fn manifest(m: ManifestParts) -> Value {
             "rejected": sum(|r| r.rows_rejected),
             "duplicate_rows": sum(|r| r.duplicate_rows),
             "blank_rows": sum(|r| r.blank_rows),
+            "preamble_rows": sum(|r| r.preamble_rows),
+            "total_rows": sum(|r| r.total_rows),
         },
         "persons": m.persons,
         "rules": m.rule_status,

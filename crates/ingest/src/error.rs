@@ -15,12 +15,23 @@ pub enum IngestError {
         source_name: &'static str,
     },
     /// A required column is missing from a file's header.
-    #[error("{file}: required column {column} not found in the header")]
+    #[error("{file}: required column {column} not found in the header (no row among the first 20 holds every required column)")]
     MissingColumn {
         /// The file, relative to the data folder.
         file: String,
         /// The column and its aliases.
         column: String,
+    },
+    /// The reader's line accounting does not add up: a bug, reported rather than a line
+    /// silently lost.
+    #[error(
+        "{file}: internal error: line accounting does not add up ({detail}); please report this"
+    )]
+    LineAccounting {
+        /// The file.
+        file: String,
+        /// The counts.
+        detail: String,
     },
     /// A file could not be read or decoded.
     #[error("{file}: cannot read: {reason}")]

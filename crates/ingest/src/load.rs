@@ -8,9 +8,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::IngestError;
 use crate::parse::{self, Cells, ColMap, RawRow};
-use crate::read::{raw_line, Opened};
-use crate::source::{map_headers, SourceKind};
+use crate::read::{raw_line, totals_label, LineCounts, OpenError, Opened, RowKind};
+use crate::source::{map_headers, Col, SourceKind};
 use crate::tables::*;
+use qianbiao_core::money::parse_amount;
+use qianbiao_core::Fen;
 
 /// Rows normalised in parallel per chunk.
 const CHUNK: usize = 64 * 1024;
@@ -34,8 +36,14 @@ pub struct FileReport {
     pub rows_rejected: u64,
     /// Payment rows that repeat an earlier row exactly, counted where the copy is read.
     pub duplicate_rows: u64,
-    /// Rows whose cells were all empty, skipped.
+    /// Rows whose cells were all empty, and empty lines, below the header: skipped.
     pub blank_rows: u64,
+    /// Rows above the header (title, 制表单位, blank): neither read nor rejected.
+    pub preamble_rows: u64,
+    /// Totals rows (合计/总计/小计): neither read nor rejected.
+    pub total_rows: u64,
+    /// What every physical line (CSV) or sheet row (Excel) of the file was.
+    pub lines: LineCounts,
     /// Time to read and normalise the file, in milliseconds.
     pub millis: u64,
 }
@@ -97,6 +105,19 @@ pub struct Dataset {
     pub linkable_deaths: Vec<LinkableDeath>,
     /// Control totals of totals rows, in read order.
     pub control_totals: Vec<ControlTotal>,
+    /// Entries inside source folders that were not read, with why.
+    pub ignored: Vec<Ignored>,
+}
+
+/// An entry of a source folder that is not read (`data-contract.md`, Robustness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// The source whose folder holds it.
+    pub source: &'static str,
+    /// Path relative to the data folder.
+    pub path: String,
+    /// Why it was not read.
+    pub reason: &'static str,
 }
 
 impl Dataset {
@@ -122,10 +143,15 @@ pub struct LoadOptions<'a> {
     pub progress: Option<Progress<'a>>,
 }
 
+/// A source's files and the entries of its folder that are not read.
+pub type Discovered = (Vec<(PathBuf, String)>, Vec<Ignored>);
+
 /// Finds a source's files: `SOURCE.EXT` and `SOURCE/*.EXT`, in byte order of their
-/// relative paths.
-pub fn discover(dir: &Path, source: SourceKind) -> Result<Vec<(PathBuf, String)>, IngestError> {
+/// relative paths. Inside `SOURCE/`, dot-files, sub-folders and files of other extensions
+/// are not read; each is returned as ignored with the reason.
+pub fn discover(dir: &Path, source: SourceKind) -> Result<Discovered, IngestError> {
     let mut found = Vec::new();
+    let mut ignored = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| IngestError::Unreadable {
         file: dir.display().to_string(),
         reason: e.to_string(),
@@ -140,8 +166,25 @@ pub fn discover(dir: &Path, source: SourceKind) -> Result<Vec<(PathBuf, String)>
             })?;
             for f in inner.flatten() {
                 let fname = f.file_name().to_string_lossy().to_string();
-                if f.path().is_file() && ext_of(&fname).is_some() && !fname.starts_with('.') {
-                    found.push((f.path(), format!("{name}/{fname}")));
+                let rel = format!("{name}/{fname}");
+                let reason = if fname.starts_with('.') {
+                    Some("hidden file (name starts with '.')")
+                } else if f.path().is_dir() {
+                    Some("sub-folder (source folders are not read recursively)")
+                } else if !f.path().is_file() {
+                    Some("not a regular file")
+                } else if ext_of(&fname).is_none() {
+                    Some("not a csv, xlsx, xls or parquet file")
+                } else {
+                    None
+                };
+                match reason {
+                    Some(reason) => ignored.push(Ignored {
+                        source: source.name(),
+                        path: rel,
+                        reason,
+                    }),
+                    None => found.push((f.path(), rel)),
                 }
             }
         } else if path.is_file() {
@@ -153,7 +196,8 @@ pub fn discover(dir: &Path, source: SourceKind) -> Result<Vec<(PathBuf, String)>
         }
     }
     found.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
-    Ok(found)
+    ignored.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    Ok((found, ignored))
 }
 
 fn ext_of(name: &str) -> Option<&'static str> {
@@ -161,6 +205,7 @@ fn ext_of(name: &str) -> Option<&'static str> {
     match ext.to_ascii_lowercase().as_str() {
         "csv" => Some("csv"),
         "xlsx" => Some("xlsx"),
+        "xls" => Some("xls"),
         "parquet" => Some("parquet"),
         _ => None,
     }
@@ -177,7 +222,8 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     let mut ds = Dataset::default();
     let mut plan = Vec::new();
     for s in SourceKind::ALL {
-        let files = discover(dir, s)?;
+        let (files, ignored) = discover(dir, s)?;
+        ds.ignored.extend(ignored);
         if files.is_empty() && s.is_required() {
             return Err(IngestError::MissingSource {
                 dir: dir.display().to_string(),
@@ -191,7 +237,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     }
     let year = opts.year;
     for (s, files) in plan {
-        let ctx = (s, files.as_slice(), opts.progress);
+        let ctx = (s, files.as_slice(), opts.progress, year);
         match s {
             SourceKind::Hukou => ds.hukou = load_source(&mut ds, ctx, parse::hukou)?,
             SourceKind::Deaths => ds.deaths = load_source(&mut ds, ctx, parse::death)?,
@@ -206,7 +252,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
                 dedupe_payments(&mut ds, rows);
             }
             SourceKind::Receipts => {
-                ds.receipts = load_source(&mut ds, ctx, |c: &Cells, p| parse::receipt(c, p, year))?;
+                ds.receipts = load_source(&mut ds, ctx, |c: &Cells, p| parse::receipt(c, p, year))?
             }
             SourceKind::Deposits => ds.deposits = load_source(&mut ds, ctx, parse::deposit)?,
             SourceKind::Roster => ds.roster = load_source(&mut ds, ctx, parse::roster)?,
@@ -215,14 +261,50 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     Ok(ds)
 }
 
-type SourceCtx<'a, 'p> = (SourceKind, &'a [(PathBuf, String)], Option<Progress<'p>>);
+type SourceCtx<'a, 'p> = (
+    SourceKind,
+    &'a [(PathBuf, String)],
+    Option<Progress<'p>>,
+    i32,
+);
+
+/// The column of a source whose totals rows can state a control total.
+fn money_column(source: SourceKind) -> Option<Col> {
+    match source {
+        SourceKind::Payments | SourceKind::Receipts | SourceKind::Deposits => Some(Col::Amount),
+        SourceKind::Roster => Some(Col::ExpectedAmount),
+        _ => None,
+    }
+}
+
+/// Running sums of a file's money cells for control totals: since the last totals row,
+/// and since the header.
+#[derive(Default)]
+struct Covered {
+    since: (Fen, u32),
+    all: (Fen, u32),
+}
 
 fn load_source<T: Send>(
     ds: &mut Dataset,
-    (source, files, progress): SourceCtx,
+    (source, files, progress, year): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
 ) -> Result<Vec<T>, IngestError> {
     let mut out = Vec::new();
+    let required: Vec<Col> = source
+        .columns()
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(c, _)| *c)
+        .collect();
+    let is_header = |cells: &[String]| {
+        let map = map_headers(source, cells);
+        source
+            .columns()
+            .iter()
+            .zip(&map)
+            .all(|((_, req), pos)| !*req || pos.is_some())
+    };
     for (path, rel) in files {
         let started = Instant::now();
         let file_idx = ds.files.len() as u32;
@@ -234,17 +316,35 @@ fn load_source<T: Send>(
         let ext = ext_of(rel).unwrap_or("csv");
         // Hash before the bytes move into the reader: no second copy of a large file.
         let sha = hex_sha256(&bytes);
-        let mut opened = Opened::from_bytes(ext, bytes).map_err(unreadable)?;
-        let map = map_headers(source, &opened.headers);
-        for ((col, required), pos) in source.columns().iter().zip(&map) {
-            if *required && pos.is_none() {
+        let mut opened = match Opened::open(ext, bytes, &is_header) {
+            Ok(o) => o,
+            Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
+            Err(OpenError::NoHeader { first_row }) => {
+                let map = map_headers(source, &first_row);
+                let missing: Vec<String> = source
+                    .columns()
+                    .iter()
+                    .zip(&map)
+                    .filter(|((_, req), pos)| *req && pos.is_none())
+                    .map(|((c, _), _)| c.describe())
+                    .collect();
                 return Err(IngestError::MissingColumn {
                     file: rel.clone(),
-                    column: col.describe(),
+                    column: if missing.is_empty() {
+                        required
+                            .iter()
+                            .map(|c| c.describe())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    } else {
+                        missing.join(", ")
+                    },
                 });
             }
-        }
+        };
+        let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
+        let money = money_column(source).and_then(|c| colmap.position(c));
         let mut report = FileReport {
             source: source.name(),
             path: rel.clone(),
@@ -256,6 +356,9 @@ fn load_source<T: Send>(
             chunk
                 .par_iter()
                 .map(|raw| {
+                    if raw.kind == RowKind::Totals {
+                        return Err(String::new());
+                    }
                     if let Some(p) = &raw.problem {
                         return Err(p.clone());
                     }
@@ -263,10 +366,16 @@ fn load_source<T: Send>(
                         file: file_idx,
                         line: raw.line,
                     };
-                    parse_row(&Cells::new(&colmap, &raw.fields), prov)
+                    parse_row(&Cells::new(&colmap, raw, year), prov)
                 })
                 .collect()
         };
+        let money_of = |raw: &RawRow| {
+            money
+                .and_then(|i| raw.fields.get(i))
+                .and_then(|cell| parse_amount(cell).ok())
+        };
+        let mut covered = Covered::default();
         let mut blank = 0;
         let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
         let mut more = opened
@@ -287,7 +396,35 @@ fn load_source<T: Send>(
                 || parse_chunk(&chunk),
             );
             for (raw, res) in chunk.iter().zip(parsed) {
+                if raw.kind == RowKind::Totals {
+                    report.total_rows += 1;
+                    let label = totals_label(&raw.fields).unwrap_or_default();
+                    if let Some(stated) = money_of(raw) {
+                        let (sum, rows) = if label.starts_with("小计") {
+                            covered.since
+                        } else {
+                            covered.all
+                        };
+                        ds.control_totals.push(ControlTotal {
+                            file: file_idx,
+                            line: raw.line,
+                            label: Text::from(label),
+                            stated,
+                            sum,
+                            rows,
+                        });
+                    }
+                    // Any totals row ends the range of the next 小计.
+                    covered.since = (Fen(0), 0);
+                    continue;
+                }
                 report.rows_read += 1;
+                if let Some(m) = money_of(raw) {
+                    for c in [&mut covered.since, &mut covered.all] {
+                        c.0 += m;
+                        c.1 += 1;
+                    }
+                }
                 match res {
                     Ok(row) => {
                         report.rows_accepted += 1;
@@ -295,6 +432,17 @@ fn load_source<T: Send>(
                     }
                     Err(reason) => {
                         report.rows_rejected += 1;
+                        if source == SourceKind::Deaths {
+                            let prov = Prov {
+                                file: file_idx,
+                                line: raw.line,
+                            };
+                            if let Some(d) =
+                                parse::linkable_death(&Cells::new(&colmap, raw, year), prov)
+                            {
+                                ds.linkable_deaths.push(d);
+                            }
+                        }
                         ds.rejected.push(Rejected {
                             source: source.name(),
                             file: rel.clone(),
@@ -315,6 +463,16 @@ fn load_source<T: Send>(
             chunk = next;
         }
         report.blank_rows = blank;
+        report.preamble_rows = opened.lines.preamble;
+        report.lines = opened.lines;
+        // Every physical line is the header, a preamble, blank or totals line, or part of
+        // exactly one row read: a line lost here is a bug in the reader, never bad input.
+        if report.lines.total != report.lines.accounted() {
+            return Err(IngestError::LineAccounting {
+                file: rel.clone(),
+                detail: format!("{:?}", report.lines),
+            });
+        }
         report.millis = started.elapsed().as_millis() as u64;
         ds.files.push(rel.clone());
         ds.reports.push(report);
@@ -383,7 +541,7 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
     use polars::prelude::*;
     let mut rows = 0u64;
     for s in SourceKind::ALL {
-        for (path, rel) in discover(dir, s)? {
+        for (path, rel) in discover(dir, s)?.0 {
             let unreadable = |reason: String| IngestError::Unreadable {
                 file: rel.clone(),
                 reason,
@@ -394,7 +552,7 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
                     .finish()
                     .map_err(|e| unreadable(e.to_string()))?
                     .height(),
-                Some("csv") => {
+                None | Some("csv") => {
                     let (utf8, _) = crate::read::decode_csv(bytes).map_err(unreadable)?;
                     CsvReadOptions::default()
                         .with_has_header(true)
@@ -404,8 +562,8 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
                         .map_err(|e| unreadable(e.to_string()))?
                         .height()
                 }
-                _ => {
-                    let mut o = Opened::from_bytes("xlsx", bytes).map_err(unreadable)?;
+                Some(ext) => {
+                    let mut o = Opened::from_bytes(ext, bytes).map_err(unreadable)?;
                     let mut v = Vec::new();
                     let mut blank = 0;
                     while o

@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use qianbiao_core::codes::parse_disability_level;
-use qianbiao_core::date::{parse_date, parse_datetime, parse_period};
+use qianbiao_core::date::{date_in_range, parse_date, parse_datetime, parse_period};
 use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
 use qianbiao_core::{Category, Fen, HukouStatus, IdNumber, PayerType, PaymentStatus, Scheme};
@@ -13,12 +13,18 @@ use crate::tables::*;
 /// One raw row: its line and its cells as text.
 #[derive(Debug, Clone)]
 pub struct RawRow {
-    /// Line in the file (header is line 1).
+    /// Line in the file (header is line 1): the first physical line of the row.
     pub line: u32,
+    /// Physical lines the row spans (a quoted field may hold line breaks).
+    pub lines: u32,
     /// Cells in file order.
     pub fields: csv::StringRecord,
+    /// Bit `i` set: field `i` was a numeric cell of an Excel sheet.
+    pub numeric: u64,
     /// A structural problem found while reading (wrong number of fields).
     pub problem: Option<String>,
+    /// A data row or a totals row.
+    pub kind: crate::read::RowKind,
 }
 
 /// Where each canonical column sits in a file's rows, indexed by [`Col`]: built once per
@@ -36,18 +42,47 @@ impl ColMap {
         }
         ColMap { pos }
     }
+
+    /// The field index of a canonical column, if the file has it.
+    pub fn position(&self, col: Col) -> Option<usize> {
+        self.pos[col as usize]
+    }
 }
 
 /// A row's cells looked up by canonical column.
 pub struct Cells<'a> {
     map: &'a ColMap,
     fields: &'a csv::StringRecord,
+    numeric: u64,
+    year: i32,
 }
 
+/// Why an id read from an Excel number is not one.
+pub const LOST_DIGITS: &str = "id_number stored as a number lost its last digits";
+
 impl<'a> Cells<'a> {
-    /// Wraps a raw row with the file's column map.
-    pub fn new(map: &'a ColMap, fields: &'a csv::StringRecord) -> Self {
-        Cells { map, fields }
+    /// Wraps a raw row with the file's column map; `year` is the policy year that bounds
+    /// dates (`data-contract.md`, Robustness).
+    pub fn new(map: &'a ColMap, raw: &'a RawRow, year: i32) -> Self {
+        Cells {
+            map,
+            fields: &raw.fields,
+            numeric: raw.numeric,
+            year,
+        }
+    }
+
+    /// Whether the id cell lost digits as a number: an Excel numeric cell of 16 or more
+    /// digits, or scientific notation in any file.
+    fn id_lost(&self, normalised: &str) -> bool {
+        let numeric_cell = self.map.pos[Col::IdNumber as usize]
+            .is_some_and(|i| i < 64 && self.numeric & (1 << i) != 0);
+        // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
+        let digits = norm_text(self.raw(Col::IdNumber))
+            .bytes()
+            .filter(u8::is_ascii_digit)
+            .count();
+        (numeric_cell && digits >= 16) || is_scientific(normalised)
     }
 
     fn raw(&self, col: Col) -> &'a str {
@@ -87,20 +122,26 @@ impl<'a> Cells<'a> {
         if id.as_str().is_empty() {
             return Err("`id_number`: empty".into());
         }
+        if self.id_lost(id.as_str()) {
+            return Err(format!("`id_number`: {LOST_DIGITS} ('{}')", id.as_str()));
+        }
         if !id.is_valid() {
             return Err(format!("`id_number`: invalid id number '{}'", id.as_str()));
         }
         Ok(Text::from(id.into_string()))
     }
 
-    /// Any non-empty id, with its validity (payments and receipts keep invalid ids).
-    fn any_id(&self) -> Result<(Text, bool), String> {
+    /// Any non-empty id, with its validity and whether it lost digits as a number
+    /// (payments and receipts keep invalid ids). A lost id is never valid, whatever its
+    /// check digit.
+    fn any_id(&self) -> Result<(Text, bool, bool), String> {
         let id = IdNumber::parse(self.raw(Col::IdNumber));
         if id.as_str().is_empty() {
             return Err("`id_number`: empty".into());
         }
-        let valid = id.is_valid();
-        Ok((Text::from(id.into_string()), valid))
+        let lost = self.id_lost(id.as_str());
+        let valid = id.is_valid() && !lost;
+        Ok((Text::from(id.into_string()), valid, lost))
     }
 
     fn required<T>(
@@ -117,15 +158,28 @@ impl<'a> Cells<'a> {
     }
 
     fn date(&self, col: Col) -> Result<NaiveDate, String> {
-        self.required(col, "date", parse_date)
+        self.datetime_as(col, "date").map(|d| d.date())
     }
 
     fn datetime(&self, col: Col) -> Result<NaiveDateTime, String> {
-        self.required(col, "date/time", parse_datetime)
+        self.datetime_as(col, "date/time")
     }
 
+    fn datetime_as(&self, col: Col, what: &str) -> Result<NaiveDateTime, String> {
+        let d = self.required(col, what, parse_datetime)?;
+        if !date_in_range(d.date(), self.year) {
+            return Err(format!(
+                "`{}`: date out of range: '{}'",
+                col.name(),
+                norm_text(self.raw(col))
+            ));
+        }
+        Ok(d)
+    }
+
+    /// An optional date: empty when it cannot be read or is out of range.
     fn optional_date(&self, col: Col) -> Option<NaiveDate> {
-        parse_date(self.raw(col))
+        parse_date(self.raw(col)).filter(|d| date_in_range(*d, self.year))
     }
 
     fn amount(&self, col: Col) -> Result<Fen, String> {
@@ -179,6 +233,38 @@ pub fn death(c: &Cells, prov: Prov) -> Result<DeathRow, String> {
     })
 }
 
+/// A deaths row rejected for an invalid id, kept for identity linkage: only when the id
+/// is its one fault (non-empty, invalid) and its death date reads.
+pub fn linkable_death(c: &Cells, prov: Prov) -> Option<LinkableDeath> {
+    let id = IdNumber::parse(c.raw(Col::IdNumber));
+    if id.as_str().is_empty() || (id.is_valid() && !c.id_lost(id.as_str())) {
+        return None;
+    }
+    let death_date = c.date(Col::DeathDate).ok()?;
+    let id_lost = c.id_lost(id.as_str());
+    Some(LinkableDeath {
+        id: Text::from(id.into_string()),
+        id_lost,
+        name: c.name(),
+        death_date,
+        prov,
+    })
+}
+
+/// `3.71323E+17`: a number in scientific notation, as Excel writes a long id to CSV.
+fn is_scientific(t: &str) -> bool {
+    let Some((mantissa, exp)) = t.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !exp.is_empty()
+        && exp.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Parses an eligibility row.
 pub fn eligibility(c: &Cells, prov: Prov) -> Result<EligibilityRow, String> {
     let id = c.valid_id()?;
@@ -212,12 +298,12 @@ pub fn registration(c: &Cells, prov: Prov) -> Result<RegistrationRow, String> {
 /// Parses a payments row (an invalid id is kept, flagged by DQ-001).
 pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
     let txn_id = c.required_text(Col::TxnId)?;
-    let (id, id_valid) = c.any_id()?;
+    let (id, id_valid, id_lost) = c.any_id()?;
     Ok(PaymentRow {
         txn_id,
         id,
         id_valid,
-        id_lost: false,
+        id_lost,
         name: c.name(),
         scheme: c.scheme()?,
         period: c.required(Col::Period, "year", parse_period)?,
@@ -239,7 +325,7 @@ pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
 pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
     let receipt_no = c.required_text(Col::ReceiptNo)?;
     let collector_id = c.required_text(Col::CollectorId)?;
-    let (id, id_valid) = c.any_id()?;
+    let (id, id_valid, id_lost) = c.any_id()?;
     let scheme = c.scheme()?;
     // An optional value that cannot be parsed is kept as empty: here, the default year.
     let period = parse_period(c.raw(Col::Period)).unwrap_or(year);
@@ -248,7 +334,7 @@ pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
         collector_id,
         id,
         id_valid,
-        id_lost: false,
+        id_lost,
         name: c.name(),
         scheme,
         period,

@@ -1,5 +1,11 @@
-//! Readers: CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX (first sheet) and Parquet, each
-//! giving a header and rows of text in chunks.
+//! Readers: CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX/XLS (first sheet) and Parquet,
+//! each giving a header and rows of text in chunks.
+//!
+//! CSV and Excel files may carry preamble rows above the header (a title, 制表单位) and
+//! totals rows (合计/总计/小计) below it (`data-contract.md`, Real exports). The CSV reader
+//! is our own line-exact splitter: every physical line (LF, CRLF or a lone CR) is the
+//! header, a preamble, blank or totals line, or part of exactly one row, and a stray quote
+//! never swallows the lines after it (`data-contract.md`, Robustness).
 
 use std::io::Cursor;
 
@@ -7,24 +13,89 @@ use polars::prelude::*;
 
 use crate::parse::RawRow;
 
+/// How many rows at the top of a CSV or Excel file may hold the header.
+pub const HEADER_SEARCH_ROWS: usize = 20;
+
+/// The widest header an Excel sheet may have; cells further right are ignored.
+pub const MAX_COLUMNS: usize = 1024;
+
+/// Labels that open a totals row.
+pub const TOTALS_LABELS: [&str; 3] = ["合计", "总计", "小计"];
+
+/// What a row is, beyond its cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// A data row: read, then accepted or rejected.
+    Data,
+    /// A totals row (合计/总计/小计): neither read nor rejected.
+    Totals,
+}
+
+/// Per file, what each physical line (CSV) or sheet row (Excel) was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LineCounts {
+    /// Every physical line of the file (CSV), or rows spanned by the sheet (Excel), or
+    /// rows plus the header (Parquet).
+    pub total: u64,
+    /// Lines of the header row.
+    pub header: u64,
+    /// Lines above the header.
+    pub preamble: u64,
+    /// Empty lines and rows whose cells are all empty, below the header.
+    pub blank: u64,
+    /// Lines of totals rows.
+    pub totals: u64,
+    /// Lines of rows read (accepted or rejected).
+    pub rows: u64,
+}
+
+impl LineCounts {
+    /// The lines the categories account for.
+    pub fn accounted(&self) -> u64 {
+        self.header + self.preamble + self.blank + self.totals + self.rows
+    }
+}
+
+/// Why a file could not be opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenError {
+    /// The bytes are not a file of that kind, or are hostile; the reason says which.
+    Unreadable(String),
+    /// None of the first [`HEADER_SEARCH_ROWS`] rows holds every required column; the
+    /// cells of the first row are given so the caller can name what is missing.
+    NoHeader {
+        /// Cells of the file's first row (empty when the file has none).
+        first_row: Vec<String>,
+    },
+}
+
+impl From<String> for OpenError {
+    fn from(s: String) -> Self {
+        OpenError::Unreadable(s)
+    }
+}
+
+impl From<&str> for OpenError {
+    fn from(s: &str) -> Self {
+        OpenError::Unreadable(s.to_string())
+    }
+}
+
 /// A file opened for reading: its header and a stream of rows.
 pub struct Opened {
     /// Header cells as written.
     pub headers: Vec<String>,
     /// The encoding or format detected, for the manifest.
     pub format: &'static str,
+    /// Line accounting so far (complete once the rows are exhausted).
+    pub lines: LineCounts,
     rows: Rows,
 }
 
 enum Rows {
-    Csv {
-        reader: csv::Reader<Cursor<Vec<u8>>>,
-        width: usize,
-        /// Byte offset and line number of the last record start, for counting lines.
-        at: (usize, u32),
-    },
+    Csv(CsvRows),
     Grid {
-        rows: std::vec::IntoIter<RawRow>,
+        rows: std::vec::IntoIter<GridRow>,
     },
     Frame {
         cols: Vec<StringChunked>,
@@ -33,36 +104,53 @@ enum Rows {
     },
 }
 
+/// A header test: whether a row's cells hold every required column of the source.
+pub type HeaderTest<'a> = &'a dyn Fn(&[String]) -> bool;
+
 impl Opened {
-    /// Opens a file from its bytes by extension (`csv`, `xlsx`, `parquet`).
-    pub fn from_bytes(ext: &str, bytes: Vec<u8>) -> Result<Opened, String> {
+    /// Opens a file from its bytes by extension (`csv`, `xlsx`, `xls`, `parquet`); the
+    /// header is the first of the first 20 rows that passes `is_header` (Parquet: its
+    /// column names).
+    pub fn open(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
         match ext {
-            "csv" => open_csv(bytes),
-            "xlsx" => open_xlsx(bytes),
-            "parquet" => open_parquet(bytes),
-            other => Err(format!("unsupported file type `{other}`")),
+            "csv" => open_csv(bytes, is_header),
+            // The Excel and Parquet decoders are third-party code that can panic on a
+            // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
+            // to stop the run with one line, never a crash.
+            "xlsx" | "xls" => guarded(|| open_excel(ext, bytes, is_header)),
+            "parquet" => guarded(|| open_parquet(bytes)),
+            other => Err(format!("unsupported file type `{other}`").into()),
         }
     }
 
-    /// Rows still to come, exact for XLSX and Parquet, estimated for CSV from the bytes
+    /// Opens a file taking its first row as the header (benches and tests).
+    pub fn from_bytes(ext: &str, bytes: Vec<u8>) -> Result<Opened, String> {
+        Opened::open(ext, bytes, &|_| true).map_err(|e| match e {
+            OpenError::Unreadable(s) => s,
+            OpenError::NoHeader { .. } => "no header row".into(),
+        })
+    }
+
+    /// Rows still to come, exact for Excel and Parquet, estimated for CSV from the bytes
     /// read so far; used to size the output once instead of growing it by copies.
     pub fn remaining_hint(&self, rows_so_far: usize) -> usize {
         match &self.rows {
-            Rows::Csv { reader, at, .. } => {
-                let total = reader.get_ref().get_ref().len();
-                if at.0 == 0 || rows_so_far == 0 {
+            Rows::Csv(c) => {
+                let total = c.text.len();
+                if c.pos == 0 || rows_so_far == 0 {
                     return 0;
                 }
-                let per_row = at.0 as f64 / rows_so_far as f64;
-                ((total - at.0) as f64 / per_row * 1.05) as usize
+                let per_row = c.pos as f64 / rows_so_far as f64;
+                ((total - c.pos) as f64 / per_row * 1.05) as usize
             }
             Rows::Grid { rows } => rows.len(),
             Rows::Frame { next, len, .. } => len - next,
         }
     }
 
-    /// Appends up to `max` rows to `out`; returns false when the file is exhausted.
-    /// Rows whose cells are all empty are skipped and counted in `blank`.
+    /// Appends up to `max` rows (data and totals rows) to `out`; returns false when the
+    /// file is exhausted. Rows whose cells are all empty are skipped and counted in
+    /// `blank` and in the line accounting.
     pub fn next_chunk(
         &mut self,
         max: usize,
@@ -70,59 +158,43 @@ impl Opened {
         blank: &mut u64,
     ) -> Result<bool, String> {
         let start = out.len();
+        let tabular = !matches!(self.rows, Rows::Frame { .. });
         while out.len() - start < max {
-            let Some(row) = self.next_row()? else {
+            let Some(mut row) = self.next_row() else {
                 return Ok(false);
             };
             if row.fields.iter().all(|f| f.trim().is_empty()) {
                 *blank += 1;
+                self.lines.blank += u64::from(row.lines);
                 continue;
+            }
+            // Preamble, totals and blank rows are CSV and Excel forms; Parquet rows are
+            // all data.
+            if tabular && is_totals_row(&row.fields) {
+                row.kind = RowKind::Totals;
+                self.lines.totals += u64::from(row.lines);
+            } else {
+                self.lines.rows += u64::from(row.lines);
             }
             out.push(row);
         }
         Ok(true)
     }
 
-    fn next_row(&mut self) -> Result<Option<RawRow>, String> {
+    fn next_row(&mut self) -> Option<RawRow> {
         match &mut self.rows {
-            Rows::Csv { reader, width, at } => {
-                // One record (two buffers) per row, not one String per cell.
-                let mut rec = csv::StringRecord::with_capacity(256, *width);
-                match reader.read_record(&mut rec) {
-                    Ok(false) => Ok(None),
-                    Ok(true) => {
-                        // The csv crate's own line count drifts after blank lines; count
-                        // the newlines between record starts instead.
-                        let text = reader.get_ref().get_ref();
-                        let mut byte = rec.position().map_or(0, |p| p.byte()) as usize;
-                        // A record's position can point at the blank lines skipped before it.
-                        while matches!(text.get(byte), Some(b'\n' | b'\r')) {
-                            byte += 1;
-                        }
-                        let newlines = text[at.0..byte].iter().filter(|&&b| b == b'\n').count();
-                        *at = (byte, at.1 + newlines as u32);
-                        let line = at.1;
-                        let fields = rec;
-                        let problem = (fields.len() != *width).then(|| {
-                            format!(
-                                "expected {} fields as in the header, found {}",
-                                width,
-                                fields.len()
-                            )
-                        });
-                        Ok(Some(RawRow {
-                            line,
-                            fields,
-                            problem,
-                        }))
-                    }
-                    Err(e) => Err(format!("CSV error: {e}")),
-                }
-            }
-            Rows::Grid { rows } => Ok(rows.next()),
+            Rows::Csv(c) => c.next_row(),
+            Rows::Grid { rows } => rows.next().map(|g| RawRow {
+                line: g.line,
+                lines: 1,
+                fields: g.fields,
+                numeric: g.numeric,
+                problem: g.problem,
+                kind: RowKind::Data,
+            }),
             Rows::Frame { cols, next, len } => {
                 if *next >= *len {
-                    return Ok(None);
+                    return None;
                 }
                 let i = *next;
                 *next += 1;
@@ -130,17 +202,72 @@ impl Opened {
                 for c in cols.iter() {
                     fields.push_field(c.get(i).unwrap_or(""));
                 }
-                Ok(Some(RawRow {
+                Some(RawRow {
                     line: (i + 2) as u32,
+                    lines: 1,
                     fields,
+                    numeric: 0,
                     problem: None,
-                }))
+                    kind: RowKind::Data,
+                })
             }
         }
     }
 }
 
-/// Decodes CSV bytes: UTF-8 (BOM stripped) when the whole file is valid UTF-8, else GB18030.
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a decoder of a third-party crate is running under [`guarded`]: a panic hook
+/// stays silent then, since the panic becomes an ordinary error.
+pub fn in_guarded_decoder() -> bool {
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Runs a third-party decoder, turning a panic inside it into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> {
+    use std::sync::atomic::Ordering;
+    GUARDED.fetch_add(1, Ordering::SeqCst);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.fetch_sub(1, Ordering::SeqCst);
+    match r {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown failure".into());
+            Err(OpenError::Unreadable(format!(
+                "corrupted file: the decoder failed ({})",
+                what.lines().next().unwrap_or("")
+            )))
+        }
+    }
+}
+
+/// A totals row: its first non-empty cell, trimmed, begins with 合计, 总计 or 小计.
+pub fn is_totals_row(fields: &csv::StringRecord) -> bool {
+    totals_label(fields).is_some()
+}
+
+/// The label of a totals row (its first non-empty cell, trimmed), if it is one.
+pub fn totals_label(fields: &csv::StringRecord) -> Option<&str> {
+    let first = fields
+        .iter()
+        .map(|f| f.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}'))
+        .find(|f| !f.is_empty())?;
+    TOTALS_LABELS
+        .iter()
+        .any(|l| first.starts_with(l))
+        .then_some(first)
+}
+
+// ---------------------------------------------------------------------------------------
+// CSV
+// ---------------------------------------------------------------------------------------
+
+/// Decodes CSV bytes: UTF-8 (BOM stripped) when the whole file is valid UTF-8, else
+/// GB18030; an error names the byte offset and line of the first byte that is neither.
 pub fn decode_csv(bytes: Vec<u8>) -> Result<(Vec<u8>, &'static str), String> {
     let has_bom = bytes.starts_with(b"\xEF\xBB\xBF");
     if std::str::from_utf8(&bytes).is_ok() {
@@ -151,103 +278,521 @@ pub fn decode_csv(bytes: Vec<u8>) -> Result<(Vec<u8>, &'static str), String> {
         }
         return Ok((b, "csv utf-8"));
     }
-    match encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(&bytes) {
-        Some(text) => Ok((text.into_owned().into_bytes(), "csv gb18030")),
-        None => Err("neither UTF-8 nor GB18030 text".into()),
+    if let Some(text) =
+        encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(&bytes)
+    {
+        return Ok((text.into_owned().into_bytes(), "csv gb18030"));
+    }
+    let offset = first_undecodable(&bytes);
+    let line = count_lines(&bytes[..offset]) + 1;
+    Err(format!(
+        "neither UTF-8 nor GB18030 text: byte {offset} (0x{:02X}) on line {line} cannot be decoded",
+        bytes.get(offset).copied().unwrap_or(0)
+    ))
+}
+
+/// The offset of the first byte GB18030 cannot decode.
+fn first_undecodable(bytes: &[u8]) -> usize {
+    use encoding_rs::DecoderResult;
+    let mut dec = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(bytes.len() * 3 + 16);
+    let (result, read) = dec.decode_to_string_without_replacement(bytes, &mut out, true);
+    match result {
+        DecoderResult::Malformed(bad, extra) => {
+            read.saturating_sub(usize::from(bad) + usize::from(extra))
+        }
+        _ => read.min(bytes.len().saturating_sub(1)),
     }
 }
 
-fn open_csv(bytes: Vec<u8>) -> Result<Opened, String> {
+/// Physical lines in `bytes` that have ended: LF, CRLF and a lone CR each end one.
+fn count_lines(bytes: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => n += 1,
+            b'\r' => {
+                n += 1;
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
+/// Physical lines of a whole file: ended lines, plus a last line without an ending.
+fn physical_lines(bytes: &[u8]) -> u64 {
+    let ended = count_lines(bytes) as u64;
+    match bytes.last() {
+        None | Some(b'\n' | b'\r') => ended,
+        Some(_) => ended + 1,
+    }
+}
+
+struct CsvRows {
+    text: String,
+    pos: usize,
+    /// Physical line at `pos`.
+    line: u32,
+    /// Fields of the header.
+    width: usize,
+}
+
+/// One record parsed from the text.
+struct Record {
+    fields: csv::StringRecord,
+    /// Offset just past the record's line ending.
+    next: usize,
+    /// Physical lines the record spans.
+    lines: u32,
+}
+
+impl CsvRows {
+    /// The end of the line starting at or containing `pos`: (end of content, start of
+    /// the next line).
+    fn line_end(&self, pos: usize) -> (usize, usize) {
+        let t = self.text.as_bytes();
+        match memchr::memchr2(b'\n', b'\r', &t[pos..]) {
+            None => (t.len(), t.len()),
+            Some(k) => {
+                let e = pos + k;
+                if t[e] == b'\r' && t.get(e + 1) == Some(&b'\n') {
+                    (e, e + 2)
+                } else {
+                    (e, e + 1)
+                }
+            }
+        }
+    }
+
+    /// Parses a record at `pos`. With `span`, a quoted field may run over line endings;
+    /// without, a quote not closed on its line is a literal character. Returns None when
+    /// a spanning field is never closed.
+    fn parse(&self, pos: usize, span: bool) -> Option<Record> {
+        // Every slice below starts and ends at an ASCII delimiter or at a line's ends, so
+        // it is a whole UTF-8 string: no copy or validation for an unquoted field.
+        let s = self.text.as_str();
+        let t = s.as_bytes();
+        let mut fields = csv::StringRecord::with_capacity(128, self.width.max(1));
+        let mut field = String::new();
+        let mut p = pos;
+        let mut lines = 1u32;
+        // The current line's end of content and the start of the line after it.
+        let (mut end, mut after_line) = self.line_end(p);
+        let to_comma =
+            |from: usize, end: usize| memchr::memchr(b',', &t[from..end]).map_or(end, |k| from + k);
+        loop {
+            if t.get(p) == Some(&b'"') {
+                // A quoted field: find its closing quote.
+                field.clear();
+                let mut q = p + 1;
+                let mut closed = None;
+                while let Some(k) = memchr::memchr3(b'"', b'\n', b'\r', &t[q..]) {
+                    let at = q + k;
+                    match t[at] {
+                        b'"' if t.get(at + 1) == Some(&b'"') => {
+                            field.push_str(&s[q..at + 1]);
+                            q = at + 2;
+                        }
+                        b'"' => {
+                            field.push_str(&s[q..at]);
+                            closed = Some(at + 1);
+                            break;
+                        }
+                        _ if span => {
+                            // A line ending inside a quoted field is part of the value.
+                            let (_, next) = self.line_end(at);
+                            field.push_str(&s[q..next]);
+                            lines += 1;
+                            q = next;
+                            (end, after_line) = self.line_end(q);
+                        }
+                        _ => break,
+                    }
+                }
+                match closed {
+                    Some(after) => {
+                        // Text between the closing quote and the next comma is kept as is.
+                        let stop = to_comma(after, end);
+                        field.push_str(&s[after..stop]);
+                        fields.push_field(&field);
+                        p = stop;
+                    }
+                    None if span => return None,
+                    None => {
+                        // Not closed on this line: the quote is a literal character.
+                        let stop = to_comma(p, end);
+                        fields.push_field(&s[p..stop]);
+                        p = stop;
+                    }
+                }
+            } else {
+                let stop = to_comma(p, end);
+                fields.push_field(&s[p..stop]);
+                p = stop;
+            }
+            if p < end && t[p] == b',' {
+                p += 1;
+                continue;
+            }
+            return Some(Record {
+                fields,
+                next: after_line,
+                lines,
+            });
+        }
+    }
+
+    /// The record at `pos`: spanning lines only when that gives the header's number of
+    /// fields, else the line alone with unclosed quotes taken literally.
+    fn record(&self, pos: usize) -> Record {
+        if let Some(r) = self.parse(pos, true) {
+            if r.lines == 1 || r.fields.len() == self.width {
+                return r;
+            }
+        }
+        self.parse(pos, false)
+            .expect("a single-line parse always ends at the line end")
+    }
+
+    fn next_row(&mut self) -> Option<RawRow> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let line = self.line;
+        let r = self.record(self.pos);
+        self.pos = r.next;
+        self.line += r.lines;
+        let problem = (r.fields.len() != self.width).then(|| {
+            format!(
+                "expected {} fields as in the header, found {}",
+                self.width,
+                r.fields.len()
+            )
+        });
+        Some(RawRow {
+            line,
+            lines: r.lines,
+            fields: r.fields,
+            numeric: 0,
+            problem,
+            kind: RowKind::Data,
+        })
+    }
+}
+
+fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
     let (text, format) = decode_csv(bytes)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(Cursor::new(text));
-    let mut header = csv::StringRecord::new();
-    let has = reader
-        .read_record(&mut header)
-        .map_err(|e| format!("CSV error in header: {e}"))?;
-    if !has {
+    if text.is_empty() {
         return Err("empty file: no header row".into());
     }
-    let headers: Vec<String> = header.iter().map(str::to_string).collect();
-    let width = headers.len();
-    Ok(Opened {
-        headers,
-        format,
-        rows: Rows::Csv {
-            reader,
-            width,
-            at: (0, 1),
-        },
+    let total = physical_lines(&text);
+    let text = String::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
+    let mut rows = CsvRows {
+        text,
+        pos: 0,
+        line: 1,
+        width: 0,
+    };
+    // The header's own quotes must close on its line: search line by line.
+    let mut first_row = None;
+    for _ in 0..HEADER_SEARCH_ROWS {
+        if rows.pos >= rows.text.len() {
+            break;
+        }
+        let r = rows
+            .parse(rows.pos, false)
+            .expect("a single-line parse always ends at the line end");
+        let cells: Vec<String> = r.fields.iter().map(str::to_string).collect();
+        let empty_line = rows.line_end(rows.pos).0 == rows.pos;
+        rows.pos = r.next;
+        rows.line += 1;
+        if first_row.is_none() {
+            first_row = Some(cells.clone());
+        }
+        if !empty_line && is_header(&cells) {
+            let preamble = u64::from(rows.line - 2);
+            rows.width = cells.len();
+            return Ok(Opened {
+                headers: cells,
+                format,
+                lines: LineCounts {
+                    total,
+                    header: 1,
+                    preamble,
+                    ..LineCounts::default()
+                },
+                rows: Rows::Csv(rows),
+            });
+        }
+    }
+    Err(OpenError::NoHeader {
+        first_row: first_row.unwrap_or_default(),
     })
 }
 
-/// Formats a spreadsheet number as text: integers without a fraction.
+// ---------------------------------------------------------------------------------------
+// Excel
+// ---------------------------------------------------------------------------------------
+
+/// One sheet row: its cells as text, which came from numeric cells, its line.
+struct GridRow {
+    line: u32,
+    fields: csv::StringRecord,
+    numeric: u64,
+    problem: Option<String>,
+}
+
+/// Formats a spreadsheet number as text: integers without a fraction or an exponent.
 fn fmt_number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
     } else {
+        // Rust prints every f64 without an exponent: an 18-digit id typed as a number
+        // reads as the integer Excel kept (its last digits lost).
         format!("{f}")
     }
 }
 
-fn cell_text(c: &calamine::Data) -> String {
+/// A cell as text, and whether it was a number.
+fn cell_text(c: &calamine::Data) -> (String, bool) {
     use calamine::Data;
     match c {
-        Data::Empty => String::new(),
-        Data::String(s) => s.clone(),
-        Data::Float(f) => fmt_number(*f),
-        Data::Int(i) => i.to_string(),
-        Data::Bool(b) => b.to_string(),
+        Data::Empty => (String::new(), false),
+        Data::String(s) => (s.clone(), false),
+        Data::Float(f) => (fmt_number(*f), true),
+        Data::Int(i) => (i.to_string(), true),
+        Data::Bool(b) => (b.to_string(), false),
         // Date cells become their serial number; date columns read Excel serials.
-        Data::DateTime(dt) => fmt_number(dt.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTime(dt) => (fmt_number(dt.as_f64()), false),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), false),
+        Data::Error(e) => (format!("#{e:?}"), false),
     }
 }
 
-fn open_xlsx(bytes: Vec<u8>) -> Result<Opened, String> {
+fn cell_ref_text(c: &calamine::DataRef) -> (String, bool) {
+    use calamine::DataRef;
+    match c {
+        DataRef::SharedString(s) => (s.to_string(), false),
+        DataRef::String(s) => (s.clone(), false),
+        DataRef::Empty => (String::new(), false),
+        DataRef::Float(f) => (fmt_number(*f), true),
+        DataRef::Int(i) => (i.to_string(), true),
+        DataRef::Bool(b) => (b.to_string(), false),
+        DataRef::DateTime(dt) => (fmt_number(dt.as_f64()), false),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => (s.clone(), false),
+        DataRef::Error(e) => (format!("#{e:?}"), false),
+    }
+}
+
+/// Cells of a sheet, sparse: (row, column, text, numeric), in row order.
+type SparseCells = Vec<(u32, u32, String, bool)>;
+
+fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
     let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
         .map_err(|e| format!("not an XLSX workbook: {e}"))?;
+    let name = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or("the workbook has no sheet")?;
+    // The cell reader streams the cells that exist; it never allocates the sheet's
+    // declared dimension (a single cell at XFD1048576 would be 17 billion cells).
+    let mut reader = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| format!("cannot read the first sheet: {e}"))?;
+    let mut cells = Vec::new();
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|e| format!("cannot read the first sheet: {e}"))?
+    {
+        let (text, numeric) = cell_ref_text(cell.get_value());
+        if text.is_empty() {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        cells.push((r, c, text, numeric));
+    }
+    Ok(cells)
+}
+
+fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
+    use calamine::Reader;
+    let mut wb =
+        calamine::Xls::new(Cursor::new(bytes)).map_err(|e| format!("not an XLS workbook: {e}"))?;
     let range = wb
         .worksheet_range_at(0)
         .ok_or("the workbook has no sheet")?
         .map_err(|e| format!("cannot read the first sheet: {e}"))?;
-    let mut it = range.rows();
-    let headers: Vec<String> = it
-        .next()
-        .ok_or("empty sheet: no header row")?
-        .iter()
-        .map(cell_text)
-        .collect();
+    let mut cells = Vec::new();
+    for (r, c, v) in range.used_cells() {
+        let (text, numeric) = cell_text(v);
+        if !text.is_empty() {
+            let (r0, c0) = range.start().unwrap_or((0, 0));
+            cells.push((r0 + r as u32, c0 + c as u32, text, numeric));
+        }
+    }
+    Ok(cells)
+}
+
+/// Refuses a sheet whose extent is out of proportion to what it holds.
+fn check_extent(cells: &SparseCells) -> Result<(), String> {
+    let rows_with_values = {
+        let mut n = 0u64;
+        let mut last = None;
+        for (r, ..) in cells {
+            if last != Some(*r) {
+                n += 1;
+                last = Some(*r);
+            }
+        }
+        n
+    };
+    let spanned = cells.iter().map(|c| u64::from(c.0) + 1).max().unwrap_or(0);
+    if spanned > 10_000 + 100 * rows_with_values {
+        return Err(format!(
+            "hostile or broken workbook: the sheet spans {spanned} rows but only \
+             {rows_with_values} hold values"
+        ));
+    }
+    Ok(())
+}
+
+fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
+    let mut cells = if ext == "xls" {
+        xls_cells(bytes)?
+    } else {
+        xlsx_cells(bytes)?
+    };
+    cells.sort_by_key(|c| (c.0, c.1));
+    check_extent(&cells)?;
+    // Rows by index; the header is the first of the first 20 rows passing the test.
+    let row_cells = |r: u32| {
+        let from = cells.partition_point(|c| c.0 < r);
+        let to = cells.partition_point(|c| c.0 <= r);
+        &cells[from..to]
+    };
+    let dense = |part: &[(u32, u32, String, bool)], width: usize| {
+        let mut v = vec![String::new(); width];
+        let mut numeric = 0u64;
+        for (_, c, t, n) in part {
+            let c = *c as usize;
+            if c < width {
+                v[c] = t.clone();
+                if *n && c < 64 {
+                    numeric |= 1 << c;
+                }
+            }
+        }
+        (v, numeric)
+    };
+    let mut header = None;
+    let mut first_row = None;
+    for r in 0..HEADER_SEARCH_ROWS as u32 {
+        let part = row_cells(r);
+        // Columns past MAX_COLUMNS are no export's: a stray cell far to the right must
+        // not make every row that wide.
+        let width = part.last().map_or(0, |c| c.1 as usize + 1).min(MAX_COLUMNS);
+        let (cells_r, _) = dense(part, width);
+        if r == 0 {
+            first_row = Some(cells_r.clone());
+        }
+        if !part.is_empty() && is_header(&cells_r) {
+            header = Some((r, cells_r));
+            break;
+        }
+    }
+    let Some((hr, headers)) = header else {
+        return Err(OpenError::NoHeader {
+            first_row: first_row.unwrap_or_default(),
+        });
+    };
     let width = headers.len();
-    let rows: Vec<RawRow> = it
-        .enumerate()
-        .map(|(i, r)| {
-            let mut fields = csv::StringRecord::new();
-            for c in r.iter().take(width.max(1)) {
-                fields.push_field(&cell_text(c));
-            }
-            RawRow {
-                line: (i + 2) as u32,
-                fields,
-                problem: None,
-            }
-        })
-        .collect();
+    let last_row = cells.last().map_or(hr, |c| c.0);
+    let mut rows = Vec::with_capacity((last_row - hr) as usize);
+    for r in hr + 1..=last_row {
+        let (v, numeric) = dense(row_cells(r), width.max(1));
+        let mut fields = csv::StringRecord::with_capacity(64, width);
+        for f in v.iter().take(width.max(1)) {
+            fields.push_field(f);
+        }
+        rows.push(GridRow {
+            line: r + 1,
+            fields,
+            numeric,
+            problem: None,
+        });
+    }
     Ok(Opened {
         headers,
-        format: "xlsx",
+        format: if ext == "xls" { "xls" } else { "xlsx" },
+        lines: LineCounts {
+            total: u64::from(last_row) + 1,
+            header: 1,
+            preamble: u64::from(hr),
+            ..LineCounts::default()
+        },
         rows: Rows::Grid {
             rows: rows.into_iter(),
         },
     })
 }
 
-fn open_parquet(bytes: Vec<u8>) -> Result<Opened, String> {
-    let df = ParquetReader::new(Cursor::new(bytes))
+// ---------------------------------------------------------------------------------------
+// Parquet
+// ---------------------------------------------------------------------------------------
+
+/// Converts a Datetime column to text without polars' time-zone support: zoned
+/// timestamps are UTC instants, shown in China Standard Time; naive ones as written.
+fn datetime_text(c: &Column, unit: TimeUnit, zoned: bool) -> Option<StringChunked> {
+    let phys = c.to_physical_repr();
+    let ints = phys.i64().ok()?;
+    let per_sec: i64 = match unit {
+        TimeUnit::Nanoseconds => 1_000_000_000,
+        TimeUnit::Microseconds => 1_000_000,
+        TimeUnit::Milliseconds => 1_000,
+    };
+    let shift = if zoned {
+        i64::from(qianbiao_core::date::CST_OFFSET)
+    } else {
+        0
+    };
+    let out: StringChunked = ints
+        .downcast_iter()
+        .flat_map(|arr| arr.iter().map(|v| v.copied()))
+        .map(|v| {
+            v.and_then(|v| {
+                let secs = v.div_euclid(per_sec) + shift;
+                chrono::DateTime::from_timestamp(secs, 0)
+                    .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
+            })
+        })
+        .collect();
+    Some(out.with_name(c.name().clone()))
+}
+
+fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
+    let size = bytes.len() as u64;
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    let declared = reader
+        .num_rows()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))? as u64;
+    // A row costs at least a few bits even in the best encodings; a file claiming far
+    // more rows than its bytes could hold is hostile or broken, and decoding it would
+    // exhaust memory.
+    if declared > 100_000 + size.saturating_mul(16) {
+        return Err(format!(
+            "hostile or broken Parquet file: it declares {declared} rows in {size} bytes"
+        )
+        .into());
+    }
+    let df = reader
         .finish()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?;
     let headers: Vec<String> = df
@@ -261,16 +806,23 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, String> {
         // A column of a type with no text form (lists, structs) cannot be one of ours:
         // read it as empty, like a column the contract does not list, rather than refuse
         // the file. A required column of such a type then rejects its rows as empty.
-        let text = c.cast(&DataType::String).ok();
-        let s = match text.as_ref().and_then(|t| t.str().ok()) {
-            Some(s) => s.rechunk().into_owned(),
-            None => StringChunked::full_null(c.name().clone(), len),
+        let s = match c.dtype() {
+            DataType::Datetime(unit, tz) => datetime_text(c, *unit, tz.is_some()),
+            _ => c
+                .cast(&DataType::String)
+                .ok()
+                .and_then(|t| t.str().ok().map(|s| s.rechunk().into_owned())),
         };
-        cols.push(s);
+        cols.push(s.unwrap_or_else(|| StringChunked::full_null(c.name().clone(), len)));
     }
     Ok(Opened {
         headers,
         format: "parquet",
+        lines: LineCounts {
+            total: len as u64 + 1,
+            header: 1,
+            ..LineCounts::default()
+        },
         rows: Rows::Frame { cols, next: 0, len },
     })
 }
@@ -304,6 +856,10 @@ mod tests {
         v
     }
 
+    fn cells(r: &RawRow) -> Vec<&str> {
+        r.fields.iter().collect()
+    }
+
     #[test]
     fn csv_utf8_bom_and_gb18030_agree() {
         let text = "姓名,金额\n王涛,320\n\"李,四\",\"1,000.00\"\n";
@@ -321,10 +877,7 @@ mod tests {
             let rows = all_rows(&mut o);
             assert_eq!(rows.len(), 2);
             assert_eq!(rows[0].line, 2);
-            assert_eq!(
-                rows[1].fields.iter().collect::<Vec<_>>(),
-                ["李,四", "1,000.00"]
-            );
+            assert_eq!(cells(&rows[1]), ["李,四", "1,000.00"]);
         }
     }
 
@@ -335,17 +888,100 @@ mod tests {
         let mut v = Vec::new();
         let mut blank = 0;
         while o.next_chunk(10, &mut v, &mut blank).unwrap() {}
-        assert_eq!(blank, 1);
+        // The empty line and the row of empty cells.
+        assert_eq!(blank, 2);
         let lines: Vec<u32> = v.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 4, 6]);
         assert!(v[0].problem.is_none());
         assert!(v[1].problem.as_deref().unwrap().contains("found 1"));
         assert!(v[2].problem.as_deref().unwrap().contains("found 3"));
+        assert_eq!(o.lines.total, 6);
+        assert_eq!(o.lines.accounted(), 6);
     }
 
     #[test]
-    fn undecodable_bytes_are_refused() {
-        assert!(Opened::from_bytes("csv", vec![b'a', b'\n', 0x81, 0x20]).is_err());
+    fn a_stray_quote_swallows_no_line() {
+        // The 备注 cell opens a quote that never closes: each line stays its own row.
+        let text = "txn,amount,note\nT1,320,\"见附件\nT2,320,ok\nT3,320,ok\n";
+        let mut o = Opened::from_bytes("csv", text.as_bytes().to_vec()).unwrap();
+        let rows = all_rows(&mut o);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(cells(&rows[0]), ["T1", "320", "\"见附件"]);
+        assert_eq!(rows[1].line, 3);
+        assert_eq!(cells(&rows[2]), ["T3", "320", "ok"]);
+        assert_eq!(o.lines.total, 4);
+        assert_eq!(o.lines.accounted(), 4);
+    }
+
+    #[test]
+    fn a_quoted_field_spans_lines_when_the_row_fits_the_header() {
+        let text = "txn,amount,note\nT1,320,\"line one\r\nline two\"\nT2,320,ok";
+        let mut o = Opened::from_bytes("csv", text.as_bytes().to_vec()).unwrap();
+        let rows = all_rows(&mut o);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(cells(&rows[0])[2], "line one\r\nline two");
+        assert_eq!(rows[0].lines, 2);
+        assert_eq!(rows[1].line, 4);
+        assert_eq!(o.lines.total, 4);
+        assert_eq!(o.lines.accounted(), 4);
+    }
+
+    #[test]
+    fn a_stray_quote_in_the_header_reads_every_row() {
+        let text = "txn,\"amount,note\nT1,320,x\nT2,320,y\n";
+        let mut o = Opened::from_bytes("csv", text.as_bytes().to_vec()).unwrap();
+        assert_eq!(o.headers, ["txn", "\"amount", "note"]);
+        assert_eq!(all_rows(&mut o).len(), 2);
+    }
+
+    #[test]
+    fn lone_cr_line_endings_count_lines() {
+        let text = "a,b\r1,2\r3,4\r";
+        let mut o = Opened::from_bytes("csv", text.as_bytes().to_vec()).unwrap();
+        let rows = all_rows(&mut o);
+        let lines: Vec<u32> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
+        assert_eq!(o.lines.total, 3);
+    }
+
+    #[test]
+    fn preamble_and_totals_rows() {
+        let text = "店子镇2022年度缴费明细\n制表单位：店子镇,,\n\ntxn,amount\nT1,320\n小计,320\nT2,100\n合计,420\n";
+        let test = |c: &[String]| c.iter().any(|h| h == "txn");
+        let mut o = Opened::open("csv", text.as_bytes().to_vec(), &test).unwrap();
+        assert_eq!(o.headers, ["txn", "amount"]);
+        assert_eq!(o.lines.preamble, 3);
+        let rows = all_rows(&mut o);
+        let kinds: Vec<(u32, RowKind)> = rows.iter().map(|r| (r.line, r.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (5, RowKind::Data),
+                (6, RowKind::Totals),
+                (7, RowKind::Data),
+                (8, RowKind::Totals)
+            ]
+        );
+        assert_eq!(o.lines.totals, 2);
+        assert_eq!(o.lines.total, 8);
+        assert_eq!(o.lines.accounted(), 8);
+    }
+
+    #[test]
+    fn no_header_in_the_first_rows() {
+        let text = "a title\nx,y\n1,2\n";
+        match Opened::open("csv", text.as_bytes().to_vec(), &|_| false) {
+            Err(OpenError::NoHeader { first_row }) => assert_eq!(first_row, ["a title"]),
+            _ => panic!("expected NoHeader"),
+        }
+    }
+
+    #[test]
+    fn undecodable_bytes_are_refused_with_their_position() {
+        let e = Opened::from_bytes("csv", b"a\nb\n\x81\x20".to_vec())
+            .err()
+            .unwrap();
+        assert!(e.contains("byte 4") && e.contains("line 3"), "{e}");
         assert!(Opened::from_bytes("csv", Vec::new()).is_err());
     }
 
@@ -360,10 +996,7 @@ mod tests {
         let mut o = Opened::from_bytes("parquet", bytes).unwrap();
         assert_eq!(o.headers, ["id_number", "tags"]);
         let rows = all_rows(&mut o);
-        assert_eq!(
-            rows[0].fields.iter().collect::<Vec<_>>(),
-            ["11010519491231002X", ""]
-        );
+        assert_eq!(cells(&rows[0]), ["11010519491231002X", ""]);
     }
 
     #[test]

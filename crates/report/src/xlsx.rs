@@ -20,7 +20,8 @@ use crate::ReportError;
 /// Rows Excel can show on one sheet, header included.
 const MAX_ROWS: usize = 1_048_576;
 
-/// The most characters an Excel cell holds.
+/// The longest text an Excel cell holds, in UTF-16 units (how Excel counts: a character
+/// outside the Basic Multilingual Plane counts two).
 pub const MAX_CELL_CHARS: usize = 32_767;
 
 /// What ends a cell cut to [`MAX_CELL_CHARS`] (`data-contract.md`, Long values).
@@ -51,12 +52,20 @@ pub const FINDING_HEADERS: [&str; 15] = [
 
 /// A cell's text, cut to what Excel holds with [`CUT_MARK`] at the end.
 pub fn cell_text(s: &str) -> Cow<'_, str> {
-    // Byte length bounds the character count: most cells skip the count.
-    if s.len() <= MAX_CELL_CHARS || s.chars().count() <= MAX_CELL_CHARS {
+    // Byte length bounds the UTF-16 length: most cells skip the count.
+    if s.len() <= MAX_CELL_CHARS || s.encode_utf16().count() <= MAX_CELL_CHARS {
         return Cow::Borrowed(s);
     }
-    let keep = MAX_CELL_CHARS - CUT_MARK.chars().count();
-    let mut out: String = s.chars().take(keep).collect();
+    let room = MAX_CELL_CHARS - CUT_MARK.encode_utf16().count();
+    let mut used = 0;
+    let mut out = String::new();
+    for ch in s.chars() {
+        used += ch.len_utf16();
+        if used > room {
+            break;
+        }
+        out.push(ch);
+    }
     out.push_str(CUT_MARK);
     Cow::Owned(out)
 }
@@ -437,5 +446,9 @@ mod tests {
         assert!(cut.ends_with(CUT_MARK));
         let fits = "王".repeat(MAX_CELL_CHARS);
         assert_eq!(cell_text(&fits), fits.as_str());
+        // A character outside the BMP counts two, as Excel counts.
+        let wide = "𠀀".repeat(MAX_CELL_CHARS / 2 + 1);
+        let cut = cell_text(&wide);
+        assert!(cut.encode_utf16().count() <= MAX_CELL_CHARS && cut.ends_with(CUT_MARK));
     }
 }

@@ -63,11 +63,13 @@ pub struct Context<'a> {
     pub payments_by_receipt: HashMap<Text, Vec<u32>>,
     /// Receipts rows by receipt_no.
     pub receipts_by_no: HashMap<Text, Vec<u32>>,
-    /// Effective resident-scheme payments sorted by person (normalised id), scheme, period
+    /// Effective resident-scheme payments (lost-digit ids left out) sorted by person (normalised id), scheme, period
     /// and ledger order: the DUP rules' groups, sorted once for all of them.
     person_scheme: Vec<u32>,
     /// `[start, end)` of each person-scheme-period group in `person_scheme`.
     person_scheme_bounds: Vec<(u32, u32)>,
+    /// Identity linkage of rows with invalid ids (IDN-001, DTH-005), computed once.
+    pub links: crate::link::Links,
     /// The coverage table, computed once for COV-001 and `coverage.csv`.
     pub(crate) coverage: std::sync::OnceLock<Vec<crate::cov::CoverageRow>>,
 }
@@ -232,6 +234,9 @@ impl<'a> Context<'a> {
                 .push(i as u32);
         }
         let (person_scheme, person_scheme_bounds) = person_scheme_groups(ds);
+        let links = crate::link::Links::compute(ds, |id| {
+            index.get(id).and_then(|&p| persons[p as usize].hukou)
+        });
         Context {
             ds,
             policy,
@@ -245,6 +250,7 @@ impl<'a> Context<'a> {
             receipts_by_no,
             person_scheme,
             person_scheme_bounds,
+            links,
             coverage: std::sync::OnceLock::new(),
         }
     }
@@ -485,14 +491,15 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Sorts the effective resident payments by (id, scheme, period, ledger order) and finds
+/// Sorts the effective resident payments (an id that lost its digits as a number stands for
+/// nobody, so its rows join no group) by (id, scheme, period, ledger order) and finds
 /// the group bounds: one parallel sort instead of a hash map per rule.
 fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
     let pays = &ds.payments;
     let mut order: Vec<u32> = pays
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.is_effective() && p.scheme.is_resident())
+        .filter(|(_, p)| p.is_effective() && p.scheme.is_resident() && !p.id_lost)
         .map(|(i, _)| i as u32)
         .collect();
     order.par_sort_unstable_by(|&a, &b| {

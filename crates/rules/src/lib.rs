@@ -7,6 +7,7 @@ use qianbiao_core::{Finding, Severity};
 use qianbiao_ingest::SourceKind;
 
 pub mod context;
+pub mod link;
 
 pub use context::Context;
 
@@ -47,6 +48,7 @@ pub mod dq;
 pub mod dth;
 pub mod dup;
 pub mod elg;
+pub mod idn;
 pub mod mny;
 
 /// What describes a rule, besides its check.
@@ -95,10 +97,12 @@ pub fn registry() -> Vec<&'static dyn Rule> {
         &dup::dup_002_government_and_individual::Dup002,
         &dup::dup_003_employee_and_resident::Dup003,
         &dup::dup_004_receipt_reused::Dup004,
+        &dup::dup_005_government_twice::Dup005,
         &dth::dth_001_paid_after_death::Dth001,
         &dth::dth_002_dead_before_period::Dth002,
         &dth::dth_003_dead_on_roster::Dth003,
         &dth::dth_004_death_records_disagree::Dth004,
+        &dth::dth_005_paid_after_mistyped_death::Dth005,
         &amt::amt_001_pension_tier::Amt001,
         &amt::amt_002_lowest_tier::Amt002,
         &amt::amt_003_medical_overcharge::Amt003,
@@ -117,6 +121,8 @@ pub fn registry() -> Vec<&'static dyn Rule> {
         &dq::dq_001_invalid_id::Dq001,
         &dq::dq_002_name_mismatch::Dq002,
         &dq::dq_003_txn_conflict::Dq003,
+        &dq::dq_004_control_total::Dq004,
+        &idn::idn_001_mistyped_id::Idn001,
         &cov::cov_001_coverage_target::Cov001,
     ]
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 #[test]
 fn codes_are_unique_ordered_and_documented() {
     let rules = qianbiao_rules::registry();
-    assert_eq!(rules.len(), 27);
+    assert_eq!(rules.len(), 31);
     let mut seen = HashSet::new();
     let mut prev = "";
     for r in &rules {
@@ -14,7 +14,7 @@ fn codes_are_unique_ordered_and_documented() {
         assert!(seen.insert(m.code), "duplicate code {}", m.code);
         let (family, num) = m.code.split_once('-').expect("FAMILY-NNN");
         assert!(
-            ["DUP", "DTH", "AMT", "ELG", "MNY", "DQ", "COV"].contains(&family),
+            ["DUP", "DTH", "AMT", "ELG", "MNY", "DQ", "IDN", "COV"].contains(&family),
             "{}",
             m.code
         );

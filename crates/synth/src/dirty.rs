@@ -15,7 +15,7 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use crate::eval::id_valid;
+use crate::eval::{id_valid, TruthRow};
 use crate::model::{Chunk, Village};
 use crate::plant::corrupt;
 use crate::schema::{category_spellings, legacy15, Cell, Col, Kind, Source};
@@ -28,7 +28,65 @@ pub(crate) struct RejectLine {
     pub file: String,
     pub rejected: usize,
     pub duplicate_rows: usize,
+    /// Rows above the header (title, 制表单位, blank).
+    pub preamble_rows: usize,
+    /// 合计/总计/小计 rows.
+    pub total_rows: usize,
 }
+
+/// A title above the header and totals rows below it, as departments export them.
+#[derive(Debug, Clone)]
+struct Decor {
+    /// Preamble lines (a blank one is `""`; XLSX writes no blank rows).
+    preamble: &'static [&'static str],
+    /// Totals rows: written after this many entries, with a label and a stated amount.
+    totals: Vec<(usize, &'static str, Stated)>,
+}
+
+/// What a totals row states.
+#[derive(Debug, Clone, Copy)]
+enum Stated {
+    /// No amount.
+    Nothing,
+    /// The covered rows' sum.
+    Right,
+    /// The covered rows' sum plus this many fen (never zero).
+    Off(i64),
+}
+
+/// The running sums of covered rows: since the last totals row, and since the header.
+#[derive(Debug, Default, Clone, Copy)]
+struct Covered {
+    since: Fen,
+    all: Fen,
+}
+
+impl Covered {
+    fn add(&mut self, m: Option<Fen>) {
+        if let Some(m) = m {
+            self.since += m;
+            self.all += m;
+        }
+    }
+
+    /// The covered sum of a totals row (and the range of the next 小计 restarts).
+    fn close(&mut self, label: &str) -> Fen {
+        let sum = if label.starts_with("小计") {
+            self.since
+        } else {
+            self.all
+        };
+        self.since = Fen::ZERO;
+        sum
+    }
+}
+
+const TITLE_PREAMBLE: &[&str] = &[
+    "店子镇2022年度城乡居民基本养老保险、基本医疗保险缴费明细",
+    "制表单位：店子镇财政所",
+    "",
+];
+const XLSX_PREAMBLE: &[&str] = &["店子镇2022年度缴费明细（税务导出）", "制表日期：2022-01-28"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Enc {
@@ -135,6 +193,8 @@ struct Job<'j> {
     kinds: &'j [Bad],
     entries: &'j [Entry],
     path: &'j Path,
+    rel: &'j str,
+    decor: Option<&'j Decor>,
 }
 
 struct Writer<'a> {
@@ -142,20 +202,24 @@ struct Writer<'a> {
     villages: &'a [Village],
     out: &'a Path,
     rng: SmallRng,
+    /// DQ-004 truth: totals rows whose stated amount differs from what they cover.
+    truth: Vec<TruthRow>,
 }
 
-/// Writes the dirty inputs and returns the expected rejects per file.
+/// Writes the dirty inputs; returns the expected rejects per file and the DQ-004 truth
+/// of the totals rows written.
 pub(crate) fn write_dirty(
     town: &Chunk,
     villages: &[Village],
     out: &Path,
     seed: u64,
-) -> Result<Vec<RejectLine>, SynthError> {
+) -> Result<(Vec<RejectLine>, Vec<TruthRow>), SynthError> {
     let mut w = Writer {
         town,
         villages,
         out,
         rng: SmallRng::seed_from_u64(crate::town::sub_seed(seed, 9_999, 7)),
+        truth: Vec::new(),
     };
     let mut lines = Vec::new();
     let rows = |r: std::ops::Range<usize>| r.map(Entry::Rec).collect::<Vec<_>>();
@@ -201,7 +265,7 @@ pub(crate) fn write_dirty(
     ] {
         lines.push(w.file(source, name, fmt, entries)?);
     }
-    Ok(lines)
+    Ok((lines, w.truth))
 }
 
 impl Writer<'_> {
@@ -214,7 +278,11 @@ impl Writer<'_> {
         for p in pays {
             *count.entry(p.txn_id.as_str()).or_default() += 1;
         }
-        let single = |k: usize| count.get(pays[k].txn_id.as_str()).copied() == Some(1);
+        // Ids typed into Excel as numbers exist only in the XLSX part: every lost id, and
+        // every other 15-digit legacy id (exact as a number).
+        let in_xlsx = |k: usize| pays[k].lost || (pays[k].legacy15 && k % 2 == 1);
+        let single =
+            |k: usize| count.get(pays[k].txn_id.as_str()).copied() == Some(1) && !in_xlsx(k);
         let bounds = [0, n / 3, 2 * n / 3, n];
         let files = [
             ("payments/part1.csv", Fmt::Csv(Enc::Utf8Bom)),
@@ -237,7 +305,17 @@ impl Writer<'_> {
                     }
                 }
             }
+            if f == 1 {
+                entries.extend(
+                    (0..n)
+                        .filter(|&k| in_xlsx(k) && !(bounds[1]..bounds[2]).contains(&k))
+                        .map(Entry::Rec),
+                );
+            }
             for (k, pay) in pays.iter().enumerate().take(bounds[f + 1]).skip(bounds[f]) {
+                if in_xlsx(k) && f != 1 {
+                    continue;
+                }
                 entries.push(Entry::Rec(k));
                 if single(k) && self.rng.random_bool(0.004) {
                     entries.push(Entry::Dup(k));
@@ -283,10 +361,18 @@ impl Writer<'_> {
                 rejected += 1;
             }
         }
+        if source == Source::Deaths {
+            // A notice whose id is invalid is rejected (and may be linked, DTH-005).
+            rejected += entries
+                .iter()
+                .filter(|e| matches!(e, Entry::Rec(k) if !id_valid(&self.town.deaths[*k].id)))
+                .count();
+        }
         let duplicate_rows = entries
             .iter()
             .filter(|e| matches!(e, Entry::Dup(_)))
             .count();
+        let decor = decor_of(rel, entries.len());
         let path = self.out.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -297,6 +383,8 @@ impl Writer<'_> {
             kinds: &kinds,
             entries: &entries,
             path: &path,
+            rel,
+            decor: decor.as_ref(),
         };
         match fmt {
             Fmt::Csv(enc) => self.write_csv(job, enc)?,
@@ -308,6 +396,8 @@ impl Writer<'_> {
             file: rel.to_string(),
             rejected,
             duplicate_rows,
+            preamble_rows: decor.as_ref().map_or(0, |d| d.preamble.len()),
+            total_rows: decor.as_ref().map_or(0, |d| d.totals.len()),
         })
     }
 
@@ -330,6 +420,16 @@ impl Writer<'_> {
                 .position(|c| c.name == name)
                 .expect("garbage names a column")
         };
+        if xlsx && job.source == Source::Payments {
+            let p = &self.town.payments[k];
+            if p.lost {
+                outs[idx("id_number")] = Out::N(p.id.parse::<f64>().expect("digits"));
+            } else if p.legacy15 {
+                // A 15-digit legacy id typed as a number is exact: read like text.
+                let n = legacy15(&p.id).parse::<f64>().expect("digits");
+                outs[idx("id_number")] = Out::N(n);
+            }
+        }
         let mut shape = None;
         match bad {
             None => {}
@@ -346,6 +446,53 @@ impl Writer<'_> {
             Some(b) => shape = Some(b),
         }
         (outs, shape)
+    }
+
+    /// The amount of an entry's money cell as the file holds it, if it parses: the
+    /// record's amount unless garbage spoiled that very cell.
+    fn entry_money(&self, job: Job, e: Entry) -> Option<Fen> {
+        let (k, bad) = match e {
+            Entry::Rec(k) | Entry::Dup(k) => (k, None),
+            Entry::Garbage(g, k) => (k, Some(job.kinds[g])),
+        };
+        let col = money_col(job.source)?;
+        if matches!(bad, Some(Bad::Set(c, _)) if c == col) {
+            // "abc", "1.005", "-320", "": none is an amount.
+            return None;
+        }
+        match job.source {
+            Source::Payments => Some(self.town.payments[k].amount),
+            Source::Receipts => Some(self.town.receipts[k].amount),
+            Source::Deposits => Some(self.town.deposits[k].amount),
+            Source::Roster => self.town.roster[k].expected,
+            _ => None,
+        }
+    }
+
+    /// Closes a totals row at `line`: records a DQ-004 when it states another amount
+    /// than it covers; returns the text of its amount cell.
+    fn close_total(
+        &mut self,
+        job: Job,
+        covered: &mut Covered,
+        label: &str,
+        stated: Stated,
+        line: u32,
+    ) -> Option<String> {
+        let sum = covered.close(label);
+        let amount = match stated {
+            Stated::Nothing => return None,
+            Stated::Right => sum,
+            Stated::Off(d) => {
+                self.truth.push(TruthRow {
+                    rule: "DQ-004",
+                    key: format!("{}|{line}", job.rel),
+                    amount: Fen(d.abs()),
+                });
+                sum + Fen(d)
+            }
+        };
+        Some(amount.to_string())
     }
 
     fn headers(&mut self, cols: &[Col]) -> Vec<String> {
@@ -383,6 +530,8 @@ impl Writer<'_> {
 
     fn write_csv(&mut self, job: Job, enc: Enc) -> Result<(), SynthError> {
         let (order, seq_col, note_col) = self.layout(job.cols.len());
+        // A decorated file has a 序号 column first, where the totals label stands.
+        let seq_col = seq_col || job.decor.is_some();
         let headers = self.headers(job.cols);
         // Windows exports (the GB18030 ones) end lines with CRLF.
         let term = if enc == Enc::Gb18030 {
@@ -390,10 +539,16 @@ impl Writer<'_> {
         } else {
             csv::Terminator::Any(b'\n')
         };
+        let eol = if enc == Enc::Gb18030 { "\r\n" } else { "\n" };
+        let mut preamble = String::new();
+        for line in job.decor.map_or(&[][..], |d| d.preamble) {
+            preamble.push_str(line);
+            preamble.push_str(eol);
+        }
         let mut w = csv::WriterBuilder::new()
             .flexible(true)
             .terminator(term)
-            .from_writer(Vec::new());
+            .from_writer(preamble.into_bytes());
         let mut head: Vec<String> = Vec::new();
         if seq_col {
             head.push("序号".to_string());
@@ -404,7 +559,34 @@ impl Writer<'_> {
         }
         w.write_record(&head)
             .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
+        let money_at = money_col(job.source).map(|m| {
+            usize::from(seq_col)
+                + order
+                    .iter()
+                    .position(|&i| job.cols[i].name == m)
+                    .expect("money column")
+        });
+        let mut line = job.decor.map_or(0, |d| d.preamble.len()) as u32 + 1;
+        let mut covered = Covered::default();
+        let mut totals = job
+            .decor
+            .map_or(&[][..], |d| d.totals.as_slice())
+            .iter()
+            .peekable();
         for (row_no, e) in job.entries.iter().enumerate() {
+            while let Some(&&(_, label, stated)) = totals.peek().filter(|t| t.0 == row_no) {
+                totals.next();
+                line += 1;
+                let text = self.close_total(job, &mut covered, label, stated, line);
+                let mut rec = vec![String::new(); head.len()];
+                rec[0] = label.to_string();
+                if let (Some(m), Some(t)) = (money_at, text) {
+                    rec[m] = t;
+                }
+                w.write_record(&rec)
+                    .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
+            }
+            line += 1;
             let (outs, shape) = self.render(job, *e, false);
             let mut rec: Vec<String> = Vec::with_capacity(head.len() + 1);
             if seq_col {
@@ -424,6 +606,19 @@ impl Writer<'_> {
                     rec.pop();
                 }
                 _ => {}
+            }
+            let cut = money_at.is_some_and(|m| m >= rec.len());
+            covered.add(self.entry_money(job, *e).filter(|_| !cut));
+            w.write_record(&rec)
+                .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
+        }
+        for &(_, label, stated) in totals {
+            line += 1;
+            let text = self.close_total(job, &mut covered, label, stated, line);
+            let mut rec = vec![String::new(); head.len()];
+            rec[0] = label.to_string();
+            if let (Some(m), Some(t)) = (money_at, text) {
+                rec[m] = t;
             }
             w.write_record(&rec)
                 .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
@@ -450,6 +645,7 @@ impl Writer<'_> {
             SynthError::Xlsx(job.path.display().to_string(), e.to_string())
         };
         let (order, seq_col, _) = self.layout(job.cols.len());
+        let seq_col = seq_col || job.decor.is_some();
         let headers = self.headers(job.cols);
         let mut wb = Workbook::new();
         let created = ExcelDateTime::from_ymd(2022, 1, 28).map_err(xerr)?;
@@ -457,11 +653,18 @@ impl Writer<'_> {
         let ws = wb.add_worksheet();
         ws.set_name(source_sheet(job.source)).map_err(xerr)?;
         let off = u16::from(seq_col);
+        let pre = job.decor.map_or(&[][..], |d| d.preamble);
+        for (r, text) in pre.iter().enumerate() {
+            if !text.is_empty() {
+                ws.write_string(r as u32, 0, *text).map_err(xerr)?;
+            }
+        }
+        let head_row = pre.len() as u32;
         if seq_col {
-            ws.write_string(0, 0, "序号").map_err(xerr)?;
+            ws.write_string(head_row, 0, "序号").map_err(xerr)?;
         }
         for (j, &i) in order.iter().enumerate() {
-            ws.write_string(0, off + j as u16, &headers[i])
+            ws.write_string(head_row, off + j as u16, &headers[i])
                 .map_err(xerr)?;
         }
         let rendered: Vec<Vec<Out>> = job
@@ -469,8 +672,35 @@ impl Writer<'_> {
             .iter()
             .map(|e| self.render(job, *e, true).0)
             .collect();
+        let money_at = money_col(job.source).map(|m| {
+            off + order
+                .iter()
+                .position(|&i| job.cols[i].name == m)
+                .expect("money column") as u16
+        });
+        let mut covered = Covered::default();
+        let totals: Vec<(usize, &str, Stated)> = job.decor.map_or(Vec::new(), |d| d.totals.clone());
+        let mut row = head_row;
+        let write_totals = |w: &mut Self,
+                            ws: &mut rust_xlsxwriter::Worksheet,
+                            covered: &mut Covered,
+                            row: &mut u32,
+                            at: usize|
+         -> Result<(), SynthError> {
+            for &(_, label, stated) in totals.iter().filter(|t| t.0 == at) {
+                *row += 1;
+                let text = w.close_total(job, covered, label, stated, *row + 1);
+                ws.write_string(*row, 0, label).map_err(xerr)?;
+                if let (Some(m), Some(t)) = (money_at, text) {
+                    ws.write_string(*row, m, &t).map_err(xerr)?;
+                }
+            }
+            Ok(())
+        };
         for (r, outs) in rendered.iter().enumerate() {
-            let row = r as u32 + 1;
+            write_totals(self, ws, &mut covered, &mut row, r)?;
+            row += 1;
+            covered.add(self.entry_money(job, job.entries[r]));
             if seq_col {
                 ws.write_number(row, 0, (r + 1) as f64).map_err(xerr)?;
             }
@@ -487,6 +717,7 @@ impl Writer<'_> {
                 }
             }
         }
+        write_totals(self, ws, &mut covered, &mut row, rendered.len())?;
         // A second sheet the engine must not read.
         let notes = wb.add_worksheet();
         notes.set_name("说明").map_err(xerr)?;
@@ -609,6 +840,49 @@ impl Writer<'_> {
                 Out::S(datetime_form(rng, *t))
             }
         }
+    }
+}
+
+/// The money column of a source (the one control totals add up).
+fn money_col(s: Source) -> Option<&'static str> {
+    match s {
+        Source::Payments | Source::Receipts | Source::Deposits => Some("amount"),
+        Source::Roster => Some("expected_amount"),
+        _ => None,
+    }
+}
+
+/// Which files carry a title and totals rows, and which totals (by entry count `n`):
+/// the first payments part a title, 小计 that add up, a 小计 without amount, and a 合计
+/// 100.00 too high; the XLSX part a title and a 小计 20.00 short; receipts.csv a 合计
+/// that adds up only with its rejected rows counted.
+fn decor_of(rel: &str, n: usize) -> Option<Decor> {
+    if n < 8 {
+        return None;
+    }
+    match rel {
+        "payments/part1.csv" => Some(Decor {
+            preamble: TITLE_PREAMBLE,
+            totals: vec![
+                (n / 4, "小计", Stated::Right),
+                (n / 2, "小计", Stated::Nothing),
+                (3 * n / 4, "小计", Stated::Right),
+                (n, "小计", Stated::Right),
+                (n, "合计", Stated::Off(10_000)),
+            ],
+        }),
+        "payments/part2.xlsx" => Some(Decor {
+            preamble: XLSX_PREAMBLE,
+            totals: vec![
+                (n / 3, "小计", Stated::Off(-2_000)),
+                (n, "总计", Stated::Right),
+            ],
+        }),
+        "receipts.csv" => Some(Decor {
+            preamble: &[],
+            totals: vec![(n, "合计", Stated::Right)],
+        }),
+        _ => None,
     }
 }
 

@@ -34,6 +34,17 @@
 //! - DQ-001: effective payments rows with an invalid id (key txn_id); receipts rows with
 //!   an invalid id (key receipt_no, amounts added).
 //! - DQ-002: ids found in hukou, non-empty payment names, total of the differing ones.
+//! - DUP-005: effective 代缴 of one person, resident scheme and period, two or more; all
+//!   but the earliest (paid_at, txn_id). Ids that lost digits as Excel numbers take no part
+//!   in any DUP rule.
+//! - A deaths row with an invalid id is rejected: no death date, no DTH-004.
+//! - Linkage ([`Linker`]): typo by generating every one-edit neighbour and looking it up,
+//!   numeric (lost ids) and name_birth by scanning same-name persons; first basis with a
+//!   candidate decides, exactly one links. IDN-001 for effective payments and receipts
+//!   (per receipt_no, amounts added); DTH-005 for effective payments of the linked person
+//!   after the earliest linked notice's date and not DTH-001.
+//! - DQ-004 is not evaluated here: the dirty writer knows the totals rows it writes and
+//!   what they cover (`dirty::Decor`), and adds their truth.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,7 +93,9 @@ impl<'a> Ctx<'a> {
             hukou.entry(p.id.as_str()).or_insert(p);
         }
         let mut deaths: HashMap<&str, Vec<NaiveDate>> = HashMap::default();
-        for d in &c.deaths {
+        // A deaths row with an invalid id is rejected: it is no death for the rules (it
+        // may only be linked, for DTH-005).
+        for d in c.deaths.iter().filter(|d| id_valid(&d.id)) {
             deaths.entry(d.id.as_str()).or_default().push(d.death_date);
         }
         let mut elig: HashMap<&str, Vec<&Elig>> = HashMap::default();
@@ -127,6 +140,7 @@ impl<'a> Ctx<'a> {
         for (id, d) in c
             .deaths
             .iter()
+            .filter(|d| id_valid(&d.id))
             .map(|d| (d.id.as_str(), d.death_date))
             .chain(dead_hukou)
         {
@@ -329,7 +343,8 @@ pub(crate) fn evaluate(
     // DUP-001, DUP-002, DUP-003: per person, resident scheme and period.
     let mut by_psk: HashMap<(&str, Scheme, i32), Vec<&Payment>> = HashMap::default();
     for p in &eff {
-        if p.scheme.is_resident() {
+        // An id that lost its digits as an Excel number stands for nobody.
+        if p.scheme.is_resident() && !p.lost {
             by_psk
                 .entry((p.id.as_str(), p.scheme, p.period))
                 .or_default()
@@ -347,7 +362,17 @@ pub(crate) fn evaluate(
             let amt: Fen = ind[1..].iter().map(|p| p.amount).sum();
             push("DUP-001", psk(id, *scheme, *period), amt);
         }
-        let gov = ps.iter().any(|p| p.payer == Payer::Government);
+        let mut govs: Vec<&Payment> = ps
+            .iter()
+            .copied()
+            .filter(|p| p.payer == Payer::Government)
+            .collect();
+        if govs.len() >= 2 {
+            govs.sort_by(|a, b| (a.paid_at, &a.txn_id).cmp(&(b.paid_at, &b.txn_id)));
+            let amt: Fen = govs[1..].iter().map(|p| p.amount).sum();
+            push("DUP-005", psk(id, *scheme, *period), amt);
+        }
+        let gov = !govs.is_empty();
         if gov && !ind.is_empty() {
             let amt: Fen = ind.iter().map(|p| p.amount).sum();
             push("DUP-002", psk(id, *scheme, *period), amt);
@@ -364,7 +389,7 @@ pub(crate) fn evaluate(
     // DUP-004: one receipt on two or more person-scheme pairs.
     let mut by_receipt: HashMap<&str, Pairs> = HashMap::default();
     for p in &eff {
-        if !p.receipt_no.is_empty() {
+        if !p.receipt_no.is_empty() && !p.lost {
             let e = by_receipt.entry(p.receipt_no.as_str()).or_default();
             e.0.insert((p.id.as_str(), p.scheme));
             e.1 += p.amount;
@@ -757,8 +782,142 @@ pub(crate) fn evaluate(
         push("DQ-002", k.to_string(), a);
     }
 
+    // IDN-001 and DTH-005: identity linkage of invalid ids.
+    let linker = Linker::new(c);
+    for p in &eff {
+        if is_valid(&p.id) {
+            continue;
+        }
+        if linker
+            .link(&p.id, p.lost, &p.name, Some(p.village))
+            .is_some()
+        {
+            push("IDN-001", p.txn_id.clone(), p.amount);
+        }
+    }
+    let mut idn_r: BTreeMap<&str, Fen> = BTreeMap::new();
+    for r in &c.receipts {
+        if !id_valid(&r.id)
+            && linker
+                .link(&r.id, false, &r.name, Some(r.village))
+                .is_some()
+        {
+            *idn_r.entry(r.receipt_no.as_str()).or_default() += r.amount;
+        }
+    }
+    for (k, a) in idn_r {
+        push("IDN-001", k.to_string(), a);
+    }
+    // Per linked person, the earliest death date of a linked (rejected) deaths row.
+    let mut linked_death: HashMap<&str, NaiveDate> = HashMap::default();
+    for d in c.deaths.iter().filter(|d| !id_valid(&d.id)) {
+        if let Some(person) = linker.link(&d.id, false, &d.name, None) {
+            linked_death
+                .entry(person.id.as_str())
+                .and_modify(|x| *x = (*x).min(d.death_date))
+                .or_insert(d.death_date);
+        }
+    }
+    for p in &eff {
+        let Some(&dd) = linked_death.get(p.id.as_str()) else {
+            continue;
+        };
+        let dth001 = ctx.death_date(&p.id).is_some_and(|known| p.date() > known);
+        if p.date() > dd && !dth001 {
+            push("DTH-005", p.txn_id.clone(), p.amount);
+        }
+    }
+
     out.sort();
     out
+}
+
+/// Identity linkage as `data-contract.md` words it, written plainly: hukou persons (the
+/// first row of each id) by id and by name.
+pub(crate) struct Linker<'a> {
+    by_id: HashMap<&'a str, &'a Person>,
+    by_name: HashMap<&'a str, Vec<&'a Person>>,
+}
+
+impl<'a> Linker<'a> {
+    pub(crate) fn new(c: &'a Chunk) -> Linker<'a> {
+        let mut by_id: HashMap<&str, &Person> = HashMap::default();
+        for p in &c.persons {
+            by_id.entry(p.id.as_str()).or_insert(p);
+        }
+        let mut by_name: HashMap<&str, Vec<&Person>> = HashMap::default();
+        for p in &c.persons {
+            if std::ptr::eq(by_id[p.id.as_str()], p) {
+                by_name.entry(p.name.as_str()).or_default().push(p);
+            }
+        }
+        Linker { by_id, by_name }
+    }
+
+    /// The one person a row links to: typo, then numeric (lost ids), then name_birth;
+    /// the first basis with any candidate decides.
+    pub(crate) fn link(
+        &self,
+        id: &str,
+        lost: bool,
+        name: &str,
+        village: Option<u16>,
+    ) -> Option<&'a Person> {
+        if name.is_empty() {
+            return None;
+        }
+        let one = |v: Vec<&'a Person>| if v.len() == 1 { Some(v[0]) } else { None };
+        // typo: every id one substitution or one adjacent swap away, looked up by id.
+        let chars: Vec<char> = id.chars().collect();
+        let mut near: BTreeSet<String> = BTreeSet::new();
+        for i in 0..chars.len() {
+            for ch in "0123456789X".chars() {
+                if ch != chars[i] {
+                    let mut v = chars.clone();
+                    v[i] = ch;
+                    near.insert(v.into_iter().collect());
+                }
+            }
+            if i + 1 < chars.len() && chars[i] != chars[i + 1] {
+                let mut v = chars.clone();
+                v.swap(i, i + 1);
+                near.insert(v.into_iter().collect());
+            }
+        }
+        let typo: Vec<&Person> = near
+            .iter()
+            .filter_map(|n| self.by_id.get(n.as_str()).copied())
+            .filter(|p| p.name == name)
+            .collect();
+        if !typo.is_empty() {
+            return one(typo);
+        }
+        let same_name = self.by_name.get(name).cloned().unwrap_or_default();
+        if lost {
+            let n: i128 = id.parse().ok()?;
+            let numeric: Vec<&Person> = same_name
+                .iter()
+                .copied()
+                .filter(|p| p.id.parse::<i128>().is_ok_and(|m| (m - n).abs() < 1000))
+                .collect();
+            if !numeric.is_empty() {
+                return one(numeric);
+            }
+        }
+        let birth = id
+            .get(6..14)
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| NaiveDate::parse_from_str(s, "%Y%m%d").ok())?;
+        one(same_name
+            .into_iter()
+            .filter(|p| {
+                p.id.get(6..14)
+                    .and_then(|s| NaiveDate::parse_from_str(s, "%Y%m%d").ok())
+                    == Some(birth)
+            })
+            .filter(|p| village.is_none_or(|v| p.village == v))
+            .collect())
+    }
 }
 
 /// Splits a receipt number into its prefix and trailing-digit suffix.

@@ -164,7 +164,8 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| io_err(&opts.out, e))?;
     clear_previous(&opts.out)?;
-    let layout = Layout::new(&policy, opts.persons, opts.seed, plant);
+    let mut layout = Layout::new(&policy, opts.persons, opts.seed, plant);
+    layout.dirty = opts.dirty;
     let mut truth: Vec<TruthRow> = Vec::new();
     let mut payments = 0;
     let mut max_dates: Vec<Option<NaiveDate>> = Vec::new();
@@ -182,7 +183,8 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
             truth.extend(t);
             town.extend(chunk);
         }
-        let lines = dirty::write_dirty(&town, &layout.villages, &opts.out, opts.seed)?;
+        let (lines, totals) = dirty::write_dirty(&town, &layout.villages, &opts.out, opts.seed)?;
+        truth.extend(totals);
         expected_rejected = lines.iter().map(|l| l.rejected).sum();
         write_rejects(&opts.out, &lines)?;
     } else {
@@ -293,14 +295,23 @@ fn write_rejects(out: &Path, lines: &[dirty::RejectLine]) -> Result<(), SynthErr
         std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| io_err(&path, e))?);
     let mut w = csv::Writer::from_writer(&mut f);
     let cerr = |e| SynthError::Csv(path.display().to_string(), e);
-    w.write_record(["source", "file", "rejected", "duplicate_rows"])
-        .map_err(cerr)?;
+    w.write_record([
+        "source",
+        "file",
+        "rejected",
+        "duplicate_rows",
+        "preamble_rows",
+        "total_rows",
+    ])
+    .map_err(cerr)?;
     for l in lines {
         w.write_record([
             l.source,
             l.file.as_str(),
             &l.rejected.to_string(),
             &l.duplicate_rows.to_string(),
+            &l.preamble_rows.to_string(),
+            &l.total_rows.to_string(),
         ])
         .map_err(cerr)?;
     }
@@ -317,6 +328,8 @@ pub(crate) struct Layout {
     pub plant_counts: Vec<usize>,
     pub cov_band: Vec<Option<usize>>,
     pub plant: bool,
+    /// Written as a dirty town: ids typed into Excel as numbers exist (in XLSX only).
+    pub dirty: bool,
 }
 
 impl Layout {
@@ -372,6 +385,7 @@ impl Layout {
             plant_counts,
             cov_band,
             plant,
+            dirty: false,
         }
     }
 
@@ -380,7 +394,9 @@ impl Layout {
         let mut g = Gen::new(policy, self.seed, v as u16, self.villages.len() as u16);
         g.clean(self.sizes[v]);
         if self.plant {
-            plant::Planter::new(&mut g).plant_all(self.plant_counts[v], self.cov_band[v]);
+            let mut planter = plant::Planter::new(&mut g);
+            planter.dirty = self.dirty;
+            planter.plant_all(self.plant_counts[v], self.cov_band[v]);
         }
         let chunk = g.chunk;
         let truth = eval::evaluate(&chunk, policy, as_of(), &self.villages);

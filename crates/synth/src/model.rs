@@ -155,6 +155,10 @@ pub(crate) struct Payment {
     pub status: PStatus,
     /// Render the id in its 15-digit legacy form (only for valid ids born 19xx).
     pub legacy15: bool,
+    /// The id was typed into Excel as a number and lost its last digits: `id` holds the
+    /// digits Excel kept (15 significant, then zeros). Written only to the XLSX part, as a
+    /// number cell.
+    pub lost: bool,
 }
 
 impl Payment {

@@ -16,11 +16,11 @@ use crate::model::{Death, HStatus, PStatus, Payer, Payment, RosterRow};
 use crate::town::{as_of, at, day_between, daytime, ymd, Gen};
 
 /// Every rule code, in catalogue order.
-pub const RULES: [&str; 27] = [
+pub const RULES: [&str; 31] = [
     "DUP-001", "DUP-002", "DUP-003", "DUP-004", "DTH-001", "DTH-002", "DTH-003", "DTH-004",
     "AMT-001", "AMT-002", "AMT-003", "AMT-004", "AMT-005", "ELG-001", "ELG-002", "ELG-003",
     "ELG-004", "MNY-001", "MNY-002", "MNY-003", "MNY-004", "MNY-005", "MNY-006", "DQ-001",
-    "DQ-002", "DQ-003", "COV-001",
+    "DQ-002", "DQ-003", "COV-001", "DUP-005", "DTH-005", "DQ-004", "IDN-001",
 ];
 
 const ONLINE: [&str; 4] = ["微信", "支付宝", "手机银行", "电子税务局"];
@@ -40,6 +40,9 @@ pub(crate) struct Planter<'g, 'p> {
     pub collector_receipts: HashMap<String, Vec<usize>>,
     /// Payments by deposit_id.
     pub deposit_pays: HashMap<String, Vec<usize>>,
+    /// A dirty town: an id typed into Excel as a number can be written (as a number
+    /// cell of the XLSX part). A clean town writes the same digits as text.
+    pub dirty: bool,
 }
 
 impl<'g, 'p> Planter<'g, 'p> {
@@ -54,6 +57,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             receipt_rows: HashMap::new(),
             collector_receipts: HashMap::new(),
             deposit_pays: HashMap::new(),
+            dirty: false,
         };
         pl.reindex();
         pl
@@ -259,6 +263,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             deposit_id: String::new(),
             status,
             legacy15: false,
+            lost: false,
         };
         self.push_payment(row, i as u32)
     }
@@ -291,6 +296,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             deposit_id: String::new(),
             status: PStatus::Success,
             legacy15: false,
+            lost: false,
         };
         self.push_payment(row, u32::MAX)
     }
@@ -377,6 +383,11 @@ impl<'g, 'p> Planter<'g, 'p> {
             self.dq001(variant);
             self.dq002();
             self.dq003(variant);
+            self.dup005(variant);
+            self.idn_typo(variant);
+            self.idn_name_birth();
+            self.idn_lost();
+            self.dth005(variant);
         }
         if count > 0 {
             self.near_misses();
@@ -1069,6 +1080,116 @@ impl<'g, 'p> Planter<'g, 'p> {
         self.push_payment(copy, i as u32);
     }
 
+    /// Two effective 代缴 for one person, scheme and year (DUP-005); odd variants add a
+    /// refunded 代缴 and a back payment beside the pair's first, which must not count.
+    fn dup005(&mut self, variant: usize) {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
+            return;
+        };
+        let d = self.g.chunk.payments[j].date();
+        self.make_government(j, Fen::yuan(320), d);
+        let status = if variant % 2 == 1 {
+            PStatus::Refunded
+        } else {
+            PStatus::Success
+        };
+        let k = self.new_window_payment(i, Scheme::ResidentMedical, Fen::yuan(320), status);
+        let day = self.g.chunk.payments[k].date().max(d);
+        self.make_government(k, Fen::yuan(320), day);
+        self.g.chunk.payments[k].paid_at = at(day, 15, 30, 0);
+        if variant % 2 == 1 {
+            let b = self.new_window_payment(
+                i,
+                Scheme::ResidentMedical,
+                Fen::yuan(320),
+                PStatus::Success,
+            );
+            self.g.chunk.payments[b].payer = Payer::Back;
+        }
+    }
+
+    /// A plain resident's payment booked under a mistyped id (one substitution or an
+    /// adjacent swap) with the person's name (IDN-001); every third with another name.
+    fn idn_typo(&mut self, variant: usize) {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentPension) else {
+            return;
+        };
+        let id = self.g.chunk.persons[i].id.clone();
+        let typed = if variant.is_multiple_of(2) {
+            substitute(&id, 12 + variant % 5)
+        } else {
+            swap_adjacent(&id).unwrap_or_else(|| substitute(&id, 15))
+        };
+        let q = &mut self.g.chunk.payments[j];
+        q.id = typed;
+        if variant % 3 == 2 {
+            let mut chars: Vec<char> = q.name.chars().collect();
+            let last = chars.len() - 1;
+            chars[last] = if chars[last] == '华' { '花' } else { '华' };
+            q.name = chars.into_iter().collect();
+        }
+    }
+
+    /// A payment whose id has a wrong area code and check digit but the person's birth
+    /// date, name and village (IDN-001 by name_birth unless another same-name person of
+    /// that birth date lives in the village).
+    fn idn_name_birth(&mut self) {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
+            return;
+        };
+        let id = &self.g.chunk.persons[i].id;
+        let body = format!("379901{}", &id[6..17]);
+        let typed = corrupt(&format!("{body}0"));
+        self.g.chunk.payments[j].id = typed;
+    }
+
+    /// A payment whose id was typed into Excel as a number: the last three digits lost
+    /// (IDN-001 by numeric, or typo when the rounding changed one character only). In a
+    /// clean town the same digits are written as text: an invalid id linked by typo or
+    /// name_birth to the same person, so the truth does not depend on the format.
+    fn idn_lost(&mut self) {
+        let Some(i) = self.find(|s, i| {
+            let id = &s.g.chunk.persons[i].id;
+            s.plain(i, 16..=59)
+                && s.payment_of(i, Scheme::ResidentMedical).is_some()
+                && !id.ends_with('X')
+                && !crate::eval::id_valid(&lost_digits(id))
+        }) else {
+            return;
+        };
+        let j = self
+            .payment_of(i, Scheme::ResidentMedical)
+            .expect("checked");
+        let lost = lost_digits(&self.g.chunk.persons[i].id);
+        let q = &mut self.g.chunk.payments[j];
+        q.id = lost;
+        q.lost = self.dirty;
+        q.legacy15 = false;
+    }
+
+    /// A death notice with a mistyped id for a person who paid after it (DTH-005); odd
+    /// variants date it on the payment day (no finding).
+    fn dth005(&mut self, variant: usize) {
+        let Some((i, j)) = self.find_plain_paying(16..=59, Scheme::ResidentMedical) else {
+            return;
+        };
+        let d = self.make_late(j, self.g.policy.medical_late_amount);
+        let death = if variant % 2 == 1 {
+            d
+        } else {
+            d - Duration::days(1 + (variant % 9) as i64)
+        };
+        let p = &self.g.chunk.persons[i];
+        let row = Death {
+            id: substitute(&p.id, 14),
+            name: p.name.clone(),
+            death_date: death,
+            source: "派出所",
+            notice_date: Some(death + Duration::days(20)),
+        };
+        self.g.chunk.deaths.push(row);
+    }
+
     /// Rows that look suspicious but break no rule.
     fn near_misses(&mut self) {
         // A duplicate whose second payment was refunded.
@@ -1222,6 +1343,30 @@ impl<'g, 'p> Planter<'g, 'p> {
         }
         self.compact();
     }
+}
+
+/// The id with the digit at `pos` (0-based, a body position) replaced: never valid, since
+/// the check digit no longer matches.
+pub(crate) fn substitute(id: &str, pos: usize) -> String {
+    let mut c: Vec<u8> = id.as_bytes().to_vec();
+    c[pos] = if c[pos] == b'5' { b'6' } else { b'5' };
+    String::from_utf8(c).expect("ascii")
+}
+
+/// The id with two adjacent differing body digits swapped (never valid: adjacent weights
+/// differ), if it has such a pair among characters 11-17.
+pub(crate) fn swap_adjacent(id: &str) -> Option<String> {
+    let mut c: Vec<u8> = id.as_bytes().to_vec();
+    let k = (10..16).find(|&k| c[k] != c[k + 1])?;
+    c.swap(k, k + 1);
+    Some(String::from_utf8(c).expect("ascii"))
+}
+
+/// What Excel keeps of an 18-digit id typed as a number: 15 significant digits (rounded
+/// half up), then zeros.
+pub(crate) fn lost_digits(id: &str) -> String {
+    let n: u128 = id.parse().expect("digits");
+    ((n + 500) / 1000 * 1000).to_string()
 }
 
 /// Spoils an id's check digit (the result is never valid).

@@ -701,6 +701,7 @@ impl<'p> Gen<'p> {
             deposit_id: String::new(),
             status,
             legacy15: false,
+            lost: false,
         };
         self.chunk.payments.push(row);
         self.owner.push(i as u32);

@@ -34,10 +34,11 @@ pub struct Pay {
     pub account: String,
     pub deposit: String,
     pub status: String,
+    pub village: String,
 }
 
 pub const PAY_HEADER: &str =
-    "txn_id,id_number,name,scheme,period,amount,paid_at,payer_type,collector_id,receipt_no,payer_account,deposit_id,status";
+    "txn_id,id_number,name,scheme,period,amount,paid_at,payer_type,collector_id,receipt_no,payer_account,deposit_id,status,village";
 
 pub fn pay(txn: &str, id: &str, scheme: &str, amount: &str, paid_at: &str) -> Pay {
     Pay {
@@ -54,6 +55,7 @@ pub fn pay(txn: &str, id: &str, scheme: &str, amount: &str, paid_at: &str) -> Pa
         account: String::new(),
         deposit: String::new(),
         status: String::new(),
+        village: String::new(),
     }
 }
 
@@ -96,6 +98,10 @@ impl Pay {
         self.receipt = r.into();
         self
     }
+    pub fn village(mut self, v: &str) -> Self {
+        self.village = v.into();
+        self
+    }
     pub fn account(mut self, a: &str) -> Self {
         self.account = a.into();
         self
@@ -115,6 +121,7 @@ impl Pay {
             &self.account,
             &self.deposit,
             &self.status,
+            &self.village,
         ]
         .map(|s| s.as_str())
         .join(",")
@@ -126,6 +133,14 @@ impl Pay {
 pub struct Town {
     files: BTreeMap<String, Vec<String>>,
     pub as_of: Option<&'static str>,
+    /// `deaths.csv` rows with an invalid id: (id, name, death date, line).
+    mistyped_deaths: Vec<(String, String, String, u32)>,
+    /// txn_ids whose id is marked as lost digits (an Excel numeric cell).
+    lost: Vec<String>,
+    /// Control totals: (file, line, label, stated, sum, rows).
+    totals: Vec<(String, u32, String, String, String, u32)>,
+    /// Rows of sources other than `deaths` the fixture means to be rejected.
+    pub rejects: usize,
 }
 
 impl Town {
@@ -147,6 +162,14 @@ impl Town {
             .entry(file.into())
             .or_insert_with(|| vec![header.into()]);
         f.extend(lines.iter().cloned());
+        self
+    }
+
+    /// Sets a file to exactly `preamble` then `lines` (no header added).
+    pub fn rows_replace(mut self, file: &str, preamble: &[String], lines: &[String]) -> Self {
+        let mut all = preamble.to_vec();
+        all.extend(lines.iter().cloned());
+        self.files.insert(file.into(), all);
         self
     }
 
@@ -216,6 +239,64 @@ impl Town {
         self.rows("roster.csv", "id_number,scheme,expected_amount", lines)
     }
 
+    /// A `deaths.csv` row (header `id_number,name,death_date`) with an invalid id: rejected,
+    /// and kept for identity linkage.
+    pub fn mistyped_death(mut self, id: &str, name: &str, death_date: &str) -> Self {
+        let f = self
+            .files
+            .entry("deaths.csv".into())
+            .or_insert_with(|| vec!["id_number,name,death_date".into()]);
+        assert_eq!(f[0], "id_number,name,death_date", "deaths.csv header");
+        f.push(format!("{id},{name},{death_date}"));
+        let line = f.len() as u32;
+        self.mistyped_deaths
+            .push((id.into(), name.into(), death_date.into(), line));
+        self
+    }
+
+    /// A valid-id `deaths.csv` row in the same header as [`Town::mistyped_death`].
+    pub fn named_death(mut self, id: &str, name: &str, death_date: &str) -> Self {
+        let f = self
+            .files
+            .entry("deaths.csv".into())
+            .or_insert_with(|| vec!["id_number,name,death_date".into()]);
+        f.push(format!("{id},{name},{death_date}"));
+        self
+    }
+
+    /// Marks the payment `txn` as read from an Excel numeric id cell that lost its digits.
+    pub fn lost(mut self, txn: &str) -> Self {
+        self.lost.push(txn.into());
+        self
+    }
+
+    /// A control total as the reader reports it.
+    pub fn control_total(
+        mut self,
+        file: &str,
+        line: u32,
+        label: &str,
+        stated: &str,
+        sum: &str,
+        rows: u32,
+    ) -> Self {
+        self.totals.push((
+            file.into(),
+            line,
+            label.into(),
+            stated.into(),
+            sum.into(),
+            rows,
+        ));
+        self
+    }
+
+    /// Expects `n` rows of sources other than `deaths` to be rejected.
+    pub fn rejecting(mut self, n: usize) -> Self {
+        self.rejects = n;
+        self
+    }
+
     pub fn with_as_of(mut self, d: &'static str) -> Self {
         self.as_of = Some(d);
         self
@@ -238,17 +319,69 @@ impl Town {
             },
         )
         .unwrap();
-        assert!(
-            ds.rejected.is_empty(),
+        let mut ds = ds;
+        let rejected_deaths = ds.rejected.iter().filter(|r| r.source == "deaths").count();
+        assert_eq!(
+            ds.rejected.len() - rejected_deaths,
+            self.rejects,
             "fixture rows rejected: {:?}",
             ds.rejected
         );
+        assert_eq!(
+            rejected_deaths,
+            self.mistyped_deaths.len(),
+            "{:?}",
+            ds.rejected
+        );
+        self.plant_reader_fields(&mut ds);
         let given = self
             .as_of
             .map(|d| qianbiao_core::date::parse_date(d).unwrap());
         let (as_of, _) = qianbiao_engine::resolve_as_of(&ds, &policy, given);
         let ctx = qianbiao_rules::Context::new(&ds, &policy, as_of);
         qianbiao_engine::run_rules(&ctx).0
+    }
+
+    /// The fields the reader fills for real exports (linkable deaths, lost ids, control
+    /// totals): set from the plan where the reader leaves them empty, else checked equal.
+    fn plant_reader_fields(&self, ds: &mut qianbiao_ingest::Dataset) {
+        use qianbiao_ingest::{ControlTotal, LinkableDeath, Prov};
+        let file_of = |name: &str| ds.files.iter().position(|f| f == name).unwrap() as u32;
+        let deaths: Vec<LinkableDeath> = self
+            .mistyped_deaths
+            .iter()
+            .map(|(id, name, date, line)| LinkableDeath {
+                id: id.as_str().into(),
+                id_lost: false,
+                name: name.as_str().into(),
+                death_date: qianbiao_core::date::parse_date(date).unwrap(),
+                prov: Prov {
+                    file: file_of("deaths.csv"),
+                    line: *line,
+                },
+            })
+            .collect();
+        if ds.linkable_deaths.is_empty() {
+            ds.linkable_deaths = deaths;
+        } else {
+            assert_eq!(ds.linkable_deaths, deaths);
+        }
+        for p in &mut ds.payments {
+            if self.lost.iter().any(|t| t == p.txn_id.as_str()) {
+                p.id_lost = true;
+                p.id_valid = false;
+            }
+        }
+        for (file, line, label, stated, sum, rows) in &self.totals {
+            ds.control_totals.push(ControlTotal {
+                file: file_of(file),
+                line: *line,
+                label: label.as_str().into(),
+                stated: qianbiao_core::money::parse_amount(stated).unwrap(),
+                sum: qianbiao_core::money::parse_amount(sum).unwrap(),
+                rows: *rows,
+            });
+        }
     }
 
     /// The (key, amount) pairs of one rule's findings.

@@ -30,6 +30,13 @@ impl Rule for Dup004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (no, rows) in &ctx.payments_by_receipt {
+            // An id that lost its digits as a number stands for nobody: its payment is no
+            // person-scheme pair and takes no part.
+            let rows: &Vec<u32> = &rows
+                .iter()
+                .copied()
+                .filter(|&i| !ctx.payment(i).id_lost)
+                .collect();
             let mut pairs: Vec<(&str, Scheme)> = rows
                 .iter()
                 .map(|&i| (ctx.payment(i).id.as_str(), ctx.payment(i).scheme))

@@ -1,0 +1,66 @@
+//! DUP-005 代缴重复: Government payment twice.
+use qianbiao_core::{Finding, PayerType};
+use qianbiao_ingest::PaymentRow;
+
+use super::txn_list;
+use crate::{total, Context, Rule, RuleMeta};
+
+declare_rule! {
+    /// **What it finds**（发现什么）: two or more effective government payments (政府代缴, not
+    /// back payments) for the same person, resident scheme and year (the payment's period).
+    /// 同一人同一险种同一年度有两笔以上有效的政府代缴。
+    ///
+    /// **Why it matters**（为何重要）: the plan pays one 代缴 per person and year for the
+    /// groups it names (五(五) 避免基本保险重复缴费); a second 代缴 draws public money twice,
+    /// to be recovered from the fund. 重复代缴多支出财政资金，应予追回。
+    ///
+    /// **Key**: `ID|SCHEME|Y`. **Amount**: the total of all but the earliest payment (by
+    /// paid_at, then txn_id as text); `txn_ids` lists every payment of the group. An id
+    /// that lost its digits as a number stands for nobody and groups nothing.
+    pub struct Dup005 {
+        code: "DUP-005",
+        severity: High,
+        zh: "代缴重复",
+        en: "Government payment twice",
+        needs: [],
+    }
+}
+
+impl Rule for Dup005 {
+    fn meta(&self) -> &'static RuleMeta {
+        &Self::META
+    }
+
+    fn check(&self, ctx: &Context) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let government = |p: &PaymentRow| p.payer_type == PayerType::Government;
+        ctx.for_each_person_scheme(government, |rows| {
+            if rows.len() < 2 {
+                return;
+            }
+            rows.sort_by(|&a, &b| {
+                let (pa, pb) = (ctx.payment(a), ctx.payment(b));
+                pa.paid_at
+                    .cmp(&pb.paid_at)
+                    .then_with(|| pa.txn_id.cmp(&pb.txn_id))
+            });
+            let all = total(ctx, rows);
+            let first = ctx.payment(rows[0]);
+            let amount = all - first.amount;
+            let mut f = ctx.person_scheme_finding(&Self::META, rows, amount);
+            f.detail = format!(
+                "{}年度{}政府代缴{}笔共{}元（流水号{}），首笔{} {}元之外重复代缴{}元，应予追回",
+                first.period,
+                first.scheme.zh(),
+                rows.len(),
+                all,
+                txn_list(ctx, rows),
+                first.paid_at.date(),
+                first.amount,
+                amount
+            );
+            out.push(f);
+        });
+        out
+    }
+}

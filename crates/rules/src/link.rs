@@ -1,0 +1,380 @@
+//! Identity linkage (`data-contract.md`, Identity linkage): payments and receipts rows kept
+//! with an invalid id, and `deaths` rows rejected for one, tied to the hukou person they
+//! most likely belong to. Computed once per run in [`crate::Context`] and read by IDN-001
+//! and DTH-005; no other rule treats a linked row as the person.
+//!
+//! 身份关联：身份证号无效的缴费、收款行和因身份证号无效被拒的死亡通报行，与户籍人员关联
+//! （仅当恰好一个候选人时）。
+//!
+//! The bases are tried in order (`typo`, `numeric`, `name_birth`); the first that finds
+//! any candidate decides, and a link is made only when it finds exactly one person. The
+//! index covers only the hukou rows whose name is the name of some row to link, so a run
+//! with no invalid ids builds nothing and a run with many costs one pass over hukou.
+
+use chrono::NaiveDate;
+use qianbiao_ingest::{Dataset, Text};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+/// The basis on which a row was linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Basis {
+    /// One character substituted or two adjacent characters swapped, same name.
+    Typo,
+    /// An id that lost digits as a number, within 1,000 of the person's id, same name.
+    Numeric,
+    /// The birth date of characters 7-14, same name, in the row's village when it has one.
+    NameBirth,
+}
+
+impl Basis {
+    /// `typo`, `numeric` or `name_birth`, as the spec writes them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Typo => "typo",
+            Basis::Numeric => "numeric",
+            Basis::NameBirth => "name_birth",
+        }
+    }
+}
+
+/// A row linked to one hukou person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// The person's first hukou row (index into `Dataset::hukou`).
+    pub hukou: u32,
+    /// How the link was found.
+    pub basis: Basis,
+}
+
+/// Every link of a run, each list sorted by row index.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    /// Effective payments (index into `Dataset::payments`).
+    pub payments: Vec<(u32, Link)>,
+    /// Receipts rows (index into `Dataset::receipts`).
+    pub receipts: Vec<(u32, Link)>,
+    /// Rejected deaths rows (index into `Dataset::linkable_deaths`).
+    pub deaths: Vec<(u32, Link)>,
+}
+
+/// One row to link: its id as typed (normalised), whether it lost digits, its name and
+/// village (empty when it has none).
+struct Probe<'a> {
+    id: &'a str,
+    lost: bool,
+    name: &'a str,
+    village: &'a str,
+}
+
+/// Hukou persons (the first row of each id) whose name some row to link carries: by name,
+/// and by name and the birth date of their id.
+struct Index<'a, F> {
+    ds: &'a Dataset,
+    by_name: HashMap<&'a str, Vec<u32>>,
+    by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>>,
+    first_row: F,
+}
+
+/// Above this many same-name persons, `typo` looks up the row's one-edit neighbours by id
+/// instead of comparing with each of them.
+const SCAN_LIMIT: usize = 64;
+impl Links {
+    /// Links every row the spec links. `first_row` gives the first hukou row of an id (the
+    /// person's). Cheap when there is nothing to link.
+    pub fn compute(ds: &Dataset, first_row: impl Fn(&str) -> Option<u32> + Sync) -> Links {
+        let pays: Vec<(u32, Probe)> = ds
+            .payments
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.id_valid && p.is_effective() && !p.name.is_empty())
+            .map(|(i, p)| {
+                (
+                    i as u32,
+                    Probe {
+                        id: &p.id,
+                        lost: p.id_lost,
+                        name: &p.name,
+                        village: &p.village,
+                    },
+                )
+            })
+            .collect();
+        let recs: Vec<(u32, Probe)> = ds
+            .receipts
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.id_valid && !r.name.is_empty())
+            .map(|(i, r)| {
+                (
+                    i as u32,
+                    Probe {
+                        id: &r.id,
+                        lost: r.id_lost,
+                        name: &r.name,
+                        village: &r.village,
+                    },
+                )
+            })
+            .collect();
+        let deaths: Vec<(u32, Probe)> = ds
+            .linkable_deaths
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.name.is_empty())
+            .map(|(i, d)| {
+                (
+                    i as u32,
+                    Probe {
+                        id: &d.id,
+                        lost: d.id_lost,
+                        name: &d.name,
+                        village: "",
+                    },
+                )
+            })
+            .collect();
+        if pays.is_empty() && recs.is_empty() && deaths.is_empty() {
+            return Links::default();
+        }
+        let names: HashSet<&str> = pays
+            .iter()
+            .chain(&recs)
+            .chain(&deaths)
+            .map(|(_, p)| p.name)
+            .collect();
+        let index = Index::build(ds, &names, first_row);
+        let link_all = |rows: &[(u32, Probe)]| -> Vec<(u32, Link)> {
+            rows.par_iter()
+                .filter_map(|(i, p)| index.link(p).map(|l| (*i, l)))
+                .collect()
+        };
+        Links {
+            payments: link_all(&pays),
+            receipts: link_all(&recs),
+            deaths: link_all(&deaths),
+        }
+    }
+
+    /// The link of a payment, if any.
+    pub fn payment(&self, i: u32) -> Option<Link> {
+        find(&self.payments, i)
+    }
+
+    /// The link of a receipts row, if any.
+    pub fn receipt(&self, i: u32) -> Option<Link> {
+        find(&self.receipts, i)
+    }
+}
+
+fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
+    list.binary_search_by_key(&i, |(k, _)| *k)
+        .ok()
+        .map(|k| list[k].1)
+}
+
+impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
+    /// Hukou persons whose name (on their first row) is one of `names`.
+    fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row: F) -> Index<'a, F> {
+        let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
+        let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
+        // One parallel pass over hukou keeps the few rows whose name matters.
+        let rows: Vec<u32> = (0..ds.hukou.len() as u32)
+            .into_par_iter()
+            .filter(|&i| {
+                let h = &ds.hukou[i as usize];
+                names.contains(h.name.as_str()) && first_row(&h.id) == Some(i)
+            })
+            .collect();
+        for i in rows {
+            let h = &ds.hukou[i as usize];
+            by_name.entry(h.name.as_str()).or_default().push(i);
+            if let Some(b) = birth_of(&h.id) {
+                by_name_birth
+                    .entry((h.name.as_str(), b))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        Index {
+            ds,
+            by_name,
+            by_name_birth,
+            first_row,
+        }
+    }
+
+    fn link(&self, p: &Probe) -> Option<Link> {
+        let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
+        let id = |h: u32| -> &str { &self.ds.hukou[h as usize].id };
+        // Hukou ids are 18 characters and an edit keeps the length: other rows have no
+        // typo candidate (and a huge id never has its neighbours generated).
+        let typo: Vec<u32> = if p.id.len() != 18 {
+            Vec::new()
+        } else if same_name.len() <= SCAN_LIMIT {
+            same_name
+                .iter()
+                .copied()
+                .filter(|&h| one_edit(p.id, id(h)))
+                .collect()
+        } else {
+            let mut found: Vec<u32> = neighbours(p.id)
+                .filter_map(|n| (self.first_row)(&n))
+                .filter(|&h| self.ds.hukou[h as usize].name.as_str() == p.name)
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            found
+        };
+        if !typo.is_empty() {
+            return single(&typo, Basis::Typo);
+        }
+        if p.lost {
+            if let Some(n) = number_of(p.id) {
+                let numeric: Vec<u32> = same_name
+                    .iter()
+                    .copied()
+                    .filter(|&h| number_of(id(h)).is_some_and(|m| m.abs_diff(n) < 1000))
+                    .collect();
+                if !numeric.is_empty() {
+                    return single(&numeric, Basis::Numeric);
+                }
+            }
+        }
+        let birth = birth_of(p.id)?;
+        let candidates: Vec<u32> = self
+            .by_name_birth
+            .get(&(p.name, birth))
+            .map_or(&[][..], |v| v.as_slice())
+            .iter()
+            .copied()
+            .filter(|&h| {
+                p.village.is_empty() || self.ds.hukou[h as usize].village.as_str() == p.village
+            })
+            .collect();
+        single(&candidates, Basis::NameBirth)
+    }
+}
+
+/// Every text one substitution (a digit or `X`) or one adjacent swap away from `id`.
+fn neighbours(id: &str) -> impl Iterator<Item = String> + '_ {
+    let b = id.as_bytes();
+    let subs = (0..b.len()).flat_map(move |k| {
+        b"0123456789X"
+            .iter()
+            .filter(move |&&c| c != b[k])
+            .map(move |&c| {
+                let mut v = b.to_vec();
+                v[k] = c;
+                String::from_utf8_lossy(&v).into_owned()
+            })
+    });
+    let swaps = (0..b.len().saturating_sub(1))
+        .filter(move |&k| b[k] != b[k + 1])
+        .map(move |k| {
+            let mut v = b.to_vec();
+            v.swap(k, k + 1);
+            String::from_utf8_lossy(&v).into_owned()
+        });
+    subs.chain(swaps)
+}
+
+fn single(candidates: &[u32], basis: Basis) -> Option<Link> {
+    match candidates {
+        [h] => Some(Link { hukou: *h, basis }),
+        _ => None,
+    }
+}
+
+/// One character substituted, or two adjacent characters swapped.
+pub fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff: Vec<usize> = (0..a.len()).filter(|&k| a[k] != b[k]).take(3).collect();
+    match diff.as_slice() {
+        [_] => true,
+        [x, y] => *y == x + 1 && a[*x] == b[*y] && a[*y] == b[*x],
+        _ => false,
+    }
+}
+
+/// An id read as a number: all digits, or a decimal in scientific notation (`3.71323E+17`)
+/// whose value is a whole number. An id ending in `X` is not a number.
+pub fn number_of(id: &str) -> Option<u128> {
+    if !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit()) {
+        return id.parse().ok();
+    }
+    let (mant, exp) = id.split_once(['E', 'e'])?;
+    let exp: i32 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() || !(int.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let shift = exp - frac.len() as i32;
+    if !(0..=30).contains(&shift) || int.len() + frac.len() > 30 {
+        return None;
+    }
+    let digits: u128 = format!("{int}{frac}").parse().ok()?;
+    digits.checked_mul(10u128.checked_pow(shift as u32)?)
+}
+
+/// The real date of characters 7-14 of an id, if they form one.
+pub fn birth_of(id: &str) -> Option<NaiveDate> {
+    let s = id.get(6..14)?;
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (y, m, d) = (
+        s[..4].parse().ok()?,
+        s[4..6].parse().ok()?,
+        s[6..].parse().ok()?,
+    );
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// The hukou id of a link.
+pub fn linked_id(ds: &Dataset, l: Link) -> &Text {
+    &ds.hukou[l.hukou as usize].id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_edit_is_a_substitution_or_an_adjacent_swap() {
+        assert!(one_edit("12345", "12845"));
+        assert!(one_edit("12345", "13245"));
+        assert!(!one_edit("12345", "12345"));
+        assert!(!one_edit("12345", "14325")); // swap not adjacent
+        assert!(!one_edit("12345", "12354X"));
+        assert!(!one_edit("12345", "22346")); // two substitutions
+    }
+
+    #[test]
+    fn numbers_of_ids() {
+        assert_eq!(
+            number_of("371323198001016000"),
+            Some(371_323_198_001_016_000)
+        );
+        assert_eq!(number_of("3.71323E+17"), Some(371_323_000_000_000_000));
+        assert_eq!(number_of("37132319800101600X"), None);
+        assert_eq!(number_of("3.71323E+2"), None);
+        assert_eq!(
+            number_of("3.7132319800101601E+17"),
+            Some(371_323_198_001_016_010)
+        );
+    }
+
+    #[test]
+    fn birth_dates_must_be_real() {
+        assert_eq!(
+            birth_of("371323198002290012"),
+            NaiveDate::from_ymd_opt(1980, 2, 29)
+        );
+        assert_eq!(birth_of("371323198102290012"), None);
+        assert_eq!(birth_of("3.71323E+17"), None);
+    }
+}

@@ -1,0 +1,511 @@
+//! `data-contract.md` Robustness and Real exports, through the binary: each test
+//! reproduces a case found by hostile testing (issue 13) or a real export form (issue 10).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const HUKOU: &str = "id_number,name,village\n11010519491231002X,王涛,店子村\n";
+const ID: &str = "11010519491231002X";
+
+fn qianbiao_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("binary runs")
+}
+
+fn run_on(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    qianbiao_in(data, &args)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+}
+
+fn exit_2(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err:?}");
+    }
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The manifest's report of one file.
+fn file_report<'m>(m: &'m Value, path: &str) -> &'m Value {
+    m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap())
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not in the manifest"))
+}
+
+fn rules_found(out: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(out.join("findings.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    r.records()
+        .map(|x| {
+            let x = x.unwrap();
+            (x[1].to_string(), x[3].to_string())
+        })
+        .collect()
+}
+
+fn rejected(out: &Path) -> Vec<(String, String, String)> {
+    let mut r = csv::Reader::from_path(out.join("rejected.csv")).unwrap();
+    r.records()
+        .map(|x| {
+            let x = x.unwrap();
+            (x[1].to_string(), x[2].to_string(), x[3].to_string())
+        })
+        .collect()
+}
+
+fn town(payments: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    std::fs::write(dir.path().join("payments.csv"), payments).unwrap();
+    dir
+}
+
+/// Per CSV file, the manifest's line counts add up to the file's physical lines.
+fn assert_lines_add_up(m: &Value) {
+    for f in m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["files"].as_array().unwrap())
+    {
+        let l = &f["lines"];
+        let sum: u64 = ["header", "preamble", "blank", "totals", "rows"]
+            .iter()
+            .map(|k| l[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(l["total"].as_u64().unwrap(), sum, "{f}");
+        let read = f["rows_read"].as_u64().unwrap();
+        let acc = f["rows_accepted"].as_u64().unwrap() + f["rows_rejected"].as_u64().unwrap();
+        assert_eq!(read, acc, "{f}");
+    }
+}
+
+const PAY_HEADER: &str = "txn_id,id_number,scheme,period,amount,paid_at,备注";
+
+#[test]
+fn a_stray_quote_in_a_remark_loses_no_line() {
+    // T1's 备注 opens a quote that never closes; before the fix it swallowed T2 and T3,
+    // and the duplicate payment T3 went unflagged.
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\"见附件\nT2,{ID},养老,2022,300,2021-11-06,\nT3,{ID},养老,2022,300,2021-11-07,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "payments.csv");
+    assert_eq!(f["rows_read"], 3);
+    assert_eq!(f["rows_accepted"], 3);
+    assert_eq!(f["lines"]["total"], 4);
+    assert!(rules_found(&out).contains(&("DUP-001".into(), format!("{ID}|resident_pension|2022"))));
+    assert_lines_add_up(&m);
+}
+
+#[test]
+fn a_stray_quote_in_a_header_cell_reads_every_row() {
+    let dir = town(&format!(
+        "txn_id,id_number,scheme,period,amount,paid_at,\"备注\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,{ID},养老,2022,300,2021-11-06,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    assert_eq!(file_report(&m, "payments.csv")["rows_read"], 2);
+    assert_lines_add_up(&m);
+}
+
+#[test]
+fn a_quoted_remark_over_two_lines_is_one_row() {
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\"第一行\n第二行\"\nT2,{ID},养老,2022,300,2021-11-06,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "payments.csv");
+    assert_eq!(f["rows_read"], 2);
+    assert_eq!(f["lines"]["rows"], 3);
+    assert_lines_add_up(&m);
+}
+
+#[test]
+fn lone_cr_line_endings_keep_line_numbers() {
+    let dir = town(&format!(
+        "{PAY_HEADER}\rT1,{ID},医疗,2022,320,2021-11-05,\rT2,{ID},医疗,2022,abc,2021-11-05,\r"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1);
+    assert_eq!(rej[0].1, "3");
+    assert_lines_add_up(&manifest(&out));
+}
+
+#[test]
+fn dates_out_of_range_are_not_dates() {
+    // 2021115 passed as an Excel serial of year 7433 and moved as_of there.
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,{ID},养老,2022,300,2021115,\nT3,{ID},养老,2022,300,1899-12-31,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    assert_eq!(m["as_of"], "2021-11-05");
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 2);
+    assert!(
+        rej.iter().all(|r| r.2.contains("date out of range")),
+        "{rej:?}"
+    );
+    // --as-of 2021 was taken as 1905-07-13.
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("o2"), &["--as-of", "2021"]),
+        &["--as-of"],
+    );
+    exit_2(
+        &run_on(
+            dir.path(),
+            &dir.path().join("o3"),
+            &["--as-of", "2030-01-01"],
+        ),
+        &["--as-of"],
+    );
+    ok(&run_on(
+        dir.path(),
+        &dir.path().join("o4"),
+        &["--as-of", "2021-12-31"],
+    ));
+}
+
+#[test]
+fn amounts_out_of_range_are_rejected_and_totals_stay_positive() {
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,{ID},养老,2022,92233720368547758.07,2021-11-06,\nT3,{ID},养老,2022,\"100,000,000.00\",2021-11-06,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1);
+    assert!(rej[0].2.contains("amount out of range"), "{rej:?}");
+    let m = manifest(&out);
+    assert_eq!(m["ledger"]["effective_amount"], "100000320.00");
+}
+
+#[test]
+fn zoned_times_are_china_standard_time() {
+    // 17:00 UTC on the window's last day is 01:00 the next day in China.
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-12-20T17:00:00Z,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    assert_eq!(manifest(&out)["as_of"], "2021-12-21");
+}
+
+#[test]
+fn parquet_zoned_timestamps_are_read() {
+    // Written by pyarrow: paid_at timestamp[ms, tz=UTC], 2021-12-20 17:00 and 2021-11-05
+    // 02:00 UTC. Every row was rejected as empty before.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payments_tz.parquet"),
+        dir.path().join("payments.parquet"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    assert_eq!(file_report(&m, "payments.parquet")["rows_accepted"], 2);
+    // 17:00 UTC on the window's last day is 01:00 the next day in China.
+    assert_eq!(m["as_of"], "2021-12-21");
+}
+
+#[test]
+fn a_workbook_declaring_a_huge_sheet_stops_the_run_cleanly() {
+    // One cell at XFD1048576 made the reader allocate the whole sheet and abort.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n"),
+    )
+    .unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["id_number", "name", "village"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, ID).unwrap();
+    ws.write_string(1, 1, "王涛").unwrap();
+    ws.write_string(1, 2, "店子村").unwrap();
+    ws.write_string(1_048_575, 16_383, "x").unwrap();
+    wb.save(dir.path().join("hukou.xlsx")).unwrap();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["hukou.xlsx"],
+    );
+}
+
+#[test]
+fn folder_entries_not_read_are_listed() {
+    let dir = town("");
+    std::fs::remove_file(dir.path().join("payments.csv")).unwrap();
+    let p = dir.path().join("payments");
+    std::fs::create_dir_all(p.join("old")).unwrap();
+    let body = format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n");
+    std::fs::write(p.join("a.csv"), &body).unwrap();
+    std::fs::write(p.join(".~lock.a.csv"), &body).unwrap();
+    std::fs::write(p.join("old/b.csv"), &body).unwrap();
+    std::fs::write(p.join("readme.txt"), "notes").unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let payments = m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "payments")
+        .unwrap();
+    let ignored: Vec<&str> = payments["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ignored,
+        [
+            "payments/.~lock.a.csv",
+            "payments/old",
+            "payments/readme.txt"
+        ]
+    );
+    assert!(payments["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| !i["reason"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn control_characters_never_reach_an_output() {
+    let dir = town(&format!(
+        "txn_id,id_number,scheme,period,amount,paid_at,collector_id\nT1,{ID},医疗,2022,320,2021-11-05,C\u{0}01\u{1b}\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let collectors = std::fs::read(out.join("collectors.csv")).unwrap();
+    assert!(!collectors.iter().any(|b| *b == 0 || *b == 0x1b));
+    assert!(String::from_utf8(collectors).unwrap().contains("\nC01,"));
+}
+
+#[test]
+fn without_data_the_sample_is_looked_up_from_the_current_directory() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = qianbiao_in(
+        elsewhere.path(),
+        &[
+            "run",
+            "--out",
+            elsewhere.path().join("out").to_str().unwrap(),
+        ],
+    );
+    exit_2(&o, &["sample-data/dianzi-2022", "current directory"]);
+}
+
+#[test]
+fn undecodable_text_is_reported_with_its_position() {
+    let dir = town("");
+    let mut bytes = format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n").into_bytes();
+    bytes.extend_from_slice(b"T2,\x81\x20\n");
+    std::fs::write(dir.path().join("payments.csv"), bytes).unwrap();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.csv", "line 3", "byte"],
+    );
+}
+
+#[test]
+fn a_failed_write_leaves_the_previous_outputs() {
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let before: Vec<(String, Vec<u8>)> = snapshot(&out);
+    // Different inputs, and a write that fails once every output but the manifest exists.
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!("{PAY_HEADER}\nT9,{ID},养老,2022,300,2021-11-08,\n"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+        .args([
+            "run",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("QIANBIAO_TEST_FAIL_WRITE", "findings.xlsx")
+        .output()
+        .unwrap();
+    exit_2(&o, &["findings.xlsx"]);
+    assert_eq!(snapshot(&out), before, "the previous outputs changed");
+    // The next run publishes the new outputs, and their hashes are in the manifest.
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    for (name, sha) in m["outputs"].as_object().unwrap() {
+        let bytes = std::fs::read(out.join(name)).unwrap();
+        use sha2::Digest;
+        let got: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sha.as_str().unwrap(), got, "{name}");
+    }
+    assert_eq!(snapshot(&out).len(), before.len());
+}
+
+/// Every entry of a folder (names and bytes), temporary ones included.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn preamble_and_totals_rows_are_neither_read_nor_rejected() {
+    let dir = town(&format!(
+        "店子镇2022年度居民养老保险缴费明细\n制表单位：店子镇人民政府,,,\n{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n小计,,,,320,,\n\nT2,{ID},养老,2022,300,2021-11-06,\n合计,,,,620,,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "payments.csv");
+    assert_eq!(f["preamble_rows"], 2);
+    assert_eq!(f["total_rows"], 2);
+    assert_eq!(f["rows_read"], 2);
+    assert_eq!(f["blank_rows"], 1);
+    assert_eq!(f["lines"]["total"], 8);
+    assert!(rejected(&out).is_empty());
+    assert_lines_add_up(&m);
+}
+
+#[test]
+fn no_header_in_the_first_twenty_rows_names_the_missing_columns() {
+    let dir = town(&format!(
+        "标题\n{}\n",
+        "txn_id,id_number,period,amount,paid_at"
+    ));
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.csv", "`scheme`"],
+    );
+}
+
+#[test]
+fn excel_numeric_ids_lost_their_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "店子镇户籍人员").unwrap();
+    for (c, h) in ["身份证号码", "姓名", "村居"].iter().enumerate() {
+        ws.write_string(1, c as u16, *h).unwrap();
+    }
+    // An 18-digit id typed as a number, then a 15-digit legacy id typed as a number.
+    ws.write_number(2, 0, 371_323_198_001_016_073f64).unwrap();
+    ws.write_string(2, 1, "李四").unwrap();
+    ws.write_string(2, 2, "店子村").unwrap();
+    ws.write_number(3, 0, 110_105_491_231_002f64).unwrap();
+    ws.write_string(3, 1, "王涛").unwrap();
+    ws.write_string(3, 2, "店子村").unwrap();
+    wb.save(dir.path().join("hukou.xlsx")).unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,3.71323E+17,医疗,2022,320,2021-11-05,\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "hukou.xlsx");
+    assert_eq!(f["preamble_rows"], 1);
+    assert_eq!(f["rows_accepted"], 1);
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].1, "3");
+    assert!(
+        rej[0]
+            .2
+            .contains("id_number stored as a number lost its last digits"),
+        "{rej:?}"
+    );
+    // The scientific-notation id is kept (payments keep invalid ids) and flagged.
+    assert!(rules_found(&out).contains(&("DQ-001".into(), "T2".into())));
+}
+
+#[test]
+fn xls_with_a_title_a_numeric_id_and_a_totals_row() {
+    // Converted by LibreOffice from CSV: a title row, the header, an 18-digit id that
+    // Calc took for a number (its last digits lost), a valid id with X, a 合计 row.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hukou_titled.xls"),
+        dir.path().join("hukou.xls"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "hukou.xls");
+    assert_eq!(f["format"], "xls");
+    assert_eq!(f["preamble_rows"], 1);
+    assert_eq!(f["total_rows"], 1);
+    assert_eq!(f["rows_read"], 2);
+    assert_eq!(f["rows_accepted"], 1);
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("hukou.xls", "3"));
+    assert!(rej[0].2.contains("lost its last digits"), "{rej:?}");
+    assert_lines_add_up(&m);
+}
