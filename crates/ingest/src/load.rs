@@ -352,28 +352,31 @@ fn load_source<T: Send>(
             format: opened.format,
             ..FileReport::default()
         };
-        let parse_chunk = |chunk: &[RawRow]| -> Vec<Result<T, String>> {
+        let money_of = |raw: &RawRow| {
+            money
+                .and_then(|i| raw.fields.get(i))
+                .and_then(|cell| parse_amount(cell).ok())
+        };
+        // Each row's money cell is read with the row, on the parallel side: the control
+        // totals need it for rejected rows too.
+        let parse_chunk = |chunk: &[RawRow]| -> Vec<(Result<T, String>, Option<Fen>)> {
             chunk
                 .par_iter()
                 .map(|raw| {
+                    let m = money_of(raw);
                     if raw.kind == RowKind::Totals {
-                        return Err(String::new());
+                        return (Err(String::new()), m);
                     }
                     if let Some(p) = &raw.problem {
-                        return Err(p.clone());
+                        return (Err(p.clone()), m);
                     }
                     let prov = Prov {
                         file: file_idx,
                         line: raw.line,
                     };
-                    parse_row(&Cells::new(&colmap, raw, year), prov)
+                    (parse_row(&Cells::new(&colmap, raw, year), prov), m)
                 })
                 .collect()
-        };
-        let money_of = |raw: &RawRow| {
-            money
-                .and_then(|i| raw.fields.get(i))
-                .and_then(|cell| parse_amount(cell).ok())
         };
         let mut covered = Covered::default();
         let mut blank = 0;
@@ -395,11 +398,11 @@ fn load_source<T: Send>(
                 },
                 || parse_chunk(&chunk),
             );
-            for (raw, res) in chunk.iter().zip(parsed) {
+            for (raw, (res, money)) in chunk.iter().zip(parsed) {
                 if raw.kind == RowKind::Totals {
                     report.total_rows += 1;
                     let label = totals_label(&raw.fields).unwrap_or_default();
-                    if let Some(stated) = money_of(raw) {
+                    if let Some(stated) = money {
                         let (sum, rows) = if label.starts_with("小计") {
                             covered.since
                         } else {
@@ -419,7 +422,7 @@ fn load_source<T: Send>(
                     continue;
                 }
                 report.rows_read += 1;
-                if let Some(m) = money_of(raw) {
+                if let Some(m) = money {
                     for c in [&mut covered.since, &mut covered.all] {
                         c.0 += m;
                         c.1 += 1;

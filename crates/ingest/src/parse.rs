@@ -78,11 +78,13 @@ impl<'a> Cells<'a> {
         let numeric_cell = self.map.pos[Col::IdNumber as usize]
             .is_some_and(|i| i < 64 && self.numeric & (1 << i) != 0);
         // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
-        let digits = norm_text(self.raw(Col::IdNumber))
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .count();
-        (numeric_cell && digits >= 16) || is_scientific(normalised)
+        let digits = || {
+            norm_text(self.raw(Col::IdNumber))
+                .bytes()
+                .filter(u8::is_ascii_digit)
+                .count()
+        };
+        (numeric_cell && digits() >= 16) || is_scientific(normalised)
     }
 
     fn raw(&self, col: Col) -> &'a str {
