@@ -1,9 +1,8 @@
 //! DUP-005 代缴重复: Government payment twice.
 use qianbiao_core::{Finding, PayerType};
-use qianbiao_ingest::PaymentRow;
 
-use super::txn_list;
-use crate::{total, Context, Rule, RuleMeta};
+use super::repeated_payments;
+use crate::{Context, Rule, RuleMeta};
 
 declare_rule! {
     /// **What it finds**（发现什么）: two or more effective government payments (政府代缴, not
@@ -32,35 +31,11 @@ impl Rule for Dup005 {
     }
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut out = Vec::new();
-        let government = |p: &PaymentRow| p.payer_type == PayerType::Government;
-        ctx.for_each_person_scheme(government, |rows| {
-            if rows.len() < 2 {
-                return;
-            }
-            rows.sort_by(|&a, &b| {
-                let (pa, pb) = (ctx.payment(a), ctx.payment(b));
-                pa.paid_at
-                    .cmp(&pb.paid_at)
-                    .then_with(|| pa.txn_id.cmp(&pb.txn_id))
-            });
-            let all = total(ctx, rows);
-            let first = ctx.payment(rows[0]);
-            let amount = all - first.amount;
-            let mut f = ctx.person_scheme_finding(&Self::META, rows, amount);
-            f.detail = format!(
-                "{}年度{}政府代缴{}笔共{}元（流水号{}），首笔{} {}元之外重复代缴{}元，应予追回",
-                first.period,
-                first.scheme.zh(),
-                rows.len(),
-                all,
-                txn_list(ctx, rows),
-                first.paid_at.date(),
-                first.amount,
-                amount
-            );
-            out.push(f);
-        });
-        out
+        repeated_payments(
+            ctx,
+            &Self::META,
+            PayerType::Government,
+            ["政府代缴", "代缴", "应予追回"],
+        )
     }
 }
