@@ -509,3 +509,20 @@ fn xls_with_a_title_a_numeric_id_and_a_totals_row() {
     assert!(rej[0].2.contains("lost its last digits"), "{rej:?}");
     assert_lines_add_up(&m);
 }
+
+#[test]
+fn a_parquet_file_declaring_millions_of_rows_in_a_few_bytes_is_refused() {
+    // Written by pyarrow: one row group of 20,000,000 null txn_ids in 43 KB. Decoding it
+    // would make 20M rejected rows out of nothing.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/payments_20m_null_rows.parquet"),
+        dir.path().join("payments.parquet"),
+    )
+    .unwrap();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.parquet", "20000000 rows"],
+    );
+}
