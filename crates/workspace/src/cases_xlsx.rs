@@ -89,14 +89,23 @@ pub fn export(root: &Path, out: &Path, mask: bool) -> Result<usize> {
         ws_.write_string_with_format(0, c as u16, *h, &head)
             .map_err(&err)?;
     }
+    // Every id and name of the exported cases, masked wherever it stands in any case's
+    // key or detail; then ids by their shape and the names DQ-002 quotes.
+    let masker = mask.then(|| {
+        qianbiao_report::mask::Masker::new(
+            cases.iter().map(|c| c.id_number.as_str()),
+            cases.iter().map(|c| c.name.as_str()),
+            [],
+        )
+    });
     for (i, c) in cases.iter().enumerate() {
         let r = (i + 1) as u32;
-        let (id, name, key, detail) = if mask {
+        let (id, name, key, detail) = if let Some(m) = &masker {
             (
                 mask_id(&c.id_number),
                 mask_name(&c.name),
-                text::mask_text(&c.key, &[&c.name]),
-                text::mask_text(&c.detail, &[&c.name]),
+                text::mask_text(&m.text(&c.key), &[&c.name]),
+                text::mask_text(&m.text(&c.detail), &[&c.name]),
             )
         } else {
             (

@@ -1,6 +1,6 @@
-//! Masking inside free text (keys, details) for `cases export --mask`: ids found by their
-//! shape, and the known names of a case. A small local helper until `report::mask` has
-//! its own free-text masking.
+//! Masking inside free text (keys, details) for `cases export --mask`, after
+//! `report::mask::Masker` has masked every id and name of the exported cases: ids found by
+//! their shape, names quoted by DQ-002 (which are not hukou names), and a case's own name.
 
 use qianbiao_report::mask::{mask_id, mask_name};
 
