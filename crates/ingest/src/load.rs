@@ -557,6 +557,7 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
                     .height(),
                 None | Some("csv") => {
                     let (utf8, _) = crate::read::decode_csv(bytes).map_err(unreadable)?;
+                    let utf8 = utf8.into_bytes();
                     CsvReadOptions::default()
                         .with_has_header(true)
                         .with_infer_schema_length(Some(0))

@@ -268,20 +268,23 @@ pub fn totals_label(fields: &csv::StringRecord) -> Option<&str> {
 
 /// Decodes CSV bytes: UTF-8 (BOM stripped) when the whole file is valid UTF-8, else
 /// GB18030; an error names the byte offset and line of the first byte that is neither.
-pub fn decode_csv(bytes: Vec<u8>) -> Result<(Vec<u8>, &'static str), String> {
+pub fn decode_csv(bytes: Vec<u8>) -> Result<(String, &'static str), String> {
     let has_bom = bytes.starts_with(b"\xEF\xBB\xBF");
-    if std::str::from_utf8(&bytes).is_ok() {
-        let mut b = bytes;
-        if has_bom {
-            b.drain(..3);
-            return Ok((b, "csv utf-8 bom"));
+    // One validation of the whole file: the text is kept as the String it checks.
+    let bytes = match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if has_bom {
+                text.drain(..3);
+                return Ok((text, "csv utf-8 bom"));
+            }
+            return Ok((text, "csv utf-8"));
         }
-        return Ok((b, "csv utf-8"));
-    }
+        Err(e) => e.into_bytes(),
+    };
     if let Some(text) =
         encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(&bytes)
     {
-        return Ok((text.into_owned().into_bytes(), "csv gb18030"));
+        return Ok((text.into_owned(), "csv gb18030"));
     }
     let offset = first_undecodable(&bytes);
     let line = count_lines(&bytes[..offset]) + 1;
@@ -491,8 +494,7 @@ fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> 
     if text.is_empty() {
         return Err("empty file: no header row".into());
     }
-    let total = physical_lines(&text);
-    let text = String::from_utf8(text).map_err(|e| format!("not UTF-8 after decoding: {e}"))?;
+    let total = physical_lines(text.as_bytes());
     let mut rows = CsvRows {
         text,
         pos: 0,
