@@ -99,6 +99,46 @@ where
     Ok(())
 }
 
+/// The chart of horizontal bars every chart here draws on: one row per label (the first
+/// label on top), x from 0 to `max` with six labels written by `x_fmt`, no row lines.
+type HBarChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordf64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordi32>,
+    >,
+>;
+
+fn hbar_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    labels: &[String],
+    max: f64,
+    x_fmt: &dyn Fn(&f64) -> String,
+    x_desc: &str,
+) -> Result<HBarChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let n = labels.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(40)
+        .y_label_area_size(label_area(labels))
+        .build_cartesian_2d(0f64..max, (0..n as i32 - 1).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(n)
+        .y_label_formatter(&|v| label_at(labels, v))
+        .x_labels(6)
+        .x_label_formatter(x_fmt)
+        .x_desc(x_desc)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 15))
+        .draw()?;
+    Ok(chart)
+}
+
 fn failed(e: impl std::fmt::Display) -> String {
     format!(
         "<p class=\"empty\">图表无法生成：{}</p>",
@@ -124,26 +164,8 @@ fn draw_hbar(
         let root =
             SVGBackend::with_string(&mut svg, (WIDTH, 56 + ROW * n as u32)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(40)
-            .y_label_area_size(label_area(&labels))
-            .build_cartesian_2d(0f64..max, (0..n as i32 - 1).into_segmented())?;
+        let mut chart = hbar_axes(&root, &labels, max, &|x| thousands(*x), x_desc)?;
         let top = |i: usize| (n - 1 - i) as i32;
-        let lab = labels.clone();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .y_labels(n)
-            .y_label_formatter(&move |v| label_at(&lab, v))
-            .x_labels(6)
-            .x_label_formatter(&|x| thousands(*x))
-            .x_desc(x_desc)
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 15))
-            .draw()?;
         bars(
             &mut chart,
             values.iter().enumerate().map(|(i, v)| (top(i), *v)),
@@ -190,26 +212,8 @@ fn draw_held(rows: &[Held]) -> Result<String, Box<dyn std::error::Error>> {
         let root =
             SVGBackend::with_string(&mut svg, (WIDTH, 84 + ROW * n as u32)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(40)
-            .y_label_area_size(label_area(&labels))
-            .build_cartesian_2d(0f64..max, (0..n as i32 - 1).into_segmented())?;
+        let mut chart = hbar_axes(&root, &labels, max, &|x| thousands(*x), "金额（元）")?;
         let top = |i: usize| (n - 1 - i) as i32;
-        let lab = labels.clone();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .y_labels(n)
-            .y_label_formatter(&move |v| label_at(&lab, v))
-            .x_labels(6)
-            .x_label_formatter(&|x| thousands(*x))
-            .x_desc("金额（元）")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 15))
-            .draw()?;
         bars(
             &mut chart,
             rows.iter().enumerate().map(|(i, r)| (top(i), r.booked)),
@@ -264,26 +268,14 @@ fn draw_coverage(rows: &[Rate], target: Option<f64>) -> Result<String, Box<dyn s
         let root =
             SVGBackend::with_string(&mut svg, (WIDTH, 84 + ROW * n as u32)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .margin_right(24)
-            .x_label_area_size(40)
-            .y_label_area_size(label_area(&labels))
-            .build_cartesian_2d(0f64..1.12, (0..n as i32 - 1).into_segmented())?;
+        let mut chart = hbar_axes(
+            &root,
+            &labels,
+            1.12,
+            &|x| format!("{:.0}%", x * 100.0),
+            "参保率",
+        )?;
         let top = |i: usize| (n - 1 - i) as i32;
-        let lab = labels.clone();
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .y_labels(n)
-            .y_label_formatter(&move |v| label_at(&lab, v))
-            .x_labels(6)
-            .x_label_formatter(&|x| format!("{:.0}%", x * 100.0))
-            .x_desc("参保率")
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 15))
-            .draw()?;
         for (i, r) in rows.iter().enumerate() {
             let colour = if r.below { RED } else { GREEN };
             bars(&mut chart, [(top(i), r.rate)], colour.filled(), 5)?;
