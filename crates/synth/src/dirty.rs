@@ -495,6 +495,25 @@ impl Writer<'_> {
         Some(amount.to_string())
     }
 
+    /// A CSV totals row of `width` cells: its label first, its amount (if it states one)
+    /// in the money column; closes the total as [`Self::close_total`] does.
+    fn total_record(
+        &mut self,
+        job: Job,
+        covered: &mut Covered,
+        (label, stated, line): (&str, Stated, u32),
+        width: usize,
+        money_at: Option<usize>,
+    ) -> Vec<String> {
+        let text = self.close_total(job, covered, label, stated, line);
+        let mut rec = vec![String::new(); width];
+        rec[0] = label.to_string();
+        if let (Some(m), Some(t)) = (money_at, text) {
+            rec[m] = t;
+        }
+        rec
+    }
+
     fn headers(&mut self, cols: &[Col]) -> Vec<String> {
         cols.iter().map(|c| self.header(c)).collect()
     }
@@ -577,12 +596,8 @@ impl Writer<'_> {
             while let Some(&&(_, label, stated)) = totals.peek().filter(|t| t.0 == row_no) {
                 totals.next();
                 line += 1;
-                let text = self.close_total(job, &mut covered, label, stated, line);
-                let mut rec = vec![String::new(); head.len()];
-                rec[0] = label.to_string();
-                if let (Some(m), Some(t)) = (money_at, text) {
-                    rec[m] = t;
-                }
+                let total = (label, stated, line);
+                let rec = self.total_record(job, &mut covered, total, head.len(), money_at);
                 w.write_record(&rec)
                     .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
             }
@@ -614,12 +629,8 @@ impl Writer<'_> {
         }
         for &(_, label, stated) in totals {
             line += 1;
-            let text = self.close_total(job, &mut covered, label, stated, line);
-            let mut rec = vec![String::new(); head.len()];
-            rec[0] = label.to_string();
-            if let (Some(m), Some(t)) = (money_at, text) {
-                rec[m] = t;
-            }
+            let total = (label, stated, line);
+            let rec = self.total_record(job, &mut covered, total, head.len(), money_at);
             w.write_record(&rec)
                 .map_err(|e| SynthError::Csv(job.path.display().to_string(), e))?;
         }
