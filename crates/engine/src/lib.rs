@@ -274,14 +274,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
     }
 }
 
-/// Hex sha256 of a file's bytes.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut f = std::fs::File::open(path)?;
-    std::io::copy(&mut f, &mut h)?;
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
+pub use qianbiao_ingest::{sha256_file, sha256_hex};
 
 /// Writes every output of a run into `dir` (a staging folder), each file flushed to disk,
 /// `manifest.json` last with the sha256 of every other file. Returns the manifest.

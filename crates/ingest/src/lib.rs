@@ -12,6 +12,8 @@ pub mod source;
 pub mod tables;
 
 pub use error::IngestError;
-pub use load::{load, scan_floor, Conflict, Dataset, FileReport, LoadOptions, Rejected};
+pub use load::{
+    load, scan_floor, sha256_file, sha256_hex, Conflict, Dataset, FileReport, LoadOptions, Rejected,
+};
 pub use source::SourceKind;
 pub use tables::*;

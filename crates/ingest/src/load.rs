@@ -315,7 +315,7 @@ fn load_source<T: Send>(
         let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
         let ext = ext_of(rel).unwrap_or("csv");
         // Hash before the bytes move into the reader: no second copy of a large file.
-        let sha = hex_sha256(&bytes);
+        let sha = sha256_hex(&bytes);
         let mut opened = match Opened::open(ext, bytes, &is_header) {
             Ok(o) => o,
             Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
@@ -483,8 +483,19 @@ fn load_source<T: Send>(
     Ok(out)
 }
 
-fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
+/// Hex sha256 of bytes: input files in the manifest, and every hash qianbiao writes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Hex sha256 of a file, read in a stream (outputs can be large).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut h)?;
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

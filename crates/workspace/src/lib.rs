@@ -193,11 +193,4 @@ pub(crate) fn sync_dir(dir: &Path) {
     }
 }
 
-/// Hex sha256 of bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use qianbiao_engine::sha256_hex;
