@@ -562,33 +562,17 @@ fn fmt_number(f: f64) -> String {
 }
 
 /// A cell as text, and whether it was a number.
-fn cell_text(c: &calamine::Data) -> (String, bool) {
+fn cell_text(c: calamine::Data) -> (String, bool) {
     use calamine::Data;
     match c {
         Data::Empty => (String::new(), false),
-        Data::String(s) => (s.clone(), false),
-        Data::Float(f) => (fmt_number(*f), true),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s, false),
+        Data::Float(f) => (fmt_number(f), true),
         Data::Int(i) => (i.to_string(), true),
         Data::Bool(b) => (b.to_string(), false),
         // Date cells become their serial number; date columns read Excel serials.
         Data::DateTime(dt) => (fmt_number(dt.as_f64()), false),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => (s.clone(), false),
         Data::Error(e) => (format!("#{e:?}"), false),
-    }
-}
-
-fn cell_ref_text(c: &calamine::DataRef) -> (String, bool) {
-    use calamine::DataRef;
-    match c {
-        DataRef::SharedString(s) => (s.to_string(), false),
-        DataRef::String(s) => (s.clone(), false),
-        DataRef::Empty => (String::new(), false),
-        DataRef::Float(f) => (fmt_number(*f), true),
-        DataRef::Int(i) => (i.to_string(), true),
-        DataRef::Bool(b) => (b.to_string(), false),
-        DataRef::DateTime(dt) => (fmt_number(dt.as_f64()), false),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => (s.clone(), false),
-        DataRef::Error(e) => (format!("#{e:?}"), false),
     }
 }
 
@@ -614,7 +598,7 @@ fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
         .next_cell()
         .map_err(|e| format!("cannot read the first sheet: {e}"))?
     {
-        let (text, numeric) = cell_ref_text(cell.get_value());
+        let (text, numeric) = cell_text(cell.get_value().clone().into());
         if text.is_empty() {
             continue;
         }
@@ -634,7 +618,7 @@ fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
         .map_err(|e| format!("cannot read the first sheet: {e}"))?;
     let mut cells = Vec::new();
     for (r, c, v) in range.used_cells() {
-        let (text, numeric) = cell_text(v);
+        let (text, numeric) = cell_text(v.clone());
         if !text.is_empty() {
             let (r0, c0) = range.start().unwrap_or((0, 0));
             cells.push((r0 + r as u32, c0 + c as u32, text, numeric));
