@@ -657,11 +657,15 @@ fn sigkill_at_random_moments_never_leaves_a_run_that_looks_complete_or_breaks_th
     // ended (a loaded machine runs faster or slower than the timed run) does not count.
     let mut kills = 0;
     let mut killed_mid_run = 0;
+    // The run's expected length: the timed run's at first; a run that finished before its
+    // kill shows it was shorter, and the estimate moves halfway to that bound. Runs timed
+    // while other tests load the machine are slower than those that follow.
+    let mut span = full;
     while killed_mid_run < 50 && kills < 200 {
         let i = kills;
         kills += 1;
         // Spread over the whole run and a little past its usual end.
-        let delay = full.mul_f64(1.3 * rng.next());
+        let delay = span.mul_f64(1.3 * rng.next());
         let before = runs(&ws);
         let mut child = bin()
             .args(["run", "--data", p(&data), "--workspace", p(&ws)])
@@ -673,7 +677,9 @@ fn sigkill_at_random_moments_never_leaves_a_run_that_looks_complete_or_breaks_th
         let finished = child.try_wait().unwrap().is_some();
         child.kill().ok(); // SIGKILL
         child.wait().unwrap();
-        if !finished {
+        if finished {
+            span = (span + delay) / 2;
+        } else {
             killed_mid_run += 1;
         }
         // Whatever is under runs/ verifies: every folder there is a complete run.
