@@ -1,0 +1,179 @@
+//! Byte-identical outputs across engine rewrites (issue 8, "Must hold").
+//!
+//! Each case runs the engine on a town and hashes `findings.csv`, `findings.parquet`,
+//! `rejected.csv`, `collectors.csv`, `coverage.csv` and the manifest's counts (the manifest
+//! without timings, paths and output hashes). The hashes were taken with the row-based
+//! engine before the columnar core replaced it, and every later engine must reproduce
+//! them exactly: `tests/golden/outputs.txt`.
+//!
+//! A deliberate change of an output (a spec change, never a refactor) re-blesses the
+//! file with `QIANBIAO_BLESS_GOLDEN=1 cargo test --test golden`, and the commit says why.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use qianbiao_core::policy::{Pipeline, DIANZI_2022};
+use serde_json::Value;
+
+const GOLDEN: &str = "tests/golden/outputs.txt";
+const FILES: [&str; 5] = [
+    "findings.csv",
+    "findings.parquet",
+    "rejected.csv",
+    "collectors.csv",
+    "coverage.csv",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The manifest's counts: everything but timings, the data path and the outputs' hashes
+/// (the XLSX and HTML carry no counts of their own).
+fn manifest_counts(mut m: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(o) => {
+                o.remove("millis");
+                o.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    if let Value::Object(o) = &mut m {
+        for k in ["data", "timings_ms", "outputs", "previous_manifest_sha256"] {
+            o.remove(k);
+        }
+    }
+    strip(&mut m);
+    m
+}
+
+fn hashes(data: &Path, out: &Path) -> BTreeMap<String, String> {
+    let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
+        data: data.to_path_buf(),
+        out: out.to_path_buf(),
+        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
+        pipeline_source: "golden".into(),
+        as_of: None,
+        progress: None,
+        mask: false,
+    })
+    .unwrap_or_else(|e| panic!("{}: {e}", data.display()));
+    let mut h = BTreeMap::new();
+    for f in FILES {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        h.insert(f.to_string(), qianbiao_engine::sha256_hex(&bytes));
+    }
+    let counts = serde_json::to_vec(&manifest_counts(summary.manifest)).unwrap();
+    h.insert("manifest-counts".into(), qianbiao_engine::sha256_hex(&counts));
+    h
+}
+
+fn synth(dir: &Path, persons: usize, seed: u64, dirty: bool, parquet: bool) -> PathBuf {
+    let data = dir.join("data");
+    qianbiao_synth::generate(&qianbiao_synth::SynthOptions {
+        persons,
+        seed,
+        out: data.clone(),
+        dirty,
+        format: if parquet {
+            qianbiao_synth::Format::Parquet
+        } else {
+            qianbiao_synth::Format::Csv
+        },
+    })
+    .unwrap();
+    data
+}
+
+fn case_hashes(case: &str) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let data = match case {
+        "sample" => root().join("sample-data/dianzi-2022"),
+        _ => {
+            // synth-P-SEED-clean|dirty-csv|parquet
+            let parts: Vec<&str> = case.split('-').collect();
+            let persons: usize = parts[1].parse().unwrap();
+            let seed: u64 = parts[2].parse().unwrap();
+            synth(
+                dir.path(),
+                persons,
+                seed,
+                parts[3] == "dirty",
+                parts[4] == "parquet",
+            )
+        }
+    };
+    hashes(&data, &out)
+}
+
+fn golden() -> BTreeMap<(String, String), String> {
+    let text = std::fs::read_to_string(root().join(GOLDEN)).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let case = it.next().unwrap().to_string();
+            let file = it.next().unwrap().to_string();
+            let hash = it.next().unwrap().to_string();
+            ((case, file), hash)
+        })
+        .collect()
+}
+
+fn check(cases: &[&str]) {
+    let bless = std::env::var_os("QIANBIAO_BLESS_GOLDEN").is_some();
+    let mut all = golden();
+    let mut wrong = Vec::new();
+    for case in cases {
+        for (file, hash) in case_hashes(case) {
+            let key = (case.to_string(), file.clone());
+            if bless {
+                all.insert(key, hash);
+            } else {
+                match all.get(&key) {
+                    Some(want) if *want == hash => {}
+                    Some(want) => wrong.push(format!("{case} {file}: {hash}, golden {want}")),
+                    None => wrong.push(format!("{case} {file}: no golden hash")),
+                }
+            }
+        }
+    }
+    if bless {
+        let mut text = String::from(
+            "# case file sha256: outputs of the row-based engine that every rewrite must reproduce (tests/golden.rs)\n",
+        );
+        for ((case, file), hash) in &all {
+            text.push_str(&format!("{case} {file} {hash}\n"));
+        }
+        std::fs::create_dir_all(root().join("tests/golden")).unwrap();
+        std::fs::write(root().join(GOLDEN), text).unwrap();
+    }
+    assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn sample_town_is_byte_identical() {
+    check(&["sample"]);
+}
+
+#[test]
+fn synth_towns_clean_and_dirty_are_byte_identical() {
+    check(&[
+        "synth-1500-1-clean-csv",
+        "synth-1500-2-clean-csv",
+        "synth-1500-3-clean-csv",
+        "synth-1500-1-dirty-csv",
+        "synth-1500-2-dirty-csv",
+        "synth-1500-3-dirty-csv",
+        "synth-1500-2-clean-parquet",
+    ]);
+}
+
+#[test]
+fn a_100k_town_is_byte_identical() {
+    check(&["synth-100000-1-clean-parquet"]);
+}
