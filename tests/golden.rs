@@ -4,7 +4,7 @@
 //! `rejected.csv`, `collectors.csv`, `coverage.csv` and the manifest's counts (the manifest
 //! without timings, paths and output hashes). The hashes were taken with the row-based
 //! engine before the columnar core replaced it, and every later engine must reproduce
-//! them exactly: `tests/golden/outputs.txt`.
+//! them exactly: `tests/golden/CASE.txt`.
 //!
 //! A deliberate change of an output (a spec change, never a refactor) re-blesses the
 //! file with `QIANBIAO_BLESS_GOLDEN=1 cargo test --test golden`, and the commit says why.
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use qianbiao_core::policy::{Pipeline, DIANZI_2022};
 use serde_json::Value;
 
-const GOLDEN: &str = "tests/golden/outputs.txt";
+const GOLDEN: &str = "tests/golden";
 const FILES: [&str; 5] = [
     "findings.csv",
     "findings.parquet",
@@ -110,47 +110,47 @@ fn case_hashes(case: &str) -> BTreeMap<String, String> {
     hashes(&data, &out)
 }
 
-fn golden() -> BTreeMap<(String, String), String> {
-    let text = std::fs::read_to_string(root().join(GOLDEN)).unwrap_or_default();
+/// The golden hashes of a case: `tests/golden/CASE.txt`, lines `file sha256`.
+fn golden_path(case: &str) -> PathBuf {
+    root().join(GOLDEN).join(format!("{case}.txt"))
+}
+
+fn golden(case: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(golden_path(case)).unwrap_or_default();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
-            let mut it = l.split_whitespace();
-            let case = it.next().unwrap().to_string();
-            let file = it.next().unwrap().to_string();
-            let hash = it.next().unwrap().to_string();
-            ((case, file), hash)
+            let (file, hash) = l.split_once(' ').unwrap();
+            (file.to_string(), hash.trim().to_string())
         })
         .collect()
 }
 
 fn check(cases: &[&str]) {
     let bless = std::env::var_os("QIANBIAO_BLESS_GOLDEN").is_some();
-    let mut all = golden();
     let mut wrong = Vec::new();
     for case in cases {
-        for (file, hash) in case_hashes(case) {
-            let key = (case.to_string(), file.clone());
-            if bless {
-                all.insert(key, hash);
-            } else {
-                match all.get(&key) {
-                    Some(want) if *want == hash => {}
-                    Some(want) => wrong.push(format!("{case} {file}: {hash}, golden {want}")),
-                    None => wrong.push(format!("{case} {file}: no golden hash")),
-                }
+        let got = case_hashes(case);
+        if bless {
+            let mut text = String::from(
+                "# file sha256: outputs of the row-based engine that every rewrite must reproduce (tests/golden.rs)\n",
+            );
+            for (file, hash) in &got {
+                text.push_str(&format!("{file} {hash}\n"));
+            }
+            std::fs::create_dir_all(root().join(GOLDEN)).unwrap();
+            std::fs::write(golden_path(case), text).unwrap();
+            continue;
+        }
+        let want = golden(case);
+        assert_eq!(want.len(), FILES.len() + 1, "{case}: golden hashes missing");
+        for (file, hash) in got {
+            match want.get(&file) {
+                Some(w) if *w == hash => {}
+                Some(w) => wrong.push(format!("{case} {file}: {hash}, golden {w}")),
+                None => wrong.push(format!("{case} {file}: no golden hash")),
             }
         }
-    }
-    if bless {
-        let mut text = String::from(
-            "# case file sha256: outputs of the row-based engine that every rewrite must reproduce (tests/golden.rs)\n",
-        );
-        for ((case, file), hash) in &all {
-            text.push_str(&format!("{case} {file} {hash}\n"));
-        }
-        std::fs::create_dir_all(root().join("tests/golden")).unwrap();
-        std::fs::write(root().join(GOLDEN), text).unwrap();
     }
     assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
 }
