@@ -67,7 +67,10 @@ fn hashes(data: &Path, out: &Path) -> BTreeMap<String, String> {
         h.insert(f.to_string(), qianbiao_engine::sha256_hex(&bytes));
     }
     let counts = serde_json::to_vec(&manifest_counts(summary.manifest)).unwrap();
-    h.insert("manifest-counts".into(), qianbiao_engine::sha256_hex(&counts));
+    h.insert(
+        "manifest-counts".into(),
+        qianbiao_engine::sha256_hex(&counts),
+    );
     h
 }
 

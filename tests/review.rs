@@ -105,34 +105,34 @@ fn input_ids_and_names(data: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut ids = BTreeSet::new();
     let mut names = BTreeSet::new();
     let mut places = BTreeSet::new();
-    for h in &ds.hukou {
+    for h in ds.hukou().iter() {
         ids.insert(h.id.to_string());
         names.insert(h.name.to_string());
         places.insert(h.village.to_string());
         places.insert(h.office.to_string());
     }
-    for p in &ds.payments {
+    for p in ds.payments().iter() {
         ids.insert(p.id.to_string());
         names.insert(p.name.to_string());
         places.insert(p.village.to_string());
     }
-    for r in &ds.receipts {
+    for r in ds.receipts().iter() {
         ids.insert(r.id.to_string());
         names.insert(r.name.to_string());
     }
-    for d in &ds.deaths {
+    for d in ds.deaths().iter() {
         ids.insert(d.id.to_string());
         names.insert(d.name.to_string());
     }
-    for e in &ds.eligibility {
+    for e in ds.eligibility().iter() {
         ids.insert(e.id.to_string());
         names.insert(e.name.to_string());
     }
-    for r in &ds.registrations {
+    for r in ds.registrations().iter() {
         ids.insert(r.id.to_string());
         names.insert(r.name.to_string());
     }
-    for r in &ds.roster {
+    for r in ds.roster().iter() {
         ids.insert(r.id.to_string());
         names.insert(r.name.to_string());
     }

@@ -96,8 +96,92 @@ impl fmt::Display for Scheme {
     }
 }
 
+/// The text of a code outside the glossary (an unknown payer type, status or hukou
+/// status), interned once for the process so that the codes stay small `Copy` values.
+///
+/// Such texts are rare (a department's own spelling); each distinct one is kept for the
+/// life of the process. Ordered and displayed by its text.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CodeText(u32);
+
+struct CodeTexts {
+    index: std::collections::HashMap<&'static str, u32>,
+    texts: Vec<&'static str>,
+}
+
+fn code_texts() -> &'static std::sync::RwLock<CodeTexts> {
+    static TEXTS: std::sync::OnceLock<std::sync::RwLock<CodeTexts>> = std::sync::OnceLock::new();
+    TEXTS.get_or_init(|| {
+        std::sync::RwLock::new(CodeTexts {
+            index: std::collections::HashMap::new(),
+            texts: Vec::new(),
+        })
+    })
+}
+
+impl CodeText {
+    /// The handle of a text.
+    pub fn new(text: &str) -> CodeText {
+        if let Some(&i) = code_texts()
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .index
+            .get(text)
+        {
+            return CodeText(i);
+        }
+        let mut t = code_texts().write().unwrap_or_else(|e| e.into_inner());
+        if let Some(&i) = t.index.get(text) {
+            return CodeText(i);
+        }
+        let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+        let i = t.texts.len() as u32;
+        t.texts.push(leaked);
+        t.index.insert(leaked, i);
+        CodeText(i)
+    }
+
+    /// The text.
+    pub fn as_str(self) -> &'static str {
+        code_texts().read().unwrap_or_else(|e| e.into_inner()).texts[self.0 as usize]
+    }
+}
+
+impl From<&str> for CodeText {
+    fn from(s: &str) -> Self {
+        CodeText::new(s)
+    }
+}
+
+impl PartialOrd for CodeText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CodeText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self.0 == other.0 {
+            return std::cmp::Ordering::Equal;
+        }
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for CodeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for CodeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who paid: the person, the government on their behalf, or a back payment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PayerType {
     /// 个人缴费.
     Individual,
@@ -106,7 +190,7 @@ pub enum PayerType {
     /// 补缴.
     BackPayment,
     /// A value outside the glossary, kept as text; it counts as none of the above.
-    Other(String),
+    Other(CodeText),
 }
 
 const PAYER_TYPES: &[(&str, u8)] = &[
@@ -134,23 +218,23 @@ impl PayerType {
             Some(0) => PayerType::Individual,
             Some(1) => PayerType::Government,
             Some(2) => PayerType::BackPayment,
-            _ => PayerType::Other(t.into_owned()),
+            _ => PayerType::Other(CodeText::new(&t)),
         }
     }
 
     /// The canonical name.
-    pub fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             PayerType::Individual => "individual",
             PayerType::Government => "government",
             PayerType::BackPayment => "back_payment",
-            PayerType::Other(s) => s,
+            PayerType::Other(s) => s.as_str(),
         }
     }
 }
 
 /// The status of a payment row.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PaymentStatus {
     /// 成功: the only effective status.
     Success,
@@ -161,7 +245,7 @@ pub enum PaymentStatus {
     /// 撤销.
     Cancelled,
     /// A value outside the glossary: not effective.
-    Other(String),
+    Other(CodeText),
 }
 
 const PAYMENT_STATUSES: &[(&str, u8)] = &[
@@ -188,7 +272,7 @@ impl PaymentStatus {
             Some(1) => PaymentStatus::Refunded,
             Some(2) => PaymentStatus::Voided,
             Some(3) => PaymentStatus::Cancelled,
-            _ => PaymentStatus::Other(t.into_owned()),
+            _ => PaymentStatus::Other(CodeText::new(&t)),
         }
     }
 
@@ -199,7 +283,7 @@ impl PaymentStatus {
 }
 
 /// The hukou status of a resident.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HukouStatus {
     /// 正常 (the default).
     Normal,
@@ -210,7 +294,7 @@ pub enum HukouStatus {
     /// 注销.
     Cancelled,
     /// A value outside the glossary, kept as text.
-    Other(String),
+    Other(CodeText),
 }
 
 impl HukouStatus {
@@ -222,18 +306,18 @@ impl HukouStatus {
             "死亡" | "dead" => HukouStatus::Dead,
             "迁出" | "moved_out" => HukouStatus::MovedOut,
             "注销" | "cancelled" => HukouStatus::Cancelled,
-            _ => HukouStatus::Other(t.into_owned()),
+            _ => HukouStatus::Other(CodeText::new(&t)),
         }
     }
 
     /// The Chinese name.
-    pub fn zh(&self) -> &str {
+    pub fn zh(&self) -> &'static str {
         match self {
             HukouStatus::Normal => "正常",
             HukouStatus::Dead => "死亡",
             HukouStatus::MovedOut => "迁出",
             HukouStatus::Cancelled => "注销",
-            HukouStatus::Other(s) => s,
+            HukouStatus::Other(s) => s.as_str(),
         }
     }
 }

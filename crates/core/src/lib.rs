@@ -11,6 +11,7 @@ pub mod finding;
 pub mod id;
 pub mod money;
 pub mod policy;
+pub mod sym;
 pub mod text;
 
 pub use change::{Change, ChangeKind};
@@ -19,3 +20,4 @@ pub use finding::{Finding, Severity};
 pub use id::IdNumber;
 pub use money::Fen;
 pub use policy::Policy;
+pub use sym::{Interner, Sym};

@@ -81,22 +81,24 @@ pub struct Dataset {
     pub reports: Vec<FileReport>,
     /// Sources that had at least one file.
     pub present: Vec<SourceKind>,
+    /// Every text of every table, stored once.
+    pub strings: qianbiao_core::Interner,
     /// 户籍.
-    pub hukou: Vec<HukouRow>,
+    pub hukou: Hukou,
     /// 死亡人员.
-    pub deaths: Vec<DeathRow>,
+    pub deaths: Deaths,
     /// 特殊群体.
-    pub eligibility: Vec<EligibilityRow>,
+    pub eligibility: Eligibility,
     /// 参保登记.
-    pub registrations: Vec<RegistrationRow>,
+    pub registrations: Registrations,
     /// 缴费明细, one row per txn_id (first read kept).
-    pub payments: Vec<PaymentRow>,
+    pub payments: Payments,
     /// 收款登记.
-    pub receipts: Vec<ReceiptRow>,
+    pub receipts: Receipts,
     /// 解缴入库.
-    pub deposits: Vec<DepositRow>,
+    pub deposits: Deposits,
     /// 征收清册.
-    pub roster: Vec<RosterRow>,
+    pub roster: Roster,
     /// txn_id conflicts.
     pub conflicts: Vec<Conflict>,
     /// Rejected rows in read order.
@@ -124,6 +126,44 @@ impl Dataset {
     /// True when the source had at least one file.
     pub fn has(&self, s: SourceKind) -> bool {
         self.present.contains(&s)
+    }
+
+    /// 户籍 rows.
+    pub fn hukou(&self) -> Rows<'_, Hukou> {
+        Rows::new(&self.hukou, &self.strings)
+    }
+    /// 死亡人员 rows.
+    pub fn deaths(&self) -> Rows<'_, Deaths> {
+        Rows::new(&self.deaths, &self.strings)
+    }
+    /// 特殊群体 rows.
+    pub fn eligibility(&self) -> Rows<'_, Eligibility> {
+        Rows::new(&self.eligibility, &self.strings)
+    }
+    /// 参保登记 rows.
+    pub fn registrations(&self) -> Rows<'_, Registrations> {
+        Rows::new(&self.registrations, &self.strings)
+    }
+    /// 缴费明细 rows (one per txn_id).
+    pub fn payments(&self) -> Rows<'_, Payments> {
+        Rows::new(&self.payments, &self.strings)
+    }
+    /// 收款登记 rows.
+    pub fn receipts(&self) -> Rows<'_, Receipts> {
+        Rows::new(&self.receipts, &self.strings)
+    }
+    /// 解缴入库 rows.
+    pub fn deposits(&self) -> Rows<'_, Deposits> {
+        Rows::new(&self.deposits, &self.strings)
+    }
+    /// 征收清册 rows.
+    pub fn roster(&self) -> Rows<'_, Roster> {
+        Rows::new(&self.roster, &self.strings)
+    }
+
+    /// The text of a symbol.
+    pub fn str(&self, s: qianbiao_core::Sym) -> &str {
+        self.strings.get(s)
     }
 
     /// `file:line` of a provenance.
@@ -236,28 +276,29 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
         plan.push((s, files));
     }
     let year = opts.year;
+    let mut strings = std::mem::take(&mut ds.strings);
     for (s, files) in plan {
         let ctx = (s, files.as_slice(), opts.progress, year);
+        macro_rules! into {
+            ($table:ident, $parse:expr) => {{
+                let mut t = std::mem::take(&mut ds.$table);
+                load_source(&mut ds, ctx, $parse, &mut |r| t.push(r, &mut strings))?;
+                ds.$table = t;
+            }};
+        }
         match s {
-            SourceKind::Hukou => ds.hukou = load_source(&mut ds, ctx, parse::hukou)?,
-            SourceKind::Deaths => ds.deaths = load_source(&mut ds, ctx, parse::death)?,
-            SourceKind::Eligibility => {
-                ds.eligibility = load_source(&mut ds, ctx, parse::eligibility)?
-            }
-            SourceKind::Registrations => {
-                ds.registrations = load_source(&mut ds, ctx, parse::registration)?
-            }
-            SourceKind::Payments => {
-                let rows = load_source(&mut ds, ctx, parse::payment)?;
-                dedupe_payments(&mut ds, rows);
-            }
-            SourceKind::Receipts => {
-                ds.receipts = load_source(&mut ds, ctx, |c: &Cells, p| parse::receipt(c, p, year))?
-            }
-            SourceKind::Deposits => ds.deposits = load_source(&mut ds, ctx, parse::deposit)?,
-            SourceKind::Roster => ds.roster = load_source(&mut ds, ctx, parse::roster)?,
+            SourceKind::Hukou => into!(hukou, parse::hukou),
+            SourceKind::Deaths => into!(deaths, parse::death),
+            SourceKind::Eligibility => into!(eligibility, parse::eligibility),
+            SourceKind::Registrations => into!(registrations, parse::registration),
+            SourceKind::Payments => into!(payments, parse::payment),
+            SourceKind::Receipts => into!(receipts, |c: &Cells, p| parse::receipt(c, p, year)),
+            SourceKind::Deposits => into!(deposits, parse::deposit),
+            SourceKind::Roster => into!(roster, parse::roster),
         }
     }
+    ds.strings = strings;
+    dedupe_payments(&mut ds);
     Ok(ds)
 }
 
@@ -289,8 +330,8 @@ fn load_source<T: Send>(
     ds: &mut Dataset,
     (source, files, progress, year): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
-) -> Result<Vec<T>, IngestError> {
-    let mut out = Vec::new();
+    out: &mut dyn FnMut(&T),
+) -> Result<(), IngestError> {
     let required: Vec<Col> = source
         .columns()
         .iter()
@@ -384,7 +425,6 @@ fn load_source<T: Send>(
         let mut more = opened
             .next_chunk(CHUNK, &mut chunk, &mut blank)
             .map_err(&unreadable)?;
-        out.reserve(chunk.len() + opened.remaining_hint(chunk.len() + blank as usize));
         loop {
             // Read the next chunk while this one is normalised on the other cores.
             let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
@@ -431,7 +471,7 @@ fn load_source<T: Send>(
                 match res {
                     Ok(row) => {
                         report.rows_accepted += 1;
-                        out.push(row);
+                        out(&row);
                     }
                     Err(reason) => {
                         report.rows_rejected += 1;
@@ -480,7 +520,7 @@ fn load_source<T: Send>(
         ds.files.push(rel.clone());
         ds.reports.push(report);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Hex sha256 of bytes: input files in the manifest, and every hash qianbiao writes.
@@ -501,28 +541,33 @@ fn hex(digest: &[u8]) -> String {
 
 /// Keeps one row per txn_id: exact copies count as `duplicate_rows` on the file where the
 /// copy is read; differing rows keep the first read and are recorded as conflicts (DQ-003).
-fn dedupe_payments(ds: &mut Dataset, rows: Vec<PaymentRow>) {
+fn dedupe_payments(ds: &mut Dataset) {
+    let rows = ds.payments();
     // Rows are in read order (files by name, rows by line); a stable sort by txn_id keeps
     // that order within each txn_id, so the first of a group is the first read.
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
     order.par_sort_by(|&a, &b| {
-        rows[a as usize]
+        rows.get(a as usize)
             .txn_id
-            .cmp(&rows[b as usize].txn_id)
+            .cmp(rows.get(b as usize).txn_id)
             .then(a.cmp(&b))
     });
+    let txn = &ds.payments.txn_id;
     let mut keep = vec![true; rows.len()];
+    let mut duplicates = Vec::new();
+    let mut conflicts = Vec::new();
     let mut i = 0;
     while i < order.len() {
         let first = order[i] as usize;
         let mut j = i + 1;
         let mut differs = false;
-        while j < order.len() && rows[order[j] as usize].txn_id == rows[first].txn_id {
+        while j < order.len() && txn[order[j] as usize] == txn[first] {
             let other = order[j] as usize;
             keep[other] = false;
-            if rows[other].same_content(&rows[first]) {
+            let (o, f) = (rows.get(other), rows.get(first));
+            if o.same_content(&f) {
                 // An exact copy of the kept row: one payment.
-                ds.reports[rows[other].prov.file as usize].duplicate_rows += 1;
+                duplicates.push(o.prov.file);
             } else {
                 differs = true;
             }
@@ -531,21 +576,21 @@ fn dedupe_payments(ds: &mut Dataset, rows: Vec<PaymentRow>) {
         if differs {
             // Every row read with this txn_id, in read order, whatever the order of the
             // exact copies and the differing rows.
-            ds.conflicts.push(Conflict {
-                txn_id: rows[first].txn_id.clone(),
+            conflicts.push(Conflict {
+                txn_id: Text::from(rows.get(first).txn_id),
                 rows: order[i..j]
                     .iter()
-                    .map(|&k| rows[k as usize].clone())
+                    .map(|&k| rows.get(k as usize).to_row())
                     .collect(),
             });
         }
         i = j;
     }
-    ds.payments = rows
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(r, k)| k.then_some(r))
-        .collect();
+    for file in duplicates {
+        ds.reports[file as usize].duplicate_rows += 1;
+    }
+    ds.conflicts = conflicts;
+    ds.payments.retain(&keep);
 }
 
 /// The scan floor: read and decode every input file with polars' plain readers (CSV

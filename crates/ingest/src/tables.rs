@@ -1,8 +1,20 @@
-//! Typed, normalised rows of each source, each with its provenance.
+//! The sources as typed columns.
+//!
+//! Each source is a table of columns (`Vec` of one type per column): text cells as
+//! [`Sym`]s into the run's one [`Interner`], money as [`Fen`], dates as `NaiveDate`,
+//! codes as small `Copy` enums, provenance as [`Prov`]. A table is read through
+//! [`Rows`], whose `get(i)` gathers row `i` into a `Copy` view with the text resolved to
+//! `&str`, so a rule reads `p.amount` and `p.village` as it would a struct. Readers
+//! produce owned rows (`PaymentRow`, ...) a chunk at a time; [`Table::push`] interns them
+//! into the columns, so a source never exists as a `Vec` of owned rows.
+//!
+//! Every table is declared once with [`table!`]: the owned row, the columns, the view,
+//! push, get, retain and the conversion back to an owned row all come from that list.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
-use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
+use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
+use rayon::prelude::*;
 
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
 pub type Text = CompactString;
@@ -17,144 +29,309 @@ pub struct Prov {
     pub line: u32,
 }
 
+/// A table of typed columns: the owned row it is built from and the view it is read as.
+pub trait Table: Default + Send + Sync {
+    /// The owned row a reader produces.
+    type Row;
+    /// Row `i` gathered from the columns, text resolved.
+    type View<'a>: Copy + Send + Sync
+    where
+        Self: 'a;
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// True when there is no row.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Appends a row, interning its text.
+    fn push(&mut self, row: &Self::Row, strings: &mut Interner);
+    /// Row `i`.
+    fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> Self::View<'a>;
+    /// Keeps the rows whose flag is true, in order.
+    fn retain(&mut self, keep: &[bool]);
+}
+
+/// A table read with the interner that resolves its text.
+pub struct Rows<'a, T: Table> {
+    table: &'a T,
+    strings: &'a Interner,
+}
+
+impl<T: Table> Clone for Rows<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Table> Copy for Rows<'_, T> {}
+
+impl<'a, T: Table> Rows<'a, T> {
+    /// A table and its interner.
+    pub fn new(table: &'a T, strings: &'a Interner) -> Self {
+        Rows { table, strings }
+    }
+    /// Row `i`.
+    pub fn get(self, i: usize) -> T::View<'a> {
+        self.table.view(i, self.strings)
+    }
+    /// Number of rows.
+    pub fn len(self) -> usize {
+        self.table.len()
+    }
+    /// True when there is no row.
+    pub fn is_empty(self) -> bool {
+        self.table.is_empty()
+    }
+    /// Every row in order.
+    pub fn iter(
+        self,
+    ) -> impl DoubleEndedIterator<Item = T::View<'a>> + ExactSizeIterator + Clone + 'a {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+    /// Every row, in parallel.
+    pub fn par_iter(self) -> impl IndexedParallelIterator<Item = T::View<'a>> + 'a {
+        (0..self.len()).into_par_iter().map(move |i| self.get(i))
+    }
+}
+
+/// Declares a source's owned row, its table of columns and its view.
+macro_rules! table {
+    (
+        $(#[$doc:meta])*
+        $Row:ident / $Table:ident / $View:ident {
+            text { $( $(#[$tdoc:meta])* $t:ident, )* }
+            value { $( $(#[$vdoc:meta])* $v:ident : $vt:ty, )* }
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $Row {
+            $( $(#[$tdoc])* pub $t: Text, )*
+            $( $(#[$vdoc])* pub $v: $vt, )*
+        }
+
+        $(#[$doc])*
+        ///
+        /// Stored as columns; read through [`Rows`].
+        #[derive(Debug, Clone, Default)]
+        pub struct $Table {
+            $( $(#[$tdoc])* pub $t: Vec<Sym>, )*
+            $( $(#[$vdoc])* pub $v: Vec<$vt>, )*
+        }
+
+        $(#[$doc])*
+        ///
+        /// A view of one row of the columns, text resolved.
+        #[derive(Debug, Clone, Copy)]
+        pub struct $View<'a> {
+            /// The row's index in its table.
+            pub idx: u32,
+            $( $(#[$tdoc])* pub $t: &'a str, )*
+            $( $(#[$vdoc])* pub $v: $vt, )*
+        }
+
+        impl Table for $Table {
+            type Row = $Row;
+            type View<'a> = $View<'a>;
+            fn len(&self) -> usize {
+                self.prov.len()
+            }
+            fn push(&mut self, r: &$Row, strings: &mut Interner) {
+                $( self.$t.push(strings.intern(&r.$t)); )*
+                $( self.$v.push(r.$v.clone()); )*
+            }
+            fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> $View<'a> {
+                $View {
+                    idx: i as u32,
+                    $( $t: strings.get(self.$t[i]), )*
+                    $( $v: self.$v[i], )*
+                }
+            }
+            fn retain(&mut self, keep: &[bool]) {
+                $( retain_col(&mut self.$t, keep); )*
+                $( retain_col(&mut self.$v, keep); )*
+            }
+        }
+
+        impl $View<'_> {
+            /// The row as an owned row.
+            pub fn to_row(&self) -> $Row {
+                $Row {
+                    $( $t: Text::from(self.$t), )*
+                    $( $v: self.$v, )*
+                }
+            }
+        }
+    };
+}
+
+fn retain_col<T>(col: &mut Vec<T>, keep: &[bool]) {
+    let mut k = keep.iter();
+    col.retain(|_| *k.next().unwrap_or(&false));
+}
+
+table! {
 /// A row of 户籍.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HukouRow {
-    /// Canonical valid id.
-    pub id: Text,
-    /// Normalised name.
-    pub name: Text,
-    /// 性别 as given.
-    pub gender: Text,
-    /// 出生日期 as given (rules use the id's birth date).
-    pub birth_date: Option<NaiveDate>,
-    /// 村居.
-    pub village: Text,
-    /// 办事处.
-    pub office: Text,
-    /// 户号 (empty: a household alone).
-    pub household_no: Text,
-    /// True for 居住证 holders.
-    pub residence_permit: bool,
-    /// 户籍状态.
-    pub status: HukouStatus,
-    /// 变动日期 (present whenever the status is not 正常).
-    pub status_date: Option<NaiveDate>,
-    /// Provenance.
-    pub prov: Prov,
+    HukouRow / Hukou / HukouView {
+        text {
+            /// Canonical valid id.
+            id,
+            /// Normalised name.
+            name,
+            /// 性别 as given.
+            gender,
+            /// 村居.
+            village,
+            /// 办事处.
+            office,
+            /// 户号 (empty: a household alone).
+            household_no,
+        }
+        value {
+            /// 出生日期 as given (rules use the id's birth date).
+            birth_date: Option<NaiveDate>,
+            /// True for 居住证 holders.
+            residence_permit: bool,
+            /// 户籍状态.
+            status: HukouStatus,
+            /// 变动日期 (present whenever the status is not 正常).
+            status_date: Option<NaiveDate>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
+table! {
 /// A row of 死亡人员.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeathRow {
-    /// Canonical valid id.
-    pub id: Text,
-    /// Name as given.
-    pub name: Text,
-    /// 死亡日期.
-    pub death_date: NaiveDate,
-    /// 信息来源 (派出所, 民政, 卫健, 殡葬).
-    pub source: Text,
-    /// 通报日期.
-    pub notice_date: Option<NaiveDate>,
-    /// Provenance.
-    pub prov: Prov,
+    DeathRow / Deaths / DeathView {
+        text {
+            /// Canonical valid id.
+            id,
+            /// Name as given.
+            name,
+            /// 信息来源 (派出所, 民政, 卫健, 殡葬).
+            source,
+        }
+        value {
+            /// 死亡日期.
+            death_date: NaiveDate,
+            /// 通报日期.
+            notice_date: Option<NaiveDate>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
+table! {
 /// A row of 特殊群体.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EligibilityRow {
-    /// Canonical valid id.
-    pub id: Text,
-    /// Name as given.
-    pub name: Text,
-    /// The group.
-    pub category: Category,
-    /// 残疾等级 1-4 (残疾 only; empty when not given or unreadable).
-    pub disability_level: Option<u8>,
-    /// 认定日期.
-    pub valid_from: NaiveDate,
-    /// 终止日期 (empty: still valid).
-    pub valid_to: Option<NaiveDate>,
-    /// 认定部门.
-    pub source_dept: Text,
-    /// Provenance.
-    pub prov: Prov,
+    EligibilityRow / Eligibility / EligibilityView {
+        text {
+            /// Canonical valid id.
+            id,
+            /// Name as given.
+            name,
+            /// 认定部门.
+            source_dept,
+        }
+        value {
+            /// The group.
+            category: Category,
+            /// 残疾等级 1-4 (残疾 only; empty when not given or unreadable).
+            disability_level: Option<u8>,
+            /// 认定日期.
+            valid_from: NaiveDate,
+            /// 终止日期 (empty: still valid).
+            valid_to: Option<NaiveDate>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
-impl EligibilityRow {
+impl EligibilityView<'_> {
     /// True when the row is in force on `day`.
     pub fn active_on(&self, day: NaiveDate) -> bool {
         self.valid_from <= day && self.valid_to.is_none_or(|to| day <= to)
     }
 }
 
+table! {
 /// A row of 参保登记.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegistrationRow {
-    /// Canonical valid id.
-    pub id: Text,
-    /// Name as given.
-    pub name: Text,
-    /// The scheme.
-    pub scheme: Scheme,
-    /// 参保状态 as given.
-    pub status: Text,
-    /// 缴费档次 as given.
-    pub tier: Text,
-    /// 参保日期.
-    pub start_date: NaiveDate,
-    /// 终止日期.
-    pub end_date: Option<NaiveDate>,
-    /// Provenance.
-    pub prov: Prov,
+    RegistrationRow / Registrations / RegistrationView {
+        text {
+            /// Canonical valid id.
+            id,
+            /// Name as given.
+            name,
+            /// 参保状态 as given.
+            status,
+            /// 缴费档次 as given.
+            tier,
+        }
+        value {
+            /// The scheme.
+            scheme: Scheme,
+            /// 参保日期.
+            start_date: NaiveDate,
+            /// 终止日期.
+            end_date: Option<NaiveDate>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
+table! {
 /// A row of 缴费明细.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PaymentRow {
-    /// 流水号.
-    pub txn_id: Text,
-    /// Canonical id if valid, else the normalised text.
-    pub id: Text,
-    /// Whether `id` is a valid id number (invalid rows are kept for DQ-001).
-    pub id_valid: bool,
-    /// The id came from an Excel numeric cell of 16+ digits or CSV scientific notation:
-    /// its last digits are lost, so it stands for nobody (no DUP/DQ-002 grouping).
-    pub id_lost: bool,
-    /// Normalised name.
-    pub name: Text,
-    /// The scheme.
-    pub scheme: Scheme,
-    /// 费款所属期.
-    pub period: i32,
-    /// 缴费金额.
-    pub amount: Fen,
-    /// 缴费时间.
-    pub paid_at: NaiveDateTime,
-    /// 缴费渠道.
-    pub channel: Text,
-    /// 缴费类型.
-    pub payer_type: PayerType,
-    /// 代办员编号 (empty: not a collector payment).
-    pub collector_id: Text,
-    /// 村居 as given.
-    pub village: Text,
-    /// 收据号.
-    pub receipt_no: Text,
-    /// 付款账户.
-    pub payer_account: Text,
-    /// 解缴单号.
-    pub deposit_id: Text,
-    /// 状态.
-    pub status: PaymentStatus,
-    /// Provenance.
-    pub prov: Prov,
+    PaymentRow / Payments / Payment {
+        text {
+            /// 流水号.
+            txn_id,
+            /// Canonical id if valid, else the normalised text.
+            id,
+            /// Normalised name.
+            name,
+            /// 缴费渠道.
+            channel,
+            /// 代办员编号 (empty: not a collector payment).
+            collector_id,
+            /// 村居 as given.
+            village,
+            /// 收据号.
+            receipt_no,
+            /// 付款账户.
+            payer_account,
+            /// 解缴单号.
+            deposit_id,
+        }
+        value {
+            /// Whether `id` is a valid id number (invalid rows are kept for DQ-001).
+            id_valid: bool,
+            /// The id came from an Excel numeric cell of 16+ digits or CSV scientific notation:
+            /// its last digits are lost, so it stands for nobody (no DUP/DQ-002 grouping).
+            id_lost: bool,
+            /// The scheme.
+            scheme: Scheme,
+            /// 费款所属期.
+            period: i32,
+            /// 缴费金额.
+            amount: Fen,
+            /// 缴费时间.
+            paid_at: NaiveDateTime,
+            /// 缴费类型.
+            payer_type: PayerType,
+            /// 状态.
+            status: PaymentStatus,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
-impl PaymentRow {
+impl Payment<'_> {
     /// Same canonical content (everything but provenance): an export of the same payment.
-    pub fn same_content(&self, other: &PaymentRow) -> bool {
+    pub fn same_content(&self, other: &Payment) -> bool {
         self.txn_id == other.txn_id
             && self.id == other.id
             && self.id_valid == other.id_valid
@@ -180,73 +357,88 @@ impl PaymentRow {
     }
 }
 
+table! {
 /// A row of 代办员收款登记.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReceiptRow {
-    /// 收据号.
-    pub receipt_no: Text,
-    /// 代办员编号.
-    pub collector_id: Text,
-    /// Canonical id if valid, else the normalised text.
-    pub id: Text,
-    /// Whether `id` is valid (invalid rows are kept for DQ-001).
-    pub id_valid: bool,
-    /// As [`PaymentRow::id_lost`].
-    pub id_lost: bool,
-    /// Name.
-    pub name: Text,
-    /// The scheme.
-    pub scheme: Scheme,
-    /// The contribution year (default: the policy year).
-    pub period: i32,
-    /// 收款金额.
-    pub amount: Fen,
-    /// 收款日期.
-    pub collected_at: NaiveDateTime,
-    /// 村居.
-    pub village: Text,
-    /// Provenance.
-    pub prov: Prov,
+    ReceiptRow / Receipts / ReceiptView {
+        text {
+            /// 收据号.
+            receipt_no,
+            /// 代办员编号.
+            collector_id,
+            /// Canonical id if valid, else the normalised text.
+            id,
+            /// Name.
+            name,
+            /// 村居.
+            village,
+        }
+        value {
+            /// Whether `id` is valid (invalid rows are kept for DQ-001).
+            id_valid: bool,
+            /// As [`Payment::id_lost`].
+            id_lost: bool,
+            /// The scheme.
+            scheme: Scheme,
+            /// The contribution year (default: the policy year).
+            period: i32,
+            /// 收款金额.
+            amount: Fen,
+            /// 收款日期.
+            collected_at: NaiveDateTime,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
+table! {
 /// A row of 解缴入库.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DepositRow {
-    /// 解缴单号.
-    pub deposit_id: Text,
-    /// 代办员编号.
-    pub collector_id: Text,
-    /// 解缴金额.
-    pub amount: Fen,
-    /// 解缴日期.
-    pub deposited_at: NaiveDateTime,
-    /// 人数 (empty: not compared).
-    pub person_count: Option<u32>,
-    /// 村居.
-    pub village: Text,
-    /// Provenance.
-    pub prov: Prov,
+    DepositRow / Deposits / DepositView {
+        text {
+            /// 解缴单号.
+            deposit_id,
+            /// 代办员编号.
+            collector_id,
+            /// 村居.
+            village,
+        }
+        value {
+            /// 解缴金额.
+            amount: Fen,
+            /// 解缴日期.
+            deposited_at: NaiveDateTime,
+            /// 人数 (empty: not compared).
+            person_count: Option<u32>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
+table! {
 /// A row of 征收清册.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RosterRow {
-    /// Canonical valid id.
-    pub id: Text,
-    /// Name.
-    pub name: Text,
-    /// 村居.
-    pub village: Text,
-    /// The scheme.
-    pub scheme: Scheme,
-    /// 应缴金额.
-    pub expected_amount: Option<Fen>,
-    /// 代办员编号.
-    pub collector_id: Text,
-    /// 清册批次.
-    pub batch: Text,
-    /// Provenance.
-    pub prov: Prov,
+    RosterRow / Roster / RosterView {
+        text {
+            /// Canonical valid id.
+            id,
+            /// Name.
+            name,
+            /// 村居.
+            village,
+            /// 代办员编号.
+            collector_id,
+            /// 清册批次.
+            batch,
+        }
+        value {
+            /// The scheme.
+            scheme: Scheme,
+            /// 应缴金额.
+            expected_amount: Option<Fen>,
+            /// Provenance.
+            prov: Prov,
+        }
+    }
 }
 
 /// A `deaths` row rejected only for an invalid id (it stays in `rejected.csv`), kept so
@@ -255,7 +447,7 @@ pub struct RosterRow {
 pub struct LinkableDeath {
     /// The id as typed, normalised (invalid).
     pub id: Text,
-    /// The id lost its last digits as an Excel number (see [`PaymentRow::id_lost`]).
+    /// The id lost its last digits as an Excel number (see [`Payment::id_lost`]).
     pub id_lost: bool,
     /// The name, normalised (may be empty: then it is never linked).
     pub name: Text,
@@ -280,4 +472,11 @@ pub struct ControlTotal {
     pub sum: Fen,
     /// How many rows it covers (rows read in its range whose money cell parses).
     pub rows: u32,
+}
+
+impl PaymentRow {
+    /// True for status 成功.
+    pub fn is_effective(&self) -> bool {
+        self.status.is_effective()
+    }
 }

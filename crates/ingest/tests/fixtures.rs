@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::{Column, DataFrame, NamedFrom, ParquetWriter, Series};
 use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
-use qianbiao_ingest::{load, Dataset, FileReport, IngestError, LoadOptions, PaymentRow, Prov};
+use qianbiao_ingest::{load, Dataset, FileReport, IngestError, LoadOptions, Payment, Prov};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use tempfile::TempDir;
 
@@ -106,15 +106,15 @@ fn assert_conserved(ds: &Dataset) {
             .map(|r| r.rows_accepted as usize)
             .sum()
     };
-    assert_eq!(accepted("hukou"), ds.hukou.len());
-    assert_eq!(accepted("deaths"), ds.deaths.len());
-    assert_eq!(accepted("eligibility"), ds.eligibility.len());
-    assert_eq!(accepted("registrations"), ds.registrations.len());
-    assert_eq!(accepted("receipts"), ds.receipts.len());
-    assert_eq!(accepted("deposits"), ds.deposits.len());
-    assert_eq!(accepted("roster"), ds.roster.len());
+    assert_eq!(accepted("hukou"), ds.hukou().len());
+    assert_eq!(accepted("deaths"), ds.deaths().len());
+    assert_eq!(accepted("eligibility"), ds.eligibility().len());
+    assert_eq!(accepted("registrations"), ds.registrations().len());
+    assert_eq!(accepted("receipts"), ds.receipts().len());
+    assert_eq!(accepted("deposits"), ds.deposits().len());
+    assert_eq!(accepted("roster"), ds.roster().len());
     // Payments: kept rows plus the copies and conflict losers dropped from the table.
-    let dropped = accepted("payments") - ds.payments.len();
+    let dropped = accepted("payments") - ds.payments().len();
     let dups: u64 = ds.reports.iter().map(|r| r.duplicate_rows).sum();
     let losers: usize = ds.conflicts.iter().map(|c| c.rows.len() - 1).sum();
     assert!(
@@ -139,8 +139,8 @@ fn rejections<'a>(ds: &'a Dataset, path: &str) -> Vec<(u32, &'a str)> {
         .collect()
 }
 
-fn pay<'a>(ds: &'a Dataset, txn: &str) -> &'a PaymentRow {
-    ds.payments
+fn pay<'a>(ds: &'a Dataset, txn: &str) -> Payment<'a> {
+    ds.payments()
         .iter()
         .find(|p| p.txn_id == txn)
         .unwrap_or_else(|| panic!("no payment {txn}"))
@@ -210,23 +210,23 @@ fn gb18030_hukou_with_chinese_headers_and_names() {
     assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (5, 2, 3));
     assert_eq!(report(&ds, "payments.csv").format, "csv utf-8");
 
-    assert_eq!(ds.hukou.len(), 2);
-    let a = &ds.hukou[0];
-    assert_eq!(a.id.as_str(), ID_A);
-    assert_eq!(a.name.as_str(), "王涛");
-    assert_eq!(a.gender.as_str(), "女");
+    assert_eq!(ds.hukou().len(), 2);
+    let a = ds.hukou().get(0);
+    assert_eq!(a.id, ID_A);
+    assert_eq!(a.name, "王涛");
+    assert_eq!(a.gender, "女");
     assert_eq!(a.birth_date, Some(date(1949, 12, 31)));
-    assert_eq!(a.village.as_str(), "东关村");
-    assert_eq!(a.office.as_str(), "城关办事处");
-    assert_eq!(a.household_no.as_str(), "H001");
+    assert_eq!(a.village, "东关村");
+    assert_eq!(a.office, "城关办事处");
+    assert_eq!(a.household_no, "H001");
     assert!(!a.residence_permit);
     assert_eq!(a.status, HukouStatus::Normal);
     assert_eq!(a.status_date, None);
     assert_eq!(a.prov, Prov { file: 0, line: 2 });
 
-    let b = &ds.hukou[1];
-    assert_eq!(b.id.as_str(), ID_C);
-    assert_eq!(b.name.as_str(), "李四");
+    let b = ds.hukou().get(1);
+    assert_eq!(b.id, ID_C);
+    assert_eq!(b.name, "李四");
     assert_eq!(b.birth_date, Some(date(1962, 3, 15)));
     assert!(b.residence_permit);
     assert_eq!(b.status, HukouStatus::Dead);
@@ -263,18 +263,18 @@ fn utf8_bom_payments_with_every_column() {
 
     // The BOM must not hide the first header (流水号 → txn_id).
     let t1 = pay(&ds, "T1");
-    assert_eq!(t1.id.as_str(), ID_A);
+    assert_eq!(t1.id, ID_A);
     assert!(t1.id_valid);
-    assert_eq!(t1.name.as_str(), "王涛");
+    assert_eq!(t1.name, "王涛");
     assert_eq!(t1.scheme, Scheme::ResidentMedical);
     assert_eq!(t1.period, 2022);
     assert_eq!(t1.amount, Fen(32000));
     assert_eq!(t1.paid_at, dt(2021, 11, 5, 9, 30, 0));
-    assert_eq!(t1.channel.as_str(), "微信");
+    assert_eq!(t1.channel, "微信");
     assert_eq!(t1.payer_type, PayerType::Individual);
-    assert_eq!(t1.collector_id.as_str(), "");
-    assert_eq!(t1.village.as_str(), "东关村");
-    assert_eq!(t1.payer_account.as_str(), "wx-001");
+    assert_eq!(t1.collector_id, "");
+    assert_eq!(t1.village, "东关村");
+    assert_eq!(t1.payer_account, "wx-001");
     assert_eq!(t1.status, PaymentStatus::Success);
     assert!(t1.is_effective());
     assert_eq!(t1.prov, Prov { file: 1, line: 2 });
@@ -283,11 +283,11 @@ fn utf8_bom_payments_with_every_column() {
     assert_eq!(t2.scheme, Scheme::ResidentPension);
     assert_eq!(t2.amount, Fen(100000));
     assert_eq!(t2.paid_at, dt(2021, 11, 6, 10, 5, 7));
-    assert_eq!(t2.channel.as_str(), "现金收据");
+    assert_eq!(t2.channel, "现金收据");
     assert_eq!(t2.payer_type, PayerType::Government);
-    assert_eq!(t2.collector_id.as_str(), "C01");
-    assert_eq!(t2.receipt_no.as_str(), "R0001");
-    assert_eq!(t2.deposit_id.as_str(), "D001");
+    assert_eq!(t2.collector_id, "C01");
+    assert_eq!(t2.receipt_no, "R0001");
+    assert_eq!(t2.deposit_id, "D001");
     assert_eq!(t2.status, PaymentStatus::Refunded);
     assert!(!t2.is_effective());
 }
@@ -398,18 +398,9 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
         (7, 5, 2, 1)
     );
     let got: Vec<(&str, &str, i32, Fen, NaiveDateTime, u32)> = ds
-        .payments
+        .payments()
         .iter()
-        .map(|p| {
-            (
-                p.txn_id.as_str(),
-                p.id.as_str(),
-                p.period,
-                p.amount,
-                p.paid_at,
-                p.prov.line,
-            )
-        })
+        .map(|p| (p.txn_id, p.id, p.period, p.amount, p.paid_at, p.prov.line))
         .collect();
     assert_eq!(
         got,
@@ -421,7 +412,7 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
             ("T5", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 7),
         ]
     );
-    assert_eq!(pay(&ds, "T3").name.as_str(), "李四");
+    assert_eq!(pay(&ds, "T3").name, "李四");
     assert_eq!(pay(&ds, "T3").scheme, Scheme::ResidentMedical);
     assert_eq!(pay(&ds, "T4").scheme, Scheme::ResidentPension);
     assert_eq!(
@@ -457,19 +448,19 @@ fn xlsx_eligibility_date_cells() {
     let f = Folder::with_required();
     f.put("eligibility.xlsx", bytes);
     let ds = f.load();
-    assert_eq!(ds.eligibility.len(), 2);
-    let e = &ds.eligibility[0];
+    assert_eq!(ds.eligibility().len(), 2);
+    let e = ds.eligibility().get(0);
     assert_eq!(
-        (e.id.as_str(), e.category, e.disability_level),
+        (e.id, e.category, e.disability_level),
         (ID_B, Category::Canji, Some(2))
     );
     assert_eq!(
         (e.valid_from, e.valid_to),
         (date(2021, 3, 1), Some(date(2022, 12, 31)))
     );
-    let e = &ds.eligibility[1];
+    let e = ds.eligibility().get(1);
     assert_eq!(
-        (e.id.as_str(), e.category, e.disability_level),
+        (e.id, e.category, e.disability_level),
         (ID_C, Category::Dibao, None)
     );
     // An optional date that cannot be read is kept as empty.
@@ -529,7 +520,7 @@ fn parquet_with_native_types() {
     assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (3, 2, 1));
     let p1 = pay(&ds, "P1");
     assert_eq!(
-        (p1.id.as_str(), p1.scheme, p1.period),
+        (p1.id, p1.scheme, p1.period),
         (ID_A, Scheme::ResidentMedical, 2022)
     );
     assert_eq!(
@@ -539,7 +530,7 @@ fn parquet_with_native_types() {
     assert_eq!(p1.status, PaymentStatus::Success);
     let p2 = pay(&ds, "P2");
     assert_eq!(
-        (p2.id.as_str(), p2.id_valid, p2.scheme),
+        (p2.id, p2.id_valid, p2.scheme),
         (ID_C, true, Scheme::ResidentPension)
     );
     assert_eq!(
@@ -553,17 +544,9 @@ fn parquet_with_native_types() {
     );
 
     let d: Vec<_> = ds
-        .deaths
+        .deaths()
         .iter()
-        .map(|d| {
-            (
-                d.id.as_str(),
-                d.death_date,
-                d.notice_date,
-                d.source.as_str(),
-                d.prov.line,
-            )
-        })
+        .map(|d| (d.id, d.death_date, d.notice_date, d.source, d.prov.line))
         .collect();
     assert_eq!(
         d,
@@ -573,10 +556,10 @@ fn parquet_with_native_types() {
         ]
     );
 
-    assert_eq!(ds.eligibility.len(), 1);
-    let e = &ds.eligibility[0];
+    assert_eq!(ds.eligibility().len(), 1);
+    let e = ds.eligibility().get(0);
     assert_eq!(
-        (e.id.as_str(), e.category, e.disability_level),
+        (e.id, e.category, e.disability_level),
         (ID_B, Category::Canji, Some(1))
     );
     assert_eq!((e.valid_from, e.valid_to), (date(2021, 1, 1), None));
@@ -641,9 +624,9 @@ fn payments_file_and_folder_duplicates_and_conflicts() {
     assert_eq!(counts("payments/a.csv"), (4, 4, 0, 2));
 
     let kept: Vec<(&str, Prov, Fen)> = ds
-        .payments
+        .payments()
         .iter()
-        .map(|p| (p.txn_id.as_str(), p.prov, p.amount))
+        .map(|p| (p.txn_id, p.prov, p.amount))
         .collect();
     assert_eq!(
         kept,
@@ -685,9 +668,9 @@ fn conflict_lists_every_row_whatever_the_order() {
     let ds = f.load();
     let r = report(&ds, "payments.csv");
     assert_eq!((r.rows_accepted, r.duplicate_rows), (3, 1));
-    assert_eq!(ds.payments.len(), 1);
+    assert_eq!(ds.payments().len(), 1);
     assert_eq!(
-        (ds.payments[0].prov.line, ds.payments[0].amount),
+        (ds.payments().get(0).prov.line, ds.payments().get(0).amount),
         (2, Fen(32000))
     );
     assert_eq!(ds.conflicts.len(), 1);
@@ -731,17 +714,10 @@ fn every_alias_of_the_payments_required_columns() {
                 ),
             );
             let ds = f.load();
-            assert_eq!(ds.payments.len(), 1, "{name}");
-            let p = &ds.payments[0];
+            assert_eq!(ds.payments().len(), 1, "{name}");
+            let p = ds.payments().get(0);
             assert_eq!(
-                (
-                    p.txn_id.as_str(),
-                    p.id.as_str(),
-                    p.scheme,
-                    p.period,
-                    p.amount,
-                    p.paid_at
-                ),
+                (p.txn_id, p.id, p.scheme, p.period, p.amount, p.paid_at),
                 (
                     "T1",
                     ID_A,
@@ -789,13 +765,13 @@ fn every_alias_of_the_payments_optional_columns() {
     for t in ["T1", "T2", "T3"] {
         let p = pay(&ds, t);
         let got = (
-            p.channel.as_str(),
+            p.channel,
             &p.payer_type,
-            p.collector_id.as_str(),
-            p.village.as_str(),
-            p.receipt_no.as_str(),
-            p.payer_account.as_str(),
-            p.deposit_id.as_str(),
+            p.collector_id,
+            p.village,
+            p.receipt_no,
+            p.payer_account,
+            p.deposit_id,
             &p.status,
         );
         assert_eq!(
@@ -813,7 +789,7 @@ fn every_alias_of_the_payments_optional_columns() {
             "{t}"
         );
     }
-    assert_eq!(pay(&ds, "T4").village.as_str(), "东关村");
+    assert_eq!(pay(&ds, "T4").village, "东关村");
 }
 
 #[test]
@@ -878,13 +854,9 @@ fn aliases_belong_to_the_column_in_every_source() {
     );
     let ds = f.load();
 
-    let h = &ds.hukou[0];
+    let h = ds.hukou().get(0);
     assert_eq!(
-        (
-            h.office.as_str(),
-            h.household_no.as_str(),
-            h.residence_permit
-        ),
+        (h.office, h.household_no, h.residence_permit),
         ("北管区", "H9", true)
     );
     assert_eq!(
@@ -897,17 +869,9 @@ fn aliases_belong_to_the_column_in_every_source() {
     );
 
     let d: Vec<_> = ds
-        .deaths
+        .deaths()
         .iter()
-        .map(|d| {
-            (
-                d.id.as_str(),
-                d.name.as_str(),
-                d.death_date,
-                d.source.as_str(),
-                d.notice_date,
-            )
-        })
+        .map(|d| (d.id, d.name, d.death_date, d.source, d.notice_date))
         .collect();
     assert_eq!(
         d,
@@ -924,16 +888,16 @@ fn aliases_belong_to_the_column_in_every_source() {
     );
 
     let e: Vec<_> = ds
-        .eligibility
+        .eligibility()
         .iter()
         .map(|e| {
             (
-                e.id.as_str(),
+                e.id,
                 e.category,
                 e.disability_level,
                 e.valid_from,
                 e.valid_to,
-                e.source_dept.as_str(),
+                e.source_dept,
             )
         })
         .collect();
@@ -963,18 +927,9 @@ fn aliases_belong_to_the_column_in_every_source() {
     // 开始日期 is valid_from in eligibility but start_date in registrations; 终止日期
     // likewise valid_to / end_date.
     let r: Vec<_> = ds
-        .registrations
+        .registrations()
         .iter()
-        .map(|r| {
-            (
-                r.id.as_str(),
-                r.scheme,
-                r.status.as_str(),
-                r.tier.as_str(),
-                r.start_date,
-                r.end_date,
-            )
-        })
+        .map(|r| (r.id, r.scheme, r.status, r.tier, r.start_date, r.end_date))
         .collect();
     assert_eq!(
         r,
@@ -999,18 +954,18 @@ fn aliases_belong_to_the_column_in_every_source() {
     );
 
     let rc: Vec<_> = ds
-        .receipts
+        .receipts()
         .iter()
         .map(|r| {
             (
-                r.receipt_no.as_str(),
-                r.collector_id.as_str(),
-                r.id.as_str(),
+                r.receipt_no,
+                r.collector_id,
+                r.id,
                 r.scheme,
                 r.period,
                 r.amount,
                 r.collected_at,
-                r.village.as_str(),
+                r.village,
             )
         })
         .collect();
@@ -1041,16 +996,16 @@ fn aliases_belong_to_the_column_in_every_source() {
     );
 
     let dp: Vec<_> = ds
-        .deposits
+        .deposits()
         .iter()
         .map(|d| {
             (
-                d.deposit_id.as_str(),
-                d.collector_id.as_str(),
+                d.deposit_id,
+                d.collector_id,
                 d.amount,
                 d.deposited_at,
                 d.person_count,
-                d.village.as_str(),
+                d.village,
             )
         })
         .collect();
@@ -1076,16 +1031,16 @@ fn aliases_belong_to_the_column_in_every_source() {
         ]
     );
 
-    let ro = &ds.roster[0];
+    let ro = ds.roster().get(0);
     assert_eq!(
         (
-            ro.id.as_str(),
-            ro.name.as_str(),
-            ro.village.as_str(),
+            ro.id,
+            ro.name,
+            ro.village,
             ro.scheme,
             ro.expected_amount,
-            ro.collector_id.as_str(),
-            ro.batch.as_str()
+            ro.collector_id,
+            ro.batch
         ),
         (
             ID_A,
@@ -1114,7 +1069,7 @@ fn headers_are_trimmed_case_insensitive_and_first_wins() {
     );
     let ds = f.load();
     assert_eq!(
-        (ds.hukou[0].name.as_str(), ds.hukou[0].village.as_str()),
+        (ds.hukou().get(0).name, ds.hukou().get(0).village),
         ("王涛", "东关村")
     );
     let p = pay(&ds, "T1");
@@ -1204,7 +1159,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     );
     let ds = f.load();
 
-    let h: Vec<&str> = ds.hukou.iter().map(|h| h.id.as_str()).collect();
+    let h: Vec<&str> = ds.hukou().iter().map(|h| h.id).collect();
     assert_eq!(h, [ID_X, ID_B, ID_C]);
     assert_eq!(
         rejections(&ds, "hukou.csv"),
@@ -1217,9 +1172,9 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     );
 
     let p: Vec<(&str, &str, bool)> = ds
-        .payments
+        .payments()
         .iter()
-        .map(|p| (p.txn_id.as_str(), p.id.as_str(), p.id_valid))
+        .map(|p| (p.txn_id, p.id, p.id_valid))
         .collect();
     assert_eq!(
         p,
@@ -1235,9 +1190,9 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     assert_eq!(rejections(&ds, "payments.csv"), [(7, "`id_number`: empty")]);
 
     let r: Vec<(&str, &str, bool)> = ds
-        .receipts
+        .receipts()
         .iter()
-        .map(|r| (r.receipt_no.as_str(), r.id.as_str(), r.id_valid))
+        .map(|r| (r.receipt_no, r.id, r.id_valid))
         .collect();
     assert_eq!(r, [("R1", ID_NO_DATE, false), ("R3", ID_C, true)]);
     assert_eq!(rejections(&ds, "receipts.csv"), [(3, "`id_number`: empty")]);
@@ -1253,14 +1208,14 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     }
     assert_eq!(
         (
-            ds.deaths.len(),
-            ds.eligibility.len(),
-            ds.registrations.len(),
-            ds.roster.len()
+            ds.deaths().len(),
+            ds.eligibility().len(),
+            ds.registrations().len(),
+            ds.roster().len()
         ),
         (1, 1, 1, 1)
     );
-    assert_eq!(ds.deaths[0].id.as_str(), ID_B);
+    assert_eq!(ds.deaths().get(0).id, ID_B);
 }
 
 #[test]
@@ -1294,7 +1249,7 @@ fn amount_forms() {
     );
     let ds = f.load();
 
-    let got: Vec<Fen> = ds.payments.iter().map(|p| p.amount).collect();
+    let got: Vec<Fen> = ds.payments().iter().map(|p| p.amount).collect();
     let hundred = Fen(32000);
     assert_eq!(
         got,
@@ -1325,14 +1280,14 @@ fn amount_forms() {
         format!("A11,{ID_A},医疗,2022,abc,2021-11-05")
     );
 
-    assert_eq!(ds.deposits.len(), 1);
-    assert_eq!(ds.deposits[0].amount, Fen(32000));
+    assert_eq!(ds.deposits().len(), 1);
+    assert_eq!(ds.deposits().get(0).amount, Fen(32000));
     assert_eq!(
         rejections(&ds, "deposits.csv"),
         [(3, "`amount`: negative amount '-1'")]
     );
     // An optional amount that cannot be read is kept as empty.
-    let exp: Vec<Option<Fen>> = ds.roster.iter().map(|r| r.expected_amount).collect();
+    let exp: Vec<Option<Fen>> = ds.roster().iter().map(|r| r.expected_amount).collect();
     assert_eq!(exp, [Some(Fen(32000)), None]);
 }
 
@@ -1379,7 +1334,7 @@ fn date_and_datetime_forms() {
         match want {
             Some(w) => assert_eq!(pay(&ds, &txn).paid_at, *w, "{raw}"),
             None => {
-                assert!(ds.payments.iter().all(|p| p.txn_id != txn), "{raw}");
+                assert!(ds.payments().iter().all(|p| p.txn_id != txn), "{raw}");
                 want_rejected.push((i as u32 + 2, format!("`paid_at`: not a date/time: '{raw}'")));
             }
         }
@@ -1391,7 +1346,7 @@ fn date_and_datetime_forms() {
     assert_eq!(got, want_rejected);
 
     let d: Vec<_> = ds
-        .deaths
+        .deaths()
         .iter()
         .map(|d| (d.death_date, d.notice_date))
         .collect();
@@ -1439,11 +1394,7 @@ fn period_forms_and_the_receipts_default() {
     );
     let ds = f.try_load_year(2023).unwrap();
     assert_conserved(&ds);
-    let got: Vec<(&str, i32)> = ds
-        .payments
-        .iter()
-        .map(|p| (p.txn_id.as_str(), p.period))
-        .collect();
+    let got: Vec<(&str, i32)> = ds.payments().iter().map(|p| (p.txn_id, p.period)).collect();
     assert_eq!(
         got,
         [
@@ -1464,7 +1415,7 @@ fn period_forms_and_the_receipts_default() {
         ]
     );
     // Receipts: an empty or unreadable period is the policy year.
-    let r: Vec<i32> = ds.receipts.iter().map(|r| r.period).collect();
+    let r: Vec<i32> = ds.receipts().iter().map(|r| r.period).collect();
     assert_eq!(r, [2022, 2023, 2023]);
 }
 
@@ -1506,9 +1457,9 @@ fn coded_values_required_reject_optional_keep_text() {
     let ds = f.load();
 
     let h: Vec<_> = ds
-        .hukou
+        .hukou()
         .iter()
-        .map(|h| (h.id.as_str(), h.status.clone(), h.status_date))
+        .map(|h| (h.id, h.status, h.status_date))
         .collect();
     assert_eq!(
         h,
@@ -1552,12 +1503,12 @@ fn coded_values_required_reject_optional_keep_text() {
         rejections(&ds, "registrations.csv"),
         [(2, "`scheme`: not a known scheme: '农保'")]
     );
-    assert_eq!(ds.registrations[0].scheme, Scheme::EmployeePension);
+    assert_eq!(ds.registrations().get(0).scheme, Scheme::EmployeePension);
     assert_eq!(
         rejections(&ds, "roster.csv"),
         [(2, "`scheme`: not a known scheme: '农保'")]
     );
-    assert_eq!(ds.roster[0].scheme, Scheme::ResidentPension);
+    assert_eq!(ds.roster().get(0).scheme, Scheme::ResidentPension);
     assert_eq!(
         rejections(&ds, "eligibility.csv"),
         [(2, "`category`: not a known category: '残疾人'")]
@@ -1565,8 +1516,8 @@ fn coded_values_required_reject_optional_keep_text() {
     // An optional coded value outside the glossary is kept as empty.
     assert_eq!(
         (
-            ds.eligibility[0].category,
-            ds.eligibility[0].disability_level
+            ds.eligibility().get(0).category,
+            ds.eligibility().get(0).disability_level
         ),
         (Category::Canji, None)
     );
@@ -1585,18 +1536,15 @@ fn names_and_text_are_normalised() {
         format!("txn_id,id_number,name,scheme,period,amount,paid_at,channel\n\u{3000}ＴＸ１ ,{ID_A},王\u{3000}\u{3000}涛,医疗,2022,320,2021-11-05,ＰＯＳ\n"),
     );
     let ds = f.load();
-    assert_eq!(ds.hukou.len(), 1);
+    assert_eq!(ds.hukou().len(), 1);
     assert_eq!(rejections(&ds, "hukou.csv"), [(3, "`name`: empty")]);
-    let h = &ds.hukou[0];
+    let h = ds.hukou().get(0);
     assert_eq!(
-        (h.name.as_str(), h.village.as_str(), h.office.as_str()),
+        (h.name, h.village, h.office),
         ("王涛", "东关村", "AB办事处")
     );
-    let p = &ds.payments[0];
-    assert_eq!(
-        (p.txn_id.as_str(), p.name.as_str(), p.channel.as_str()),
-        ("TX1", "王涛", "POS")
-    );
+    let p = ds.payments().get(0);
+    assert_eq!((p.txn_id, p.name, p.channel), ("TX1", "王涛", "POS"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1631,12 +1579,12 @@ fn csv_line_numbers_are_physical_lines() {
         f.put("payments.csv", bytes);
         let ds = f.load();
         let lines: Vec<(&str, u32)> = ds
-            .payments
+            .payments()
             .iter()
-            .map(|p| (p.txn_id.as_str(), p.prov.line))
+            .map(|p| (p.txn_id, p.prov.line))
             .collect();
         assert_eq!(lines, [("A", 2), ("B", 4), ("C", 6), ("F", 12)], "{what}");
-        assert_eq!(pay(&ds, "C").name.as_str(), "王涛", "{what}");
+        assert_eq!(pay(&ds, "C").name, "王涛", "{what}");
         assert_eq!(
             rejections(&ds, "payments.csv"),
             [
@@ -1694,7 +1642,7 @@ fn reports_hash_format_and_progress() {
     assert_eq!(ds.present.len(), 2);
     assert!(ds.has(qianbiao_ingest::SourceKind::Payments));
     assert!(!ds.has(qianbiao_ingest::SourceKind::Deaths));
-    assert_eq!(ds.source_ref(ds.hukou[0].prov), "hukou.csv:2");
+    assert_eq!(ds.source_ref(ds.hukou().get(0).prov), "hukou.csv:2");
 }
 
 #[test]
@@ -1711,7 +1659,7 @@ fn header_only_files_are_present_and_empty() {
     let ds = f.load();
     assert!(ds.has(qianbiao_ingest::SourceKind::Deaths));
     assert!(ds.has(qianbiao_ingest::SourceKind::Roster));
-    assert!(ds.deaths.is_empty() && ds.roster.is_empty());
+    assert!(ds.deaths().is_empty() && ds.roster().is_empty());
     for p in ["deaths.csv", "roster.parquet"] {
         let r = report(&ds, p);
         assert_eq!(

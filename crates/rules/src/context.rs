@@ -1,17 +1,21 @@
 //! The person view and shared indices, built once per run and read by every rule.
 
+use qianbiao_ingest::Table;
 use rustc_hash::FxHashMap as HashMap;
 
 use chrono::NaiveDate;
 use qianbiao_core::policy::Group;
-use qianbiao_core::{Category, Fen, Finding, HukouStatus, Policy, Scheme};
+use qianbiao_core::{Category, Fen, Finding, HukouStatus, Policy, Scheme, Sym};
 use qianbiao_ingest::{
-    Dataset, DepositRow, EligibilityRow, HukouRow, PaymentRow, Prov, ReceiptRow, Text,
+    Dataset, Deposits, EligibilityView, HukouView, Payment, Prov, ReceiptView, Rows, Text,
 };
 use rayon::prelude::*;
 
 /// Index of a person in [`Context::persons`].
 pub type PersonIdx = u32;
+
+/// No person: the symbol is not a valid id of the view.
+const NO_PERSON: PersonIdx = PersonIdx::MAX;
 
 /// Where a person's death date comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +57,8 @@ pub struct Context<'a> {
     pub as_of: NaiveDate,
     /// Every person named by a valid id in any source.
     pub persons: Vec<Person>,
-    index: HashMap<Text, PersonIdx>,
+    /// Person of each text symbol (`NO_PERSON` for texts that are no valid id).
+    index: Vec<PersonIdx>,
     elig_rows: Vec<u32>,
     /// Per kept payment, its person (None for an invalid id).
     pub payment_person: Vec<Option<PersonIdx>>,
@@ -94,18 +99,19 @@ pub struct Deposit {
 impl<'a> Context<'a> {
     /// Builds the person view and indices.
     pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
-        // Nearly everyone is in hukou: size the view once instead of rehashing as it grows.
+        // Persons are indexed by the symbol of their id: one array lookup, no hashing.
+        let mut index: Vec<PersonIdx> = vec![NO_PERSON; ds.strings.len()];
         let mut persons: Vec<Person> = Vec::with_capacity(ds.hukou.len());
-        let mut index: HashMap<Text, PersonIdx> =
-            HashMap::with_capacity_and_hasher(ds.hukou.len(), Default::default());
-        let mut intern = |id: &Text, persons: &mut Vec<Person>| -> PersonIdx {
-            if let Some(&i) = index.get(id) {
-                return i;
+        let mut intern = |id: Sym, persons: &mut Vec<Person>| -> PersonIdx {
+            let slot = &mut index[id.index()];
+            if *slot != NO_PERSON {
+                return *slot;
             }
             let i = persons.len() as PersonIdx;
+            let text = ds.str(id);
             persons.push(Person {
-                id: id.clone(),
-                birth_year: qianbiao_core::id::birth_year_of_canonical(id).unwrap_or(0),
+                id: Text::from(text),
+                birth_year: qianbiao_core::id::birth_year_of_canonical(text).unwrap_or(0),
                 hukou: None,
                 death: None,
                 death_rows: 0,
@@ -113,35 +119,39 @@ impl<'a> Context<'a> {
                 employee_medical: false,
                 elig: (0, 0),
             });
-            index.insert(id.clone(), i);
+            *slot = i;
             i
         };
-        for (i, h) in ds.hukou.iter().enumerate() {
-            let p = intern(&h.id, &mut persons);
+        let hk = &ds.hukou;
+        for (i, &id) in hk.id.iter().enumerate() {
+            let p = intern(id, &mut persons);
             let person = &mut persons[p as usize];
             if person.hukou.is_none() {
                 person.hukou = Some(i as u32);
-                if h.status == HukouStatus::Dead {
-                    if let Some(d) = h.status_date {
+                if hk.status[i] == HukouStatus::Dead {
+                    if let Some(d) = hk.status_date[i] {
                         person.death = Some((d, DeathSource::Hukou));
                     }
                 }
             }
         }
-        for (i, d) in ds.deaths.iter().enumerate() {
-            let p = intern(&d.id, &mut persons);
+        let dt = &ds.deaths;
+        for (i, &id) in dt.id.iter().enumerate() {
+            let p = intern(id, &mut persons);
             let person = &mut persons[p as usize];
             person.death_rows += 1;
-            if person.death.is_none_or(|(old, _)| d.death_date < old) {
-                person.death = Some((d.death_date, DeathSource::Notice(i as u32)));
+            let day = dt.death_date[i];
+            if person.death.is_none_or(|(old, _)| day < old) {
+                person.death = Some((day, DeathSource::Notice(i as u32)));
             }
         }
         let (ys, ye) = (policy.year_start(), policy.year_end());
-        for r in &ds.registrations {
-            let p = intern(&r.id, &mut persons);
-            let active = r.start_date <= ye && r.end_date.is_none_or(|e| e >= ys);
+        let rg = &ds.registrations;
+        for (i, &id) in rg.id.iter().enumerate() {
+            let p = intern(id, &mut persons);
+            let active = rg.start_date[i] <= ye && rg.end_date[i].is_none_or(|e| e >= ys);
             if active {
-                match r.scheme {
+                match rg.scheme[i] {
                     Scheme::EmployeePension => persons[p as usize].employee_pension = true,
                     Scheme::EmployeeMedical => persons[p as usize].employee_medical = true,
                     _ => {}
@@ -150,9 +160,10 @@ impl<'a> Context<'a> {
         }
         let mut elig_pairs: Vec<(PersonIdx, u32)> = ds
             .eligibility
+            .id
             .iter()
             .enumerate()
-            .map(|(i, e)| (intern(&e.id, &mut persons), i as u32))
+            .map(|(i, &id)| (intern(id, &mut persons), i as u32))
             .collect();
         elig_pairs.sort_unstable();
         let mut elig_rows = Vec::with_capacity(elig_pairs.len());
@@ -166,36 +177,35 @@ impl<'a> Context<'a> {
             }
             persons[p as usize].elig = (start, elig_rows.len() as u32);
         }
-        for p in &ds.payments {
-            if p.id_valid {
-                intern(&p.id, &mut persons);
+        for (&id, &valid) in ds.payments.id.iter().zip(&ds.payments.id_valid) {
+            if valid {
+                intern(id, &mut persons);
             }
         }
-        for r in &ds.receipts {
-            if r.id_valid {
-                intern(&r.id, &mut persons);
+        for (&id, &valid) in ds.receipts.id.iter().zip(&ds.receipts.id_valid) {
+            if valid {
+                intern(id, &mut persons);
             }
         }
-        for r in &ds.roster {
-            intern(&r.id, &mut persons);
+        for &id in &ds.roster.id {
+            intern(id, &mut persons);
         }
         let payment_person: Vec<Option<PersonIdx>> = ds
             .payments
+            .id
             .par_iter()
-            .map(|p| {
-                if p.id_valid {
-                    index.get(&p.id).copied()
-                } else {
-                    None
-                }
+            .zip(&ds.payments.id_valid)
+            .map(|(&id, &valid)| {
+                let p = index[id.index()];
+                (valid && p != NO_PERSON).then_some(p)
             })
             .collect();
 
         let mut deposits: HashMap<Text, Deposit> = HashMap::default();
-        for d in &ds.deposits {
+        for d in ds.deposits().iter() {
             let day = d.deposited_at.date();
             deposits
-                .entry(d.deposit_id.clone())
+                .entry(Text::from(d.deposit_id))
                 .and_modify(|x| {
                     x.amount += d.amount;
                     // Counts add up only when every row gives one; a row without a count
@@ -209,7 +219,7 @@ impl<'a> Context<'a> {
                     x.provs.push(d.prov);
                 })
                 .or_insert_with(|| Deposit {
-                    collector_id: d.collector_id.clone(),
+                    collector_id: Text::from(d.collector_id),
                     amount: d.amount,
                     person_count: d.person_count,
                     first_date: day,
@@ -218,24 +228,28 @@ impl<'a> Context<'a> {
                 });
         }
         let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::default();
-        for (i, p) in ds.payments.iter().enumerate() {
+        for (i, p) in ds.payments().iter().enumerate() {
             if p.is_effective() && !p.receipt_no.is_empty() {
                 payments_by_receipt
-                    .entry(p.receipt_no.clone())
+                    .entry(Text::from(p.receipt_no))
                     .or_default()
                     .push(i as u32);
             }
         }
         let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::default();
-        for (i, r) in ds.receipts.iter().enumerate() {
+        for (i, r) in ds.receipts().iter().enumerate() {
             receipts_by_no
-                .entry(r.receipt_no.clone())
+                .entry(Text::from(r.receipt_no))
                 .or_default()
                 .push(i as u32);
         }
         let (person_scheme, person_scheme_bounds) = person_scheme_groups(ds);
         let links = crate::link::Links::compute(ds, |id| {
-            index.get(id).and_then(|&p| persons[p as usize].hukou)
+            ds.strings
+                .lookup(id)
+                .map(|s| index[s.index()])
+                .filter(|&p| p != NO_PERSON)
+                .and_then(|p| persons[p as usize].hukou)
         });
         Context {
             ds,
@@ -259,7 +273,7 @@ impl<'a> Context<'a> {
     /// the members passing `keep` (in ledger order); groups with no such member are skipped.
     pub fn for_each_person_scheme(
         &self,
-        keep: impl Fn(&PaymentRow) -> bool,
+        keep: impl Fn(&Payment) -> bool,
         mut f: impl FnMut(&mut Vec<u32>),
     ) {
         let mut members = Vec::new();
@@ -269,7 +283,7 @@ impl<'a> Context<'a> {
                 self.person_scheme[a as usize..b as usize]
                     .iter()
                     .copied()
-                    .filter(|&i| keep(self.payment(i))),
+                    .filter(|&i| keep(&self.payment(i))),
             );
             if !members.is_empty() {
                 f(&mut members);
@@ -279,7 +293,16 @@ impl<'a> Context<'a> {
 
     /// The person of a canonical valid id.
     pub fn person_of(&self, id: &str) -> Option<PersonIdx> {
-        self.index.get(id).copied()
+        self.ds
+            .strings
+            .lookup(id)
+            .and_then(|s| self.person_of_sym(s))
+    }
+
+    /// The person of an id's symbol.
+    pub fn person_of_sym(&self, id: Sym) -> Option<PersonIdx> {
+        let p = *self.index.get(id.index())?;
+        (p != NO_PERSON).then_some(p)
     }
 
     /// The person record.
@@ -293,16 +316,18 @@ impl<'a> Context<'a> {
     }
 
     /// The person's hukou row.
-    pub fn hukou(&self, p: PersonIdx) -> Option<&'a HukouRow> {
-        self.person(p).hukou.map(|i| &self.ds.hukou[i as usize])
+    pub fn hukou(&self, p: PersonIdx) -> Option<HukouView<'a>> {
+        self.person(p)
+            .hukou
+            .map(|i| self.ds.hukou().get(i as usize))
     }
 
     /// The person's eligibility rows.
-    pub fn eligibility(&self, p: PersonIdx) -> impl Iterator<Item = &'a EligibilityRow> + '_ {
+    pub fn eligibility(&self, p: PersonIdx) -> impl Iterator<Item = EligibilityView<'a>> + '_ {
         let (a, b) = self.person(p).elig;
         self.elig_rows[a as usize..b as usize]
             .iter()
-            .map(|&i| &self.ds.eligibility[i as usize])
+            .map(|&i| self.ds.eligibility().get(i as usize))
     }
 
     /// True when a row of the group is active on `day`.
@@ -368,7 +393,7 @@ impl<'a> Context<'a> {
     pub fn death_source(&self, p: PersonIdx) -> String {
         match self.person(p).death {
             Some((_, DeathSource::Notice(i))) => {
-                let s = &self.ds.deaths[i as usize].source;
+                let s = self.ds.deaths().get(i as usize).source;
                 if s.is_empty() {
                     "死亡人员信息".into()
                 } else {
@@ -386,28 +411,26 @@ impl<'a> Context<'a> {
     }
 
     /// The kept payment at an index.
-    pub fn payment(&self, i: u32) -> &'a PaymentRow {
-        &self.ds.payments[i as usize]
+    pub fn payment(&self, i: u32) -> Payment<'a> {
+        self.ds.payments().get(i as usize)
     }
 
     /// The receipt at an index.
-    pub fn receipt(&self, i: u32) -> &'a ReceiptRow {
-        &self.ds.receipts[i as usize]
+    pub fn receipt(&self, i: u32) -> ReceiptView<'a> {
+        self.ds.receipts().get(i as usize)
     }
 
     /// Deposits rows (raw).
-    pub fn deposit_rows(&self) -> &'a [DepositRow] {
-        &self.ds.deposits
+    pub fn deposit_rows(&self) -> Rows<'a, Deposits> {
+        self.ds.deposits()
     }
 
     /// Indices of effective payments.
-    pub fn effective(&self) -> impl Iterator<Item = (u32, &'a PaymentRow)> + 'a {
-        self.ds
-            .payments
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.is_effective())
-            .map(|(i, p)| (i as u32, p))
+    pub fn effective(&self) -> impl Iterator<Item = (u32, Payment<'a>)> + 'a {
+        let ds = self.ds;
+        (0..ds.payments.status.len())
+            .filter(move |&i| ds.payments.status[i].is_effective())
+            .map(move |i| (i as u32, ds.payments().get(i)))
     }
 
     /// Fills a finding's person columns from an id: hukou's name and village where the id
@@ -415,15 +438,15 @@ impl<'a> Context<'a> {
     pub fn fill_person(&self, f: &mut Finding, id: &str, name: &str, village: &str) {
         f.id_number = id.to_string();
         let h = self.person_of(id).and_then(|p| self.hukou(p));
-        f.name = h.map_or(name, |h| h.name.as_str()).to_string();
-        f.village = h.map_or(village, |h| h.village.as_str()).to_string();
+        f.name = h.map_or(name, |h| h.name).to_string();
+        f.village = h.map_or(village, |h| h.village).to_string();
     }
 
     /// A finding about one payment: person, collector, scheme, period, amount, txn and source.
     pub fn payment_finding(&self, meta: &crate::RuleMeta, i: u32, key: String) -> Finding {
         let p = self.payment(i);
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, &p.id, &p.name, &p.village);
+        self.fill_person(&mut f, p.id, p.name, p.village);
         f.collector_id = p.collector_id.to_string();
         f.scheme = Some(p.scheme);
         f.period = Some(p.period);
@@ -437,7 +460,7 @@ impl<'a> Context<'a> {
     pub fn collectors_of(&self, rows: &[u32]) -> String {
         let mut collectors: Vec<&str> = rows
             .iter()
-            .map(|&i| self.payment(i).collector_id.as_str())
+            .map(|&i| self.payment(i).collector_id)
             .filter(|c| !c.is_empty())
             .collect();
         collectors.sort_unstable();
@@ -450,7 +473,7 @@ impl<'a> Context<'a> {
     pub fn receipt_finding(&self, meta: &crate::RuleMeta, no: &str, rows: &[u32]) -> Finding {
         let r = self.receipt(rows[0]);
         let mut f = Finding::new(meta.code, meta.severity, no);
-        self.fill_person(&mut f, &r.id, &r.name, &r.village);
+        self.fill_person(&mut f, r.id, r.name, r.village);
         f.collector_id = r.collector_id.to_string();
         f.scheme = Some(r.scheme);
         f.period = Some(r.period);
@@ -472,7 +495,7 @@ impl<'a> Context<'a> {
         let first = self.payment(rows[0]);
         let key = format!("{}|{}|{}", first.id, first.scheme, first.period);
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, &first.id, &first.name, &first.village);
+        self.fill_person(&mut f, first.id, first.name, first.village);
         f.scheme = Some(first.scheme);
         f.period = Some(first.period);
         f.amount = amount;
@@ -496,22 +519,25 @@ impl<'a> Context<'a> {
 /// the group bounds: one parallel sort instead of a hash map per rule.
 fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
     let pays = &ds.payments;
-    let mut order: Vec<u32> = pays
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.is_effective() && p.scheme.is_resident() && !p.id_lost)
-        .map(|(i, _)| i as u32)
+    let mut order: Vec<u32> = (0..pays.id.len())
+        .filter(|&i| {
+            pays.status[i].is_effective() && pays.scheme[i].is_resident() && !pays.id_lost[i]
+        })
+        .map(|i| i as u32)
         .collect();
     order.par_sort_unstable_by(|&a, &b| {
-        let (x, y) = (&pays[a as usize], &pays[b as usize]);
-        x.id.cmp(&y.id)
-            .then(x.scheme.cmp(&y.scheme))
-            .then(x.period.cmp(&y.period))
+        let (a, b) = (a as usize, b as usize);
+        ds.str(pays.id[a])
+            .cmp(ds.str(pays.id[b]))
+            .then(pays.scheme[a].cmp(&pays.scheme[b]))
+            .then(pays.period[a].cmp(&pays.period[b]))
             .then(a.cmp(&b))
     });
     let same = |a: u32, b: u32| {
-        let (x, y) = (&pays[a as usize], &pays[b as usize]);
-        x.id == y.id && x.scheme == y.scheme && x.period == y.period
+        let (a, b) = (a as usize, b as usize);
+        pays.id[a] == pays.id[b]
+            && pays.scheme[a] == pays.scheme[b]
+            && pays.period[a] == pays.period[b]
     };
     let mut bounds = Vec::new();
     let mut start = 0;
@@ -525,7 +551,7 @@ fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
 }
 
 /// Formats a payment's date for details: `2021-12-05`.
-pub fn day(p: &PaymentRow) -> NaiveDate {
+pub fn day(p: &Payment) -> NaiveDate {
     p.paid_at.date()
 }
 

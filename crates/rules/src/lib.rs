@@ -164,7 +164,7 @@ pub fn catalogue_markdown() -> String {
 }
 
 /// An effective individual (not government, not back) payment of the scheme.
-pub(crate) fn individual(p: &qianbiao_ingest::PaymentRow, scheme: qianbiao_core::Scheme) -> bool {
+pub(crate) fn individual(p: &qianbiao_ingest::Payment, scheme: qianbiao_core::Scheme) -> bool {
     p.is_effective() && p.payer_type == qianbiao_core::PayerType::Individual && p.scheme == scheme
 }
 

@@ -12,7 +12,7 @@
 //! with no invalid ids builds nothing and a run with many costs one pass over hukou.
 
 use chrono::NaiveDate;
-use qianbiao_ingest::{Dataset, Text};
+use qianbiao_ingest::Dataset;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -84,7 +84,7 @@ impl Links {
     /// person's). Cheap when there is nothing to link.
     pub fn compute(ds: &Dataset, first_row: impl Fn(&str) -> Option<u32> + Sync) -> Links {
         let pays: Vec<(u32, Probe)> = ds
-            .payments
+            .payments()
             .iter()
             .enumerate()
             .filter(|(_, p)| !p.id_valid && p.is_effective() && !p.name.is_empty())
@@ -92,16 +92,16 @@ impl Links {
                 (
                     i as u32,
                     Probe {
-                        id: &p.id,
+                        id: p.id,
                         lost: p.id_lost,
-                        name: &p.name,
-                        village: &p.village,
+                        name: p.name,
+                        village: p.village,
                     },
                 )
             })
             .collect();
         let recs: Vec<(u32, Probe)> = ds
-            .receipts
+            .receipts()
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.id_valid && !r.name.is_empty())
@@ -109,10 +109,10 @@ impl Links {
                 (
                     i as u32,
                     Probe {
-                        id: &r.id,
+                        id: r.id,
                         lost: r.id_lost,
-                        name: &r.name,
-                        village: &r.village,
+                        name: r.name,
+                        village: r.village,
                     },
                 )
             })
@@ -179,21 +179,18 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
         let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
         // One parallel pass over hukou keeps the few rows whose name matters.
-        let rows: Vec<u32> = (0..ds.hukou.len() as u32)
+        let rows: Vec<u32> = (0..ds.hukou().len() as u32)
             .into_par_iter()
             .filter(|&i| {
-                let h = &ds.hukou[i as usize];
-                names.contains(h.name.as_str()) && first_row(&h.id) == Some(i)
+                let h = ds.hukou().get(i as usize);
+                names.contains(h.name) && first_row(h.id) == Some(i)
             })
             .collect();
         for i in rows {
-            let h = &ds.hukou[i as usize];
-            by_name.entry(h.name.as_str()).or_default().push(i);
-            if let Some(b) = birth_of(&h.id) {
-                by_name_birth
-                    .entry((h.name.as_str(), b))
-                    .or_default()
-                    .push(i);
+            let h = ds.hukou().get(i as usize);
+            by_name.entry(h.name).or_default().push(i);
+            if let Some(b) = birth_of(h.id) {
+                by_name_birth.entry((h.name, b)).or_default().push(i);
             }
         }
         Index {
@@ -206,7 +203,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
 
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
-        let id = |h: u32| -> &str { &self.ds.hukou[h as usize].id };
+        let id = |h: u32| -> &str { self.ds.hukou().get(h as usize).id };
         // Hukou ids are 18 characters and an edit keeps the length: other rows have no
         // typo candidate (and a huge id never has its neighbours generated).
         let typo: Vec<u32> = if p.id.len() != 18 {
@@ -220,7 +217,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
         } else {
             let mut found: Vec<u32> = neighbours(p.id)
                 .filter_map(|n| (self.first_row)(&n))
-                .filter(|&h| self.ds.hukou[h as usize].name.as_str() == p.name)
+                .filter(|&h| self.ds.hukou().get(h as usize).name == p.name)
                 .collect();
             found.sort_unstable();
             found.dedup();
@@ -249,7 +246,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
             .iter()
             .copied()
             .filter(|&h| {
-                p.village.is_empty() || self.ds.hukou[h as usize].village.as_str() == p.village
+                p.village.is_empty() || self.ds.hukou().get(h as usize).village == p.village
             })
             .collect();
         single(&candidates, Basis::NameBirth)
@@ -335,8 +332,8 @@ pub fn birth_of(id: &str) -> Option<NaiveDate> {
 }
 
 /// The hukou id of a link.
-pub fn linked_id(ds: &Dataset, l: Link) -> &Text {
-    &ds.hukou[l.hukou as usize].id
+pub fn linked_id(ds: &Dataset, l: Link) -> &str {
+    ds.hukou().get(l.hukou as usize).id
 }
 
 #[cfg(test)]

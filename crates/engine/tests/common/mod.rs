@@ -366,10 +366,15 @@ impl Town {
         } else {
             assert_eq!(ds.linkable_deaths, deaths);
         }
-        for p in &mut ds.payments {
-            if self.lost.iter().any(|t| t == p.txn_id.as_str()) {
-                p.id_lost = true;
-                p.id_valid = false;
+        let pays = &mut ds.payments;
+        for i in 0..pays.txn_id.len() {
+            if self
+                .lost
+                .iter()
+                .any(|t| t == ds.strings.get(pays.txn_id[i]))
+            {
+                pays.id_lost[i] = true;
+                pays.id_valid[i] = false;
             }
         }
         for (file, line, label, stated, sum, rows) in &self.totals {

@@ -30,7 +30,7 @@ impl Rule for Amt001 {
         let tiers = &ctx.policy.pension_tiers;
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(p, Scheme::ResidentPension) || tiers.contains(&p.amount) {
+            if !individual(&p, Scheme::ResidentPension) || tiers.contains(&p.amount) {
                 continue;
             }
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());

@@ -30,7 +30,7 @@ impl Rule for Amt002 {
         let pol = ctx.policy;
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(p, Scheme::ResidentPension) || p.amount != pol.hundred_tier {
+            if !individual(&p, Scheme::ResidentPension) || p.amount != pol.hundred_tier {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {

@@ -30,7 +30,7 @@ impl Rule for Amt003 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(p, Scheme::ResidentMedical) {
+            if !individual(&p, Scheme::ResidentMedical) {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {

@@ -29,7 +29,7 @@ impl Rule for Amt004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(p, Scheme::ResidentMedical) || p.amount <= Fen::ZERO {
+            if !individual(&p, Scheme::ResidentMedical) || p.amount <= Fen::ZERO {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {

@@ -59,7 +59,7 @@ fn compute(ctx: &Context) -> Vec<CoverageRow> {
         }
         let age = ctx.age(person);
         let row = table
-            .entry(h.village.as_str())
+            .entry(h.village)
             .or_insert_with(|| vec![(0, 0); bands.len()]);
         for (b, band) in bands.iter().enumerate() {
             if band.min_age.is_some_and(|a| age < a) || band.max_age.is_some_and(|a| age > a) {

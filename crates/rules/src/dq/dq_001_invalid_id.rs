@@ -43,12 +43,9 @@ impl Rule for Dq001 {
             out.push(f);
         }
         let mut receipts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
-        for (i, r) in ctx.ds.receipts.iter().enumerate() {
+        for (i, r) in ctx.ds.receipts().iter().enumerate() {
             if !r.id_valid {
-                receipts
-                    .entry(r.receipt_no.as_str())
-                    .or_default()
-                    .push(i as u32);
+                receipts.entry(r.receipt_no).or_default().push(i as u32);
             }
         }
         for (no, rows) in receipts {

@@ -32,8 +32,8 @@ impl Rule for Dth004 {
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut deaths: HashMap<&str, Vec<usize>> = HashMap::default();
-        for (i, d) in ctx.ds.deaths.iter().enumerate() {
-            deaths.entry(d.id.as_str()).or_default().push(i);
+        for (i, d) in ctx.ds.deaths().iter().enumerate() {
+            deaths.entry(d.id).or_default().push(i);
         }
         let tolerance = ctx.policy.death_date_tolerance_days;
         let mut out = Vec::new();
@@ -53,7 +53,10 @@ impl Rule for Dth004 {
             if rows.is_empty() && dead_in_hukou {
                 reasons.push("户籍状态为死亡，但无死亡人员信息".to_string());
             }
-            let mut dates: Vec<_> = rows.iter().map(|&i| ctx.ds.deaths[i].death_date).collect();
+            let mut dates: Vec<_> = rows
+                .iter()
+                .map(|&i| ctx.ds.deaths().get(i).death_date)
+                .collect();
             if dead_in_hukou {
                 dates.extend(h.status_date);
             }
@@ -71,11 +74,11 @@ impl Rule for Dth004 {
                 return;
             }
             let mut f = Finding::new(Self::META.code, Self::META.severity, id);
-            let name = rows.first().map_or("", |&i| ctx.ds.deaths[i].name.as_str());
+            let name = rows.first().map_or("", |&i| ctx.ds.deaths().get(i).name);
             ctx.fill_person(&mut f, id, name, "");
             f.sources = rows
                 .iter()
-                .map(|&i| ctx.src(ctx.ds.deaths[i].prov))
+                .map(|&i| ctx.src(ctx.ds.deaths().get(i).prov))
                 .collect();
             f.sources.push(ctx.src(h.prov));
             f.detail = format!("{}，应核实并统一死亡信息", reasons.join("；"));
@@ -86,8 +89,8 @@ impl Rule for Dth004 {
         }
         for p in 0..ctx.persons.len() as u32 {
             if let Some(h) = ctx.hukou(p) {
-                if h.status == HukouStatus::Dead && !deaths.contains_key(h.id.as_str()) {
-                    check(&h.id, &[]);
+                if h.status == HukouStatus::Dead && !deaths.contains_key(h.id) {
+                    check(h.id, &[]);
                 }
             }
         }

@@ -42,7 +42,7 @@ impl Rule for Dth005 {
         let mut dead: HashMap<PersonIdx, (NaiveDate, u32, Basis)> = HashMap::default();
         for &(d, link) in &ctx.links.deaths {
             let row = &ctx.ds.linkable_deaths[d as usize];
-            let id = &ctx.ds.hukou[link.hukou as usize].id;
+            let id = ctx.ds.hukou().get(link.hukou as usize).id;
             let Some(person) = ctx.person_of(id) else {
                 continue;
             };

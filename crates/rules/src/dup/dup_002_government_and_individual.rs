@@ -1,6 +1,6 @@
 //! DUP-002 代缴与个人缴费重复: Government and individual payment.
 use qianbiao_core::{Fen, Finding, PayerType};
-use qianbiao_ingest::PaymentRow;
+use qianbiao_ingest::Payment;
 
 use super::txn_list;
 use crate::{Context, Rule, RuleMeta};
@@ -31,7 +31,7 @@ impl Rule for Dup002 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         let paying =
-            |p: &PaymentRow| matches!(p.payer_type, PayerType::Individual | PayerType::Government);
+            |p: &Payment| matches!(p.payer_type, PayerType::Individual | PayerType::Government);
         ctx.for_each_person_scheme(paying, |rows| {
             if rows.len() < 2 {
                 return;

@@ -1,6 +1,6 @@
 //! DUP-003 重复参保: Employee and resident enrolment.
 use qianbiao_core::{Finding, PayerType};
-use qianbiao_ingest::PaymentRow;
+use qianbiao_ingest::Payment;
 
 use super::txn_list;
 use crate::{total, Context, Rule, RuleMeta};
@@ -31,9 +31,8 @@ impl Rule for Dup003 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
         let mut out = Vec::new();
-        let counted = |p: &PaymentRow| {
-            p.period == year && p.payer_type != PayerType::BackPayment && p.id_valid
-        };
+        let counted =
+            |p: &Payment| p.period == year && p.payer_type != PayerType::BackPayment && p.id_valid;
         ctx.for_each_person_scheme(counted, |rows| {
             let p = ctx.payment(rows[0]);
             let Some(person) = ctx.payment_person[rows[0] as usize] else {

@@ -1,7 +1,7 @@
 //! DUP: duplicate payments and enrolments.
 
 use qianbiao_core::{Finding, PayerType};
-use qianbiao_ingest::PaymentRow;
+use qianbiao_ingest::Payment;
 
 use crate::{total, Context, RuleMeta};
 
@@ -13,10 +13,7 @@ pub mod dup_005_government_twice;
 
 /// `txn1、txn2` for details.
 pub(crate) fn txn_list(ctx: &Context, rows: &[u32]) -> String {
-    let mut v: Vec<&str> = rows
-        .iter()
-        .map(|&i| ctx.payment(i).txn_id.as_str())
-        .collect();
+    let mut v: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).txn_id).collect();
     v.sort_unstable();
     v.join("、")
 }
@@ -32,7 +29,7 @@ pub(crate) fn repeated_payments(
     [who, what, remedy]: [&str; 3],
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let of_payer = |p: &PaymentRow| p.payer_type == payer;
+    let of_payer = |p: &Payment| p.payer_type == payer;
     ctx.for_each_person_scheme(of_payer, |rows| {
         if rows.len() < 2 {
             return;
@@ -41,7 +38,7 @@ pub(crate) fn repeated_payments(
             let (pa, pb) = (ctx.payment(a), ctx.payment(b));
             pa.paid_at
                 .cmp(&pb.paid_at)
-                .then_with(|| pa.txn_id.cmp(&pb.txn_id))
+                .then_with(|| pa.txn_id.cmp(pb.txn_id))
         });
         let all = total(ctx, rows);
         let first = ctx.payment(rows[0]);

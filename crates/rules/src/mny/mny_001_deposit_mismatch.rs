@@ -33,7 +33,7 @@ impl Rule for Mny001 {
         let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::default();
         for (i, p) in ctx.effective() {
             if !p.deposit_id.is_empty() {
-                by_deposit.entry(p.deposit_id.as_str()).or_default().push(i);
+                by_deposit.entry(p.deposit_id).or_default().push(i);
             }
         }
         let mut out = Vec::new();

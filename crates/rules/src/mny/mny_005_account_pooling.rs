@@ -39,22 +39,22 @@ impl Rule for Mny005 {
         order.par_sort_unstable_by(|&a, &b| {
             ctx.payment(a)
                 .payer_account
-                .cmp(&ctx.payment(b).payer_account)
+                .cmp(ctx.payment(b).payer_account)
                 .then(a.cmp(&b))
         });
         let mut out = Vec::new();
         for rows in
             order.chunk_by(|&a, &b| ctx.payment(a).payer_account == ctx.payment(b).payer_account)
         {
-            let account = ctx.payment(rows[0]).payer_account.as_str();
+            let account = ctx.payment(rows[0]).payer_account;
             // A household is its hukou household_no, or the person alone: no allocation.
             let mut households: Vec<(bool, &str)> = rows
                 .iter()
                 .map(|&i| {
                     let h = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
                     match h {
-                        Some(h) if !h.household_no.is_empty() => (true, h.household_no.as_str()),
-                        _ => (false, ctx.payment(i).id.as_str()),
+                        Some(h) if !h.household_no.is_empty() => (true, h.household_no),
+                        _ => (false, ctx.payment(i).id),
                     }
                 })
                 .collect();
@@ -66,7 +66,7 @@ impl Rule for Mny005 {
             let mut f = Finding::new(Self::META.code, Self::META.severity, account);
             f.amount = total(ctx, rows);
             f.collector_id = ctx.collectors_of(rows);
-            let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id.as_str()).collect();
+            let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id).collect();
             people.sort_unstable();
             people.dedup();
             ctx.cite_payments(&mut f, rows);

@@ -68,14 +68,14 @@ impl Rule for Mny006 {
         type Numbers<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<u64, (usize, Prov)>>>;
         let ds = ctx.ds;
         let receipts = ds
-            .receipts
+            .receipts()
             .iter()
-            .map(|r| (r.collector_id.as_str(), r.receipt_no.as_str(), r.prov));
+            .map(|r| (r.collector_id, r.receipt_no, r.prov));
         let payments = ds
-            .payments
+            .payments()
             .iter()
             .filter(|p| p.is_effective())
-            .map(|p| (p.collector_id.as_str(), p.receipt_no.as_str(), p.prov));
+            .map(|p| (p.collector_id, p.receipt_no, p.prov));
         let mut seen: Numbers = BTreeMap::new();
         for (collector, no, prov) in receipts.chain(payments) {
             if collector.is_empty() {

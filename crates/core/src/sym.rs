@@ -1,0 +1,160 @@
+//! Interned text: every text cell of a run is stored once in an [`Interner`] and its
+//! columns hold [`Sym`]s, four-byte handles.
+//!
+//! Villages, offices, collectors, channels, accounts and deposit ids repeat across
+//! hundreds of thousands of rows and across sources; ids repeat across all eight
+//! sources. One interner per run makes every such column a `Vec<Sym>`, makes equality of
+//! two cells one integer comparison (also across sources: a collector id in payments and
+//! in deposits is the same `Sym`), and lets the person view index persons by the `Sym`
+//! of their id in a plain array instead of a hash map.
+//!
+//! A `Sym` has no order on purpose: numbers follow the order text was first seen, which
+//! says nothing about the text. Anything sorted is sorted by [`Interner::get`].
+
+use std::hash::{BuildHasher, Hasher};
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
+
+/// A handle to a text in an [`Interner`]. `Sym::EMPTY` is the empty text in every
+/// interner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Sym(u32);
+
+impl Sym {
+    /// The empty text.
+    pub const EMPTY: Sym = Sym(0);
+
+    /// True for the empty text.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The handle as a dense index (`0..Interner::len()`), for arrays indexed by text.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Every distinct text of a run, stored once in one arena.
+#[derive(Debug, Clone)]
+pub struct Interner {
+    bytes: String,
+    /// End offset in `bytes` of each text; text `i` spans `ends[i-1]..ends[i]`.
+    ends: Vec<u64>,
+    table: HashTable<u32>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner::new()
+    }
+}
+
+fn hash(s: &str) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+impl Interner {
+    /// An interner holding only the empty text.
+    pub fn new() -> Interner {
+        let mut i = Interner {
+            bytes: String::new(),
+            ends: Vec::new(),
+            table: HashTable::new(),
+        };
+        i.intern("");
+        i
+    }
+
+    /// An interner sized for about `texts` distinct texts of `bytes` bytes.
+    pub fn with_capacity(texts: usize, bytes: usize) -> Interner {
+        let mut i = Interner {
+            bytes: String::with_capacity(bytes),
+            ends: Vec::with_capacity(texts + 1),
+            table: HashTable::with_capacity(texts + 1),
+        };
+        i.intern("");
+        i
+    }
+
+    fn text_at<'b>(bytes: &'b str, ends: &[u64], i: u32) -> &'b str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        &bytes[start..ends[i] as usize]
+    }
+
+    /// The handle of a text, adding the text when it is new.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        let h = hash(s);
+        let Interner { bytes, ends, table } = self;
+        if let Some(&i) = table.find(h, |&i| Self::text_at(bytes, ends, i) == s) {
+            return Sym(i);
+        }
+        let i = u32::try_from(ends.len()).expect("more than 4 billion distinct texts in a run");
+        bytes.push_str(s);
+        ends.push(bytes.len() as u64);
+        table.insert_unique(h, i, |&j| hash(Self::text_at(bytes, ends, j)));
+        Sym(i)
+    }
+
+    /// The handle of a text already interned.
+    pub fn lookup(&self, s: &str) -> Option<Sym> {
+        self.table
+            .find(hash(s), |&i| Self::text_at(&self.bytes, &self.ends, i) == s)
+            .map(|&i| Sym(i))
+    }
+
+    /// The text of a handle.
+    pub fn get(&self, s: Sym) -> &str {
+        Self::text_at(&self.bytes, &self.ends, s.0)
+    }
+
+    /// Number of distinct texts, the empty one included.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Always false: the empty text is always there.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Bytes held (arena, offsets and table), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_text_gets_the_same_handle() {
+        let mut i = Interner::new();
+        assert_eq!(i.intern(""), Sym::EMPTY);
+        let a = i.intern("三岔河村");
+        let b = i.intern("DBY001");
+        assert_ne!(a, b);
+        assert_eq!(i.intern("三岔河村"), a);
+        assert_eq!(i.get(a), "三岔河村");
+        assert_eq!(i.get(b), "DBY001");
+        assert_eq!(i.get(Sym::EMPTY), "");
+        assert_eq!(i.lookup("DBY001"), Some(b));
+        assert_eq!(i.lookup("DBY002"), None);
+        assert_eq!(i.len(), 3);
+    }
+
+    #[test]
+    fn many_texts_survive_growth() {
+        let mut i = Interner::with_capacity(2, 4);
+        let syms: Vec<Sym> = (0..50_000).map(|k| i.intern(&format!("t{k}"))).collect();
+        for (k, s) in syms.iter().enumerate() {
+            assert_eq!(i.get(*s), format!("t{k}"));
+            assert_eq!(i.intern(&format!("t{k}")), *s);
+        }
+    }
+}
