@@ -106,35 +106,35 @@ fn input_ids_and_names(data: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut names = BTreeSet::new();
     let mut places = BTreeSet::new();
     for h in ds.hukou().iter() {
-        ids.insert(h.id.to_string());
-        names.insert(h.name.to_string());
-        places.insert(h.village.to_string());
-        places.insert(h.office.to_string());
+        ids.insert(h.id().to_string());
+        names.insert(h.name().to_string());
+        places.insert(h.village().to_string());
+        places.insert(h.office().to_string());
     }
     for p in ds.payments().iter() {
-        ids.insert(p.id.to_string());
-        names.insert(p.name.to_string());
-        places.insert(p.village.to_string());
+        ids.insert(p.id().to_string());
+        names.insert(p.name().to_string());
+        places.insert(p.village().to_string());
     }
     for r in ds.receipts().iter() {
-        ids.insert(r.id.to_string());
-        names.insert(r.name.to_string());
+        ids.insert(r.id().to_string());
+        names.insert(r.name().to_string());
     }
     for d in ds.deaths().iter() {
-        ids.insert(d.id.to_string());
-        names.insert(d.name.to_string());
+        ids.insert(d.id().to_string());
+        names.insert(d.name().to_string());
     }
     for e in ds.eligibility().iter() {
-        ids.insert(e.id.to_string());
-        names.insert(e.name.to_string());
+        ids.insert(e.id().to_string());
+        names.insert(e.name().to_string());
     }
     for r in ds.registrations().iter() {
-        ids.insert(r.id.to_string());
-        names.insert(r.name.to_string());
+        ids.insert(r.id().to_string());
+        names.insert(r.name().to_string());
     }
     for r in ds.roster().iter() {
-        ids.insert(r.id.to_string());
-        names.insert(r.name.to_string());
+        ids.insert(r.id().to_string());
+        names.insert(r.name().to_string());
     }
     // Ids of 15 characters or more (shorter "ids" are garbage cells, masked as text);
     // names of two characters or more (a one-character name masks to itself), unless the

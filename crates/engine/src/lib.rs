@@ -61,8 +61,8 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The default as_of: the latest date among kept payments rows (any status) and deposits.
 pub fn default_as_of(ds: &Dataset) -> Option<NaiveDate> {
-    let p = ds.payments().iter().map(|p| p.paid_at.date()).max();
-    let d = ds.deposits().iter().map(|d| d.deposited_at.date()).max();
+    let p = ds.payments().iter().map(|p| p.paid_at().date()).max();
+    let d = ds.deposits().iter().map(|d| d.deposited_at().date()).max();
     p.max(d)
 }
 
@@ -138,19 +138,19 @@ pub fn collector_rows(ctx: &Context, findings: &[Finding]) -> Vec<CollectorRow> 
     for p in ds
         .payments()
         .iter()
-        .filter(|p| p.is_effective() && !p.collector_id.is_empty())
+        .filter(|p| p.is_effective() && !p.collector_id().is_empty())
     {
-        let r = get(&mut table, p.collector_id);
+        let r = get(&mut table, p.collector_id());
         r.payments += 1;
-        r.amount += p.amount;
+        r.amount += p.amount();
     }
     for d in ds.deposits().iter() {
-        get(&mut table, d.collector_id).deposited_amount += d.amount;
+        get(&mut table, d.collector_id()).deposited_amount += d.amount();
     }
     for rc in ds.receipts().iter() {
-        let r = get(&mut table, rc.collector_id);
+        let r = get(&mut table, rc.collector_id());
         r.receipts += 1;
-        r.receipt_amount += rc.amount;
+        r.receipt_amount += rc.amount();
     }
     for f in findings {
         for c in f.collector_id.split(';').filter(|c| !c.is_empty()) {
@@ -528,15 +528,15 @@ fn manifest(m: ManifestParts) -> Value {
         .payments()
         .iter()
         .filter(|p| p.is_effective())
-        .map(|p| p.amount)
+        .map(|p| p.amount())
         .sum();
     // Computed from the ledger itself, not from the collectors table, so that a test can
     // check that the table adds up to it.
     let collector_total: Fen = ds
         .payments()
         .iter()
-        .filter(|p| p.is_effective() && !p.collector_id.is_empty())
-        .map(|p| p.amount)
+        .filter(|p| p.is_effective() && !p.collector_id().is_empty())
+        .map(|p| p.amount())
         .sum();
     let timings: serde_json::Map<String, Value> = m
         .timings
@@ -572,8 +572,8 @@ fn manifest(m: ManifestParts) -> Value {
             "effective_payments": ds.payments().iter().filter(|p| p.is_effective()).count(),
             "effective_amount": effective,
             "collector_payments_amount": collector_total,
-            "deposits_amount": ds.deposits().iter().map(|d| d.amount).sum::<Fen>(),
-            "receipts_amount": ds.receipts().iter().map(|r| r.amount).sum::<Fen>(),
+            "deposits_amount": ds.deposits().iter().map(|d| d.amount()).sum::<Fen>(),
+            "receipts_amount": ds.receipts().iter().map(|r| r.amount()).sum::<Fen>(),
         },
         "timings_ms": timings,
     })

@@ -546,13 +546,12 @@ fn dedupe_payments(ds: &mut Dataset) {
     // Rows are in read order (files by name, rows by line); a stable sort by txn_id keeps
     // that order within each txn_id, so the first of a group is the first read.
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    let txn = &ds.payments.txn_id;
     order.par_sort_by(|&a, &b| {
-        rows.get(a as usize)
-            .txn_id
-            .cmp(rows.get(b as usize).txn_id)
+        ds.str(txn[a as usize])
+            .cmp(ds.str(txn[b as usize]))
             .then(a.cmp(&b))
     });
-    let txn = &ds.payments.txn_id;
     let mut keep = vec![true; rows.len()];
     let mut duplicates = Vec::new();
     let mut conflicts = Vec::new();
@@ -567,7 +566,7 @@ fn dedupe_payments(ds: &mut Dataset) {
             let (o, f) = (rows.get(other), rows.get(first));
             if o.same_content(&f) {
                 // An exact copy of the kept row: one payment.
-                duplicates.push(o.prov.file);
+                duplicates.push(o.prov().file);
             } else {
                 differs = true;
             }
@@ -577,7 +576,7 @@ fn dedupe_payments(ds: &mut Dataset) {
             // Every row read with this txn_id, in read order, whatever the order of the
             // exact copies and the differing rows.
             conflicts.push(Conflict {
-                txn_id: Text::from(rows.get(first).txn_id),
+                txn_id: Text::from(rows.get(first).txn_id()),
                 rows: order[i..j]
                     .iter()
                     .map(|&k| rows.get(k as usize).to_row())

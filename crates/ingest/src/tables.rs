@@ -120,13 +120,13 @@ macro_rules! table {
 
         $(#[$doc])*
         ///
-        /// A view of one row of the columns, text resolved.
+        /// One row of the columns: each accessor reads its own column only, so a rule
+        /// touching three columns of a row reads three values, not the whole row.
         #[derive(Debug, Clone, Copy)]
         pub struct $View<'a> {
-            /// The row's index in its table.
-            pub idx: u32,
-            $( $(#[$tdoc])* pub $t: &'a str, )*
-            $( $(#[$vdoc])* pub $v: $vt, )*
+            table: &'a $Table,
+            strings: &'a Interner,
+            i: usize,
         }
 
         impl Table for $Table {
@@ -140,11 +140,7 @@ macro_rules! table {
                 $( self.$v.push(r.$v.clone()); )*
             }
             fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> $View<'a> {
-                $View {
-                    idx: i as u32,
-                    $( $t: strings.get(self.$t[i]), )*
-                    $( $v: self.$v[i], )*
-                }
+                $View { table: self, strings, i }
             }
             fn retain(&mut self, keep: &[bool]) {
                 $( retain_col(&mut self.$t, keep); )*
@@ -152,12 +148,35 @@ macro_rules! table {
             }
         }
 
-        impl $View<'_> {
+        impl<'a> $View<'a> {
+            /// The row's index in its table.
+            pub fn idx(&self) -> usize {
+                self.i
+            }
+            $(
+                $(#[$tdoc])*
+                pub fn $t(&self) -> &'a str {
+                    self.strings.get(self.table.$t[self.i])
+                }
+            )*
+            $(
+                $(#[$vdoc])*
+                pub fn $v(&self) -> $vt {
+                    self.table.$v[self.i]
+                }
+            )*
+            /// True when every column but provenance holds the same value in both rows
+            /// (text compared by symbol: equal symbols are equal text).
+            pub fn same_values(&self, other: &$View) -> bool {
+                let (a, b) = (self.i, other.i);
+                true $( && self.table.$t[a] == other.table.$t[b] )*
+                    $( && (stringify!($v) == "prov" || self.table.$v[a] == other.table.$v[b]) )*
+            }
             /// The row as an owned row.
             pub fn to_row(&self) -> $Row {
                 $Row {
-                    $( $t: Text::from(self.$t), )*
-                    $( $v: self.$v, )*
+                    $( $t: Text::from(self.$t()), )*
+                    $( $v: self.$v(), )*
                 }
             }
         }
@@ -252,7 +271,7 @@ table! {
 impl EligibilityView<'_> {
     /// True when the row is in force on `day`.
     pub fn active_on(&self, day: NaiveDate) -> bool {
-        self.valid_from <= day && self.valid_to.is_none_or(|to| day <= to)
+        self.valid_from() <= day && self.valid_to().is_none_or(|to| day <= to)
     }
 }
 
@@ -332,28 +351,12 @@ table! {
 impl Payment<'_> {
     /// Same canonical content (everything but provenance): an export of the same payment.
     pub fn same_content(&self, other: &Payment) -> bool {
-        self.txn_id == other.txn_id
-            && self.id == other.id
-            && self.id_valid == other.id_valid
-            && self.id_lost == other.id_lost
-            && self.name == other.name
-            && self.scheme == other.scheme
-            && self.period == other.period
-            && self.amount == other.amount
-            && self.paid_at == other.paid_at
-            && self.channel == other.channel
-            && self.payer_type == other.payer_type
-            && self.collector_id == other.collector_id
-            && self.village == other.village
-            && self.receipt_no == other.receipt_no
-            && self.payer_account == other.payer_account
-            && self.deposit_id == other.deposit_id
-            && self.status == other.status
+        self.same_values(other)
     }
 
     /// True for status 成功.
     pub fn is_effective(&self) -> bool {
-        self.status.is_effective()
+        self.status().is_effective()
     }
 }
 

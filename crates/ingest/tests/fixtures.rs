@@ -142,7 +142,7 @@ fn rejections<'a>(ds: &'a Dataset, path: &str) -> Vec<(u32, &'a str)> {
 fn pay<'a>(ds: &'a Dataset, txn: &str) -> Payment<'a> {
     ds.payments()
         .iter()
-        .find(|p| p.txn_id == txn)
+        .find(|p| p.txn_id() == txn)
         .unwrap_or_else(|| panic!("no payment {txn}"))
 }
 
@@ -212,26 +212,26 @@ fn gb18030_hukou_with_chinese_headers_and_names() {
 
     assert_eq!(ds.hukou().len(), 2);
     let a = ds.hukou().get(0);
-    assert_eq!(a.id, ID_A);
-    assert_eq!(a.name, "王涛");
-    assert_eq!(a.gender, "女");
-    assert_eq!(a.birth_date, Some(date(1949, 12, 31)));
-    assert_eq!(a.village, "东关村");
-    assert_eq!(a.office, "城关办事处");
-    assert_eq!(a.household_no, "H001");
-    assert!(!a.residence_permit);
-    assert_eq!(a.status, HukouStatus::Normal);
-    assert_eq!(a.status_date, None);
-    assert_eq!(a.prov, Prov { file: 0, line: 2 });
+    assert_eq!(a.id(), ID_A);
+    assert_eq!(a.name(), "王涛");
+    assert_eq!(a.gender(), "女");
+    assert_eq!(a.birth_date(), Some(date(1949, 12, 31)));
+    assert_eq!(a.village(), "东关村");
+    assert_eq!(a.office(), "城关办事处");
+    assert_eq!(a.household_no(), "H001");
+    assert!(!a.residence_permit());
+    assert_eq!(a.status(), HukouStatus::Normal);
+    assert_eq!(a.status_date(), None);
+    assert_eq!(a.prov(), Prov { file: 0, line: 2 });
 
     let b = ds.hukou().get(1);
-    assert_eq!(b.id, ID_C);
-    assert_eq!(b.name, "李四");
-    assert_eq!(b.birth_date, Some(date(1962, 3, 15)));
-    assert!(b.residence_permit);
-    assert_eq!(b.status, HukouStatus::Dead);
-    assert_eq!(b.status_date, Some(date(2022, 3, 1)));
-    assert_eq!(b.prov, Prov { file: 0, line: 3 });
+    assert_eq!(b.id(), ID_C);
+    assert_eq!(b.name(), "李四");
+    assert_eq!(b.birth_date(), Some(date(1962, 3, 15)));
+    assert!(b.residence_permit());
+    assert_eq!(b.status(), HukouStatus::Dead);
+    assert_eq!(b.status_date(), Some(date(2022, 3, 1)));
+    assert_eq!(b.prov(), Prov { file: 0, line: 3 });
 
     assert_eq!(
         rejections(&ds, "hukou.csv"),
@@ -263,32 +263,32 @@ fn utf8_bom_payments_with_every_column() {
 
     // The BOM must not hide the first header (流水号 → txn_id).
     let t1 = pay(&ds, "T1");
-    assert_eq!(t1.id, ID_A);
-    assert!(t1.id_valid);
-    assert_eq!(t1.name, "王涛");
-    assert_eq!(t1.scheme, Scheme::ResidentMedical);
-    assert_eq!(t1.period, 2022);
-    assert_eq!(t1.amount, Fen(32000));
-    assert_eq!(t1.paid_at, dt(2021, 11, 5, 9, 30, 0));
-    assert_eq!(t1.channel, "微信");
-    assert_eq!(t1.payer_type, PayerType::Individual);
-    assert_eq!(t1.collector_id, "");
-    assert_eq!(t1.village, "东关村");
-    assert_eq!(t1.payer_account, "wx-001");
-    assert_eq!(t1.status, PaymentStatus::Success);
+    assert_eq!(t1.id(), ID_A);
+    assert!(t1.id_valid());
+    assert_eq!(t1.name(), "王涛");
+    assert_eq!(t1.scheme(), Scheme::ResidentMedical);
+    assert_eq!(t1.period(), 2022);
+    assert_eq!(t1.amount(), Fen(32000));
+    assert_eq!(t1.paid_at(), dt(2021, 11, 5, 9, 30, 0));
+    assert_eq!(t1.channel(), "微信");
+    assert_eq!(t1.payer_type(), PayerType::Individual);
+    assert_eq!(t1.collector_id(), "");
+    assert_eq!(t1.village(), "东关村");
+    assert_eq!(t1.payer_account(), "wx-001");
+    assert_eq!(t1.status(), PaymentStatus::Success);
     assert!(t1.is_effective());
-    assert_eq!(t1.prov, Prov { file: 1, line: 2 });
+    assert_eq!(t1.prov(), Prov { file: 1, line: 2 });
 
     let t2 = pay(&ds, "T2");
-    assert_eq!(t2.scheme, Scheme::ResidentPension);
-    assert_eq!(t2.amount, Fen(100000));
-    assert_eq!(t2.paid_at, dt(2021, 11, 6, 10, 5, 7));
-    assert_eq!(t2.channel, "现金收据");
-    assert_eq!(t2.payer_type, PayerType::Government);
-    assert_eq!(t2.collector_id, "C01");
-    assert_eq!(t2.receipt_no, "R0001");
-    assert_eq!(t2.deposit_id, "D001");
-    assert_eq!(t2.status, PaymentStatus::Refunded);
+    assert_eq!(t2.scheme(), Scheme::ResidentPension);
+    assert_eq!(t2.amount(), Fen(100000));
+    assert_eq!(t2.paid_at(), dt(2021, 11, 6, 10, 5, 7));
+    assert_eq!(t2.channel(), "现金收据");
+    assert_eq!(t2.payer_type(), PayerType::Government);
+    assert_eq!(t2.collector_id(), "C01");
+    assert_eq!(t2.receipt_no(), "R0001");
+    assert_eq!(t2.deposit_id(), "D001");
+    assert_eq!(t2.status(), PaymentStatus::Refunded);
     assert!(!t2.is_effective());
 }
 
@@ -400,7 +400,16 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
     let got: Vec<(&str, &str, i32, Fen, NaiveDateTime, u32)> = ds
         .payments()
         .iter()
-        .map(|p| (p.txn_id, p.id, p.period, p.amount, p.paid_at, p.prov.line))
+        .map(|p| {
+            (
+                p.txn_id(),
+                p.id(),
+                p.period(),
+                p.amount(),
+                p.paid_at(),
+                p.prov().line,
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -412,9 +421,9 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
             ("T5", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 7),
         ]
     );
-    assert_eq!(pay(&ds, "T3").name, "李四");
-    assert_eq!(pay(&ds, "T3").scheme, Scheme::ResidentMedical);
-    assert_eq!(pay(&ds, "T4").scheme, Scheme::ResidentPension);
+    assert_eq!(pay(&ds, "T3").name(), "李四");
+    assert_eq!(pay(&ds, "T3").scheme(), Scheme::ResidentMedical);
+    assert_eq!(pay(&ds, "T4").scheme(), Scheme::ResidentPension);
     assert_eq!(
         rejections(&ds, "payments.xlsx"),
         [
@@ -451,20 +460,20 @@ fn xlsx_eligibility_date_cells() {
     assert_eq!(ds.eligibility().len(), 2);
     let e = ds.eligibility().get(0);
     assert_eq!(
-        (e.id, e.category, e.disability_level),
+        (e.id(), e.category(), e.disability_level()),
         (ID_B, Category::Canji, Some(2))
     );
     assert_eq!(
-        (e.valid_from, e.valid_to),
+        (e.valid_from(), e.valid_to()),
         (date(2021, 3, 1), Some(date(2022, 12, 31)))
     );
     let e = ds.eligibility().get(1);
     assert_eq!(
-        (e.id, e.category, e.disability_level),
+        (e.id(), e.category(), e.disability_level()),
         (ID_C, Category::Dibao, None)
     );
     // An optional date that cannot be read is kept as empty.
-    assert_eq!((e.valid_from, e.valid_to), (date(2021, 1, 5), None));
+    assert_eq!((e.valid_from(), e.valid_to()), (date(2021, 1, 5), None));
 }
 
 #[test]
@@ -520,24 +529,24 @@ fn parquet_with_native_types() {
     assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (3, 2, 1));
     let p1 = pay(&ds, "P1");
     assert_eq!(
-        (p1.id, p1.scheme, p1.period),
+        (p1.id(), p1.scheme(), p1.period()),
         (ID_A, Scheme::ResidentMedical, 2022)
     );
     assert_eq!(
-        (p1.amount, p1.paid_at, p1.prov.line),
+        (p1.amount(), p1.paid_at(), p1.prov().line),
         (Fen(32000), dt(2021, 11, 5, 9, 30, 0), 2)
     );
-    assert_eq!(p1.status, PaymentStatus::Success);
+    assert_eq!(p1.status(), PaymentStatus::Success);
     let p2 = pay(&ds, "P2");
     assert_eq!(
-        (p2.id, p2.id_valid, p2.scheme),
+        (p2.id(), p2.id_valid(), p2.scheme()),
         (ID_C, true, Scheme::ResidentPension)
     );
     assert_eq!(
-        (p2.amount, p2.paid_at, p2.prov.line),
+        (p2.amount(), p2.paid_at(), p2.prov().line),
         (Fen(16050), dt(2021, 11, 6, 0, 0, 0), 3)
     );
-    assert_eq!(p2.status, PaymentStatus::Refunded);
+    assert_eq!(p2.status(), PaymentStatus::Refunded);
     assert_eq!(
         rejections(&ds, "payments.parquet"),
         [(4, "`id_number`: empty")]
@@ -546,7 +555,15 @@ fn parquet_with_native_types() {
     let d: Vec<_> = ds
         .deaths()
         .iter()
-        .map(|d| (d.id, d.death_date, d.notice_date, d.source, d.prov.line))
+        .map(|d| {
+            (
+                d.id(),
+                d.death_date(),
+                d.notice_date(),
+                d.source(),
+                d.prov().line,
+            )
+        })
         .collect();
     assert_eq!(
         d,
@@ -559,10 +576,10 @@ fn parquet_with_native_types() {
     assert_eq!(ds.eligibility().len(), 1);
     let e = ds.eligibility().get(0);
     assert_eq!(
-        (e.id, e.category, e.disability_level),
+        (e.id(), e.category(), e.disability_level()),
         (ID_B, Category::Canji, Some(1))
     );
-    assert_eq!((e.valid_from, e.valid_to), (date(2021, 1, 1), None));
+    assert_eq!((e.valid_from(), e.valid_to()), (date(2021, 1, 1), None));
     assert_eq!(
         rejections(&ds, "eligibility.parquet"),
         [(3, "`id_number`: invalid id number '371323199001011236'")]
@@ -626,7 +643,7 @@ fn payments_file_and_folder_duplicates_and_conflicts() {
     let kept: Vec<(&str, Prov, Fen)> = ds
         .payments()
         .iter()
-        .map(|p| (p.txn_id, p.prov, p.amount))
+        .map(|p| (p.txn_id(), p.prov(), p.amount()))
         .collect();
     assert_eq!(
         kept,
@@ -670,7 +687,10 @@ fn conflict_lists_every_row_whatever_the_order() {
     assert_eq!((r.rows_accepted, r.duplicate_rows), (3, 1));
     assert_eq!(ds.payments().len(), 1);
     assert_eq!(
-        (ds.payments().get(0).prov.line, ds.payments().get(0).amount),
+        (
+            ds.payments().get(0).prov().line,
+            ds.payments().get(0).amount()
+        ),
         (2, Fen(32000))
     );
     assert_eq!(ds.conflicts.len(), 1);
@@ -717,7 +737,14 @@ fn every_alias_of_the_payments_required_columns() {
             assert_eq!(ds.payments().len(), 1, "{name}");
             let p = ds.payments().get(0);
             assert_eq!(
-                (p.txn_id, p.id, p.scheme, p.period, p.amount, p.paid_at),
+                (
+                    p.txn_id(),
+                    p.id(),
+                    p.scheme(),
+                    p.period(),
+                    p.amount(),
+                    p.paid_at()
+                ),
                 (
                     "T1",
                     ID_A,
@@ -765,14 +792,14 @@ fn every_alias_of_the_payments_optional_columns() {
     for t in ["T1", "T2", "T3"] {
         let p = pay(&ds, t);
         let got = (
-            p.channel,
-            &p.payer_type,
-            p.collector_id,
-            p.village,
-            p.receipt_no,
-            p.payer_account,
-            p.deposit_id,
-            &p.status,
+            p.channel(),
+            &p.payer_type(),
+            p.collector_id(),
+            p.village(),
+            p.receipt_no(),
+            p.payer_account(),
+            p.deposit_id(),
+            &p.status(),
         );
         assert_eq!(
             got,
@@ -789,7 +816,7 @@ fn every_alias_of_the_payments_optional_columns() {
             "{t}"
         );
     }
-    assert_eq!(pay(&ds, "T4").village, "东关村");
+    assert_eq!(pay(&ds, "T4").village(), "东关村");
 }
 
 #[test]
@@ -856,11 +883,11 @@ fn aliases_belong_to_the_column_in_every_source() {
 
     let h = ds.hukou().get(0);
     assert_eq!(
-        (h.office, h.household_no, h.residence_permit),
+        (h.office(), h.household_no(), h.residence_permit()),
         ("北管区", "H9", true)
     );
     assert_eq!(
-        (h.birth_date, &h.status, h.status_date),
+        (h.birth_date(), &h.status(), h.status_date()),
         (
             Some(date(1949, 12, 31)),
             &HukouStatus::MovedOut,
@@ -871,7 +898,15 @@ fn aliases_belong_to_the_column_in_every_source() {
     let d: Vec<_> = ds
         .deaths()
         .iter()
-        .map(|d| (d.id, d.name, d.death_date, d.source, d.notice_date))
+        .map(|d| {
+            (
+                d.id(),
+                d.name(),
+                d.death_date(),
+                d.source(),
+                d.notice_date(),
+            )
+        })
         .collect();
     assert_eq!(
         d,
@@ -892,12 +927,12 @@ fn aliases_belong_to_the_column_in_every_source() {
         .iter()
         .map(|e| {
             (
-                e.id,
-                e.category,
-                e.disability_level,
-                e.valid_from,
-                e.valid_to,
-                e.source_dept,
+                e.id(),
+                e.category(),
+                e.disability_level(),
+                e.valid_from(),
+                e.valid_to(),
+                e.source_dept(),
             )
         })
         .collect();
@@ -929,7 +964,16 @@ fn aliases_belong_to_the_column_in_every_source() {
     let r: Vec<_> = ds
         .registrations()
         .iter()
-        .map(|r| (r.id, r.scheme, r.status, r.tier, r.start_date, r.end_date))
+        .map(|r| {
+            (
+                r.id(),
+                r.scheme(),
+                r.status(),
+                r.tier(),
+                r.start_date(),
+                r.end_date(),
+            )
+        })
         .collect();
     assert_eq!(
         r,
@@ -958,14 +1002,14 @@ fn aliases_belong_to_the_column_in_every_source() {
         .iter()
         .map(|r| {
             (
-                r.receipt_no,
-                r.collector_id,
-                r.id,
-                r.scheme,
-                r.period,
-                r.amount,
-                r.collected_at,
-                r.village,
+                r.receipt_no(),
+                r.collector_id(),
+                r.id(),
+                r.scheme(),
+                r.period(),
+                r.amount(),
+                r.collected_at(),
+                r.village(),
             )
         })
         .collect();
@@ -1000,12 +1044,12 @@ fn aliases_belong_to_the_column_in_every_source() {
         .iter()
         .map(|d| {
             (
-                d.deposit_id,
-                d.collector_id,
-                d.amount,
-                d.deposited_at,
-                d.person_count,
-                d.village,
+                d.deposit_id(),
+                d.collector_id(),
+                d.amount(),
+                d.deposited_at(),
+                d.person_count(),
+                d.village(),
             )
         })
         .collect();
@@ -1034,13 +1078,13 @@ fn aliases_belong_to_the_column_in_every_source() {
     let ro = ds.roster().get(0);
     assert_eq!(
         (
-            ro.id,
-            ro.name,
-            ro.village,
-            ro.scheme,
-            ro.expected_amount,
-            ro.collector_id,
-            ro.batch
+            ro.id(),
+            ro.name(),
+            ro.village(),
+            ro.scheme(),
+            ro.expected_amount(),
+            ro.collector_id(),
+            ro.batch()
         ),
         (
             ID_A,
@@ -1069,16 +1113,16 @@ fn headers_are_trimmed_case_insensitive_and_first_wins() {
     );
     let ds = f.load();
     assert_eq!(
-        (ds.hukou().get(0).name, ds.hukou().get(0).village),
+        (ds.hukou().get(0).name(), ds.hukou().get(0).village()),
         ("王涛", "东关村")
     );
     let p = pay(&ds, "T1");
     assert_eq!(
-        p.amount,
+        p.amount(),
         Fen(10000),
         "金额 comes first and wins over 缴费金额"
     );
-    assert_eq!(p.status, PaymentStatus::Other("待确认".into()));
+    assert_eq!(p.status(), PaymentStatus::Other("待确认".into()));
 }
 
 #[test]
@@ -1159,7 +1203,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     );
     let ds = f.load();
 
-    let h: Vec<&str> = ds.hukou().iter().map(|h| h.id).collect();
+    let h: Vec<&str> = ds.hukou().iter().map(|h| h.id()).collect();
     assert_eq!(h, [ID_X, ID_B, ID_C]);
     assert_eq!(
         rejections(&ds, "hukou.csv"),
@@ -1174,7 +1218,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     let p: Vec<(&str, &str, bool)> = ds
         .payments()
         .iter()
-        .map(|p| (p.txn_id, p.id, p.id_valid))
+        .map(|p| (p.txn_id(), p.id(), p.id_valid()))
         .collect();
     assert_eq!(
         p,
@@ -1192,7 +1236,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     let r: Vec<(&str, &str, bool)> = ds
         .receipts()
         .iter()
-        .map(|r| (r.receipt_no, r.id, r.id_valid))
+        .map(|r| (r.receipt_no(), r.id(), r.id_valid()))
         .collect();
     assert_eq!(r, [("R1", ID_NO_DATE, false), ("R3", ID_C, true)]);
     assert_eq!(rejections(&ds, "receipts.csv"), [(3, "`id_number`: empty")]);
@@ -1215,7 +1259,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
         ),
         (1, 1, 1, 1)
     );
-    assert_eq!(ds.deaths().get(0).id, ID_B);
+    assert_eq!(ds.deaths().get(0).id(), ID_B);
 }
 
 #[test]
@@ -1249,7 +1293,7 @@ fn amount_forms() {
     );
     let ds = f.load();
 
-    let got: Vec<Fen> = ds.payments().iter().map(|p| p.amount).collect();
+    let got: Vec<Fen> = ds.payments().iter().map(|p| p.amount()).collect();
     let hundred = Fen(32000);
     assert_eq!(
         got,
@@ -1281,13 +1325,13 @@ fn amount_forms() {
     );
 
     assert_eq!(ds.deposits().len(), 1);
-    assert_eq!(ds.deposits().get(0).amount, Fen(32000));
+    assert_eq!(ds.deposits().get(0).amount(), Fen(32000));
     assert_eq!(
         rejections(&ds, "deposits.csv"),
         [(3, "`amount`: negative amount '-1'")]
     );
     // An optional amount that cannot be read is kept as empty.
-    let exp: Vec<Option<Fen>> = ds.roster().iter().map(|r| r.expected_amount).collect();
+    let exp: Vec<Option<Fen>> = ds.roster().iter().map(|r| r.expected_amount()).collect();
     assert_eq!(exp, [Some(Fen(32000)), None]);
 }
 
@@ -1332,9 +1376,9 @@ fn date_and_datetime_forms() {
     for (i, (raw, want)) in forms.iter().enumerate() {
         let txn = format!("D{i}");
         match want {
-            Some(w) => assert_eq!(pay(&ds, &txn).paid_at, *w, "{raw}"),
+            Some(w) => assert_eq!(pay(&ds, &txn).paid_at(), *w, "{raw}"),
             None => {
-                assert!(ds.payments().iter().all(|p| p.txn_id != txn), "{raw}");
+                assert!(ds.payments().iter().all(|p| p.txn_id() != txn), "{raw}");
                 want_rejected.push((i as u32 + 2, format!("`paid_at`: not a date/time: '{raw}'")));
             }
         }
@@ -1348,7 +1392,7 @@ fn date_and_datetime_forms() {
     let d: Vec<_> = ds
         .deaths()
         .iter()
-        .map(|d| (d.death_date, d.notice_date))
+        .map(|d| (d.death_date(), d.notice_date()))
         .collect();
     assert_eq!(
         d,
@@ -1394,7 +1438,11 @@ fn period_forms_and_the_receipts_default() {
     );
     let ds = f.try_load_year(2023).unwrap();
     assert_conserved(&ds);
-    let got: Vec<(&str, i32)> = ds.payments().iter().map(|p| (p.txn_id, p.period)).collect();
+    let got: Vec<(&str, i32)> = ds
+        .payments()
+        .iter()
+        .map(|p| (p.txn_id(), p.period()))
+        .collect();
     assert_eq!(
         got,
         [
@@ -1415,7 +1463,7 @@ fn period_forms_and_the_receipts_default() {
         ]
     );
     // Receipts: an empty or unreadable period is the policy year.
-    let r: Vec<i32> = ds.receipts().iter().map(|r| r.period).collect();
+    let r: Vec<i32> = ds.receipts().iter().map(|r| r.period()).collect();
     assert_eq!(r, [2022, 2023, 2023]);
 }
 
@@ -1459,7 +1507,7 @@ fn coded_values_required_reject_optional_keep_text() {
     let h: Vec<_> = ds
         .hukou()
         .iter()
-        .map(|h| (h.id, h.status, h.status_date))
+        .map(|h| (h.id(), h.status(), h.status_date()))
         .collect();
     assert_eq!(
         h,
@@ -1490,12 +1538,12 @@ fn coded_values_required_reject_optional_keep_text() {
         ]
     );
     let s2 = pay(&ds, "S2");
-    assert_eq!(s2.status, PaymentStatus::Other("待确认".into()));
+    assert_eq!(s2.status(), PaymentStatus::Other("待确认".into()));
     assert!(!s2.is_effective());
-    assert_eq!(s2.payer_type, PayerType::Other("单位资助".into()));
+    assert_eq!(s2.payer_type(), PayerType::Other("单位资助".into()));
     let s3 = pay(&ds, "S3");
     assert_eq!(
-        (s3.scheme, &s3.payer_type, s3.is_effective()),
+        (s3.scheme(), &s3.payer_type(), s3.is_effective()),
         (Scheme::ResidentMedical, &PayerType::BackPayment, true)
     );
 
@@ -1503,12 +1551,12 @@ fn coded_values_required_reject_optional_keep_text() {
         rejections(&ds, "registrations.csv"),
         [(2, "`scheme`: not a known scheme: '农保'")]
     );
-    assert_eq!(ds.registrations().get(0).scheme, Scheme::EmployeePension);
+    assert_eq!(ds.registrations().get(0).scheme(), Scheme::EmployeePension);
     assert_eq!(
         rejections(&ds, "roster.csv"),
         [(2, "`scheme`: not a known scheme: '农保'")]
     );
-    assert_eq!(ds.roster().get(0).scheme, Scheme::ResidentPension);
+    assert_eq!(ds.roster().get(0).scheme(), Scheme::ResidentPension);
     assert_eq!(
         rejections(&ds, "eligibility.csv"),
         [(2, "`category`: not a known category: '残疾人'")]
@@ -1516,8 +1564,8 @@ fn coded_values_required_reject_optional_keep_text() {
     // An optional coded value outside the glossary is kept as empty.
     assert_eq!(
         (
-            ds.eligibility().get(0).category,
-            ds.eligibility().get(0).disability_level
+            ds.eligibility().get(0).category(),
+            ds.eligibility().get(0).disability_level()
         ),
         (Category::Canji, None)
     );
@@ -1540,11 +1588,11 @@ fn names_and_text_are_normalised() {
     assert_eq!(rejections(&ds, "hukou.csv"), [(3, "`name`: empty")]);
     let h = ds.hukou().get(0);
     assert_eq!(
-        (h.name, h.village, h.office),
+        (h.name(), h.village(), h.office()),
         ("王涛", "东关村", "AB办事处")
     );
     let p = ds.payments().get(0);
-    assert_eq!((p.txn_id, p.name, p.channel), ("TX1", "王涛", "POS"));
+    assert_eq!((p.txn_id(), p.name(), p.channel()), ("TX1", "王涛", "POS"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1581,10 +1629,10 @@ fn csv_line_numbers_are_physical_lines() {
         let lines: Vec<(&str, u32)> = ds
             .payments()
             .iter()
-            .map(|p| (p.txn_id, p.prov.line))
+            .map(|p| (p.txn_id(), p.prov().line))
             .collect();
         assert_eq!(lines, [("A", 2), ("B", 4), ("C", 6), ("F", 12)], "{what}");
-        assert_eq!(pay(&ds, "C").name, "王涛", "{what}");
+        assert_eq!(pay(&ds, "C").name(), "王涛", "{what}");
         assert_eq!(
             rejections(&ds, "payments.csv"),
             [
@@ -1642,7 +1690,7 @@ fn reports_hash_format_and_progress() {
     assert_eq!(ds.present.len(), 2);
     assert!(ds.has(qianbiao_ingest::SourceKind::Payments));
     assert!(!ds.has(qianbiao_ingest::SourceKind::Deaths));
-    assert_eq!(ds.source_ref(ds.hukou().get(0).prov), "hukou.csv:2");
+    assert_eq!(ds.source_ref(ds.hukou().get(0).prov()), "hukou.csv:2");
 }
 
 #[test]

@@ -304,27 +304,27 @@ impl Masker {
         let mut names: Vec<&str> = Vec::new();
         let mut keep: Vec<&str> = Vec::new();
         for h in ds.hukou().iter() {
-            ids.push(h.id);
-            names.push(h.name);
-            keep.push(h.village);
-            keep.push(h.office);
+            ids.push(h.id());
+            names.push(h.name());
+            keep.push(h.village());
+            keep.push(h.office());
         }
         for d in ds.deaths().iter() {
-            ids.push(d.id);
-            names.push(d.name);
+            ids.push(d.id());
+            names.push(d.name());
         }
         for e in ds.eligibility().iter() {
-            ids.push(e.id);
-            names.push(e.name);
+            ids.push(e.id());
+            names.push(e.name());
         }
         for r in ds.registrations().iter() {
-            ids.push(r.id);
-            names.push(r.name);
+            ids.push(r.id());
+            names.push(r.name());
         }
         for p in ds.payments().iter() {
-            ids.push(p.id);
-            names.push(p.name);
-            keep.push(p.village);
+            ids.push(p.id());
+            names.push(p.name());
+            keep.push(p.village());
         }
         for p in ds.conflicts.iter().flat_map(|c| c.rows.iter()) {
             ids.push(&p.id);
@@ -332,17 +332,17 @@ impl Masker {
             keep.push(&p.village);
         }
         for r in ds.receipts().iter() {
-            ids.push(r.id);
-            names.push(r.name);
-            keep.push(r.village);
+            ids.push(r.id());
+            names.push(r.name());
+            keep.push(r.village());
         }
         for d in ds.deposits().iter() {
-            keep.push(d.village);
+            keep.push(d.village());
         }
         for r in ds.roster().iter() {
-            ids.push(r.id);
-            names.push(r.name);
-            keep.push(r.village);
+            ids.push(r.id());
+            names.push(r.name());
+            keep.push(r.village());
         }
         for d in &ds.linkable_deaths {
             ids.push(&d.id);

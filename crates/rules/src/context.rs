@@ -203,35 +203,35 @@ impl<'a> Context<'a> {
 
         let mut deposits: HashMap<Text, Deposit> = HashMap::default();
         for d in ds.deposits().iter() {
-            let day = d.deposited_at.date();
+            let day = d.deposited_at().date();
             deposits
-                .entry(Text::from(d.deposit_id))
+                .entry(Text::from(d.deposit_id()))
                 .and_modify(|x| {
-                    x.amount += d.amount;
+                    x.amount += d.amount();
                     // Counts add up only when every row gives one; a row without a count
                     // leaves the deposit's count unknown, so it is not compared.
-                    x.person_count = match (x.person_count, d.person_count) {
+                    x.person_count = match (x.person_count, d.person_count()) {
                         (Some(a), Some(b)) => Some(a + b),
                         _ => None,
                     };
                     x.first_date = x.first_date.min(day);
                     x.last_date = x.last_date.max(day);
-                    x.provs.push(d.prov);
+                    x.provs.push(d.prov());
                 })
                 .or_insert_with(|| Deposit {
-                    collector_id: Text::from(d.collector_id),
-                    amount: d.amount,
-                    person_count: d.person_count,
+                    collector_id: Text::from(d.collector_id()),
+                    amount: d.amount(),
+                    person_count: d.person_count(),
                     first_date: day,
                     last_date: day,
-                    provs: vec![d.prov],
+                    provs: vec![d.prov()],
                 });
         }
         let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::default();
         for (i, p) in ds.payments().iter().enumerate() {
-            if p.is_effective() && !p.receipt_no.is_empty() {
+            if p.is_effective() && !p.receipt_no().is_empty() {
                 payments_by_receipt
-                    .entry(Text::from(p.receipt_no))
+                    .entry(Text::from(p.receipt_no()))
                     .or_default()
                     .push(i as u32);
             }
@@ -239,7 +239,7 @@ impl<'a> Context<'a> {
         let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::default();
         for (i, r) in ds.receipts().iter().enumerate() {
             receipts_by_no
-                .entry(Text::from(r.receipt_no))
+                .entry(Text::from(r.receipt_no()))
                 .or_default()
                 .push(i as u32);
         }
@@ -335,10 +335,10 @@ impl<'a> Context<'a> {
         self.eligibility(p).any(|e| {
             e.active_on(day)
                 && match group {
-                    Group::Category(c) => e.category == c,
+                    Group::Category(c) => e.category() == c,
                     Group::SeverelyDisabled => {
-                        e.category == Category::Canji
-                            && e.disability_level
+                        e.category() == Category::Canji
+                            && e.disability_level()
                                 .is_some_and(|l| self.policy.severe_disability_levels.contains(&l))
                     }
                 }
@@ -393,7 +393,7 @@ impl<'a> Context<'a> {
     pub fn death_source(&self, p: PersonIdx) -> String {
         match self.person(p).death {
             Some((_, DeathSource::Notice(i))) => {
-                let s = self.ds.deaths().get(i as usize).source;
+                let s = self.ds.deaths().get(i as usize).source();
                 if s.is_empty() {
                     "死亡人员信息".into()
                 } else {
@@ -438,21 +438,21 @@ impl<'a> Context<'a> {
     pub fn fill_person(&self, f: &mut Finding, id: &str, name: &str, village: &str) {
         f.id_number = id.to_string();
         let h = self.person_of(id).and_then(|p| self.hukou(p));
-        f.name = h.map_or(name, |h| h.name).to_string();
-        f.village = h.map_or(village, |h| h.village).to_string();
+        f.name = h.map_or(name, |h| h.name()).to_string();
+        f.village = h.map_or(village, |h| h.village()).to_string();
     }
 
     /// A finding about one payment: person, collector, scheme, period, amount, txn and source.
     pub fn payment_finding(&self, meta: &crate::RuleMeta, i: u32, key: String) -> Finding {
         let p = self.payment(i);
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, p.id, p.name, p.village);
-        f.collector_id = p.collector_id.to_string();
-        f.scheme = Some(p.scheme);
-        f.period = Some(p.period);
-        f.amount = p.amount;
-        f.txn_ids.push(p.txn_id.to_string());
-        f.sources.push(self.src(p.prov));
+        self.fill_person(&mut f, p.id(), p.name(), p.village());
+        f.collector_id = p.collector_id().to_string();
+        f.scheme = Some(p.scheme());
+        f.period = Some(p.period());
+        f.amount = p.amount();
+        f.txn_ids.push(p.txn_id().to_string());
+        f.sources.push(self.src(p.prov()));
         f
     }
 
@@ -460,7 +460,7 @@ impl<'a> Context<'a> {
     pub fn collectors_of(&self, rows: &[u32]) -> String {
         let mut collectors: Vec<&str> = rows
             .iter()
-            .map(|&i| self.payment(i).collector_id)
+            .map(|&i| self.payment(i).collector_id())
             .filter(|c| !c.is_empty())
             .collect();
         collectors.sort_unstable();
@@ -473,14 +473,14 @@ impl<'a> Context<'a> {
     pub fn receipt_finding(&self, meta: &crate::RuleMeta, no: &str, rows: &[u32]) -> Finding {
         let r = self.receipt(rows[0]);
         let mut f = Finding::new(meta.code, meta.severity, no);
-        self.fill_person(&mut f, r.id, r.name, r.village);
-        f.collector_id = r.collector_id.to_string();
-        f.scheme = Some(r.scheme);
-        f.period = Some(r.period);
-        f.amount = rows.iter().map(|&i| self.receipt(i).amount).sum();
+        self.fill_person(&mut f, r.id(), r.name(), r.village());
+        f.collector_id = r.collector_id().to_string();
+        f.scheme = Some(r.scheme());
+        f.period = Some(r.period());
+        f.amount = rows.iter().map(|&i| self.receipt(i).amount()).sum();
         f.sources = rows
             .iter()
-            .map(|&i| self.src(self.receipt(i).prov))
+            .map(|&i| self.src(self.receipt(i).prov()))
             .collect();
         f
     }
@@ -493,11 +493,11 @@ impl<'a> Context<'a> {
         amount: Fen,
     ) -> Finding {
         let first = self.payment(rows[0]);
-        let key = format!("{}|{}|{}", first.id, first.scheme, first.period);
+        let key = format!("{}|{}|{}", first.id(), first.scheme(), first.period());
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, first.id, first.name, first.village);
-        f.scheme = Some(first.scheme);
-        f.period = Some(first.period);
+        self.fill_person(&mut f, first.id(), first.name(), first.village());
+        f.scheme = Some(first.scheme());
+        f.period = Some(first.period());
         f.amount = amount;
         f.collector_id = self.collectors_of(rows);
         self.cite_payments(&mut f, rows);
@@ -508,8 +508,8 @@ impl<'a> Context<'a> {
     pub fn cite_payments(&self, f: &mut Finding, rows: &[u32]) {
         for &i in rows {
             let p = self.payment(i);
-            f.txn_ids.push(p.txn_id.to_string());
-            f.sources.push(self.src(p.prov));
+            f.txn_ids.push(p.txn_id().to_string());
+            f.sources.push(self.src(p.prov()));
         }
     }
 }
@@ -552,15 +552,15 @@ fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
 
 /// Formats a payment's date for details: `2021-12-05`.
 pub fn day(p: &Payment) -> NaiveDate {
-    p.paid_at.date()
+    p.paid_at().date()
 }
 
 impl Context<'_> {
     /// Persons and resident schemes with an effective payment (any payer) for year Y.
     pub fn paid_in_year(&self) -> rustc_hash::FxHashSet<(PersonIdx, Scheme)> {
         self.effective()
-            .filter(|(_, p)| p.period == self.policy.year)
-            .filter_map(|(i, p)| self.payment_person[i as usize].map(|person| (person, p.scheme)))
+            .filter(|(_, p)| p.period() == self.policy.year)
+            .filter_map(|(i, p)| self.payment_person[i as usize].map(|person| (person, p.scheme())))
             .collect()
     }
 

@@ -165,10 +165,12 @@ pub fn catalogue_markdown() -> String {
 
 /// An effective individual (not government, not back) payment of the scheme.
 pub(crate) fn individual(p: &qianbiao_ingest::Payment, scheme: qianbiao_core::Scheme) -> bool {
-    p.is_effective() && p.payer_type == qianbiao_core::PayerType::Individual && p.scheme == scheme
+    p.is_effective()
+        && p.payer_type() == qianbiao_core::PayerType::Individual
+        && p.scheme() == scheme
 }
 
 /// Sums amounts of payments by index.
 pub(crate) fn total(ctx: &Context, rows: &[u32]) -> qianbiao_core::Fen {
-    rows.iter().map(|&i| ctx.payment(i).amount).sum()
+    rows.iter().map(|&i| ctx.payment(i).amount()).sum()
 }

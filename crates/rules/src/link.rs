@@ -87,15 +87,15 @@ impl Links {
             .payments()
             .iter()
             .enumerate()
-            .filter(|(_, p)| !p.id_valid && p.is_effective() && !p.name.is_empty())
+            .filter(|(_, p)| !p.id_valid() && p.is_effective() && !p.name().is_empty())
             .map(|(i, p)| {
                 (
                     i as u32,
                     Probe {
-                        id: p.id,
-                        lost: p.id_lost,
-                        name: p.name,
-                        village: p.village,
+                        id: p.id(),
+                        lost: p.id_lost(),
+                        name: p.name(),
+                        village: p.village(),
                     },
                 )
             })
@@ -104,15 +104,15 @@ impl Links {
             .receipts()
             .iter()
             .enumerate()
-            .filter(|(_, r)| !r.id_valid && !r.name.is_empty())
+            .filter(|(_, r)| !r.id_valid() && !r.name().is_empty())
             .map(|(i, r)| {
                 (
                     i as u32,
                     Probe {
-                        id: r.id,
-                        lost: r.id_lost,
-                        name: r.name,
-                        village: r.village,
+                        id: r.id(),
+                        lost: r.id_lost(),
+                        name: r.name(),
+                        village: r.village(),
                     },
                 )
             })
@@ -183,14 +183,14 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
             .into_par_iter()
             .filter(|&i| {
                 let h = ds.hukou().get(i as usize);
-                names.contains(h.name) && first_row(h.id) == Some(i)
+                names.contains(h.name()) && first_row(h.id()) == Some(i)
             })
             .collect();
         for i in rows {
             let h = ds.hukou().get(i as usize);
-            by_name.entry(h.name).or_default().push(i);
-            if let Some(b) = birth_of(h.id) {
-                by_name_birth.entry((h.name, b)).or_default().push(i);
+            by_name.entry(h.name()).or_default().push(i);
+            if let Some(b) = birth_of(h.id()) {
+                by_name_birth.entry((h.name(), b)).or_default().push(i);
             }
         }
         Index {
@@ -203,7 +203,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
 
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
-        let id = |h: u32| -> &str { self.ds.hukou().get(h as usize).id };
+        let id = |h: u32| -> &str { self.ds.hukou().get(h as usize).id() };
         // Hukou ids are 18 characters and an edit keeps the length: other rows have no
         // typo candidate (and a huge id never has its neighbours generated).
         let typo: Vec<u32> = if p.id.len() != 18 {
@@ -217,7 +217,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
         } else {
             let mut found: Vec<u32> = neighbours(p.id)
                 .filter_map(|n| (self.first_row)(&n))
-                .filter(|&h| self.ds.hukou().get(h as usize).name == p.name)
+                .filter(|&h| self.ds.hukou().get(h as usize).name() == p.name)
                 .collect();
             found.sort_unstable();
             found.dedup();
@@ -246,7 +246,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
             .iter()
             .copied()
             .filter(|&h| {
-                p.village.is_empty() || self.ds.hukou().get(h as usize).village == p.village
+                p.village.is_empty() || self.ds.hukou().get(h as usize).village() == p.village
             })
             .collect();
         single(&candidates, Basis::NameBirth)
@@ -333,7 +333,7 @@ pub fn birth_of(id: &str) -> Option<NaiveDate> {
 
 /// The hukou id of a link.
 pub fn linked_id(ds: &Dataset, l: Link) -> &str {
-    ds.hukou().get(l.hukou as usize).id
+    ds.hukou().get(l.hukou as usize).id()
 }
 
 #[cfg(test)]

@@ -30,15 +30,15 @@ impl Rule for Amt001 {
         let tiers = &ctx.policy.pension_tiers;
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(&p, Scheme::ResidentPension) || tiers.contains(&p.amount) {
+            if !individual(&p, Scheme::ResidentPension) || tiers.contains(&p.amount()) {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             let list: Vec<String> = tiers.iter().map(|t| (t.0 / 100).to_string()).collect();
             f.detail = format!(
                 "{} 居民养老个人缴费{}元，不属于规定的缴费档次（{}元）",
-                p.paid_at.date(),
-                p.amount,
+                p.paid_at().date(),
+                p.amount(),
                 list.join("、")
             );
             out.push(f);

@@ -30,20 +30,20 @@ impl Rule for Amt002 {
         let pol = ctx.policy;
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(&p, Scheme::ResidentPension) || p.amount != pol.hundred_tier {
+            if !individual(&p, Scheme::ResidentPension) || p.amount() != pol.hundred_tier {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
                 continue;
             };
-            let day = p.paid_at.date();
+            let day = p.paid_at().date();
             if ctx.in_any(person, &pol.hundred_tier_groups, day) {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
                 "{} 按{}元最低档缴纳居民养老，但缴费当日该人员不属于残疾、五保、特困、低保、优抚、脱贫等困难群体",
-                day, p.amount
+                day, p.amount()
             );
             out.push(f);
         }

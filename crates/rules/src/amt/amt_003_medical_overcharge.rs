@@ -36,17 +36,17 @@ impl Rule for Amt003 {
             let Some(person) = ctx.payment_person[i as usize] else {
                 continue;
             };
-            let day = p.paid_at.date();
+            let day = p.paid_at().date();
             let expected = ctx.expected_medical(person, day);
-            if p.amount <= expected {
+            if p.amount() <= expected {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
-            f.amount = p.amount - expected;
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            f.amount = p.amount() - expected;
             f.detail = format!(
                 "{} 居民医保个人缴费{}元，按政策（{}岁）应缴{}元，多收{}元",
                 day,
-                p.amount,
+                p.amount(),
                 ctx.age(person),
                 expected,
                 f.amount

@@ -29,19 +29,19 @@ impl Rule for Amt004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !individual(&p, Scheme::ResidentMedical) || p.amount <= Fen::ZERO {
+            if !individual(&p, Scheme::ResidentMedical) || p.amount() <= Fen::ZERO {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
                 continue;
             };
-            let day = p.paid_at.date();
+            let day = p.paid_at().date();
             let expected = ctx.expected_medical(person, day);
-            if p.amount >= expected {
+            if p.amount() >= expected {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
-            f.amount = expected - p.amount;
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            f.amount = expected - p.amount();
             let late = if day > ctx.policy.window_end {
                 format!("（{}集中征缴期结束后缴费）", ctx.policy.window_end)
             } else {
@@ -49,7 +49,11 @@ impl Rule for Amt004 {
             };
             f.detail = format!(
                 "{} 居民医保个人缴费{}元，按政策应缴{}元{}，少缴{}元",
-                day, p.amount, expected, late, f.amount
+                day,
+                p.amount(),
+                expected,
+                late,
+                f.amount
             );
             out.push(f);
         }

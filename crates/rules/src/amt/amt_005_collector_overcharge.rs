@@ -32,24 +32,28 @@ impl Rule for Amt005 {
             let Some(payments) = ctx.payments_by_receipt.get(no) else {
                 continue;
             };
-            let received: Fen = receipts.iter().map(|&i| ctx.receipt(i).amount).sum();
+            let received: Fen = receipts.iter().map(|&i| ctx.receipt(i).amount()).sum();
             let booked = total(ctx, payments);
             if received <= booked {
                 continue;
             }
             let r = ctx.receipt(receipts[0]);
             let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
-            ctx.fill_person(&mut f, r.id, r.name, r.village);
-            f.collector_id = r.collector_id.to_string();
-            f.scheme = Some(r.scheme);
-            f.period = Some(r.period);
+            ctx.fill_person(&mut f, r.id(), r.name(), r.village());
+            f.collector_id = r.collector_id().to_string();
+            f.scheme = Some(r.scheme());
+            f.period = Some(r.period());
             f.amount = received - booked;
             ctx.cite_payments(&mut f, payments);
             f.sources
-                .extend(receipts.iter().map(|&i| ctx.src(ctx.receipt(i).prov)));
+                .extend(receipts.iter().map(|&i| ctx.src(ctx.receipt(i).prov())));
             f.detail = format!(
                 "代办员{}收据{}收款{}元，入账缴费仅{}元，多收{}元",
-                r.collector_id, no, received, booked, f.amount
+                r.collector_id(),
+                no,
+                received,
+                booked,
+                f.amount
             );
             out.push(f);
         }

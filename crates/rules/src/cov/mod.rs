@@ -54,12 +54,12 @@ fn compute(ctx: &Context) -> Vec<CoverageRow> {
     let mut table: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
     for person in 0..ctx.persons.len() as u32 {
         let Some(h) = ctx.hukou(person) else { continue };
-        if h.status != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
+        if h.status() != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
             continue;
         }
         let age = ctx.age(person);
         let row = table
-            .entry(h.village)
+            .entry(h.village())
             .or_insert_with(|| vec![(0, 0); bands.len()]);
         for (b, band) in bands.iter().enumerate() {
             if band.min_age.is_some_and(|a| age < a) || band.max_age.is_some_and(|a| age > a) {

@@ -32,20 +32,21 @@ impl Rule for Dq001 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if p.id_valid {
+            if p.id_valid() {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
                 "缴费明细中身份证号码“{}”无效（长度、出生日期或校验位错误），{}元缴费无法对应到人",
-                p.id, p.amount
+                p.id(),
+                p.amount()
             );
             out.push(f);
         }
         let mut receipts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         for (i, r) in ctx.ds.receipts().iter().enumerate() {
-            if !r.id_valid {
-                receipts.entry(r.receipt_no).or_default().push(i as u32);
+            if !r.id_valid() {
+                receipts.entry(r.receipt_no()).or_default().push(i as u32);
             }
         }
         for (no, rows) in receipts {
@@ -53,7 +54,7 @@ impl Rule for Dq001 {
             let mut f = ctx.receipt_finding(&Self::META, no, &rows);
             f.detail = format!(
                 "收款登记中收据{}的身份证号码“{}”无效（长度、出生日期或校验位错误），收款{}元无法对应到人",
-                no, r.id, f.amount
+                no, r.id(), f.amount
             );
             out.push(f);
         }

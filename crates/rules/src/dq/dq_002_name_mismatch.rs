@@ -30,31 +30,31 @@ impl Rule for Dq002 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut by_person: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for (i, p) in ctx.effective() {
-            if p.name.is_empty() {
+            if p.name().is_empty() {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
                 continue;
             };
-            if ctx.hukou(person).is_some_and(|h| h.name != p.name) {
+            if ctx.hukou(person).is_some_and(|h| h.name() != p.name()) {
                 by_person.entry(person).or_default().push(i);
             }
         }
         let mut out = Vec::new();
         for (person, rows) in by_person {
             let h = ctx.hukou(person).expect("filtered on hukou");
-            let mut f = Finding::new(Self::META.code, Self::META.severity, h.id);
-            ctx.fill_person(&mut f, h.id, h.name, h.village);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, h.id());
+            ctx.fill_person(&mut f, h.id(), h.name(), h.village());
             f.amount = total(ctx, &rows);
-            let mut names: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).name).collect();
+            let mut names: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).name()).collect();
             names.sort_unstable();
             names.dedup();
             ctx.cite_payments(&mut f, &rows);
-            f.sources.push(ctx.src(h.prov));
+            f.sources.push(ctx.src(h.prov()));
             f.detail = format!(
                 "缴费明细姓名“{}”与户籍姓名“{}”不一致（{}笔共{}元），应核实缴费人身份",
                 names.join("、"),
-                h.name,
+                h.name(),
                 rows.len(),
                 f.amount
             );

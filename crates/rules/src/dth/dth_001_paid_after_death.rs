@@ -35,14 +35,14 @@ impl Rule for Dth001 {
             let Some(death) = ctx.death_date(person) else {
                 continue;
             };
-            if p.paid_at.date() <= death {
+            if p.paid_at().date() <= death {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
                 "{} 缴费{}元，但该人员已于{}死亡（来源：{}）",
-                p.paid_at.date(),
-                p.amount,
+                p.paid_at().date(),
+                p.amount(),
                 death,
                 ctx.death_source(person)
             );

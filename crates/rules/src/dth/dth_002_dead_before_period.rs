@@ -31,7 +31,7 @@ impl Rule for Dth002 {
         let start = ctx.policy.year_start();
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if p.period != year {
+            if p.period() != year {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
@@ -40,16 +40,16 @@ impl Rule for Dth002 {
             let Some(death) = ctx.death_date(person) else {
                 continue;
             };
-            if death >= start || p.paid_at.date() > death {
+            if death >= start || p.paid_at().date() > death {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
                 "{} 缴纳{}年度{}{}元，但该人员已于{}死亡（来源：{}），所属期开始前已死亡，应予退费",
-                p.paid_at.date(),
+                p.paid_at().date(),
                 year,
-                p.scheme.zh(),
-                p.amount,
+                p.scheme().zh(),
+                p.amount(),
                 death,
                 ctx.death_source(person)
             );

@@ -32,14 +32,14 @@ impl Rule for Dth003 {
         let year = ctx.policy.year;
         let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::default();
         for (i, r) in ctx.ds.roster().iter().enumerate() {
-            let Some(person) = ctx.person_of(r.id) else {
+            let Some(person) = ctx.person_of(r.id()) else {
                 continue;
             };
             if ctx
                 .death_date(person)
                 .is_some_and(|d| d < ctx.policy.window_start)
             {
-                groups.entry((r.id, r.scheme)).or_default().push(i);
+                groups.entry((r.id(), r.scheme())).or_default().push(i);
             }
         }
         let mut out = Vec::new();
@@ -48,17 +48,23 @@ impl Rule for Dth003 {
             let person = ctx.person_of(id).expect("grouped by known person");
             let key = format!("{id}|{scheme}|{year}");
             let mut f = Finding::new(Self::META.code, Self::META.severity, key);
-            ctx.fill_person(&mut f, id, first.name, first.village);
-            f.collector_id = first.collector_id.to_string();
+            ctx.fill_person(&mut f, id, first.name(), first.village());
+            f.collector_id = first.collector_id().to_string();
             f.scheme = Some(scheme);
             f.period = Some(year);
             f.amount = rows
                 .iter()
-                .map(|&i| ctx.ds.roster().get(i).expected_amount.unwrap_or(Fen::ZERO))
+                .map(|&i| {
+                    ctx.ds
+                        .roster()
+                        .get(i)
+                        .expected_amount()
+                        .unwrap_or(Fen::ZERO)
+                })
                 .sum();
             f.sources = rows
                 .iter()
-                .map(|&i| ctx.src(ctx.ds.roster().get(i).prov))
+                .map(|&i| ctx.src(ctx.ds.roster().get(i).prov()))
                 .collect();
             f.detail = format!(
                 "{}年度{}征收清册列有该人员（应缴{}元），但其已于{}死亡（来源：{}），应从清册中删除",

@@ -33,7 +33,7 @@ impl Rule for Dth004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut deaths: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, d) in ctx.ds.deaths().iter().enumerate() {
-            deaths.entry(d.id).or_default().push(i);
+            deaths.entry(d.id()).or_default().push(i);
         }
         let tolerance = ctx.policy.death_date_tolerance_days;
         let mut out = Vec::new();
@@ -42,12 +42,12 @@ impl Rule for Dth004 {
             let Some(h) = ctx.person_of(id).and_then(|p| ctx.hukou(p)) else {
                 return;
             };
-            let dead_in_hukou = h.status == HukouStatus::Dead;
+            let dead_in_hukou = h.status() == HukouStatus::Dead;
             let mut reasons = Vec::new();
             if !rows.is_empty() && !dead_in_hukou {
                 reasons.push(format!(
                     "死亡人员信息报告死亡，但户籍状态为{}",
-                    h.status.zh()
+                    h.status().zh()
                 ));
             }
             if rows.is_empty() && dead_in_hukou {
@@ -55,10 +55,10 @@ impl Rule for Dth004 {
             }
             let mut dates: Vec<_> = rows
                 .iter()
-                .map(|&i| ctx.ds.deaths().get(i).death_date)
+                .map(|&i| ctx.ds.deaths().get(i).death_date())
                 .collect();
             if dead_in_hukou {
-                dates.extend(h.status_date);
+                dates.extend(h.status_date());
             }
             if let (Some(min), Some(max)) = (dates.iter().min(), dates.iter().max()) {
                 if (*max - *min).num_days() > tolerance {
@@ -74,13 +74,13 @@ impl Rule for Dth004 {
                 return;
             }
             let mut f = Finding::new(Self::META.code, Self::META.severity, id);
-            let name = rows.first().map_or("", |&i| ctx.ds.deaths().get(i).name);
+            let name = rows.first().map_or("", |&i| ctx.ds.deaths().get(i).name());
             ctx.fill_person(&mut f, id, name, "");
             f.sources = rows
                 .iter()
-                .map(|&i| ctx.src(ctx.ds.deaths().get(i).prov))
+                .map(|&i| ctx.src(ctx.ds.deaths().get(i).prov()))
                 .collect();
-            f.sources.push(ctx.src(h.prov));
+            f.sources.push(ctx.src(h.prov()));
             f.detail = format!("{}，应核实并统一死亡信息", reasons.join("；"));
             out.push(f);
         };
@@ -89,8 +89,8 @@ impl Rule for Dth004 {
         }
         for p in 0..ctx.persons.len() as u32 {
             if let Some(h) = ctx.hukou(p) {
-                if h.status == HukouStatus::Dead && !deaths.contains_key(h.id) {
-                    check(h.id, &[]);
+                if h.status() == HukouStatus::Dead && !deaths.contains_key(h.id()) {
+                    check(h.id(), &[]);
                 }
             }
         }

@@ -42,7 +42,7 @@ impl Rule for Dth005 {
         let mut dead: HashMap<PersonIdx, (NaiveDate, u32, Basis)> = HashMap::default();
         for &(d, link) in &ctx.links.deaths {
             let row = &ctx.ds.linkable_deaths[d as usize];
-            let id = ctx.ds.hukou().get(link.hukou as usize).id;
+            let id = ctx.ds.hukou().get(link.hukou as usize).id();
             let Some(person) = ctx.person_of(id) else {
                 continue;
             };
@@ -61,20 +61,20 @@ impl Rule for Dth005 {
             let Some(&(date, d, basis)) = dead.get(&person) else {
                 continue;
             };
-            let day = p.paid_at.date();
+            let day = p.paid_at().date();
             if day <= date || ctx.death_date(person).is_some_and(|known| day > known) {
                 continue;
             }
             let row = &ctx.ds.linkable_deaths[d as usize];
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
-            f.sources = vec![ctx.src(row.prov), ctx.src(p.prov)];
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            f.sources = vec![ctx.src(row.prov), ctx.src(p.prov())];
             f.detail = format!(
                 "{} 缴费{}元，但死亡通报（身份证号录为“{}”，经{}关联为{}）记载该人员已于{}死亡",
                 day,
-                p.amount,
+                p.amount(),
                 row.id,
                 basis.as_str(),
-                p.id,
+                p.id(),
                 date
             );
             out.push(f);

@@ -30,26 +30,30 @@ impl Rule for Dup002 {
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        let paying =
-            |p: &Payment| matches!(p.payer_type, PayerType::Individual | PayerType::Government);
+        let paying = |p: &Payment| {
+            matches!(
+                p.payer_type(),
+                PayerType::Individual | PayerType::Government
+            )
+        };
         ctx.for_each_person_scheme(paying, |rows| {
             if rows.len() < 2 {
                 return;
             }
             let (gov, ind): (Vec<u32>, Vec<u32>) = rows
                 .iter()
-                .partition(|&&i| ctx.payment(i).payer_type == PayerType::Government);
+                .partition(|&&i| ctx.payment(i).payer_type() == PayerType::Government);
             if gov.is_empty() || ind.is_empty() {
                 return;
             }
-            let ind_total: Fen = ind.iter().map(|&i| ctx.payment(i).amount).sum();
-            let gov_total: Fen = gov.iter().map(|&i| ctx.payment(i).amount).sum();
+            let ind_total: Fen = ind.iter().map(|&i| ctx.payment(i).amount()).sum();
+            let gov_total: Fen = gov.iter().map(|&i| ctx.payment(i).amount()).sum();
             let mut f = ctx.person_scheme_finding(&Self::META, rows, ind_total);
             let p = ctx.payment(rows[0]);
             f.detail = format!(
                 "{}年度{}已由政府代缴{}元（流水号{}），本人又缴费{}元（流水号{}），个人缴费应予退还",
-                p.period,
-                p.scheme.zh(),
+                p.period(),
+                p.scheme().zh(),
                 gov_total,
                 txn_list(ctx, &gov),
                 ind_total,

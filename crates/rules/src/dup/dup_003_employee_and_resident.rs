@@ -31,14 +31,15 @@ impl Rule for Dup003 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
         let mut out = Vec::new();
-        let counted =
-            |p: &Payment| p.period == year && p.payer_type != PayerType::BackPayment && p.id_valid;
+        let counted = |p: &Payment| {
+            p.period() == year && p.payer_type() != PayerType::BackPayment && p.id_valid()
+        };
         ctx.for_each_person_scheme(counted, |rows| {
             let p = ctx.payment(rows[0]);
             let Some(person) = ctx.payment_person[rows[0] as usize] else {
                 return;
             };
-            if !ctx.employee_active(person, p.scheme) {
+            if !ctx.employee_active(person, p.scheme()) {
                 return;
             }
             let amount = total(ctx, rows);
@@ -46,8 +47,8 @@ impl Rule for Dup003 {
             f.detail = format!(
                 "该人员{}年度已参加{}，又缴纳{}{}元（流水号{}），属重复参保",
                 year,
-                p.scheme.employee_counterpart().zh(),
-                p.scheme.zh(),
+                p.scheme().employee_counterpart().zh(),
+                p.scheme().zh(),
                 amount,
                 txn_list(ctx, rows)
             );

@@ -35,11 +35,11 @@ impl Rule for Dup004 {
             let rows: &Vec<u32> = &rows
                 .iter()
                 .copied()
-                .filter(|&i| !ctx.payment(i).id_lost)
+                .filter(|&i| !ctx.payment(i).id_lost())
                 .collect();
             let mut pairs: Vec<(&str, Scheme)> = rows
                 .iter()
-                .map(|&i| (ctx.payment(i).id, ctx.payment(i).scheme))
+                .map(|&i| (ctx.payment(i).id(), ctx.payment(i).scheme()))
                 .collect();
             pairs.sort_unstable();
             pairs.dedup();
@@ -51,7 +51,7 @@ impl Rule for Dup004 {
             ids.dedup();
             if ids.len() == 1 {
                 let p = ctx.payment(rows[0]);
-                ctx.fill_person(&mut f, p.id, p.name, p.village);
+                ctx.fill_person(&mut f, p.id(), p.name(), p.village());
             }
             f.collector_id = ctx.collectors_of(rows);
             f.amount = total(ctx, rows);

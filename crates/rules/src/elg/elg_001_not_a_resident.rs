@@ -30,29 +30,29 @@ impl Rule for Elg001 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if !p.id_valid {
+            if !p.id_valid() {
                 continue;
             }
-            let day = p.paid_at.date();
+            let day = p.paid_at().date();
             let hukou = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
             let why = match hukou {
                 None => "户籍中无此人".to_string(),
-                Some(h) => match (&h.status, h.status_date) {
+                Some(h) => match (&h.status(), h.status_date()) {
                     (HukouStatus::MovedOut | HukouStatus::Cancelled, Some(d)) if d < day => {
-                        format!("该人员已于{}{}", d, h.status.zh())
+                        format!("该人员已于{}{}", d, h.status().zh())
                     }
                     _ => continue,
                 },
             };
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             if let Some(h) = hukou {
-                f.sources.push(ctx.src(h.prov));
+                f.sources.push(ctx.src(h.prov()));
             }
             f.detail = format!(
                 "{} 缴纳{}{}元，但{}，不属于本镇参保对象",
                 day,
-                p.scheme.zh(),
-                p.amount,
+                p.scheme().zh(),
+                p.amount(),
                 why
             );
             out.push(f);

@@ -40,11 +40,11 @@ impl Rule for Elg002 {
             if (pol.pension_min_age..=pol.pension_max_age).contains(&age) {
                 continue;
             }
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
                 "{} 缴纳居民养老{}元，但该人员{}年度{}岁，不在{}-{}岁缴费年龄内",
-                p.paid_at.date(),
-                p.amount,
+                p.paid_at().date(),
+                p.amount(),
                 pol.year,
                 age,
                 pol.pension_min_age,

@@ -31,14 +31,14 @@ impl Rule for Elg003 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            if p.payer_type != PayerType::Government {
+            if p.payer_type() != PayerType::Government {
                 continue;
             }
             let Some(person) = ctx.payment_person[i as usize] else {
                 continue;
             };
-            let day = p.paid_at.date();
-            let why = match p.scheme {
+            let day = p.paid_at().date();
+            let why = match p.scheme() {
                 Scheme::ResidentMedical if !ctx.medical_full(person, day) => format!(
                     "该人员{}岁，缴费当日不属于医保全额代缴对象（脱贫、特困、低保、重度残疾、因病困难或70岁以上）",
                     ctx.age(person)
@@ -48,8 +48,14 @@ impl Rule for Elg003 {
                 }
                 _ => continue,
             };
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
-            f.detail = format!("{} 政府代缴{}{}元，但{}", day, p.scheme.zh(), p.amount, why);
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            f.detail = format!(
+                "{} 政府代缴{}{}元，但{}",
+                day,
+                p.scheme().zh(),
+                p.amount(),
+                why
+            );
             out.push(f);
         }
         out

@@ -42,7 +42,7 @@ impl Rule for Elg004 {
         let mut out = Vec::new();
         for person in 0..ctx.persons.len() as u32 {
             let Some(h) = ctx.hukou(person) else { continue };
-            if h.status != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
+            if h.status() != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
                 continue;
             }
             let age = ctx.age(person);
@@ -68,17 +68,17 @@ impl Rule for Elg004 {
                 {
                     continue;
                 }
-                let key = format!("{}|{}|{}", h.id, scheme, pol.year);
+                let key = format!("{}|{}|{}", h.id(), scheme, pol.year);
                 let mut f = Finding::new(Self::META.code, Self::META.severity, key);
-                ctx.fill_person(&mut f, h.id, h.name, h.village);
+                ctx.fill_person(&mut f, h.id(), h.name(), h.village());
                 f.scheme = Some(scheme);
                 f.period = Some(pol.year);
                 f.amount = amount;
-                f.sources.push(ctx.src(h.prov));
+                f.sources.push(ctx.src(h.prov()));
                 f.sources.extend(
                     ctx.eligibility(person)
                         .filter(|e| e.active_on(end))
-                        .map(|e| ctx.src(e.prov)),
+                        .map(|e| ctx.src(e.prov())),
                 );
                 f.detail = format!(
                     "该人员{}岁，{}为{}，但截至{}无{}年度{}有效缴费记录，应保未保",

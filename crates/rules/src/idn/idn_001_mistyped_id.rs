@@ -41,15 +41,15 @@ impl Rule for Idn001 {
         let mut out = Vec::new();
         for &(i, link) in &ctx.links.payments {
             let p = ctx.payment(i);
-            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id.to_string());
-            let detail = fill_linked(ctx, &mut f, p.id, link);
+            let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            let detail = fill_linked(ctx, &mut f, p.id(), link);
             f.detail = format!("缴费明细{}", detail);
             out.push(f);
         }
         let mut receipts: BTreeMap<&str, Vec<(u32, Link)>> = BTreeMap::new();
         for &(i, link) in &ctx.links.receipts {
             receipts
-                .entry(ctx.receipt(i).receipt_no)
+                .entry(ctx.receipt(i).receipt_no())
                 .or_default()
                 .push((i, link));
         }
@@ -57,7 +57,7 @@ impl Rule for Idn001 {
             let (first, link) = rows[0];
             let idx: Vec<u32> = rows.iter().map(|(i, _)| *i).collect();
             let mut f = ctx.receipt_finding(&Self::META, no, &idx);
-            let detail = fill_linked(ctx, &mut f, ctx.receipt(first).id, link);
+            let detail = fill_linked(ctx, &mut f, ctx.receipt(first).id(), link);
             f.detail = format!("收款登记收据{}{}", no, detail);
             out.push(f);
         }
@@ -68,14 +68,14 @@ impl Rule for Idn001 {
 /// Sets the person columns to the linked hukou person and returns the detail's tail.
 fn fill_linked(ctx: &Context, f: &mut Finding, typed: &str, link: Link) -> String {
     let h = ctx.ds.hukou().get(link.hukou as usize);
-    f.id_number = h.id.to_string();
-    f.name = h.name.to_string();
-    f.village = h.village.to_string();
+    f.id_number = h.id().to_string();
+    f.name = h.name().to_string();
+    f.village = h.village().to_string();
     format!(
         "中身份证号码“{}”无效，疑为户籍人员{}（{}）的身份证号录入错误（关联依据：{}），应更正后重新核查",
         typed,
-        h.name,
-        h.id,
+        h.name(),
+        h.id(),
         link.basis.as_str()
     )
 }

@@ -32,8 +32,8 @@ impl Rule for Mny001 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::default();
         for (i, p) in ctx.effective() {
-            if !p.deposit_id.is_empty() {
-                by_deposit.entry(p.deposit_id).or_default().push(i);
+            if !p.deposit_id().is_empty() {
+                by_deposit.entry(p.deposit_id()).or_default().push(i);
             }
         }
         let mut out = Vec::new();

@@ -36,8 +36,8 @@ impl Rule for Mny002 {
             let mut f = ctx.receipt_finding(&Self::META, no, rows);
             f.detail = format!(
                 "代办员{}于{}开具收据{}收款{}元，但缴费明细中无对应有效缴费，款项未入账",
-                r.collector_id,
-                r.collected_at.date(),
+                r.collector_id(),
+                r.collected_at().date(),
                 no,
                 f.amount
             );

@@ -33,10 +33,10 @@ impl Rule for Mny003 {
             let p = ctx.payment(i);
             let until = ctx
                 .deposits
-                .get(p.deposit_id)
-                .filter(|_| !p.deposit_id.is_empty())
+                .get(p.deposit_id())
+                .filter(|_| !p.deposit_id().is_empty())
                 .map_or(ctx.as_of, |d| d.last_date);
-            (until - p.paid_at.date()).num_days()
+            (until - p.paid_at().date()).num_days()
         };
         let mut out = Vec::new();
         for (collector, rows) in collector_payments(ctx, |i| held_days(i) > limit) {
@@ -45,7 +45,7 @@ impl Rule for Mny003 {
                 .iter()
                 .filter(|&&i| {
                     let p = ctx.payment(i);
-                    p.deposit_id.is_empty() || !ctx.deposits.contains_key(p.deposit_id)
+                    p.deposit_id().is_empty() || !ctx.deposits.contains_key(p.deposit_id())
                 })
                 .count();
             let longest = rows.iter().map(|&i| held_days(i)).max().unwrap_or(0);

@@ -30,16 +30,17 @@ impl Rule for Mny004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let advanced = |i: u32| {
             let p = ctx.payment(i);
-            !p.deposit_id.is_empty()
+            !p.deposit_id().is_empty()
                 && ctx
                     .deposits
-                    .get(p.deposit_id)
-                    .is_some_and(|d| d.first_date < p.paid_at.date())
+                    .get(p.deposit_id())
+                    .is_some_and(|d| d.first_date < p.paid_at().date())
         };
         let mut out = Vec::new();
         for (collector, rows) in collector_payments(ctx, advanced) {
             let mut f = collector_finding(ctx, &Self::META, collector, &rows);
-            let mut deposits: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).deposit_id).collect();
+            let mut deposits: Vec<&str> =
+                rows.iter().map(|&i| ctx.payment(i).deposit_id()).collect();
             deposits.sort_unstable();
             deposits.dedup();
             f.detail = format!(

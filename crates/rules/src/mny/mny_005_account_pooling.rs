@@ -33,28 +33,30 @@ impl Rule for Mny005 {
         // of one small vector per account was the slowest rule at 10M persons.
         let mut order: Vec<u32> = ctx
             .effective()
-            .filter(|(_, p)| p.payer_type == PayerType::Individual && !p.payer_account.is_empty())
+            .filter(|(_, p)| {
+                p.payer_type() == PayerType::Individual && !p.payer_account().is_empty()
+            })
             .map(|(i, _)| i)
             .collect();
         order.par_sort_unstable_by(|&a, &b| {
             ctx.payment(a)
-                .payer_account
-                .cmp(ctx.payment(b).payer_account)
+                .payer_account()
+                .cmp(ctx.payment(b).payer_account())
                 .then(a.cmp(&b))
         });
         let mut out = Vec::new();
-        for rows in
-            order.chunk_by(|&a, &b| ctx.payment(a).payer_account == ctx.payment(b).payer_account)
+        for rows in order
+            .chunk_by(|&a, &b| ctx.payment(a).payer_account() == ctx.payment(b).payer_account())
         {
-            let account = ctx.payment(rows[0]).payer_account;
+            let account = ctx.payment(rows[0]).payer_account();
             // A household is its hukou household_no, or the person alone: no allocation.
             let mut households: Vec<(bool, &str)> = rows
                 .iter()
                 .map(|&i| {
                     let h = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
                     match h {
-                        Some(h) if !h.household_no.is_empty() => (true, h.household_no),
-                        _ => (false, ctx.payment(i).id),
+                        Some(h) if !h.household_no().is_empty() => (true, h.household_no()),
+                        _ => (false, ctx.payment(i).id()),
                     }
                 })
                 .collect();
@@ -66,7 +68,7 @@ impl Rule for Mny005 {
             let mut f = Finding::new(Self::META.code, Self::META.severity, account);
             f.amount = total(ctx, rows);
             f.collector_id = ctx.collectors_of(rows);
-            let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id).collect();
+            let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id()).collect();
             people.sort_unstable();
             people.dedup();
             ctx.cite_payments(&mut f, rows);

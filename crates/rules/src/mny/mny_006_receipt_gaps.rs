@@ -70,12 +70,12 @@ impl Rule for Mny006 {
         let receipts = ds
             .receipts()
             .iter()
-            .map(|r| (r.collector_id, r.receipt_no, r.prov));
+            .map(|r| (r.collector_id(), r.receipt_no(), r.prov()));
         let payments = ds
             .payments()
             .iter()
             .filter(|p| p.is_effective())
-            .map(|p| (p.collector_id, p.receipt_no, p.prov));
+            .map(|p| (p.collector_id(), p.receipt_no(), p.prov()));
         let mut seen: Numbers = BTreeMap::new();
         for (collector, no, prov) in receipts.chain(payments) {
             if collector.is_empty() {

@@ -20,8 +20,8 @@ pub(crate) fn collector_payments<'a>(
 ) -> BTreeMap<&'a str, Vec<u32>> {
     let mut by: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for (i, p) in ctx.effective() {
-        if !p.collector_id.is_empty() && hit(i) {
-            by.entry(p.collector_id).or_default().push(i);
+        if !p.collector_id().is_empty() && hit(i) {
+            by.entry(p.collector_id()).or_default().push(i);
         }
     }
     by
@@ -37,8 +37,8 @@ pub(crate) fn collector_finding(
     let mut f = Finding::new(meta.code, meta.severity, collector);
     f.collector_id = collector.to_string();
     f.amount = crate::total(ctx, rows);
-    if let Some(v) = rows.first().map(|&i| ctx.payment(i).village) {
-        if rows.iter().all(|&i| ctx.payment(i).village == v) {
+    if let Some(v) = rows.first().map(|&i| ctx.payment(i).village()) {
+        if rows.iter().all(|&i| ctx.payment(i).village() == v) {
             f.village = v.to_string();
         }
     }
