@@ -330,7 +330,7 @@ fn load_source<T: Send>(
     ds: &mut Dataset,
     (source, files, progress, year): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
-    out: &mut dyn FnMut(&T),
+    out: &mut (dyn FnMut(&T) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = source
         .columns()
@@ -393,6 +393,9 @@ fn load_source<T: Send>(
             format: opened.format,
             ..FileReport::default()
         };
+        // A Parquet file's rows are indices into its columns, read as they are stored.
+        let frame = opened.frame();
+        let frame_ref = frame.as_deref();
         let money_of = |raw: &RawRow| {
             money
                 .and_then(|i| raw.fields.get(i))
@@ -415,29 +418,19 @@ fn load_source<T: Send>(
                         file: file_idx,
                         line: raw.line,
                     };
-                    (parse_row(&Cells::new(&colmap, raw, year), prov), m)
+                    (parse_row(&cells_of(&colmap, frame_ref, raw, year), prov), m)
                 })
                 .collect()
         };
         let mut covered = Covered::default();
         let mut blank = 0;
-        let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
-        let mut more = opened
-            .next_chunk(CHUNK, &mut chunk, &mut blank)
-            .map_err(&unreadable)?;
-        loop {
-            // Read the next chunk while this one is normalised on the other cores.
-            let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
-            let (read, parsed) = rayon::join(
-                || {
-                    if more {
-                        opened.next_chunk(CHUNK, &mut next, &mut blank)
-                    } else {
-                        Ok(false)
-                    }
-                },
-                || parse_chunk(&chunk),
-            );
+        // Rows of a parsed chunk go into the tables, the rejected rows and the control
+        // totals in read order, on one thread: the interner is filled in read order, so
+        // symbols are the same on every run.
+        let control_totals = &mut ds.control_totals;
+        let linkable_deaths = &mut ds.linkable_deaths;
+        let rejected = &mut ds.rejected;
+        let mut consume = |chunk: Vec<RawRow>, parsed: Vec<(Result<T, String>, Option<Fen>)>| {
             for (raw, (res, money)) in chunk.iter().zip(parsed) {
                 if raw.kind == RowKind::Totals {
                     report.total_rows += 1;
@@ -448,7 +441,7 @@ fn load_source<T: Send>(
                         } else {
                             covered.all
                         };
-                        ds.control_totals.push(ControlTotal {
+                        control_totals.push(ControlTotal {
                             file: file_idx,
                             line: raw.line,
                             label: Text::from(label),
@@ -480,18 +473,22 @@ fn load_source<T: Send>(
                                 file: file_idx,
                                 line: raw.line,
                             };
-                            if let Some(d) =
-                                parse::linkable_death(&Cells::new(&colmap, raw, year), prov)
-                            {
-                                ds.linkable_deaths.push(d);
+                            if let Some(d) = parse::linkable_death(
+                                &cells_of(&colmap, frame_ref, raw, year),
+                                prov,
+                            ) {
+                                linkable_deaths.push(d);
                             }
                         }
-                        ds.rejected.push(Rejected {
+                        rejected.push(Rejected {
                             source: source.name(),
                             file: rel.clone(),
                             line: raw.line,
                             reason,
-                            raw: raw_line(&raw.fields),
+                            raw: match &frame {
+                                Some(f) => raw_line(&f.record(raw.line as usize - 2)),
+                                None => raw_line(&raw.fields),
+                            },
                         });
                     }
                 }
@@ -499,11 +496,45 @@ fn load_source<T: Send>(
             if let Some(p) = progress {
                 p(rel, report.rows_read);
             }
+        };
+        // Three stages at once: the next chunk is read, this one is normalised, and the
+        // previous one goes into the tables.
+        let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
+        let mut more = opened
+            .next_chunk(CHUNK, &mut chunk, &mut blank)
+            .map_err(&unreadable)?;
+        let mut pending: Option<(Vec<RawRow>, Vec<_>)> = None;
+        loop {
+            let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
+            let (read, parsed) = rayon::join(
+                || {
+                    rayon::join(
+                        || {
+                            if more {
+                                opened.next_chunk(CHUNK, &mut next, &mut blank)
+                            } else {
+                                Ok(false)
+                            }
+                        },
+                        || parse_chunk(&chunk),
+                    )
+                },
+                || {
+                    if let Some((c, p)) = pending.take() {
+                        consume(c, p);
+                    }
+                },
+            )
+            .0;
+            pending = Some((std::mem::take(&mut chunk), parsed));
             if !more {
                 break;
             }
             more = read.map_err(&unreadable)?;
             chunk = next;
+        }
+        if let Some((c, p)) = pending.take() {
+            consume(c, p);
         }
         report.blank_rows = blank;
         report.preamble_rows = opened.lines.preamble;
@@ -521,6 +552,19 @@ fn load_source<T: Send>(
         ds.reports.push(report);
     }
     Ok(())
+}
+
+/// A row's cells: from its own fields, or from a Parquet file's columns.
+fn cells_of<'a>(
+    colmap: &'a ColMap,
+    frame: Option<&'a crate::read::Frame>,
+    raw: &'a RawRow,
+    year: i32,
+) -> Cells<'a> {
+    match frame {
+        Some(f) => Cells::in_frame(colmap, f, raw, year),
+        None => Cells::new(colmap, raw, year),
+    }
 }
 
 /// Hex sha256 of bytes: input files in the manifest, and every hash qianbiao writes.
@@ -547,11 +591,7 @@ fn dedupe_payments(ds: &mut Dataset) {
     // that order within each txn_id, so the first of a group is the first read.
     let mut order: Vec<u32> = (0..rows.len() as u32).collect();
     let txn = &ds.payments.txn_id;
-    order.par_sort_by(|&a, &b| {
-        ds.str(txn[a as usize])
-            .cmp(ds.str(txn[b as usize]))
-            .then(a.cmp(&b))
-    });
+    order.par_sort_by(|&a, &b| txn.get(a as usize).cmp(txn.get(b as usize)).then(a.cmp(&b)));
     let mut keep = vec![true; rows.len()];
     let mut duplicates = Vec::new();
     let mut conflicts = Vec::new();
@@ -560,7 +600,7 @@ fn dedupe_payments(ds: &mut Dataset) {
         let first = order[i] as usize;
         let mut j = i + 1;
         let mut differs = false;
-        while j < order.len() && txn[order[j] as usize] == txn[first] {
+        while j < order.len() && txn.get(order[j] as usize) == txn.get(first) {
             let other = order[j] as usize;
             keep[other] = false;
             let (o, f) = (rows.get(other), rows.get(first));

@@ -7,6 +7,9 @@ use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
 use qianbiao_core::{Category, Fen, HukouStatus, IdNumber, PayerType, PaymentStatus, Scheme};
 
+use std::borrow::Cow;
+
+use crate::read::Frame;
 use crate::source::{Col, SourceKind};
 use crate::tables::*;
 
@@ -53,6 +56,8 @@ impl ColMap {
 pub struct Cells<'a> {
     map: &'a ColMap,
     fields: &'a csv::StringRecord,
+    /// A Parquet file's columns and the row's index in them (`fields` is then empty).
+    frame: Option<(&'a Frame, usize)>,
     numeric: u64,
     year: i32,
 }
@@ -67,7 +72,19 @@ impl<'a> Cells<'a> {
         Cells {
             map,
             fields: &raw.fields,
+            frame: None,
             numeric: raw.numeric,
+            year,
+        }
+    }
+
+    /// A row of a Parquet file's columns (its line is the row index + 2).
+    pub fn in_frame(map: &'a ColMap, frame: &'a Frame, raw: &'a RawRow, year: i32) -> Self {
+        Cells {
+            map,
+            fields: &raw.fields,
+            frame: Some((frame, raw.line as usize - 2)),
+            numeric: 0,
             year,
         }
     }
@@ -79,7 +96,7 @@ impl<'a> Cells<'a> {
             .is_some_and(|i| i < 64 && self.numeric & (1 << i) != 0);
         // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
         let digits = || {
-            norm_text(self.raw(Col::IdNumber))
+            norm_text(&self.raw(Col::IdNumber))
                 .bytes()
                 .filter(u8::is_ascii_digit)
                 .count()
@@ -87,14 +104,27 @@ impl<'a> Cells<'a> {
         (numeric_cell && digits() >= 16) || is_scientific(normalised)
     }
 
-    fn raw(&self, col: Col) -> &'a str {
-        self.map.pos[col as usize]
-            .and_then(|i| self.fields.get(i))
-            .unwrap_or("")
+    fn raw(&self, col: Col) -> Cow<'a, str> {
+        let Some(i) = self.map.pos[col as usize] else {
+            return Cow::Borrowed("");
+        };
+        match self.frame {
+            Some((f, row)) => f.text(i, row),
+            None => Cow::Borrowed(self.fields.get(i).unwrap_or("")),
+        }
+    }
+
+    /// A date or date-time cell stored as one (Parquet), when it is within the dates
+    /// the run accepts: taken as it is. Anything else goes the way of its text form, so
+    /// that both give the same row or the same reason.
+    fn stored_datetime(&self, col: Col) -> Option<NaiveDateTime> {
+        let (f, row) = self.frame?;
+        let d = f.datetime(self.map.pos[col as usize]?, row)?;
+        date_in_range(d.date(), self.year).then_some(d)
     }
 
     fn text(&self, col: Col) -> Text {
-        Text::from(norm_text(self.raw(col)).as_ref())
+        Text::from(norm_text(&self.raw(col)).as_ref())
     }
 
     fn required_text(&self, col: Col) -> Result<Text, String> {
@@ -106,7 +136,7 @@ impl<'a> Cells<'a> {
     }
 
     fn name(&self) -> Text {
-        Text::from(norm_name(self.raw(Col::Name)).as_ref())
+        Text::from(norm_name(&self.raw(Col::Name)).as_ref())
     }
 
     fn required_name(&self) -> Result<Text, String> {
@@ -120,6 +150,7 @@ impl<'a> Cells<'a> {
     /// A valid id, or the reason it is not (sources that reject invalid ids).
     fn valid_id(&self) -> Result<Text, String> {
         let raw = self.raw(Col::IdNumber);
+        let raw: &str = &raw;
         let id = IdNumber::parse(raw);
         if id.as_str().is_empty() {
             return Err("`id_number`: empty".into());
@@ -137,7 +168,7 @@ impl<'a> Cells<'a> {
     /// (payments and receipts keep invalid ids). A lost id is never valid, whatever its
     /// check digit.
     fn any_id(&self) -> Result<(Text, bool, bool), String> {
-        let id = IdNumber::parse(self.raw(Col::IdNumber));
+        let id = IdNumber::parse(&self.raw(Col::IdNumber));
         if id.as_str().is_empty() {
             return Err("`id_number`: empty".into());
         }
@@ -153,6 +184,7 @@ impl<'a> Cells<'a> {
         f: impl Fn(&str) -> Option<T>,
     ) -> Result<T, String> {
         let raw = self.raw(col);
+        let raw: &str = &raw;
         if norm_text(raw).is_empty() {
             return Err(format!("`{}`: empty", col.name()));
         }
@@ -168,12 +200,15 @@ impl<'a> Cells<'a> {
     }
 
     fn datetime_as(&self, col: Col, what: &str) -> Result<NaiveDateTime, String> {
+        if let Some(d) = self.stored_datetime(col) {
+            return Ok(d);
+        }
         let d = self.required(col, what, parse_datetime)?;
         if !date_in_range(d.date(), self.year) {
             return Err(format!(
                 "`{}`: date out of range: '{}'",
                 col.name(),
-                norm_text(self.raw(col))
+                norm_text(&self.raw(col))
             ));
         }
         Ok(d)
@@ -181,11 +216,14 @@ impl<'a> Cells<'a> {
 
     /// An optional date: empty when it cannot be read or is out of range.
     fn optional_date(&self, col: Col) -> Option<NaiveDate> {
-        parse_date(self.raw(col)).filter(|d| date_in_range(*d, self.year))
+        if let Some(d) = self.stored_datetime(col) {
+            return Some(d.date());
+        }
+        parse_date(&self.raw(col)).filter(|d| date_in_range(*d, self.year))
     }
 
     fn amount(&self, col: Col) -> Result<Fen, String> {
-        parse_amount(self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
+        parse_amount(&self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
     }
 
     fn scheme(&self) -> Result<Scheme, String> {
@@ -198,13 +236,13 @@ pub fn hukou(c: &Cells, prov: Prov) -> Result<HukouRow, String> {
     let id = c.valid_id()?;
     let name = c.required_name()?;
     let village = c.required_text(Col::Village)?;
-    let status = HukouStatus::parse(c.raw(Col::Status));
+    let status = HukouStatus::parse(&c.raw(Col::Status));
     let status_date = c.optional_date(Col::StatusDate);
     if status != HukouStatus::Normal && status_date.is_none() {
         return Err(format!(
             "`status_date`: required when status is {} ('{}')",
             status.zh(),
-            norm_text(c.raw(Col::StatusDate))
+            norm_text(&c.raw(Col::StatusDate))
         ));
     }
     let rt = c.text(Col::ResidenceType);
@@ -238,7 +276,7 @@ pub fn death(c: &Cells, prov: Prov) -> Result<DeathRow, String> {
 /// A deaths row rejected for an invalid id, kept for identity linkage: only when the id
 /// is its one fault (non-empty, invalid) and its death date reads.
 pub fn linkable_death(c: &Cells, prov: Prov) -> Option<LinkableDeath> {
-    let id = IdNumber::parse(c.raw(Col::IdNumber));
+    let id = IdNumber::parse(&c.raw(Col::IdNumber));
     if id.as_str().is_empty() || (id.is_valid() && !c.id_lost(id.as_str())) {
         return None;
     }
@@ -275,7 +313,7 @@ pub fn eligibility(c: &Cells, prov: Prov) -> Result<EligibilityRow, String> {
         id,
         name: c.name(),
         category,
-        disability_level: parse_disability_level(c.raw(Col::DisabilityLevel)),
+        disability_level: parse_disability_level(&c.raw(Col::DisabilityLevel)),
         valid_from: c.date(Col::ValidFrom)?,
         valid_to: c.optional_date(Col::ValidTo),
         source_dept: c.text(Col::SourceDept),
@@ -312,13 +350,13 @@ pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
         amount: c.amount(Col::Amount)?,
         paid_at: c.datetime(Col::PaidAt)?,
         channel: c.text(Col::Channel),
-        payer_type: PayerType::parse(c.raw(Col::PayerType)),
+        payer_type: PayerType::parse(&c.raw(Col::PayerType)),
         collector_id: c.text(Col::CollectorId),
         village: c.text(Col::Village),
         receipt_no: c.text(Col::ReceiptNo),
         payer_account: c.text(Col::PayerAccount),
         deposit_id: c.text(Col::DepositId),
-        status: PaymentStatus::parse(c.raw(Col::Status)),
+        status: PaymentStatus::parse(&c.raw(Col::Status)),
         prov,
     })
 }
@@ -330,7 +368,7 @@ pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
     let (id, id_valid, id_lost) = c.any_id()?;
     let scheme = c.scheme()?;
     // An optional value that cannot be parsed is kept as empty: here, the default year.
-    let period = parse_period(c.raw(Col::Period)).unwrap_or(year);
+    let period = parse_period(&c.raw(Col::Period)).unwrap_or(year);
     Ok(ReceiptRow {
         receipt_no,
         collector_id,
@@ -352,7 +390,8 @@ pub fn deposit(c: &Cells, prov: Prov) -> Result<DepositRow, String> {
     let deposit_id = c.required_text(Col::DepositId)?;
     let collector_id = c.required_text(Col::CollectorId)?;
     let person_count = {
-        let t = norm_text(c.raw(Col::PersonCount));
+        let cell = c.raw(Col::PersonCount);
+        let t = norm_text(&cell);
         let t = t.strip_suffix('人').unwrap_or(&t);
         let t = t.strip_suffix(".0").unwrap_or(t);
         t.parse::<u32>().ok()
@@ -375,7 +414,7 @@ pub fn roster(c: &Cells, prov: Prov) -> Result<RosterRow, String> {
         name: c.name(),
         village: c.text(Col::Village),
         scheme: c.scheme()?,
-        expected_amount: parse_amount(c.raw(Col::ExpectedAmount)).ok(),
+        expected_amount: parse_amount(&c.raw(Col::ExpectedAmount)).ok(),
         collector_id: c.text(Col::CollectorId),
         batch: c.text(Col::Batch),
         prov,

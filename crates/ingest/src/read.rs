@@ -9,6 +9,7 @@
 
 use std::io::Cursor;
 
+use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 
 use crate::parse::RawRow;
@@ -98,10 +99,104 @@ enum Rows {
         rows: std::vec::IntoIter<GridRow>,
     },
     Frame {
-        cols: Vec<StringChunked>,
+        frame: std::sync::Arc<Frame>,
         next: usize,
         len: usize,
     },
+}
+
+/// A column of a Parquet file as the engine reads it: dates and date-times in their own
+/// types (no trip through text), everything else as text.
+pub enum FrameCol {
+    /// Text, or a type read as its text form (numbers, decimals, booleans).
+    Text(StringChunked),
+    /// A `date32` column: days since 1970-01-01.
+    Date {
+        /// The dates (None: null).
+        days: Vec<Option<NaiveDate>>,
+        /// The column, for the text form of a value that is not taken as it is.
+        col: Column,
+    },
+    /// A timestamp column, in China Standard Time when it is zoned.
+    Datetime {
+        /// The date-times to the second (None: null).
+        at: Vec<Option<NaiveDateTime>>,
+        /// The column, for the text form of a value that is not taken as it is.
+        col: Column,
+        /// Its unit.
+        unit: TimeUnit,
+        /// Whether it carries a time zone.
+        zoned: bool,
+    },
+}
+
+/// A Parquet file's columns, read once; rows are indices into them.
+pub struct Frame {
+    /// Columns in file order.
+    pub cols: Vec<FrameCol>,
+}
+
+impl Frame {
+    /// The text form of a cell, exactly as the file's text reading gives it (what
+    /// `rejected.csv` and reasons quote): borrowed for text columns, formatted for a
+    /// date or date-time.
+    pub fn text(&self, col: usize, row: usize) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self.cols.get(col) {
+            None => Cow::Borrowed(""),
+            Some(FrameCol::Text(ca)) => Cow::Borrowed(ca.get(row).unwrap_or("")),
+            Some(FrameCol::Date { col, .. }) => {
+                let one = col.slice(row as i64, 1);
+                let text = one
+                    .cast(&DataType::String)
+                    .ok()
+                    .and_then(|t| t.str().ok().and_then(|s| s.get(0).map(str::to_string)));
+                Cow::Owned(text.unwrap_or_default())
+            }
+            Some(FrameCol::Datetime {
+                col, unit, zoned, ..
+            }) => {
+                let one = col.slice(row as i64, 1);
+                let text =
+                    datetime_text(&one, *unit, *zoned).and_then(|s| s.get(0).map(str::to_string));
+                Cow::Owned(text.unwrap_or_default())
+            }
+        }
+    }
+
+    /// A cell of a date or date-time column as a date-time (a date at midnight); None
+    /// for a text column or a null.
+    pub fn datetime(&self, col: usize, row: usize) -> Option<NaiveDateTime> {
+        match self.cols.get(col)? {
+            FrameCol::Text(_) => None,
+            FrameCol::Date { days, .. } => days[row].and_then(|d| d.and_hms_opt(0, 0, 0)),
+            FrameCol::Datetime { at, .. } => at[row],
+        }
+    }
+
+    /// True when every cell of the row is empty.
+    fn blank(&self, row: usize) -> bool {
+        // A date that could not be read as one (a null, or out of every calendar) is as
+        // blank as its text form.
+        self.cols.iter().enumerate().all(|(i, c)| match c {
+            FrameCol::Text(ca) => ca.get(row).unwrap_or("").trim().is_empty(),
+            FrameCol::Date { days, .. } => {
+                days[row].is_none() && self.text(i, row).trim().is_empty()
+            }
+            FrameCol::Datetime { at, .. } => {
+                at[row].is_none() && self.text(i, row).trim().is_empty()
+            }
+        })
+    }
+
+    /// Every cell of a row as text, for `rejected.csv`.
+    pub fn record(&self, row: usize) -> csv::StringRecord {
+        let mut fields = csv::StringRecord::with_capacity(128, self.cols.len());
+        for c in 0..self.cols.len() {
+            fields.push_field(&self.text(c, row));
+        }
+        fields
+    }
 }
 
 /// A header test: whether a row's cells hold every required column of the source.
@@ -148,6 +243,14 @@ impl Opened {
         }
     }
 
+    /// The columns of a Parquet file (rows read from it carry only their index).
+    pub fn frame(&self) -> Option<std::sync::Arc<Frame>> {
+        match &self.rows {
+            Rows::Frame { frame, .. } => Some(frame.clone()),
+            _ => None,
+        }
+    }
+
     /// Appends up to `max` rows (data and totals rows) to `out`; returns false when the
     /// file is exhausted. Rows whose cells are all empty are skipped and counted in
     /// `blank` and in the line accounting.
@@ -158,7 +261,32 @@ impl Opened {
         blank: &mut u64,
     ) -> Result<bool, String> {
         let start = out.len();
-        let tabular = !matches!(self.rows, Rows::Frame { .. });
+        if let Rows::Frame { frame, next, len } = &mut self.rows {
+            // Parquet rows are all data: no preamble, totals or multi-line rows.
+            while out.len() - start < max {
+                if *next >= *len {
+                    return Ok(false);
+                }
+                let i = *next;
+                *next += 1;
+                if frame.blank(i) {
+                    *blank += 1;
+                    self.lines.blank += 1;
+                    continue;
+                }
+                self.lines.rows += 1;
+                out.push(RawRow {
+                    line: (i + 2) as u32,
+                    lines: 1,
+                    fields: csv::StringRecord::new(),
+                    numeric: 0,
+                    problem: None,
+                    kind: RowKind::Data,
+                });
+            }
+            return Ok(true);
+        }
+        let tabular = true;
         while out.len() - start < max {
             let Some(mut row) = self.next_row() else {
                 return Ok(false);
@@ -192,25 +320,8 @@ impl Opened {
                 problem: g.problem,
                 kind: RowKind::Data,
             }),
-            Rows::Frame { cols, next, len } => {
-                if *next >= *len {
-                    return None;
-                }
-                let i = *next;
-                *next += 1;
-                let mut fields = csv::StringRecord::with_capacity(128, cols.len());
-                for c in cols.iter() {
-                    fields.push_field(c.get(i).unwrap_or(""));
-                }
-                Some(RawRow {
-                    line: (i + 2) as u32,
-                    lines: 1,
-                    fields,
-                    numeric: 0,
-                    problem: None,
-                    kind: RowKind::Data,
-                })
-            }
+            // Parquet rows are made by next_chunk from the frame.
+            Rows::Frame { .. } => None,
         }
     }
 }
@@ -763,6 +874,45 @@ fn datetime_text(c: &Column, unit: TimeUnit, zoned: bool) -> Option<StringChunke
     Some(out.with_name(c.name().clone()))
 }
 
+/// A `date32` column's values.
+fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
+    let phys = c.to_physical_repr();
+    let ints = phys.i32().ok()?;
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    Some(
+        ints.iter()
+            .map(|v| v.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(i64::from(d)))))
+            .collect(),
+    )
+}
+
+/// A timestamp column's values to the second, zoned ones in China Standard Time: the
+/// values [`datetime_text`] writes as text.
+fn datetime_values(c: &Column, unit: TimeUnit, zoned: bool) -> Option<Vec<Option<NaiveDateTime>>> {
+    let phys = c.to_physical_repr();
+    let ints = phys.i64().ok()?;
+    let per_sec: i64 = match unit {
+        TimeUnit::Nanoseconds => 1_000_000_000,
+        TimeUnit::Microseconds => 1_000_000,
+        TimeUnit::Milliseconds => 1_000,
+    };
+    let shift = if zoned {
+        i64::from(qianbiao_core::date::CST_OFFSET)
+    } else {
+        0
+    };
+    Some(
+        ints.iter()
+            .map(|v| {
+                v.and_then(|v| {
+                    chrono::DateTime::from_timestamp(v.div_euclid(per_sec) + shift, 0)
+                        .map(|d| d.naive_utc())
+                })
+            })
+            .collect(),
+    )
+}
+
 fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
     let size = bytes.len() as u64;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
@@ -789,17 +939,36 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
     let len = df.height();
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
+        // Dates and date-times are read as they are stored; other types by their text.
         // A column of a type with no text form (lists, structs) cannot be one of ours:
         // read it as empty, like a column the contract does not list, rather than refuse
         // the file. A required column of such a type then rejects its rows as empty.
-        let s = match c.dtype() {
-            DataType::Datetime(unit, tz) => datetime_text(c, *unit, tz.is_some()),
-            _ => c
-                .cast(&DataType::String)
-                .ok()
-                .and_then(|t| t.str().ok().map(|s| s.rechunk().into_owned())),
+        let typed = match c.dtype() {
+            DataType::Date => date_days(c).map(|days| FrameCol::Date {
+                days,
+                col: c.clone(),
+            }),
+            DataType::Datetime(unit, tz) => {
+                datetime_values(c, *unit, tz.is_some()).map(|at| FrameCol::Datetime {
+                    at,
+                    col: c.clone(),
+                    unit: *unit,
+                    zoned: tz.is_some(),
+                })
+            }
+            _ => None,
         };
-        cols.push(s.unwrap_or_else(|| StringChunked::full_null(c.name().clone(), len)));
+        if let Some(t) = typed {
+            cols.push(t);
+            continue;
+        }
+        let s = c
+            .cast(&DataType::String)
+            .ok()
+            .and_then(|t| t.str().ok().map(|s| s.rechunk().into_owned()));
+        cols.push(FrameCol::Text(s.unwrap_or_else(|| {
+            StringChunked::full_null(c.name().clone(), len)
+        })));
     }
     Ok(Opened {
         headers,
@@ -809,7 +978,11 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
             header: 1,
             ..LineCounts::default()
         },
-        rows: Rows::Frame { cols, next: 0, len },
+        rows: Rows::Frame {
+            frame: std::sync::Arc::new(Frame { cols }),
+            next: 0,
+            len,
+        },
     })
 }
 
@@ -982,7 +1155,14 @@ mod tests {
         let mut o = Opened::from_bytes("parquet", bytes).unwrap();
         assert_eq!(o.headers, ["id_number", "tags"]);
         let rows = all_rows(&mut o);
-        assert_eq!(cells(&rows[0]), ["11010519491231002X", ""]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 2);
+        // Parquet rows are indices into the file's columns.
+        let record = o.frame().unwrap().record(0);
+        assert_eq!(
+            record.iter().collect::<Vec<_>>(),
+            ["11010519491231002X", ""]
+        );
     }
 
     #[test]

@@ -99,6 +99,7 @@ macro_rules! table {
         $(#[$doc:meta])*
         $Row:ident / $Table:ident / $View:ident {
             text { $( $(#[$tdoc:meta])* $t:ident, )* }
+            arena { $( $(#[$adoc:meta])* $a:ident, )* }
             value { $( $(#[$vdoc:meta])* $v:ident : $vt:ty, )* }
         }
     ) => {
@@ -106,6 +107,7 @@ macro_rules! table {
         #[derive(Debug, Clone, PartialEq)]
         pub struct $Row {
             $( $(#[$tdoc])* pub $t: Text, )*
+            $( $(#[$adoc])* pub $a: Text, )*
             $( $(#[$vdoc])* pub $v: $vt, )*
         }
 
@@ -115,6 +117,7 @@ macro_rules! table {
         #[derive(Debug, Clone, Default)]
         pub struct $Table {
             $( $(#[$tdoc])* pub $t: Vec<Sym>, )*
+            $( $(#[$adoc])* pub $a: StrCol, )*
             $( $(#[$vdoc])* pub $v: Vec<$vt>, )*
         }
 
@@ -137,6 +140,7 @@ macro_rules! table {
             }
             fn push(&mut self, r: &$Row, strings: &mut Interner) {
                 $( self.$t.push(strings.intern(&r.$t)); )*
+                $( self.$a.push(&r.$a); )*
                 $( self.$v.push(r.$v.clone()); )*
             }
             fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> $View<'a> {
@@ -144,6 +148,7 @@ macro_rules! table {
             }
             fn retain(&mut self, keep: &[bool]) {
                 $( retain_col(&mut self.$t, keep); )*
+                $( self.$a.retain(keep); )*
                 $( retain_col(&mut self.$v, keep); )*
             }
         }
@@ -160,6 +165,12 @@ macro_rules! table {
                 }
             )*
             $(
+                $(#[$adoc])*
+                pub fn $a(&self) -> &'a str {
+                    self.table.$a.get(self.i)
+                }
+            )*
+            $(
                 $(#[$vdoc])*
                 pub fn $v(&self) -> $vt {
                     self.table.$v[self.i]
@@ -170,17 +181,62 @@ macro_rules! table {
             pub fn same_values(&self, other: &$View) -> bool {
                 let (a, b) = (self.i, other.i);
                 true $( && self.table.$t[a] == other.table.$t[b] )*
+                    $( && self.table.$a.get(a) == other.table.$a.get(b) )*
                     $( && (stringify!($v) == "prov" || self.table.$v[a] == other.table.$v[b]) )*
             }
             /// The row as an owned row.
             pub fn to_row(&self) -> $Row {
                 $Row {
                     $( $t: Text::from(self.$t()), )*
+                    $( $a: Text::from(self.$a()), )*
                     $( $v: self.$v(), )*
                 }
             }
         }
     };
+}
+
+/// A column of text that seldom repeats (txn ids, names, receipt numbers, accounts):
+/// one arena per column, no hashing on the way in.
+#[derive(Debug, Clone, Default)]
+pub struct StrCol {
+    bytes: String,
+    ends: Vec<u64>,
+}
+
+impl StrCol {
+    /// Appends a text.
+    pub fn push(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len() as u64);
+    }
+    /// Text `i`.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+    /// Number of texts.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    /// Every text in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+    /// Keeps the texts whose flag is true.
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut out = StrCol::default();
+        for i in 0..self.len() {
+            if keep.get(i).copied().unwrap_or(false) {
+                out.push(self.get(i));
+            }
+        }
+        *self = out;
+    }
 }
 
 fn retain_col<T>(col: &mut Vec<T>, keep: &[bool]) {
@@ -194,14 +250,16 @@ table! {
         text {
             /// Canonical valid id.
             id,
-            /// Normalised name.
-            name,
             /// 性别 as given.
             gender,
             /// 村居.
             village,
             /// 办事处.
             office,
+        }
+        arena {
+            /// Normalised name.
+            name,
             /// 户号 (empty: a household alone).
             household_no,
         }
@@ -226,10 +284,12 @@ table! {
         text {
             /// Canonical valid id.
             id,
-            /// Name as given.
-            name,
             /// 信息来源 (派出所, 民政, 卫健, 殡葬).
             source,
+        }
+        arena {
+            /// Name as given.
+            name,
         }
         value {
             /// 死亡日期.
@@ -248,10 +308,12 @@ table! {
         text {
             /// Canonical valid id.
             id,
-            /// Name as given.
-            name,
             /// 认定部门.
             source_dept,
+        }
+        arena {
+            /// Name as given.
+            name,
         }
         value {
             /// The group.
@@ -281,12 +343,14 @@ table! {
         text {
             /// Canonical valid id.
             id,
-            /// Name as given.
-            name,
             /// 参保状态 as given.
             status,
             /// 缴费档次 as given.
             tier,
+        }
+        arena {
+            /// Name as given.
+            name,
         }
         value {
             /// The scheme.
@@ -305,24 +369,26 @@ table! {
 /// A row of 缴费明细.
     PaymentRow / Payments / Payment {
         text {
-            /// 流水号.
-            txn_id,
             /// Canonical id if valid, else the normalised text.
             id,
-            /// Normalised name.
-            name,
             /// 缴费渠道.
             channel,
             /// 代办员编号 (empty: not a collector payment).
             collector_id,
             /// 村居 as given.
             village,
+            /// 解缴单号.
+            deposit_id,
+        }
+        arena {
+            /// 流水号.
+            txn_id,
+            /// Normalised name.
+            name,
             /// 收据号.
             receipt_no,
             /// 付款账户.
             payer_account,
-            /// 解缴单号.
-            deposit_id,
         }
         value {
             /// Whether `id` is a valid id number (invalid rows are kept for DQ-001).
@@ -364,16 +430,18 @@ table! {
 /// A row of 代办员收款登记.
     ReceiptRow / Receipts / ReceiptView {
         text {
-            /// 收据号.
-            receipt_no,
             /// 代办员编号.
             collector_id,
             /// Canonical id if valid, else the normalised text.
             id,
-            /// Name.
-            name,
             /// 村居.
             village,
+        }
+        arena {
+            /// 收据号.
+            receipt_no,
+            /// Name.
+            name,
         }
         value {
             /// Whether `id` is valid (invalid rows are kept for DQ-001).
@@ -405,6 +473,8 @@ table! {
             /// 村居.
             village,
         }
+        arena {
+        }
         value {
             /// 解缴金额.
             amount: Fen,
@@ -424,14 +494,16 @@ table! {
         text {
             /// Canonical valid id.
             id,
-            /// Name.
-            name,
             /// 村居.
             village,
             /// 代办员编号.
             collector_id,
             /// 清册批次.
             batch,
+        }
+        arena {
+            /// Name.
+            name,
         }
         value {
             /// The scheme.

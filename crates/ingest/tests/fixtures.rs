@@ -1841,3 +1841,75 @@ fn unreadable_files_name_the_file() {
         );
     }
 }
+
+/// Dates and timestamps stored as such in Parquet are read without a trip through text;
+/// whatever a value is (in range, out of range, null), the row is accepted or
+/// rejected exactly as its text form in a CSV file would be, with the same reason and the
+/// same raw text.
+#[test]
+fn parquet_dates_read_as_stored_agree_with_their_text_form() {
+    let zoned = Series::new(
+        "notice_date".into(),
+        &[
+            Some(dt(2022, 1, 31, 16, 30, 0)),
+            Some(dt(1850, 1, 1, 0, 0, 0)),
+            None,
+            Some(dt(2022, 2, 1, 1, 0, 0)),
+            Some(dt(2021, 12, 31, 23, 59, 59)),
+        ],
+    );
+    let deaths = parquet(vec![
+        Series::new("id_number".into(), &[ID_A, ID_B, ID_C, ID_X, ID_A]),
+        Series::new("name".into(), &["王涛", "李四", "张三", "赵六", "王涛"]),
+        Series::new(
+            "death_date".into(),
+            &[
+                Some(date(2022, 1, 20)),
+                Some(date(1850, 6, 1)),
+                Some(date(2099, 1, 1)),
+                None,
+                Some(date(2024, 12, 31)),
+            ],
+        ),
+        zoned,
+    ]);
+    // The same values as text, as the text reading of Parquet gives them (zoned
+    // timestamps: tests/robustness.rs).
+    let csv = format!(
+        "id_number,name,death_date,notice_date\n\
+         {ID_A},王涛,2022-01-20,2022-01-31 16:30:00\n\
+         {ID_B},李四,1850-06-01,1850-01-01 00:00:00\n\
+         {ID_C},张三,2099-01-01,\n\
+         {ID_X},赵六,,2022-02-01 01:00:00\n\
+         {ID_A},王涛,2024-12-31,2021-12-31 23:59:59\n"
+    );
+    let a = Folder::with_required();
+    a.put("deaths.parquet", deaths);
+    let b = Folder::with_required();
+    b.put("deaths.csv", csv);
+    let (pa, cs) = (a.load(), b.load());
+    let rows = |ds: &Dataset| {
+        ds.deaths()
+            .iter()
+            .map(|d| {
+                (
+                    d.prov().line,
+                    d.id().to_string(),
+                    d.death_date(),
+                    d.notice_date(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&pa), rows(&cs));
+    assert_eq!(rows(&pa).len(), 2);
+    assert_eq!(rows(&pa)[0].3, Some(date(2022, 1, 31)));
+    let rejected = |ds: &Dataset| {
+        ds.rejected
+            .iter()
+            .map(|r| (r.line, r.reason.clone(), r.raw.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rejected(&pa), rejected(&cs));
+    assert_eq!(rejected(&pa).len(), 3);
+}

@@ -368,11 +368,7 @@ impl Town {
         }
         let pays = &mut ds.payments;
         for i in 0..pays.txn_id.len() {
-            if self
-                .lost
-                .iter()
-                .any(|t| t == ds.strings.get(pays.txn_id[i]))
-            {
+            if self.lost.iter().any(|t| t == pays.txn_id.get(i)) {
                 pays.id_lost[i] = true;
                 pays.id_valid[i] = false;
             }
