@@ -112,15 +112,19 @@ pub enum FrameCol {
     Text(StringChunked),
     /// A `date32` column: days since 1970-01-01.
     Date {
-        /// The dates (None: null).
+        /// The dates (None: null, or no date of the calendar).
         days: Vec<Option<NaiveDate>>,
+        /// Which cells are null.
+        null: Vec<bool>,
         /// The column, for the text form of a value that is not taken as it is.
         col: Column,
     },
     /// A timestamp column, in China Standard Time when it is zoned.
     Datetime {
-        /// The date-times to the second (None: null).
+        /// The date-times to the second (None: null, or no date of the calendar).
         at: Vec<Option<NaiveDateTime>>,
+        /// Which cells are null.
+        null: Vec<bool>,
         /// The column, for the text form of a value that is not taken as it is.
         col: Column,
         /// Its unit.
@@ -145,6 +149,9 @@ impl Frame {
         match self.cols.get(col) {
             None => Cow::Borrowed(""),
             Some(FrameCol::Text(ca)) => Cow::Borrowed(ca.get(row).unwrap_or("")),
+            Some(FrameCol::Date { null, .. } | FrameCol::Datetime { null, .. }) if null[row] => {
+                Cow::Borrowed("")
+            }
             Some(FrameCol::Date { col, .. }) => {
                 let one = col.slice(row as i64, 1);
                 let text = one
@@ -874,6 +881,15 @@ fn datetime_text(c: &Column, unit: TimeUnit, zoned: bool) -> Option<StringChunke
     Some(out.with_name(c.name().clone()))
 }
 
+/// Which cells of a column are null.
+fn nulls(c: &Column) -> Vec<bool> {
+    c.as_materialized_series()
+        .is_null()
+        .iter()
+        .map(|v| v.unwrap_or(true))
+        .collect()
+}
+
 /// A `date32` column's values.
 fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
     let phys = c.to_physical_repr();
@@ -946,11 +962,13 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
         let typed = match c.dtype() {
             DataType::Date => date_days(c).map(|days| FrameCol::Date {
                 days,
+                null: nulls(c),
                 col: c.clone(),
             }),
             DataType::Datetime(unit, tz) => {
                 datetime_values(c, *unit, tz.is_some()).map(|at| FrameCol::Datetime {
                     at,
+                    null: nulls(c),
                     col: c.clone(),
                     unit: *unit,
                     zoned: tz.is_some(),
