@@ -63,11 +63,11 @@ pub struct Context<'a> {
     /// Per kept payment, its person (None for an invalid id).
     pub payment_person: Vec<Option<PersonIdx>>,
     /// Deposits by deposit_id, rows of one id combined.
-    pub deposits: HashMap<Text, Deposit>,
+    pub deposits: HashMap<&'a str, Deposit>,
     /// Effective payments by non-empty receipt_no.
-    pub payments_by_receipt: HashMap<Text, Vec<u32>>,
+    pub payments_by_receipt: HashMap<&'a str, Vec<u32>>,
     /// Receipts rows by receipt_no.
-    pub receipts_by_no: HashMap<Text, Vec<u32>>,
+    pub receipts_by_no: HashMap<&'a str, Vec<u32>>,
     /// Effective resident-scheme payments (lost-digit ids left out) sorted by person (normalised id), scheme, period
     /// and ledger order: the DUP rules' groups, sorted once for all of them.
     person_scheme: Vec<u32>,
@@ -201,11 +201,11 @@ impl<'a> Context<'a> {
             })
             .collect();
 
-        let mut deposits: HashMap<Text, Deposit> = HashMap::default();
+        let mut deposits: HashMap<&'a str, Deposit> = HashMap::default();
         for d in ds.deposits().iter() {
             let day = d.deposited_at().date();
             deposits
-                .entry(Text::from(d.deposit_id()))
+                .entry(d.deposit_id())
                 .and_modify(|x| {
                     x.amount += d.amount();
                     // Counts add up only when every row gives one; a row without a count
@@ -227,19 +227,19 @@ impl<'a> Context<'a> {
                     provs: vec![d.prov()],
                 });
         }
-        let mut payments_by_receipt: HashMap<Text, Vec<u32>> = HashMap::default();
+        let mut payments_by_receipt: HashMap<&'a str, Vec<u32>> = HashMap::default();
         for (i, p) in ds.payments().iter().enumerate() {
             if p.is_effective() && !p.receipt_no().is_empty() {
                 payments_by_receipt
-                    .entry(Text::from(p.receipt_no()))
+                    .entry(p.receipt_no())
                     .or_default()
                     .push(i as u32);
             }
         }
-        let mut receipts_by_no: HashMap<Text, Vec<u32>> = HashMap::default();
+        let mut receipts_by_no: HashMap<&'a str, Vec<u32>> = HashMap::default();
         for (i, r) in ds.receipts().iter().enumerate() {
             receipts_by_no
-                .entry(Text::from(r.receipt_no()))
+                .entry(r.receipt_no())
                 .or_default()
                 .push(i as u32);
         }
@@ -525,13 +525,11 @@ fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
         })
         .map(|i| i as u32)
         .collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        ds.str(pays.id[a])
-            .cmp(ds.str(pays.id[b]))
-            .then(pays.scheme[a].cmp(&pays.scheme[b]))
-            .then(pays.period[a].cmp(&pays.period[b]))
-            .then(a.cmp(&b))
+    // Groups need equal ids together, not ids in text order: the symbol's number is
+    // the cheapest such key (findings are sorted by key when the rules are done).
+    order.par_sort_unstable_by_key(|&i| {
+        let i = i as usize;
+        (pays.id[i].index(), pays.scheme[i], pays.period[i], i)
     });
     let same = |a: u32, b: u32| {
         let (a, b) = (a as usize, b as usize);

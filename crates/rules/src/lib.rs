@@ -39,6 +39,12 @@ macro_rules! declare_rule {
                 doc: concat!($($doc, "\n"),*),
             };
         }
+
+        impl $crate::Described for $name {
+            fn meta(&self) -> &'static $crate::RuleMeta {
+                &Self::META
+            }
+        }
     };
 }
 
@@ -68,11 +74,14 @@ pub struct RuleMeta {
     pub doc: &'static str,
 }
 
-/// A rule: finds every key that breaks it.
-pub trait Rule: Sync + Send {
+/// What `declare_rule!` writes for a rule: its description.
+pub trait Described {
     /// The rule's description.
     fn meta(&self) -> &'static RuleMeta;
+}
 
+/// A rule: finds every key that breaks it. Its description comes from `declare_rule!`.
+pub trait Rule: Described + Sync + Send {
     /// Why the rule does not run on this context (a missing source, as_of inside the
     /// window), or None when it runs.
     fn skip_reason(&self, ctx: &Context) -> Option<String> {

@@ -1,7 +1,7 @@
 //! AMT-001 非标准档次: Pension amount not a tier.
 use qianbiao_core::{Finding, Scheme};
 
-use crate::{individual, Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment whose amount is
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Amt001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let tiers = &ctx.policy.pension_tiers;
         let mut out = Vec::new();

@@ -1,7 +1,7 @@
 //! AMT-002 违规适用最低档: Lowest tier without entitlement.
 use qianbiao_core::{Finding, Scheme};
 
-use crate::{individual, Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment of exactly the
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Amt002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let pol = ctx.policy;
         let mut out = Vec::new();

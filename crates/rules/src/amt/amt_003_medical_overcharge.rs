@@ -1,7 +1,7 @@
 //! AMT-003 医保超标准收费: Medical overcharge.
 use qianbiao_core::{Finding, Scheme};
 
-use crate::{individual, Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_medical payment larger than the
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Amt003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

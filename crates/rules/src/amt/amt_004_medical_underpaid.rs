@@ -1,7 +1,7 @@
 //! AMT-004 医保少缴: Medical underpaid.
 use qianbiao_core::{Fen, Finding, Scheme};
 
-use crate::{individual, Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_medical payment above 0 and
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Amt004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

@@ -1,7 +1,7 @@
 //! AMT-005 代办员多收: Collector took more than booked.
 use qianbiao_core::{Fen, Finding};
 
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a receipt number whose `receipts` amount (added over its rows) is
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Amt005 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (no, receipts) in &ctx.receipts_by_no {
@@ -38,7 +34,7 @@ impl Rule for Amt005 {
                 continue;
             }
             let r = ctx.receipt(receipts[0]);
-            let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
+            let mut f = Finding::new(Self::META.code, Self::META.severity, *no);
             ctx.fill_person(&mut f, r.id(), r.name(), r.village());
             f.collector_id = r.collector_id().to_string();
             f.scheme = Some(r.scheme());

@@ -2,7 +2,7 @@
 use qianbiao_core::Finding;
 
 use super::coverage;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: only when as_of is after the window: a village whose coverage
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Cov001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn skip_reason(&self, ctx: &Context) -> Option<String> {
         ctx.window_open_reason()
     }

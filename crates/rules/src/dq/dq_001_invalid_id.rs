@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective payments row, or a receipts row, whose id_number is
@@ -25,10 +25,6 @@ declare_rule! {
 }
 
 impl Rule for Dq001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use qianbiao_core::Finding;
 
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: effective payments whose non-empty name differs from the hukou
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Dq002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut by_person: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for (i, p) in ctx.effective() {

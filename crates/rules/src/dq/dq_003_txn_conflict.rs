@@ -1,7 +1,7 @@
 //! DQ-003 流水号冲突: Conflicting txn_id.
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: two or more payments rows with the same txn_id and different
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Dq003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for c in &ctx.ds.conflicts {

@@ -1,7 +1,7 @@
 //! DQ-004 合计不符: Control total does not add up.
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**（发现什么）: a totals row (合计, 总计, 小计) whose amount differs from
@@ -27,10 +27,6 @@ declare_rule! {
 }
 
 impl Rule for Dq004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for t in &ctx.ds.control_totals {

@@ -1,7 +1,7 @@
 //! DTH-001 死亡后缴费: Payment after death.
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective payment (any payer type) paid on a day after the
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Dth001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

@@ -1,7 +1,7 @@
 //! DTH-002 所属期前死亡: Died before the contribution year.
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective payment for year Y paid on or before the person's
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Dth002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
         let start = ctx.policy.year_start();

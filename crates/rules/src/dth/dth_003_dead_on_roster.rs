@@ -3,7 +3,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Fen, Finding, Scheme};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a roster (征收清册) row for a person whose death date is before
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Dth003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
         let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::default();

@@ -3,7 +3,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Finding, HukouStatus};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a person whose death records disagree: a `deaths` row while
@@ -26,10 +26,6 @@ declare_rule! {
 }
 
 impl Rule for Dth004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut deaths: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, d) in ctx.ds.deaths().iter().enumerate() {

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::context::PersonIdx;
 use crate::link::Basis;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**（发现什么）: a `deaths` row rejected for an invalid id, linked to a
@@ -33,10 +33,6 @@ declare_rule! {
 }
 
 impl Rule for Dth005 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         // Per linked person, the earliest linked deaths row (date, then row order).
         let mut dead: HashMap<PersonIdx, (NaiveDate, u32, Basis)> = HashMap::default();

@@ -2,7 +2,7 @@
 use qianbiao_core::{Finding, PayerType};
 
 use super::repeated_payments;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: two or more effective individual payments (not back payments) by
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Dup001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         repeated_payments(
             ctx,

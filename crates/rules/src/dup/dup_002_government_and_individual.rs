@@ -3,7 +3,7 @@ use qianbiao_core::{Fen, Finding, PayerType};
 use qianbiao_ingest::Payment;
 
 use super::txn_list;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective government (代缴) payment and an effective individual
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Dup002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         let paying = |p: &Payment| {

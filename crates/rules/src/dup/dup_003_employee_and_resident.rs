@@ -3,7 +3,7 @@ use qianbiao_core::{Finding, PayerType};
 use qianbiao_ingest::Payment;
 
 use super::txn_list;
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: effective payments (any payer but back payments) for a resident
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Dup003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
         let mut out = Vec::new();

@@ -2,7 +2,7 @@
 use qianbiao_core::{Finding, Scheme};
 
 use super::txn_list;
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: one receipt number on effective payments of two or more different
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Dup004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (no, rows) in &ctx.payments_by_receipt {
@@ -46,7 +42,7 @@ impl Rule for Dup004 {
             if pairs.len() < 2 {
                 continue;
             }
-            let mut f = Finding::new(Self::META.code, Self::META.severity, no.as_str());
+            let mut f = Finding::new(Self::META.code, Self::META.severity, *no);
             let mut ids: Vec<&str> = pairs.iter().map(|p| p.0).collect();
             ids.dedup();
             if ids.len() == 1 {

@@ -2,7 +2,7 @@
 use qianbiao_core::{Finding, PayerType};
 
 use super::repeated_payments;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**（发现什么）: two or more effective government payments (政府代缴, not
@@ -26,10 +26,6 @@ declare_rule! {
 }
 
 impl Rule for Dup005 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         repeated_payments(
             ctx,

@@ -1,7 +1,7 @@
 //! ELG-001 非参保对象: Payer not a resident.
 use qianbiao_core::{Finding, HukouStatus};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective payment with a valid id_number that is not in
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Elg001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

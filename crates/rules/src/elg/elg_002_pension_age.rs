@@ -1,7 +1,7 @@
 //! ELG-002 年龄不符: Pension payer's age out of range.
 use qianbiao_core::{Finding, Scheme};
 
-use crate::{individual, Context, Rule, RuleMeta};
+use crate::{individual, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective individual resident_pension payment (not a back
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Elg002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let pol = ctx.policy;
         let mut out = Vec::new();

@@ -1,7 +1,7 @@
 //! ELG-003 代缴对象不符: Government payment not entitled.
 use qianbiao_core::{Finding, PayerType, Scheme};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: an effective government (代缴) payment the person is not entitled
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Elg003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {

@@ -1,7 +1,7 @@
 //! ELG-004 特殊群体应保未保: Entitled group member not covered.
 use qianbiao_core::{Finding, HukouStatus, Scheme};
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: only when as_of is after the window: a person in hukou with
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Elg004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn skip_reason(&self, ctx: &Context) -> Option<String> {
         if !ctx.ds.has(qianbiao_ingest::SourceKind::Eligibility) {
             return Some("source missing: eligibility".into());

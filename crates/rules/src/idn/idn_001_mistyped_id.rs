@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use qianbiao_core::Finding;
 
 use crate::link::Link;
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**（发现什么）: an effective payments row, or a receipts row, kept with
@@ -33,10 +33,6 @@ declare_rule! {
 }
 
 impl Rule for Idn001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for &(i, link) in &ctx.links.payments {

@@ -3,7 +3,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Fen, Finding};
 
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a deposit (解缴) whose amount differs from the total of the
@@ -25,10 +25,6 @@ declare_rule! {
 }
 
 impl Rule for Mny001 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::default();
         for (i, p) in ctx.effective() {
@@ -38,14 +34,14 @@ impl Rule for Mny001 {
         }
         let mut out = Vec::new();
         for (id, d) in &ctx.deposits {
-            let rows = by_deposit.get(id.as_str()).map_or(&[][..], Vec::as_slice);
+            let rows = by_deposit.get(*id).map_or(&[][..], Vec::as_slice);
             let booked = total(ctx, rows);
             let count = rows.len() as u32;
             let count_off = d.person_count.is_some_and(|c| c != count);
             if booked == d.amount && !count_off {
                 continue;
             }
-            let mut f = Finding::new(Self::META.code, Self::META.severity, id.as_str());
+            let mut f = Finding::new(Self::META.code, Self::META.severity, *id);
             f.collector_id = d.collector_id.to_string();
             f.amount = Fen((d.amount - booked).0.abs());
             f.sources = d.provs.iter().map(|&p| ctx.src(p)).collect();

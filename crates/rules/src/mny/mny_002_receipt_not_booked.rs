@@ -1,7 +1,7 @@
 //! MNY-002 收款未入账: Receipt never booked.
 use qianbiao_core::Finding;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a `receipts` row whose receipt_no is on no effective payment: the
@@ -22,10 +22,6 @@ declare_rule! {
 }
 
 impl Rule for Mny002 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (no, rows) in &ctx.receipts_by_no {

@@ -2,7 +2,7 @@
 use qianbiao_core::Finding;
 
 use super::{collector_finding, collector_payments};
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a collector's payments deposited more than [3] days after paid_at
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Mny003 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let limit = ctx.policy.deposit_deadline_days;
         let held_days = |i: u32| {

@@ -2,7 +2,7 @@
 use qianbiao_core::Finding;
 
 use super::{collector_finding, collector_payments};
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a collector's payments whose deposit's deposited_at is before
@@ -23,10 +23,6 @@ declare_rule! {
 }
 
 impl Rule for Mny004 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let advanced = |i: u32| {
             let p = ctx.payment(i);

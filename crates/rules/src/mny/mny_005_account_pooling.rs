@@ -3,7 +3,7 @@ use rayon::prelude::*;
 
 use qianbiao_core::{Finding, PayerType};
 
-use crate::{total, Context, Rule, RuleMeta};
+use crate::{total, Context, Rule};
 
 declare_rule! {
     /// **What it finds**: one payer_account paying effective individual payments for people
@@ -24,10 +24,6 @@ declare_rule! {
 }
 
 impl Rule for Mny005 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         // Group by account with one parallel sort (ledger order within an account): a map
         // of one small vector per account was the slowest rule at 10M persons.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use qianbiao_core::Finding;
 use qianbiao_ingest::Prov;
 
-use crate::{Context, Rule, RuleMeta};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a collector whose receipt numbers (same prefix, numeric suffix:
@@ -59,10 +59,6 @@ fn render_gaps(prefix: &str, width: Option<usize>, gaps: &[(u64, u64)]) -> Vec<S
 }
 
 impl Rule for Mny006 {
-    fn meta(&self) -> &'static RuleMeta {
-        &Self::META
-    }
-
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         // collector -> prefix -> number -> (width, where first seen)
         type Numbers<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<u64, (usize, Prov)>>>;
