@@ -42,7 +42,11 @@ pub struct Interner {
     bytes: String,
     /// End offset in `bytes` of each text; text `i` spans `ends[i-1]..ends[i]`.
     ends: Vec<u64>,
-    table: HashTable<u32>,
+    /// Each text's handle with 32 bits of its hash: growing the table rehashes from
+    /// these bits, and a lookup compares them before reading the arena, so neither
+    /// touches the arena for texts that do not match (at 10M persons the arena is
+    /// gigabytes, and every read of it a cache and TLB miss).
+    table: HashTable<(u32, u32)>,
 }
 
 impl Default for Interner {
@@ -51,10 +55,18 @@ impl Default for Interner {
     }
 }
 
-fn hash(s: &str) -> u64 {
+/// 32 bits of a text's hash.
+fn hash32(s: &str) -> u32 {
     let mut h = FxBuildHasher.build_hasher();
     h.write(s.as_bytes());
-    h.finish()
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
+}
+
+/// The table's hash of a text from its 32 bits: spread over the whole word, since
+/// hashbrown takes the bucket from the low bits and its filter from the top seven.
+fn widen(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 impl Interner {
@@ -88,23 +100,28 @@ impl Interner {
 
     /// The handle of a text, adding the text when it is new.
     pub fn intern(&mut self, s: &str) -> Sym {
-        let h = hash(s);
+        let h = hash32(s);
         let Interner { bytes, ends, table } = self;
-        if let Some(&i) = table.find(h, |&i| Self::text_at(bytes, ends, i) == s) {
+        if let Some(&(i, _)) = table.find(widen(h), |&(i, hi)| {
+            hi == h && Self::text_at(bytes, ends, i) == s
+        }) {
             return Sym(i);
         }
         let i = u32::try_from(ends.len()).expect("more than 4 billion distinct texts in a run");
         bytes.push_str(s);
         ends.push(bytes.len() as u64);
-        table.insert_unique(h, i, |&j| hash(Self::text_at(bytes, ends, j)));
+        table.insert_unique(widen(h), (i, h), |&(_, hj)| widen(hj));
         Sym(i)
     }
 
     /// The handle of a text already interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
+        let h = hash32(s);
         self.table
-            .find(hash(s), |&i| Self::text_at(&self.bytes, &self.ends, i) == s)
-            .map(|&i| Sym(i))
+            .find(widen(h), |&(i, hi)| {
+                hi == h && Self::text_at(&self.bytes, &self.ends, i) == s
+            })
+            .map(|&(i, _)| Sym(i))
     }
 
     /// The text of a handle.
@@ -124,7 +141,7 @@ impl Interner {
 
     /// Bytes held (arena, offsets and table), for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 4
+        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 8
     }
 }
 

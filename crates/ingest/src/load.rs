@@ -282,7 +282,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
         macro_rules! into {
             ($table:ident, $parse:expr) => {{
                 let mut t = std::mem::take(&mut ds.$table);
-                load_source(&mut ds, ctx, $parse, &mut |r| t.push(r, &mut strings))?;
+                load_source(&mut ds, ctx, $parse, &mut |row| match row {
+                    Sink::Row(r) => t.push(r, &mut strings),
+                    Sink::Reserve(n) => t.reserve(n),
+                })?;
                 ds.$table = t;
             }};
         }
@@ -300,6 +303,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     ds.strings = strings;
     dedupe_payments(&mut ds);
     Ok(ds)
+}
+
+/// What a source's loader hands to its table.
+enum Sink<'r, T> {
+    /// An accepted row.
+    Row(&'r T),
+    /// Rows still to come in the file just opened, when known (Parquet, Excel).
+    Reserve(usize),
 }
 
 type SourceCtx<'a, 'p> = (
@@ -330,7 +341,7 @@ fn load_source<T: Send>(
     ds: &mut Dataset,
     (source, files, progress, year): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
-    out: &mut (dyn FnMut(&T) + Send),
+    out: &mut (dyn FnMut(Sink<T>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = source
         .columns()
@@ -383,6 +394,9 @@ fn load_source<T: Send>(
                 });
             }
         };
+        if opened.format == "parquet" || opened.format.starts_with("xls") {
+            out(Sink::Reserve(opened.remaining_hint(0)));
+        }
         let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
         let money = money_column(source).and_then(|c| colmap.position(c));
@@ -464,7 +478,7 @@ fn load_source<T: Send>(
                 match res {
                     Ok(row) => {
                         report.rows_accepted += 1;
-                        out(&row);
+                        out(Sink::Row(&row));
                     }
                     Err(reason) => {
                         report.rows_rejected += 1;

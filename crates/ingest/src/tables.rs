@@ -49,6 +49,9 @@ pub trait Table: Default + Send + Sync {
     fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> Self::View<'a>;
     /// Keeps the rows whose flag is true, in order.
     fn retain(&mut self, keep: &[bool]);
+    /// Makes room for `n` more rows, so that a large file is not stored by doubling and
+    /// copying every column.
+    fn reserve(&mut self, n: usize);
 }
 
 /// A table read with the interner that resolves its text.
@@ -146,6 +149,11 @@ macro_rules! table {
             fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> $View<'a> {
                 $View { table: self, strings, i }
             }
+            fn reserve(&mut self, n: usize) {
+                $( self.$t.reserve(n); )*
+                $( self.$a.reserve(n); )*
+                $( self.$v.reserve(n); )*
+            }
             fn retain(&mut self, keep: &[bool]) {
                 $( retain_col(&mut self.$t, keep); )*
                 $( self.$a.retain(keep); )*
@@ -226,6 +234,11 @@ impl StrCol {
     /// Every text in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
+    }
+    /// Makes room for `n` more texts (of about 16 bytes).
+    pub fn reserve(&mut self, n: usize) {
+        self.ends.reserve(n);
+        self.bytes.reserve(n * 16);
     }
     /// Keeps the texts whose flag is true.
     pub fn retain(&mut self, keep: &[bool]) {
