@@ -407,9 +407,9 @@ fn load_source<T: Send>(
             format: opened.format,
             ..FileReport::default()
         };
-        // A Parquet file's rows are indices into its columns, read as they are stored.
-        let frame = opened.frame();
-        let frame_ref = frame.as_deref();
+        // A Parquet file's rows are indices into the columns of the slice they were read
+        // with (`Opened::frame` after each chunk), read as they are stored.
+        type FrameRef = Option<std::sync::Arc<crate::read::Frame>>;
         let money_of = |raw: &RawRow| {
             money
                 .and_then(|i| raw.fields.get(i))
@@ -417,25 +417,27 @@ fn load_source<T: Send>(
         };
         // Each row's money cell is read with the row, on the parallel side: the control
         // totals need it for rejected rows too.
-        let parse_chunk = |chunk: &[RawRow]| -> Vec<(Result<T, String>, Option<Fen>)> {
-            chunk
-                .par_iter()
-                .map(|raw| {
-                    let m = money_of(raw);
-                    if raw.kind == RowKind::Totals {
-                        return (Err(String::new()), m);
-                    }
-                    if let Some(p) = &raw.problem {
-                        return (Err(p.clone()), m);
-                    }
-                    let prov = Prov {
-                        file: file_idx,
-                        line: raw.line,
-                    };
-                    (parse_row(&cells_of(&colmap, frame_ref, raw, year), prov), m)
-                })
-                .collect()
-        };
+        let parse_chunk =
+            |chunk: &[RawRow], frame: &FrameRef| -> Vec<(Result<T, String>, Option<Fen>)> {
+                let frame_ref = frame.as_deref();
+                chunk
+                    .par_iter()
+                    .map(|raw| {
+                        let m = money_of(raw);
+                        if raw.kind == RowKind::Totals {
+                            return (Err(String::new()), m);
+                        }
+                        if let Some(p) = &raw.problem {
+                            return (Err(p.clone()), m);
+                        }
+                        let prov = Prov {
+                            file: file_idx,
+                            line: raw.line,
+                        };
+                        (parse_row(&cells_of(&colmap, frame_ref, raw, year), prov), m)
+                    })
+                    .collect()
+            };
         let mut covered = Covered::default();
         let mut blank = 0;
         // Rows of a parsed chunk go into the tables, the rejected rows and the control
@@ -444,111 +446,116 @@ fn load_source<T: Send>(
         let control_totals = &mut ds.control_totals;
         let linkable_deaths = &mut ds.linkable_deaths;
         let rejected = &mut ds.rejected;
-        let mut consume = |chunk: Vec<RawRow>, parsed: Vec<(Result<T, String>, Option<Fen>)>| {
-            for (raw, (res, money)) in chunk.iter().zip(parsed) {
-                if raw.kind == RowKind::Totals {
-                    report.total_rows += 1;
-                    let label = totals_label(&raw.fields).unwrap_or_default();
-                    if let Some(stated) = money {
-                        let (sum, rows) = if label.starts_with("小计") {
-                            covered.since
-                        } else {
-                            covered.all
-                        };
-                        control_totals.push(ControlTotal {
-                            file: file_idx,
-                            line: raw.line,
-                            label: Text::from(label),
-                            stated,
-                            sum,
-                            rows,
-                        });
-                    }
-                    // Any totals row ends the range of the next 小计.
-                    covered.since = (Fen(0), 0);
-                    continue;
-                }
-                report.rows_read += 1;
-                if let Some(m) = money {
-                    for c in [&mut covered.since, &mut covered.all] {
-                        c.0 += m;
-                        c.1 += 1;
-                    }
-                }
-                match res {
-                    Ok(row) => {
-                        report.rows_accepted += 1;
-                        out(Sink::Row(&row));
-                    }
-                    Err(reason) => {
-                        report.rows_rejected += 1;
-                        if source == SourceKind::Deaths {
-                            let prov = Prov {
+        let mut consume =
+            |chunk: Vec<RawRow>, parsed: Vec<(Result<T, String>, Option<Fen>)>, frame: FrameRef| {
+                let frame_ref = frame.as_deref();
+                for (raw, (res, money)) in chunk.iter().zip(parsed) {
+                    if raw.kind == RowKind::Totals {
+                        report.total_rows += 1;
+                        let label = totals_label(&raw.fields).unwrap_or_default();
+                        if let Some(stated) = money {
+                            let (sum, rows) = if label.starts_with("小计") {
+                                covered.since
+                            } else {
+                                covered.all
+                            };
+                            control_totals.push(ControlTotal {
                                 file: file_idx,
                                 line: raw.line,
-                            };
-                            if let Some(d) = parse::linkable_death(
-                                &cells_of(&colmap, frame_ref, raw, year),
-                                prov,
-                            ) {
-                                linkable_deaths.push(d);
-                            }
+                                label: Text::from(label),
+                                stated,
+                                sum,
+                                rows,
+                            });
                         }
-                        rejected.push(Rejected {
-                            source: source.name(),
-                            file: rel.clone(),
-                            line: raw.line,
-                            reason,
-                            raw: match &frame {
-                                Some(f) => raw_line(&f.record(raw.line as usize - 2)),
-                                None => raw_line(&raw.fields),
-                            },
-                        });
+                        // Any totals row ends the range of the next 小计.
+                        covered.since = (Fen(0), 0);
+                        continue;
+                    }
+                    report.rows_read += 1;
+                    if let Some(m) = money {
+                        for c in [&mut covered.since, &mut covered.all] {
+                            c.0 += m;
+                            c.1 += 1;
+                        }
+                    }
+                    match res {
+                        Ok(row) => {
+                            report.rows_accepted += 1;
+                            out(Sink::Row(&row));
+                        }
+                        Err(reason) => {
+                            report.rows_rejected += 1;
+                            if source == SourceKind::Deaths {
+                                let prov = Prov {
+                                    file: file_idx,
+                                    line: raw.line,
+                                };
+                                if let Some(d) = parse::linkable_death(
+                                    &cells_of(&colmap, frame_ref, raw, year),
+                                    prov,
+                                ) {
+                                    linkable_deaths.push(d);
+                                }
+                            }
+                            rejected.push(Rejected {
+                                source: source.name(),
+                                file: rel.clone(),
+                                line: raw.line,
+                                reason,
+                                raw: match frame_ref {
+                                    Some(f) => raw_line(&f.record(raw.frame_row as usize)),
+                                    None => raw_line(&raw.fields),
+                                },
+                            });
+                        }
                     }
                 }
-            }
-            if let Some(p) = progress {
-                p(rel, report.rows_read);
-            }
-        };
+                if let Some(p) = progress {
+                    p(rel, report.rows_read);
+                }
+            };
         // Three stages at once: the next chunk is read, this one is normalised, and the
         // previous one goes into the tables.
         let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
         let mut more = opened
             .next_chunk(CHUNK, &mut chunk, &mut blank)
             .map_err(&unreadable)?;
-        let mut pending: Option<(Vec<RawRow>, Vec<_>)> = None;
+        let mut frame: FrameRef = opened.frame();
+        let mut pending: Option<(Vec<RawRow>, Vec<_>, FrameRef)> = None;
         loop {
             let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
-            let (read, parsed) = rayon::join(
+            let ((read, next_frame), parsed) = rayon::join(
                 || {
                     rayon::join(
                         || {
                             if more {
-                                opened.next_chunk(CHUNK, &mut next, &mut blank)
+                                let r = opened.next_chunk(CHUNK, &mut next, &mut blank);
+                                (r, opened.frame())
                             } else {
-                                Ok(false)
+                                (Ok(false), None)
                             }
                         },
-                        || parse_chunk(&chunk),
+                        || parse_chunk(&chunk, &frame),
                     )
                 },
                 || {
-                    if let Some((c, p)) = pending.take() {
-                        consume(c, p);
+                    if let Some((c, p, f)) = pending.take() {
+                        consume(c, p, f);
                     }
                 },
             )
             .0;
-            pending = Some((std::mem::take(&mut chunk), parsed));
+            pending = Some((std::mem::take(&mut chunk), parsed, frame.take()));
             if !more {
                 break;
             }
             more = read.map_err(&unreadable)?;
             chunk = next;
+            frame = next_frame;
         }
-        if let Some((c, p)) = pending.take() {
-            consume(c, p);
+        if let Some((c, p, f)) = pending.take() {
+            consume(c, p, f);
         }
         report.blank_rows = blank;
         report.preamble_rows = opened.lines.preamble;

@@ -24,6 +24,9 @@ pub struct RawRow {
     pub fields: csv::StringRecord,
     /// Bit `i` set: field `i` was a numeric cell of an Excel sheet.
     pub numeric: u64,
+    /// Parquet rows: the row's index in the slice of the file it was read with (its cells
+    /// are in that slice's columns, `fields` is empty).
+    pub frame_row: u32,
     /// A structural problem found while reading (wrong number of fields).
     pub problem: Option<String>,
     /// A data row or a totals row.
@@ -83,7 +86,7 @@ impl<'a> Cells<'a> {
         Cells {
             map,
             fields: &raw.fields,
-            frame: Some((frame, raw.line as usize - 2)),
+            frame: Some((frame, raw.frame_row as usize)),
             numeric: 0,
             year,
         }

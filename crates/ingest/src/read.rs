@@ -99,10 +99,64 @@ enum Rows {
         rows: std::vec::IntoIter<GridRow>,
     },
     Frame {
+        /// The file, read a slice of row groups at a time.
+        src: ParquetSlices,
+        /// The slice being read.
         frame: std::sync::Arc<Frame>,
+        /// Row of the file where the slice starts.
+        base: usize,
+        /// Next row of the slice.
         next: usize,
+        /// Rows of the slice.
         len: usize,
     },
+}
+
+/// Rows per slice of a Parquet file: the file is read this many rows (whole row groups)
+/// at a time, so a large file never exists as text columns all at once.
+const SLICE_ROWS: usize = 256 * 1024;
+
+/// A file's bytes, shared by the readers of its slices.
+#[derive(Clone)]
+struct SharedBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A Parquet file and the slices (row offset, rows) still to read.
+struct ParquetSlices {
+    bytes: SharedBytes,
+    metadata: polars::prelude::FileMetadataRef,
+    slices: std::vec::IntoIter<(usize, usize)>,
+    total: usize,
+}
+
+impl ParquetSlices {
+    /// Reads the next slice into a frame; None when the file is done.
+    fn next_frame(&mut self) -> Option<Result<(usize, Frame), String>> {
+        let (offset, rows) = self.slices.next()?;
+        let bytes = self.bytes.clone();
+        let metadata = self.metadata.clone();
+        Some(
+            guarded(|| {
+                let mut reader = ParquetReader::new(Cursor::new(bytes));
+                reader.set_metadata(metadata);
+                let df = reader
+                    .with_slice(Some((offset, rows)))
+                    .finish()
+                    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                Ok(frame_of(&df))
+            })
+            .map(|f| (offset, f))
+            .map_err(|e| match e {
+                OpenError::Unreadable(s) => s,
+                OpenError::NoHeader { .. } => "no header".into(),
+            }),
+        )
+    }
 }
 
 /// A column of a Parquet file as the engine reads it: dates and date-times in their own
@@ -141,6 +195,21 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// Rows of the frame.
+    pub fn len(&self) -> usize {
+        match self.cols.first() {
+            Some(FrameCol::Text(ca)) => ca.len(),
+            Some(FrameCol::Date { days, .. }) => days.len(),
+            Some(FrameCol::Datetime { at, .. }) => at.len(),
+            None => 0,
+        }
+    }
+
+    /// True when the frame has no row.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The text form of a cell, exactly as the file's text reading gives it (what
     /// `rejected.csv` and reasons quote): borrowed for text columns, formatted for a
     /// date or date-time.
@@ -246,7 +315,9 @@ impl Opened {
                 ((total - c.pos) as f64 / per_row * 1.05) as usize
             }
             Rows::Grid { rows } => rows.len(),
-            Rows::Frame { next, len, .. } => len - next,
+            Rows::Frame {
+                src, base, next, ..
+            } => src.total - (base + next),
         }
     }
 
@@ -268,12 +339,29 @@ impl Opened {
         blank: &mut u64,
     ) -> Result<bool, String> {
         let start = out.len();
-        if let Rows::Frame { frame, next, len } = &mut self.rows {
-            // Parquet rows are all data: no preamble, totals or multi-line rows.
-            while out.len() - start < max {
-                if *next >= *len {
-                    return Ok(false);
+        if let Rows::Frame {
+            src,
+            frame,
+            base,
+            next,
+            len,
+        } = &mut self.rows
+        {
+            // Parquet rows are all data: no preamble, totals or multi-line rows. A chunk
+            // ends with its slice, so that its rows are indices into one frame.
+            while *next >= *len {
+                match src.next_frame() {
+                    None => return Ok(false),
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok((offset, f))) => {
+                        *len = f.len();
+                        *frame = std::sync::Arc::new(f);
+                        *base = offset;
+                        *next = 0;
+                    }
                 }
+            }
+            while out.len() - start < max && *next < *len {
                 let i = *next;
                 *next += 1;
                 if frame.blank(i) {
@@ -283,15 +371,16 @@ impl Opened {
                 }
                 self.lines.rows += 1;
                 out.push(RawRow {
-                    line: (i + 2) as u32,
+                    line: (*base + i + 2) as u32,
                     lines: 1,
                     fields: csv::StringRecord::new(),
                     numeric: 0,
+                    frame_row: i as u32,
                     problem: None,
                     kind: RowKind::Data,
                 });
             }
-            return Ok(true);
+            return Ok(*next < *len || src.slices.len() > 0);
         }
         let tabular = true;
         while out.len() - start < max {
@@ -324,6 +413,7 @@ impl Opened {
                 lines: 1,
                 fields: g.fields,
                 numeric: g.numeric,
+                frame_row: 0,
                 problem: g.problem,
                 kind: RowKind::Data,
             }),
@@ -601,6 +691,7 @@ impl CsvRows {
             lines: r.lines,
             fields: r.fields,
             numeric: 0,
+            frame_row: 0,
             problem,
             kind: RowKind::Data,
         })
@@ -930,8 +1021,14 @@ fn datetime_values(c: &Column, unit: TimeUnit, zoned: bool) -> Option<Vec<Option
 }
 
 fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
+    open_parquet_sliced(bytes, SLICE_ROWS)
+}
+
+/// Opens a Parquet file to be read in slices of whole row groups of about `slice_rows`.
+fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, OpenError> {
     let size = bytes.len() as u64;
-    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    let bytes = SharedBytes(std::sync::Arc::new(bytes));
+    let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
     let declared = reader
         .num_rows()
         .map_err(|e| format!("not a readable Parquet file: {e}"))? as u64;
@@ -944,14 +1041,62 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
         )
         .into());
     }
-    let df = reader
-        .finish()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-    let headers: Vec<String> = df
-        .get_column_names()
-        .iter()
+    let metadata = reader
+        .get_metadata()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?
+        .clone();
+    let headers: Vec<String> = reader
+        .schema()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?
+        .iter_names()
         .map(|s| s.to_string())
         .collect();
+    // Slices of whole row groups of about SLICE_ROWS rows.
+    let mut slices = Vec::new();
+    let (mut start, mut rows) = (0usize, 0usize);
+    for rg in &metadata.row_groups {
+        rows += rg.num_rows();
+        if rows >= slice_rows {
+            slices.push((start, rows));
+            start += rows;
+            rows = 0;
+        }
+    }
+    if rows > 0 {
+        slices.push((start, rows));
+    }
+    let total = start + rows;
+    if total as u64 != declared {
+        return Err(format!(
+            "broken Parquet file: its row groups hold {total} rows, its footer says {declared}"
+        )
+        .into());
+    }
+    Ok(Opened {
+        headers,
+        format: "parquet",
+        lines: LineCounts {
+            total: total as u64 + 1,
+            header: 1,
+            ..LineCounts::default()
+        },
+        rows: Rows::Frame {
+            src: ParquetSlices {
+                bytes,
+                metadata,
+                slices: slices.into_iter(),
+                total,
+            },
+            frame: std::sync::Arc::new(Frame { cols: Vec::new() }),
+            base: 0,
+            next: 0,
+            len: 0,
+        },
+    })
+}
+
+/// The engine's columns of a slice of a Parquet file.
+fn frame_of(df: &DataFrame) -> Frame {
     let len = df.height();
     let mut cols = Vec::with_capacity(df.width());
     for c in df.columns() {
@@ -988,20 +1133,7 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
             StringChunked::full_null(c.name().clone(), len)
         })));
     }
-    Ok(Opened {
-        headers,
-        format: "parquet",
-        lines: LineCounts {
-            total: len as u64 + 1,
-            header: 1,
-            ..LineCounts::default()
-        },
-        rows: Rows::Frame {
-            frame: std::sync::Arc::new(Frame { cols }),
-            next: 0,
-            len,
-        },
-    })
+    Frame { cols }
 }
 
 /// Re-creates a row's text for `rejected.csv`: cells joined by commas, quoted where needed.
@@ -1181,6 +1313,50 @@ mod tests {
             record.iter().collect::<Vec<_>>(),
             ["11010519491231002X", ""]
         );
+    }
+
+    #[test]
+    fn parquet_slices_give_every_row_once_with_its_line() {
+        let n = 23i64;
+        let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
+        let ids = Series::new("id_number".into(), ids);
+        let amounts = Series::new("amount".into(), (0..n).collect::<Vec<i64>>());
+        let mut df =
+            DataFrame::new_infer_height(vec![ids.into_column(), amounts.into_column()]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_row_group_size(Some(3))
+            .finish(&mut df)
+            .unwrap();
+        // Slices of about 5 rows (two row groups of 3) against one slice for the file.
+        let read = |slice_rows: usize| {
+            let mut o = open_parquet_sliced(bytes.clone(), slice_rows).ok().unwrap();
+            let mut out = Vec::new();
+            let mut blank = 0;
+            loop {
+                let mut chunk = Vec::new();
+                let more = o.next_chunk(4, &mut chunk, &mut blank).unwrap();
+                let f = o.frame().unwrap();
+                for r in &chunk {
+                    let cells: Vec<String> = f
+                        .record(r.frame_row as usize)
+                        .iter()
+                        .map(str::to_string)
+                        .collect();
+                    out.push((r.line, cells));
+                }
+                if !more {
+                    break;
+                }
+            }
+            assert_eq!(o.lines.rows, n as u64);
+            out
+        };
+        let sliced = read(5);
+        assert_eq!(sliced, read(1_000));
+        assert_eq!(sliced.len(), n as usize);
+        assert_eq!(sliced[0], (2, vec!["id0".to_string(), "0".to_string()]));
+        assert_eq!(sliced[22], (24, vec!["id22".to_string(), "22".to_string()]));
     }
 
     #[test]
