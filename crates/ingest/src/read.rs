@@ -946,28 +946,9 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
 /// Converts a Datetime column to text without polars' time-zone support: zoned
 /// timestamps are UTC instants, shown in China Standard Time; naive ones as written.
 fn datetime_text(c: &Column, unit: TimeUnit, zoned: bool) -> Option<StringChunked> {
-    let phys = c.to_physical_repr();
-    let ints = phys.i64().ok()?;
-    let per_sec: i64 = match unit {
-        TimeUnit::Nanoseconds => 1_000_000_000,
-        TimeUnit::Microseconds => 1_000_000,
-        TimeUnit::Milliseconds => 1_000,
-    };
-    let shift = if zoned {
-        i64::from(qianbiao_core::date::CST_OFFSET)
-    } else {
-        0
-    };
-    let out: StringChunked = ints
-        .downcast_iter()
-        .flat_map(|arr| arr.iter().map(|v| v.copied()))
-        .map(|v| {
-            v.and_then(|v| {
-                let secs = v.div_euclid(per_sec) + shift;
-                chrono::DateTime::from_timestamp(secs, 0)
-                    .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
-            })
-        })
+    let out: StringChunked = datetime_values(c, unit, zoned)?
+        .into_iter()
+        .map(|v| v.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()))
         .collect();
     Some(out.with_name(c.name().clone()))
 }
@@ -993,8 +974,8 @@ fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
     )
 }
 
-/// A timestamp column's values to the second, zoned ones in China Standard Time: the
-/// values [`datetime_text`] writes as text.
+/// A timestamp column's values to the second, zoned ones in China Standard Time (the
+/// values [`datetime_text`] writes as text).
 fn datetime_values(c: &Column, unit: TimeUnit, zoned: bool) -> Option<Vec<Option<NaiveDateTime>>> {
     let phys = c.to_physical_repr();
     let ints = phys.i64().ok()?;
