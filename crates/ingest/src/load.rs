@@ -81,8 +81,8 @@ pub struct Dataset {
     pub reports: Vec<FileReport>,
     /// Sources that had at least one file.
     pub present: Vec<SourceKind>,
-    /// Every text of every table, stored once.
-    pub strings: qianbiao_core::Interner,
+    /// Every interned text of every table, stored once: ids, and the rest.
+    pub strings: Strings,
     /// 户籍.
     pub hukou: Hukou,
     /// 死亡人员.
@@ -161,9 +161,14 @@ impl Dataset {
         Rows::new(&self.roster, &self.strings)
     }
 
-    /// The text of a symbol.
+    /// The text of a symbol of a text column (not an id).
     pub fn str(&self, s: qianbiao_core::Sym) -> &str {
-        self.strings.get(s)
+        self.strings.text.get(s)
+    }
+
+    /// The id of a symbol of an id column.
+    pub fn id_str(&self, s: qianbiao_core::Sym) -> &str {
+        self.strings.ids.get(s)
     }
 
     /// `file:line` of a provenance.
@@ -283,7 +288,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
             ($table:ident, $parse:expr) => {{
                 let mut t = std::mem::take(&mut ds.$table);
                 load_source(&mut ds, ctx, $parse, &mut |row| match row {
-                    Sink::Row(r) => t.push(r, &mut strings),
+                    Sink::Rows(r) => t.push_rows(r, &mut strings),
                     Sink::Reserve(n) => t.reserve(n),
                 })?;
                 ds.$table = t;
@@ -307,8 +312,8 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
 
 /// What a source's loader hands to its table.
 enum Sink<'r, T> {
-    /// An accepted row.
-    Row(&'r T),
+    /// The accepted rows of a chunk, in read order.
+    Rows(&'r [T]),
     /// Rows still to come in the file just opened, when known (Parquet, Excel).
     Reserve(usize),
 }
@@ -449,6 +454,7 @@ fn load_source<T: Send>(
         let mut consume =
             |chunk: Vec<RawRow>, parsed: Vec<(Result<T, String>, Option<Fen>)>, frame: FrameRef| {
                 let frame_ref = frame.as_deref();
+                let mut accepted = Vec::with_capacity(parsed.len());
                 for (raw, (res, money)) in chunk.iter().zip(parsed) {
                     if raw.kind == RowKind::Totals {
                         report.total_rows += 1;
@@ -482,7 +488,7 @@ fn load_source<T: Send>(
                     match res {
                         Ok(row) => {
                             report.rows_accepted += 1;
-                            out(Sink::Row(&row));
+                            accepted.push(row);
                         }
                         Err(reason) => {
                             report.rows_rejected += 1;
@@ -511,6 +517,7 @@ fn load_source<T: Send>(
                         }
                     }
                 }
+                out(Sink::Rows(&accepted));
                 if let Some(p) = progress {
                     p(rel, report.rows_read);
                 }

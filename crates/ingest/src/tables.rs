@@ -43,10 +43,11 @@ pub trait Table: Default + Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Appends a row, interning its text.
-    fn push(&mut self, row: &Self::Row, strings: &mut Interner);
+    /// Appends rows, interning their text: the id column into `strings.ids` on one core
+    /// while the other columns go into `strings.text` on the other.
+    fn push_rows(&mut self, rows: &[Self::Row], strings: &mut Strings);
     /// Row `i`.
-    fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> Self::View<'a>;
+    fn view<'a>(&'a self, i: usize, strings: &'a Strings) -> Self::View<'a>;
     /// Keeps the rows whose flag is true, in order.
     fn retain(&mut self, keep: &[bool]);
     /// Makes room for `n` more rows, so that a large file is not stored by doubling and
@@ -54,10 +55,20 @@ pub trait Table: Default + Send + Sync {
     fn reserve(&mut self, n: usize);
 }
 
-/// A table read with the interner that resolves its text.
+/// The interners of a run: id numbers in one, every other interned text in the other,
+/// so that both fill at once.
+#[derive(Debug, Clone, Default)]
+pub struct Strings {
+    /// Villages, offices, collectors, channels, deposit ids, codes as given.
+    pub text: Interner,
+    /// The id column of every source.
+    pub ids: Interner,
+}
+
+/// A table read with the interners that resolve its text.
 pub struct Rows<'a, T: Table> {
     table: &'a T,
-    strings: &'a Interner,
+    strings: &'a Strings,
 }
 
 impl<T: Table> Clone for Rows<'_, T> {
@@ -69,7 +80,7 @@ impl<T: Table> Copy for Rows<'_, T> {}
 
 impl<'a, T: Table> Rows<'a, T> {
     /// A table and its interner.
-    pub fn new(table: &'a T, strings: &'a Interner) -> Self {
+    pub fn new(table: &'a T, strings: &'a Strings) -> Self {
         Rows { table, strings }
     }
     /// Row `i`.
@@ -101,6 +112,7 @@ macro_rules! table {
     (
         $(#[$doc:meta])*
         $Row:ident / $Table:ident / $View:ident {
+            ids { $( $(#[$ddoc:meta])* $d:ident, )* }
             text { $( $(#[$tdoc:meta])* $t:ident, )* }
             arena { $( $(#[$adoc:meta])* $a:ident, )* }
             value { $( $(#[$vdoc:meta])* $v:ident : $vt:ty, )* }
@@ -109,6 +121,7 @@ macro_rules! table {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq)]
         pub struct $Row {
+            $( $(#[$ddoc])* pub $d: Text, )*
             $( $(#[$tdoc])* pub $t: Text, )*
             $( $(#[$adoc])* pub $a: Text, )*
             $( $(#[$vdoc])* pub $v: $vt, )*
@@ -119,6 +132,7 @@ macro_rules! table {
         /// Stored as columns; read through [`Rows`].
         #[derive(Debug, Clone, Default)]
         pub struct $Table {
+            $( $(#[$ddoc])* pub $d: Vec<Sym>, )*
             $( $(#[$tdoc])* pub $t: Vec<Sym>, )*
             $( $(#[$adoc])* pub $a: StrCol, )*
             $( $(#[$vdoc])* pub $v: Vec<$vt>, )*
@@ -131,7 +145,7 @@ macro_rules! table {
         #[derive(Debug, Clone, Copy)]
         pub struct $View<'a> {
             table: &'a $Table,
-            strings: &'a Interner,
+            strings: &'a Strings,
             i: usize,
         }
 
@@ -141,20 +155,35 @@ macro_rules! table {
             fn len(&self) -> usize {
                 self.prov.len()
             }
-            fn push(&mut self, r: &$Row, strings: &mut Interner) {
-                $( self.$t.push(strings.intern(&r.$t)); )*
-                $( self.$a.push(&r.$a); )*
-                $( self.$v.push(r.$v.clone()); )*
+            fn push_rows(&mut self, rows: &[$Row], strings: &mut Strings) {
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* } = self;
+                let Strings { text, ids } = strings;
+                rayon::join(
+                    || {
+                        let _ = &ids;
+                        $( for r in rows { $d.push(ids.intern(&r.$d)); } )*
+                    },
+                    || {
+                        let _ = &text;
+                        for r in rows {
+                            $( $t.push(text.intern(&r.$t)); )*
+                            $( $a.push(&r.$a); )*
+                            $( $v.push(r.$v.clone()); )*
+                        }
+                    },
+                );
             }
-            fn view<'a>(&'a self, i: usize, strings: &'a Interner) -> $View<'a> {
+            fn view<'a>(&'a self, i: usize, strings: &'a Strings) -> $View<'a> {
                 $View { table: self, strings, i }
             }
             fn reserve(&mut self, n: usize) {
+                $( self.$d.reserve(n); )*
                 $( self.$t.reserve(n); )*
                 $( self.$a.reserve(n); )*
                 $( self.$v.reserve(n); )*
             }
             fn retain(&mut self, keep: &[bool]) {
+                $( retain_col(&mut self.$d, keep); )*
                 $( retain_col(&mut self.$t, keep); )*
                 $( self.$a.retain(keep); )*
                 $( retain_col(&mut self.$v, keep); )*
@@ -167,9 +196,15 @@ macro_rules! table {
                 self.i
             }
             $(
+                $(#[$ddoc])*
+                pub fn $d(&self) -> &'a str {
+                    self.strings.ids.get(self.table.$d[self.i])
+                }
+            )*
+            $(
                 $(#[$tdoc])*
                 pub fn $t(&self) -> &'a str {
-                    self.strings.get(self.table.$t[self.i])
+                    self.strings.text.get(self.table.$t[self.i])
                 }
             )*
             $(
@@ -188,13 +223,15 @@ macro_rules! table {
             /// (text compared by symbol: equal symbols are equal text).
             pub fn same_values(&self, other: &$View) -> bool {
                 let (a, b) = (self.i, other.i);
-                true $( && self.table.$t[a] == other.table.$t[b] )*
+                true $( && self.table.$d[a] == other.table.$d[b] )*
+                    $( && self.table.$t[a] == other.table.$t[b] )*
                     $( && self.table.$a.get(a) == other.table.$a.get(b) )*
                     $( && (stringify!($v) == "prov" || self.table.$v[a] == other.table.$v[b]) )*
             }
             /// The row as an owned row.
             pub fn to_row(&self) -> $Row {
                 $Row {
+                    $( $d: Text::from(self.$d()), )*
                     $( $t: Text::from(self.$t()), )*
                     $( $a: Text::from(self.$a()), )*
                     $( $v: self.$v(), )*
@@ -260,9 +297,11 @@ fn retain_col<T>(col: &mut Vec<T>, keep: &[bool]) {
 table! {
 /// A row of 户籍.
     HukouRow / Hukou / HukouView {
-        text {
+        ids {
             /// Canonical valid id.
             id,
+        }
+        text {
             /// 性别 as given.
             gender,
             /// 村居.
@@ -294,9 +333,11 @@ table! {
 table! {
 /// A row of 死亡人员.
     DeathRow / Deaths / DeathView {
-        text {
+        ids {
             /// Canonical valid id.
             id,
+        }
+        text {
             /// 信息来源 (派出所, 民政, 卫健, 殡葬).
             source,
         }
@@ -318,9 +359,11 @@ table! {
 table! {
 /// A row of 特殊群体.
     EligibilityRow / Eligibility / EligibilityView {
-        text {
+        ids {
             /// Canonical valid id.
             id,
+        }
+        text {
             /// 认定部门.
             source_dept,
         }
@@ -353,9 +396,11 @@ impl EligibilityView<'_> {
 table! {
 /// A row of 参保登记.
     RegistrationRow / Registrations / RegistrationView {
-        text {
+        ids {
             /// Canonical valid id.
             id,
+        }
+        text {
             /// 参保状态 as given.
             status,
             /// 缴费档次 as given.
@@ -381,9 +426,11 @@ table! {
 table! {
 /// A row of 缴费明细.
     PaymentRow / Payments / Payment {
-        text {
+        ids {
             /// Canonical id if valid, else the normalised text.
             id,
+        }
+        text {
             /// 缴费渠道.
             channel,
             /// 代办员编号 (empty: not a collector payment).
@@ -442,11 +489,13 @@ impl Payment<'_> {
 table! {
 /// A row of 代办员收款登记.
     ReceiptRow / Receipts / ReceiptView {
+        ids {
+            /// Canonical id if valid, else the normalised text.
+            id,
+        }
         text {
             /// 代办员编号.
             collector_id,
-            /// Canonical id if valid, else the normalised text.
-            id,
             /// 村居.
             village,
         }
@@ -478,6 +527,8 @@ table! {
 table! {
 /// A row of 解缴入库.
     DepositRow / Deposits / DepositView {
+        ids {
+        }
         text {
             /// 解缴单号.
             deposit_id,
@@ -504,9 +555,11 @@ table! {
 table! {
 /// A row of 征收清册.
     RosterRow / Roster / RosterView {
-        text {
+        ids {
             /// Canonical valid id.
             id,
+        }
+        text {
             /// 村居.
             village,
             /// 代办员编号.

@@ -100,7 +100,7 @@ impl<'a> Context<'a> {
     /// Builds the person view and indices.
     pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
         // Persons are indexed by the symbol of their id: one array lookup, no hashing.
-        let mut index: Vec<PersonIdx> = vec![NO_PERSON; ds.strings.len()];
+        let mut index: Vec<PersonIdx> = vec![NO_PERSON; ds.strings.ids.len()];
         let mut persons: Vec<Person> = Vec::with_capacity(ds.hukou.len());
         let mut intern = |id: Sym, persons: &mut Vec<Person>| -> PersonIdx {
             let slot = &mut index[id.index()];
@@ -108,7 +108,7 @@ impl<'a> Context<'a> {
                 return *slot;
             }
             let i = persons.len() as PersonIdx;
-            let text = ds.str(id);
+            let text = ds.id_str(id);
             persons.push(Person {
                 id: Text::from(text),
                 birth_year: qianbiao_core::id::birth_year_of_canonical(text).unwrap_or(0),
@@ -246,6 +246,7 @@ impl<'a> Context<'a> {
         let (person_scheme, person_scheme_bounds) = person_scheme_groups(ds);
         let links = crate::link::Links::compute(ds, |id| {
             ds.strings
+                .ids
                 .lookup(id)
                 .map(|s| index[s.index()])
                 .filter(|&p| p != NO_PERSON)
@@ -295,6 +296,7 @@ impl<'a> Context<'a> {
     pub fn person_of(&self, id: &str) -> Option<PersonIdx> {
         self.ds
             .strings
+            .ids
             .lookup(id)
             .and_then(|s| self.person_of_sym(s))
     }
