@@ -158,18 +158,26 @@ macro_rules! table {
             fn push_rows(&mut self, rows: &[$Row], strings: &mut Strings) {
                 let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* } = self;
                 let Strings { text, ids } = strings;
+                // Three column groups at once: ids, other interned text, and the arena
+                // and value columns (no interner).
                 rayon::join(
                     || {
                         let _ = &ids;
                         $( for r in rows { $d.push(ids.intern(&r.$d)); } )*
                     },
                     || {
-                        let _ = &text;
-                        for r in rows {
-                            $( $t.push(text.intern(&r.$t)); )*
-                            $( $a.push(&r.$a); )*
-                            $( $v.push(r.$v.clone()); )*
-                        }
+                        rayon::join(
+                            || {
+                                let _ = &text;
+                                $( for r in rows { $t.push(text.intern(&r.$t)); } )*
+                            },
+                            || {
+                                for r in rows {
+                                    $( $a.push(&r.$a); )*
+                                    $( $v.push(r.$v.clone()); )*
+                                }
+                            },
+                        )
                     },
                 );
             }
