@@ -550,6 +550,25 @@ fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
     (order, bounds)
 }
 
+/// Which persons paid for which schemes in the policy year (see
+/// [`Context::paid_in_year`]).
+pub struct PaidInYear {
+    bits: Vec<u8>,
+}
+
+fn scheme_bit(s: Scheme) -> u8 {
+    1 << (s as u8)
+}
+
+impl PaidInYear {
+    /// True when the person has an effective payment of the scheme for Y.
+    pub fn contains(&self, &(person, scheme): &(PersonIdx, Scheme)) -> bool {
+        self.bits
+            .get(person as usize)
+            .is_some_and(|b| b & scheme_bit(scheme) != 0)
+    }
+}
+
 /// Formats a payment's date for details: `2021-12-05`.
 pub fn day(p: &Payment) -> NaiveDate {
     p.paid_at().date()
@@ -557,11 +576,19 @@ pub fn day(p: &Payment) -> NaiveDate {
 
 impl Context<'_> {
     /// Persons and resident schemes with an effective payment (any payer) for year Y.
-    pub fn paid_in_year(&self) -> rustc_hash::FxHashSet<(PersonIdx, Scheme)> {
-        self.effective()
-            .filter(|(_, p)| p.period() == self.policy.year)
-            .filter_map(|(i, p)| self.payment_person[i as usize].map(|person| (person, p.scheme())))
-            .collect()
+    pub fn paid_in_year(&self) -> PaidInYear {
+        // One byte of scheme bits per person: no hashing, one pass over the ledger.
+        let mut bits = vec![0u8; self.persons.len()];
+        let pays = &self.ds.payments;
+        for i in 0..pays.status.len() {
+            if !pays.status[i].is_effective() || pays.period[i] != self.policy.year {
+                continue;
+            }
+            if let Some(person) = self.payment_person[i] {
+                bits[person as usize] |= scheme_bit(pays.scheme[i]);
+            }
+        }
+        PaidInYear { bits }
     }
 
     /// Alive at the window end: no death date on or before it.

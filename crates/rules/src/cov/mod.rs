@@ -1,7 +1,5 @@
 //! COV: coverage against the plan's targets, and the coverage table behind it.
 
-use std::collections::BTreeMap;
-
 use qianbiao_core::HukouStatus;
 use rust_decimal::Decimal;
 
@@ -51,15 +49,17 @@ pub fn coverage<'c>(ctx: &'c Context) -> &'c [CoverageRow] {
 fn compute(ctx: &Context) -> Vec<CoverageRow> {
     let bands = &ctx.policy.coverage_bands;
     let paid = ctx.paid_in_year();
-    let mut table: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    // Villages by symbol while counting (no text compared per person), by text at the end.
+    let mut table: rustc_hash::FxHashMap<qianbiao_core::Sym, Vec<(u64, u64)>> = Default::default();
     for person in 0..ctx.persons.len() as u32 {
         let Some(h) = ctx.hukou(person) else { continue };
         if h.status() != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
             continue;
         }
         let age = ctx.age(person);
+        let village = ctx.ds.hukou.village[h.idx()];
         let row = table
-            .entry(h.village())
+            .entry(village)
             .or_insert_with(|| vec![(0, 0); bands.len()]);
         for (b, band) in bands.iter().enumerate() {
             if band.min_age.is_some_and(|a| age < a) || band.max_age.is_some_and(|a| age > a) {
@@ -74,6 +74,11 @@ fn compute(ctx: &Context) -> Vec<CoverageRow> {
             }
         }
     }
+    let mut table: Vec<(&str, Vec<(u64, u64)>)> = table
+        .into_iter()
+        .map(|(v, counts)| (ctx.ds.str(v), counts))
+        .collect();
+    table.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut out = Vec::new();
     for (village, counts) in table {
         for (band, (eligible, covered)) in bands.iter().zip(counts) {

@@ -44,6 +44,10 @@ impl Rule for Mny005 {
         for rows in order
             .chunk_by(|&a, &b| ctx.payment(a).payer_account() == ctx.payment(b).payer_account())
         {
+            // Fewer payments than the threshold cannot come from enough households.
+            if rows.len() < ctx.policy.pooling_min_households {
+                continue;
+            }
             let account = ctx.payment(rows[0]).payer_account();
             // A household is its hukou household_no, or the person alone: no allocation.
             let mut households: Vec<(bool, &str)> = rows
