@@ -81,17 +81,6 @@ impl Interner {
         i
     }
 
-    /// An interner sized for about `texts` distinct texts of `bytes` bytes.
-    pub fn with_capacity(texts: usize, bytes: usize) -> Interner {
-        let mut i = Interner {
-            bytes: String::with_capacity(bytes),
-            ends: Vec::with_capacity(texts + 1),
-            table: HashTable::with_capacity(texts + 1),
-        };
-        i.intern("");
-        i
-    }
-
     fn text_at<'b>(bytes: &'b str, ends: &[u64], i: u32) -> &'b str {
         let i = i as usize;
         let start = if i == 0 { 0 } else { ends[i - 1] as usize };
@@ -138,11 +127,6 @@ impl Interner {
     pub fn is_empty(&self) -> bool {
         false
     }
-
-    /// Bytes held (arena, offsets and table), for memory accounting.
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.ends.capacity() * 8 + self.table.capacity() * 8
-    }
 }
 
 #[cfg(test)]
@@ -167,7 +151,7 @@ mod tests {
 
     #[test]
     fn many_texts_survive_growth() {
-        let mut i = Interner::with_capacity(2, 4);
+        let mut i = Interner::new();
         let syms: Vec<Sym> = (0..50_000).map(|k| i.intern(&format!("t{k}"))).collect();
         for (k, s) in syms.iter().enumerate() {
             assert_eq!(i.get(*s), format!("t{k}"));

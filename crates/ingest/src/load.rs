@@ -632,7 +632,7 @@ fn dedupe_payments(ds: &mut Dataset) {
             let other = order[j] as usize;
             keep[other] = false;
             let (o, f) = (rows.get(other), rows.get(first));
-            if o.same_content(&f) {
+            if o.same_values(&f) {
                 // An exact copy of the kept row: one payment.
                 duplicates.push(o.prov().file);
             } else {

@@ -14,7 +14,6 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
 use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
-use rayon::prelude::*;
 
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
 pub type Text = CompactString;
@@ -100,10 +99,6 @@ impl<'a, T: Table> Rows<'a, T> {
         self,
     ) -> impl DoubleEndedIterator<Item = T::View<'a>> + ExactSizeIterator + Clone + 'a {
         (0..self.len()).map(move |i| self.get(i))
-    }
-    /// Every row, in parallel.
-    pub fn par_iter(self) -> impl IndexedParallelIterator<Item = T::View<'a>> + 'a {
-        (0..self.len()).into_par_iter().map(move |i| self.get(i))
     }
 }
 
@@ -228,7 +223,8 @@ macro_rules! table {
                 }
             )*
             /// True when every column but provenance holds the same value in both rows
-            /// (text compared by symbol: equal symbols are equal text).
+            /// (text compared by symbol: equal symbols are equal text). For payments: an
+            /// export of the same payment.
             pub fn same_values(&self, other: &$View) -> bool {
                 let (a, b) = (self.i, other.i);
                 true $( && self.table.$d[a] == other.table.$d[b] )*
@@ -275,10 +271,6 @@ impl StrCol {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
-    }
-    /// Every text in order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(|i| self.get(i))
     }
     /// Makes room for `n` more texts (of about 16 bytes).
     pub fn reserve(&mut self, n: usize) {
@@ -483,11 +475,6 @@ table! {
 }
 
 impl Payment<'_> {
-    /// Same canonical content (everything but provenance): an export of the same payment.
-    pub fn same_content(&self, other: &Payment) -> bool {
-        self.same_values(other)
-    }
-
     /// True for status 成功.
     pub fn is_effective(&self) -> bool {
         self.status().is_effective()
