@@ -1,15 +1,18 @@
 //! The sources as typed columns.
 //!
-//! Each source is a table of columns (`Vec` of one type per column): text cells as
-//! [`Sym`]s into the run's one [`Interner`], money as [`Fen`], dates as `NaiveDate`,
-//! codes as small `Copy` enums, provenance as [`Prov`]. A table is read through
-//! [`Rows`], whose `get(i)` gathers row `i` into a `Copy` view with the text resolved to
-//! `&str`, so a rule reads `p.amount` and `p.village` as it would a struct. Readers
-//! produce owned rows (`PaymentRow`, ...) a chunk at a time; [`Table::push`] interns them
-//! into the columns, so a source never exists as a `Vec` of owned rows.
+//! Each source is a table of columns (`Vec` of one type per column): repeated text as
+//! [`Sym`]s into the run's interners ([`Strings`]: ids in one, other text in the other),
+//! seldom-repeated text (txn ids, names, receipt numbers, accounts) in a per-column
+//! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, codes as small `Copy`
+//! enums, provenance as [`Prov`]. A table is read through [`Rows`], whose `get(i)` is a
+//! `Copy` view of row `i` whose accessors read one column each (`p.amount()`,
+//! `p.village()`). Readers produce owned rows (`PaymentRow`, ...) a chunk at a time;
+//! [`Table::push_rows`] stores them into the columns, so a source never exists as a
+//! `Vec` of owned rows.
 //!
-//! Every table is declared once with [`table!`]: the owned row, the columns, the view,
-//! push, get, retain and the conversion back to an owned row all come from that list.
+//! Every table is declared once with `table!`: the owned row, the columns, the view,
+//! push, reserve, retain, comparison and the conversion back to an owned row all come
+//! from that one list.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
