@@ -201,57 +201,81 @@ impl<'a> Context<'a> {
             })
             .collect();
 
-        let mut deposits: HashMap<&'a str, Deposit> = HashMap::default();
-        for d in ds.deposits().iter() {
-            let day = d.deposited_at().date();
-            deposits
-                .entry(d.deposit_id())
-                .and_modify(|x| {
-                    x.amount += d.amount();
-                    // Counts add up only when every row gives one; a row without a count
-                    // leaves the deposit's count unknown, so it is not compared.
-                    x.person_count = match (x.person_count, d.person_count()) {
-                        (Some(a), Some(b)) => Some(a + b),
-                        _ => None,
-                    };
-                    x.first_date = x.first_date.min(day);
-                    x.last_date = x.last_date.max(day);
-                    x.provs.push(d.prov());
-                })
-                .or_insert_with(|| Deposit {
-                    collector_id: Text::from(d.collector_id()),
-                    amount: d.amount(),
-                    person_count: d.person_count(),
-                    first_date: day,
-                    last_date: day,
-                    provs: vec![d.prov()],
-                });
-        }
-        let mut payments_by_receipt: HashMap<&'a str, Vec<u32>> = HashMap::default();
-        for (i, p) in ds.payments().iter().enumerate() {
-            if p.is_effective() && !p.receipt_no().is_empty() {
-                payments_by_receipt
-                    .entry(p.receipt_no())
-                    .or_default()
-                    .push(i as u32);
+        // The maps, the DUP groups and the linkage need only the tables and the persons:
+        // built at once.
+        let deposit_map = || {
+            let mut deposits: HashMap<&'a str, Deposit> = HashMap::default();
+            for d in ds.deposits().iter() {
+                let day = d.deposited_at().date();
+                deposits
+                    .entry(d.deposit_id())
+                    .and_modify(|x| {
+                        x.amount += d.amount();
+                        // Counts add up only when every row gives one; a row without a
+                        // count leaves the deposit's count unknown, so it is not compared.
+                        x.person_count = match (x.person_count, d.person_count()) {
+                            (Some(a), Some(b)) => Some(a + b),
+                            _ => None,
+                        };
+                        x.first_date = x.first_date.min(day);
+                        x.last_date = x.last_date.max(day);
+                        x.provs.push(d.prov());
+                    })
+                    .or_insert_with(|| Deposit {
+                        collector_id: Text::from(d.collector_id()),
+                        amount: d.amount(),
+                        person_count: d.person_count(),
+                        first_date: day,
+                        last_date: day,
+                        provs: vec![d.prov()],
+                    });
             }
-        }
-        let mut receipts_by_no: HashMap<&'a str, Vec<u32>> = HashMap::default();
-        for (i, r) in ds.receipts().iter().enumerate() {
-            receipts_by_no
-                .entry(r.receipt_no())
-                .or_default()
-                .push(i as u32);
-        }
-        let (person_scheme, person_scheme_bounds) = person_scheme_groups(ds);
-        let links = crate::link::Links::compute(ds, |id| {
-            ds.strings
-                .ids
-                .lookup(id)
-                .map(|s| index[s.index()])
-                .filter(|&p| p != NO_PERSON)
-                .and_then(|p| persons[p as usize].hukou)
-        });
+            deposits
+        };
+        let payment_map = || {
+            let pays = ds.payments();
+            let with_receipt: Vec<u32> = (0..pays.len() as u32)
+                .filter(|&i| {
+                    let p = pays.get(i as usize);
+                    p.is_effective() && !p.receipt_no().is_empty()
+                })
+                .collect();
+            // Sized once: growing a map of millions of text keys rehashes every key.
+            let mut map: HashMap<&'a str, Vec<u32>> =
+                HashMap::with_capacity_and_hasher(with_receipt.len(), Default::default());
+            for i in with_receipt {
+                map.entry(pays.get(i as usize).receipt_no())
+                    .or_default()
+                    .push(i);
+            }
+            map
+        };
+        let receipt_map = || {
+            let recs = ds.receipts();
+            let mut map: HashMap<&'a str, Vec<u32>> =
+                HashMap::with_capacity_and_hasher(recs.len(), Default::default());
+            for (i, r) in recs.iter().enumerate() {
+                map.entry(r.receipt_no()).or_default().push(i as u32);
+            }
+            map
+        };
+        let link = || {
+            crate::link::Links::compute(ds, |id| {
+                ds.strings
+                    .ids
+                    .lookup(id)
+                    .map(|s| index[s.index()])
+                    .filter(|&p| p != NO_PERSON)
+                    .and_then(|p| persons[p as usize].hukou)
+            })
+        };
+        let (
+            (deposits, (payments_by_receipt, receipts_by_no)),
+            ((person_scheme, person_scheme_bounds), links),
+        ) = rayon::join(
+            || rayon::join(deposit_map, || rayon::join(payment_map, receipt_map)),
+            || rayon::join(|| person_scheme_groups(ds), link),
+        );
         Context {
             ds,
             policy,
