@@ -1,15 +1,16 @@
-//! Interned text: every text cell of a run is stored once in an [`Interner`] and its
-//! columns hold [`Sym`]s, four-byte handles.
+//! Interned text: each text that repeats across a run's rows is stored once in an
+//! [`Interner`] and its columns hold [`Sym`]s, four-byte handles.
 //!
-//! Villages, offices, collectors, channels, accounts and deposit ids repeat across
+//! Villages, offices, collectors, channels and deposit ids repeat across
 //! hundreds of thousands of rows and across sources; ids repeat across all eight
-//! sources. One interner per run makes every such column a `Vec<Sym>`, makes equality of
+//! sources. An interner makes every such column a `Vec<Sym>`, makes equality of
 //! two cells one integer comparison (also across sources: a collector id in payments and
 //! in deposits is the same `Sym`), and lets the person view index persons by the `Sym`
 //! of their id in a plain array instead of a hash map.
 //!
 //! A `Sym` has no order on purpose: numbers follow the order text was first seen, which
-//! says nothing about the text. Anything sorted is sorted by [`Interner::get`].
+//! says nothing about the text. Anything ordered for output is ordered by its text
+//! ([`Interner::get`]); a symbol's number serves only as a key that groups equal texts.
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -87,15 +88,22 @@ impl Interner {
         &bytes[start..ends[i] as usize]
     }
 
+    /// The handle of a text whose 32 hash bits are `h`, if it is interned.
+    fn find(&self, s: &str, h: u32) -> Option<Sym> {
+        self.table
+            .find(widen(h), |&(i, hi)| {
+                hi == h && Self::text_at(&self.bytes, &self.ends, i) == s
+            })
+            .map(|&(i, _)| Sym(i))
+    }
+
     /// The handle of a text, adding the text when it is new.
     pub fn intern(&mut self, s: &str) -> Sym {
         let h = hash32(s);
-        let Interner { bytes, ends, table } = self;
-        if let Some(&(i, _)) = table.find(widen(h), |&(i, hi)| {
-            hi == h && Self::text_at(bytes, ends, i) == s
-        }) {
-            return Sym(i);
+        if let Some(sym) = self.find(s, h) {
+            return sym;
         }
+        let Interner { bytes, ends, table } = self;
         let i = u32::try_from(ends.len()).expect("more than 4 billion distinct texts in a run");
         bytes.push_str(s);
         ends.push(bytes.len() as u64);
@@ -105,12 +113,7 @@ impl Interner {
 
     /// The handle of a text already interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        let h = hash32(s);
-        self.table
-            .find(widen(h), |&(i, hi)| {
-                hi == h && Self::text_at(&self.bytes, &self.ends, i) == s
-            })
-            .map(|&(i, _)| Sym(i))
+        self.find(s, hash32(s))
     }
 
     /// The text of a handle.

@@ -399,9 +399,8 @@ fn load_source<T: Send>(
                 });
             }
         };
-        if opened.format == "parquet" || opened.format.starts_with("xls") {
-            out(Sink::Reserve(opened.remaining_hint(0)));
-        }
+        // Exact for Parquet and Excel; 0 for CSV before any row is read.
+        out(Sink::Reserve(opened.remaining_hint(0)));
         let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
         let money = money_column(source).and_then(|c| colmap.position(c));
@@ -446,8 +445,8 @@ fn load_source<T: Send>(
         let mut covered = Covered::default();
         let mut blank = 0;
         // Rows of a parsed chunk go into the tables, the rejected rows and the control
-        // totals in read order, on one thread: the interner is filled in read order, so
-        // symbols are the same on every run.
+        // totals in read order: each interner is filled in read order, so symbols are the
+        // same on every run.
         let control_totals = &mut ds.control_totals;
         let linkable_deaths = &mut ds.linkable_deaths;
         let rejected = &mut ds.rejected;

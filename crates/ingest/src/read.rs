@@ -70,6 +70,16 @@ pub enum OpenError {
     },
 }
 
+impl OpenError {
+    /// The error as one line of text.
+    pub fn reason(self) -> String {
+        match self {
+            OpenError::Unreadable(s) => s,
+            OpenError::NoHeader { .. } => "no header row".into(),
+        }
+    }
+}
+
 impl From<String> for OpenError {
     fn from(s: String) -> Self {
         OpenError::Unreadable(s)
@@ -151,10 +161,7 @@ impl ParquetSlices {
                 Ok(frame_of(&df))
             })
             .map(|f| (offset, f))
-            .map_err(|e| match e {
-                OpenError::Unreadable(s) => s,
-                OpenError::NoHeader { .. } => "no header".into(),
-            }),
+            .map_err(OpenError::reason),
         )
     }
 }
@@ -296,10 +303,7 @@ impl Opened {
 
     /// Opens a file taking its first row as the header (benches and tests).
     pub fn from_bytes(ext: &str, bytes: Vec<u8>) -> Result<Opened, String> {
-        Opened::open(ext, bytes, &|_| true).map_err(|e| match e {
-            OpenError::Unreadable(s) => s,
-            OpenError::NoHeader { .. } => "no header row".into(),
-        })
+        Opened::open(ext, bytes, &|_| true).map_err(OpenError::reason)
     }
 
     /// Rows still to come, exact for Excel and Parquet, estimated for CSV from the bytes
@@ -382,7 +386,6 @@ impl Opened {
             }
             return Ok(*next < *len || src.slices.len() > 0);
         }
-        let tabular = true;
         while out.len() - start < max {
             let Some(mut row) = self.next_row() else {
                 return Ok(false);
@@ -392,9 +395,9 @@ impl Opened {
                 self.lines.blank += u64::from(row.lines);
                 continue;
             }
-            // Preamble, totals and blank rows are CSV and Excel forms; Parquet rows are
-            // all data.
-            if tabular && is_totals_row(&row.fields) {
+            // Preamble, totals and blank rows are CSV and Excel forms (Parquet returned
+            // above).
+            if is_totals_row(&row.fields) {
                 row.kind = RowKind::Totals;
                 self.lines.totals += u64::from(row.lines);
             } else {

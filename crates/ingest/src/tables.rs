@@ -35,7 +35,7 @@ pub struct Prov {
 pub trait Table: Default + Send + Sync {
     /// The owned row a reader produces.
     type Row;
-    /// Row `i` gathered from the columns, text resolved.
+    /// A row read through its columns (each accessor reads one column).
     type View<'a>: Copy + Send + Sync
     where
         Self: 'a;
@@ -45,8 +45,8 @@ pub trait Table: Default + Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Appends rows, interning their text: the id column into `strings.ids` on one core
-    /// while the other columns go into `strings.text` on the other.
+    /// Appends rows, interning their text: the id column into `strings.ids`, the other
+    /// interned columns into `strings.text`, and the arena and value columns, at once.
     fn push_rows(&mut self, rows: &[Self::Row], strings: &mut Strings);
     /// Row `i`.
     fn view<'a>(&'a self, i: usize, strings: &'a Strings) -> Self::View<'a>;
@@ -81,7 +81,7 @@ impl<T: Table> Clone for Rows<'_, T> {
 impl<T: Table> Copy for Rows<'_, T> {}
 
 impl<'a, T: Table> Rows<'a, T> {
-    /// A table and its interner.
+    /// A table and the interners of its run.
     pub fn new(table: &'a T, strings: &'a Strings) -> Self {
         Rows { table, strings }
     }

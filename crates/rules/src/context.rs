@@ -17,6 +17,11 @@ pub type PersonIdx = u32;
 /// No person: the symbol is not a valid id of the view.
 const NO_PERSON: PersonIdx = PersonIdx::MAX;
 
+/// The person of an id's symbol in the view's index, if the id is a person's.
+fn person_at(index: &[PersonIdx], id: Sym) -> Option<PersonIdx> {
+    index.get(id.index()).copied().filter(|&p| p != NO_PERSON)
+}
+
 /// Where a person's death date comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeathSource {
@@ -57,7 +62,7 @@ pub struct Context<'a> {
     pub as_of: NaiveDate,
     /// Every person named by a valid id in any source.
     pub persons: Vec<Person>,
-    /// Person of each text symbol (`NO_PERSON` for texts that are no valid id).
+    /// Person of each id symbol (`NO_PERSON` for ids that are not valid).
     index: Vec<PersonIdx>,
     elig_rows: Vec<u32>,
     /// Per kept payment, its person (None for an invalid id).
@@ -195,10 +200,7 @@ impl<'a> Context<'a> {
             .id
             .par_iter()
             .zip(&ds.payments.id_valid)
-            .map(|(&id, &valid)| {
-                let p = index[id.index()];
-                (valid && p != NO_PERSON).then_some(p)
-            })
+            .map(|(&id, &valid)| person_at(&index, id).filter(|_| valid))
             .collect();
 
         // The maps, the DUP groups and the linkage need only the tables and the persons:
@@ -264,8 +266,7 @@ impl<'a> Context<'a> {
                 ds.strings
                     .ids
                     .lookup(id)
-                    .map(|s| index[s.index()])
-                    .filter(|&p| p != NO_PERSON)
+                    .and_then(|s| person_at(&index, s))
                     .and_then(|p| persons[p as usize].hukou)
             })
         };
@@ -327,8 +328,7 @@ impl<'a> Context<'a> {
 
     /// The person of an id's symbol.
     pub fn person_of_sym(&self, id: Sym) -> Option<PersonIdx> {
-        let p = *self.index.get(id.index())?;
-        (p != NO_PERSON).then_some(p)
+        person_at(&self.index, id)
     }
 
     /// The person record.
