@@ -9,11 +9,13 @@ pub mod load;
 pub mod parse;
 pub mod read;
 pub mod source;
+pub mod spill;
 pub mod tables;
 
 pub use error::IngestError;
 pub use load::{
-    load, scan_floor, sha256_file, sha256_hex, Conflict, Dataset, FileReport, LoadOptions, Rejected,
+    dedupe_payments, load, load_chunks, scan_floor, sha256_file, sha256_hex, Chunk, Conflict,
+    Dataset, DecidedLinks, FileReport, LinkedRow, LoadOptions, Rejected,
 };
 pub use source::SourceKind;
 pub use tables::*;

@@ -109,7 +109,26 @@ pub struct Dataset {
     pub control_totals: Vec<ControlTotal>,
     /// Entries inside source folders that were not read, with why.
     pub ignored: Vec<Ignored>,
+    /// Identity linkage decided over the whole input, for a partition of a partitioned
+    /// run: the partition sees only some of a row's candidates, so it takes the decision
+    /// instead of making its own. None in a run in memory.
+    pub decided_links: Option<std::sync::Arc<DecidedLinks>>,
 }
+
+/// Which row a linkage decision is for: payments, receipts or linkable deaths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkedRow {
+    /// A payments row.
+    Payment(Prov),
+    /// A receipts row.
+    Receipt(Prov),
+    /// A `deaths` row rejected for an invalid id.
+    Death(Prov),
+}
+
+/// Linkage decisions: per linked row, the basis (its position in the rules' list of
+/// bases) and the hukou person's id. Rows absent are not linked.
+pub type DecidedLinks = std::collections::HashMap<LinkedRow, (u8, Text)>;
 
 /// An entry of a source folder that is not read (`data-contract.md`, Robustness).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,11 +275,10 @@ fn ext_of(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Loads every source of a data folder.
-///
-/// Fails (exit 2 in the binary) when a required source or a required column is missing
-/// or a file cannot be read; bad rows never fail the load, they are rejected.
-pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
+/// Discovers every source's files: the dataset's `present` and `ignored`, and per source
+/// (in [`SourceKind::ALL`] order) its files.
+#[allow(clippy::type_complexity)]
+fn plan(dir: &Path) -> Result<(Dataset, Vec<(SourceKind, Vec<(PathBuf, String)>)>), IngestError> {
     if !dir.is_dir() {
         return Err(IngestError::NoDataDir(dir.display().to_string()));
     }
@@ -280,6 +298,15 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
         }
         plan.push((s, files));
     }
+    Ok((ds, plan))
+}
+
+/// Loads every source of a data folder.
+///
+/// Fails (exit 2 in the binary) when a required source or a required column is missing
+/// or a file cannot be read; bad rows never fail the load, they are rejected.
+pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
+    let (mut ds, plan) = plan(dir)?;
     let year = opts.year;
     let mut strings = std::mem::take(&mut ds.strings);
     for (s, files) in plan {
@@ -307,6 +334,75 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     }
     ds.strings = strings;
     dedupe_payments(&mut ds);
+    Ok(ds)
+}
+
+/// The accepted rows of one chunk of one source, in read order, as a streaming load
+/// ([`load_chunks`]) hands them over.
+pub enum Chunk<'r> {
+    /// 户籍 rows.
+    Hukou(&'r [HukouRow]),
+    /// 死亡人员 rows.
+    Deaths(&'r [DeathRow]),
+    /// `deaths` rows rejected only for an invalid id (identity linkage), after the
+    /// source's last file.
+    LinkableDeaths(&'r [LinkableDeath]),
+    /// 特殊群体 rows.
+    Eligibility(&'r [EligibilityRow]),
+    /// 参保登记 rows.
+    Registrations(&'r [RegistrationRow]),
+    /// 缴费明细 rows (not deduplicated: every accepted row).
+    Payments(&'r [PaymentRow]),
+    /// 收款登记 rows.
+    Receipts(&'r [ReceiptRow]),
+    /// 解缴入库 rows.
+    Deposits(&'r [DepositRow]),
+    /// 征收清册 rows.
+    Roster(&'r [RosterRow]),
+}
+
+/// Reads the sources in the given order and hands every chunk of accepted rows to `sink`
+/// instead of storing it: the dataset returned has every file report, rejected row,
+/// control total and linkable death, and empty tables. A partitioned run reads its inputs
+/// this way, so that no source is ever held whole.
+pub fn load_chunks(
+    dir: &Path,
+    opts: &LoadOptions,
+    order: &[SourceKind],
+    sink: &mut (dyn FnMut(Chunk<'_>) + Send),
+) -> Result<Dataset, IngestError> {
+    let (mut ds, mut plan) = plan(dir)?;
+    let year = opts.year;
+    for s in order {
+        let Some(at) = plan.iter().position(|(k, _)| k == s) else {
+            continue;
+        };
+        let (s, files) = plan.swap_remove(at);
+        let ctx = (s, files.as_slice(), opts.progress, year);
+        macro_rules! into {
+            ($variant:ident, $parse:expr) => {{
+                load_source(&mut ds, ctx, $parse, &mut |row| {
+                    if let Sink::Rows(r) = row {
+                        sink(Chunk::$variant(r))
+                    }
+                })?;
+            }};
+        }
+        match s {
+            SourceKind::Hukou => into!(Hukou, parse::hukou),
+            SourceKind::Deaths => {
+                let before = ds.linkable_deaths.len();
+                into!(Deaths, parse::death);
+                sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
+            }
+            SourceKind::Eligibility => into!(Eligibility, parse::eligibility),
+            SourceKind::Registrations => into!(Registrations, parse::registration),
+            SourceKind::Payments => into!(Payments, parse::payment),
+            SourceKind::Receipts => into!(Receipts, |c: &Cells, p| parse::receipt(c, p, year)),
+            SourceKind::Deposits => into!(Deposits, parse::deposit),
+            SourceKind::Roster => into!(Roster, parse::roster),
+        }
+    }
     Ok(ds)
 }
 
@@ -612,7 +708,7 @@ fn hex(digest: &[u8]) -> String {
 
 /// Keeps one row per txn_id: exact copies count as `duplicate_rows` on the file where the
 /// copy is read; differing rows keep the first read and are recorded as conflicts (DQ-003).
-fn dedupe_payments(ds: &mut Dataset) {
+pub fn dedupe_payments(ds: &mut Dataset) {
     let rows = ds.payments();
     // Rows are in read order (files by name, rows by line); a stable sort by txn_id keeps
     // that order within each txn_id, so the first of a group is the first read.

@@ -18,6 +18,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
 use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
 
+use crate::spill::Spill;
+
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
 pub type Text = CompactString;
 
@@ -193,6 +195,23 @@ macro_rules! table {
                 $( retain_col(&mut self.$t, keep); )*
                 $( self.$a.retain(keep); )*
                 $( retain_col(&mut self.$v, keep); )*
+            }
+        }
+
+        impl crate::spill::Spill for $Row {
+            fn put(&self, out: &mut Vec<u8>) {
+                $( self.$d.put(out); )*
+                $( self.$t.put(out); )*
+                $( self.$a.put(out); )*
+                $( self.$v.put(out); )*
+            }
+            fn take(inp: &mut &[u8]) -> Option<Self> {
+                Some($Row {
+                    $( $d: Text::take(inp)?, )*
+                    $( $t: Text::take(inp)?, )*
+                    $( $a: Text::take(inp)?, )*
+                    $( $v: <$vt as Spill>::take(inp)?, )*
+                })
             }
         }
 
