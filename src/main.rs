@@ -44,6 +44,18 @@ enum Command {
         /// audit team); finding_id stays unchanged.
         #[arg(long)]
         mask: bool,
+        /// Split the run into K partitions of persons, each loaded, checked and dropped
+        /// in turn (1: everything in memory). Default: chosen from --memory-limit.
+        #[arg(long, value_name = "K")]
+        partitions: Option<usize>,
+        /// The memory the run may use, e.g. 2GiB or 800MiB: above what the inputs would
+        /// take in memory, the run is partitioned (default: half the machine's memory).
+        #[arg(
+            long = "memory-limit",
+            value_name = "SIZE",
+            conflicts_with = "partitions"
+        )]
+        memory_limit: Option<String>,
     },
     /// The case register of a workspace: export for review, import decisions, summary.
     Cases {
@@ -140,7 +152,17 @@ fn main() -> ExitCode {
             pipeline,
             as_of,
             mask,
-        } => run(data, out, workspace, pipeline, as_of, mask),
+            partitions,
+            memory_limit,
+        } => run(
+            data,
+            out,
+            workspace,
+            pipeline,
+            as_of,
+            mask,
+            partitioning(partitions, memory_limit.as_deref()),
+        ),
         Command::Cases { action } => cases(action),
         Command::Verify { workspace } => verify(&workspace),
         Command::Rules { markdown } => {
@@ -207,7 +229,9 @@ fn run(
     pipeline: Option<PathBuf>,
     as_of: Option<String>,
     mask: bool,
+    partitioning: anyhow::Result<qianbiao_engine::Partitioning>,
 ) -> anyhow::Result<()> {
+    let partitioning = partitioning?;
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
     let data = match data {
         Some(d) => d,
@@ -258,6 +282,7 @@ fn run(
         as_of,
         progress: Some(&progress),
         mask,
+        partitioning,
     };
     if let Some(ws) = workspace {
         let result = qianbiao_workspace::run(&ws, &opts);
@@ -281,6 +306,23 @@ fn run(
         out.display()
     );
     Ok(())
+}
+
+/// `--partitions` / `--memory-limit` as the engine takes them.
+fn partitioning(
+    partitions: Option<usize>,
+    memory_limit: Option<&str>,
+) -> anyhow::Result<qianbiao_engine::Partitioning> {
+    use qianbiao_engine::Partitioning;
+    Ok(match (partitions, memory_limit) {
+        (Some(0), _) => return Err(anyhow!("--partitions: must be 1 or more")),
+        (Some(k), _) => Partitioning::Partitions(k),
+        (None, Some(m)) => Partitioning::MemoryLimit(
+            qianbiao_engine::partition::parse_size(m)
+                .ok_or_else(|| anyhow!("--memory-limit: not a size: '{m}' (e.g. 2GiB, 800MiB)"))?,
+        ),
+        (None, None) => Partitioning::Auto,
+    })
 }
 
 /// The lines a workspace run prints: counts and run ids only, never an id or a name.

@@ -6,6 +6,9 @@
 //! engine before the columnar core replaced it, and every later engine must reproduce
 //! them exactly: `tests/golden/CASE.txt`.
 //!
+//! A partitioned run (`--partitions K`) must reproduce the same hashes: every case also
+//! runs with K = 2 and K = 7 (issue 9, "The same answers").
+//!
 //! A deliberate change of an output (a spec change, never a refactor) re-blesses the
 //! file with `QIANBIAO_BLESS_GOLDEN=1 cargo test --test golden`, and the commit says why.
 
@@ -28,8 +31,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The manifest's counts: everything but timings, the data path and the outputs' hashes
-/// (the XLSX and HTML carry no counts of their own).
+/// The manifest's counts: everything but timings, the data path, the outputs' hashes
+/// (the XLSX and HTML carry no counts of their own) and the partition layout (how the run
+/// was split, not what it found).
 fn manifest_counts(mut m: Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
@@ -42,7 +46,13 @@ fn manifest_counts(mut m: Value) -> Value {
         }
     }
     if let Value::Object(o) = &mut m {
-        for k in ["data", "timings_ms", "outputs", "previous_manifest_sha256"] {
+        for k in [
+            "data",
+            "timings_ms",
+            "outputs",
+            "previous_manifest_sha256",
+            "partitions",
+        ] {
             o.remove(k);
         }
     }
@@ -50,7 +60,7 @@ fn manifest_counts(mut m: Value) -> Value {
     m
 }
 
-fn hashes(data: &Path, out: &Path) -> BTreeMap<String, String> {
+fn hashes(data: &Path, out: &Path, partitions: usize) -> BTreeMap<String, String> {
     let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
         data: data.to_path_buf(),
         out: out.to_path_buf(),
@@ -59,8 +69,19 @@ fn hashes(data: &Path, out: &Path) -> BTreeMap<String, String> {
         as_of: None,
         progress: None,
         mask: false,
+        partitioning: qianbiao_engine::Partitioning::Partitions(partitions),
     })
     .unwrap_or_else(|e| panic!("{}: {e}", data.display()));
+    let parts = &summary.manifest["partitions"];
+    assert_eq!(parts["count"], partitions, "{}", data.display());
+    assert!(
+        std::fs::read_dir(out)
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with(".qianbiao")),
+        "a spill or staging folder was left in {}",
+        out.display()
+    );
     let mut h = BTreeMap::new();
     for f in FILES {
         let bytes = std::fs::read(out.join(f)).unwrap();
@@ -91,9 +112,9 @@ fn synth(dir: &Path, persons: usize, seed: u64, dirty: bool, parquet: bool) -> P
     data
 }
 
-fn case_hashes(case: &str) -> BTreeMap<String, String> {
+/// Per number of partitions, the hashes of a case.
+fn case_hashes(case: &str, partitions: &[usize]) -> Vec<(usize, BTreeMap<String, String>)> {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
     let data = match case {
         "sample" => root().join("sample-data/dianzi-2022"),
         _ => {
@@ -110,7 +131,10 @@ fn case_hashes(case: &str) -> BTreeMap<String, String> {
             )
         }
     };
-    hashes(&data, &out)
+    partitions
+        .iter()
+        .map(|&k| (k, hashes(&data, &dir.path().join(format!("out-{k}")), k)))
+        .collect()
 }
 
 /// The golden hashes of a case: `tests/golden/CASE.txt`, lines `file sha256`.
@@ -129,16 +153,17 @@ fn golden(case: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn check(cases: &[&str]) {
+fn check(cases: &[&str], partitions: &[usize]) {
     let bless = std::env::var_os("QIANBIAO_BLESS_GOLDEN").is_some();
     let mut wrong = Vec::new();
     for case in cases {
-        let got = case_hashes(case);
+        let runs = case_hashes(case, if bless { &[1] } else { partitions });
         if bless {
+            let got = &runs[0].1;
             let mut text = String::from(
                 "# file sha256: outputs of the row-based engine that every rewrite must reproduce (tests/golden.rs)\n",
             );
-            for (file, hash) in &got {
+            for (file, hash) in got {
                 text.push_str(&format!("{file} {hash}\n"));
             }
             std::fs::create_dir_all(root().join(GOLDEN)).unwrap();
@@ -147,11 +172,13 @@ fn check(cases: &[&str]) {
         }
         let want = golden(case);
         assert_eq!(want.len(), FILES.len() + 1, "{case}: golden hashes missing");
-        for (file, hash) in got {
-            match want.get(&file) {
-                Some(w) if *w == hash => {}
-                Some(w) => wrong.push(format!("{case} {file}: {hash}, golden {w}")),
-                None => wrong.push(format!("{case} {file}: no golden hash")),
+        for (k, got) in runs {
+            for (file, hash) in got {
+                match want.get(&file) {
+                    Some(w) if *w == hash => {}
+                    Some(w) => wrong.push(format!("{case} K={k} {file}: {hash}, golden {w}")),
+                    None => wrong.push(format!("{case} K={k} {file}: no golden hash")),
+                }
             }
         }
     }
@@ -160,23 +187,26 @@ fn check(cases: &[&str]) {
 
 #[test]
 fn sample_town_is_byte_identical() {
-    check(&["sample"]);
+    check(&["sample"], &[1, 2, 7]);
 }
 
 #[test]
 fn synth_towns_clean_and_dirty_are_byte_identical() {
-    check(&[
-        "synth-1500-1-clean-csv",
-        "synth-1500-2-clean-csv",
-        "synth-1500-3-clean-csv",
-        "synth-1500-1-dirty-csv",
-        "synth-1500-2-dirty-csv",
-        "synth-1500-3-dirty-csv",
-        "synth-1500-2-clean-parquet",
-    ]);
+    check(
+        &[
+            "synth-1500-1-clean-csv",
+            "synth-1500-2-clean-csv",
+            "synth-1500-3-clean-csv",
+            "synth-1500-1-dirty-csv",
+            "synth-1500-2-dirty-csv",
+            "synth-1500-3-dirty-csv",
+            "synth-1500-2-clean-parquet",
+        ],
+        &[1, 2, 7],
+    );
 }
 
 #[test]
 fn a_100k_town_is_byte_identical() {
-    check(&["synth-100000-1-clean-parquet"]);
+    check(&["synth-100000-1-clean-parquet"], &[1, 3]);
 }

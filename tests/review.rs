@@ -22,6 +22,7 @@ fn run(data: &Path, out: &Path, mask: bool) -> serde_json::Value {
         as_of: None,
         progress: None,
         mask,
+        partitioning: Default::default(),
     })
     .unwrap_or_else(|e| panic!("run on {}: {e}", data.display()))
     .manifest
@@ -408,6 +409,7 @@ fn changes_show_in_report_and_workbook_masked() {
         as_of: None,
         progress: None,
         mask: true,
+        partitioning: Default::default(),
     };
     let o = qianbiao_engine::compute(&opts).unwrap();
     let person = o.findings.iter().find(|f| !f.id_number.is_empty()).unwrap();

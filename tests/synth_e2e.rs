@@ -45,6 +45,7 @@ fn check_town(seed: u64, dirty: bool) {
         as_of: None,
         progress: None,
         mask: false,
+        partitioning: Default::default(),
     })
     .unwrap();
 
@@ -189,6 +190,7 @@ fn sample_town_counts_match_its_expected_rejects() {
         as_of: None,
         progress: None,
         mask: false,
+        partitioning: Default::default(),
     })
     .unwrap();
     let mut got: Vec<(String, [u64; 4])> = Vec::new();

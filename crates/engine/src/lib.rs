@@ -15,6 +15,9 @@ use qianbiao_rules::{registry, Context};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
+pub mod partition;
+pub use partition::Partitioning;
+
 /// Why a run could not complete (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -45,6 +48,8 @@ pub struct RunOptions<'a> {
     pub progress: Option<qianbiao_ingest::load::Progress<'a>>,
     /// `--mask`: ids and names masked in every output meant for reading.
     pub mask: bool,
+    /// `--partitions` / `--memory-limit`.
+    pub partitioning: Partitioning,
 }
 
 /// What a run produced.
@@ -85,8 +90,52 @@ pub fn resolve_as_of(
     }
 }
 
-/// Runs every rule on a context: findings of the rules that ran, and per rule its status.
-pub fn run_rules(ctx: &Context) -> (Vec<Finding>, Vec<Value>) {
+/// What one rule did in a run.
+#[derive(Debug, Clone)]
+pub struct RuleStatus {
+    /// The rule's code.
+    pub code: &'static str,
+    /// Why it did not run, if it did not.
+    pub skipped: Option<String>,
+    /// Findings it gave.
+    pub findings: usize,
+    /// Their total amount.
+    pub amount: Fen,
+    /// Time it took.
+    pub millis: u128,
+}
+
+impl RuleStatus {
+    /// The status as the manifest writes it.
+    pub fn to_json(&self) -> Value {
+        match &self.skipped {
+            Some(why) => json!({"code": self.code, "status": "skipped", "reason": why}),
+            None => json!({
+                "code": self.code,
+                "status": "run",
+                "findings": self.findings,
+                "amount": self.amount,
+                "millis": self.millis,
+            }),
+        }
+    }
+
+    /// Adds the same rule's status in another partition of the run.
+    pub fn add(&mut self, other: &RuleStatus) {
+        self.findings += other.findings;
+        self.amount += other.amount;
+        self.millis += other.millis;
+    }
+}
+
+/// The order findings are written in: rule, then key.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.par_sort_by(|a, b| a.rule.cmp(b.rule).then_with(|| a.key.cmp(&b.key)));
+}
+
+/// Runs every rule on a context: findings of the rules that ran, sorted, and per rule its
+/// status.
+pub fn run_rules_typed(ctx: &Context) -> (Vec<Finding>, Vec<RuleStatus>) {
     let rules = registry();
     let results: Vec<(Option<String>, Vec<Finding>, u128)> = rules
         .par_iter()
@@ -106,23 +155,72 @@ pub fn run_rules(ctx: &Context) -> (Vec<Finding>, Vec<Value>) {
         .collect();
     let mut status = Vec::new();
     let mut findings = Vec::new();
-    for (r, (skip, found, ms)) in rules.iter().zip(results) {
-        let m = r.meta();
-        let amount: Fen = found.iter().map(|f| f.amount).sum();
-        status.push(match skip {
-            Some(why) => json!({"code": m.code, "status": "skipped", "reason": why}),
-            None => json!({
-                "code": m.code,
-                "status": "run",
-                "findings": found.len(),
-                "amount": amount,
-                "millis": ms,
-            }),
+    for (r, (skipped, found, millis)) in rules.iter().zip(results) {
+        status.push(RuleStatus {
+            code: r.meta().code,
+            skipped,
+            findings: found.len(),
+            amount: found.iter().map(|f| f.amount).sum(),
+            millis,
         });
         findings.extend(found);
     }
-    findings.par_sort_by(|a, b| a.rule.cmp(b.rule).then_with(|| a.key.cmp(&b.key)));
+    sort_findings(&mut findings);
     (findings, status)
+}
+
+/// Runs every rule on a context: findings of the rules that ran, and per rule its status
+/// as the manifest writes it.
+pub fn run_rules(ctx: &Context) -> (Vec<Finding>, Vec<Value>) {
+    let (findings, status) = run_rules_typed(ctx);
+    (findings, status.iter().map(RuleStatus::to_json).collect())
+}
+
+/// The ledger totals of the manifest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ledger {
+    /// Payments rows kept (one per txn_id).
+    pub payments_kept: usize,
+    /// Of them, effective.
+    pub effective_payments: usize,
+    /// Their amount.
+    pub effective_amount: Fen,
+    /// Effective payments with a collector.
+    pub collector_payments_amount: Fen,
+    /// Every deposit.
+    pub deposits_amount: Fen,
+    /// Every receipt.
+    pub receipts_amount: Fen,
+}
+
+impl Ledger {
+    /// The totals of a loaded dataset.
+    pub fn of(ds: &Dataset) -> Ledger {
+        let effective = || ds.payments().iter().filter(|p| p.is_effective());
+        Ledger {
+            payments_kept: ds.payments().len(),
+            effective_payments: effective().count(),
+            effective_amount: effective().map(|p| p.amount()).sum(),
+            // Computed from the ledger itself, not from the collectors table, so that a
+            // test can check that the table adds up to it.
+            collector_payments_amount: effective()
+                .filter(|p| !p.collector_id().is_empty())
+                .map(|p| p.amount())
+                .sum(),
+            deposits_amount: ds.deposits().iter().map(|d| d.amount()).sum(),
+            receipts_amount: ds.receipts().iter().map(|r| r.amount()).sum(),
+        }
+    }
+
+    /// Adds another partition's totals.
+    pub fn add(&mut self, o: &Ledger) {
+        self.payments_kept += o.payments_kept;
+        self.effective_payments += o.effective_payments;
+        self.effective_amount += o.effective_amount;
+        self.collector_payments_amount += o.collector_payments_amount;
+        self.deposits_amount += o.deposits_amount;
+        self.receipts_amount += o.receipts_amount;
+    }
 }
 
 /// Per-collector money and findings, sorted by collector_id.
@@ -186,9 +284,13 @@ pub struct Outcome {
     /// Coverage table.
     pub coverage: Vec<CoverageRow>,
     /// Per rule: run or skipped, counts.
-    pub rule_status: Vec<Value>,
+    pub rule_status: Vec<RuleStatus>,
     /// Persons in the view.
     pub persons: usize,
+    /// The ledger totals.
+    pub ledger: Ledger,
+    /// Rows per partition (one entry: the run was in memory).
+    pub partitions: Vec<u64>,
     /// Milliseconds per stage so far.
     pub timings: Vec<(&'static str, u64)>,
 }
@@ -219,8 +321,15 @@ pub fn check_as_of(as_of: NaiveDate, year: i32) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Loads the inputs, builds the person view and runs every rule: nothing is written.
+/// Loads the inputs, builds the person view and runs every rule: nothing is written. The
+/// run is in memory, or partitioned when its inputs would not fit `opts.partitioning`'s
+/// memory limit ([`partition`]).
 pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
+    partition::compute(opts)
+}
+
+/// The run in memory: every source loaded at once.
+fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let policy = &opts.pipeline.policy;
     if let Some(d) = opts.as_of {
         check_as_of(d, policy.year)?;
@@ -242,13 +351,16 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let view_ms = ms(t_view);
 
     let t_rules = Instant::now();
-    let (findings, rule_status) = run_rules(&ctx);
+    let (findings, rule_status) = run_rules_typed(&ctx);
     let collectors = collector_rows(&ctx, &findings);
     let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
     let rules_ms = ms(t_rules);
     let persons = ctx.persons.len();
     drop(ctx);
+    let ledger = Ledger::of(&ds);
     Ok(Outcome {
+        ledger,
+        partitions: vec![ds.reports.iter().map(|r| r.rows_accepted).sum()],
         ds,
         as_of,
         as_of_from,
@@ -312,6 +424,7 @@ pub fn write_outputs(
     qianbiao_report::write_rejected(&out("rejected.csv"), rejected)?;
     qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)?;
     qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)?;
+    let rule_status: Vec<Value> = o.rule_status.iter().map(RuleStatus::to_json).collect();
     let review = qianbiao_report::Review {
         as_of: o.as_of,
         pipeline: &opts.pipeline.name,
@@ -321,7 +434,7 @@ pub fn write_outputs(
         coverage: &o.coverage,
         changes,
         inputs: &o.ds.reports,
-        rule_status: &o.rule_status,
+        rule_status: &rule_status,
         masked: opts.mask,
     };
     qianbiao_report::write_findings_xlsx(&out("findings.xlsx"), &review)?;
@@ -361,8 +474,10 @@ pub fn write_outputs(
         as_of: o.as_of,
         as_of_from: o.as_of_from,
         findings: &o.findings,
-        rule_status: o.rule_status.clone(),
+        rule_status,
         persons: o.persons,
+        ledger: &o.ledger,
+        partitions: &o.partitions,
         timings: &timings,
     });
     manifest["outputs"] = Value::Object(outputs);
@@ -470,6 +585,8 @@ struct ManifestParts<'a> {
     findings: &'a [Finding],
     rule_status: Vec<Value>,
     persons: usize,
+    ledger: &'a Ledger,
+    partitions: &'a [u64],
     timings: &'a [(&'static str, u64)],
 }
 
@@ -524,20 +641,6 @@ fn manifest(m: ManifestParts) -> Value {
             (rule.to_string(), json!({"count": count, "amount": amount}))
         })
         .collect();
-    let effective: Fen = ds
-        .payments()
-        .iter()
-        .filter(|p| p.is_effective())
-        .map(|p| p.amount())
-        .sum();
-    // Computed from the ledger itself, not from the collectors table, so that a test can
-    // check that the table adds up to it.
-    let collector_total: Fen = ds
-        .payments()
-        .iter()
-        .filter(|p| p.is_effective() && !p.collector_id().is_empty())
-        .map(|p| p.amount())
-        .sum();
     let timings: serde_json::Map<String, Value> = m
         .timings
         .iter()
@@ -561,6 +664,7 @@ fn manifest(m: ManifestParts) -> Value {
             "total_rows": sum(|r| r.total_rows),
         },
         "persons": m.persons,
+        "partitions": {"count": m.partitions.len(), "rows": m.partitions},
         "rules": m.rule_status,
         "findings": {
             "total": m.findings.len(),
@@ -568,12 +672,12 @@ fn manifest(m: ManifestParts) -> Value {
             "by_rule": by_rule,
         },
         "ledger": {
-            "payments_kept": ds.payments().len(),
-            "effective_payments": ds.payments().iter().filter(|p| p.is_effective()).count(),
-            "effective_amount": effective,
-            "collector_payments_amount": collector_total,
-            "deposits_amount": ds.deposits().iter().map(|d| d.amount()).sum::<Fen>(),
-            "receipts_amount": ds.receipts().iter().map(|r| r.amount()).sum::<Fen>(),
+            "payments_kept": m.ledger.payments_kept,
+            "effective_payments": m.ledger.effective_payments,
+            "effective_amount": m.ledger.effective_amount,
+            "collector_payments_amount": m.ledger.collector_payments_amount,
+            "deposits_amount": m.ledger.deposits_amount,
+            "receipts_amount": m.ledger.receipts_amount,
         },
         "timings_ms": timings,
     })

@@ -28,6 +28,14 @@ pub enum Basis {
 }
 
 impl Basis {
+    /// Every basis, in the order they are tried.
+    pub const ALL: [Basis; 3] = [Basis::Typo, Basis::Numeric, Basis::NameBirth];
+
+    /// The basis's position in [`Basis::ALL`].
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
     /// `typo`, `numeric` or `name_birth`, as the spec writes them.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,6 +144,35 @@ impl Links {
             .collect();
         if pays.is_empty() && recs.is_empty() && deaths.is_empty() {
             return Links::default();
+        }
+        if let Some(decided) = ds.decided_links.as_deref() {
+            use qianbiao_ingest::LinkedRow;
+            let take = |rows: &[(u32, Probe)], row: &dyn Fn(u32) -> LinkedRow| {
+                rows.iter()
+                    .filter_map(|(i, _)| {
+                        let (basis, id) = decided.get(&row(*i))?;
+                        let basis = *Basis::ALL.get(*basis as usize)?;
+                        Some((
+                            *i,
+                            Link {
+                                hukou: first_row(id)?,
+                                basis,
+                            },
+                        ))
+                    })
+                    .collect()
+            };
+            return Links {
+                payments: take(&pays, &|i| {
+                    LinkedRow::Payment(ds.payments().get(i as usize).prov())
+                }),
+                receipts: take(&recs, &|i| {
+                    LinkedRow::Receipt(ds.receipts().get(i as usize).prov())
+                }),
+                deaths: take(&deaths, &|i| {
+                    LinkedRow::Death(ds.linkable_deaths[i as usize].prov)
+                }),
+            };
         }
         let names: HashSet<&str> = pays
             .iter()

@@ -401,3 +401,36 @@ pub fn expect(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, a)| (k.to_string(), a.to_string()))
         .collect()
 }
+
+impl Town {
+    /// Writes the files and runs the whole engine (`compute`) in `k` partitions. Only
+    /// what the reader itself finds: no planted reader fields.
+    pub fn run_partitioned(&self, k: usize) -> Vec<Finding> {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        for (name, lines) in &self.files {
+            let path = data.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, lines.join("\n") + "\n").unwrap();
+        }
+        let out = dir.path().join("out");
+        let opts = qianbiao_engine::RunOptions {
+            data,
+            out: out.clone(),
+            pipeline: qianbiao_core::policy::Pipeline::from_toml(
+                qianbiao_core::policy::DIANZI_2022,
+            )
+            .unwrap(),
+            pipeline_source: "test".into(),
+            as_of: self
+                .as_of
+                .map(|d| qianbiao_core::date::parse_date(d).unwrap()),
+            progress: None,
+            mask: false,
+            partitioning: qianbiao_engine::Partitioning::Partitions(k),
+        };
+        let o = qianbiao_engine::compute(&opts).unwrap();
+        assert_eq!(o.partitions.len(), k);
+        o.findings
+    }
+}

@@ -1,0 +1,1051 @@
+//! The partitioned run: a run whose memory is bounded by a limit, not by the size of the
+//! province (`docs/partitioning.md`).
+//!
+//! Every rule groups rows by some key: the person's id, a txn_id, a receipt number, a
+//! deposit, a collector, a payer account, a hukou village, or (identity linkage) a name
+//! shared by a row with an invalid id and hukou persons. Two rows that share any such key
+//! are put in the same partition, and so, transitively, are all rows connected through
+//! keys: the partitions are unions of the connected components of the rows-and-keys
+//! graph. Then every rule sees, in one partition, every row it would have seen in the
+//! whole run for each of its keys, and runs there unchanged: one implementation per rule,
+//! and the same findings whatever the number of partitions.
+//!
+//! 1. **keys**: the inputs are read once, streaming; each accepted row's keys are hashed
+//!    (64 bits) and joined in a union-find over the distinct keys. Nothing else is kept.
+//!    A hash collision can only join two components that need not be joined: a bigger
+//!    partition, never a wrong answer.
+//! 2. **split**: the inputs are read again and every accepted row is written to the bucket
+//!    file of its component (`--out/.qianbiao-spill-PID/`), in read order. Rejected rows,
+//!    file reports and control totals are kept from this pass, as in a run in memory.
+//! 3. **buckets**: each bucket is loaded, deduplicated, checked by every rule and
+//!    dropped; findings, the per-collector and coverage tables, the ledger totals and
+//!    the rule counts of the buckets are merged.
+//!
+//! The as_of of a run without `--as-of` is the latest date of the kept payments and the
+//! deposits of the whole input, taken in pass 1 and checked against the buckets' own.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hash::Hasher;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
+use qianbiao_core::Finding;
+use qianbiao_core::PayerType;
+use qianbiao_ingest::spill::{read_frame, Spill};
+use qianbiao_ingest::{
+    dedupe_payments, load_chunks, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow,
+    LoadOptions, PaymentRow, ReceiptRow, SourceKind, Table, Text,
+};
+use qianbiao_report::CollectorRow;
+use qianbiao_rules::cov::CoverageRow;
+use qianbiao_rules::link::Links;
+use qianbiao_rules::Context;
+use rayon::prelude::*;
+use rustc_hash::FxHashSet;
+
+use crate::{
+    check_as_of, collector_rows, ms, run_rules_typed, sort_findings, EngineError, Ledger, Outcome,
+    RuleStatus, RunOptions,
+};
+
+/// How a run chooses its number of partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Partitioning {
+    /// By `--memory-limit`'s default: [`default_memory_limit`].
+    #[default]
+    Auto,
+    /// `--partitions K`: exactly K (1: the run in memory).
+    Partitions(usize),
+    /// `--memory-limit SIZE` in bytes.
+    MemoryLimit(u64),
+}
+
+/// Estimated peak bytes per input row of a bucket in memory (tables, person view, rules):
+/// 10M persons, 59M rows, 7.0 GiB peak in memory (`docs/performance.md`), with a margin.
+const BYTES_PER_ROW: u64 = 160;
+/// Memory of a run besides its rows: the binary, the thread pools, the readers' chunks.
+const BASE_BYTES: u64 = 300 << 20;
+/// A bucket file's buffer is written out at this size.
+const FLUSH_BYTES: usize = 1 << 20;
+/// The prefix of the spill folder inside `--out`; stale ones of killed runs are removed.
+pub const SPILL_PREFIX: &str = ".qianbiao-spill-";
+
+/// The default memory limit: half of the machine's memory (`MemTotal` in
+/// `/proc/meminfo`), or 4 GiB where that cannot be read.
+pub fn default_memory_limit() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(4 << 30, |kb| kb * 1024 / 2)
+}
+
+/// Parses a size: `2GiB`, `1.5G`, `800MiB`, `512M`, `4096` (bytes). Units are binary.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    let bytes = n * mult as f64;
+    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
+}
+
+/// What the run in memory would take, estimated from the input files' sizes: compressed
+/// formats (Parquet, Excel) expand about tenfold in memory, text about twofold.
+fn in_memory_estimate(data: &Path) -> u64 {
+    let mut total = BASE_BYTES;
+    for s in SourceKind::ALL {
+        let Ok((files, _)) = qianbiao_ingest::load::discover(data, s) else {
+            continue;
+        };
+        for (path, rel) in files {
+            let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+            let lower = rel.to_ascii_lowercase();
+            let factor = if lower.ends_with(".csv") || lower.ends_with(".txt") {
+                3
+            } else {
+                12
+            };
+            total = total.saturating_add(len.saturating_mul(factor));
+        }
+    }
+    total
+}
+
+/// The number of partitions chosen before any row is read: `Some(k)` when known, `None`
+/// when it is to be chosen from the row count of pass 1.
+fn choose_before(opts: &RunOptions) -> Result<Option<usize>, EngineError> {
+    match opts.partitioning {
+        Partitioning::Partitions(0) => Err(EngineError::Config(
+            "--partitions: must be 1 or more".into(),
+        )),
+        Partitioning::Partitions(k) => Ok(Some(k)),
+        Partitioning::Auto | Partitioning::MemoryLimit(_) => {
+            let limit = limit_of(opts.partitioning);
+            Ok((in_memory_estimate(&opts.data) <= limit).then_some(1))
+        }
+    }
+}
+
+fn limit_of(p: Partitioning) -> u64 {
+    match p {
+        Partitioning::MemoryLimit(b) => b,
+        _ => default_memory_limit(),
+    }
+}
+
+/// Runs the job: in memory when one partition will do, else partitioned.
+pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
+    if let Some(d) = opts.as_of {
+        check_as_of(d, opts.pipeline.policy.year)?;
+    }
+    match choose_before(opts)? {
+        Some(1) => crate::compute_in_memory(opts),
+        fixed => compute_partitioned(opts, fixed),
+    }
+}
+
+/// A 64-bit hash of a key of one kind; never 0 (0 marks "no key" in a row's list).
+fn key(kind: u8, text: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write_u8(kind);
+    h.write(text.as_bytes());
+    h.write_u8(0xff);
+    // splitmix64's finaliser: FxHash's low bits are weak, the table uses them.
+    let mut z = h.finish();
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) | 1
+}
+
+const PERSON: u8 = 1;
+const TXN: u8 = 2;
+const RECEIPT: u8 = 3;
+const DEPOSIT: u8 = 4;
+const COLLECTOR: u8 = 5;
+const ACCOUNT: u8 = 6;
+const VILLAGE: u8 = 7;
+
+/// A row's keys, the first one its anchor; 0: none.
+type Keys = [u64; 7];
+
+fn some_key(kind: u8, text: &str) -> u64 {
+    if text.is_empty() {
+        0
+    } else {
+        key(kind, text)
+    }
+}
+
+/// The keys of every row of a chunk, hashed in parallel. Identity linkage joins a row to
+/// the person it is linked to through [`link_globally`], not through a key.
+fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
+    fn ids<R: Sync>(rows: &[R], id: impl Fn(&R) -> &str + Sync) -> Vec<Keys> {
+        rows.par_iter()
+            .map(|r| [key(PERSON, id(r)), 0, 0, 0, 0, 0, 0])
+            .collect()
+    }
+    match chunk {
+        Chunk::Hukou(rows) => rows
+            .par_iter()
+            .map(|r| [key(PERSON, &r.id), key(VILLAGE, &r.village), 0, 0, 0, 0, 0])
+            .collect(),
+        Chunk::Deaths(rows) => ids(rows, |r| &r.id),
+        Chunk::Eligibility(rows) => ids(rows, |r| &r.id),
+        Chunk::Registrations(rows) => ids(rows, |r| &r.id),
+        Chunk::Roster(rows) => ids(rows, |r| &r.id),
+        Chunk::Payments(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    key(PERSON, &r.id),
+                    key(TXN, &r.txn_id),
+                    some_key(RECEIPT, &r.receipt_no),
+                    some_key(DEPOSIT, &r.deposit_id),
+                    some_key(COLLECTOR, &r.collector_id),
+                    // MNY-005 looks at individual payments' accounts only: a 代缴 account
+                    // pays for thousands and would join them all.
+                    if r.payer_type == PayerType::Individual {
+                        some_key(ACCOUNT, &r.payer_account)
+                    } else {
+                        0
+                    },
+                    0,
+                ]
+            })
+            .collect(),
+        // Receipts and deposits without a collector still make a `collectors.csv` row
+        // (collector ""), and a receipt without a number is still a receipt.
+        Chunk::Receipts(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    key(PERSON, &r.id),
+                    key(RECEIPT, &r.receipt_no),
+                    key(COLLECTOR, &r.collector_id),
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            })
+            .collect(),
+        Chunk::Deposits(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    key(DEPOSIT, &r.deposit_id),
+                    key(COLLECTOR, &r.collector_id),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            })
+            .collect(),
+        Chunk::LinkableDeaths(rows) => rows.iter().map(|_| [0; 7]).collect(),
+    }
+}
+
+/// A union-find over the distinct keys of the input.
+#[derive(Default)]
+struct Components {
+    /// Key hash -> node.
+    nodes: HashTable<(u64, u32)>,
+    parent: Vec<u32>,
+    /// Rows anchored at each node.
+    weight: Vec<u32>,
+}
+
+impl Components {
+    /// The node of a key, and whether it is new.
+    fn node(&mut self, k: u64) -> (u32, bool) {
+        match self.nodes.entry(k, |e| e.0 == k, |e| e.0) {
+            Entry::Occupied(o) => (o.get().1, false),
+            Entry::Vacant(v) => {
+                let n = self.parent.len() as u32;
+                self.parent.push(n);
+                self.weight.push(0);
+                v.insert((k, n));
+                (n, true)
+            }
+        }
+    }
+
+    /// Joins the components of two keys that pass 1 has seen.
+    fn join(&mut self, a: u64, b: u64) {
+        if let (Some(x), Some(y)) = (self.get(a), self.get(b)) {
+            self.union(x, y);
+        }
+    }
+
+    fn get(&self, k: u64) -> Option<u32> {
+        self.nodes.find(k, |e| e.0 == k).map(|e| e.1)
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let up = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = up;
+            x = up;
+        }
+        x
+    }
+
+    /// Joins two nodes' components; the smaller node number is the root, so that the
+    /// roots do not depend on the order of the unions.
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            self.parent[hi as usize] = lo;
+        }
+    }
+
+    /// Adds a row with these keys: its anchor's weight grows by one.
+    fn add(&mut self, keys: &Keys) -> Option<u32> {
+        let mut anchor = None;
+        for &k in keys.iter().filter(|&&k| k != 0) {
+            let (n, _) = self.node(k);
+            match anchor {
+                None => anchor = Some(n),
+                Some(a) => self.union(a, n),
+            }
+        }
+        if let Some(a) = anchor {
+            self.weight[a as usize] = self.weight[a as usize].saturating_add(1);
+        }
+        anchor
+    }
+
+    /// The bytes it holds (for the memory estimate).
+    fn bytes(&self) -> u64 {
+        (self.nodes.capacity() as u64) * 17 + (self.parent.capacity() as u64) * 8
+    }
+
+    /// Assigns every component to one of `k` buckets, heaviest first to the lightest
+    /// bucket (ties: the lower component root, the lower bucket), and returns the key
+    /// table with each key's bucket.
+    fn into_buckets(mut self, k: usize) -> Buckets {
+        let n = self.parent.len();
+        for i in 0..n as u32 {
+            let r = self.find(i);
+            self.parent[i as usize] = r;
+        }
+        let mut total: Vec<u64> = vec![0; n];
+        for i in 0..n {
+            total[self.parent[i] as usize] += self.weight[i] as u64;
+        }
+        drop(std::mem::take(&mut self.weight));
+        let mut roots: Vec<u32> = (0..n as u32)
+            .filter(|&i| self.parent[i as usize] == i)
+            .collect();
+        roots.sort_unstable_by_key(|&r| (Reverse(total[r as usize]), r));
+        let mut heap: BinaryHeap<Reverse<(u64, u16)>> =
+            (0..k as u16).map(|b| Reverse((0, b))).collect();
+        let mut bucket: Vec<u16> = vec![0; n];
+        let mut loads = vec![0u64; k];
+        for r in roots {
+            let Reverse((load, b)) = heap.pop().expect("k >= 1");
+            bucket[r as usize] = b;
+            let load = load + total[r as usize];
+            loads[b as usize] = load;
+            heap.push(Reverse((load, b)));
+        }
+        for i in 0..n {
+            bucket[i] = bucket[self.parent[i] as usize];
+        }
+        Buckets {
+            nodes: self.nodes,
+            bucket,
+            loads,
+        }
+    }
+}
+
+/// Every key's bucket.
+struct Buckets {
+    nodes: HashTable<(u64, u32)>,
+    bucket: Vec<u16>,
+    /// Rows per bucket.
+    loads: Vec<u64>,
+}
+
+impl Buckets {
+    fn of(&self, k: u64) -> Option<u16> {
+        self.nodes
+            .find(k, |e| e.0 == k)
+            .map(|e| self.bucket[e.1 as usize])
+    }
+}
+
+/// Pass 1's state: the components, the rows identity linkage may link and their
+/// candidates, the row count and the latest dates (for as_of).
+#[derive(Default)]
+struct Pass1 {
+    comps: Components,
+    rows: u64,
+    latest: Option<NaiveDate>,
+    /// Effective payments and receipts rows with an invalid id and a name, and rejected
+    /// deaths rows, as identity linkage takes them.
+    probe_payments: Vec<PaymentRow>,
+    probe_receipts: Vec<ReceiptRow>,
+    probe_deaths: Vec<LinkableDeath>,
+    /// Their names.
+    names: FxHashSet<Text>,
+    /// The first hukou row of each person whose name is one of `names` (hukou is read
+    /// last).
+    candidates: Vec<HukouRow>,
+    /// Per node: a hukou row of this id was seen (so the next is not the first).
+    hukou_seen: Vec<u64>,
+}
+
+impl Pass1 {
+    fn take(&mut self, chunk: Chunk) {
+        let keys = chunk_keys(&chunk);
+        match chunk {
+            Chunk::Payments(rows) => {
+                for (r, k) in rows.iter().zip(&keys) {
+                    // The kept row of a txn_id is its first read: the txn key is new.
+                    let first = self.comps.get(k[1]).is_none();
+                    if first {
+                        self.latest = self.latest.max(Some(r.paid_at.date()));
+                    }
+                    if !r.id_valid && r.status.is_effective() && !r.name.is_empty() {
+                        self.names.insert(r.name.clone());
+                        self.probe_payments.push(r.clone());
+                    }
+                }
+            }
+            Chunk::Receipts(rows) => {
+                for r in rows {
+                    if !r.id_valid && !r.name.is_empty() {
+                        self.names.insert(r.name.clone());
+                        self.probe_receipts.push(r.clone());
+                    }
+                }
+            }
+            Chunk::LinkableDeaths(rows) => {
+                for r in rows {
+                    if !r.name.is_empty() {
+                        self.names.insert(r.name.clone());
+                        self.probe_deaths.push(r.clone());
+                    }
+                }
+                return;
+            }
+            Chunk::Deposits(rows) => {
+                for r in rows {
+                    self.latest = self.latest.max(Some(r.deposited_at.date()));
+                }
+            }
+            _ => {}
+        }
+        let hukou = match chunk {
+            Chunk::Hukou(rows) => Some(rows),
+            _ => None,
+        };
+        for (i, k) in keys.iter().enumerate() {
+            self.rows += 1;
+            let anchor = self.comps.add(k);
+            if let (Some(rows), Some(a)) = (hukou, anchor) {
+                let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
+                if self.hukou_seen.len() <= word {
+                    self.hukou_seen.resize(word + 1, 0);
+                }
+                let first = self.hukou_seen[word] & bit == 0;
+                self.hukou_seen[word] |= bit;
+                if first && self.names.contains(&rows[i].name) {
+                    self.candidates.push(rows[i].clone());
+                }
+            }
+        }
+    }
+
+    /// Identity linkage over the whole input: the rows to link against the first hukou
+    /// row of every person of their names, exactly as a run in memory links them. Each
+    /// linked payments or receipts row joins its person's component; the decisions are
+    /// returned by file path and line, for the buckets to take.
+    fn link_globally(&mut self, files: &[String]) -> Vec<(LinkedRow, String, (u8, Text))> {
+        if self.probe_payments.is_empty()
+            && self.probe_receipts.is_empty()
+            && self.probe_deaths.is_empty()
+        {
+            return Vec::new();
+        }
+        let mut mini = Dataset::default();
+        mini.hukou
+            .push_rows(&std::mem::take(&mut self.candidates), &mut mini.strings);
+        mini.payments
+            .push_rows(&std::mem::take(&mut self.probe_payments), &mut mini.strings);
+        mini.receipts
+            .push_rows(&std::mem::take(&mut self.probe_receipts), &mut mini.strings);
+        mini.linkable_deaths = std::mem::take(&mut self.probe_deaths);
+        let mut first: Vec<u32> = vec![u32::MAX; mini.strings.ids.len()];
+        for (i, s) in mini.hukou.id.iter().enumerate().rev() {
+            first[s.index()] = i as u32;
+        }
+        let links = Links::compute(&mini, |id| {
+            mini.strings
+                .ids
+                .lookup(id)
+                .map(|s| first[s.index()])
+                .filter(|&i| i != u32::MAX)
+        });
+        let person =
+            |l: &qianbiao_rules::link::Link| Text::from(mini.hukou().get(l.hukou as usize).id());
+        let mut out = Vec::new();
+        for (i, l) in &links.payments {
+            let p = mini.payments().get(*i as usize);
+            let id = person(l);
+            self.comps.join(key(PERSON, p.id()), key(PERSON, &id));
+            let prov = p.prov();
+            out.push((
+                LinkedRow::Payment(prov),
+                files[prov.file as usize].clone(),
+                (l.basis.code(), id),
+            ));
+        }
+        for (i, l) in &links.receipts {
+            let r = mini.receipts().get(*i as usize);
+            let id = person(l);
+            self.comps.join(key(PERSON, r.id()), key(PERSON, &id));
+            let prov = r.prov();
+            out.push((
+                LinkedRow::Receipt(prov),
+                files[prov.file as usize].clone(),
+                (l.basis.code(), id),
+            ));
+        }
+        for (i, l) in &links.deaths {
+            let prov = mini.linkable_deaths[*i as usize].prov;
+            out.push((
+                LinkedRow::Death(prov),
+                files[prov.file as usize].clone(),
+                (l.basis.code(), person(l)),
+            ));
+        }
+        out
+    }
+}
+
+/// The order of pass 1: every source whose rows may carry a name for identity linkage
+/// before hukou, which joins those names.
+const KEY_ORDER: [SourceKind; 8] = [
+    SourceKind::Payments,
+    SourceKind::Receipts,
+    SourceKind::Deposits,
+    SourceKind::Deaths,
+    SourceKind::Eligibility,
+    SourceKind::Registrations,
+    SourceKind::Roster,
+    SourceKind::Hukou,
+];
+
+/// One bucket file being written: its rows so far, encoded.
+#[derive(Default)]
+struct Pending {
+    rows: u32,
+    bytes: Vec<u8>,
+}
+
+/// Pass 2: writes every accepted row to its bucket's file of its source.
+struct Split<'b> {
+    buckets: &'b Buckets,
+    dir: PathBuf,
+    pending: Vec<Vec<Pending>>,
+    error: Option<String>,
+    bytes_written: u64,
+}
+
+fn source_index(s: SourceKind) -> usize {
+    SourceKind::ALL
+        .iter()
+        .position(|k| *k == s)
+        .expect("a source")
+}
+
+fn bucket_file(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
+    dir.join(format!("b{b:05}-{}.bin", s.name()))
+}
+
+impl Split<'_> {
+    fn take(&mut self, chunk: Chunk) {
+        if self.error.is_some() {
+            return;
+        }
+        let keys = chunk_keys(&chunk);
+        macro_rules! route {
+            ($rows:expr, $s:expr) => {{
+                let si = source_index($s);
+                for (r, k) in $rows.iter().zip(&keys) {
+                    let Some(b) = self.buckets.of(k[0]) else {
+                        self.error = Some(format!(
+                            "an input changed while the run read it ({} row not seen in pass 1)",
+                            $s.name()
+                        ));
+                        return;
+                    };
+                    let p = &mut self.pending[b as usize][si];
+                    r.put(&mut p.bytes);
+                    p.rows += 1;
+                    if p.bytes.len() >= FLUSH_BYTES {
+                        self.flush(b as usize, si);
+                    }
+                }
+            }};
+        }
+        match chunk {
+            Chunk::Hukou(rows) => route!(rows, SourceKind::Hukou),
+            Chunk::Deaths(rows) => route!(rows, SourceKind::Deaths),
+            Chunk::Eligibility(rows) => route!(rows, SourceKind::Eligibility),
+            Chunk::Registrations(rows) => route!(rows, SourceKind::Registrations),
+            Chunk::Payments(rows) => route!(rows, SourceKind::Payments),
+            Chunk::Receipts(rows) => route!(rows, SourceKind::Receipts),
+            Chunk::Deposits(rows) => route!(rows, SourceKind::Deposits),
+            Chunk::Roster(rows) => route!(rows, SourceKind::Roster),
+            // Routed from the dataset after the pass (they stay in memory).
+            Chunk::LinkableDeaths(_) => {}
+        }
+    }
+
+    fn flush(&mut self, b: usize, si: usize) {
+        let p = std::mem::take(&mut self.pending[b][si]);
+        if p.rows == 0 {
+            return;
+        }
+        let path = bucket_file(&self.dir, b, SourceKind::ALL[si]);
+        let result = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| {
+                f.write_all(&p.rows.to_le_bytes())?;
+                f.write_all(&(p.bytes.len() as u64).to_le_bytes())?;
+                f.write_all(&p.bytes)
+            });
+        self.bytes_written += 12 + p.bytes.len() as u64;
+        if let Err(e) = result {
+            self.error = Some(format!("{}: {e}", path.display()));
+        }
+    }
+
+    fn finish(&mut self) {
+        for b in 0..self.pending.len() {
+            for si in 0..SourceKind::ALL.len() {
+                self.flush(b, si);
+            }
+        }
+    }
+}
+
+/// Removes the spill folder when dropped, whatever the run's end.
+struct SpillDir(PathBuf);
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes spill folders of runs that were killed (their process is gone).
+fn remove_stale_spills(out: &Path) {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(SPILL_PREFIX) {
+            let alive = pid
+                .parse::<u32>()
+                .map(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists())
+                .unwrap_or(false);
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+fn spill_error(dir: &Path, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Config(format!("spill folder {}: {e}", dir.display()))
+}
+
+/// Reads one bucket's rows of a source into its table, in read order.
+fn load_table<T: Table>(
+    dir: &Path,
+    b: usize,
+    s: SourceKind,
+    table: &mut T,
+    strings: &mut qianbiao_ingest::Strings,
+) -> Result<(), EngineError>
+where
+    T::Row: Spill,
+{
+    let path = bucket_file(dir, b, s);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(spill_error(&path, e)),
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut rows: Vec<T::Row> = Vec::new();
+    while read_frame(&mut r, &mut rows).map_err(|e| spill_error(&path, e))? {
+        table.push_rows(&rows, strings);
+    }
+    drop(r);
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+/// What one bucket gave.
+struct BucketResult {
+    findings: Vec<Finding>,
+    status: Vec<RuleStatus>,
+    collectors: Vec<CollectorRow>,
+    coverage: Vec<CoverageRow>,
+    persons: usize,
+    ledger: Ledger,
+    duplicates: Vec<u64>,
+    latest: Option<NaiveDate>,
+    millis: [u64; 3],
+}
+
+fn run_bucket(
+    opts: &RunOptions,
+    meta: &Dataset,
+    dir: &Path,
+    b: usize,
+    linkable: Vec<LinkableDeath>,
+    decided: &std::sync::Arc<DecidedLinks>,
+    as_of: NaiveDate,
+) -> Result<BucketResult, EngineError> {
+    let t_load = Instant::now();
+    let mut ds = Dataset {
+        files: meta.files.clone(),
+        reports: meta.reports.clone(),
+        present: meta.present.clone(),
+        linkable_deaths: linkable,
+        decided_links: Some(decided.clone()),
+        // DQ-004 is a check of the files, not of any person: it runs in bucket 0.
+        control_totals: if b == 0 {
+            meta.control_totals.clone()
+        } else {
+            Vec::new()
+        },
+        ..Dataset::default()
+    };
+    let strings = &mut ds.strings;
+    load_table(dir, b, SourceKind::Hukou, &mut ds.hukou, strings)?;
+    load_table(dir, b, SourceKind::Deaths, &mut ds.deaths, strings)?;
+    load_table(
+        dir,
+        b,
+        SourceKind::Eligibility,
+        &mut ds.eligibility,
+        strings,
+    )?;
+    load_table(
+        dir,
+        b,
+        SourceKind::Registrations,
+        &mut ds.registrations,
+        strings,
+    )?;
+    load_table(dir, b, SourceKind::Payments, &mut ds.payments, strings)?;
+    load_table(dir, b, SourceKind::Receipts, &mut ds.receipts, strings)?;
+    load_table(dir, b, SourceKind::Deposits, &mut ds.deposits, strings)?;
+    load_table(dir, b, SourceKind::Roster, &mut ds.roster, strings)?;
+    dedupe_payments(&mut ds);
+    let latest = crate::default_as_of(&ds);
+    let load_ms = ms(t_load);
+
+    let t_view = Instant::now();
+    let policy = &opts.pipeline.policy;
+    let ctx = Context::new(&ds, policy, as_of);
+    let view_ms = ms(t_view);
+    let t_rules = Instant::now();
+    let (findings, status) = run_rules_typed(&ctx);
+    let collectors = collector_rows(&ctx, &findings);
+    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
+    let persons = ctx.persons.len();
+    drop(ctx);
+    let rules_ms = ms(t_rules);
+    Ok(BucketResult {
+        findings,
+        status,
+        collectors,
+        coverage,
+        persons,
+        ledger: Ledger::of(&ds),
+        // This bucket's exact copies only: `meta` already has the earlier buckets'.
+        duplicates: ds
+            .reports
+            .iter()
+            .zip(&meta.reports)
+            .map(|(r, m)| r.duplicate_rows - m.duplicate_rows)
+            .collect(),
+        latest,
+        millis: [load_ms, view_ms, rules_ms],
+    })
+}
+
+fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcome, EngineError> {
+    if opts.mask {
+        return Err(EngineError::Config(
+            "--mask needs every id and name of the run at once: run it in one partition \
+             (--partitions 1, or a larger --memory-limit)"
+                .into(),
+        ));
+    }
+    let policy = &opts.pipeline.policy;
+    let load_opts = |stage: &'static str| {
+        let progress = opts.progress;
+        move |file: &str, rows: u64| {
+            if let Some(p) = progress {
+                p(&format!("{stage} {file}"), rows);
+            }
+        }
+    };
+
+    // Pass 1: the components.
+    let t1 = Instant::now();
+    let mut pass1 = Pass1::default();
+    let p1 = load_opts("[keys]");
+    let keys_meta = qianbiao_ingest::load_chunks(
+        &opts.data,
+        &LoadOptions {
+            year: policy.year,
+            progress: Some(&p1),
+        },
+        &KEY_ORDER,
+        &mut |c| pass1.take(c),
+    )?;
+    let decisions = pass1.link_globally(&keys_meta.files);
+    drop(keys_meta);
+    let keys_ms = ms(t1);
+    let k = match fixed {
+        Some(k) => k,
+        None => {
+            let limit = limit_of(opts.partitioning);
+            let budget = limit
+                .saturating_sub(BASE_BYTES)
+                .max(limit / 4)
+                .max(64 << 20);
+            let need = pass1.rows.saturating_mul(BYTES_PER_ROW);
+            (need.div_ceil(budget) as usize).max(1)
+        }
+    }
+    .min(u16::MAX as usize);
+    let uf_bytes = pass1.comps.bytes();
+    let (as_of, as_of_from) = match opts.as_of {
+        Some(d) => (d, "--as-of"),
+        None => match pass1.latest {
+            Some(d) => (d, "latest date in payments and deposits"),
+            None => (
+                policy.window_end,
+                "window end (no dated payments or deposits)",
+            ),
+        },
+    };
+    let keys_latest = pass1.latest;
+    let buckets = std::mem::take(&mut pass1.comps).into_buckets(k);
+    drop(pass1);
+
+    // Pass 2: the bucket files.
+    std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
+    remove_stale_spills(&opts.out);
+    let dir = opts
+        .out
+        .join(format!("{SPILL_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
+    let spill = SpillDir(dir.clone());
+    let t2 = Instant::now();
+    let mut split = Split {
+        buckets: &buckets,
+        dir: dir.clone(),
+        pending: (0..k)
+            .map(|_| {
+                (0..SourceKind::ALL.len())
+                    .map(|_| Pending::default())
+                    .collect()
+            })
+            .collect(),
+        error: None,
+        bytes_written: 0,
+    };
+    let p2 = load_opts("[split]");
+    let mut meta = load_chunks(
+        &opts.data,
+        &LoadOptions {
+            year: policy.year,
+            progress: Some(&p2),
+        },
+        &SourceKind::ALL,
+        &mut |c| split.take(c),
+    )?;
+    split.finish();
+    if let Some(e) = split.error.take() {
+        return Err(EngineError::Config(e));
+    }
+    let spill_bytes = split.bytes_written;
+    // The decisions by the rows' places in this pass's file table.
+    let file_index: rustc_hash::FxHashMap<&str, u32> = meta
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i as u32))
+        .collect();
+    let mut decided = DecidedLinks::new();
+    for (row, file, d) in decisions {
+        let Some(&f) = file_index.get(file.as_str()) else {
+            continue;
+        };
+        let moved = |p: qianbiao_ingest::Prov| qianbiao_ingest::Prov { file: f, ..p };
+        let row = match row {
+            LinkedRow::Payment(p) => LinkedRow::Payment(moved(p)),
+            LinkedRow::Receipt(p) => LinkedRow::Receipt(moved(p)),
+            LinkedRow::Death(p) => LinkedRow::Death(moved(p)),
+        };
+        decided.insert(row, d);
+    }
+    // A linked deaths row goes to its person's bucket (DTH-005 needs their payments);
+    // the others to bucket 0.
+    let mut linkable: Vec<Vec<LinkableDeath>> = vec![Vec::new(); k];
+    for d in std::mem::take(&mut meta.linkable_deaths) {
+        let b = decided
+            .get(&LinkedRow::Death(d.prov))
+            .and_then(|(_, id)| buckets.of(key(PERSON, id)))
+            .unwrap_or(0);
+        linkable[b as usize].push(d);
+    }
+    let decided = std::sync::Arc::new(decided);
+    let loads = buckets.loads.clone();
+    drop(buckets);
+    let split_ms = ms(t2);
+
+    // Pass 3: the buckets, one at a time.
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut status: Vec<RuleStatus> = Vec::new();
+    let mut collectors = Vec::new();
+    let mut coverage = Vec::new();
+    let mut persons = 0;
+    let mut ledger = Ledger::default();
+    let mut latest: Option<NaiveDate> = None;
+    let mut stage_ms = [0u64; 3];
+    for (b, link) in linkable.into_iter().enumerate() {
+        if let Some(p) = opts.progress {
+            p(&format!("[bucket {}/{k}]", b + 1), loads[b]);
+        }
+        let r = run_bucket(opts, &meta, &dir, b, link, &decided, as_of)?;
+        findings.extend(r.findings);
+        if status.is_empty() {
+            status = r.status;
+        } else {
+            for (s, o) in status.iter_mut().zip(&r.status) {
+                s.add(o);
+            }
+        }
+        collectors.extend(r.collectors);
+        coverage.extend(r.coverage);
+        persons += r.persons;
+        ledger.add(&r.ledger);
+        for (rep, d) in meta.reports.iter_mut().zip(r.duplicates) {
+            rep.duplicate_rows += d;
+        }
+        latest = latest.max(r.latest);
+        for (t, m) in stage_ms.iter_mut().zip(r.millis) {
+            *t += m;
+        }
+    }
+    drop(spill);
+    if opts.as_of.is_none() && latest != keys_latest {
+        return Err(EngineError::Config(format!(
+            "internal error: as_of {as_of} from the keys pass, but the buckets' latest date \
+             is {latest:?}"
+        )));
+    }
+    sort_findings(&mut findings);
+    collectors.sort_by(|a, b| a.collector_id.cmp(&b.collector_id));
+    coverage.sort_by(|a, b| a.village.cmp(&b.village));
+    Ok(Outcome {
+        ds: meta,
+        as_of,
+        as_of_from,
+        findings,
+        collectors,
+        coverage,
+        rule_status: status,
+        persons,
+        ledger,
+        partitions: loads,
+        timings: vec![
+            ("keys", keys_ms),
+            ("split", split_ms),
+            ("load", stage_ms[0]),
+            ("person_view", stage_ms[1]),
+            ("rules", stage_ms[2]),
+            ("keys_table_bytes", uf_bytes),
+            ("spill_bytes", spill_bytes),
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_binary_units() {
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        assert_eq!(parse_size("1.5g"), Some(3 << 29));
+        assert_eq!(parse_size("800 MiB"), Some(800 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("two"), None);
+        assert_eq!(parse_size("5 parsecs"), None);
+        assert_eq!(parse_size("0"), None);
+    }
+
+    #[test]
+    fn rows_sharing_any_key_share_a_bucket_and_buckets_are_balanced() {
+        let mut c = Components::default();
+        // Two persons joined by a receipt number; a third alone; a fourth joined to the
+        // first through an account.
+        c.add(&[key(PERSON, "a"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "b"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "c"), 0, 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "d"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "e"), 0, 0, 0, 0, 0, 0]);
+        let b = c.into_buckets(2);
+        let of = |p: &str| b.of(key(PERSON, p)).unwrap();
+        assert_eq!(of("a"), of("b"));
+        assert_eq!(of("a"), of("d"));
+        assert_eq!(b.of(key(ACCOUNT, "x")), Some(of("a")));
+        assert_ne!(of("a"), of("c"));
+        assert_eq!(of("c"), of("e"));
+        assert_eq!(b.loads.iter().sum::<u64>(), 6);
+        assert_eq!(b.of(key(PERSON, "z")), None);
+    }
+}
