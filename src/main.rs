@@ -269,9 +269,12 @@ fn run(
         b.enable_steady_tick(std::time::Duration::from_millis(120));
         b
     });
-    let progress = |file: &str, rows: u64| {
+    let status = std::sync::Mutex::new(ProgressState::default());
+    let progress = |what: &str, rows: u64| {
         if let Some(b) = &bar {
-            b.set_message(format!("reading {file}: {rows} rows"));
+            if let Ok(mut st) = status.lock() {
+                b.set_message(st.message(what, rows));
+            }
         }
     };
     let opts = qianbiao_engine::RunOptions {
@@ -306,6 +309,81 @@ fn run(
         out.display()
     );
     Ok(())
+}
+
+/// What the terminal shows of a long run: the stage, the file or bucket, rows per second
+/// and, for the buckets, the time left.
+#[derive(Default)]
+struct ProgressState {
+    /// The file or bucket being worked on, and when it started.
+    current: String,
+    since: Option<std::time::Instant>,
+    /// When the first bucket started.
+    buckets_since: Option<std::time::Instant>,
+}
+
+impl ProgressState {
+    /// The message for a progress report: `what` is a file being read (a run in memory),
+    /// `[keys] FILE` or `[split] FILE` (passes 1 and 2 of a partitioned run), or
+    /// `[bucket K/N]`; `rows` the rows read of the file, or the rows of the bucket.
+    fn message(&mut self, what: &str, rows: u64) -> String {
+        let now = std::time::Instant::now();
+        if self.current != what {
+            self.current = what.to_string();
+            self.since = Some(now);
+        }
+        let secs = self.since.map_or(0.0, |t| (now - t).as_secs_f64());
+        let rate = if secs > 0.5 {
+            format!(", {}/s", human(rows as f64 / secs))
+        } else {
+            String::new()
+        };
+        if let Some(b) = what
+            .strip_prefix("[bucket ")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            let started = *self.buckets_since.get_or_insert(now);
+            let (k, n) = b.split_once('/').unwrap_or((b, b));
+            let (k, n): (f64, f64) = (k.parse().unwrap_or(1.0), n.parse().unwrap_or(1.0));
+            let done = (k - 1.0).max(0.0);
+            let eta = if done > 0.0 {
+                let left = (now - started).as_secs_f64() / done * (n - done);
+                format!(", about {} left", duration(left))
+            } else {
+                String::new()
+            };
+            return format!(
+                "stage 3/3 checks: bucket {b} ({} rows){eta}",
+                human(rows as f64)
+            );
+        }
+        let (stage, file) = match what.split_once("] ") {
+            Some(("[keys", f)) => ("stage 1/3 keys: ", f),
+            Some(("[split", f)) => ("stage 2/3 split: ", f),
+            _ => ("", what),
+        };
+        format!("{stage}reading {file}: {rows} rows{rate}")
+    }
+}
+
+/// 1234567 as `1.2M`.
+fn human(x: f64) -> String {
+    match x {
+        x if x >= 1e9 => format!("{:.1}G", x / 1e9),
+        x if x >= 1e6 => format!("{:.1}M", x / 1e6),
+        x if x >= 1e3 => format!("{:.0}k", x / 1e3),
+        x => format!("{x:.0}"),
+    }
+}
+
+/// Seconds as `1h02m`, `3m05s` or `42s`.
+fn duration(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// `--partitions` / `--memory-limit` as the engine takes them.
@@ -486,4 +564,58 @@ fn normalise_path(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_names_the_stage_the_bucket_and_the_time_left() {
+        let mut st = ProgressState::default();
+        assert_eq!(
+            st.message("[keys] payments.parquet", 10),
+            "stage 1/3 keys: reading payments.parquet: 10 rows"
+        );
+        assert_eq!(
+            st.message("[split] hukou/2.csv", 7),
+            "stage 2/3 split: reading hukou/2.csv: 7 rows"
+        );
+        assert_eq!(st.message("hukou.csv", 3), "reading hukou.csv: 3 rows");
+        assert_eq!(
+            st.message("[bucket 1/4]", 2_500_000),
+            "stage 3/3 checks: bucket 1/4 (2.5M rows)"
+        );
+        // Three buckets done in 30 s: one left, about 10 s.
+        st.buckets_since = Some(std::time::Instant::now() - std::time::Duration::from_secs(30));
+        let m = st.message("[bucket 4/4]", 10);
+        assert!(m.ends_with("about 10s left"), "{m}");
+    }
+
+    #[test]
+    fn numbers_and_durations_read_short() {
+        assert_eq!(human(999.0), "999");
+        assert_eq!(human(412_345.0), "412k");
+        assert_eq!(human(60_155_575.0), "60.2M");
+        assert_eq!(duration(42.4), "42s");
+        assert_eq!(duration(185.0), "3m05s");
+        assert_eq!(duration(3720.0), "1h02m");
+    }
+
+    #[test]
+    fn partitions_and_memory_limit_as_the_engine_takes_them() {
+        use qianbiao_engine::Partitioning;
+        assert_eq!(
+            partitioning(Some(7), None).unwrap(),
+            Partitioning::Partitions(7)
+        );
+        assert_eq!(
+            partitioning(None, Some("2GiB")).unwrap(),
+            Partitioning::MemoryLimit(2 << 30)
+        );
+        assert_eq!(partitioning(None, None).unwrap(), Partitioning::Auto);
+        assert!(partitioning(Some(0), None).is_err());
+        let e = partitioning(None, Some("lots")).unwrap_err().to_string();
+        assert!(e.contains("--memory-limit") && e.contains("lots"), "{e}");
+    }
 }

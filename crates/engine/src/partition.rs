@@ -268,6 +268,12 @@ fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
 }
 
 /// A union-find over the distinct keys of the input.
+///
+/// Keys of few values or that rows are routed by (persons, deposits, collectors,
+/// villages) are nodes of a hash table. Keys that are nearly all distinct (txn ids,
+/// receipt numbers, accounts) would be most of the table, so they are kept as
+/// (hash, anchor) pairs and joined by one sort when pass 1 is over: 12-16 bytes a row
+/// instead of a table entry and a node.
 #[derive(Default)]
 struct Components {
     /// Key hash -> node.
@@ -275,6 +281,16 @@ struct Components {
     parent: Vec<u32>,
     /// Rows anchored at each node.
     weight: Vec<u32>,
+    /// Receipt numbers and accounts: (hash high, hash low, anchor node).
+    pairs: Vec<[u32; 3]>,
+    /// txn ids: (hash high, hash low, anchor node, payment ordinal).
+    txns: Vec<[u32; 4]>,
+    /// Each payment's day (days from the common era), by ordinal.
+    paid: Vec<i32>,
+}
+
+fn split_key(k: u64) -> (u32, u32) {
+    ((k >> 32) as u32, k as u32)
 }
 
 impl Components {
@@ -322,25 +338,72 @@ impl Components {
         }
     }
 
-    /// Adds a row with these keys: its anchor's weight grows by one.
-    fn add(&mut self, keys: &Keys) -> Option<u32> {
+    /// Adds a row with these keys: its anchor (the first key, a node) weighs one more.
+    /// Keys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
+    fn add(&mut self, keys: &Keys, deferred: u8) -> Option<u32> {
         let mut anchor = None;
-        for &k in keys.iter().filter(|&&k| k != 0) {
+        for (i, &k) in keys.iter().enumerate() {
+            if k == 0 || deferred & (1 << i) != 0 {
+                continue;
+            }
             let (n, _) = self.node(k);
             match anchor {
                 None => anchor = Some(n),
                 Some(a) => self.union(a, n),
             }
         }
-        if let Some(a) = anchor {
-            self.weight[a as usize] = self.weight[a as usize].saturating_add(1);
+        let a = anchor?;
+        self.weight[a as usize] = self.weight[a as usize].saturating_add(1);
+        for (i, &k) in keys.iter().enumerate() {
+            if k != 0 && deferred & (1 << i) != 0 {
+                let (hi, lo) = split_key(k);
+                self.pairs.push([hi, lo, a]);
+            }
         }
-        anchor
+        Some(a)
     }
 
-    /// The bytes it holds (for the memory estimate).
+    /// Adds a payment's txn id, with its day.
+    fn add_txn(&mut self, k: u64, anchor: u32, day: NaiveDate) {
+        use chrono::Datelike;
+        let (hi, lo) = split_key(k);
+        let ord = self.paid.len() as u32;
+        self.txns.push([hi, lo, anchor, ord]);
+        self.paid.push(day.num_days_from_ce());
+    }
+
+    /// Joins the anchors of every pair and txn key seen more than once, and frees them.
+    /// Returns the latest day of the kept payments: the first read of each txn id.
+    fn resolve(&mut self) -> Option<NaiveDate> {
+        let mut pairs = std::mem::take(&mut self.pairs);
+        pairs.par_sort_unstable();
+        for run in pairs.chunk_by(|a, b| a[..2] == b[..2]) {
+            for p in &run[1..] {
+                self.union(run[0][2], p[2]);
+            }
+        }
+        drop(pairs);
+        let mut txns = std::mem::take(&mut self.txns);
+        txns.par_sort_unstable_by_key(|t| (t[0], t[1], t[3]));
+        let mut latest: Option<i32> = None;
+        for run in txns.chunk_by(|a, b| a[..2] == b[..2]) {
+            latest = latest.max(Some(self.paid[run[0][3] as usize]));
+            for t in &run[1..] {
+                self.union(run[0][2], t[2]);
+            }
+        }
+        drop(txns);
+        self.paid = Vec::new();
+        latest.and_then(NaiveDate::from_num_days_from_ce_opt)
+    }
+
+    /// The bytes it holds at most (for the manifest).
     fn bytes(&self) -> u64 {
-        (self.nodes.capacity() as u64) * 17 + (self.parent.capacity() as u64) * 8
+        (self.nodes.capacity() as u64) * 17
+            + (self.parent.capacity() as u64) * 8
+            + (self.pairs.capacity() as u64) * 12
+            + (self.txns.capacity() as u64) * 16
+            + (self.paid.capacity() as u64) * 4
     }
 
     /// Assigns every component to one of `k` buckets, heaviest first to the lightest
@@ -426,10 +489,10 @@ impl Pass1 {
         match chunk {
             Chunk::Payments(rows) => {
                 for (r, k) in rows.iter().zip(&keys) {
-                    // The kept row of a txn_id is its first read: the txn key is new.
-                    let first = self.comps.get(k[1]).is_none();
-                    if first {
-                        self.latest = self.latest.max(Some(r.paid_at.date()));
+                    self.rows += 1;
+                    // Txn ids at 1; receipt numbers (2) and accounts (5) are pairs.
+                    if let Some(a) = self.comps.add(k, 0b10_0110) {
+                        self.comps.add_txn(k[1], a, r.paid_at.date());
                     }
                     if !r.id_valid && r.status.is_effective() && !r.name.is_empty() {
                         self.names.insert(r.name.clone());
@@ -438,7 +501,9 @@ impl Pass1 {
                 }
             }
             Chunk::Receipts(rows) => {
-                for r in rows {
+                for (r, k) in rows.iter().zip(&keys) {
+                    self.rows += 1;
+                    self.comps.add(k, 0b10);
                     if !r.id_valid && !r.name.is_empty() {
                         self.names.insert(r.name.clone());
                         self.probe_receipts.push(r.clone());
@@ -461,13 +526,16 @@ impl Pass1 {
             }
             _ => {}
         }
+        if matches!(chunk, Chunk::Payments(_) | Chunk::Receipts(_)) {
+            return;
+        }
         let hukou = match chunk {
             Chunk::Hukou(rows) => Some(rows),
             _ => None,
         };
         for (i, k) in keys.iter().enumerate() {
             self.rows += 1;
-            let anchor = self.comps.add(k);
+            let anchor = self.comps.add(k, 0);
             if let (Some(rows), Some(a)) = (hukou, anchor) {
                 let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
                 if self.hukou_seen.len() <= word {
@@ -595,67 +663,94 @@ impl Split<'_> {
             return;
         }
         let keys = chunk_keys(&chunk);
-        macro_rules! route {
-            ($rows:expr, $s:expr) => {{
-                let si = source_index($s);
-                for (r, k) in $rows.iter().zip(&keys) {
-                    let Some(b) = self.buckets.of(k[0]) else {
-                        self.error = Some(format!(
-                            "an input changed while the run read it ({} row not seen in pass 1)",
-                            $s.name()
-                        ));
-                        return;
-                    };
-                    let p = &mut self.pending[b as usize][si];
-                    r.put(&mut p.bytes);
-                    p.rows += 1;
-                    if p.bytes.len() >= FLUSH_BYTES {
-                        self.flush(b as usize, si);
-                    }
-                }
-            }};
-        }
+        let of: Vec<u16> = keys
+            .par_iter()
+            .map(|k| self.buckets.of(k[0]).unwrap_or(u16::MAX))
+            .collect();
         match chunk {
-            Chunk::Hukou(rows) => route!(rows, SourceKind::Hukou),
-            Chunk::Deaths(rows) => route!(rows, SourceKind::Deaths),
-            Chunk::Eligibility(rows) => route!(rows, SourceKind::Eligibility),
-            Chunk::Registrations(rows) => route!(rows, SourceKind::Registrations),
-            Chunk::Payments(rows) => route!(rows, SourceKind::Payments),
-            Chunk::Receipts(rows) => route!(rows, SourceKind::Receipts),
-            Chunk::Deposits(rows) => route!(rows, SourceKind::Deposits),
-            Chunk::Roster(rows) => route!(rows, SourceKind::Roster),
+            Chunk::Hukou(rows) => self.route(rows, &of, SourceKind::Hukou),
+            Chunk::Deaths(rows) => self.route(rows, &of, SourceKind::Deaths),
+            Chunk::Eligibility(rows) => self.route(rows, &of, SourceKind::Eligibility),
+            Chunk::Registrations(rows) => self.route(rows, &of, SourceKind::Registrations),
+            Chunk::Payments(rows) => self.route(rows, &of, SourceKind::Payments),
+            Chunk::Receipts(rows) => self.route(rows, &of, SourceKind::Receipts),
+            Chunk::Deposits(rows) => self.route(rows, &of, SourceKind::Deposits),
+            Chunk::Roster(rows) => self.route(rows, &of, SourceKind::Roster),
             // Routed from the dataset after the pass (they stay in memory).
             Chunk::LinkableDeaths(_) => {}
         }
     }
 
-    fn flush(&mut self, b: usize, si: usize) {
-        let p = std::mem::take(&mut self.pending[b][si]);
-        if p.rows == 0 {
+    /// Encodes a chunk's rows into their buckets' buffers (every bucket at once), then
+    /// compresses and writes the full buffers (all at once too).
+    fn route<R: Spill + Sync>(&mut self, rows: &[R], of: &[u16], s: SourceKind) {
+        if of.contains(&u16::MAX) {
+            self.error = Some(format!(
+                "an input changed while the run read it (a {} row not seen in pass 1)",
+                s.name()
+            ));
             return;
         }
-        let path = bucket_file(&self.dir, b, SourceKind::ALL[si]);
-        let result = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| {
-                f.write_all(&p.rows.to_le_bytes())?;
-                f.write_all(&(p.bytes.len() as u64).to_le_bytes())?;
-                f.write_all(&p.bytes)
+        let si = source_index(s);
+        let k = self.pending.len();
+        let encoded: Vec<(usize, u32, Vec<u8>)> = (0..k)
+            .into_par_iter()
+            .filter_map(|b| {
+                let mut buf = Vec::new();
+                let mut n = 0;
+                for (r, &rb) in rows.iter().zip(of) {
+                    if rb as usize == b {
+                        r.put(&mut buf);
+                        n += 1;
+                    }
+                }
+                (n > 0).then_some((b, n, buf))
+            })
+            .collect();
+        let mut full = Vec::new();
+        for (b, n, buf) in encoded {
+            let p = &mut self.pending[b][si];
+            p.bytes.extend_from_slice(&buf);
+            p.rows += n;
+            if p.bytes.len() >= FLUSH_BYTES {
+                full.push((b, si));
+            }
+        }
+        self.flush(&full);
+    }
+
+    /// Compresses the given buffers in parallel and appends each to its bucket file.
+    fn flush(&mut self, which: &[(usize, usize)]) {
+        let taken: Vec<(usize, usize, Pending)> = which
+            .iter()
+            .map(|&(b, si)| (b, si, std::mem::take(&mut self.pending[b][si])))
+            .filter(|(_, _, p)| p.rows > 0)
+            .collect();
+        let framed: Vec<(usize, usize, std::io::Result<Vec<u8>>)> = taken
+            .into_par_iter()
+            .map(|(b, si, p)| (b, si, qianbiao_ingest::spill::frame(p.rows, &p.bytes)))
+            .collect();
+        for (b, si, bytes) in framed {
+            let path = bucket_file(&self.dir, b, SourceKind::ALL[si]);
+            let result = bytes.and_then(|bytes| {
+                self.bytes_written += bytes.len() as u64;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(&bytes))
             });
-        self.bytes_written += 12 + p.bytes.len() as u64;
-        if let Err(e) = result {
-            self.error = Some(format!("{}: {e}", path.display()));
+            if let Err(e) = result {
+                self.error = Some(format!("{}: {e}", path.display()));
+            }
         }
     }
 
     fn finish(&mut self) {
-        for b in 0..self.pending.len() {
-            for si in 0..SourceKind::ALL.len() {
-                self.flush(b, si);
-            }
-        }
+        let all: Vec<(usize, usize)> = (0..self.pending.len())
+            .flat_map(|b| (0..SourceKind::ALL.len()).map(move |si| (b, si)))
+            .collect();
+        self.flush(&all);
     }
 }
 
@@ -841,6 +936,9 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         &KEY_ORDER,
         &mut |c| pass1.take(c),
     )?;
+    let paid_latest = pass1.comps.resolve();
+    pass1.latest = pass1.latest.max(paid_latest);
+    let uf_bytes = pass1.comps.bytes();
     let decisions = pass1.link_globally(&keys_meta.files);
     drop(keys_meta);
     let keys_ms = ms(t1);
@@ -857,7 +955,6 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         }
     }
     .min(u16::MAX as usize);
-    let uf_bytes = pass1.comps.bytes();
     let (as_of, as_of_from) = match opts.as_of {
         Some(d) => (d, "--as-of"),
         None => match pass1.latest {
@@ -1032,12 +1129,18 @@ mod tests {
         let mut c = Components::default();
         // Two persons joined by a receipt number; a third alone; a fourth joined to the
         // first through an account.
-        c.add(&[key(PERSON, "a"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0]);
-        c.add(&[key(PERSON, "b"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0]);
-        c.add(&[key(PERSON, "c"), 0, 0, 0, 0, 0, 0]);
-        c.add(&[key(PERSON, "d"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0]);
-        c.add(&[key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0]);
-        c.add(&[key(PERSON, "e"), 0, 0, 0, 0, 0, 0]);
+        c.add(&[key(PERSON, "a"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0], 0b10);
+        c.add(&[key(PERSON, "b"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0], 0b10);
+        c.add(&[key(PERSON, "c"), 0, 0, 0, 0, 0, 0], 0);
+        c.add(&[key(PERSON, "d"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0], 0);
+        c.add(&[key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0], 0);
+        c.add(&[key(PERSON, "e"), 0, 0, 0, 0, 0, 0], 0);
+        let day = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
+        let (f, g) = (c.node(key(PERSON, "f")).0, c.node(key(PERSON, "g")).0);
+        c.add_txn(key(TXN, "t"), f, day);
+        c.add_txn(key(TXN, "t"), g, day.succ_opt().unwrap());
+        // The first read of txn "t" is kept: its day is the latest.
+        assert_eq!(c.resolve(), Some(day));
         let b = c.into_buckets(2);
         let of = |p: &str| b.of(key(PERSON, p)).unwrap();
         assert_eq!(of("a"), of("b"));
@@ -1045,6 +1148,7 @@ mod tests {
         assert_eq!(b.of(key(ACCOUNT, "x")), Some(of("a")));
         assert_ne!(of("a"), of("c"));
         assert_eq!(of("c"), of("e"));
+        assert_eq!(of("f"), of("g"));
         assert_eq!(b.loads.iter().sum::<u64>(), 6);
         assert_eq!(b.of(key(PERSON, "z")), None);
     }

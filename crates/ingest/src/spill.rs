@@ -1,8 +1,10 @@
 //! A compact binary form of accepted rows, for the bucket files of a partitioned run.
 //!
-//! A bucket file is a sequence of frames `[rows: u32][bytes: u64][rows encoded]`; each
-//! row is its fields in declaration order (the `table!` list), little-endian, text as a
-//! length and its UTF-8 bytes. Exact: every value comes back as it went out, so a bucket
+//! A bucket file is a sequence of frames `[rows: u32][raw: u64][packed: u64][zstd of the
+//! rows encoded]`; each row is its fields in declaration order (the `table!` list),
+//! little-endian, text as a length and its UTF-8 bytes. Frames are compressed with zstd
+//! at level 1: the rows of one village repeat their villages, collectors and id
+//! prefixes, and a bucket file takes about a fifth of its raw size. Exact: every value comes back as it went out, so a bucket
 //! loaded from its file is the rows the reader accepted, in read order.
 
 use std::io::{Read, Write};
@@ -230,30 +232,46 @@ impl Spill for LinkableDeath {
     }
 }
 
+/// A frame of `rows` rows from their encoded bytes: header and compressed body.
+pub fn frame(rows: u32, raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let packed = zstd::bulk::compress(raw, 1)?;
+    let mut out = Vec::with_capacity(20 + packed.len());
+    out.extend_from_slice(&rows.to_le_bytes());
+    out.extend_from_slice(&(raw.len() as u64).to_le_bytes());
+    out.extend_from_slice(&(packed.len() as u64).to_le_bytes());
+    out.extend_from_slice(&packed);
+    Ok(out)
+}
+
 /// Writes rows as one frame.
 pub fn write_frame<T: Spill>(rows: &[T], w: &mut impl Write) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(rows.len() * 64);
     for r in rows {
         r.put(&mut buf);
     }
-    w.write_all(&(rows.len() as u32).to_le_bytes())?;
-    w.write_all(&(buf.len() as u64).to_le_bytes())?;
-    w.write_all(&buf)
+    w.write_all(&frame(rows.len() as u32, &buf)?)
 }
 
 /// Reads the next frame into `rows`; false at the end of the file. A frame that does not
 /// decode is an error (the file was changed or cut under the run).
 pub fn read_frame<T: Spill>(r: &mut impl Read, rows: &mut Vec<T>) -> std::io::Result<bool> {
-    let mut head = [0u8; 12];
+    let mut head = [0u8; 20];
     match r.read_exact(&mut head[..4]) {
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
         other => other?,
     }
     r.read_exact(&mut head[4..])?;
     let n = u32::from_le_bytes(head[..4].try_into().expect("4 bytes")) as usize;
-    let len = u64::from_le_bytes(head[4..].try_into().expect("8 bytes")) as usize;
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf)?;
+    let raw = u64::from_le_bytes(head[4..12].try_into().expect("8 bytes")) as usize;
+    let len = u64::from_le_bytes(head[12..].try_into().expect("8 bytes")) as usize;
+    let mut packed = vec![0u8; len];
+    r.read_exact(&mut packed)?;
+    let buf = zstd::bulk::decompress(&packed, raw)?;
+    if buf.len() != raw {
+        return Err(std::io::Error::other(
+            "bucket file: a frame is shorter than it says",
+        ));
+    }
     let mut inp = &buf[..];
     rows.clear();
     rows.reserve(n);
