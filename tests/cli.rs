@@ -220,3 +220,77 @@ fn sample_town_matches_its_truth_and_is_deterministic() {
         triples(&sample_dir().join("truth.csv"))
     );
 }
+
+#[test]
+fn partition_options_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    let out = dir.path().join("out");
+    assert_exit_2(
+        &run_on(dir.path(), &out, &["--memory-limit", "lots"]),
+        &["--memory-limit", "lots"],
+    );
+    assert_exit_2(
+        &run_on(dir.path(), &out, &["--partitions", "0"]),
+        &["--partitions"],
+    );
+    // Masking needs every id and name of the run at once.
+    assert_exit_2(
+        &run_on(dir.path(), &out, &["--partitions", "3", "--mask"]),
+        &["--mask", "--partitions 1"],
+    );
+    assert!(!out.join("manifest.json").exists());
+}
+
+#[test]
+fn a_partitioned_run_writes_what_the_run_in_memory_writes_and_leaves_no_spill() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let three = dir.path().join("three");
+    let tiny = dir.path().join("tiny");
+    // A spill folder of a killed run (no such process) is removed by the next run.
+    std::fs::create_dir_all(three.join(".qianbiao-spill-999999999")).unwrap();
+    for (out, extra) in [
+        (&one, &["--partitions", "1"][..]),
+        (&three, &["--partitions", "3"][..]),
+        // Far below what the sample takes in memory: partitioned by the limit.
+        (&tiny, &["--memory-limit", "1MiB"][..]),
+    ] {
+        let o = run_on(&sample_dir(), out, extra);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let left: Vec<String> = std::fs::read_dir(out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{left:?} left in {}", out.display());
+    }
+    let manifest = |out: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+    };
+    assert_eq!(manifest(&one)["partitions"]["count"], 1);
+    assert_eq!(manifest(&three)["partitions"]["count"], 3);
+    let rows: u64 = manifest(&three)["partitions"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        rows,
+        manifest(&one)["partitions"]["rows"][0].as_u64().unwrap()
+    );
+    // The 1MiB run went the partitioned way: it has a split stage.
+    assert!(manifest(&tiny)["timings_ms"]["split"].is_u64());
+    for f in [
+        "findings.csv",
+        "rejected.csv",
+        "collectors.csv",
+        "coverage.csv",
+    ] {
+        let a = std::fs::read(one.join(f)).unwrap();
+        assert_eq!(a, std::fs::read(three.join(f)).unwrap(), "{f}, K = 3");
+        assert_eq!(a, std::fs::read(tiny.join(f)).unwrap(), "{f}, 1MiB");
+    }
+}

@@ -36,7 +36,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
-use qianbiao_ingest::spill::{read_frame, Spill};
+use qianbiao_ingest::spill::{read_frame, Columns};
 use qianbiao_ingest::{
     dedupe_payments, load_chunks, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow,
     LoadOptions, PaymentRow, ReceiptRow, SourceKind, Table, Text,
@@ -70,8 +70,6 @@ pub enum Partitioning {
 const BYTES_PER_ROW: u64 = 160;
 /// Memory of a run besides its rows: the binary, the thread pools, the readers' chunks.
 const BASE_BYTES: u64 = 300 << 20;
-/// A bucket file's buffer is written out at this size.
-const FLUSH_BYTES: usize = 1 << 20;
 /// The prefix of the spill folder inside `--out`; stale ones of killed runs are removed.
 pub const SPILL_PREFIX: &str = ".qianbiao-spill-";
 
@@ -630,27 +628,58 @@ const KEY_ORDER: [SourceKind; 8] = [
     SourceKind::Hukou,
 ];
 
-/// One bucket file being written: its rows so far, encoded.
-#[derive(Default)]
-struct Pending {
-    rows: u32,
-    bytes: Vec<u8>,
-}
+/// Rows waiting for their bucket files, per bucket.
+type Waiting<R> = Vec<Vec<R>>;
 
 /// Pass 2: writes every accepted row to its bucket's file of its source.
 struct Split<'b> {
     buckets: &'b Buckets,
     dir: PathBuf,
-    pending: Vec<Vec<Pending>>,
+    /// Rows per frame: fewer with more buckets, so that what waits stays small.
+    frame_rows: usize,
+    hukou: Waiting<HukouRow>,
+    deaths: Waiting<qianbiao_ingest::DeathRow>,
+    eligibility: Waiting<qianbiao_ingest::EligibilityRow>,
+    registrations: Waiting<qianbiao_ingest::RegistrationRow>,
+    payments: Waiting<PaymentRow>,
+    receipts: Waiting<ReceiptRow>,
+    deposits: Waiting<qianbiao_ingest::DepositRow>,
+    roster: Waiting<qianbiao_ingest::RosterRow>,
     error: Option<String>,
     bytes_written: u64,
 }
 
-fn source_index(s: SourceKind) -> usize {
-    SourceKind::ALL
-        .iter()
-        .position(|k| *k == s)
-        .expect("a source")
+/// Appends a chunk's rows to their buckets' waiting rows, and returns the frames of the
+/// buckets that are full (every row at `finish`), encoded and compressed in parallel.
+fn route<R: Columns + Clone + Send + Sync>(
+    waiting: &mut Waiting<R>,
+    rows: &[R],
+    of: &[u16],
+    frame_rows: usize,
+    finish: bool,
+) -> Vec<(usize, std::io::Result<Vec<u8>>)> {
+    for (r, &b) in rows.iter().zip(of) {
+        waiting[b as usize].push(r.clone());
+    }
+    let full: Vec<(usize, Vec<R>)> = waiting
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, w)| {
+            if finish {
+                !w.is_empty()
+            } else {
+                w.len() >= frame_rows
+            }
+        })
+        .map(|(b, w)| (b, std::mem::take(w)))
+        .collect();
+    full.into_par_iter()
+        .map(|(b, rows)| {
+            let mut raw = Vec::with_capacity(rows.len() * 96);
+            R::put_columns(&rows, &mut raw);
+            (b, qianbiao_ingest::spill::frame(rows.len() as u32, &raw))
+        })
+        .collect()
 }
 
 fn bucket_file(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
@@ -658,8 +687,32 @@ fn bucket_file(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
 }
 
 impl Split<'_> {
+    fn new(buckets: &Buckets, dir: PathBuf) -> Split<'_> {
+        let k = buckets.loads.len();
+        fn w<R>(k: usize) -> Waiting<R> {
+            (0..k).map(|_| Vec::new()).collect()
+        }
+        Split {
+            buckets,
+            dir,
+            frame_rows: (160_000 / k).clamp(2048, 32_768),
+            hukou: w(k),
+            deaths: w(k),
+            eligibility: w(k),
+            registrations: w(k),
+            payments: w(k),
+            receipts: w(k),
+            deposits: w(k),
+            roster: w(k),
+            error: None,
+            bytes_written: 0,
+        }
+    }
+
     fn take(&mut self, chunk: Chunk) {
-        if self.error.is_some() {
+        // Linkable deaths are routed from the dataset after the pass (they stay in
+        // memory).
+        if self.error.is_some() || matches!(chunk, Chunk::LinkableDeaths(_)) {
             return;
         }
         let keys = chunk_keys(&chunk);
@@ -667,71 +720,51 @@ impl Split<'_> {
             .par_iter()
             .map(|k| self.buckets.of(k[0]).unwrap_or(u16::MAX))
             .collect();
-        match chunk {
-            Chunk::Hukou(rows) => self.route(rows, &of, SourceKind::Hukou),
-            Chunk::Deaths(rows) => self.route(rows, &of, SourceKind::Deaths),
-            Chunk::Eligibility(rows) => self.route(rows, &of, SourceKind::Eligibility),
-            Chunk::Registrations(rows) => self.route(rows, &of, SourceKind::Registrations),
-            Chunk::Payments(rows) => self.route(rows, &of, SourceKind::Payments),
-            Chunk::Receipts(rows) => self.route(rows, &of, SourceKind::Receipts),
-            Chunk::Deposits(rows) => self.route(rows, &of, SourceKind::Deposits),
-            Chunk::Roster(rows) => self.route(rows, &of, SourceKind::Roster),
-            // Routed from the dataset after the pass (they stay in memory).
-            Chunk::LinkableDeaths(_) => {}
-        }
-    }
-
-    /// Encodes a chunk's rows into their buckets' buffers (every bucket at once), then
-    /// compresses and writes the full buffers (all at once too).
-    fn route<R: Spill + Sync>(&mut self, rows: &[R], of: &[u16], s: SourceKind) {
         if of.contains(&u16::MAX) {
-            self.error = Some(format!(
-                "an input changed while the run read it (a {} row not seen in pass 1)",
-                s.name()
-            ));
+            self.error =
+                Some("an input changed while the run read it (a row not seen in pass 1)".into());
             return;
         }
-        let si = source_index(s);
-        let k = self.pending.len();
-        let encoded: Vec<(usize, u32, Vec<u8>)> = (0..k)
-            .into_par_iter()
-            .filter_map(|b| {
-                let mut buf = Vec::new();
-                let mut n = 0;
-                for (r, &rb) in rows.iter().zip(of) {
-                    if rb as usize == b {
-                        r.put(&mut buf);
-                        n += 1;
-                    }
-                }
-                (n > 0).then_some((b, n, buf))
-            })
-            .collect();
-        let mut full = Vec::new();
-        for (b, n, buf) in encoded {
-            let p = &mut self.pending[b][si];
-            p.bytes.extend_from_slice(&buf);
-            p.rows += n;
-            if p.bytes.len() >= FLUSH_BYTES {
-                full.push((b, si));
-            }
-        }
-        self.flush(&full);
+        let n = self.frame_rows;
+        let (s, frames) = match chunk {
+            Chunk::Hukou(r) => (SourceKind::Hukou, route(&mut self.hukou, r, &of, n, false)),
+            Chunk::Deaths(r) => (
+                SourceKind::Deaths,
+                route(&mut self.deaths, r, &of, n, false),
+            ),
+            Chunk::Eligibility(r) => (
+                SourceKind::Eligibility,
+                route(&mut self.eligibility, r, &of, n, false),
+            ),
+            Chunk::Registrations(r) => (
+                SourceKind::Registrations,
+                route(&mut self.registrations, r, &of, n, false),
+            ),
+            Chunk::Payments(r) => (
+                SourceKind::Payments,
+                route(&mut self.payments, r, &of, n, false),
+            ),
+            Chunk::Receipts(r) => (
+                SourceKind::Receipts,
+                route(&mut self.receipts, r, &of, n, false),
+            ),
+            Chunk::Deposits(r) => (
+                SourceKind::Deposits,
+                route(&mut self.deposits, r, &of, n, false),
+            ),
+            Chunk::Roster(r) => (
+                SourceKind::Roster,
+                route(&mut self.roster, r, &of, n, false),
+            ),
+            Chunk::LinkableDeaths(_) => return,
+        };
+        self.write(s, frames);
     }
 
-    /// Compresses the given buffers in parallel and appends each to its bucket file.
-    fn flush(&mut self, which: &[(usize, usize)]) {
-        let taken: Vec<(usize, usize, Pending)> = which
-            .iter()
-            .map(|&(b, si)| (b, si, std::mem::take(&mut self.pending[b][si])))
-            .filter(|(_, _, p)| p.rows > 0)
-            .collect();
-        let framed: Vec<(usize, usize, std::io::Result<Vec<u8>>)> = taken
-            .into_par_iter()
-            .map(|(b, si, p)| (b, si, qianbiao_ingest::spill::frame(p.rows, &p.bytes)))
-            .collect();
-        for (b, si, bytes) in framed {
-            let path = bucket_file(&self.dir, b, SourceKind::ALL[si]);
+    /// Appends frames to their bucket files.
+    fn write(&mut self, s: SourceKind, frames: Vec<(usize, std::io::Result<Vec<u8>>)>) {
+        for (b, bytes) in frames {
+            let path = bucket_file(&self.dir, b, s);
             let result = bytes.and_then(|bytes| {
                 self.bytes_written += bytes.len() as u64;
                 std::fs::OpenOptions::new()
@@ -746,11 +779,43 @@ impl Split<'_> {
         }
     }
 
+    /// Writes every waiting row.
     fn finish(&mut self) {
-        let all: Vec<(usize, usize)> = (0..self.pending.len())
-            .flat_map(|b| (0..SourceKind::ALL.len()).map(move |si| (b, si)))
-            .collect();
-        self.flush(&all);
+        let n = self.frame_rows;
+        let all = [
+            (SourceKind::Hukou, route(&mut self.hukou, &[], &[], n, true)),
+            (
+                SourceKind::Deaths,
+                route(&mut self.deaths, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Eligibility,
+                route(&mut self.eligibility, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Registrations,
+                route(&mut self.registrations, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Payments,
+                route(&mut self.payments, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Receipts,
+                route(&mut self.receipts, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Deposits,
+                route(&mut self.deposits, &[], &[], n, true),
+            ),
+            (
+                SourceKind::Roster,
+                route(&mut self.roster, &[], &[], n, true),
+            ),
+        ];
+        for (s, frames) in all {
+            self.write(s, frames);
+        }
     }
 }
 
@@ -795,7 +860,7 @@ fn load_table<T: Table>(
     strings: &mut qianbiao_ingest::Strings,
 ) -> Result<(), EngineError>
 where
-    T::Row: Spill,
+    T::Row: Columns,
 {
     let path = bucket_file(dir, b, s);
     let file = match std::fs::File::open(&path) {
@@ -979,19 +1044,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir(dir.clone());
     let t2 = Instant::now();
-    let mut split = Split {
-        buckets: &buckets,
-        dir: dir.clone(),
-        pending: (0..k)
-            .map(|_| {
-                (0..SourceKind::ALL.len())
-                    .map(|_| Pending::default())
-                    .collect()
-            })
-            .collect(),
-        error: None,
-        bytes_written: 0,
-    };
+    let mut split = Split::new(&buckets, dir.clone());
     let p2 = load_opts("[split]");
     let mut meta = load_chunks(
         &opts.data,

@@ -215,6 +215,27 @@ macro_rules! table {
             }
         }
 
+        impl crate::spill::Columns for $Row {
+            fn put_columns(rows: &[Self], out: &mut Vec<u8>) {
+                $( for r in rows { r.$d.put(out); } )*
+                $( for r in rows { r.$t.put(out); } )*
+                $( for r in rows { r.$a.put(out); } )*
+                $( for r in rows { r.$v.put(out); } )*
+            }
+            fn take_columns(n: usize, inp: &mut &[u8]) -> Option<Vec<Self>> {
+                $( let mut $d: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
+                $( let mut $t: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
+                $( let mut $a: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
+                $( let $v: Vec<$vt> = (0..n).map(|_| <$vt as Spill>::take(inp)).collect::<Option<_>>()?; )*
+                Some((0..n).map(|i| $Row {
+                    $( $d: std::mem::take(&mut $d[i]), )*
+                    $( $t: std::mem::take(&mut $t[i]), )*
+                    $( $a: std::mem::take(&mut $a[i]), )*
+                    $( $v: $v[i], )*
+                }).collect())
+            }
+        }
+
         impl<'a> $View<'a> {
             /// The row's index in its table.
             pub fn idx(&self) -> usize {
