@@ -291,6 +291,9 @@ pub struct Outcome {
     pub ledger: Ledger,
     /// Rows per partition (one entry: the run was in memory).
     pub partitions: Vec<u64>,
+    /// A partitioned run's components (rows joined by their keys) and the rows of the
+    /// largest; None for a run in memory.
+    pub components: Option<(u64, u64)>,
     /// Milliseconds per stage so far.
     pub timings: Vec<(&'static str, u64)>,
 }
@@ -361,6 +364,7 @@ fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
     Ok(Outcome {
         ledger,
         partitions: vec![ds.reports.iter().map(|r| r.rows_accepted).sum()],
+        components: None,
         ds,
         as_of,
         as_of_from,
@@ -478,6 +482,7 @@ pub fn write_outputs(
         persons: o.persons,
         ledger: &o.ledger,
         partitions: &o.partitions,
+        components: o.components,
         timings: &timings,
     });
     manifest["outputs"] = Value::Object(outputs);
@@ -587,6 +592,7 @@ struct ManifestParts<'a> {
     persons: usize,
     ledger: &'a Ledger,
     partitions: &'a [u64],
+    components: Option<(u64, u64)>,
     timings: &'a [(&'static str, u64)],
 }
 
@@ -646,6 +652,11 @@ fn manifest(m: ManifestParts) -> Value {
         .iter()
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
+    let mut partitions = json!({"count": m.partitions.len(), "rows": m.partitions});
+    if let Some((components, largest)) = m.components {
+        partitions["components"] = json!(components);
+        partitions["largest_component_rows"] = json!(largest);
+    }
     json!({
         "engine": {"name": "qianbiao", "version": VERSION},
         "pipeline": {"name": m.opts.pipeline.name, "source": m.opts.pipeline_source},
@@ -664,7 +675,7 @@ fn manifest(m: ManifestParts) -> Value {
             "total_rows": sum(|r| r.total_rows),
         },
         "persons": m.persons,
-        "partitions": {"count": m.partitions.len(), "rows": m.partitions},
+        "partitions": partitions,
         "rules": m.rule_status,
         "findings": {
             "total": m.findings.len(),

@@ -436,10 +436,13 @@ impl Components {
         for i in 0..n {
             bucket[i] = bucket[self.parent[i] as usize];
         }
+        let sizes = total.iter().filter(|&&t| t > 0);
         Buckets {
             nodes: self.nodes,
             bucket,
             loads,
+            components: sizes.clone().count() as u64,
+            largest: sizes.copied().max().unwrap_or(0),
         }
     }
 }
@@ -450,6 +453,10 @@ struct Buckets {
     bucket: Vec<u16>,
     /// Rows per bucket.
     loads: Vec<u64>,
+    /// Components with rows, and the rows of the largest: a bucket is never smaller than
+    /// its largest component, whatever K.
+    components: u64,
+    largest: u64,
 }
 
 impl Buckets {
@@ -1092,6 +1099,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     }
     let decided = std::sync::Arc::new(decided);
     let loads = buckets.loads.clone();
+    let components = (buckets.components, buckets.largest);
     drop(buckets);
     let split_ms = ms(t2);
 
@@ -1150,6 +1158,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         persons,
         ledger,
         partitions: loads,
+        components: Some(components),
         timings: vec![
             ("keys", keys_ms),
             ("split", split_ms),
