@@ -565,12 +565,17 @@ fn publish(staging: &Path, out: &Path) -> Result<(), EngineError> {
 
 /// Removes staging folders left by runs that were killed (their process is gone).
 fn remove_stale_staging(out: &Path) {
+    remove_stale(out, STAGING_PREFIX);
+}
+
+/// Removes the folders `PREFIX<pid>` in `out` whose process is gone (a killed run's).
+fn remove_stale(out: &Path, prefix: &str) {
     let Ok(entries) = std::fs::read_dir(out) else {
         return;
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix(STAGING_PREFIX) {
+        if let Some(pid) = name.strip_prefix(prefix) {
             let alive = pid
                 .parse::<u32>()
                 .map(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists())

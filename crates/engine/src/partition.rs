@@ -835,25 +835,6 @@ impl Drop for SpillDir {
     }
 }
 
-/// Removes spill folders of runs that were killed (their process is gone).
-fn remove_stale_spills(out: &Path) {
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix(SPILL_PREFIX) {
-            let alive = pid
-                .parse::<u32>()
-                .map(|p| p != std::process::id() && Path::new(&format!("/proc/{p}")).exists())
-                .unwrap_or(false);
-            if !alive {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-}
-
 fn spill_error(dir: &Path, e: impl std::fmt::Display) -> EngineError {
     EngineError::Config(format!("spill folder {}: {e}", dir.display()))
 }
@@ -1043,7 +1024,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
 
     // Pass 2: the bucket files.
     std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
-    remove_stale_spills(&opts.out);
+    crate::remove_stale(&opts.out, SPILL_PREFIX);
     let dir = opts
         .out
         .join(format!("{SPILL_PREFIX}{}", std::process::id()));
