@@ -848,7 +848,7 @@ fn load_table<T: Table>(
     strings: &mut qianbiao_ingest::Strings,
 ) -> Result<(), EngineError>
 where
-    T::Row: Columns,
+    T::Row: Columns + Send + Sync,
 {
     let path = bucket_file(dir, b, s);
     let file = match std::fs::File::open(&path) {
@@ -857,11 +857,17 @@ where
         Err(e) => return Err(spill_error(&path, e)),
     };
     let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut rows: Vec<T::Row> = Vec::new();
-    while read_frame(&mut r, &mut rows).map_err(|e| spill_error(&path, e))? {
-        table.push_rows(&rows, strings);
+    let mut next = || -> Result<Option<Vec<T::Row>>, EngineError> {
+        let mut rows = Vec::new();
+        let more = read_frame(&mut r, &mut rows).map_err(|e| spill_error(&path, e))?;
+        Ok(more.then_some(rows))
+    };
+    // The next frame is read and decoded while this one goes into the table.
+    let mut current = next()?;
+    while let Some(rows) = current.take() {
+        let (following, ()) = rayon::join(&mut next, || table.push_rows(&rows, strings));
+        current = following?;
     }
-    drop(r);
     let _ = std::fs::remove_file(&path);
     Ok(())
 }
