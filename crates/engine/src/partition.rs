@@ -182,6 +182,19 @@ const DEPOSIT: u8 = 4;
 const COLLECTOR: u8 = 5;
 const ACCOUNT: u8 = 6;
 const VILLAGE: u8 = 7;
+const LOST: u8 = 8;
+
+/// The anchor of a payments or receipts row: its person, or, for an id that lost its
+/// digits as an Excel number, the row itself (by `own`: its txn_id or receipt number).
+/// Such an id stands for nobody: no rule groups by it (DUP and DQ-002 leave it out), and
+/// the ids of two persons that lost the same digits would join their villages.
+fn anchor_key(id: &str, id_lost: bool, own: &str) -> u64 {
+    if id_lost {
+        key(LOST, own)
+    } else {
+        key(PERSON, id)
+    }
+}
 
 /// A row's keys, the first one its anchor; 0: none.
 type Keys = [u64; 7];
@@ -215,7 +228,7 @@ fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
             .par_iter()
             .map(|r| {
                 [
-                    key(PERSON, &r.id),
+                    anchor_key(&r.id, r.id_lost, &r.txn_id),
                     key(TXN, &r.txn_id),
                     some_key(RECEIPT, &r.receipt_no),
                     some_key(DEPOSIT, &r.deposit_id),
@@ -237,7 +250,7 @@ fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
             .par_iter()
             .map(|r| {
                 [
-                    key(PERSON, &r.id),
+                    anchor_key(&r.id, r.id_lost, &r.receipt_no),
                     key(RECEIPT, &r.receipt_no),
                     key(COLLECTOR, &r.collector_id),
                     0,
@@ -540,17 +553,27 @@ impl Pass1 {
         };
         for (i, k) in keys.iter().enumerate() {
             self.rows += 1;
-            let anchor = self.comps.add(k, 0);
-            if let (Some(rows), Some(a)) = (hukou, anchor) {
-                let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
-                if self.hukou_seen.len() <= word {
-                    self.hukou_seen.resize(word + 1, 0);
-                }
-                let first = self.hukou_seen[word] & bit == 0;
-                self.hukou_seen[word] |= bit;
-                if first && self.names.contains(&rows[i].name) {
-                    self.candidates.push(rows[i].clone());
-                }
+            let Some(rows) = hukou else {
+                self.comps.add(k, 0);
+                continue;
+            };
+            // A person's first hukou row is theirs for every rule (village, household,
+            // status): only its village joins the village's component, so that a person
+            // with rows in two villages (moved, or exported twice) does not join them.
+            let (a, _) = self.comps.node(k[0]);
+            let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
+            if self.hukou_seen.len() <= word {
+                self.hukou_seen.resize(word + 1, 0);
+            }
+            let first = self.hukou_seen[word] & bit == 0;
+            self.hukou_seen[word] |= bit;
+            let mut k = *k;
+            if !first {
+                k[1] = 0;
+            }
+            self.comps.add(&k, 0);
+            if first && self.names.contains(&rows[i].name) {
+                self.candidates.push(rows[i].clone());
             }
         }
     }
@@ -591,7 +614,8 @@ impl Pass1 {
         for (i, l) in &links.payments {
             let p = mini.payments().get(*i as usize);
             let id = person(l);
-            self.comps.join(key(PERSON, p.id()), key(PERSON, &id));
+            let anchor = anchor_key(p.id(), p.id_lost(), p.txn_id());
+            self.comps.join(anchor, key(PERSON, &id));
             let prov = p.prov();
             out.push((
                 LinkedRow::Payment(prov),
@@ -602,7 +626,8 @@ impl Pass1 {
         for (i, l) in &links.receipts {
             let r = mini.receipts().get(*i as usize);
             let id = person(l);
-            self.comps.join(key(PERSON, r.id()), key(PERSON, &id));
+            let anchor = anchor_key(r.id(), r.id_lost(), r.receipt_no());
+            self.comps.join(anchor, key(PERSON, &id));
             let prov = r.prov();
             out.push((
                 LinkedRow::Receipt(prov),

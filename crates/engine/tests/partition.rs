@@ -132,3 +132,30 @@ fn a_government_account_does_not_join_everyone_and_the_partitions_stay_apart() {
         ]);
     same_for_every_k(&t);
 }
+
+#[test]
+fn only_what_a_rule_groups_by_joins_villages() {
+    // A person's second hukou row (moved, or exported twice) is no one's village row:
+    // every rule takes the first. Three villages stay three components plus the
+    // persons', and the answers do not change.
+    let a = born(1960, 30);
+    let b = born(1960, 31);
+    let c = born(1960, 32);
+    let t = Town::new()
+        .hukou(&person(&a, "赵一", "东村"))
+        .hukou(&person(&a, "赵一", "西村"))
+        .hukou(&person(&b, "钱二", "西村"))
+        .hukou(&person(&c, "孙三", "南村"))
+        .pays(&[
+            pen("P1", &a, "300", "2021-11-05"),
+            pen("P2", &b, "300", "2021-11-05"),
+            pen("P3", &c, "300", "2021-11-05"),
+        ]);
+    same_for_every_k(&t);
+    let o = t.compute_partitioned(3);
+    let (components, largest) = o.components.unwrap();
+    assert_eq!(components, 3, "{:?}", o.partitions);
+    // 赵一's two hukou rows and payment.
+    assert_eq!(largest, 3);
+    assert_eq!(o.partitions.iter().filter(|&&r| r > 0).count(), 3);
+}

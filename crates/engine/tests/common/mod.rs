@@ -406,6 +406,11 @@ impl Town {
     /// Writes the files and runs the whole engine (`compute`) in `k` partitions. Only
     /// what the reader itself finds: no planted reader fields.
     pub fn run_partitioned(&self, k: usize) -> Vec<Finding> {
+        self.compute_partitioned(k).findings
+    }
+
+    /// As [`Town::run_partitioned`], the whole outcome.
+    pub fn compute_partitioned(&self, k: usize) -> qianbiao_engine::Outcome {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         for (name, lines) in &self.files {
@@ -431,6 +436,6 @@ impl Town {
         };
         let o = qianbiao_engine::compute(&opts).unwrap();
         assert_eq!(o.partitions.len(), k);
-        o.findings
+        o
     }
 }
