@@ -349,36 +349,67 @@ fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
 
     let (as_of, as_of_from) = resolve_as_of(&ds, policy, opts.as_of);
 
-    let t_view = Instant::now();
-    let ctx = Context::new(&ds, policy, as_of);
-    let view_ms = ms(t_view);
-
-    let t_rules = Instant::now();
-    let (findings, rule_status) = run_rules_typed(&ctx);
-    let collectors = collector_rows(&ctx, &findings);
-    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
-    let rules_ms = ms(t_rules);
-    let persons = ctx.persons.len();
-    drop(ctx);
-    let ledger = Ledger::of(&ds);
+    let c = check(&ds, policy, as_of);
     Ok(Outcome {
-        ledger,
+        ledger: Ledger::of(&ds),
         partitions: vec![ds.reports.iter().map(|r| r.rows_accepted).sum()],
         components: None,
         ds,
         as_of,
         as_of_from,
-        findings,
-        collectors,
-        coverage,
-        rule_status,
-        persons,
+        findings: c.findings,
+        collectors: c.collectors,
+        coverage: c.coverage,
+        rule_status: c.status,
+        persons: c.persons,
         timings: vec![
             ("load", load_ms),
-            ("person_view", view_ms),
-            ("rules", rules_ms),
+            ("person_view", c.view_ms),
+            ("rules", c.rules_ms),
         ],
     })
+}
+
+/// What the rules give on a loaded dataset: findings, rule counts, the collectors and
+/// coverage tables, persons, and the time of the person view and of the rules.
+pub struct Checked {
+    /// Every finding, sorted by rule then key.
+    pub findings: Vec<Finding>,
+    /// Per rule: run or skipped, counts.
+    pub status: Vec<RuleStatus>,
+    /// Per-collector table.
+    pub collectors: Vec<CollectorRow>,
+    /// Coverage table.
+    pub coverage: Vec<CoverageRow>,
+    /// Persons in the view.
+    pub persons: usize,
+    /// Milliseconds to build the person view.
+    pub view_ms: u64,
+    /// Milliseconds of the rules and tables.
+    pub rules_ms: u64,
+}
+
+/// Builds the person view of a dataset and runs every rule on it: the same for a run in
+/// memory and for each partition of a partitioned run.
+pub fn check(ds: &Dataset, policy: &qianbiao_core::Policy, as_of: NaiveDate) -> Checked {
+    let t_view = Instant::now();
+    let ctx = Context::new(ds, policy, as_of);
+    let view_ms = ms(t_view);
+    let t_rules = Instant::now();
+    let (findings, status) = run_rules_typed(&ctx);
+    let collectors = collector_rows(&ctx, &findings);
+    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
+    let persons = ctx.persons.len();
+    drop(ctx);
+    Checked {
+        findings,
+        status,
+        collectors,
+        coverage,
+        persons,
+        view_ms,
+        rules_ms: ms(t_rules),
+    }
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {

@@ -48,14 +48,10 @@ use qianbiao_ingest::{
 use qianbiao_report::CollectorRow;
 use qianbiao_rules::cov::CoverageRow;
 use qianbiao_rules::link::Links;
-use qianbiao_rules::Context;
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
-use crate::{
-    check_as_of, collector_rows, ms, run_rules_typed, sort_findings, EngineError, Ledger, Outcome,
-    RuleStatus, RunOptions,
-};
+use crate::{check_as_of, ms, sort_findings, EngineError, Ledger, Outcome, RuleStatus, RunOptions};
 
 /// How a run chooses its number of partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -963,23 +959,13 @@ fn run_bucket(
     let latest = crate::default_as_of(&ds);
     let load_ms = ms(t_load);
 
-    let t_view = Instant::now();
-    let policy = &opts.pipeline.policy;
-    let ctx = Context::new(&ds, policy, as_of);
-    let view_ms = ms(t_view);
-    let t_rules = Instant::now();
-    let (findings, status) = run_rules_typed(&ctx);
-    let collectors = collector_rows(&ctx, &findings);
-    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
-    let persons = ctx.persons.len();
-    drop(ctx);
-    let rules_ms = ms(t_rules);
+    let c = crate::check(&ds, &opts.pipeline.policy, as_of);
     Ok(BucketResult {
-        findings,
-        status,
-        collectors,
-        coverage,
-        persons,
+        findings: c.findings,
+        status: c.status,
+        collectors: c.collectors,
+        coverage: c.coverage,
+        persons: c.persons,
         ledger: Ledger::of(&ds),
         // This bucket's exact copies only: `meta` already has the earlier buckets'.
         duplicates: ds
@@ -989,7 +975,7 @@ fn run_bucket(
             .map(|(r, m)| r.duplicate_rows - m.duplicate_rows)
             .collect(),
         latest,
-        millis: [load_ms, view_ms, rules_ms],
+        millis: [load_ms, c.view_ms, c.rules_ms],
     })
 }
 
