@@ -890,3 +890,55 @@ fn a_run_killed_between_its_rename_and_the_register_commit_is_recorded_by_the_ne
     assert!(err.contains("cases.db: missing"), "{err}");
     assert_eq!(runs(&ws), r);
 }
+
+#[test]
+fn a_partitioned_night_and_a_night_in_memory_see_the_same_findings() {
+    // A nightly cron with a memory limit may split one night and not the next: the
+    // second night must see every finding as persisting, none new, changed or resolved,
+    // and the chain of manifests must hold.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ws = dir.path().join("ws");
+    synth(&data);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--data", p(&data), "--workspace", p(&ws)];
+        args.extend_from_slice(extra);
+        ok(qianbiao(&args))
+    };
+    run(&["--partitions", "3"]);
+    run(&["--partitions", "1"]);
+    let nights = runs(&ws);
+    assert_eq!(nights.len(), 2);
+    let second =
+        std::fs::read_to_string(ws.join("runs").join(&nights[1]).join("changes.csv")).unwrap();
+    let kinds: Vec<&str> = second
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap_or(""))
+        .collect();
+    assert!(!kinds.is_empty());
+    assert!(kinds.iter().all(|k| *k == "persisting"), "{kinds:?}");
+    let first = ws.join("runs").join(&nights[0]);
+    for f in [
+        "findings.csv",
+        "collectors.csv",
+        "coverage.csv",
+        "rejected.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(first.join(f)).unwrap(),
+            std::fs::read(ws.join("runs").join(&nights[1]).join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let verify = ok(qianbiao(&["verify", p(&ws)]));
+    assert!(text(&verify).contains("ok"), "{}", text(&verify));
+    // Nothing of the spill is left in the workspace.
+    let left: Vec<String> = std::fs::read_dir(&ws)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".qianbiao"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
