@@ -283,6 +283,12 @@ fn a_partitioned_run_writes_what_the_run_in_memory_writes_and_leaves_no_spill() 
     );
     // The 1MiB run went the partitioned way: it has a split stage.
     assert!(manifest(&tiny)["timings_ms"]["split"].is_u64());
+    assert!(
+        manifest(&tiny)["partitions"]["spill_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     for f in [
         "findings.csv",
         "rejected.csv",

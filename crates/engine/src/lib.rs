@@ -291,9 +291,8 @@ pub struct Outcome {
     pub ledger: Ledger,
     /// Rows per partition (one entry: the run was in memory).
     pub partitions: Vec<u64>,
-    /// A partitioned run's components (rows joined by their keys) and the rows of the
-    /// largest; None for a run in memory.
-    pub components: Option<(u64, u64)>,
+    /// A partitioned run's components and sizes; None for a run in memory.
+    pub components: Option<partition::Stats>,
     /// Milliseconds per stage so far.
     pub timings: Vec<(&'static str, u64)>,
 }
@@ -628,7 +627,7 @@ struct ManifestParts<'a> {
     persons: usize,
     ledger: &'a Ledger,
     partitions: &'a [u64],
-    components: Option<(u64, u64)>,
+    components: Option<partition::Stats>,
     timings: &'a [(&'static str, u64)],
 }
 
@@ -689,9 +688,11 @@ fn manifest(m: ManifestParts) -> Value {
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     let mut partitions = json!({"count": m.partitions.len(), "rows": m.partitions});
-    if let Some((components, largest)) = m.components {
-        partitions["components"] = json!(components);
-        partitions["largest_component_rows"] = json!(largest);
+    if let Some(st) = m.components {
+        partitions["components"] = json!(st.components);
+        partitions["largest_component_rows"] = json!(st.largest);
+        partitions["keys_table_bytes"] = json!(st.keys_bytes);
+        partitions["spill_bytes"] = json!(st.spill_bytes);
     }
     json!({
         "engine": {"name": "qianbiao", "version": VERSION},

@@ -153,9 +153,10 @@ fn only_what_a_rule_groups_by_joins_villages() {
         ]);
     same_for_every_k(&t);
     let o = t.compute_partitioned(3);
-    let (components, largest) = o.components.unwrap();
-    assert_eq!(components, 3, "{:?}", o.partitions);
+    let st = o.components.unwrap();
+    assert_eq!(st.components, 3, "{:?}", o.partitions);
     // 赵一's two hukou rows and payment.
-    assert_eq!(largest, 3);
+    assert_eq!(st.largest, 3);
+    assert!(st.keys_bytes > 0 && st.spill_bytes > 0);
     assert_eq!(o.partitions.iter().filter(|&&r| r > 0).count(), 3);
 }
