@@ -78,14 +78,22 @@ pub fn resolve_as_of(
     policy: &qianbiao_core::Policy,
     given: Option<NaiveDate>,
 ) -> (NaiveDate, &'static str) {
+    choose_as_of(given, || default_as_of(ds), policy.window_end)
+}
+
+/// The as_of of a run and where it came from, given the latest date of the data (computed
+/// only when no date is given): a run in memory takes it from its dataset, a partitioned
+/// run from its keys pass.
+pub(crate) fn choose_as_of(
+    given: Option<NaiveDate>,
+    latest: impl FnOnce() -> Option<NaiveDate>,
+    window_end: NaiveDate,
+) -> (NaiveDate, &'static str) {
     match given {
         Some(d) => (d, "--as-of"),
-        None => match default_as_of(ds) {
+        None => match latest() {
             Some(d) => (d, "latest date in payments and deposits"),
-            None => (
-                policy.window_end,
-                "window end (no dated payments or deposits)",
-            ),
+            None => (window_end, "window end (no dated payments or deposits)"),
         },
     }
 }
@@ -330,12 +338,10 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     partition::compute(opts)
 }
 
-/// The run in memory: every source loaded at once.
+/// The run in memory: every source loaded at once (`--as-of` already checked by
+/// [`partition::compute`]).
 fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let policy = &opts.pipeline.policy;
-    if let Some(d) = opts.as_of {
-        check_as_of(d, policy.year)?;
-    }
     let t_load = Instant::now();
     let ds = load(
         &opts.data,

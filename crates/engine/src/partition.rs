@@ -1042,16 +1042,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         }
     }
     .min(u16::MAX as usize);
-    let (as_of, as_of_from) = match opts.as_of {
-        Some(d) => (d, "--as-of"),
-        None => match pass1.latest {
-            Some(d) => (d, "latest date in payments and deposits"),
-            None => (
-                policy.window_end,
-                "window end (no dated payments or deposits)",
-            ),
-        },
-    };
+    let (as_of, as_of_from) = crate::choose_as_of(opts.as_of, || pass1.latest, policy.window_end);
     let keys_latest = pass1.latest;
     let buckets = std::mem::take(&mut pass1.comps).into_buckets(k);
     drop(pass1);
