@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
         out: dir.path().to_path_buf(),
         dirty: false,
         format: qianbiao_synth::Format::Parquet,
+        town_persons: qianbiao_synth::TOWN_PERSONS,
     })
     .expect("town generated");
     let policy = Policy::dianzi_2022();

@@ -98,6 +98,10 @@ enum Command {
         /// File format of the clean sources.
         #[arg(long, value_enum, default_value_t = SynthFormat::Csv)]
         format: SynthFormat,
+        /// Persons per town: more persons make a province of towns of about this size,
+        /// each with its own villages, ids and names.
+        #[arg(long, default_value_t = qianbiao_synth::TOWN_PERSONS)]
+        town_size: usize,
     },
 }
 
@@ -176,7 +180,8 @@ fn main() -> ExitCode {
             out,
             dirty,
             format,
-        } => synth(persons, seed, out, dirty, format),
+            town_size,
+        } => synth(persons, seed, out, dirty, format, town_size),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -531,8 +536,24 @@ fn synth(
     out: PathBuf,
     dirty: bool,
     format: SynthFormat,
+    town_persons: usize,
 ) -> anyhow::Result<()> {
-    let summary = qianbiao_synth::generate(&qianbiao_synth::SynthOptions {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(persons as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed} {bar:30} {human_pos}/{human_len} persons, {per_sec}, about {eta} left",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let progress = |done: usize, _total: usize| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    };
+    let options = qianbiao_synth::SynthOptions {
         persons,
         seed,
         out: out.clone(),
@@ -541,9 +562,19 @@ fn synth(
             SynthFormat::Csv => qianbiao_synth::Format::Csv,
             SynthFormat::Parquet => qianbiao_synth::Format::Parquet,
         },
-    })?;
+        town_persons,
+    };
+    let summary = qianbiao_synth::generate_reporting(&options, true, &progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let what = if summary.towns > 1 {
+        format!("province of {} towns", summary.towns)
+    } else {
+        "town".to_string()
+    };
     eprintln!(
-        "qianbiao: synthetic town of {} persons, {} payments, {} planted findings written to {}",
+        "qianbiao: synthetic {what} of {} persons, {} payments, {} planted findings written to {}",
         summary.persons,
         summary.payments,
         summary.truth_rows,

@@ -107,6 +107,7 @@ fn synth(dir: &Path, persons: usize, seed: u64, dirty: bool, parquet: bool) -> P
         } else {
             qianbiao_synth::Format::Csv
         },
+        town_persons: qianbiao_synth::TOWN_PERSONS,
     })
     .unwrap();
     data

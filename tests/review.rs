@@ -36,6 +36,7 @@ fn synth_town(dir: &Path, persons: usize, seed: u64, dirty: bool) -> PathBuf {
         out: data.clone(),
         dirty,
         format: qianbiao_synth::Format::Csv,
+        town_persons: qianbiao_synth::TOWN_PERSONS,
     })
     .unwrap();
     data

@@ -35,6 +35,7 @@ fn check_town(seed: u64, dirty: bool) {
         out: data.clone(),
         dirty,
         format: qianbiao_synth::Format::Csv,
+        town_persons: qianbiao_synth::TOWN_PERSONS,
     })
     .unwrap();
     let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {

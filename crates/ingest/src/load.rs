@@ -769,10 +769,7 @@ pub fn scan_floor(dir: &Path) -> Result<u64, IngestError> {
             };
             let bytes = std::fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
             let height = match ext_of(&rel) {
-                Some("parquet") => ParquetReader::new(std::io::Cursor::new(bytes))
-                    .finish()
-                    .map_err(|e| unreadable(e.to_string()))?
-                    .height(),
+                Some("parquet") => crate::read::parquet_scan(bytes).map_err(unreadable)?,
                 None | Some("csv") => {
                     let (utf8, _) = crate::read::decode_csv(bytes).map_err(unreadable)?;
                     let utf8 = utf8.into_bytes();

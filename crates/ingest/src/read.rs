@@ -1004,6 +1004,47 @@ fn datetime_values(c: &Column, unit: TimeUnit, zoned: bool) -> Option<Vec<Option
     )
 }
 
+/// Slices (row offset, rows) of whole row groups of about `slice_rows` rows.
+fn row_group_slices(
+    metadata: &polars::prelude::FileMetadataRef,
+    slice_rows: usize,
+) -> Vec<(usize, usize)> {
+    let mut slices = Vec::new();
+    let (mut start, mut rows) = (0usize, 0usize);
+    for rg in &metadata.row_groups {
+        rows += rg.num_rows();
+        if rows >= slice_rows {
+            slices.push((start, rows));
+            start += rows;
+            rows = 0;
+        }
+    }
+    if rows > 0 {
+        slices.push((start, rows));
+    }
+    slices
+}
+
+/// The floor a run is measured against for a Parquet file: polars reads every column of
+/// every row, a slice of row groups at a time as the engine does (a province's files do
+/// not fit in memory as frames); returns the rows.
+pub(crate) fn parquet_scan(bytes: Vec<u8>) -> Result<usize, String> {
+    let bytes = SharedBytes(std::sync::Arc::new(bytes));
+    let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
+    let metadata = reader.get_metadata().map_err(|e| e.to_string())?.clone();
+    let mut rows = 0;
+    for (offset, len) in row_group_slices(&metadata, SLICE_ROWS) {
+        let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
+        reader.set_metadata(metadata.clone());
+        rows += reader
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|e| e.to_string())?
+            .height();
+    }
+    Ok(rows)
+}
+
 fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
     open_parquet_sliced(bytes, SLICE_ROWS)
 }
@@ -1035,21 +1076,8 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
         .iter_names()
         .map(|s| s.to_string())
         .collect();
-    // Slices of whole row groups of about SLICE_ROWS rows.
-    let mut slices = Vec::new();
-    let (mut start, mut rows) = (0usize, 0usize);
-    for rg in &metadata.row_groups {
-        rows += rg.num_rows();
-        if rows >= slice_rows {
-            slices.push((start, rows));
-            start += rows;
-            rows = 0;
-        }
-    }
-    if rows > 0 {
-        slices.push((start, rows));
-    }
-    let total = start + rows;
+    let slices = row_group_slices(&metadata, slice_rows);
+    let total = slices.last().map_or(0, |(start, rows)| start + rows);
     if total as u64 != declared {
         return Err(format!(
             "broken Parquet file: its row groups hold {total} rows, its footer says {declared}"

@@ -22,6 +22,7 @@ fn main() {
         } else {
             Format::Csv
         },
+        town_persons: qianbiao_synth::TOWN_PERSONS,
     };
     let t = Instant::now();
     match generate_with(&opts, !flag("clean")) {

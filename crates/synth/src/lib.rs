@@ -88,7 +88,15 @@ pub struct SynthOptions {
     pub dirty: bool,
     /// Format of a clean town.
     pub format: Format,
+    /// Persons per town: a larger population is a province of towns of about this
+    /// size ([`TOWN_PERSONS`] by default), each generated like a one-town run and with
+    /// identifiers, area codes and names of its own.
+    pub town_persons: usize,
 }
+
+/// Persons per town of a province unless told otherwise: up to this size a run is one
+/// town (up to 30 villages); a village of a larger town would not fit in memory.
+pub const TOWN_PERSONS: usize = 1_000_000;
 
 /// What was generated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +109,8 @@ pub struct SynthSummary {
     pub truth_rows: usize,
     /// Rows the engine must reject, over all files (0 for a clean town).
     pub expected_rejected: usize,
+    /// Towns (1 unless the persons exceed the town size).
+    pub towns: usize,
 }
 
 /// Why a town could not be generated.
@@ -151,6 +161,16 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
 /// Generates a town; with `plant` false the town is clean (no anomaly, no near miss) and
 /// `truth.csv` has its header only.
 pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, SynthError> {
+    generate_reporting(opts, plant, &|_, _| {})
+}
+
+/// [`generate_with`], calling `progress(persons_written, persons)` after every group of
+/// villages (a province takes long).
+pub fn generate_reporting(
+    opts: &SynthOptions,
+    plant: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SynthSummary, SynthError> {
     let policy = Policy::dianzi_2022();
     if opts.persons < MIN_PERSONS {
         return Err(SynthError::Options(format!(
@@ -162,16 +182,28 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
             "a dirty town has at most {MAX_DIRTY_PERSONS} persons"
         )));
     }
+    if opts.town_persons < MIN_PERSONS {
+        return Err(SynthError::Options(format!(
+            "a town has at least {MIN_PERSONS} persons"
+        )));
+    }
+    let towns = province(&policy, opts.persons, opts.town_persons, opts.seed, plant);
+    let town_count = towns.len();
+    if opts.dirty && towns.len() > 1 {
+        return Err(SynthError::Options(
+            "a dirty town is one town: persons must not exceed the town size".to_string(),
+        ));
+    }
     std::fs::create_dir_all(&opts.out).map_err(|e| io_err(&opts.out, e))?;
     clear_previous(&opts.out)?;
-    let mut layout = Layout::new(&policy, opts.persons, opts.seed, plant);
-    layout.dirty = opts.dirty;
     let mut truth: Vec<TruthRow> = Vec::new();
     let mut payments = 0;
     let mut max_dates: Vec<Option<NaiveDate>> = Vec::new();
     let mut expected_rejected = 0;
-    let nv = layout.villages.len();
     if opts.dirty {
+        let mut layout = towns.into_iter().next().expect("one town");
+        layout.dirty = true;
+        let nv = layout.villages.len();
         let built: Vec<(Chunk, Vec<TruthRow>)> = (0..nv)
             .into_par_iter()
             .map(|v| layout.build(&policy, v))
@@ -188,18 +220,25 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
         expected_rejected = lines.iter().map(|l| l.rejected).sum();
         write_rejects(&opts.out, &lines)?;
     } else {
-        let mut writer = CleanWriter::create(&opts.out, opts.format, &layout.villages)?;
+        let mut writer = CleanWriter::create(&opts.out, opts.format, &towns[0].villages)?;
+        let mut written = 0;
         let batch = rayon::current_num_threads().max(1);
-        let ids: Vec<usize> = (0..nv).collect();
+        let ids: Vec<(usize, usize)> = towns
+            .iter()
+            .enumerate()
+            .flat_map(|(t, l)| (0..l.villages.len()).map(move |v| (t, v)))
+            .collect();
         for group in ids.chunks(batch) {
             let done: Vec<Result<Built, SynthError>> = group
                 .par_iter()
-                .map(|&v| {
+                .map(|&(t, v)| {
+                    let layout = &towns[t];
                     let (chunk, t) = layout.build(&policy, v);
                     let r = CleanWriter::render(&chunk, &layout.villages, opts.format)?;
                     Ok((r, t, chunk.payments.len(), eval::max_date(&chunk)))
                 })
                 .collect();
+            written += group.iter().map(|&(t, v)| towns[t].sizes[v]).sum::<usize>();
             for d in done {
                 let (r, t, n, md) = d?;
                 writer.write(r)?;
@@ -207,6 +246,7 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
                 payments += n;
                 max_dates.push(md);
             }
+            progress(written, opts.persons);
         }
         writer.finish()?;
     }
@@ -218,6 +258,7 @@ pub fn generate_with(opts: &SynthOptions, plant: bool) -> Result<SynthSummary, S
         payments,
         truth_rows: truth.len(),
         expected_rejected,
+        towns: town_count,
     })
 }
 
@@ -320,8 +361,48 @@ fn write_rejects(out: &Path, lines: &[dirty::RejectLine]) -> Result<(), SynthErr
     f.flush().map_err(|e| io_err(&path, e))
 }
 
+/// The towns of a run: one town of `persons` when they fit in `town_persons`, else a
+/// province of towns of about `town_persons` each (at most one more than there are town
+/// marks; towns then grow). Town 0 is what a one-town run of its size and the same seed makes;
+/// town `t > 0` has a seed, village names, area codes, identifiers and a name mark of
+/// its own, so that no record of one town relates to a record of another and the
+/// province's truth is the union of its towns'.
+pub(crate) fn province(
+    policy: &Policy,
+    persons: usize,
+    town_persons: usize,
+    seed: u64,
+    plant: bool,
+) -> Vec<Layout> {
+    let marks = names::town_marks();
+    let n = persons
+        .div_ceil(town_persons.max(1))
+        .clamp(1, marks.len() + 1);
+    let mut towns = Vec::with_capacity(n);
+    for t in 0..n {
+        let size = persons / n + usize::from(t < persons % n);
+        if t == 0 {
+            towns.push(Layout::new(policy, size, seed, plant));
+            continue;
+        }
+        let mut l = Layout::new(policy, size, town::sub_seed(seed, t as u64, 3), plant);
+        let name = names::town_name(t - 1);
+        for v in &mut l.villages {
+            v.name = format!("{name}{}", v.name);
+            v.office = format!("{name}{}", v.office);
+        }
+        l.town = t as u16;
+        l.mark = Some(marks[t - 1]);
+        towns.push(l);
+    }
+    towns
+}
+
 /// The shape of a town: villages, their sizes and what is planted where.
 pub(crate) struct Layout {
+    /// The town of a province (0 in a one-town run) and its residents' name mark.
+    pub town: u16,
+    pub mark: Option<char>,
     pub seed: u64,
     pub villages: Vec<Village>,
     pub sizes: Vec<usize>,
@@ -343,8 +424,8 @@ impl Layout {
         let villages: Vec<Village> = pick
             .iter()
             .map(|&i| Village {
-                name: names::VILLAGES[i].0,
-                office: names::VILLAGES[i].1,
+                name: names::VILLAGES[i].0.to_string(),
+                office: names::VILLAGES[i].1.to_string(),
             })
             .collect();
         let weights: Vec<f64> = (0..nv).map(|_| rng.random_range(0.6..1.4)).collect();
@@ -379,6 +460,8 @@ impl Layout {
             }
         }
         Layout {
+            town: 0,
+            mark: None,
             seed,
             villages,
             sizes,
@@ -391,7 +474,14 @@ impl Layout {
 
     /// Builds village `v` (clean, then planted) and evaluates it.
     pub(crate) fn build(&self, policy: &Policy, v: usize) -> (Chunk, Vec<TruthRow>) {
-        let mut g = Gen::new(policy, self.seed, v as u16, self.villages.len() as u16);
+        let mut g = Gen::new(
+            policy,
+            self.seed,
+            self.town,
+            self.mark,
+            v as u16,
+            self.villages.len() as u16,
+        );
         g.clean(self.sizes[v]);
         if self.plant {
             let mut planter = plant::Planter::new(&mut g);

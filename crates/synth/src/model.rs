@@ -209,10 +209,10 @@ pub(crate) struct RosterRow {
 }
 
 /// A village of the town.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Village {
-    pub name: &'static str,
-    pub office: &'static str,
+    pub name: String,
+    pub office: String,
 }
 
 /// All records of one chunk (one village; identifiers never cross chunks).

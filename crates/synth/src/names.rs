@@ -70,3 +70,71 @@ pub(crate) const PERMIT_AREAS: &[&str] = &[
 
 /// Area code used only for people absent from hukou (planted ELG-001 and DQ-001).
 pub(crate) const STRANGER_AREA: &str = "371311";
+
+/// First characters of town names (a province's towns are named by pairs).
+const TOWN_FIRST: &[&str] = &["青", "白", "黄", "红", "金", "银", "龙", "凤", "马", "牛"];
+
+/// Second characters of town names.
+const TOWN_SECOND: &[&str] = &["山", "河", "湖", "岭", "泉", "田", "坪", "溪", "桥", "岗"];
+
+/// Generation characters (字辈) a town's residents carry after their surname, so that no
+/// name of one town is the name of a resident of another (identity linkage compares
+/// names across the whole province). Filtered against the surnames and given-name
+/// characters by [`town_marks`].
+const MARK_POOL: &str =
+    "家守传继世泽长绍宗承嘉启光显耀延昭朝致远思恩孝友怀锡培修立正维先贤良克肇开基业盛大\
+懋炳焕煜炎烈熙照然勋功名扬声纪纲常道义礼智信仁忠厚温恭俭让敬宽容允协睦亲善积余庭树茂松柏竹芝蕙芬\
+桐梓楠槐榆杉枫桃杏梨棠钦尚崇典朗逸昊旭晨曦晖景泰安康乐善方圆";
+
+/// The generation characters usable as town marks: in [`MARK_POOL`] order, each once,
+/// none a surname or given-name character.
+pub(crate) fn town_marks() -> Vec<char> {
+    let taken: Vec<char> = SURNAMES
+        .iter()
+        .chain(GIVEN_MALE)
+        .chain(GIVEN_FEMALE)
+        .flat_map(|s| s.chars())
+        .collect();
+    let mut out: Vec<char> = Vec::new();
+    for c in MARK_POOL.chars() {
+        if !taken.contains(&c) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The name of town `t` of a province (town 0 is the Dianzi-like town of a one-town
+/// run and keeps its village names as they are).
+pub(crate) fn town_name(t: usize) -> String {
+    let n = TOWN_SECOND.len();
+    let (a, b) = (t / n % TOWN_FIRST.len(), t % n);
+    let round = t / (n * TOWN_FIRST.len());
+    if round == 0 {
+        format!("{}{}镇", TOWN_FIRST[a], TOWN_SECOND[b])
+    } else {
+        format!("{}{}{}镇", TOWN_FIRST[a], TOWN_SECOND[b], round + 1)
+    }
+}
+
+/// Area codes a town draws ids from: the codes above, and the one a planted IDN-001 row
+/// carries.
+pub(crate) const ALL_AREAS: &[&str] = &[
+    "371323", "371321", "371322", "371324", "371312", "371325", "371326", "371327", "371328",
+    "370102", "370202", "320311", "410105", "130102", "220102", "340104", "510107", "371311",
+    "379901",
+];
+
+/// The area code town `t` uses for `area`: town 0 uses the real codes; town `t > 0` a
+/// code of its own (`6TTTKK`, K the code's place in [`ALL_AREAS`]), so no id of one town
+/// is an id of another (names differ too, by the town's mark).
+pub(crate) fn town_area(t: u16, area: &str) -> String {
+    if t == 0 {
+        return area.to_string();
+    }
+    let k = ALL_AREAS
+        .iter()
+        .position(|a| *a == area)
+        .expect("every area code a town uses is listed in ALL_AREAS");
+    format!("6{t:03}{k:02}")
+}

@@ -13,6 +13,7 @@ use rand::Rng;
 
 use crate::eval::{split_receipt, Ctx};
 use crate::model::{Death, HStatus, PStatus, Payer, Payment, RosterRow};
+use crate::names::town_area;
 use crate::town::{as_of, at, day_between, daytime, ymd, Gen};
 
 /// Every rule code, in catalogue order.
@@ -259,7 +260,12 @@ impl<'g, 'p> Planter<'g, 'p> {
             collector: String::new(),
             village: self.g.v,
             receipt_no: String::new(),
-            account: format!("6222{:03}{:012}", self.g.v + 1, 900_000_000 + i),
+            account: format!(
+                "{}6222{:03}{:012}",
+                self.g.tag,
+                self.g.v + 1,
+                900_000_000 + i
+            ),
             deposit_id: String::new(),
             status,
             legacy15: false,
@@ -292,7 +298,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             collector: String::new(),
             village: self.g.v,
             receipt_no: String::new(),
-            account: format!("wx{:03}9{:08}", self.g.v + 1, self.g.acct_seq),
+            account: format!("wx{}{:03}9{:08}", self.g.tag, self.g.v + 1, self.g.acct_seq),
             deposit_id: String::new(),
             status: PStatus::Success,
             legacy15: false,
@@ -1138,7 +1144,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             return;
         };
         let id = &self.g.chunk.persons[i].id;
-        let body = format!("379901{}", &id[6..17]);
+        let body = format!("{}{}", town_area(self.g.town, "379901"), &id[6..17]);
         let typed = corrupt(&format!("{body}0"));
         self.g.chunk.payments[j].id = typed;
     }
@@ -1230,7 +1236,7 @@ impl<'g, 'p> Planter<'g, 'p> {
         let id = self.g.stranger_id(80, true);
         self.g.chunk.deaths.push(Death {
             id,
-            name: "孙德福".to_string(),
+            name: self.g.full_name("孙", "德福"),
             death_date: ymd(2021, 8, 3),
             source: "卫健",
             notice_date: Some(ymd(2021, 9, 4)),

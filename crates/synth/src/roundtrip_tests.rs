@@ -316,6 +316,7 @@ fn dirty_files_say_what_the_records_say() {
         out: dir.path().to_path_buf(),
         dirty: true,
         format: Format::Csv,
+        town_persons: crate::TOWN_PERSONS,
     })
     .unwrap();
     let (town, villages) = build_town(persons, seed, true);
@@ -367,6 +368,7 @@ fn clean_csv_and_parquet_agree() {
             out: dir.path().to_path_buf(),
             dirty: false,
             format,
+            town_persons: crate::TOWN_PERSONS,
         })
         .unwrap();
     }

@@ -321,7 +321,12 @@ impl Source {
     }
 
     /// The cells of record `k`, in column order.
-    pub(crate) fn cells<'a>(self, c: &'a Chunk, k: usize, villages: &[Village]) -> Vec<Cell<'a>> {
+    pub(crate) fn cells<'a>(
+        self,
+        c: &'a Chunk,
+        k: usize,
+        villages: &'a [Village],
+    ) -> Vec<Cell<'a>> {
         let mut v = Vec::with_capacity(16);
         self.cells_into(c, k, villages, &mut v);
         v
@@ -332,11 +337,11 @@ impl Source {
         self,
         c: &'a Chunk,
         k: usize,
-        villages: &[Village],
+        villages: &'a [Village],
         out: &mut Vec<Cell<'a>>,
     ) {
         out.clear();
-        let vname = |v: u16| Cell::Text(Cow::Borrowed(villages[v as usize].name));
+        let vname = |v: u16| Cell::Text(Cow::Borrowed(&villages[v as usize].name));
         let opt_text = |s: &'a str| {
             if s.is_empty() {
                 Cell::Null
@@ -354,7 +359,7 @@ impl Source {
                     Cell::Text(Cow::Borrowed(if p.male { "男" } else { "女" })),
                     Cell::Date(p.birth),
                     vname(p.village),
-                    Cell::Text(Cow::Borrowed(villages[p.village as usize].office)),
+                    Cell::Text(Cow::Borrowed(&villages[p.village as usize].office)),
                     opt_text(&p.household_no),
                     Cell::Text(Cow::Borrowed(if p.permit { "居住证" } else { "户籍" })),
                     Cell::Text(Cow::Borrowed(p.status.zh())),

@@ -15,6 +15,7 @@ fn opts(dir: &Path, persons: usize, seed: u64, dirty: bool, format: Format) -> S
         out: dir.to_path_buf(),
         dirty,
         format,
+        town_persons: crate::TOWN_PERSONS,
     }
 }
 
@@ -194,4 +195,125 @@ fn dirty_town_has_every_variation() {
     assert!(parts.len() >= 2);
     assert!(!d.join("payments.csv").exists());
     assert!(d.join("receipts.csv").is_file() && d.join("receipts").is_dir());
+}
+
+/// The towns of a province as one chunk with one village list (village numbers shifted).
+fn whole_province(policy: &Policy, towns: &[Layout]) -> (Chunk, Vec<Village>, Vec<TruthRow>) {
+    let mut all = Chunk::default();
+    let mut villages: Vec<Village> = Vec::new();
+    let mut union = Vec::new();
+    for l in towns {
+        let shift = villages.len() as u16;
+        for v in 0..l.villages.len() {
+            let (mut c, truth) = l.build(policy, v);
+            union.extend(truth);
+            c.persons.iter_mut().for_each(|x| x.village += shift);
+            c.payments.iter_mut().for_each(|x| x.village += shift);
+            c.receipts.iter_mut().for_each(|x| x.village += shift);
+            c.deposits.iter_mut().for_each(|x| x.village += shift);
+            c.roster.iter_mut().for_each(|x| x.village += shift);
+            all.extend(c);
+        }
+        villages.extend(l.villages.iter().cloned());
+    }
+    union.sort();
+    (all, villages, union)
+}
+
+#[test]
+fn province_truth_is_the_union_of_its_towns() {
+    let policy = Policy::dianzi_2022();
+    // Four towns of 1,500: every rule planted in each, and records of one town that
+    // could meet records of another (same birth days and sequence numbers, the same
+    // vocabulary of names) if towns shared area codes, identifiers or names.
+    let towns = province(&policy, 6000, 1500, 21, true);
+    assert_eq!(towns.len(), 4);
+    assert_eq!(
+        towns
+            .iter()
+            .map(|t| t.sizes.iter().sum::<usize>())
+            .sum::<usize>(),
+        6000
+    );
+    let (all, villages, union) = whole_province(&policy, &towns);
+    assert_eq!(eval::max_date(&all), Some(as_of()));
+    let whole = eval::evaluate(&all, &policy, as_of(), &villages);
+    assert_eq!(union, whole);
+    // Town 0 is the one-town run of its size and seed; the others are towns of their own.
+    assert_eq!(
+        towns[0].villages,
+        Layout::new(&policy, 1500, 21, true).villages
+    );
+    let names: BTreeSet<&str> = villages.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(
+        names.len(),
+        villages.len(),
+        "village names repeat across towns"
+    );
+}
+
+#[test]
+fn towns_share_no_identifier_and_no_name() {
+    let policy = Policy::dianzi_2022();
+    let towns = province(&policy, 3000, 1000, 4, true);
+    assert_eq!(towns.len(), 3);
+    let mut owner: std::collections::HashMap<String, usize> = Default::default();
+    let mut clash = Vec::new();
+    for (t, l) in towns.iter().enumerate() {
+        let mut mine: BTreeSet<String> = BTreeSet::new();
+        for v in 0..l.villages.len() {
+            let (c, _) = l.build(&policy, v);
+            let p = c
+                .persons
+                .iter()
+                .flat_map(|x| [&x.id, &x.name, &x.household_no]);
+            let pay = c.payments.iter().flat_map(|x| {
+                [&x.id, &x.name, &x.txn_id, &x.account, &x.collector]
+                    .into_iter()
+                    .chain([&x.receipt_no, &x.deposit_id])
+            });
+            let r = c.receipts.iter().flat_map(|x| [&x.receipt_no, &x.id]);
+            let d = c.deaths.iter().flat_map(|x| [&x.id, &x.name]);
+            let dep = c.deposits.iter().map(|x| &x.deposit_id);
+            mine.extend(p.chain(pay).chain(r).chain(d).chain(dep).cloned());
+        }
+        mine.remove("");
+        for s in mine {
+            if let Some(o) = owner.insert(s.clone(), t) {
+                clash.push((o, t, s));
+            }
+        }
+    }
+    assert!(clash.is_empty(), "{:?}", &clash[..clash.len().min(10)]);
+}
+
+#[test]
+fn town_marks_and_names_are_distinct() {
+    let marks = crate::names::town_marks();
+    assert!(marks.len() >= 99, "{} marks", marks.len());
+    let taken: String = crate::names::SURNAMES
+        .iter()
+        .chain(crate::names::GIVEN_MALE)
+        .chain(crate::names::GIVEN_FEMALE)
+        .copied()
+        .collect();
+    assert!(marks.iter().all(|m| !taken.contains(*m)));
+    let names: BTreeSet<String> = (0..250).map(crate::names::town_name).collect();
+    assert_eq!(names.len(), 250);
+}
+
+#[test]
+fn a_province_is_written_and_a_dirty_province_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = opts(dir.path(), 2400, 6, false, Format::Parquet);
+    o.town_persons = 1000;
+    let s = generate(&o).unwrap();
+    assert_eq!(s.towns, 3);
+    assert!(s.truth_rows > 0);
+    o.dirty = true;
+    let e = generate(&o).unwrap_err().to_string();
+    assert!(e.contains("one town"), "{e}");
+    o.dirty = false;
+    o.town_persons = 10;
+    assert!(generate(&o).is_err());
 }

@@ -16,7 +16,9 @@ use crate::model::{
     Chunk, Death, Deposit, Elig, HStatus, PStatus, Payer, Payment, Person, Receipt, Reg, RegStatus,
     RosterRow,
 };
-use crate::names::{GIVEN_FEMALE, GIVEN_MALE, LOCAL_AREAS, PERMIT_AREAS, STRANGER_AREA, SURNAMES};
+use crate::names::{
+    town_area, GIVEN_FEMALE, GIVEN_MALE, LOCAL_AREAS, PERMIT_AREAS, STRANGER_AREA, SURNAMES,
+};
 
 /// The date the generated data is complete to: the latest payment (chunk 0 always holds
 /// a payment on it; nothing is dated later).
@@ -86,6 +88,14 @@ pub(crate) struct Meta {
 /// The working state of one chunk.
 pub(crate) struct Gen<'p> {
     pub policy: &'p Policy,
+    /// The town of a province (0 in a one-town run).
+    pub town: u16,
+    /// Put into every identifier of a town `t > 0` (`9TTTT`, empty in town 0) where
+    /// town 0's identifiers have a digit of 0-6, so no identifier (txn, household,
+    /// account, collector, receipt, deposit) of one town is one of another.
+    pub tag: String,
+    /// The generation character residents of a town `t > 0` carry after their surname.
+    pub mark: Option<char>,
     pub v: u16,
     pub rng: SmallRng,
     pub chunk: Chunk,
@@ -146,10 +156,25 @@ pub(crate) fn bank_channel(ch: &str) -> bool {
 }
 
 impl<'p> Gen<'p> {
-    /// A fresh chunk generator for village `v` of `nv`.
-    pub(crate) fn new(policy: &'p Policy, seed: u64, v: u16, nv: u16) -> Gen<'p> {
+    /// A fresh chunk generator for village `v` of `nv` in town `town` (0 in a one-town
+    /// run), whose residents carry `mark` in their names.
+    pub(crate) fn new(
+        policy: &'p Policy,
+        seed: u64,
+        town: u16,
+        mark: Option<char>,
+        v: u16,
+        nv: u16,
+    ) -> Gen<'p> {
         Gen {
             policy,
+            town,
+            tag: if town == 0 {
+                String::new()
+            } else {
+                format!("9{town:04}")
+            },
+            mark,
             v,
             rng: SmallRng::seed_from_u64(sub_seed(seed, u64::from(v), 1)),
             chunk: Chunk::default(),
@@ -173,7 +198,7 @@ impl<'p> Gen<'p> {
     /// blocks.
     pub(crate) fn new_id(&mut self, areas: &[&str], year: i32, male: bool) -> (String, NaiveDate) {
         loop {
-            let area = areas[self.rng.random_range(0..areas.len())];
+            let area = town_area(self.town, areas[self.rng.random_range(0..areas.len())]);
             let birth = self.birth_in(year);
             let x = self.slots[self.rng.random_range(0..self.slots.len())];
             let d17 = self.rng.random_range(0..5u16) * 2 + u16::from(male);
@@ -208,9 +233,18 @@ impl<'p> Gen<'p> {
         let a = pool[self.rng.random_range(0..pool.len())];
         if self.rng.random_bool(0.6) {
             let b = pool[self.rng.random_range(0..pool.len())];
-            format!("{surname}{a}{b}")
+            self.full_name(surname, &format!("{a}{b}"))
         } else {
-            format!("{surname}{a}")
+            self.full_name(surname, a)
+        }
+    }
+
+    /// A resident's name from surname and given name: the town's mark between them in a
+    /// town `t > 0` of a province.
+    pub(crate) fn full_name(&self, surname: &str, given: &str) -> String {
+        match self.mark {
+            Some(m) => format!("{surname}{m}{given}"),
+            None => format!("{surname}{given}"),
         }
     }
 
@@ -223,18 +257,19 @@ impl<'p> Gen<'p> {
 
     pub(crate) fn next_txn(&mut self) -> String {
         self.txn_seq += 1;
-        format!("3{:03}{:09}", self.v + 1, self.txn_seq)
+        format!("{}3{:03}{:09}", self.tag, self.v + 1, self.txn_seq)
     }
 
     pub(crate) fn new_account(&mut self, channel: &str) -> String {
         self.acct_seq += 1;
         let v = self.v + 1;
         let n = self.acct_seq;
+        let t = &self.tag;
         match channel {
-            "微信" => format!("wx{v:03}{n:08}"),
-            "支付宝" => format!("ali{v:03}{n:08}"),
-            "电子税务局" => format!("6217{v:03}{n:012}"),
-            _ => format!("6228{v:03}{n:012}"),
+            "微信" => format!("wx{t}{v:03}{n:08}"),
+            "支付宝" => format!("ali{t}{v:03}{n:08}"),
+            "电子税务局" => format!("{t}6217{v:03}{n:012}"),
+            _ => format!("{t}6228{v:03}{n:012}"),
         }
     }
 
@@ -260,7 +295,7 @@ impl<'p> Gen<'p> {
             male,
             birth,
             village: self.v,
-            household_no: format!("{:03}{:06}", self.v + 1, household + 1),
+            household_no: format!("{}{:03}{:06}", self.tag, self.v + 1, household + 1),
             permit,
             status: HStatus::Normal,
             status_date: None,
@@ -638,7 +673,7 @@ impl<'p> Gen<'p> {
         let k = (n / 300).clamp(2, 999);
         let w = if k < 100 { 2 } else { 3 };
         for c in 0..k {
-            let code = format!("{:02}{:0w$}", self.v + 1, c + 1);
+            let code = format!("{}{:02}{:0w$}", self.tag, self.v + 1, c + 1);
             self.collectors.push(format!("DB{code}"));
             self.receipt_prefix.push(format!("SJ{code}-"));
         }
@@ -760,10 +795,11 @@ impl<'p> Gen<'p> {
         let id = &self.chunk.persons[i].id;
         let tail = &id[id.len() - 8..id.len() - 1];
         let v = self.v + 1;
+        let t = &self.tag;
         match channel {
-            "微信" => format!("wx{v:03}{tail}{i:07}"),
-            "支付宝" => format!("ali{v:03}{tail}{i:07}"),
-            _ => format!("6222{v:03}{i:09}{}", &id[6..10]),
+            "微信" => format!("wx{t}{v:03}{tail}{i:07}"),
+            "支付宝" => format!("ali{t}{v:03}{tail}{i:07}"),
+            _ => format!("{t}6222{v:03}{i:09}{}", &id[6..10]),
         }
     }
 
