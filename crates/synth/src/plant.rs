@@ -1155,11 +1155,12 @@ impl<'g, 'p> Planter<'g, 'p> {
     /// name_birth to the same person, so the truth does not depend on the format.
     fn idn_lost(&mut self) {
         let Some(i) = self.find(|s, i| {
-            let id = &s.g.chunk.persons[i].id;
+            let p = &s.g.chunk.persons[i];
             s.plain(i, 16..=59)
                 && s.payment_of(i, Scheme::ResidentMedical).is_some()
-                && !id.ends_with('X')
-                && !crate::eval::id_valid(&lost_digits(id))
+                && !p.id.ends_with('X')
+                && !crate::eval::id_valid(&lost_digits(&p.id))
+                && lost_is_the_villages(&p.id, p.birth, s.g.v, s.g.nv)
         }) else {
             return;
         };
@@ -1373,6 +1374,22 @@ pub(crate) fn swap_adjacent(id: &str) -> Option<String> {
 pub(crate) fn lost_digits(id: &str) -> String {
     let n: u128 = id.parse().expect("digits");
     ((n + 500) / 1000 * 1000).to_string()
+}
+
+/// Whether the digits an id keeps when it loses its last ones are its village's alone.
+/// The sequence digits that keep ids of two villages apart are lost, so two villages'
+/// persons of one area and birth day could lose their ids to the same text, which the
+/// DUP rules group across villages (the truth is evaluated village by village). A
+/// village takes only persons whose birth day (month and day) falls to it modulo the
+/// village count, and whose rounding does not carry into the birth date.
+pub(crate) fn lost_is_the_villages(id: &str, birth: NaiveDate, v: u16, nv: u16) -> bool {
+    use chrono::Datelike;
+    if id.len() != 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let lost = lost_digits(id);
+    let day = birth.month0() * 28 + birth.day0();
+    lost.len() == 18 && lost[..14] == id[..14] && day % u32::from(nv) == u32::from(v % nv)
 }
 
 /// Spoils an id's check digit (the result is never valid).

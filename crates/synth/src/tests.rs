@@ -317,3 +317,41 @@ fn a_province_is_written_and_a_dirty_province_refused() {
     o.town_persons = 10;
     assert!(generate(&o).is_err());
 }
+
+#[test]
+fn ids_lost_in_two_villages_are_never_the_same_text() {
+    use crate::plant::{lost_digits, lost_is_the_villages};
+    use chrono::NaiveDate;
+    use qianbiao_core::id::check_digit;
+    // Every id of one area and year whose sequence digits round into the same text:
+    // whichever villages take them, no text is taken by two.
+    let nv = 30u16;
+    let mut owner: std::collections::HashMap<String, u16> = Default::default();
+    let mut taken = 0;
+    for m in 1..=12u32 {
+        for d in 1..=28u32 {
+            let birth = NaiveDate::from_ymd_opt(1980, m, d).unwrap();
+            for seq in (0..1000).step_by(7) {
+                let body = format!("371323{}{seq:03}", birth.format("%Y%m%d"));
+                let id = format!("{body}{}", check_digit(&body).unwrap());
+                for v in 0..nv {
+                    if lost_is_the_villages(&id, birth, v, nv) {
+                        taken += 1;
+                        let lost = lost_digits(&id);
+                        let o = *owner.entry(lost.clone()).or_insert(v);
+                        assert_eq!(o, v, "{lost} lost in villages {o} and {v}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(taken > 10_000, "{taken}");
+    // Without the village's share of birth days, two villages would meet.
+    let a = "371323198001019001";
+    assert!(!lost_is_the_villages(
+        a,
+        NaiveDate::from_ymd_opt(1980, 1, 1).unwrap(),
+        1,
+        nv
+    ));
+}

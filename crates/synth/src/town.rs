@@ -97,6 +97,8 @@ pub(crate) struct Gen<'p> {
     /// The generation character residents of a town `t > 0` carry after their surname.
     pub mark: Option<char>,
     pub v: u16,
+    /// Villages of the town.
+    pub nv: u16,
     pub rng: SmallRng,
     pub chunk: Chunk,
     pub meta: Vec<Meta>,
@@ -176,6 +178,7 @@ impl<'p> Gen<'p> {
             },
             mark,
             v,
+            nv,
             rng: SmallRng::seed_from_u64(sub_seed(seed, u64::from(v), 1)),
             chunk: Chunk::default(),
             meta: Vec::new(),
