@@ -189,7 +189,7 @@ pub fn generate_reporting(
     }
     let towns = province(&policy, opts.persons, opts.town_persons, opts.seed, plant);
     let town_count = towns.len();
-    if opts.dirty && towns.len() > 1 {
+    if opts.dirty && town_count > 1 {
         return Err(SynthError::Options(
             "a dirty town is one town: persons must not exceed the town size".to_string(),
         ));

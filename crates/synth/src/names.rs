@@ -117,24 +117,30 @@ pub(crate) fn town_name(t: usize) -> String {
     }
 }
 
-/// Area codes a town draws ids from: the codes above, and the one a planted IDN-001 row
-/// carries.
-pub(crate) const ALL_AREAS: &[&str] = &[
-    "371323", "371321", "371322", "371324", "371312", "371325", "371326", "371327", "371328",
-    "370102", "370202", "320311", "410105", "130102", "220102", "340104", "510107", "371311",
-    "379901",
-];
+/// The wrong area code a planted IDN-001 (name_birth) row carries.
+pub(crate) const IDN_AREA: &str = "379901";
 
 /// The area code town `t` uses for `area`: town 0 uses the real codes; town `t > 0` a
-/// code of its own (`6TTTKK`, K the code's place in [`ALL_AREAS`]), so no id of one town
-/// is an id of another (names differ too, by the town's mark).
+/// code of its own (`6TTTKK`, K the code's place among the distinct codes of
+/// [`LOCAL_AREAS`], [`PERMIT_AREAS`], [`STRANGER_AREA`] and [`IDN_AREA`], in that order),
+/// so no id of one town is an id of another (names differ too, by the town's mark).
 pub(crate) fn town_area(t: u16, area: &str) -> String {
     if t == 0 {
         return area.to_string();
     }
-    let k = ALL_AREAS
+    let mut seen: Vec<&str> = Vec::new();
+    for a in LOCAL_AREAS
+        .iter()
+        .chain(PERMIT_AREAS)
+        .chain(&[STRANGER_AREA, IDN_AREA])
+    {
+        if !seen.contains(a) {
+            seen.push(a);
+        }
+    }
+    let k = seen
         .iter()
         .position(|a| *a == area)
-        .expect("every area code a town uses is listed in ALL_AREAS");
+        .expect("a town draws ids from the area codes above only");
     format!("6{t:03}{k:02}")
 }

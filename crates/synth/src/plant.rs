@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::eval::{split_receipt, Ctx};
 use crate::model::{Death, HStatus, PStatus, Payer, Payment, RosterRow};
-use crate::names::town_area;
+use crate::names::{town_area, IDN_AREA};
 use crate::town::{as_of, at, day_between, daytime, ymd, Gen};
 
 /// Every rule code, in catalogue order.
@@ -1144,7 +1144,7 @@ impl<'g, 'p> Planter<'g, 'p> {
             return;
         };
         let id = &self.g.chunk.persons[i].id;
-        let body = format!("{}{}", town_area(self.g.town, "379901"), &id[6..17]);
+        let body = format!("{}{}", town_area(self.g.town, IDN_AREA), &id[6..17]);
         let typed = corrupt(&format!("{body}0"));
         self.g.chunk.payments[j].id = typed;
     }

@@ -355,3 +355,21 @@ fn ids_lost_in_two_villages_are_never_the_same_text() {
         nv
     ));
 }
+
+#[test]
+fn a_towns_area_codes_keep_their_places() {
+    use crate::names::town_area;
+    // The codes ids of the 100M province were drawn with (docs/performance.md).
+    let want = [
+        ("371323", "600300"),
+        ("371328", "600308"),
+        ("370102", "600309"),
+        ("510107", "600316"),
+        ("371311", "600317"),
+        ("379901", "600318"),
+    ];
+    for (area, code) in want {
+        assert_eq!(town_area(3, area), code);
+        assert_eq!(town_area(0, area), area);
+    }
+}
