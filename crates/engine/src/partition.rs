@@ -19,11 +19,14 @@
 //!    also told by the hash of the id: two ids of the same 64-bit hash, about one chance
 //!    in 4,000 among 10^8 persons, would have one first row between them.)
 //! 2. **split**: the inputs are read again and every accepted row is written to the bucket
-//!    file of its component (`--out/.qianbiao-spill-PID/`), in read order. Rejected rows,
-//!    file reports and control totals are kept from this pass, as in a run in memory.
-//! 3. **buckets**: each bucket is loaded, deduplicated, checked by every rule and
-//!    dropped; findings, the per-collector and coverage tables, the ledger totals and
-//!    the rule counts of the buckets are merged.
+//!    of its component, as Parquet files of the table's Arrow columns
+//!    (`--out/.qianbiao-spill-PID/b00003/payments/part-000000.parquet`, ...; see
+//!    [`qianbiao_ingest::arrow`]), in read order. Rejected rows, file reports and control
+//!    totals are kept from this pass, as in a run in memory.
+//! 3. **buckets**: each bucket's record batches go through [`check_partition`], the stage
+//!    function (batches in; findings, tables and totals out; no global state), and are
+//!    dropped; findings, the per-collector and coverage tables, the ledger totals and the
+//!    rule counts of the buckets are merged.
 //!
 //! The as_of of a run without `--as-of` is the latest date of the kept payments and the
 //! deposits of the whole input, taken in pass 1 and checked against the buckets' own.
@@ -31,16 +34,18 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::Hasher;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
+use polars::prelude::{
+    DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader, StatisticsOptions,
+};
 use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
-use qianbiao_ingest::spill::{read_frame, Columns};
+use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
 use qianbiao_ingest::{
     dedupe_payments, load_chunks, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow,
     LoadOptions, PaymentRow, ReceiptRow, SourceKind, Table, Text,
@@ -692,17 +697,19 @@ struct Split<'b> {
     roster: Waiting<qianbiao_ingest::RosterRow>,
     error: Option<String>,
     bytes_written: u64,
+    /// Files written so far, per bucket and source.
+    parts: Vec<[u32; SourceKind::ALL.len()]>,
 }
 
-/// Appends a chunk's rows to their buckets' waiting rows, and returns the frames of the
-/// buckets that are full (every row at `finish`), encoded and compressed in parallel.
-fn route<R: Columns + Clone + Send + Sync>(
+/// Appends a chunk's rows to their buckets' waiting rows, and returns the Parquet files of
+/// the buckets that are full (every row at `finish`), encoded in parallel.
+fn route<R: ArrowRows + Clone + Send + Sync>(
     waiting: &mut Waiting<R>,
     rows: &[R],
     of: &[u16],
     frame_rows: usize,
     finish: bool,
-) -> Vec<(usize, std::io::Result<Vec<u8>>)> {
+) -> Vec<(usize, Result<Vec<u8>, String>)> {
     for (r, &b) in rows.iter().zip(of) {
         waiting[b as usize].push(r.clone());
     }
@@ -720,15 +727,36 @@ fn route<R: Columns + Clone + Send + Sync>(
         .collect();
     full.into_par_iter()
         .map(|(b, rows)| {
-            let mut raw = Vec::with_capacity(rows.len() * 96);
-            R::put_columns(&rows, &mut raw);
-            (b, qianbiao_ingest::spill::frame(rows.len() as u32, &raw))
+            let bytes = R::to_frame(&rows)
+                .and_then(|mut df| part_bytes(&mut df))
+                .map_err(|e| e.to_string());
+            (b, bytes)
         })
         .collect()
 }
 
-fn bucket_file(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
-    dir.join(format!("b{b:05}-{}.bin", s.name()))
+/// A frame as the bytes of one Parquet file: one row group, zstd (a bucket's rows
+/// are written once and read once), no statistics (nothing prunes on them).
+pub fn part_bytes(df: &mut DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(df.height() * 24);
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::empty())
+        .with_row_group_size(Some(df.height().max(1)))
+        .set_parallel(false)
+        .finish(df)?;
+    Ok(bytes)
+}
+
+/// The folder of one bucket's rows of a source: `b00003/payments/`, Parquet files
+/// `part-000000.parquet`, ... in read order (a table a query engine can read as it is).
+pub fn bucket_folder(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
+    bucket_dir(dir, b).join(s.name())
+}
+
+/// The folder of one bucket: a folder per source.
+fn bucket_dir(dir: &Path, b: usize) -> PathBuf {
+    dir.join(format!("b{b:05}"))
 }
 
 impl Split<'_> {
@@ -751,6 +779,7 @@ impl Split<'_> {
             roster: w(k),
             error: None,
             bytes_written: 0,
+            parts: vec![[0; SourceKind::ALL.len()]; k],
         }
     }
 
@@ -806,17 +835,23 @@ impl Split<'_> {
         self.write(s, frames);
     }
 
-    /// Appends frames to their bucket files.
-    fn write(&mut self, s: SourceKind, frames: Vec<(usize, std::io::Result<Vec<u8>>)>) {
-        for (b, bytes) in frames {
-            let path = bucket_file(&self.dir, b, s);
-            let result = bytes.and_then(|bytes| {
+    /// Writes full buckets' files into their folders.
+    fn write(&mut self, s: SourceKind, files: Vec<(usize, Result<Vec<u8>, String>)>) {
+        let si = SourceKind::ALL
+            .iter()
+            .position(|x| *x == s)
+            .expect("a source of the list");
+        for (b, bytes) in files {
+            let folder = bucket_folder(&self.dir, b, s);
+            let n = self.parts[b][si];
+            self.parts[b][si] += 1;
+            let path = folder.join(format!("part-{n:06}.parquet"));
+            let result = bytes.map_err(std::io::Error::other).and_then(|bytes| {
                 self.bytes_written += bytes.len() as u64;
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .and_then(|mut f| f.write_all(&bytes))
+                if n == 0 {
+                    std::fs::create_dir_all(&folder)?;
+                }
+                std::fs::write(&path, &bytes)
             });
             if let Err(e) = result {
                 self.error = Some(format!("{}: {e}", path.display()));
@@ -877,36 +912,67 @@ fn spill_error(dir: &Path, e: impl std::fmt::Display) -> EngineError {
     EngineError::Config(format!("spill folder {}: {e}", dir.display()))
 }
 
-/// Reads one bucket's rows of a source into its table, in read order.
-fn load_table<T: Table>(
-    dir: &Path,
+/// One partition's rows as Arrow record batches (polars frames of the tables' columns,
+/// [`qianbiao_ingest::arrow`]), source by source, in read order.
+pub trait PartitionInput: Send {
+    /// The next batch of source `s`; None when the source has no more.
+    fn next_batch(&mut self, s: SourceKind) -> Result<Option<DataFrame>, EngineError>;
+}
+
+/// A bucket of the spill folder: its Parquet files, read one at a time and removed once read.
+struct SpilledBucket {
+    dir: PathBuf,
     b: usize,
+    /// The files of the source being read, last first.
+    files: Vec<PathBuf>,
+    source: Option<SourceKind>,
+}
+
+impl PartitionInput for SpilledBucket {
+    fn next_batch(&mut self, s: SourceKind) -> Result<Option<DataFrame>, EngineError> {
+        if self.source != Some(s) {
+            let folder = bucket_folder(&self.dir, self.b, s);
+            self.files = match std::fs::read_dir(&folder) {
+                Ok(entries) => entries
+                    .map(|e| e.map(|e| e.path()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| spill_error(&folder, e))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(spill_error(&folder, e)),
+            };
+            // part-000000 ... read first: sorted last first, taken from the end.
+            self.files.sort_unstable_by(|a, b| b.cmp(a));
+            self.source = Some(s);
+        }
+        let Some(path) = self.files.pop() else {
+            return Ok(None);
+        };
+        let file = std::fs::File::open(&path).map_err(|e| spill_error(&path, e))?;
+        let df = ParquetReader::new(file)
+            .set_rechunk(false)
+            .finish()
+            .map_err(|e| spill_error(&path, e))?;
+        let _ = std::fs::remove_file(&path);
+        Ok(Some(df))
+    }
+}
+
+/// Reads a source's batches into its table, the next batch read while one is stored.
+fn fill<T: Table + ArrowTable>(
+    input: &mut impl PartitionInput,
     s: SourceKind,
     table: &mut T,
     strings: &mut qianbiao_ingest::Strings,
-) -> Result<(), EngineError>
-where
-    T::Row: Columns + Send + Sync,
-{
-    let path = bucket_file(dir, b, s);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(spill_error(&path, e)),
-    };
-    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut next = || -> Result<Option<Vec<T::Row>>, EngineError> {
-        let mut rows = Vec::new();
-        let more = read_frame(&mut r, &mut rows).map_err(|e| spill_error(&path, e))?;
-        Ok(more.then_some(rows))
-    };
-    // The next frame is read and decoded while this one goes into the table.
-    let mut current = next()?;
-    while let Some(rows) = current.take() {
-        let (following, ()) = rayon::join(&mut next, || table.push_rows(&rows, strings));
+) -> Result<(), EngineError> {
+    let mut current = input.next_batch(s)?;
+    while let Some(df) = current.take() {
+        let (following, stored) =
+            rayon::join(|| input.next_batch(s), || table.push_frame(&df, strings));
+        stored.map_err(|e| {
+            EngineError::Config(format!("a partition's {} rows do not read: {e}", s.name()))
+        })?;
         current = following?;
     }
-    let _ = std::fs::remove_file(&path);
     Ok(())
 }
 
@@ -923,10 +989,13 @@ struct BucketResult {
     millis: [u64; 3],
 }
 
-fn run_bucket(
+/// The stage of one partition: its rows as record batches in, its findings, tables and
+/// totals out. It reads nothing but `input` and what it is given (no global state), so a
+/// distributed engine can run it on its workers.
+fn check_partition(
     opts: &RunOptions,
     meta: &Dataset,
-    dir: &Path,
+    input: &mut impl PartitionInput,
     b: usize,
     linkable: Vec<LinkableDeath>,
     decided: &std::sync::Arc<DecidedLinks>,
@@ -948,26 +1017,19 @@ fn run_bucket(
         ..Dataset::default()
     };
     let strings = &mut ds.strings;
-    load_table(dir, b, SourceKind::Hukou, &mut ds.hukou, strings)?;
-    load_table(dir, b, SourceKind::Deaths, &mut ds.deaths, strings)?;
-    load_table(
-        dir,
-        b,
-        SourceKind::Eligibility,
-        &mut ds.eligibility,
-        strings,
-    )?;
-    load_table(
-        dir,
-        b,
+    fill(input, SourceKind::Hukou, &mut ds.hukou, strings)?;
+    fill(input, SourceKind::Deaths, &mut ds.deaths, strings)?;
+    fill(input, SourceKind::Eligibility, &mut ds.eligibility, strings)?;
+    fill(
+        input,
         SourceKind::Registrations,
         &mut ds.registrations,
         strings,
     )?;
-    load_table(dir, b, SourceKind::Payments, &mut ds.payments, strings)?;
-    load_table(dir, b, SourceKind::Receipts, &mut ds.receipts, strings)?;
-    load_table(dir, b, SourceKind::Deposits, &mut ds.deposits, strings)?;
-    load_table(dir, b, SourceKind::Roster, &mut ds.roster, strings)?;
+    fill(input, SourceKind::Payments, &mut ds.payments, strings)?;
+    fill(input, SourceKind::Receipts, &mut ds.receipts, strings)?;
+    fill(input, SourceKind::Deposits, &mut ds.deposits, strings)?;
+    fill(input, SourceKind::Roster, &mut ds.roster, strings)?;
     dedupe_payments(&mut ds);
     let latest = crate::default_as_of(&ds);
     let load_ms = ms(t_load);
@@ -1122,7 +1184,14 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         if let Some(p) = opts.progress {
             p(&format!("[bucket {}/{k}]", b + 1), loads[b]);
         }
-        let r = run_bucket(opts, &meta, &dir, b, link, &decided, as_of)?;
+        let mut input = SpilledBucket {
+            dir: dir.clone(),
+            b,
+            files: Vec::new(),
+            source: None,
+        };
+        let r = check_partition(opts, &meta, &mut input, b, link, &decided, as_of)?;
+        let _ = std::fs::remove_dir_all(bucket_dir(&dir, b));
         findings.extend(r.findings);
         if status.is_empty() {
             status = r.status;
@@ -1222,5 +1291,95 @@ mod tests {
         assert_eq!(of("f"), of("g"));
         assert_eq!(b.loads.iter().sum::<u64>(), 6);
         assert_eq!(b.of(key(PERSON, "z")), None);
+    }
+
+    fn deposit(i: u32) -> qianbiao_ingest::DepositRow {
+        qianbiao_ingest::DepositRow {
+            deposit_id: Text::from(format!("D{i}")),
+            collector_id: Text::from("C1"),
+            village: Text::from("店子村"),
+            amount: qianbiao_core::Fen(i64::from(i) * 100),
+            deposited_at: NaiveDate::from_ymd_opt(2021, 12, 1)
+                .unwrap()
+                .and_hms_opt(9, 0, i)
+                .unwrap(),
+            person_count: i.is_multiple_of(2).then_some(i),
+            prov: qianbiao_ingest::Prov {
+                file: 0,
+                line: i + 2,
+            },
+        }
+    }
+
+    #[test]
+    fn a_bucket_is_read_back_part_by_part_in_read_order_and_a_damaged_part_is_an_error() {
+        use qianbiao_ingest::{Deposits, Rows, Strings};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let buckets = Buckets {
+            nodes: HashTable::new(),
+            bucket: Vec::new(),
+            loads: vec![0; 3],
+            components: 0,
+            largest: 0,
+        };
+        let mut split = Split::new(&buckets, dir.clone());
+        let rows: Vec<_> = (0..25).map(deposit).collect();
+        // Thirteen parts of bucket 1 (more than ten: part-000010 is read after
+        // part-000009).
+        for chunk in rows.chunks(2) {
+            let of = vec![1u16; chunk.len()];
+            let files = route(&mut split.deposits, chunk, &of, 1, false);
+            split.write(SourceKind::Deposits, files);
+        }
+        assert!(split.error.is_none());
+        assert_eq!(
+            split.parts[1][SourceKind::ALL
+                .iter()
+                .position(|s| *s == SourceKind::Deposits)
+                .unwrap()],
+            13
+        );
+        let read = |dir: &Path| -> Result<Vec<qianbiao_ingest::DepositRow>, EngineError> {
+            let mut input = SpilledBucket {
+                dir: dir.to_path_buf(),
+                b: 1,
+                files: Vec::new(),
+                source: None,
+            };
+            let (mut t, mut strings) = (Deposits::default(), Strings::default());
+            fill(
+                &mut input,
+                SourceKind::Hukou,
+                &mut qianbiao_ingest::Hukou::default(),
+                &mut strings,
+            )?;
+            fill(&mut input, SourceKind::Deposits, &mut t, &mut strings)?;
+            Ok(Rows::new(&t, &strings).iter().map(|d| d.to_row()).collect())
+        };
+        let copy = tmp.path().join("copy");
+        std::fs::create_dir_all(bucket_folder(&copy, 1, SourceKind::Deposits)).unwrap();
+        for e in std::fs::read_dir(bucket_folder(&dir, 1, SourceKind::Deposits)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(
+                &p,
+                bucket_folder(&copy, 1, SourceKind::Deposits).join(p.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        assert_eq!(read(&dir).unwrap(), rows);
+        // Read parts are removed.
+        assert_eq!(
+            std::fs::read_dir(bucket_folder(&dir, 1, SourceKind::Deposits))
+                .unwrap()
+                .count(),
+            0
+        );
+        // A part cut short is an error, never fewer rows.
+        let part = bucket_folder(&copy, 1, SourceKind::Deposits).join("part-000004.parquet");
+        let bytes = std::fs::read(&part).unwrap();
+        std::fs::write(&part, &bytes[..bytes.len() - 9]).unwrap();
+        let err = read(&copy).unwrap_err().to_string();
+        assert!(err.contains("part-000004.parquet"), "{err}");
     }
 }

@@ -4,12 +4,12 @@
 //! (file, line) or rejected with a reason; nothing is dropped silently.
 #![warn(missing_docs)]
 
+pub mod arrow;
 pub mod error;
 pub mod load;
 pub mod parse;
 pub mod read;
 pub mod source;
-pub mod spill;
 pub mod tables;
 
 pub use error::IngestError;

@@ -18,8 +18,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
 use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
 
-use crate::spill::Spill;
-
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
 pub type Text = CompactString;
 
@@ -198,41 +196,83 @@ macro_rules! table {
             }
         }
 
-        impl crate::spill::Spill for $Row {
-            fn put(&self, out: &mut Vec<u8>) {
-                $( self.$d.put(out); )*
-                $( self.$t.put(out); )*
-                $( self.$a.put(out); )*
-                $( self.$v.put(out); )*
+        impl crate::arrow::ArrowTable for $Table {
+            fn to_frame(&self, strings: &Strings) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+                use crate::arrow::{text_column, ArrowValue};
+                let mut cols = vec![
+                    $( text_column(stringify!($d), self.$d.iter().map(|&s| strings.ids.get(s))), )*
+                    $( text_column(stringify!($t), self.$t.iter().map(|&s| strings.text.get(s))), )*
+                    $( text_column(stringify!($a), (0..self.$a.len()).map(|i| self.$a.get(i))), )*
+                ];
+                $( <$vt as ArrowValue>::put(stringify!($v), &self.$v, &mut cols)?; )*
+                polars::prelude::DataFrame::new(self.len(), cols)
             }
-            fn take(inp: &mut &[u8]) -> Option<Self> {
-                Some($Row {
-                    $( $d: Text::take(inp)?, )*
-                    $( $t: Text::take(inp)?, )*
-                    $( $a: Text::take(inp)?, )*
-                    $( $v: <$vt as Spill>::take(inp)?, )*
-                })
+            fn push_frame(
+                &mut self,
+                df: &polars::prelude::DataFrame,
+                strings: &mut Strings,
+            ) -> polars::prelude::PolarsResult<()> {
+                use crate::arrow::{text_values, ArrowValue};
+                let n = df.height();
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* } = self;
+                let Strings { text, ids } = strings;
+                // The same three groups at once as `push_rows`.
+                let (a, (b, c)) = rayon::join(
+                    || -> polars::prelude::PolarsResult<()> {
+                        let _ = &ids;
+                        $(
+                            let col = text_values(stringify!($d), df)?;
+                            $d.reserve(n);
+                            for s in col.iter().map(|s| s.unwrap_or_default()) {
+                                $d.push(ids.intern(s));
+                            }
+                        )*
+                        Ok(())
+                    },
+                    || {
+                        rayon::join(
+                            || -> polars::prelude::PolarsResult<()> {
+                                let _ = &text;
+                                $(
+                                    let col = text_values(stringify!($t), df)?;
+                                    $t.reserve(n);
+                                    for s in col.iter().map(|s| s.unwrap_or_default()) {
+                                        $t.push(text.intern(s));
+                                    }
+                                )*
+                                Ok(())
+                            },
+                            || -> polars::prelude::PolarsResult<()> {
+                                $(
+                                    let col = text_values(stringify!($a), df)?;
+                                    $a.reserve(n);
+                                    for s in col.iter().map(|s| s.unwrap_or_default()) {
+                                        $a.push(s);
+                                    }
+                                )*
+                                $( $v.extend(<$vt as ArrowValue>::take(stringify!($v), df)?); )*
+                                Ok(())
+                            },
+                        )
+                    },
+                );
+                a.and(b).and(c)
             }
         }
 
-        impl crate::spill::Columns for $Row {
-            fn put_columns(rows: &[Self], out: &mut Vec<u8>) {
-                $( for r in rows { r.$d.put(out); } )*
-                $( for r in rows { r.$t.put(out); } )*
-                $( for r in rows { r.$a.put(out); } )*
-                $( for r in rows { r.$v.put(out); } )*
-            }
-            fn take_columns(n: usize, inp: &mut &[u8]) -> Option<Vec<Self>> {
-                $( let mut $d: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
-                $( let mut $t: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
-                $( let mut $a: Vec<Text> = (0..n).map(|_| Text::take(inp)).collect::<Option<_>>()?; )*
-                $( let $v: Vec<$vt> = (0..n).map(|_| <$vt as Spill>::take(inp)).collect::<Option<_>>()?; )*
-                Some((0..n).map(|i| $Row {
-                    $( $d: std::mem::take(&mut $d[i]), )*
-                    $( $t: std::mem::take(&mut $t[i]), )*
-                    $( $a: std::mem::take(&mut $a[i]), )*
-                    $( $v: $v[i], )*
-                }).collect())
+        impl crate::arrow::ArrowRows for $Row {
+            fn to_frame(rows: &[Self]) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+                use crate::arrow::{text_column, ArrowValue};
+                let mut cols = vec![
+                    $( text_column(stringify!($d), rows.iter().map(|r| r.$d.as_str())), )*
+                    $( text_column(stringify!($t), rows.iter().map(|r| r.$t.as_str())), )*
+                    $( text_column(stringify!($a), rows.iter().map(|r| r.$a.as_str())), )*
+                ];
+                $(
+                    let vals: Vec<$vt> = rows.iter().map(|r| r.$v).collect();
+                    <$vt as ArrowValue>::put(stringify!($v), &vals, &mut cols)?;
+                )*
+                polars::prelude::DataFrame::new(rows.len(), cols)
             }
         }
 
