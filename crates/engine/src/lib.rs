@@ -459,11 +459,6 @@ pub fn write_outputs(
         Some(s) => s.changes.as_deref(),
         None => extras.changes.as_deref(),
     };
-    qianbiao_report::write_findings_csv_with_ids(&out("findings.csv"), findings, &ids)?;
-    qianbiao_report::write_findings_parquet_with_ids(&out("findings.parquet"), findings, &ids)?;
-    qianbiao_report::write_rejected(&out("rejected.csv"), rejected)?;
-    qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)?;
-    qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)?;
     let rule_status: Vec<Value> = o.rule_status.iter().map(RuleStatus::to_json).collect();
     let review = qianbiao_report::Review {
         as_of: o.as_of,
@@ -477,12 +472,36 @@ pub fn write_outputs(
         rule_status: &rule_status,
         masked: opts.mask,
     };
-    qianbiao_report::write_findings_xlsx(&out("findings.xlsx"), &review)?;
-    qianbiao_report::write_report_html(&out("report.html"), &review)?;
+    // The writers are independent: they run on both cores, the workbook (the longest)
+    // beside the others. The first error in this list's order is the one reported.
+    type Writer<'w> = Box<dyn Fn() -> Result<(), qianbiao_report::ReportError> + Send + Sync + 'w>;
+    let mut writers: Vec<Writer> = vec![
+        Box::new(|| qianbiao_report::write_findings_xlsx(&out("findings.xlsx"), &review)),
+        Box::new(|| {
+            qianbiao_report::write_findings_csv_with_ids(&out("findings.csv"), findings, &ids)
+        }),
+        Box::new(|| {
+            qianbiao_report::write_findings_parquet_with_ids(
+                &out("findings.parquet"),
+                findings,
+                &ids,
+            )
+        }),
+        Box::new(|| qianbiao_report::write_rejected(&out("rejected.csv"), rejected)),
+        Box::new(|| qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)),
+        Box::new(|| qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)),
+        Box::new(|| qianbiao_report::write_report_html(&out("report.html"), &review)),
+    ];
     if let Some(changes) = changes {
-        qianbiao_report::write_changes_csv(&out("changes.csv"), changes)?;
+        writers.push(Box::new(move || {
+            qianbiao_report::write_changes_csv(&out("changes.csv"), changes)
+        }));
         names.push("changes.csv".into());
     }
+    let results: Vec<Result<(), qianbiao_report::ReportError>> =
+        writers.par_iter().map(|w| w()).collect();
+    drop(writers);
+    results.into_iter().collect::<Result<(), _>>()?;
     for (name, bytes) in &extras.files {
         std::fs::write(out(name), bytes).map_err(io_error(&out(name)))?;
         names.push(name.clone());
@@ -497,14 +516,20 @@ pub fn write_outputs(
     }
     let mut outputs = serde_json::Map::new();
     names.sort();
-    for name in &names {
-        let p = out(name);
-        // Flushed to disk before the manifest names it: a manifest never lists a file
-        // whose bytes are still only in the page cache.
-        std::fs::File::open(&p)
-            .and_then(|f| f.sync_all())
-            .map_err(io_error(&p))?;
-        outputs.insert(name.clone(), json!(sha256_file(&p).map_err(io_error(&p))?));
+    let hashes: Vec<Result<String, EngineError>> = names
+        .par_iter()
+        .map(|name| {
+            let p = out(name);
+            // Flushed to disk before the manifest names it: a manifest never lists a file
+            // whose bytes are still only in the page cache.
+            std::fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(io_error(&p))?;
+            sha256_file(&p).map_err(io_error(&p))
+        })
+        .collect();
+    for (name, hash) in names.iter().zip(hashes) {
+        outputs.insert(name.clone(), json!(hash?));
     }
     let mut timings = o.timings.clone();
     timings.push(("write", ms(t_write)));
