@@ -11,6 +11,9 @@ pub mod finding;
 pub mod id;
 pub mod money;
 pub mod policy;
+pub mod rule;
+pub mod source;
+pub mod summary;
 pub mod sym;
 pub mod text;
 
@@ -20,4 +23,6 @@ pub use finding::{Finding, Severity};
 pub use id::IdNumber;
 pub use money::Fen;
 pub use policy::Policy;
+pub use rule::RuleMeta;
+pub use source::SourceKind;
 pub use sym::{Interner, Sym};

@@ -231,13 +231,24 @@ impl Ledger {
     }
 }
 
+/// The registry's rule descriptions, in code order: what the writers list rules by.
+pub fn rule_metas() -> Vec<&'static qianbiao_core::RuleMeta> {
+    registry().iter().map(|r| r.meta()).collect()
+}
+
 /// Per-collector money and findings, sorted by collector_id.
 pub fn collector_rows(ctx: &Context, findings: &[Finding]) -> Vec<CollectorRow> {
     let ds = ctx.ds;
+    let mny = qianbiao_core::summary::mny_rules(&rule_metas());
     let mut table: BTreeMap<String, CollectorRow> = BTreeMap::new();
-    fn get<'t>(table: &'t mut BTreeMap<String, CollectorRow>, id: &str) -> &'t mut CollectorRow {
+    fn get<'t>(
+        table: &'t mut BTreeMap<String, CollectorRow>,
+        id: &str,
+        rules: usize,
+    ) -> &'t mut CollectorRow {
         table.entry(id.to_string()).or_insert_with(|| CollectorRow {
             collector_id: id.to_string(),
+            mny: vec![0; rules],
             ..CollectorRow::default()
         })
     }
@@ -246,26 +257,23 @@ pub fn collector_rows(ctx: &Context, findings: &[Finding]) -> Vec<CollectorRow> 
         .iter()
         .filter(|p| p.is_effective() && !p.collector_id().is_empty())
     {
-        let r = get(&mut table, p.collector_id());
+        let r = get(&mut table, p.collector_id(), mny.len());
         r.payments += 1;
         r.amount += p.amount();
     }
     for d in ds.deposits().iter() {
-        get(&mut table, d.collector_id()).deposited_amount += d.amount();
+        get(&mut table, d.collector_id(), mny.len()).deposited_amount += d.amount();
     }
     for rc in ds.receipts().iter() {
-        let r = get(&mut table, rc.collector_id());
+        let r = get(&mut table, rc.collector_id(), mny.len());
         r.receipts += 1;
         r.receipt_amount += rc.amount();
     }
     for f in findings {
         for c in f.collector_id.split(';').filter(|c| !c.is_empty()) {
-            let r = get(&mut table, c);
+            let r = get(&mut table, c, mny.len());
             r.findings += 1;
-            if let Some(k) = qianbiao_report::tables::MNY_RULES
-                .iter()
-                .position(|m| *m == f.rule)
-            {
+            if let Some(k) = mny.iter().position(|m| *m == f.rule) {
                 r.mny[k] += 1;
             }
         }
@@ -460,6 +468,8 @@ pub fn write_outputs(
         None => extras.changes.as_deref(),
     };
     let rule_status: Vec<Value> = o.rule_status.iter().map(RuleStatus::to_json).collect();
+    let rules = rule_metas();
+    let mny = qianbiao_core::summary::mny_rules(&rules);
     let review = qianbiao_report::Review {
         as_of: o.as_of,
         pipeline: &opts.pipeline.name,
@@ -471,6 +481,7 @@ pub fn write_outputs(
         inputs: &o.ds.reports,
         rule_status: &rule_status,
         masked: opts.mask,
+        rules: &rules,
     };
     // The writers are independent: they run on both cores, the workbook (the longest)
     // beside the others. The first error in this list's order is the one reported.
@@ -488,7 +499,7 @@ pub fn write_outputs(
             )
         }),
         Box::new(|| qianbiao_report::write_rejected(&out("rejected.csv"), rejected)),
-        Box::new(|| qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors)),
+        Box::new(|| qianbiao_report::write_collectors(&out("collectors.csv"), &o.collectors, &mny)),
         Box::new(|| qianbiao_report::write_coverage(&out("coverage.csv"), &o.coverage)),
         Box::new(|| qianbiao_report::write_report_html(&out("report.html"), &review)),
     ];

@@ -444,16 +444,14 @@ fn load_source<T: Send>(
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
     out: &mut (dyn FnMut(Sink<T>) + Send),
 ) -> Result<(), IngestError> {
-    let required: Vec<Col> = source
-        .columns()
+    let required: Vec<Col> = crate::source::columns(source)
         .iter()
         .filter(|(_, r)| *r)
         .map(|(c, _)| *c)
         .collect();
     let is_header = |cells: &[String]| {
         let map = map_headers(source, cells);
-        source
-            .columns()
+        crate::source::columns(source)
             .iter()
             .zip(&map)
             .all(|((_, req), pos)| !*req || pos.is_some())
@@ -474,8 +472,7 @@ fn load_source<T: Send>(
             Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
             Err(OpenError::NoHeader { first_row }) => {
                 let map = map_headers(source, &first_row);
-                let missing: Vec<String> = source
-                    .columns()
+                let missing: Vec<String> = crate::source::columns(source)
                     .iter()
                     .zip(&map)
                     .filter(|((_, req), pos)| *req && pos.is_none())

@@ -40,10 +40,10 @@ pub struct ColMap {
 }
 
 impl ColMap {
-    /// From the file's header map (position `i` is the field of `source.columns()[i]`).
+    /// From the file's header map (position `i` is the field of `crate::source::columns(source)[i]`).
     pub fn new(source: SourceKind, header_map: &[Option<usize>]) -> ColMap {
         let mut pos = [None; Col::COUNT];
-        for ((col, _), field) in source.columns().iter().zip(header_map) {
+        for ((col, _), field) in crate::source::columns(source).iter().zip(header_map) {
             pos[*col as usize] = *field;
         }
         ColMap { pos }

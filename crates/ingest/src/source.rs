@@ -1,167 +1,93 @@
 //! The eight sources, their columns and the header aliases of `data-contract.md`.
 
-use std::fmt;
+pub use qianbiao_core::SourceKind;
 
-/// One of the eight departmental exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
-    /// 户籍: the household registry.
-    Hukou,
-    /// 死亡人员: death notices.
-    Deaths,
-    /// 特殊群体: special-group eligibility lists.
-    Eligibility,
-    /// 参保登记: insurance registrations.
-    Registrations,
-    /// 缴费明细: the payment ledger.
-    Payments,
-    /// 代办员收款登记: collectors' receipts.
-    Receipts,
-    /// 解缴入库: deposits.
-    Deposits,
-    /// 征收清册: the roster.
-    Roster,
-}
-
-impl SourceKind {
-    /// All sources in the order they are loaded.
-    pub const ALL: [SourceKind; 8] = [
-        SourceKind::Hukou,
-        SourceKind::Deaths,
-        SourceKind::Eligibility,
-        SourceKind::Registrations,
-        SourceKind::Payments,
-        SourceKind::Receipts,
-        SourceKind::Deposits,
-        SourceKind::Roster,
-    ];
-
-    /// The file or folder name of the source.
-    pub fn name(self) -> &'static str {
-        match self {
-            SourceKind::Hukou => "hukou",
-            SourceKind::Deaths => "deaths",
-            SourceKind::Eligibility => "eligibility",
-            SourceKind::Registrations => "registrations",
-            SourceKind::Payments => "payments",
-            SourceKind::Receipts => "receipts",
-            SourceKind::Deposits => "deposits",
-            SourceKind::Roster => "roster",
-        }
-    }
-
-    /// The Chinese name, for messages.
-    pub fn zh(self) -> &'static str {
-        match self {
-            SourceKind::Hukou => "户籍",
-            SourceKind::Deaths => "死亡人员",
-            SourceKind::Eligibility => "特殊群体",
-            SourceKind::Registrations => "参保登记",
-            SourceKind::Payments => "缴费明细",
-            SourceKind::Receipts => "收款登记",
-            SourceKind::Deposits => "解缴入库",
-            SourceKind::Roster => "征收清册",
-        }
-    }
-
-    /// True for `hukou` and `payments`, without which nothing runs.
-    pub fn is_required(self) -> bool {
-        matches!(self, SourceKind::Hukou | SourceKind::Payments)
-    }
-
-    /// The source's columns in order, each with whether a value is required (`*`).
-    pub fn columns(self) -> &'static [(Col, bool)] {
-        use Col::*;
-        match self {
-            SourceKind::Hukou => &[
-                (IdNumber, true),
-                (Name, true),
-                (Gender, false),
-                (BirthDate, false),
-                (Village, true),
-                (Office, false),
-                (HouseholdNo, false),
-                (ResidenceType, false),
-                (Status, false),
-                (StatusDate, false),
-            ],
-            SourceKind::Deaths => &[
-                (IdNumber, true),
-                (Name, false),
-                (DeathDate, true),
-                (Source, false),
-                (NoticeDate, false),
-            ],
-            SourceKind::Eligibility => &[
-                (IdNumber, true),
-                (Name, false),
-                (Category, true),
-                (DisabilityLevel, false),
-                (ValidFrom, true),
-                (ValidTo, false),
-                (SourceDept, false),
-            ],
-            SourceKind::Registrations => &[
-                (IdNumber, true),
-                (Name, false),
-                (Scheme, true),
-                (Status, false),
-                (Tier, false),
-                (StartDate, true),
-                (EndDate, false),
-            ],
-            SourceKind::Payments => &[
-                (TxnId, true),
-                (IdNumber, true),
-                (Name, false),
-                (Scheme, true),
-                (Period, true),
-                (Amount, true),
-                (PaidAt, true),
-                (Channel, false),
-                (PayerType, false),
-                (CollectorId, false),
-                (Village, false),
-                (ReceiptNo, false),
-                (PayerAccount, false),
-                (DepositId, false),
-                (Status, false),
-            ],
-            SourceKind::Receipts => &[
-                (ReceiptNo, true),
-                (CollectorId, true),
-                (IdNumber, true),
-                (Name, false),
-                (Scheme, true),
-                (Period, false),
-                (Amount, true),
-                (CollectedAt, true),
-                (Village, false),
-            ],
-            SourceKind::Deposits => &[
-                (DepositId, true),
-                (CollectorId, true),
-                (Amount, true),
-                (DepositedAt, true),
-                (PersonCount, false),
-                (Village, false),
-            ],
-            SourceKind::Roster => &[
-                (IdNumber, true),
-                (Name, false),
-                (Village, false),
-                (Scheme, true),
-                (ExpectedAmount, false),
-                (CollectorId, false),
-                (Batch, false),
-            ],
-        }
-    }
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+/// The source's columns in order, each with whether a value is required (`*`).
+pub fn columns(source: SourceKind) -> &'static [(Col, bool)] {
+    use Col::*;
+    match source {
+        SourceKind::Hukou => &[
+            (IdNumber, true),
+            (Name, true),
+            (Gender, false),
+            (BirthDate, false),
+            (Village, true),
+            (Office, false),
+            (HouseholdNo, false),
+            (ResidenceType, false),
+            (Status, false),
+            (StatusDate, false),
+        ],
+        SourceKind::Deaths => &[
+            (IdNumber, true),
+            (Name, false),
+            (DeathDate, true),
+            (Source, false),
+            (NoticeDate, false),
+        ],
+        SourceKind::Eligibility => &[
+            (IdNumber, true),
+            (Name, false),
+            (Category, true),
+            (DisabilityLevel, false),
+            (ValidFrom, true),
+            (ValidTo, false),
+            (SourceDept, false),
+        ],
+        SourceKind::Registrations => &[
+            (IdNumber, true),
+            (Name, false),
+            (Scheme, true),
+            (Status, false),
+            (Tier, false),
+            (StartDate, true),
+            (EndDate, false),
+        ],
+        SourceKind::Payments => &[
+            (TxnId, true),
+            (IdNumber, true),
+            (Name, false),
+            (Scheme, true),
+            (Period, true),
+            (Amount, true),
+            (PaidAt, true),
+            (Channel, false),
+            (PayerType, false),
+            (CollectorId, false),
+            (Village, false),
+            (ReceiptNo, false),
+            (PayerAccount, false),
+            (DepositId, false),
+            (Status, false),
+        ],
+        SourceKind::Receipts => &[
+            (ReceiptNo, true),
+            (CollectorId, true),
+            (IdNumber, true),
+            (Name, false),
+            (Scheme, true),
+            (Period, false),
+            (Amount, true),
+            (CollectedAt, true),
+            (Village, false),
+        ],
+        SourceKind::Deposits => &[
+            (DepositId, true),
+            (CollectorId, true),
+            (Amount, true),
+            (DepositedAt, true),
+            (PersonCount, false),
+            (Village, false),
+        ],
+        SourceKind::Roster => &[
+            (IdNumber, true),
+            (Name, false),
+            (Village, false),
+            (Scheme, true),
+            (ExpectedAmount, false),
+            (CollectorId, false),
+            (Batch, false),
+        ],
     }
 }
 
@@ -290,14 +216,13 @@ impl Col {
 }
 
 /// Maps a file's headers to the source's columns: position `i` of the result is the field
-/// index of `source.columns()[i]`, if present. The first header naming a column wins.
+/// index of `crate::source::columns(source)[i]`, if present. The first header naming a column wins.
 pub fn map_headers(source: SourceKind, headers: &[String]) -> Vec<Option<usize>> {
     let trimmed: Vec<String> = headers
         .iter()
         .map(|h| qianbiao_core::text::trim_header(h))
         .collect();
-    source
-        .columns()
+    crate::source::columns(source)
         .iter()
         .map(|(col, _)| trimmed.iter().position(|h| col.matches(h)))
         .collect()

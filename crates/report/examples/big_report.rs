@@ -107,6 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|r| serde_json::json!({"code": r.meta().code, "status": "run"}))
         .collect();
+    let metas: Vec<_> = rules.iter().map(|r| r.meta()).collect();
     let review = Review {
         as_of: NaiveDate::from_ymd_opt(2022, 1, 28).ok_or("date")?,
         pipeline: "generated",
@@ -118,6 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         inputs: &[],
         rule_status: &status,
         masked: false,
+        rules: &metas,
     };
     qianbiao_report::write_report_html(&out.join("report.html"), &review)?;
     let mut by_rule: BTreeMap<&str, (u64, Fen)> = BTreeMap::new();

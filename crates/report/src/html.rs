@@ -113,7 +113,7 @@ pub fn report_html(r: &Review) -> String {
     );
     summary(&mut h, r);
     if let Some(changes) = r.changes {
-        changes_section(&mut h, changes);
+        changes_section(&mut h, r, changes);
     }
     charts_section(&mut h, r);
     findings_section(&mut h, r);
@@ -274,7 +274,7 @@ fn source_zh(s: &str) -> &'static str {
     }
 }
 
-fn changes_section(h: &mut String, changes: &[qianbiao_core::Change]) {
+fn changes_section(h: &mut String, r: &Review, changes: &[qianbiao_core::Change]) {
     let kinds = [
         ChangeKind::New,
         ChangeKind::Changed,
@@ -320,7 +320,7 @@ fn changes_section(h: &mut String, changes: &[qianbiao_core::Change]) {
             h,
             "<tr><td>{}</td><td>{}</td>",
             esc(rule),
-            esc(crate::review::rule_name_zh(rule))
+            esc(r.rule_name_zh(rule))
         );
         for k in kinds {
             let (n, _) = by.get(&(rule, k)).copied().unwrap_or_default();
@@ -431,7 +431,7 @@ fn charts_section(h: &mut String, r: &Review) {
         chart(h, "参保率", "", "<p class=\"empty\">没有参保率数据。</p>");
     }
     for band in bands {
-        let rows: Vec<&qianbiao_rules::cov::CoverageRow> = r
+        let rows: Vec<&qianbiao_core::summary::CoverageRow> = r
             .coverage
             .iter()
             .filter(|c| c.band == band && c.eligible > 0)
@@ -556,10 +556,10 @@ fn findings_section(h: &mut String, r: &Review) {
 
 /// The embedded data: rule names, and one array per finding (amount in fen).
 fn data(r: &Review) -> Value {
-    let rules: serde_json::Map<String, Value> = qianbiao_rules::registry()
+    let rules: serde_json::Map<String, Value> = r
+        .rules
         .iter()
-        .map(|x| {
-            let m = x.meta();
+        .map(|m| {
             (
                 m.code.to_string(),
                 json!([m.name_zh, severity_zh(m.severity)]),

@@ -2,12 +2,10 @@
 //! words they show it with.
 
 use chrono::NaiveDate;
+use qianbiao_core::summary::{CollectorRow, CoverageRow};
+use qianbiao_core::RuleMeta;
 use qianbiao_core::{Change, Fen, Finding, Severity};
 use qianbiao_ingest::FileReport;
-use qianbiao_rules::cov::CoverageRow;
-use qianbiao_rules::RuleMeta;
-
-use crate::tables::CollectorRow;
 
 /// Everything a reviewers' output shows, as the run wrote it (already masked under
 /// `--mask`).
@@ -33,6 +31,8 @@ pub struct Review<'a> {
     pub rule_status: &'a [serde_json::Value],
     /// True under `--mask`.
     pub masked: bool,
+    /// The rule catalogue, in code order (the registry's descriptions).
+    pub rules: &'a [&'static RuleMeta],
 }
 
 /// One rule's line of the summary.
@@ -49,12 +49,25 @@ pub struct RuleTotal {
 }
 
 impl Review<'_> {
+    /// The Chinese name of a rule code of the catalogue; empty for an unknown code.
+    pub fn rule_name_zh(&self, code: &str) -> &'static str {
+        self.rules
+            .iter()
+            .find(|m| m.code == code)
+            .map_or("", |m| m.name_zh)
+    }
+
+    /// The catalogue's MNY rules: the per-rule columns of the collectors table.
+    pub fn mny_rules(&self) -> Vec<&'static str> {
+        qianbiao_core::summary::mny_rules(self.rules)
+    }
+
     /// Per rule of the registry, in code order: count, amount and whether it ran.
     pub fn rule_totals(&self) -> Vec<RuleTotal> {
-        let mut out: Vec<RuleTotal> = qianbiao_rules::registry()
+        let mut out: Vec<RuleTotal> = self
+            .rules
             .iter()
-            .map(|r| {
-                let meta = r.meta();
+            .map(|&meta| {
                 let skipped = self
                     .rule_status
                     .iter()
@@ -126,16 +139,6 @@ pub fn band_zh(band: &str) -> String {
     }
 }
 
-/// The Chinese name of a rule code, or the code itself for an unknown one.
-pub fn rule_name_zh(code: &str) -> &'static str {
-    qianbiao_rules::registry()
-        .iter()
-        .map(|r| r.meta())
-        .find(|m| m.code == code)
-        .map(|m| m.name_zh)
-        .unwrap_or("")
-}
-
 /// Width of text as a spreadsheet shows it: CJK and full-width characters count two.
 pub fn display_width(s: &str) -> usize {
     s.chars()
@@ -153,10 +156,6 @@ mod tests {
         assert_eq!(band_zh("medical"), "医保");
         assert_eq!(band_zh("other"), "other");
         assert_eq!(family_zh("MNY-003"), "资金与清册");
-        assert_eq!(
-            rule_name_zh("DUP-001"),
-            qianbiao_rules::registry()[0].meta().name_zh
-        );
         assert_eq!(display_width("王涛ab"), 6);
     }
 }

@@ -2,18 +2,13 @@
 
 use std::path::Path;
 
-use qianbiao_core::Fen;
-use qianbiao_rules::cov::CoverageRow;
+pub use qianbiao_core::summary::{mny_rules, CollectorRow, CoverageRow};
 
 use crate::{csv_err, csv_writer, guard, ReportError};
 
-/// The MNY rules counted per collector.
-pub const MNY_RULES: [&str; 6] = [
-    "MNY-001", "MNY-002", "MNY-003", "MNY-004", "MNY-005", "MNY-006",
-];
-
-/// The columns of `collectors.csv` (and the collectors sheet), in order.
-pub fn collector_columns() -> Vec<&'static str> {
+/// The columns of `collectors.csv` (and the collectors sheet), in order: the money, then
+/// one column per MNY rule of the catalogue (`mny`, from [`mny_rules`]).
+pub fn collector_columns<'m>(mny: &[&'m str]) -> Vec<&'m str> {
     let mut cols = vec![
         "collector_id",
         "payments",
@@ -24,43 +19,19 @@ pub fn collector_columns() -> Vec<&'static str> {
         "difference",
         "findings",
     ];
-    cols.extend(MNY_RULES);
+    cols.extend(mny);
     cols
 }
 
-/// One collector's money: what they booked, handed in and wrote receipts for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CollectorRow {
-    /// 代办员编号.
-    pub collector_id: String,
-    /// Effective payments carrying the collector.
-    pub payments: u64,
-    /// Their total.
-    pub amount: Fen,
-    /// Total of the collector's deposits rows.
-    pub deposited_amount: Fen,
-    /// The collector's receipts rows.
-    pub receipts: u64,
-    /// Their total.
-    pub receipt_amount: Fen,
-    /// Findings naming the collector, all rules.
-    pub findings: u64,
-    /// Findings per MNY rule, in [`MNY_RULES`] order.
-    pub mny: [u64; 6],
-}
-
-impl CollectorRow {
-    /// Booked minus deposited: money the collector still holds (negative: deposited more).
-    pub fn difference(&self) -> Fen {
-        self.amount - self.deposited_amount
-    }
-}
-
-/// Writes `collectors.csv`.
-pub fn write_collectors(path: &Path, rows: &[CollectorRow]) -> Result<(), ReportError> {
+/// Writes `collectors.csv`; `mny` names the rows' MNY counts.
+pub fn write_collectors(
+    path: &Path,
+    rows: &[CollectorRow],
+    mny: &[&str],
+) -> Result<(), ReportError> {
     let mut w = csv_writer(path, false)?;
     let err = csv_err(path);
-    w.write_record(collector_columns()).map_err(&err)?;
+    w.write_record(collector_columns(mny)).map_err(&err)?;
     for r in rows {
         let mut cells = vec![
             guard(&r.collector_id).into_owned(),
@@ -72,7 +43,8 @@ pub fn write_collectors(path: &Path, rows: &[CollectorRow]) -> Result<(), Report
             r.difference().to_string(),
             r.findings.to_string(),
         ];
-        cells.extend(r.mny.iter().map(u64::to_string));
+        // One cell per column, whatever the row holds.
+        cells.extend((0..mny.len()).map(|k| r.mny.get(k).copied().unwrap_or(0).to_string()));
         w.write_record(&cells).map_err(&err)?;
     }
     w.flush().map_err(|e| ReportError::Io {
@@ -114,4 +86,40 @@ pub fn write_coverage(path: &Path, rows: &[CoverageRow]) -> Result<(), ReportErr
         file: path.display().to_string(),
         source: e,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qianbiao_core::Fen;
+
+    #[test]
+    fn collectors_have_a_column_per_mny_rule_given_and_a_cell_for_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collectors.csv");
+        let rows = [
+            CollectorRow {
+                collector_id: "C1".into(),
+                payments: 2,
+                amount: Fen(64_000),
+                deposited_amount: Fen(32_000),
+                mny: vec![1, 0, 3],
+                ..CollectorRow::default()
+            },
+            // A row built without counts still fills every column.
+            CollectorRow {
+                collector_id: "C2".into(),
+                ..CollectorRow::default()
+            },
+        ];
+        write_collectors(&path, &rows, &["MNY-001", "MNY-002", "MNY-009"]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "collector_id,payments,amount,deposited_amount,receipts,receipt_amount,difference,findings,MNY-001,MNY-002,MNY-009"
+        );
+        assert_eq!(lines[1], "C1,2,640.00,320.00,0,0.00,320.00,0,1,0,3");
+        assert_eq!(lines[2], "C2,0,0.00,0.00,0,0.00,0.00,0,0,0,0");
+    }
 }

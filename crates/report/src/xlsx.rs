@@ -14,7 +14,6 @@ use rust_xlsxwriter::{
 };
 
 use crate::review::{band_zh, display_width, family_zh, severity_zh, Review};
-use crate::tables::MNY_RULES;
 use crate::ReportError;
 
 /// Rows Excel can show on one sheet, header included.
@@ -311,7 +310,7 @@ fn findings_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), Xls
         let row = (i + 1) as u32;
         s.text(row, 0, id)?;
         s.text(row, 1, x.rule)?;
-        s.text(row, 2, crate::review::rule_name_zh(x.rule))?;
+        s.text(row, 2, r.rule_name_zh(x.rule))?;
         s.text(row, 3, severity_zh(x.severity))?;
         s.text(row, 4, &x.key)?;
         s.text(row, 5, &x.id_number)?;
@@ -331,6 +330,7 @@ fn findings_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), Xls
 }
 
 fn collectors_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
+    let mny = r.mny_rules();
     let mut headers: Vec<String> = [
         "代办员",
         "缴费笔数",
@@ -344,11 +344,7 @@ fn collectors_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), X
     .iter()
     .map(|s| s.to_string())
     .collect();
-    headers.extend(
-        MNY_RULES
-            .iter()
-            .map(|c| format!("{c} {}", crate::review::rule_name_zh(c))),
-    );
+    headers.extend(mny.iter().map(|c| format!("{c} {}", r.rule_name_zh(c))));
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
     let mut s = Sheet::new(ws, "代办员", &headers, f)?;
     for (i, c) in r.collectors.iter().enumerate() {
@@ -361,8 +357,9 @@ fn collectors_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), X
         s.money(row, 5, c.receipt_amount, f)?;
         s.money(row, 6, c.difference(), f)?;
         s.count(row, 7, c.findings)?;
-        for (k, n) in c.mny.iter().enumerate() {
-            s.count(row, 8 + k as u16, *n)?;
+        for k in 0..mny.len() {
+            let n = c.mny.get(k).copied().unwrap_or(0);
+            s.count(row, 8 + k as u16, n)?;
         }
     }
     s.finish()

@@ -3,8 +3,7 @@
 //! own doc comments ([`catalogue_markdown`]).
 #![warn(missing_docs)]
 
-use qianbiao_core::{Finding, Severity};
-use qianbiao_ingest::SourceKind;
+use qianbiao_core::Finding;
 
 pub mod context;
 pub mod link;
@@ -57,22 +56,7 @@ pub mod elg;
 pub mod idn;
 pub mod mny;
 
-/// What describes a rule, besides its check.
-#[derive(Debug, Clone, Copy)]
-pub struct RuleMeta {
-    /// Stable code, e.g. `DTH-001`; never reused.
-    pub code: &'static str,
-    /// Severity of every finding of the rule.
-    pub severity: Severity,
-    /// Chinese name.
-    pub name_zh: &'static str,
-    /// English name.
-    pub name_en: &'static str,
-    /// Sources needed beyond `hukou` and `payments`; the rule is skipped without them.
-    pub needs: &'static [SourceKind],
-    /// The rule's documentation (Markdown), from its doc comment.
-    pub doc: &'static str,
-}
+pub use qianbiao_core::rule::RuleMeta;
 
 /// What `declare_rule!` writes for a rule: its description.
 pub trait Described {

@@ -1,41 +1,12 @@
 //! COV: coverage against the plan's targets, and the coverage table behind it.
 
 use qianbiao_core::HukouStatus;
-use rust_decimal::Decimal;
 
 use crate::Context;
 
 pub mod cov_001_coverage_target;
 
-/// One row of `coverage.csv`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoverageRow {
-    /// Hukou village.
-    pub village: String,
-    /// Band name, e.g. `pension_45_59`.
-    pub band: String,
-    /// Eligible residents.
-    pub eligible: u64,
-    /// Of them, those with an effective payment of the band's scheme for Y.
-    pub covered: u64,
-    /// The band's target, if any.
-    pub target: Option<Decimal>,
-}
-
-impl CoverageRow {
-    /// covered / eligible, rounded to 4 places; None with nobody eligible.
-    pub fn rate(&self) -> Option<Decimal> {
-        (self.eligible > 0)
-            .then(|| (Decimal::from(self.covered) / Decimal::from(self.eligible)).round_dp(4))
-    }
-
-    /// Below a target, compared exactly (covered < target × eligible); None without a
-    /// target or with nobody eligible.
-    pub fn below_target(&self) -> Option<bool> {
-        let t = self.target?;
-        (self.eligible > 0).then(|| Decimal::from(self.covered) < t * Decimal::from(self.eligible))
-    }
-}
+pub use qianbiao_core::summary::CoverageRow;
 
 /// Coverage per village and band: eligible = hukou residents with status 正常 (residence
 /// permits included), alive at the window end, of an age in the band, without an active

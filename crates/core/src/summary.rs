@@ -1,0 +1,123 @@
+//! The run's two summary tables, `coverage.csv` and `collectors.csv`: COV-001 and the
+//! engine fill them, the writers write them.
+
+use rust_decimal::Decimal;
+
+use crate::rule::RuleMeta;
+use crate::Fen;
+
+/// One row of `coverage.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageRow {
+    /// Hukou village.
+    pub village: String,
+    /// Band name, e.g. `pension_45_59`.
+    pub band: String,
+    /// Eligible residents.
+    pub eligible: u64,
+    /// Of them, those with an effective payment of the band's scheme for Y.
+    pub covered: u64,
+    /// The band's target, if any.
+    pub target: Option<Decimal>,
+}
+
+impl CoverageRow {
+    /// covered / eligible, rounded to 4 places; None with nobody eligible.
+    pub fn rate(&self) -> Option<Decimal> {
+        (self.eligible > 0)
+            .then(|| (Decimal::from(self.covered) / Decimal::from(self.eligible)).round_dp(4))
+    }
+
+    /// Below a target, compared exactly (covered < target × eligible); None without a
+    /// target or with nobody eligible.
+    pub fn below_target(&self) -> Option<bool> {
+        let t = self.target?;
+        (self.eligible > 0).then(|| Decimal::from(self.covered) < t * Decimal::from(self.eligible))
+    }
+}
+
+/// One collector's money: what they booked, handed in and wrote receipts for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectorRow {
+    /// 代办员编号.
+    pub collector_id: String,
+    /// Effective payments carrying the collector.
+    pub payments: u64,
+    /// Their total.
+    pub amount: Fen,
+    /// Total of the collector's deposits rows.
+    pub deposited_amount: Fen,
+    /// The collector's receipts rows.
+    pub receipts: u64,
+    /// Their total.
+    pub receipt_amount: Fen,
+    /// Findings naming the collector, all rules.
+    pub findings: u64,
+    /// Findings per MNY rule, in the order of [`mny_rules`].
+    pub mny: Vec<u64>,
+}
+
+impl CollectorRow {
+    /// Booked minus deposited: money the collector still holds (negative: deposited more).
+    pub fn difference(&self) -> Fen {
+        self.amount - self.deposited_amount
+    }
+}
+
+/// The MNY rules of a catalogue, in its order: the per-rule columns of the collectors
+/// table.
+pub fn mny_rules(rules: &[&'static RuleMeta]) -> Vec<&'static str> {
+    rules
+        .iter()
+        .map(|m| m.code)
+        .filter(|c| c.starts_with("MNY-"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Severity, SourceKind};
+
+    fn meta(code: &'static str) -> &'static RuleMeta {
+        Box::leak(Box::new(RuleMeta {
+            code,
+            severity: Severity::High,
+            name_zh: "",
+            name_en: "",
+            needs: &[SourceKind::Deposits],
+            doc: "",
+        }))
+    }
+
+    #[test]
+    fn the_collectors_mny_columns_are_the_catalogues_mny_rules_in_its_order() {
+        let rules = [
+            meta("DUP-001"),
+            meta("MNY-001"),
+            meta("AMT-005"),
+            meta("MNY-007"),
+            meta("MNY-002"),
+        ];
+        assert_eq!(mny_rules(&rules), ["MNY-001", "MNY-007", "MNY-002"]);
+        assert!(mny_rules(&rules[..1]).is_empty());
+    }
+
+    #[test]
+    fn coverage_rates_and_targets_are_exact() {
+        let row = |eligible, covered, target: Option<&str>| CoverageRow {
+            village: "店子村".into(),
+            band: "medical".into(),
+            eligible,
+            covered,
+            target: target.map(|t| t.parse().unwrap()),
+        };
+        assert_eq!(row(3, 2, None).rate(), Some("0.6667".parse().unwrap()));
+        assert_eq!(row(0, 0, Some("0.9")).rate(), None);
+        assert_eq!(row(0, 0, Some("0.9")).below_target(), None);
+        // 9 of 10 is exactly the target: not below.
+        assert_eq!(row(10, 9, Some("0.9")).below_target(), Some(false));
+        assert_eq!(row(10, 8, Some("0.9")).below_target(), Some(true));
+        assert_eq!(row(10, 8, None).below_target(), None);
+    }
+}
