@@ -13,10 +13,11 @@ use qianbiao_report::{CollectorRow, ReportError};
 use qianbiao_rules::cov::CoverageRow;
 use qianbiao_rules::{registry, Context};
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub mod partition;
 pub use partition::Partitioning;
+pub mod manifest;
 
 /// Why a run could not complete (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -116,16 +117,7 @@ pub struct RuleStatus {
 impl RuleStatus {
     /// The status as the manifest writes it.
     pub fn to_json(&self) -> Value {
-        match &self.skipped {
-            Some(why) => json!({"code": self.code, "status": "skipped", "reason": why}),
-            None => json!({
-                "code": self.code,
-                "status": "run",
-                "findings": self.findings,
-                "amount": self.amount,
-                "millis": self.millis,
-            }),
-        }
+        serde_json::to_value(manifest::RuleEntry::from(self)).expect("a rule status serialises")
     }
 
     /// Adds the same rule's status in another partition of the run.
@@ -525,7 +517,7 @@ pub fn write_outputs(
             "injected write failure",
         )));
     }
-    let mut outputs = serde_json::Map::new();
+    let mut outputs = BTreeMap::new();
     names.sort();
     let hashes: Vec<Result<String, EngineError>> = names
         .par_iter()
@@ -540,27 +532,26 @@ pub fn write_outputs(
         })
         .collect();
     for (name, hash) in names.iter().zip(hashes) {
-        outputs.insert(name.clone(), json!(hash?));
+        outputs.insert(name.clone(), hash?);
     }
     let mut timings = o.timings.clone();
     timings.push(("write", ms(t_write)));
-    let mut manifest = manifest(ManifestParts {
+    let mut manifest = manifest::Manifest::of(manifest::Parts {
         opts,
         ds: &o.ds,
         as_of: o.as_of,
         as_of_from: o.as_of_from,
         findings: &o.findings,
-        rule_status,
+        rule_status: &o.rule_status,
         persons: o.persons,
         ledger: &o.ledger,
         partitions: &o.partitions,
         components: o.components,
         timings: &timings,
     });
-    manifest["outputs"] = Value::Object(outputs);
-    if let Some(prev) = &extras.previous_manifest_sha256 {
-        manifest["previous_manifest_sha256"] = json!(prev);
-    }
+    manifest.outputs = outputs;
+    manifest.previous_manifest_sha256 = extras.previous_manifest_sha256.clone();
+    let manifest = serde_json::to_value(&manifest).expect("the manifest serialises");
     let text = serde_json::to_string_pretty(&manifest).expect("manifest serialises") + "\n";
     let mp = out("manifest.json");
     std::fs::write(&mp, text).map_err(io_error(&mp))?;
@@ -657,122 +648,4 @@ fn remove_stale(out: &Path, prefix: &str) {
             }
         }
     }
-}
-
-struct ManifestParts<'a> {
-    opts: &'a RunOptions<'a>,
-    ds: &'a Dataset,
-    as_of: NaiveDate,
-    as_of_from: &'a str,
-    findings: &'a [Finding],
-    rule_status: Vec<Value>,
-    persons: usize,
-    ledger: &'a Ledger,
-    partitions: &'a [u64],
-    components: Option<partition::Stats>,
-    timings: &'a [(&'static str, u64)],
-}
-
-fn manifest(m: ManifestParts) -> Value {
-    let ds = m.ds;
-    let mut sources = Vec::new();
-    for s in qianbiao_ingest::SourceKind::ALL {
-        let files: Vec<Value> = ds
-            .reports
-            .iter()
-            .filter(|r| r.source == s.name())
-            .map(|r| {
-                json!({
-                    "path": r.path,
-                    "sha256": r.sha256,
-                    "format": r.format,
-                    "rows_read": r.rows_read,
-                    "rows_accepted": r.rows_accepted,
-                    "rows_rejected": r.rows_rejected,
-                    "duplicate_rows": r.duplicate_rows,
-                    "blank_rows": r.blank_rows,
-                    "preamble_rows": r.preamble_rows,
-                    "total_rows": r.total_rows,
-                    "lines": r.lines,
-                    "millis": r.millis,
-                })
-            })
-            .collect();
-        let ignored: Vec<Value> = ds
-            .ignored
-            .iter()
-            .filter(|i| i.source == s.name())
-            .map(|i| json!({"path": i.path, "reason": i.reason}))
-            .collect();
-        sources.push(json!({
-            "source": s.name(),
-            "present": ds.has(s),
-            "files": files,
-            "ignored": ignored,
-        }));
-    }
-    let sum = |f: fn(&qianbiao_ingest::FileReport) -> u64| ds.reports.iter().map(f).sum::<u64>();
-    let mut totals: BTreeMap<&str, (u64, Fen)> = BTreeMap::new();
-    for f in m.findings {
-        let e = totals.entry(f.rule).or_default();
-        e.0 += 1;
-        e.1 += f.amount;
-    }
-    let by_rule: serde_json::Map<String, Value> = totals
-        .into_iter()
-        .map(|(rule, (count, amount))| {
-            (rule.to_string(), json!({"count": count, "amount": amount}))
-        })
-        .collect();
-    let timings: serde_json::Map<String, Value> = m
-        .timings
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    let mut partitions = json!({"count": m.partitions.len(), "rows": m.partitions});
-    if let Some(st) = m.components {
-        partitions["components"] = json!(st.components);
-        partitions["largest_component_rows"] = json!(st.largest);
-        partitions["keys_table_bytes"] = json!(st.keys_bytes);
-        partitions["spill_bytes"] = json!(st.spill_bytes);
-    }
-    json!({
-        "engine": {"name": "qianbiao", "version": VERSION},
-        "pipeline": {"name": m.opts.pipeline.name, "source": m.opts.pipeline_source},
-        "policy": m.opts.pipeline.policy,
-        "as_of": m.as_of.to_string(),
-        "as_of_from": m.as_of_from,
-        "data": path_text(&m.opts.data),
-        "sources": sources,
-        "rows": {
-            "read": sum(|r| r.rows_read),
-            "accepted": sum(|r| r.rows_accepted),
-            "rejected": sum(|r| r.rows_rejected),
-            "duplicate_rows": sum(|r| r.duplicate_rows),
-            "blank_rows": sum(|r| r.blank_rows),
-            "preamble_rows": sum(|r| r.preamble_rows),
-            "total_rows": sum(|r| r.total_rows),
-        },
-        "persons": m.persons,
-        "partitions": partitions,
-        "rules": m.rule_status,
-        "findings": {
-            "total": m.findings.len(),
-            "amount": m.findings.iter().map(|f| f.amount).sum::<Fen>(),
-            "by_rule": by_rule,
-        },
-        "ledger": {
-            "payments_kept": m.ledger.payments_kept,
-            "effective_payments": m.ledger.effective_payments,
-            "effective_amount": m.ledger.effective_amount,
-            "collector_payments_amount": m.ledger.collector_payments_amount,
-            "deposits_amount": m.ledger.deposits_amount,
-            "receipts_amount": m.ledger.receipts_amount,
-        },
-        "timings_ms": timings,
-    })
-}
-
-fn path_text(p: &Path) -> String {
-    p.display().to_string()
 }
