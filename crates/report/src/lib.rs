@@ -12,12 +12,15 @@ use polars::prelude::*;
 use qianbiao_core::Finding;
 
 mod charts;
+pub mod columns;
 pub mod html;
 pub mod mask;
 pub mod review;
 pub mod tables;
 pub mod xlsx;
 
+pub use columns::{finding_columns, finding_headers};
+use columns::{Cell, FindingRow, Kind, FINDINGS};
 pub use html::write_report_html;
 pub use review::Review;
 pub use tables::{write_collectors, write_coverage, CollectorRow};
@@ -53,24 +56,6 @@ pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(cell)
     }
 }
-
-/// The findings columns of the contract, in order.
-pub const FINDING_COLUMNS: [&str; 14] = [
-    "finding_id",
-    "rule",
-    "severity",
-    "key",
-    "id_number",
-    "name",
-    "village",
-    "collector_id",
-    "scheme",
-    "period",
-    "amount",
-    "txn_ids",
-    "detail",
-    "sources",
-];
 
 fn io_err(file: &Path) -> impl Fn(std::io::Error) -> ReportError + '_ {
     move |source| ReportError::Io {
@@ -119,31 +104,15 @@ pub fn write_findings_csv_with_ids(
 ) -> Result<(), ReportError> {
     let mut w = csv_writer(path, true)?;
     let err = csv_err(path);
-    w.write_record(FINDING_COLUMNS).map_err(&err)?;
+    w.write_record(finding_columns()).map_err(&err)?;
+    let cols: Vec<&columns::Column> = FINDINGS.iter().filter(|c| c.name.is_some()).collect();
     for (f, id) in findings.iter().zip(ids) {
-        let period = f.period.map(|p| p.to_string()).unwrap_or_default();
-        let scheme = f.scheme.map(|s| s.as_str()).unwrap_or("");
-        let txn = f.txn_ids.join(";");
-        let src = f.sources.join(";");
-        let amount = f.amount.to_string();
-        let cells = [
-            id.as_str(),
-            f.rule,
-            f.severity.as_str(),
-            &f.key,
-            &f.id_number,
-            &f.name,
-            &f.village,
-            &f.collector_id,
-            scheme,
-            &period,
-            &amount,
-            &txn,
-            &f.detail,
-            &src,
-        ];
-        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
-            .map_err(&err)?;
+        let row = FindingRow { f, id };
+        w.write_record(
+            cols.iter()
+                .map(|c| guard(&(c.data)(row).csv_text()).into_owned()),
+        )
+        .map_err(&err)?;
     }
     w.flush().map_err(io_err(path))
 }
@@ -156,30 +125,45 @@ pub fn findings_frame(findings: &[Finding]) -> PolarsResult<DataFrame> {
 
 /// As [`findings_frame`], with each finding's id given.
 pub fn findings_frame_with_ids(findings: &[Finding], ids: &[String]) -> PolarsResult<DataFrame> {
-    let s = |name: &str, f: &dyn Fn(&Finding) -> String| -> Column {
-        Column::new(name.into(), findings.iter().map(f).collect::<Vec<String>>())
-    };
-    let amount: Vec<i128> = findings.iter().map(|f| i128::from(f.amount.0)).collect();
-    let amount = Series::new("amount".into(), amount).into_decimal(38, 2)?;
-    let period: Vec<Option<i32>> = findings.iter().map(|f| f.period).collect();
-    DataFrame::new_infer_height(vec![
-        Column::new("finding_id".into(), ids.to_vec()),
-        s("rule", &|f| f.rule.to_string()),
-        s("severity", &|f| f.severity.as_str().to_string()),
-        s("key", &|f| f.key.clone()),
-        s("id_number", &|f| f.id_number.clone()),
-        s("name", &|f| f.name.clone()),
-        s("village", &|f| f.village.clone()),
-        s("collector_id", &|f| f.collector_id.clone()),
-        s("scheme", &|f| {
-            f.scheme.map(|x| x.as_str().to_string()).unwrap_or_default()
-        }),
-        Column::new("period".into(), period),
-        amount.into_column(),
-        s("txn_ids", &|f| f.txn_ids.join(";")),
-        s("detail", &|f| f.detail.clone()),
-        s("sources", &|f| f.sources.join(";")),
-    ])
+    let rows: Vec<FindingRow> = findings
+        .iter()
+        .zip(ids)
+        .map(|(f, id)| FindingRow { f, id })
+        .collect();
+    let mut out = Vec::new();
+    for c in FINDINGS {
+        let Some(name) = c.name else { continue };
+        let cells = rows.iter().map(|&r| (c.data)(r));
+        out.push(match c.kind {
+            Kind::Text => Column::new(
+                name.into(),
+                cells
+                    .map(|v| v.csv_text().into_owned())
+                    .collect::<Vec<String>>(),
+            ),
+            Kind::Year => Column::new(
+                name.into(),
+                cells
+                    .map(|v| match v {
+                        Cell::Year(y) => y,
+                        _ => None,
+                    })
+                    .collect::<Vec<Option<i32>>>(),
+            ),
+            Kind::Money => {
+                let fen: Vec<i128> = cells
+                    .map(|v| match v {
+                        Cell::Money(m) => i128::from(m.0),
+                        _ => 0,
+                    })
+                    .collect();
+                Series::new(name.into(), fen)
+                    .into_decimal(38, 2)?
+                    .into_column()
+            }
+        });
+    }
+    DataFrame::new(rows.len(), out)
 }
 
 /// Writes `findings.parquet` (no statistics that vary by run: the file is byte-identical
@@ -303,7 +287,7 @@ mod tests {
         assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
         let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), FINDING_COLUMNS.join(","));
+        assert_eq!(lines.next().unwrap(), finding_columns().join(","));
         let row = lines.next().unwrap();
         assert!(row.contains(",320.00,"), "{row}");
         assert!(row.contains("'=HYPERLINK"), "{row}");
@@ -328,7 +312,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        assert_eq!(cols, FINDING_COLUMNS);
+        assert_eq!(cols, finding_columns());
         assert_eq!(
             df.column("amount").unwrap().dtype(),
             &DataType::Decimal(38, 2)

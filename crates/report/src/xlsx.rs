@@ -29,26 +29,6 @@ pub const CUT_MARK: &str = "…（全文见 findings.csv）";
 /// Widest column, in characters: longer text stays in the cell, visible when selected.
 const MAX_WIDTH: usize = 60;
 
-/// The headers of the findings sheet, in the order of the contract's columns (with the
-/// rule's Chinese name after its code).
-pub const FINDING_HEADERS: [&str; 15] = [
-    "疑点编号",
-    "规则",
-    "规则名称",
-    "严重程度",
-    "关键字",
-    "身份证号",
-    "姓名",
-    "村",
-    "代办员",
-    "险种",
-    "年度",
-    "金额",
-    "交易号",
-    "说明",
-    "证据（文件:行）",
-];
-
 /// A cell's text, cut to what Excel holds with [`CUT_MARK`] at the end.
 pub fn cell_text(s: &str) -> Cow<'_, str> {
     // Byte length bounds the UTF-16 length: most cells skip the count.
@@ -305,26 +285,21 @@ enum Fact {
 }
 
 fn findings_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
-    let mut s = Sheet::new(ws, "疑点明细", &FINDING_HEADERS, f)?;
+    use crate::columns::{Cell, FindingRow, FINDINGS};
+    let headers = crate::finding_headers();
+    let mut s = Sheet::new(ws, "疑点明细", &headers, f)?;
     for (i, (x, id)) in r.findings.iter().zip(r.ids).take(MAX_ROWS - 1).enumerate() {
         let row = (i + 1) as u32;
-        s.text(row, 0, id)?;
-        s.text(row, 1, x.rule)?;
-        s.text(row, 2, r.rule_name_zh(x.rule))?;
-        s.text(row, 3, severity_zh(x.severity))?;
-        s.text(row, 4, &x.key)?;
-        s.text(row, 5, &x.id_number)?;
-        s.text(row, 6, &x.name)?;
-        s.text(row, 7, &x.village)?;
-        s.text(row, 8, &x.collector_id)?;
-        s.text(row, 9, x.scheme.map(|s| s.zh()).unwrap_or(""))?;
-        if let Some(p) = x.period {
-            s.count(row, 10, p.max(0) as u64)?;
+        let fr = FindingRow { f: x, id };
+        for (c, col) in FINDINGS.iter().enumerate() {
+            let c = c as u16;
+            match col.shown(fr, r) {
+                Cell::Text(t) => s.text(row, c, &t)?,
+                Cell::Year(Some(y)) => s.count(row, c, y.max(0) as u64)?,
+                Cell::Year(None) => {}
+                Cell::Money(m) => s.money(row, c, m, f)?,
+            }
         }
-        s.money(row, 11, x.amount, f)?;
-        s.text(row, 12, &x.txn_ids.join(";"))?;
-        s.text(row, 13, &x.detail)?;
-        s.text(row, 14, &x.sources.join(";"))?;
     }
     s.finish()
 }
