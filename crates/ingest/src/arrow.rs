@@ -161,14 +161,16 @@ fn date_values(name: &str, df: &DataFrame) -> PolarsResult<Vec<Option<i32>>> {
     Ok(c.i32()?.iter().collect())
 }
 
+/// A `Date32` column of days since 1970-01-01.
+fn date_column(name: &str, days: impl Iterator<Item = Option<i32>>) -> PolarsResult<Column> {
+    Int32Chunked::from_iter_options(name.into(), days)
+        .into_column()
+        .cast(&DataType::Date)
+}
+
 impl ArrowValue for NaiveDate {
     fn put(name: &str, vals: &[Self], out: &mut Vec<Column>) -> PolarsResult<()> {
-        let d: Vec<i32> = vals.iter().map(|&d| days(d)).collect();
-        out.push(
-            Int32Chunked::from_vec(name.into(), d)
-                .into_column()
-                .cast(&DataType::Date)?,
-        );
+        out.push(date_column(name, vals.iter().map(|&d| Some(days(d))))?);
         Ok(())
     }
     fn take(name: &str, df: &DataFrame) -> PolarsResult<Vec<Self>> {
@@ -186,12 +188,7 @@ impl ArrowValue for NaiveDate {
 
 impl ArrowValue for Option<NaiveDate> {
     fn put(name: &str, vals: &[Self], out: &mut Vec<Column>) -> PolarsResult<()> {
-        let d = vals.iter().map(|d| d.map(days));
-        out.push(
-            Int32Chunked::from_iter_options(name.into(), d)
-                .into_column()
-                .cast(&DataType::Date)?,
-        );
+        out.push(date_column(name, vals.iter().map(|d| d.map(days)))?);
         Ok(())
     }
     fn take(name: &str, df: &DataFrame) -> PolarsResult<Vec<Self>> {
