@@ -737,7 +737,7 @@ fn route<R: ArrowRows + Clone + Send + Sync>(
 
 /// A frame as the bytes of one Parquet file: one row group, zstd (a bucket's rows
 /// are written once and read once), no statistics (nothing prunes on them).
-pub fn part_bytes(df: &mut DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
+fn part_bytes(df: &mut DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
     let mut bytes = Vec::with_capacity(df.height() * 24);
     ParquetWriter::new(&mut bytes)
         .with_compression(ParquetCompression::Zstd(None))
