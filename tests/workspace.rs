@@ -106,7 +106,16 @@ fn changes(run_dir: &Path, rule: &str) -> BTreeMap<String, (String, String, Stri
     let mut r = csv::Reader::from_reader(&bytes[3..]);
     assert_eq!(
         r.headers().unwrap().iter().collect::<Vec<_>>(),
-        qianbiao_report::CHANGE_COLUMNS
+        [
+            "finding_id",
+            "rule",
+            "key",
+            "change",
+            "previous_amount",
+            "amount",
+            "first_seen",
+            "detail",
+        ]
     );
     r.records()
         .map(|x| x.unwrap())

@@ -66,11 +66,11 @@ impl CollectorRow {
 
 /// The MNY rules of a catalogue, in its order: the per-rule columns of the collectors
 /// table.
-pub fn mny_rules(rules: &[&'static RuleMeta]) -> Vec<&'static str> {
+pub fn mny_rules(rules: &[&'static RuleMeta]) -> Vec<&'static RuleMeta> {
     rules
         .iter()
-        .map(|m| m.code)
-        .filter(|c| c.starts_with("MNY-"))
+        .copied()
+        .filter(|m| m.code.starts_with("MNY-"))
         .collect()
 }
 
@@ -99,7 +99,8 @@ mod tests {
             meta("MNY-007"),
             meta("MNY-002"),
         ];
-        assert_eq!(mny_rules(&rules), ["MNY-001", "MNY-007", "MNY-002"]);
+        let codes: Vec<&str> = mny_rules(&rules).iter().map(|m| m.code).collect();
+        assert_eq!(codes, ["MNY-001", "MNY-007", "MNY-002"]);
         assert!(mny_rules(&rules[..1]).is_empty());
     }
 

@@ -265,7 +265,7 @@ pub fn collector_rows(ctx: &Context, findings: &[Finding]) -> Vec<CollectorRow> 
         for c in f.collector_id.split(';').filter(|c| !c.is_empty()) {
             let r = get(&mut table, c, mny.len());
             r.findings += 1;
-            if let Some(k) = mny.iter().position(|m| *m == f.rule) {
+            if let Some(k) = mny.iter().position(|m| m.code == f.rule) {
                 r.mny[k] += 1;
             }
         }

@@ -19,8 +19,7 @@ pub mod review;
 pub mod tables;
 pub mod xlsx;
 
-pub use columns::{finding_columns, finding_headers};
-use columns::{Cell, FindingRow, Kind, FINDINGS};
+use columns::{Cell, Column as Col, FindingRow, Kind};
 pub use html::write_report_html;
 pub use review::Review;
 pub use tables::{write_collectors, write_coverage, CollectorRow};
@@ -102,16 +101,37 @@ pub fn write_findings_csv_with_ids(
     findings: &[Finding],
     ids: &[String],
 ) -> Result<(), ReportError> {
-    let mut w = csv_writer(path, true)?;
+    let rows: Vec<FindingRow> = findings
+        .iter()
+        .zip(ids)
+        .map(|(f, id)| FindingRow { f, id })
+        .collect();
+    write_table_csv(path, true, &columns::findings(), &rows)
+}
+
+/// The findings columns of CSV and Parquet (the contract's), in order.
+pub fn finding_columns() -> Vec<&'static str> {
+    columns::names(&columns::findings())
+}
+
+/// Writes a table's CSV from its column spec: a header of the columns' names, then a
+/// line per row; text cells are guarded against formulas, a UTF-8 BOM first when `bom`.
+pub fn write_table_csv<'a, R: 'a>(
+    path: &Path,
+    bom: bool,
+    cols: &[Col<R>],
+    rows: impl IntoIterator<Item = &'a R>,
+) -> Result<(), ReportError> {
+    let mut w = csv_writer(path, bom)?;
     let err = csv_err(path);
-    w.write_record(finding_columns()).map_err(&err)?;
-    let cols: Vec<&columns::Column> = FINDINGS.iter().filter(|c| c.name.is_some()).collect();
-    for (f, id) in findings.iter().zip(ids) {
-        let row = FindingRow { f, id };
-        w.write_record(
-            cols.iter()
-                .map(|c| guard(&(c.data)(row).csv_text()).into_owned()),
-        )
+    let cols: Vec<&Col<R>> = cols.iter().filter(|c| c.name.is_some()).collect();
+    w.write_record(cols.iter().filter_map(|c| c.name))
+        .map_err(&err)?;
+    for row in rows {
+        w.write_record(cols.iter().map(|c| match c.data(row) {
+            Cell::Text(t) => guard(&t).into_owned(),
+            cell => cell.csv_text().into_owned(),
+        }))
         .map_err(&err)?;
     }
     w.flush().map_err(io_err(path))
@@ -130,10 +150,16 @@ pub fn findings_frame_with_ids(findings: &[Finding], ids: &[String]) -> PolarsRe
         .zip(ids)
         .map(|(f, id)| FindingRow { f, id })
         .collect();
+    table_frame(&columns::findings(), &rows)
+}
+
+/// A table as a polars frame from its column spec: text as `String`, years `Int32`,
+/// money `Decimal(38, 2)` yuan, counts `UInt64`, ratios `Float64`; empty cells null.
+pub fn table_frame<R>(cols: &[Col<R>], rows: &[R]) -> PolarsResult<DataFrame> {
     let mut out = Vec::new();
-    for c in FINDINGS {
+    for c in cols {
         let Some(name) = c.name else { continue };
-        let cells = rows.iter().map(|&r| (c.data)(r));
+        let cells = rows.iter().map(|r| c.data(r));
         out.push(match c.kind {
             Kind::Text => Column::new(
                 name.into(),
@@ -151,16 +177,34 @@ pub fn findings_frame_with_ids(findings: &[Finding], ids: &[String]) -> PolarsRe
                     .collect::<Vec<Option<i32>>>(),
             ),
             Kind::Money => {
-                let fen: Vec<i128> = cells
+                let fen: Vec<Option<i128>> = cells
                     .map(|v| match v {
-                        Cell::Money(m) => i128::from(m.0),
-                        _ => 0,
+                        Cell::Money(m) => m.map(|m| i128::from(m.0)),
+                        _ => None,
                     })
                     .collect();
                 Series::new(name.into(), fen)
                     .into_decimal(38, 2)?
                     .into_column()
             }
+            Kind::Count => Column::new(
+                name.into(),
+                cells
+                    .map(|v| match v {
+                        Cell::Count(n) => n,
+                        _ => 0,
+                    })
+                    .collect::<Vec<u64>>(),
+            ),
+            Kind::Ratio => Column::new(
+                name.into(),
+                cells
+                    .map(|v| match v {
+                        Cell::Ratio { value, .. } => value.and_then(|x| x.to_string().parse().ok()),
+                        _ => None,
+                    })
+                    .collect::<Vec<Option<f64>>>(),
+            ),
         });
     }
     DataFrame::new(rows.len(), out)
@@ -193,61 +237,15 @@ pub fn write_rejected(
     path: &Path,
     rejected: &[qianbiao_ingest::Rejected],
 ) -> Result<(), ReportError> {
-    let mut w = csv_writer(path, false)?;
-    let err = csv_err(path);
-    w.write_record(["source", "file", "line", "reason", "raw"])
-        .map_err(&err)?;
-    for r in rejected {
-        let line = r.line.to_string();
-        let cells = [
-            r.source,
-            r.file.as_str(),
-            line.as_str(),
-            r.reason.as_str(),
-            r.raw.as_str(),
-        ];
-        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
-            .map_err(&err)?;
-    }
-    w.flush().map_err(io_err(path))
+    write_table_csv(path, false, &columns::rejected(), rejected)
 }
-
-/// The columns of `changes.csv` (`operations.md`, Changes since the last run).
-pub const CHANGE_COLUMNS: [&str; 8] = [
-    "finding_id",
-    "rule",
-    "key",
-    "change",
-    "previous_amount",
-    "amount",
-    "first_seen",
-    "detail",
-];
 
 /// Writes `changes.csv` (UTF-8 with BOM): one row per finding of this or the previous run.
 pub fn write_changes_csv(
     path: &Path,
     changes: &[qianbiao_core::Change],
 ) -> Result<(), ReportError> {
-    let mut w = csv_writer(path, true)?;
-    let err = csv_err(path);
-    w.write_record(CHANGE_COLUMNS).map_err(&err)?;
-    let money = |f: Option<qianbiao_core::Fen>| f.map(|f| f.to_string()).unwrap_or_default();
-    for c in changes {
-        let cells = [
-            c.finding_id.clone(),
-            c.rule.clone(),
-            c.key.clone(),
-            c.change.as_str().to_string(),
-            money(c.previous_amount),
-            money(c.amount),
-            c.first_seen.clone(),
-            c.detail.clone(),
-        ];
-        w.write_record(cells.iter().map(|c| guard(c).into_owned()))
-            .map_err(&err)?;
-    }
-    w.flush().map_err(io_err(path))
+    write_table_csv(path, true, &columns::changes(), changes)
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ impl Review<'_> {
     }
 
     /// The catalogue's MNY rules: the per-rule columns of the collectors table.
-    pub fn mny_rules(&self) -> Vec<&'static str> {
+    pub fn mny_rules(&self) -> Vec<&'static RuleMeta> {
         qianbiao_core::summary::mny_rules(self.rules)
     }
 

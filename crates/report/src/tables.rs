@@ -4,88 +4,23 @@ use std::path::Path;
 
 pub use qianbiao_core::summary::{mny_rules, CollectorRow, CoverageRow};
 
-use crate::{csv_err, csv_writer, guard, ReportError};
+use qianbiao_core::RuleMeta;
 
-/// The columns of `collectors.csv` (and the collectors sheet), in order: the money, then
-/// one column per MNY rule of the catalogue (`mny`, from [`mny_rules`]).
-pub fn collector_columns<'m>(mny: &[&'m str]) -> Vec<&'m str> {
-    let mut cols = vec![
-        "collector_id",
-        "payments",
-        "amount",
-        "deposited_amount",
-        "receipts",
-        "receipt_amount",
-        "difference",
-        "findings",
-    ];
-    cols.extend(mny);
-    cols
-}
+use crate::{columns, write_table_csv, ReportError};
 
-/// Writes `collectors.csv`; `mny` names the rows' MNY counts.
+/// Writes `collectors.csv`: the columns of [`columns::collectors`], one count per MNY
+/// rule of the catalogue (`mny`, from [`mny_rules`]).
 pub fn write_collectors(
     path: &Path,
     rows: &[CollectorRow],
-    mny: &[&str],
+    mny: &[&'static RuleMeta],
 ) -> Result<(), ReportError> {
-    let mut w = csv_writer(path, false)?;
-    let err = csv_err(path);
-    w.write_record(collector_columns(mny)).map_err(&err)?;
-    for r in rows {
-        let mut cells = vec![
-            guard(&r.collector_id).into_owned(),
-            r.payments.to_string(),
-            r.amount.to_string(),
-            r.deposited_amount.to_string(),
-            r.receipts.to_string(),
-            r.receipt_amount.to_string(),
-            r.difference().to_string(),
-            r.findings.to_string(),
-        ];
-        // One cell per column, whatever the row holds.
-        cells.extend((0..mny.len()).map(|k| r.mny.get(k).copied().unwrap_or(0).to_string()));
-        w.write_record(&cells).map_err(&err)?;
-    }
-    w.flush().map_err(|e| ReportError::Io {
-        file: path.display().to_string(),
-        source: e,
-    })
+    write_table_csv(path, false, &columns::collectors(mny), rows)
 }
 
-/// The columns of `coverage.csv` (and the coverage sheet), in order.
-pub const COVERAGE_COLUMNS: [&str; 7] = [
-    "village",
-    "band",
-    "eligible",
-    "covered",
-    "rate",
-    "target",
-    "below_target",
-];
-
-/// Writes `coverage.csv`: village, band, eligible, covered, rate (4 places), target,
-/// below_target (`true`/`false`; empty without a target or with nobody eligible).
+/// Writes `coverage.csv`: the columns of [`columns::coverage`].
 pub fn write_coverage(path: &Path, rows: &[CoverageRow]) -> Result<(), ReportError> {
-    let mut w = csv_writer(path, false)?;
-    let err = csv_err(path);
-    w.write_record(COVERAGE_COLUMNS).map_err(&err)?;
-    for r in rows {
-        let cells = [
-            guard(&r.village).into_owned(),
-            r.band.clone(),
-            r.eligible.to_string(),
-            r.covered.to_string(),
-            r.rate().map(|x| format!("{x:.4}")).unwrap_or_default(),
-            r.target.map(|t| t.to_string()).unwrap_or_default(),
-            r.below_target().map(|b| b.to_string()).unwrap_or_default(),
-        ];
-        w.write_record(&cells).map_err(&err)?;
-    }
-    w.flush().map_err(|e| ReportError::Io {
-        file: path.display().to_string(),
-        source: e,
-    })
+    write_table_csv(path, false, &columns::coverage(), rows)
 }
 
 #[cfg(test)]
@@ -112,7 +47,19 @@ mod tests {
                 ..CollectorRow::default()
             },
         ];
-        write_collectors(&path, &rows, &["MNY-001", "MNY-002", "MNY-009"]).unwrap();
+        const fn meta(code: &'static str) -> RuleMeta {
+            RuleMeta {
+                code,
+                severity: qianbiao_core::Severity::High,
+                name_zh: "",
+                name_en: "",
+                needs: &[],
+                doc: "",
+            }
+        }
+        static MNY: [RuleMeta; 3] = [meta("MNY-001"), meta("MNY-002"), meta("MNY-009")];
+        let mny: Vec<&'static RuleMeta> = MNY.iter().collect();
+        write_collectors(&path, &rows, &mny).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(

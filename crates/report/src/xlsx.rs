@@ -13,7 +13,8 @@ use rust_xlsxwriter::{
     Color, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError,
 };
 
-use crate::review::{band_zh, display_width, family_zh, severity_zh, Review};
+use crate::columns::{self, Cell, Column, FindingRow};
+use crate::review::{display_width, family_zh, severity_zh, Review};
 use crate::ReportError;
 
 /// Rows Excel can show on one sheet, header included.
@@ -198,7 +199,7 @@ pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
     collectors_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     coverage_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     if let Some(changes) = r.changes {
-        changes_sheet(wb.add_worksheet(), changes, &f).map_err(err)?;
+        changes_sheet(wb.add_worksheet(), changes, r, &f).map_err(err)?;
     }
     wb.save(path).map_err(err)
 }
@@ -285,123 +286,57 @@ enum Fact {
 }
 
 fn findings_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
-    use crate::columns::{Cell, FindingRow, FINDINGS};
-    let headers = crate::finding_headers();
-    let mut s = Sheet::new(ws, "疑点明细", &headers, f)?;
-    for (i, (x, id)) in r.findings.iter().zip(r.ids).take(MAX_ROWS - 1).enumerate() {
-        let row = (i + 1) as u32;
-        let fr = FindingRow { f: x, id };
-        for (c, col) in FINDINGS.iter().enumerate() {
-            let c = c as u16;
-            match col.shown(fr, r) {
-                Cell::Text(t) => s.text(row, c, &t)?,
-                Cell::Year(Some(y)) => s.count(row, c, y.max(0) as u64)?,
-                Cell::Year(None) => {}
-                Cell::Money(m) => s.money(row, c, m, f)?,
-            }
-        }
-    }
-    s.finish()
+    let rows: Vec<FindingRow> = (r.findings.iter().zip(r.ids))
+        .take(MAX_ROWS - 1)
+        .map(|(x, id)| FindingRow { f: x, id })
+        .collect();
+    table_sheet(ws, "疑点明细", &columns::findings(), &rows, r, f)
 }
 
 fn collectors_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
-    let mny = r.mny_rules();
-    let mut headers: Vec<String> = [
-        "代办员",
-        "缴费笔数",
-        "缴费金额",
-        "解缴金额",
-        "收据张数",
-        "收据金额",
-        "未解缴（差额）",
-        "疑点条数",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    headers.extend(mny.iter().map(|c| format!("{c} {}", r.rule_name_zh(c))));
-    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let mut s = Sheet::new(ws, "代办员", &headers, f)?;
-    for (i, c) in r.collectors.iter().enumerate() {
-        let row = (i + 1) as u32;
-        s.text(row, 0, &c.collector_id)?;
-        s.count(row, 1, c.payments)?;
-        s.money(row, 2, c.amount, f)?;
-        s.money(row, 3, c.deposited_amount, f)?;
-        s.count(row, 4, c.receipts)?;
-        s.money(row, 5, c.receipt_amount, f)?;
-        s.money(row, 6, c.difference(), f)?;
-        s.count(row, 7, c.findings)?;
-        for k in 0..mny.len() {
-            let n = c.mny.get(k).copied().unwrap_or(0);
-            s.count(row, 8 + k as u16, n)?;
-        }
-    }
-    s.finish()
+    let cols = columns::collectors(&r.mny_rules());
+    table_sheet(ws, "代办员", &cols, r.collectors, r, f)
 }
 
-/// The headers of the coverage sheet.
-pub const COVERAGE_HEADERS: [&str; 7] = [
-    "村",
-    "人群",
-    "应参保人数",
-    "已参保人数",
-    "参保率",
-    "目标",
-    "低于目标",
-];
-
 fn coverage_sheet(ws: &mut Worksheet, r: &Review, f: &Formats) -> Result<(), XlsxError> {
-    let mut s = Sheet::new(ws, "参保率", &COVERAGE_HEADERS, f)?;
-    for (i, c) in r.coverage.iter().enumerate() {
-        let row = (i + 1) as u32;
-        s.text(row, 0, &c.village)?;
-        s.text(row, 1, &band_zh(&c.band))?;
-        s.count(row, 2, c.eligible)?;
-        s.count(row, 3, c.covered)?;
-        if let Some(rate) = c.rate() {
-            s.num(row, 4, decimal_f64(rate), &f.percent, 8)?;
-        }
-        if let Some(t) = c.target {
-            s.num(row, 5, decimal_f64(t), &f.percent, 8)?;
-        }
-        if let Some(b) = c.below_target() {
-            s.text(row, 6, if b { "是" } else { "否" })?;
-        }
-    }
-    s.finish()
+    table_sheet(ws, "参保率", &columns::coverage(), r.coverage, r, f)
 }
 
 fn changes_sheet(
     ws: &mut Worksheet,
     changes: &[qianbiao_core::Change],
+    r: &Review,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    let headers = [
-        "疑点编号",
-        "规则",
-        "关键字",
-        "变化",
-        "上次金额",
-        "本次金额",
-        "首次发现",
-        "说明",
-    ];
-    let mut s = Sheet::new(ws, "变化", &headers, f)?;
-    for (i, c) in changes.iter().take(MAX_ROWS - 1).enumerate() {
-        let row = (i + 1) as u32;
-        s.text(row, 0, &c.finding_id)?;
-        s.text(row, 1, &c.rule)?;
-        s.text(row, 2, &c.key)?;
-        s.text(row, 3, c.change.zh())?;
-        if let Some(a) = c.previous_amount {
-            s.money(row, 4, a, f)?;
+    table_sheet(ws, "变化", &columns::changes(), changes, r, f)
+}
+
+/// Writes a table's sheet from its column spec: the Chinese headers, then a row per
+/// table row (as many as a sheet holds), each cell as its kind is shown.
+fn table_sheet<'a, R: 'a>(
+    ws: &mut Worksheet,
+    name: &str,
+    cols: &[Column<R>],
+    rows: impl IntoIterator<Item = &'a R>,
+    r: &Review,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let mut s = Sheet::new(ws, name, &columns::headers(cols), f)?;
+    for (i, row) in rows.into_iter().take(MAX_ROWS - 1).enumerate() {
+        let at = (i + 1) as u32;
+        for (c, col) in cols.iter().enumerate() {
+            let c = c as u16;
+            match col.shown(row, r) {
+                Cell::Text(t) => s.text(at, c, &t)?,
+                Cell::Year(Some(y)) => s.count(at, c, y.max(0) as u64)?,
+                Cell::Money(Some(m)) => s.money(at, c, m, f)?,
+                Cell::Count(n) => s.count(at, c, n)?,
+                Cell::Ratio { value: Some(x), .. } => {
+                    s.num(at, c, decimal_f64(x), &f.percent, 8)?
+                }
+                Cell::Year(None) | Cell::Money(None) | Cell::Ratio { value: None, .. } => {}
+            }
         }
-        if let Some(a) = c.amount {
-            s.money(row, 5, a, f)?;
-        }
-        s.text(row, 6, &c.first_seen)?;
-        s.text(row, 7, &c.detail)?;
     }
     s.finish()
 }
