@@ -421,15 +421,6 @@ type SourceCtx<'a, 'p> = (
     i32,
 );
 
-/// The column of a source whose totals rows can state a control total.
-fn money_column(source: SourceKind) -> Option<Col> {
-    match source {
-        SourceKind::Payments | SourceKind::Receipts | SourceKind::Deposits => Some(Col::Amount),
-        SourceKind::Roster => Some(Col::ExpectedAmount),
-        _ => None,
-    }
-}
-
 /// Running sums of a file's money cells for control totals: since the last totals row,
 /// and since the header.
 #[derive(Default)]
@@ -446,15 +437,15 @@ fn load_source<T: Send>(
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
         .iter()
-        .filter(|(_, r)| *r)
-        .map(|(c, _)| *c)
+        .filter(|f| f.required)
+        .map(|f| f.col)
         .collect();
     let is_header = |cells: &[String]| {
         let map = map_headers(source, cells);
         crate::source::columns(source)
             .iter()
             .zip(&map)
-            .all(|((_, req), pos)| !*req || pos.is_some())
+            .all(|(f, pos)| !f.required || pos.is_some())
     };
     for (path, rel) in files {
         let started = Instant::now();
@@ -475,8 +466,8 @@ fn load_source<T: Send>(
                 let missing: Vec<String> = crate::source::columns(source)
                     .iter()
                     .zip(&map)
-                    .filter(|((_, req), pos)| *req && pos.is_none())
-                    .map(|((c, _), _)| c.describe())
+                    .filter(|(f, pos)| f.required && pos.is_none())
+                    .map(|(f, _)| f.col.describe())
                     .collect();
                 return Err(IngestError::MissingColumn {
                     file: rel.clone(),
@@ -496,7 +487,7 @@ fn load_source<T: Send>(
         out(Sink::Reserve(opened.remaining_hint(0)));
         let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
-        let money = money_column(source).and_then(|c| colmap.position(c));
+        let money = crate::source::money_column(source).and_then(|c| colmap.position(c));
         let mut report = FileReport {
             source: source.name(),
             path: rel.clone(),

@@ -43,8 +43,8 @@ impl ColMap {
     /// From the file's header map (position `i` is the field of `crate::source::columns(source)[i]`).
     pub fn new(source: SourceKind, header_map: &[Option<usize>]) -> ColMap {
         let mut pos = [None; Col::COUNT];
-        for ((col, _), field) in crate::source::columns(source).iter().zip(header_map) {
-            pos[*col as usize] = *field;
+        for (f, field) in crate::source::columns(source).iter().zip(header_map) {
+            pos[f.col as usize] = *field;
         }
         ColMap { pos }
     }

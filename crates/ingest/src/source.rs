@@ -2,92 +2,244 @@
 
 pub use qianbiao_core::SourceKind;
 
-/// The source's columns in order, each with whether a value is required (`*`).
-pub fn columns(source: SourceKind) -> &'static [(Col, bool)] {
+/// A column of a source: which canonical column, whether a value is required (`*` in
+/// `data-contract.md`: empty or unparseable rejects the row), and what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    /// The canonical column (its name and aliases).
+    pub col: Col,
+    /// A value is required.
+    pub required: bool,
+    /// What the value is read as.
+    pub kind: Kind,
+}
+
+const REQUIRED: bool = true;
+const OPTIONAL: bool = false;
+
+const fn f(col: Col, required: bool, kind: Kind) -> Field {
+    Field {
+        col,
+        required,
+        kind,
+    }
+}
+
+/// What a column's value is read as (`data-contract.md`, Normalisation of values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An id number; an invalid one rejects the row.
+    Id,
+    /// An id number; an invalid one is kept and flagged (DQ-001).
+    KeptId,
+    /// A person's name: normalised text without inner spaces.
+    PersonName,
+    /// Normalised text.
+    Text,
+    /// A code of the glossary.
+    Code(Codes),
+    /// A date.
+    Date,
+    /// A date with an optional time.
+    Datetime,
+    /// Money: exact yuan with up to 2 decimals, kept as fen.
+    Money,
+    /// A contribution year.
+    Year,
+    /// A whole number (`12`, `12人`).
+    Count,
+    /// A disability level, 1-4 (`一级`..`四级`).
+    Level,
+}
+
+/// The code lists of the glossary a [`Kind::Code`] column takes its values from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Codes {
+    HukouStatus,
+    Category,
+    Scheme,
+    PayerType,
+    PaymentStatus,
+}
+
+impl Kind {
+    /// How `docs/inputs.md` names the kind.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Id => "id number (invalid: row rejected)",
+            Kind::KeptId => "id number (invalid: kept, DQ-001)",
+            Kind::PersonName => "name (no inner spaces)",
+            Kind::Text => "text",
+            Kind::Code(Codes::HukouStatus) => "code: 正常 (default), 死亡, 迁出, 注销",
+            Kind::Code(Codes::Category) => "code: category of the glossary",
+            Kind::Code(Codes::Scheme) => "code: scheme of the glossary",
+            Kind::Code(Codes::PayerType) => "code: 个人缴费 (default), 政府代缴, 补缴",
+            Kind::Code(Codes::PaymentStatus) => "code: 成功 (default), 已退费, 作废, 撤销",
+            Kind::Date => "date",
+            Kind::Datetime => "datetime",
+            Kind::Money => "money",
+            Kind::Year => "year",
+            Kind::Count => "count",
+            Kind::Level => "level 1-4",
+        }
+    }
+}
+
+/// The column of a source whose totals rows can state a control total: its money column.
+pub fn money_column(source: SourceKind) -> Option<Col> {
+    columns(source)
+        .iter()
+        .find(|f| f.kind == Kind::Money)
+        .map(|f| f.col)
+}
+
+/// `docs/inputs.md`: every source's columns, aliases, kinds and whether required, as the
+/// schema table has them.
+pub fn inputs_markdown() -> String {
+    let mut out = String::from(
+        "# Input columns\n\n\
+         Generated from the schema table (`crates/ingest/src/source.rs`) by \
+         `QIANBIAO_BLESS_DOCS=1 cargo test -p qianbiao-ingest inputs_doc`; a test fails when \
+         this file and the table differ. Headers match a column by its name or any alias \
+         (trimmed, case-insensitive); `*` marks a required value.\n",
+    );
+    for s in SourceKind::ALL {
+        out.push_str(&format!("\n## {} ({})\n\n", s.name(), s.zh()));
+        out.push_str("| column | aliases | kind | required |\n| --- | --- | --- | --- |\n");
+        for f in columns(s) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                f.col.name(),
+                f.col.aliases().join(", "),
+                f.kind.describe(),
+                if f.required { "*" } else { "" }
+            ));
+        }
+    }
+    out
+}
+
+/// The source's columns in order: the schema table that header matching, the required
+/// checks, the control totals' money column and `docs/inputs.md` are all read from.
+pub fn columns(source: SourceKind) -> &'static [Field] {
     use Col::*;
+    use Kind::*;
     match source {
-        SourceKind::Hukou => &[
-            (IdNumber, true),
-            (Name, true),
-            (Gender, false),
-            (BirthDate, false),
-            (Village, true),
-            (Office, false),
-            (HouseholdNo, false),
-            (ResidenceType, false),
-            (Status, false),
-            (StatusDate, false),
-        ],
-        SourceKind::Deaths => &[
-            (IdNumber, true),
-            (Name, false),
-            (DeathDate, true),
-            (Source, false),
-            (NoticeDate, false),
-        ],
-        SourceKind::Eligibility => &[
-            (IdNumber, true),
-            (Name, false),
-            (Category, true),
-            (DisabilityLevel, false),
-            (ValidFrom, true),
-            (ValidTo, false),
-            (SourceDept, false),
-        ],
-        SourceKind::Registrations => &[
-            (IdNumber, true),
-            (Name, false),
-            (Scheme, true),
-            (Status, false),
-            (Tier, false),
-            (StartDate, true),
-            (EndDate, false),
-        ],
-        SourceKind::Payments => &[
-            (TxnId, true),
-            (IdNumber, true),
-            (Name, false),
-            (Scheme, true),
-            (Period, true),
-            (Amount, true),
-            (PaidAt, true),
-            (Channel, false),
-            (PayerType, false),
-            (CollectorId, false),
-            (Village, false),
-            (ReceiptNo, false),
-            (PayerAccount, false),
-            (DepositId, false),
-            (Status, false),
-        ],
-        SourceKind::Receipts => &[
-            (ReceiptNo, true),
-            (CollectorId, true),
-            (IdNumber, true),
-            (Name, false),
-            (Scheme, true),
-            (Period, false),
-            (Amount, true),
-            (CollectedAt, true),
-            (Village, false),
-        ],
-        SourceKind::Deposits => &[
-            (DepositId, true),
-            (CollectorId, true),
-            (Amount, true),
-            (DepositedAt, true),
-            (PersonCount, false),
-            (Village, false),
-        ],
-        SourceKind::Roster => &[
-            (IdNumber, true),
-            (Name, false),
-            (Village, false),
-            (Scheme, true),
-            (ExpectedAmount, false),
-            (CollectorId, false),
-            (Batch, false),
-        ],
+        SourceKind::Hukou => {
+            const {
+                &[
+                    f(IdNumber, REQUIRED, Id),
+                    f(Name, REQUIRED, PersonName),
+                    f(Gender, OPTIONAL, Text),
+                    f(BirthDate, OPTIONAL, Date),
+                    f(Village, REQUIRED, Text),
+                    f(Office, OPTIONAL, Text),
+                    f(HouseholdNo, OPTIONAL, Text),
+                    f(ResidenceType, OPTIONAL, Text),
+                    f(Status, OPTIONAL, Code(Codes::HukouStatus)),
+                    f(StatusDate, OPTIONAL, Date),
+                ]
+            }
+        }
+        SourceKind::Deaths => {
+            const {
+                &[
+                    f(IdNumber, REQUIRED, Id),
+                    f(Name, OPTIONAL, PersonName),
+                    f(DeathDate, REQUIRED, Date),
+                    f(Source, OPTIONAL, Text),
+                    f(NoticeDate, OPTIONAL, Date),
+                ]
+            }
+        }
+        SourceKind::Eligibility => {
+            const {
+                &[
+                    f(IdNumber, REQUIRED, Id),
+                    f(Name, OPTIONAL, PersonName),
+                    f(Category, REQUIRED, Code(Codes::Category)),
+                    f(DisabilityLevel, OPTIONAL, Level),
+                    f(ValidFrom, REQUIRED, Date),
+                    f(ValidTo, OPTIONAL, Date),
+                    f(SourceDept, OPTIONAL, Text),
+                ]
+            }
+        }
+        SourceKind::Registrations => {
+            const {
+                &[
+                    f(IdNumber, REQUIRED, Id),
+                    f(Name, OPTIONAL, PersonName),
+                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
+                    f(Status, OPTIONAL, Text),
+                    f(Tier, OPTIONAL, Text),
+                    f(StartDate, REQUIRED, Date),
+                    f(EndDate, OPTIONAL, Date),
+                ]
+            }
+        }
+        SourceKind::Payments => {
+            const {
+                &[
+                    f(TxnId, REQUIRED, Text),
+                    f(IdNumber, REQUIRED, KeptId),
+                    f(Name, OPTIONAL, PersonName),
+                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
+                    f(Period, REQUIRED, Year),
+                    f(Amount, REQUIRED, Money),
+                    f(PaidAt, REQUIRED, Datetime),
+                    f(Channel, OPTIONAL, Text),
+                    f(PayerType, OPTIONAL, Code(Codes::PayerType)),
+                    f(CollectorId, OPTIONAL, Text),
+                    f(Village, OPTIONAL, Text),
+                    f(ReceiptNo, OPTIONAL, Text),
+                    f(PayerAccount, OPTIONAL, Text),
+                    f(DepositId, OPTIONAL, Text),
+                    f(Status, OPTIONAL, Code(Codes::PaymentStatus)),
+                ]
+            }
+        }
+        SourceKind::Receipts => {
+            const {
+                &[
+                    f(ReceiptNo, REQUIRED, Text),
+                    f(CollectorId, REQUIRED, Text),
+                    f(IdNumber, REQUIRED, KeptId),
+                    f(Name, OPTIONAL, PersonName),
+                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
+                    f(Period, OPTIONAL, Year),
+                    f(Amount, REQUIRED, Money),
+                    f(CollectedAt, REQUIRED, Datetime),
+                    f(Village, OPTIONAL, Text),
+                ]
+            }
+        }
+        SourceKind::Deposits => {
+            const {
+                &[
+                    f(DepositId, REQUIRED, Text),
+                    f(CollectorId, REQUIRED, Text),
+                    f(Amount, REQUIRED, Money),
+                    f(DepositedAt, REQUIRED, Datetime),
+                    f(PersonCount, OPTIONAL, Count),
+                    f(Village, OPTIONAL, Text),
+                ]
+            }
+        }
+        SourceKind::Roster => {
+            const {
+                &[
+                    f(IdNumber, REQUIRED, Id),
+                    f(Name, OPTIONAL, PersonName),
+                    f(Village, OPTIONAL, Text),
+                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
+                    f(ExpectedAmount, OPTIONAL, Money),
+                    f(CollectorId, OPTIONAL, Text),
+                    f(Batch, OPTIONAL, Text),
+                ]
+            }
+        }
     }
 }
 
@@ -224,13 +376,65 @@ pub fn map_headers(source: SourceKind, headers: &[String]) -> Vec<Option<usize>>
         .collect();
     crate::source::columns(source)
         .iter()
-        .map(|(col, _)| trimmed.iter().position(|h| col.matches(h)))
+        .map(|f| trimmed.iter().position(|h| f.col.matches(h)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_doc_is_the_schema_table() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/inputs.md");
+        let want = inputs_markdown();
+        if std::env::var_os("QIANBIAO_BLESS_DOCS").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/inputs.md differs from the schema table: run \
+             QIANBIAO_BLESS_DOCS=1 cargo test -p qianbiao-ingest inputs_doc"
+        );
+    }
+
+    #[test]
+    fn the_schema_has_one_money_column_where_totals_can_state_one() {
+        assert_eq!(money_column(SourceKind::Payments), Some(Col::Amount));
+        assert_eq!(money_column(SourceKind::Receipts), Some(Col::Amount));
+        assert_eq!(money_column(SourceKind::Deposits), Some(Col::Amount));
+        assert_eq!(money_column(SourceKind::Roster), Some(Col::ExpectedAmount));
+        assert_eq!(money_column(SourceKind::Hukou), None);
+        for s in SourceKind::ALL {
+            let money = columns(s).iter().filter(|f| f.kind == Kind::Money).count();
+            assert!(money <= 1, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_source_has_required_columns_and_each_column_once() {
+        for s in SourceKind::ALL {
+            let cols = columns(s);
+            assert!(cols.iter().any(|f| f.required), "{s:?}");
+            for (i, f) in cols.iter().enumerate() {
+                assert!(
+                    !cols[..i].iter().any(|g| g.col == f.col),
+                    "{s:?} {:?}",
+                    f.col
+                );
+            }
+        }
+        // Invalid ids are kept only where DQ-001 flags them.
+        for s in SourceKind::ALL {
+            let kept = columns(s).iter().any(|f| f.kind == Kind::KeptId);
+            assert_eq!(
+                kept,
+                matches!(s, SourceKind::Payments | SourceKind::Receipts),
+                "{s:?}"
+            );
+        }
+    }
 
     fn headers(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
