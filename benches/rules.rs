@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("rules");
     g.sample_size(10);
     g.bench_function("person_view", |b| {
-        b.iter(|| black_box(Context::new(&ds, &policy, as_of).persons.len()))
+        b.iter(|| black_box(Context::new(&ds, &policy, as_of).view.len()))
     });
     let ctx = Context::new(&ds, &policy, as_of);
     for family in FAMILIES {

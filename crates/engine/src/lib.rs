@@ -228,49 +228,10 @@ pub fn rule_metas() -> Vec<&'static qianbiao_core::RuleMeta> {
     registry().iter().map(|r| r.meta()).collect()
 }
 
-/// Per-collector money and findings, sorted by collector_id.
+/// Per-collector money and findings, sorted by collector_id
+/// ([`qianbiao_rules::tables::collectors`] over the registry's catalogue).
 pub fn collector_rows(ctx: &Context, findings: &[Finding]) -> Vec<CollectorRow> {
-    let ds = ctx.ds;
-    let mny = qianbiao_core::summary::mny_rules(&rule_metas());
-    let mut table: BTreeMap<String, CollectorRow> = BTreeMap::new();
-    fn get<'t>(
-        table: &'t mut BTreeMap<String, CollectorRow>,
-        id: &str,
-        rules: usize,
-    ) -> &'t mut CollectorRow {
-        table.entry(id.to_string()).or_insert_with(|| CollectorRow {
-            collector_id: id.to_string(),
-            mny: vec![0; rules],
-            ..CollectorRow::default()
-        })
-    }
-    for p in ds
-        .payments()
-        .iter()
-        .filter(|p| p.is_effective() && !p.collector_id().is_empty())
-    {
-        let r = get(&mut table, p.collector_id(), mny.len());
-        r.payments += 1;
-        r.amount += p.amount();
-    }
-    for d in ds.deposits().iter() {
-        get(&mut table, d.collector_id(), mny.len()).deposited_amount += d.amount();
-    }
-    for rc in ds.receipts().iter() {
-        let r = get(&mut table, rc.collector_id(), mny.len());
-        r.receipts += 1;
-        r.receipt_amount += rc.amount();
-    }
-    for f in findings {
-        for c in f.collector_id.split(';').filter(|c| !c.is_empty()) {
-            let r = get(&mut table, c, mny.len());
-            r.findings += 1;
-            if let Some(k) = mny.iter().position(|m| m.code == f.rule) {
-                r.mny[k] += 1;
-            }
-        }
-    }
-    table.into_values().collect()
+    qianbiao_rules::tables::collectors(ctx.ds, findings, &rule_metas())
 }
 
 fn ms(t: Instant) -> u64 {
@@ -398,13 +359,13 @@ pub struct Checked {
 /// memory and for each partition of a partitioned run.
 pub fn check(ds: &Dataset, policy: &qianbiao_core::Policy, as_of: NaiveDate) -> Checked {
     let t_view = Instant::now();
-    let ctx = Context::new(ds, policy, as_of);
+    let mut ctx = Context::new(ds, policy, as_of);
     let view_ms = ms(t_view);
     let t_rules = Instant::now();
     let (findings, status) = run_rules_typed(&ctx);
     let collectors = collector_rows(&ctx, &findings);
-    let coverage = qianbiao_rules::cov::coverage(&ctx).to_vec();
-    let persons = ctx.persons.len();
+    let coverage = std::mem::take(&mut ctx.coverage);
+    let persons = ctx.view.len();
     drop(ctx);
     Checked {
         findings,

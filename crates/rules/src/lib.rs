@@ -6,7 +6,11 @@
 use qianbiao_core::Finding;
 
 pub mod context;
+pub mod entitlement;
+mod evidence;
 pub mod link;
+pub mod tables;
+pub mod view;
 
 pub use context::Context;
 

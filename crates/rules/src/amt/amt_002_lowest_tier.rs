@@ -29,11 +29,14 @@ impl Rule for Amt002 {
             if !individual(&p, Scheme::ResidentPension) || p.amount() != pol.hundred_tier {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let day = p.paid_at().date();
-            if ctx.in_any(person, &pol.hundred_tier_groups, day) {
+            if ctx
+                .entitlement()
+                .in_any(person, &pol.hundred_tier_groups, day)
+            {
                 continue;
             }
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());

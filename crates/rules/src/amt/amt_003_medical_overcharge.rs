@@ -29,11 +29,11 @@ impl Rule for Amt003 {
             if !individual(&p, Scheme::ResidentMedical) {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let day = p.paid_at().date();
-            let expected = ctx.expected_medical(person, day);
+            let expected = ctx.entitlement().expected_medical(person, day);
             if p.amount() <= expected {
                 continue;
             }
@@ -43,7 +43,7 @@ impl Rule for Amt003 {
                 "{} 居民医保个人缴费{}元，按政策（{}岁）应缴{}元，多收{}元",
                 day,
                 p.amount(),
-                ctx.age(person),
+                ctx.entitlement().age(person),
                 expected,
                 f.amount
             );

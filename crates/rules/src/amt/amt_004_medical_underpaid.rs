@@ -28,11 +28,11 @@ impl Rule for Amt004 {
             if !individual(&p, Scheme::ResidentMedical) || p.amount() <= Fen::ZERO {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let day = p.paid_at().date();
-            let expected = ctx.expected_medical(person, day);
+            let expected = ctx.entitlement().expected_medical(person, day);
             if p.amount() >= expected {
                 continue;
             }

@@ -1,7 +1,6 @@
 //! COV-001 参保率未达标: Coverage below target.
 use qianbiao_core::Finding;
 
-use super::coverage;
 use crate::{Context, Rule};
 
 declare_rule! {
@@ -30,7 +29,7 @@ impl Rule for Cov001 {
 
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        for row in coverage(ctx) {
+        for row in &ctx.coverage {
             if row.below_target() != Some(true) {
                 continue;
             }

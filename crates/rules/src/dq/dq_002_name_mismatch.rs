@@ -29,7 +29,7 @@ impl Rule for Dq002 {
             if p.name().is_empty() {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             if ctx.hukou(person).is_some_and(|h| h.name() != p.name()) {

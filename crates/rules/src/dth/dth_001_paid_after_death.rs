@@ -25,7 +25,7 @@ impl Rule for Dth001 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, p) in ctx.effective() {
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let Some(death) = ctx.death_date(person) else {

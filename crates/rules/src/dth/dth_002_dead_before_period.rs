@@ -30,7 +30,7 @@ impl Rule for Dth002 {
             if p.period() != year {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let Some(death) = ctx.death_date(person) else {

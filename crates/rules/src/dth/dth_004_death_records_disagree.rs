@@ -83,7 +83,7 @@ impl Rule for Dth004 {
         for (id, rows) in &deaths {
             check(id, rows);
         }
-        for p in 0..ctx.persons.len() as u32 {
+        for p in ctx.view.persons() {
             if let Some(h) = ctx.hukou(p) {
                 if h.status() == HukouStatus::Dead && !deaths.contains_key(h.id()) {
                     check(h.id(), &[]);

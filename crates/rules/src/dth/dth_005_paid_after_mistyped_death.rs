@@ -51,7 +51,7 @@ impl Rule for Dth005 {
             return out;
         }
         for (i, p) in ctx.effective() {
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let Some(&(date, d, basis)) = dead.get(&person) else {

@@ -32,10 +32,10 @@ impl Rule for Dup003 {
         };
         ctx.for_each_person_scheme(counted, |rows| {
             let p = ctx.payment(rows[0]);
-            let Some(person) = ctx.payment_person[rows[0] as usize] else {
+            let Some(person) = ctx.payment_person(rows[0]) else {
                 return;
             };
-            if !ctx.employee_active(person, p.scheme()) {
+            if !ctx.entitlement().employee_active(person, p.scheme()) {
                 return;
             }
             let amount = total(ctx, rows);

@@ -30,7 +30,7 @@ impl Rule for Elg001 {
                 continue;
             }
             let day = p.paid_at().date();
-            let hukou = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
+            let hukou = ctx.payment_person(i).and_then(|person| ctx.hukou(person));
             let why = match hukou {
                 None => "户籍中无此人".to_string(),
                 Some(h) => match (&h.status(), h.status_date()) {

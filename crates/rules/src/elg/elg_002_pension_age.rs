@@ -29,10 +29,10 @@ impl Rule for Elg002 {
             if !individual(&p, Scheme::ResidentPension) {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
-            let age = ctx.age(person);
+            let age = ctx.entitlement().age(person);
             if (pol.pension_min_age..=pol.pension_max_age).contains(&age) {
                 continue;
             }

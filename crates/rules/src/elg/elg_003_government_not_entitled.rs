@@ -30,16 +30,16 @@ impl Rule for Elg003 {
             if p.payer_type() != PayerType::Government {
                 continue;
             }
-            let Some(person) = ctx.payment_person[i as usize] else {
+            let Some(person) = ctx.payment_person(i) else {
                 continue;
             };
             let day = p.paid_at().date();
             let why = match p.scheme() {
-                Scheme::ResidentMedical if !ctx.medical_full(person, day) => format!(
+                Scheme::ResidentMedical if !ctx.entitlement().medical_full(person, day) => format!(
                     "该人员{}岁，缴费当日不属于医保全额代缴对象（脱贫、特困、低保、重度残疾、因病困难或70岁以上）",
-                    ctx.age(person)
+                    ctx.entitlement().age(person)
                 ),
-                Scheme::ResidentPension if !ctx.severely_disabled(person, day) => {
+                Scheme::ResidentPension if !ctx.entitlement().severely_disabled(person, day) => {
                     "缴费当日该人员不是一、二级重度残疾人".to_string()
                 }
                 _ => continue,

@@ -36,30 +36,30 @@ impl Rule for Elg004 {
         let end = pol.window_end;
         let paid = ctx.paid_in_year();
         let mut out = Vec::new();
-        for person in 0..ctx.persons.len() as u32 {
+        for person in ctx.view.persons() {
             let Some(h) = ctx.hukou(person) else { continue };
-            if h.status() != HukouStatus::Normal || !ctx.alive_at_window_end(person) {
+            if h.status() != HukouStatus::Normal || !ctx.entitlement().alive_at_window_end(person) {
                 continue;
             }
-            let age = ctx.age(person);
+            let age = ctx.entitlement().age(person);
             let checks = [
                 (
                     Scheme::ResidentMedical,
-                    ctx.medical_full(person, end),
+                    ctx.entitlement().medical_full(person, end),
                     pol.medical_standard,
                     "医保全额代缴对象",
                 ),
                 (
                     Scheme::ResidentPension,
                     (pol.pension_min_age..=pol.pension_max_age).contains(&age)
-                        && ctx.severely_disabled(person, end),
+                        && ctx.entitlement().severely_disabled(person, end),
                     pol.pension_government_amount,
                     "一、二级重度残疾人（养老代缴对象）",
                 ),
             ];
             for (scheme, entitled, amount, group) in checks {
                 if !entitled
-                    || ctx.employee_active(person, scheme)
+                    || ctx.entitlement().employee_active(person, scheme)
                     || paid.contains(&(person, scheme))
                 {
                     continue;
@@ -72,7 +72,8 @@ impl Rule for Elg004 {
                 f.amount = amount;
                 f.sources.push(ctx.src(h.prov()));
                 f.sources.extend(
-                    ctx.eligibility(person)
+                    ctx.entitlement()
+                        .eligibility(person)
                         .filter(|e| e.active_on(end))
                         .map(|e| ctx.src(e.prov())),
                 );

@@ -53,7 +53,7 @@ impl Rule for Mny005 {
             let mut households: Vec<(bool, &str)> = rows
                 .iter()
                 .map(|&i| {
-                    let h = ctx.payment_person[i as usize].and_then(|person| ctx.hukou(person));
+                    let h = ctx.payment_person(i).and_then(|person| ctx.hukou(person));
                     match h {
                         Some(h) if !h.household_no().is_empty() => (true, h.household_no()),
                         _ => (false, ctx.payment(i).id()),
