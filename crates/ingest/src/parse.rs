@@ -226,6 +226,13 @@ impl<'a> Cells<'a> {
     }
 
     fn amount(&self, col: Col) -> Result<Fen, String> {
+        // An amount stored as an integer or decimal is taken as it is when its text form
+        // would be accepted; anything else goes the way of its text form.
+        if let (Some((f, row)), Some(i)) = (self.frame, self.map.pos[col as usize]) {
+            if let Some(fen) = f.fen(i, row) {
+                return Ok(fen);
+            }
+        }
         parse_amount(&self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
     }
 

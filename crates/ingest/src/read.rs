@@ -166,11 +166,19 @@ impl ParquetSlices {
     }
 }
 
-/// A column of a Parquet file as the engine reads it: dates and date-times in their own
-/// types (no trip through text), everything else as text.
+/// A column of a Parquet file as the engine reads it: dates, date-times, integers and
+/// decimals in their own types (no trip through text), everything else as text.
 pub enum FrameCol {
-    /// Text, or a type read as its text form (numbers, decimals, booleans).
+    /// Text, or a type read as its text form (floats, booleans).
     Text(StringChunked),
+    /// An integer or decimal column: each value as a mantissa and the column's scale
+    /// (`value = mantissa / 10^scale`; integers have scale 0).
+    Number {
+        /// The mantissas (None: null).
+        values: Vec<Option<i128>>,
+        /// Decimal places.
+        scale: u32,
+    },
     /// A `date32` column: days since 1970-01-01.
     Date {
         /// The dates (None: null, or no date of the calendar).
@@ -206,6 +214,7 @@ impl Frame {
     pub fn len(&self) -> usize {
         match self.cols.first() {
             Some(FrameCol::Text(ca)) => ca.len(),
+            Some(FrameCol::Number { values, .. }) => values.len(),
             Some(FrameCol::Date { days, .. }) => days.len(),
             Some(FrameCol::Datetime { at, .. }) => at.len(),
             None => 0,
@@ -225,6 +234,10 @@ impl Frame {
         match self.cols.get(col) {
             None => Cow::Borrowed(""),
             Some(FrameCol::Text(ca)) => Cow::Borrowed(ca.get(row).unwrap_or("")),
+            Some(FrameCol::Number { values, scale }) => match values[row] {
+                Some(m) => Cow::Owned(number_text(m, *scale)),
+                None => Cow::Borrowed(""),
+            },
             Some(FrameCol::Date { null, .. } | FrameCol::Datetime { null, .. }) if null[row] => {
                 Cow::Borrowed("")
             }
@@ -251,10 +264,26 @@ impl Frame {
     /// for a text column or a null.
     pub fn datetime(&self, col: usize, row: usize) -> Option<NaiveDateTime> {
         match self.cols.get(col)? {
-            FrameCol::Text(_) => None,
+            FrameCol::Text(_) | FrameCol::Number { .. } => None,
             FrameCol::Date { days, .. } => days[row].and_then(|d| d.and_hms_opt(0, 0, 0)),
             FrameCol::Datetime { at, .. } => at[row],
         }
+    }
+
+    /// A cell of an integer or decimal column as fen, when it is an amount the text
+    /// reading accepts as it is (not negative, at most 2 decimals, within range); None
+    /// for anything else, which then goes the way of its text form.
+    pub fn fen(&self, col: usize, row: usize) -> Option<qianbiao_core::Fen> {
+        let FrameCol::Number { values, scale } = self.cols.get(col)? else {
+            return None;
+        };
+        let m = values[row]?;
+        if m < 0 || *scale > 2 {
+            return None;
+        }
+        let fen = m.checked_mul(10i128.pow(2 - scale))?;
+        let fen = i64::try_from(fen).ok()?;
+        (fen <= qianbiao_core::money::MAX_AMOUNT.0).then_some(qianbiao_core::Fen(fen))
     }
 
     /// True when every cell of the row is empty.
@@ -263,6 +292,7 @@ impl Frame {
         // blank as its text form.
         self.cols.iter().enumerate().all(|(i, c)| match c {
             FrameCol::Text(ca) => ca.get(row).unwrap_or("").trim().is_empty(),
+            FrameCol::Number { values, .. } => values[row].is_none(),
             FrameCol::Date { days, .. } => {
                 days[row].is_none() && self.text(i, row).trim().is_empty()
             }
@@ -965,6 +995,30 @@ fn nulls(c: &Column) -> Vec<bool> {
         .collect()
 }
 
+/// An integer column's values, whatever its width and sign.
+fn integer_values(c: &Column) -> Option<Vec<Option<i128>>> {
+    let s = c.as_materialized_series();
+    if let Ok(u) = s.u64() {
+        return Some(u.iter().map(|v| v.map(i128::from)).collect());
+    }
+    let i = s.cast(&DataType::Int64).ok()?;
+    Some(i.i64().ok()?.iter().map(|v| v.map(i128::from)).collect())
+}
+
+/// A number's text as polars writes an integer (scale 0) or a decimal of that scale:
+/// `-12`, `320.00`, `0.05`, `-1.5000`.
+fn number_text(m: i128, scale: u32) -> String {
+    let digits = m.unsigned_abs().to_string();
+    let sign = if m < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
 /// A `date32` column's values.
 fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
     let phys = c.to_physical_repr();
@@ -1122,6 +1176,15 @@ fn frame_of(df: &DataFrame) -> Frame {
                 null: nulls(c),
                 col: c.clone(),
             }),
+            DataType::Decimal(_, scale) => c.decimal().ok().and_then(|d| {
+                Some(FrameCol::Number {
+                    values: d.physical().iter().collect(),
+                    scale: u32::try_from(*scale).ok()?,
+                })
+            }),
+            dt if dt.is_integer() => {
+                integer_values(c).map(|values| FrameCol::Number { values, scale: 0 })
+            }
             DataType::Datetime(unit, tz) => {
                 datetime_values(c, *unit, tz.is_some()).map(|at| FrameCol::Datetime {
                     at,
@@ -1169,6 +1232,32 @@ pub fn raw_line(fields: &csv::StringRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_polars_writes_them() {
+        let ints: Vec<Option<i64>> = vec![Some(0), Some(-7), Some(320), Some(i64::MAX), None];
+        let c = Column::new("x".into(), ints.clone());
+        let text = c.cast(&DataType::String).unwrap();
+        let values = integer_values(&c).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            let want = text.str().unwrap().get(i).map(str::to_string);
+            assert_eq!(v.map(|m| number_text(m, 0)), want);
+        }
+        for scale in 0..=4usize {
+            let m: Vec<Option<i128>> = [0i128, 5, -5, 150, -150, 32_000, 1_000_000_007, -99]
+                .into_iter()
+                .map(Some)
+                .collect();
+            let s = Series::new("d".into(), m.clone())
+                .into_decimal(18, scale)
+                .unwrap();
+            let text = s.cast(&DataType::String).unwrap();
+            for (i, v) in m.iter().enumerate() {
+                let want = text.str().unwrap().get(i).unwrap().to_string();
+                assert_eq!(number_text(v.unwrap(), scale as u32), want, "scale {scale}");
+            }
+        }
+    }
 
     fn all_rows(o: &mut Opened) -> Vec<RawRow> {
         let mut v = Vec::new();

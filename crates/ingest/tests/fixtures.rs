@@ -1913,3 +1913,102 @@ fn parquet_dates_read_as_stored_agree_with_their_text_form() {
     assert_eq!(rejected(&pa), rejected(&cs));
     assert_eq!(rejected(&pa).len(), 3);
 }
+
+/// Integers and decimals stored as such in Parquet are read without a trip through text;
+/// whatever a value is (exact to the fen, too precise, negative, out of range, null),
+/// the row is accepted or rejected exactly as its text form in a CSV file would be, with
+/// the same amount, reason and raw text.
+#[test]
+fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
+    // (amount column, the same values as polars writes their text)
+    let decimal = |scale: usize, m: &[Option<i128>]| {
+        Series::new("amount".into(), m.to_vec())
+            .into_decimal(18, scale)
+            .unwrap()
+    };
+    let cases: Vec<(Series, Vec<&str>)> = vec![
+        (
+            decimal(
+                2,
+                &[
+                    Some(32_000),
+                    Some(5),
+                    Some(-150),
+                    None,
+                    Some(1_000_000_000_001),
+                ],
+            ),
+            vec!["320.00", "0.05", "-1.50", "", "10000000000.01"],
+        ),
+        (
+            decimal(4, &[Some(3_200_000), Some(10_050), Some(0)]),
+            vec!["320.0000", "1.0050", "0.0000"],
+        ),
+        (decimal(0, &[Some(320), Some(0)]), vec!["320", "0"]),
+        (
+            Series::new(
+                "amount".into(),
+                &[Some(320i64), Some(-5), None, Some(20_000_000_000)],
+            ),
+            vec!["320", "-5", "", "20000000000"],
+        ),
+        (
+            Series::new("amount".into(), &[320u64, u64::MAX]),
+            vec!["320", "18446744073709551615"],
+        ),
+    ];
+    for (k, (amounts, texts)) in cases.into_iter().enumerate() {
+        let n = texts.len();
+        let txn: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
+        let pq = parquet(vec![
+            Series::new("txn_id".into(), &txn),
+            Series::new("id_number".into(), vec![ID_A; n]),
+            Series::new("scheme".into(), vec!["居民医保"; n]),
+            Series::new("period".into(), vec![2022i64; n]),
+            amounts,
+            Series::new("paid_at".into(), vec!["2021-11-05"; n]),
+        ]);
+        let mut csv = String::from(PAY_HEADER);
+        for (i, t) in texts.iter().enumerate() {
+            let t = if t.contains(',') {
+                format!("\"{t}\"")
+            } else {
+                t.to_string()
+            };
+            csv.push_str(&format!("T{i},{ID_A},居民医保,2022,{t},2021-11-05\n"));
+        }
+        let (a, b) = (Folder::new(), Folder::new());
+        a.put("hukou.csv", HUKOU);
+        b.put("hukou.csv", HUKOU);
+        a.put("payments.parquet", pq);
+        b.put("payments.csv", csv);
+        let (pa, cs) = (a.load(), b.load());
+        let rows = |ds: &Dataset| {
+            ds.payments()
+                .iter()
+                .map(|p| {
+                    (
+                        p.prov().line,
+                        p.txn_id().to_string(),
+                        p.amount(),
+                        p.period(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let rejected = |ds: &Dataset| {
+            ds.rejected
+                .iter()
+                .map(|r| (r.line, r.reason.clone(), r.raw.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(&pa), rows(&cs), "case {k}");
+        assert_eq!(rejected(&pa), rejected(&cs), "case {k}");
+        assert_eq!(rows(&pa).len() + rejected(&pa).len(), n, "case {k}");
+        if k == 0 {
+            assert_eq!(rows(&pa)[0].2, Fen(32_000));
+            assert_eq!(rows(&pa)[1].2, Fen(5));
+            assert_eq!(rejected(&pa).len(), 3);
+        }
+    }
+}
