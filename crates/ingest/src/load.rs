@@ -604,6 +604,8 @@ fn load_source<T: Send>(
                 if let Some(p) = progress {
                     p(rel, report.rows_read);
                 }
+                // The rows go back to the reader, which refills their records.
+                chunk
             };
         // Three stages at once: the next chunk is read, this one is normalised, and the
         // previous one goes into the tables.
@@ -615,7 +617,7 @@ fn load_source<T: Send>(
         let mut pending: Option<(Vec<RawRow>, Vec<_>, FrameRef)> = None;
         loop {
             let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
-            let ((read, next_frame), parsed) = rayon::join(
+            let (((read, next_frame), parsed), stored) = rayon::join(
                 || {
                     rayon::join(
                         || {
@@ -629,13 +631,11 @@ fn load_source<T: Send>(
                         || parse_chunk(&chunk, &frame),
                     )
                 },
-                || {
-                    if let Some((c, p, f)) = pending.take() {
-                        consume(c, p, f);
-                    }
-                },
-            )
-            .0;
+                || pending.take().map(|(c, p, f)| consume(c, p, f)),
+            );
+            if let Some(rows) = stored {
+                opened.recycle(rows);
+            }
             pending = Some((std::mem::take(&mut chunk), parsed, frame.take()));
             if !more {
                 break;

@@ -438,6 +438,14 @@ impl Opened {
         Ok(true)
     }
 
+    /// Takes back rows already stored: their records are refilled by the next rows read.
+    pub fn recycle(&mut self, rows: Vec<RawRow>) {
+        if let Rows::Csv(c) = &mut self.rows {
+            let room = POOL_MAX.saturating_sub(c.pool.len());
+            c.pool.extend(rows.into_iter().take(room).map(|r| r.fields));
+        }
+    }
+
     fn next_row(&mut self) -> Option<RawRow> {
         match &mut self.rows {
             Rows::Csv(c) => c.next_row(),
@@ -585,7 +593,13 @@ struct CsvRows {
     line: u32,
     /// Fields of the header.
     width: usize,
+    /// Records of rows already stored, cleared and refilled by the next rows: a row then
+    /// costs no allocation of its own.
+    pool: Vec<csv::StringRecord>,
 }
+
+/// Records kept for reuse at most: about one chunk's.
+const POOL_MAX: usize = 64 * 1024;
 
 /// One record parsed from the text.
 struct Record {
@@ -617,12 +631,12 @@ impl CsvRows {
     /// Parses a record at `pos`. With `span`, a quoted field may run over line endings;
     /// without, a quote not closed on its line is a literal character. Returns None when
     /// a spanning field is never closed.
-    fn parse(&self, pos: usize, span: bool) -> Option<Record> {
+    fn parse(&self, pos: usize, span: bool, mut fields: csv::StringRecord) -> Option<Record> {
         // Every slice below starts and ends at an ASCII delimiter or at a line's ends, so
         // it is a whole UTF-8 string: no copy or validation for an unquoted field.
         let s = self.text.as_str();
         let t = s.as_bytes();
-        let mut fields = csv::StringRecord::with_capacity(128, self.width.max(1));
+        fields.clear();
         let mut field = String::new();
         let mut p = pos;
         let mut lines = 1u32;
@@ -694,14 +708,24 @@ impl CsvRows {
 
     /// The record at `pos`: spanning lines only when that gives the header's number of
     /// fields, else the line alone with unclosed quotes taken literally.
-    fn record(&self, pos: usize) -> Record {
-        if let Some(r) = self.parse(pos, true) {
+    fn record(&mut self, pos: usize) -> Record {
+        let rec = self.spare();
+        if let Some(r) = self.parse(pos, true, rec) {
             if r.lines == 1 || r.fields.len() == self.width {
                 return r;
             }
+            self.pool.push(r.fields);
         }
-        self.parse(pos, false)
+        let rec = self.spare();
+        self.parse(pos, false, rec)
             .expect("a single-line parse always ends at the line end")
+    }
+
+    /// A record to fill: a used one when there is one.
+    fn spare(&mut self) -> csv::StringRecord {
+        self.pool
+            .pop()
+            .unwrap_or_else(|| csv::StringRecord::with_capacity(128, self.width.max(1)))
     }
 
     fn next_row(&mut self) -> Option<RawRow> {
@@ -742,6 +766,7 @@ fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> 
         pos: 0,
         line: 1,
         width: 0,
+        pool: Vec::new(),
     };
     // The header's own quotes must close on its line: search line by line.
     let mut first_row = None;
@@ -750,7 +775,7 @@ fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> 
             break;
         }
         let r = rows
-            .parse(rows.pos, false)
+            .parse(rows.pos, false, csv::StringRecord::new())
             .expect("a single-line parse always ends at the line end");
         let cells: Vec<String> = r.fields.iter().map(str::to_string).collect();
         let empty_line = rows.line_end(rows.pos).0 == rows.pos;
@@ -1268,6 +1293,41 @@ mod tests {
 
     fn cells(r: &RawRow) -> Vec<&str> {
         r.fields.iter().collect()
+    }
+
+    #[test]
+    fn recycled_records_carry_nothing_of_their_old_rows() {
+        let csv = "a,b,c\nlong-value-x,\"q,u\"\"oted\",zz\n1,2,3\n4,5\n\"x\ny\",7,8\n,,\n9,10,11\n";
+        let mut o = Opened::from_bytes("csv", csv.as_bytes().to_vec()).unwrap();
+        let mut blank = 0;
+        let mut seen: Vec<(u32, Vec<String>)> = Vec::new();
+        loop {
+            let mut chunk = Vec::new();
+            let more = o.next_chunk(1, &mut chunk, &mut blank).unwrap();
+            seen.extend(
+                chunk
+                    .iter()
+                    .map(|r| (r.line, cells(r).iter().map(|c| c.to_string()).collect())),
+            );
+            // Every row goes back to the reader before the next one is read.
+            o.recycle(chunk);
+            if !more {
+                break;
+            }
+        }
+        let want: Vec<(u32, Vec<&str>)> = vec![
+            (2, vec!["long-value-x", "q,u\"oted", "zz"]),
+            (3, vec!["1", "2", "3"]),
+            (4, vec!["4", "5"]),
+            (5, vec!["x\ny", "7", "8"]),
+            (8, vec!["9", "10", "11"]),
+        ];
+        let seen: Vec<(u32, Vec<&str>)> = seen
+            .iter()
+            .map(|(l, c)| (*l, c.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(seen, want);
+        assert_eq!(blank, 1);
     }
 
     #[test]
