@@ -559,20 +559,17 @@ fn first_undecodable(bytes: &[u8]) -> usize {
 
 /// Physical lines in `bytes` that have ended: LF, CRLF and a lone CR each end one.
 fn count_lines(bytes: &[u8]) -> usize {
+    // One hit per line ending (SIMD search); the LF of a CRLF ends no line of its own.
     let mut n = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => n += 1,
-            b'\r' => {
-                n += 1;
-                if bytes.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            _ => {}
+    let mut lf_of_crlf = usize::MAX;
+    for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+        if i == lf_of_crlf {
+            continue;
         }
-        i += 1;
+        n += 1;
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            lf_of_crlf = i + 1;
+        }
     }
     n
 }
@@ -1293,6 +1290,37 @@ mod tests {
 
     fn cells(r: &RawRow) -> Vec<&str> {
         r.fields.iter().collect()
+    }
+
+    #[test]
+    fn line_endings_are_counted_as_lf_crlf_and_lone_cr() {
+        // Against the plain byte loop it replaced, over every mix of a, CR and LF.
+        fn by_bytes(bytes: &[u8]) -> usize {
+            let (mut n, mut i) = (0, 0);
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\n' => n += 1,
+                    b'\r' => {
+                        n += 1;
+                        if bytes.get(i + 1) == Some(&b'\n') {
+                            i += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            n
+        }
+        for len in 0..=7u32 {
+            for code in 0..3u32.pow(len) {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|k| [b'a', b'\r', b'\n'][(code / 3u32.pow(k) % 3) as usize])
+                    .collect();
+                assert_eq!(count_lines(&bytes), by_bytes(&bytes), "{bytes:?}");
+            }
+        }
+        assert_eq!(count_lines(b"a\r\n\r\nb\rc\n"), 4);
     }
 
     #[test]
