@@ -10,6 +10,11 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 /// Text that is already in NFKC (all ASCII, most Chinese) is only trimmed and borrowed:
 /// no allocation on the hot path of ingest.
 pub fn norm_text(raw: &str) -> Cow<'_, str> {
+    // Most cells are printable ASCII: already NFKC, nothing to remove, only spaces to
+    // trim. One pass tells.
+    if raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cow::Borrowed(raw.trim_ascii());
+    }
     // Control characters (U+0000-U+001F, U+007F) never belong in a value: a NUL or an
     // escape sequence must not reach an output. In UTF-8 they are single bytes.
     if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
@@ -91,6 +96,14 @@ mod tests {
             // The fast path agrees with full NFKC.
             let full: String = s.nfkc().collect();
             proptest::prop_assert_eq!(once.as_ref(), full.trim());
+        }
+
+        #[test]
+        fn printable_ascii_is_only_trimmed(s in "[ -~]{0,24}") {
+            let full: String = s.nfkc().collect();
+            let t = norm_text(&s);
+            proptest::prop_assert_eq!(t.as_ref(), full.trim());
+            proptest::prop_assert!(matches!(t, Cow::Borrowed(_)));
         }
     }
 }
