@@ -1904,14 +1904,17 @@ fn parquet_dates_read_as_stored_agree_with_their_text_form() {
     assert_eq!(rows(&pa), rows(&cs));
     assert_eq!(rows(&pa).len(), 2);
     assert_eq!(rows(&pa)[0].3, Some(date(2022, 1, 31)));
-    let rejected = |ds: &Dataset| {
-        ds.rejected
-            .iter()
-            .map(|r| (r.line, r.reason.clone(), r.raw.clone()))
-            .collect::<Vec<_>>()
-    };
+    let rejected = rejected_rows;
     assert_eq!(rejected(&pa), rejected(&cs));
     assert_eq!(rejected(&pa).len(), 3);
+}
+
+/// Line, reason and raw text of each rejected row.
+fn rejected_rows(ds: &Dataset) -> Vec<(u32, String, String)> {
+    ds.rejected
+        .iter()
+        .map(|r| (r.line, r.reason.clone(), r.raw.clone()))
+        .collect()
 }
 
 /// Integers and decimals stored as such in Parquet are read without a trip through text;
@@ -1996,12 +1999,7 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
                 })
                 .collect::<Vec<_>>()
         };
-        let rejected = |ds: &Dataset| {
-            ds.rejected
-                .iter()
-                .map(|r| (r.line, r.reason.clone(), r.raw.clone()))
-                .collect::<Vec<_>>()
-        };
+        let rejected = rejected_rows;
         assert_eq!(rows(&pa), rows(&cs), "case {k}");
         assert_eq!(rejected(&pa), rejected(&cs), "case {k}");
         assert_eq!(rows(&pa).len() + rejected(&pa).len(), n, "case {k}");
