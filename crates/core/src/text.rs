@@ -15,13 +15,21 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
     if raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return Cow::Borrowed(raw.trim_ascii());
     }
+    // Next most: printable ASCII and CJK Unified Ideographs (names, villages), also
+    // already NFKC; the only white space they can hold is the ASCII space.
+    if raw
+        .chars()
+        .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+    {
+        return Cow::Borrowed(raw.trim_ascii());
+    }
     // Control characters (U+0000-U+001F, U+007F) never belong in a value: a NUL or an
     // escape sequence must not reach an output. In UTF-8 they are single bytes.
     if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
         let clean: String = raw.chars().filter(|c| !is_control(*c)).collect();
         return Cow::Owned(norm_text(&clean).into_owned());
     }
-    if raw.is_ascii() || is_common_nfkc(raw) || is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
+    if is_nfkc_quick(raw.chars()) == IsNormalized::Yes {
         return Cow::Borrowed(raw.trim());
     }
     let folded: String = raw.nfkc().collect();
@@ -36,14 +44,6 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
 /// U+0000-U+001F and U+007F.
 fn is_control(c: char) -> bool {
     (c as u32) < 0x20 || c == '\u{7f}'
-}
-
-/// ASCII and CJK Unified Ideographs only: already NFKC (ideographs U+4E00..U+9FFF have no
-/// compatibility decomposition). A cheaper test than the general quick check, and it covers
-/// nearly every cell of a Chinese export.
-fn is_common_nfkc(raw: &str) -> bool {
-    raw.chars()
-        .all(|c| c.is_ascii() || ('\u{4E00}'..='\u{9FFF}').contains(&c))
 }
 
 /// Normalises a person's name: as [`norm_text`], and inner white space removed
@@ -99,7 +99,7 @@ mod tests {
         }
 
         #[test]
-        fn printable_ascii_is_only_trimmed(s in "[ -~]{0,24}") {
+        fn printable_ascii_and_ideographs_are_only_trimmed(s in "[ -~\u{4E00}-\u{9FFF}]{0,24}") {
             let full: String = s.nfkc().collect();
             let t = norm_text(&s);
             proptest::prop_assert_eq!(t.as_ref(), full.trim());
