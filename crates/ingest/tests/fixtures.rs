@@ -2010,3 +2010,85 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
         }
     }
 }
+
+/// A value of a column's kind that every reader accepts.
+fn good_value(kind: qianbiao_ingest::source::Kind) -> &'static str {
+    use qianbiao_ingest::source::{Codes, Kind};
+    match kind {
+        Kind::Id | Kind::KeptId => ID_B,
+        Kind::PersonName => "王涛",
+        Kind::Text => "x1",
+        Kind::Code(Codes::HukouStatus) => "正常",
+        Kind::Code(Codes::Category) => "低保",
+        Kind::Code(Codes::Scheme) => "居民医保",
+        Kind::Code(Codes::PayerType) => "个人缴费",
+        Kind::Code(Codes::PaymentStatus) => "成功",
+        Kind::Date => "2022-01-05",
+        Kind::Datetime => "2022-01-05 10:00",
+        Kind::Money => "320",
+        Kind::Year => "2022",
+        Kind::Count => "3",
+        Kind::Level => "1",
+    }
+}
+
+/// The schema table is what the parsers do: for every source, a row of good values is
+/// accepted; an empty cell rejects the row, naming the column, exactly when the column
+/// is required (an empty id too where invalid ids are kept); a cell that does not read
+/// as its kind rejects the row exactly when the column is required, except that an
+/// invalid id is kept where the schema says so.
+#[test]
+fn the_schema_table_says_what_rejects_a_row() {
+    use qianbiao_ingest::source::{columns, Kind};
+    use qianbiao_ingest::SourceKind;
+    for source in SourceKind::ALL {
+        let fields = columns(source);
+        let header: Vec<&str> = fields.iter().map(|f| f.col.name()).collect();
+        let good: Vec<&str> = fields.iter().map(|f| good_value(f.kind)).collect();
+        // Row 2 is all good; then per column an empty cell and a cell of garbage.
+        let mut lines = vec![header.join(","), good.join(",")];
+        for i in 0..fields.len() {
+            for bad in ["", "zz?"] {
+                let mut row = good.clone();
+                row[i] = bad;
+                lines.push(row.join(","));
+            }
+        }
+        let f = Folder::new();
+        let name = format!("{}.csv", source.name());
+        if source != SourceKind::Hukou {
+            f.put("hukou.csv", HUKOU);
+        }
+        if source != SourceKind::Payments {
+            f.put("payments.csv", PAYMENTS);
+        }
+        f.put(&name, lines.join("\n") + "\n");
+        let ds = f.load();
+        let rejected = rejections(&ds, &name);
+        let reason = |line: u32| rejected.iter().find(|(l, _)| *l == line).map(|(_, r)| *r);
+        assert_eq!(reason(2), None, "{name}: the good row is rejected");
+        for (i, field) in fields.iter().enumerate() {
+            let col = field.col.name();
+            let (empty, garbage) = (3 + 2 * i as u32, 4 + 2 * i as u32);
+            let kept_id = field.kind == Kind::KeptId;
+            match reason(empty) {
+                Some(r) => assert!(
+                    field.required && r.contains(col),
+                    "{name}: empty `{col}` rejected ({r}) but it is optional"
+                ),
+                None => assert!(!field.required, "{name}: empty required `{col}` accepted"),
+            }
+            // Free text and names read anything; every other kind rejects garbage only
+            // where required (a kept id is kept, flagged later).
+            let reads_anything = matches!(field.kind, Kind::Text | Kind::PersonName);
+            let must_reject = field.required && !reads_anything && !kept_id;
+            match reason(garbage) {
+                Some(r) => assert!(
+                    must_reject && r.contains(col),
+                    "{name}: `{col}` = zz? rejected ({r}) where it should be kept"
+                ),
+                None => assert!(!must_reject, "{name}: required `{col}` = zz? accepted"),
+            }
+        }
+    }
+}
