@@ -132,10 +132,16 @@ impl<R> Column<R> {
         self
     }
 
-    /// A column only the workbook shows.
-    pub fn workbook_only(mut self) -> Self {
-        self.name = None;
-        self
+    /// A column only the workbook shows, headed `zh`, its cell `shown`.
+    pub fn workbook_only(zh: &'static str, kind: Kind, shown: Shown<R>) -> Self {
+        Column {
+            name: None,
+            zh: Cow::Borrowed(zh),
+            kind,
+            // CSV and Parquet never ask a workbook-only column for its data.
+            data: Data::Of(|_| Cell::Text(Cow::Borrowed(""))),
+            shown: Some(shown),
+        }
     }
 
     /// Its cell in CSV and Parquet (codes as they are).
@@ -190,9 +196,9 @@ pub fn findings<'f>() -> Vec<Column<FindingRow<'f>>> {
     vec![
         C::new("finding_id", "疑点编号", Text, |r| text(r.id)),
         C::new("rule", "规则", Text, |r| text(r.f.rule)),
-        C::new("rule", "规则名称", Text, |r| text(r.f.rule))
-            .shown_as(|r, review| text(review.rule_name_zh(r.f.rule)))
-            .workbook_only(),
+        C::workbook_only("规则名称", Text, |r, review| {
+            text(review.rule_name_zh(r.f.rule))
+        }),
         C::new("severity", "严重程度", Text, |r| {
             text(r.f.severity.as_str())
         })
