@@ -13,6 +13,7 @@ use qianbiao_ingest::{Dataset, Deposits, HukouView, Payment, Prov, ReceiptView, 
 use rayon::prelude::*;
 
 use crate::entitlement::Entitlement;
+use crate::groups::Groups;
 pub use crate::view::{DeathSource, PersonIdx, PersonView};
 
 /// The facts a run reasons with: the dataset, the policy, as_of, the person view and the
@@ -29,9 +30,9 @@ pub struct Context<'a> {
     /// Deposits by deposit_id, rows of one id combined.
     pub deposits: HashMap<&'a str, Deposit>,
     /// Effective payments by non-empty receipt_no.
-    pub payments_by_receipt: HashMap<&'a str, Vec<u32>>,
+    pub payments_by_receipt: Groups<'a>,
     /// Receipts rows by receipt_no.
-    pub receipts_by_no: HashMap<&'a str, Vec<u32>>,
+    pub receipts_by_no: Groups<'a>,
     /// Effective resident-scheme payments (lost-digit ids left out) sorted by person (normalised id), scheme, period
     /// and ledger order: the DUP rules' groups, sorted once for all of them.
     person_scheme: Vec<u32>,
@@ -97,30 +98,23 @@ impl<'a> Context<'a> {
         };
         let payment_map = || {
             let pays = ds.payments();
-            let with_receipt: Vec<u32> = (0..pays.len() as u32)
-                .filter(|&i| {
-                    let p = pays.get(i as usize);
-                    p.is_effective() && !p.receipt_no().is_empty()
-                })
-                .collect();
-            // Sized once: growing a map of millions of text keys rehashes every key.
-            let mut map: HashMap<&'a str, Vec<u32>> =
-                HashMap::with_capacity_and_hasher(with_receipt.len(), Default::default());
-            for i in with_receipt {
-                map.entry(pays.get(i as usize).receipt_no())
-                    .or_default()
-                    .push(i);
-            }
-            map
+            Groups::new(
+                (0..pays.len() as u32)
+                    .map(|i| pays.get(i as usize))
+                    .enumerate()
+                    .filter(|(_, p)| p.is_effective() && !p.receipt_no().is_empty())
+                    .map(|(i, p)| (p.receipt_no(), i as u32))
+                    .collect(),
+            )
         };
         let receipt_map = || {
             let recs = ds.receipts();
-            let mut map: HashMap<&'a str, Vec<u32>> =
-                HashMap::with_capacity_and_hasher(recs.len(), Default::default());
-            for (i, r) in recs.iter().enumerate() {
-                map.entry(r.receipt_no()).or_default().push(i as u32);
-            }
-            map
+            Groups::new(
+                recs.iter()
+                    .enumerate()
+                    .map(|(i, r)| (r.receipt_no(), i as u32))
+                    .collect(),
+            )
         };
         let link = || {
             crate::link::Links::compute(ds, |id| {

@@ -8,6 +8,7 @@ use qianbiao_core::Finding;
 pub mod context;
 pub mod entitlement;
 mod evidence;
+pub mod groups;
 pub mod link;
 pub mod tables;
 pub mod view;

@@ -24,17 +24,17 @@ declare_rule! {
 impl Rule for Amt005 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (no, receipts) in &ctx.receipts_by_no {
-            let Some(payments) = ctx.payments_by_receipt.get(no) else {
+        for (no, receipts, payments) in ctx.receipts_by_no.join(&ctx.payments_by_receipt) {
+            if payments.is_empty() {
                 continue;
-            };
+            }
             let received: Fen = receipts.iter().map(|&i| ctx.receipt(i).amount()).sum();
             let booked = total(ctx, payments);
             if received <= booked {
                 continue;
             }
             let r = ctx.receipt(receipts[0]);
-            let mut f = Finding::new(Self::META.code, Self::META.severity, *no);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, no);
             ctx.fill_person(&mut f, r.id(), r.name(), r.village());
             f.collector_id = r.collector_id().to_string();
             f.scheme = Some(r.scheme());

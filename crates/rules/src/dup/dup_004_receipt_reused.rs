@@ -25,18 +25,19 @@ declare_rule! {
 impl Rule for Dup004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (no, rows) in &ctx.payments_by_receipt {
+        for (no, rows) in ctx.payments_by_receipt.iter() {
             // One payment is one person-scheme pair: nothing to compare.
             if rows.len() < 2 {
                 continue;
             }
             // An id that lost its digits as a number stands for nobody: its payment is no
             // person-scheme pair and takes no part.
-            let rows: &Vec<u32> = &rows
+            let rows: Vec<u32> = rows
                 .iter()
                 .copied()
                 .filter(|&i| !ctx.payment(i).id_lost())
                 .collect();
+            let rows = &rows[..];
             let mut pairs: Vec<(&str, Scheme)> = rows
                 .iter()
                 .map(|&i| (ctx.payment(i).id(), ctx.payment(i).scheme()))
@@ -46,7 +47,7 @@ impl Rule for Dup004 {
             if pairs.len() < 2 {
                 continue;
             }
-            let mut f = Finding::new(Self::META.code, Self::META.severity, *no);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, no);
             let mut ids: Vec<&str> = pairs.iter().map(|p| p.0).collect();
             ids.dedup();
             if ids.len() == 1 {

@@ -24,8 +24,8 @@ declare_rule! {
 impl Rule for Mny002 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let mut out = Vec::new();
-        for (no, rows) in &ctx.receipts_by_no {
-            if ctx.payments_by_receipt.contains_key(no) {
+        for (no, rows, booked) in ctx.receipts_by_no.join(&ctx.payments_by_receipt) {
+            if !booked.is_empty() {
                 continue;
             }
             let r = ctx.receipt(rows[0]);

@@ -1,0 +1,125 @@
+//! Rows grouped by a text key as sorted index arrays: the keys in byte order, each key's
+//! rows in read order, all rows of all keys in one array. No map and no vector per key:
+//! three arrays, built by one parallel sort; two groupings on the same kind of key are
+//! joined by walking both in order.
+
+use rayon::prelude::*;
+
+/// Row indices grouped by a text key.
+#[derive(Debug, Default)]
+pub struct Groups<'a> {
+    /// The distinct keys, sorted.
+    keys: Vec<&'a str>,
+    /// `ends[k]`: the end in `rows` of key `k`'s rows (they start at `ends[k - 1]`).
+    ends: Vec<u32>,
+    /// Row indices, by key, each key's in ascending (read) order.
+    rows: Vec<u32>,
+}
+
+impl<'a> Groups<'a> {
+    /// Groups `(key, row)` pairs.
+    pub fn new(mut pairs: Vec<(&'a str, u32)>) -> Self {
+        pairs.par_sort_unstable();
+        let mut g = Groups {
+            keys: Vec::new(),
+            ends: Vec::new(),
+            rows: Vec::with_capacity(pairs.len()),
+        };
+        for (key, row) in pairs {
+            if g.keys.last() != Some(&key) {
+                if !g.keys.is_empty() {
+                    g.ends.push(g.rows.len() as u32);
+                }
+                g.keys.push(key);
+            }
+            g.rows.push(row);
+        }
+        if !g.keys.is_empty() {
+            g.ends.push(g.rows.len() as u32);
+        }
+        g
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True without keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The rows of the `k`-th key.
+    fn rows_of(&self, k: usize) -> &[u32] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.rows[start..self.ends[k] as usize]
+    }
+
+    /// Every key with its rows, keys in byte order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &[u32])> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(k, &key)| (key, self.rows_of(k)))
+    }
+
+    /// The rows of a key.
+    pub fn get(&self, key: &str) -> Option<&[u32]> {
+        self.keys.binary_search(&key).ok().map(|k| self.rows_of(k))
+    }
+
+    /// Every key of `self` with its rows here and its rows in `other` (empty when
+    /// `other` lacks the key), by walking both in key order.
+    pub fn join<'s>(
+        &'s self,
+        other: &'s Groups<'_>,
+    ) -> impl Iterator<Item = (&'a str, &'s [u32], &'s [u32])> + 's {
+        let mut o = 0;
+        self.iter().map(move |(key, rows)| {
+            while o < other.keys.len() && other.keys[o] < key {
+                o += 1;
+            }
+            let theirs = if o < other.keys.len() && other.keys[o] == key {
+                other.rows_of(o)
+            } else {
+                &[]
+            };
+            (key, rows, theirs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sorted_rows_in_read_order_and_joined_in_step() {
+        let a = Groups::new(vec![("R2", 5), ("R1", 3), ("R2", 1), ("R9", 0), ("R1", 4)]);
+        let got: Vec<(&str, Vec<u32>)> = a.iter().map(|(k, r)| (k, r.to_vec())).collect();
+        assert_eq!(
+            got,
+            [("R1", vec![3, 4]), ("R2", vec![1, 5]), ("R9", vec![0])]
+        );
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.get("R2"), Some(&[1, 5][..]));
+        assert_eq!(a.get("R3"), None);
+        let b = Groups::new(vec![("R0", 7), ("R2", 8), ("R3", 9), ("R9", 2), ("R9", 1)]);
+        let joined: Vec<(&str, Vec<u32>, Vec<u32>)> = a
+            .join(&b)
+            .map(|(k, x, y)| (k, x.to_vec(), y.to_vec()))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                ("R1", vec![3, 4], vec![]),
+                ("R2", vec![1, 5], vec![8]),
+                ("R9", vec![0], vec![1, 2]),
+            ]
+        );
+        let empty = Groups::new(Vec::new());
+        assert!(empty.is_empty() && empty.iter().next().is_none());
+        assert_eq!(a.join(&empty).filter(|(_, _, y)| !y.is_empty()).count(), 0);
+    }
+}
