@@ -40,6 +40,9 @@ pub struct Context<'a> {
     person_scheme_bounds: Vec<(u32, u32)>,
     /// Identity linkage of rows with invalid ids (IDN-001, DTH-005), computed once.
     pub links: crate::link::Links,
+    /// Which persons paid for which schemes in the policy year (the coverage table and
+    /// ELG-004), computed once.
+    pub paid_in_year: PaidInYear,
     /// The coverage table (COV-001 and `coverage.csv`): [`crate::tables::coverage`].
     pub coverage: Vec<CoverageRow>,
 }
@@ -125,9 +128,13 @@ impl<'a> Context<'a> {
                     .and_then(|p| view.hukou_row(p))
             })
         };
-        let coverage = || crate::tables::coverage(ds, policy, &view);
+        let coverage = || {
+            let paid = PaidInYear::of(ds, policy, &view);
+            let table = crate::tables::coverage(ds, policy, &view, &paid);
+            (paid, table)
+        };
         let (
-            ((deposits, coverage), (payments_by_receipt, receipts_by_no)),
+            ((deposits, (paid_in_year, coverage)), (payments_by_receipt, receipts_by_no)),
             ((person_scheme, person_scheme_bounds), links),
         ) = rayon::join(
             || {
@@ -149,6 +156,7 @@ impl<'a> Context<'a> {
             person_scheme,
             person_scheme_bounds,
             links,
+            paid_in_year,
             coverage,
         }
     }
@@ -290,28 +298,13 @@ fn person_scheme_groups(ds: &Dataset) -> (Vec<u32>, Vec<(u32, u32)>) {
     (order, bounds)
 }
 
-/// Which persons paid for which schemes in the policy year (see
-/// [`Context::paid_in_year`]).
+/// Which persons paid for which schemes in the policy year ([`Context::paid_in_year`]).
 pub struct PaidInYear {
     bits: Vec<u8>,
 }
 
 fn scheme_bit(s: Scheme) -> u8 {
     1 << (s as u8)
-}
-
-impl PaidInYear {
-    /// True when the person has an effective payment of the scheme for Y.
-    pub fn contains(&self, &(person, scheme): &(PersonIdx, Scheme)) -> bool {
-        self.bits
-            .get(person as usize)
-            .is_some_and(|b| b & scheme_bit(scheme) != 0)
-    }
-}
-
-/// Formats a payment's date for details: `2021-12-05`.
-pub fn day(p: &Payment) -> NaiveDate {
-    p.paid_at().date()
 }
 
 impl PaidInYear {
@@ -330,14 +323,21 @@ impl PaidInYear {
         }
         PaidInYear { bits }
     }
+
+    /// True when the person has an effective payment of the scheme for Y.
+    pub fn contains(&self, &(person, scheme): &(PersonIdx, Scheme)) -> bool {
+        self.bits
+            .get(person as usize)
+            .is_some_and(|b| b & scheme_bit(scheme) != 0)
+    }
+}
+
+/// Formats a payment's date for details: `2021-12-05`.
+pub fn day(p: &Payment) -> NaiveDate {
+    p.paid_at().date()
 }
 
 impl Context<'_> {
-    /// Persons and resident schemes with an effective payment (any payer) for year Y.
-    pub fn paid_in_year(&self) -> PaidInYear {
-        PaidInYear::of(self.ds, self.policy, &self.view)
-    }
-
     /// Why an as_of-gated rule (ELG-004, COV-001) does not run: as_of inside the window.
     pub fn window_open_reason(&self) -> Option<String> {
         (self.as_of <= self.policy.window_end).then(|| {

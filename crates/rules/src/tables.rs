@@ -17,9 +17,13 @@ use crate::view::PersonView;
 /// permits included), alive at the window end, of an age in the band, without an active
 /// employee enrolment of that kind; covered = of them, those with an effective payment
 /// (any payer) of the band's scheme for Y. Sorted by village, then band in policy order.
-pub fn coverage(ds: &Dataset, policy: &Policy, view: &PersonView) -> Vec<CoverageRow> {
+pub fn coverage(
+    ds: &Dataset,
+    policy: &Policy,
+    view: &PersonView,
+    paid: &PaidInYear,
+) -> Vec<CoverageRow> {
     let bands = &policy.coverage_bands;
-    let paid = PaidInYear::of(ds, policy, view);
     let ent = Entitlement::new(ds, policy, view);
     // Villages by symbol while counting (no text compared per person), by text at the end.
     let mut table: rustc_hash::FxHashMap<qianbiao_core::Sym, Vec<(u64, u64)>> = Default::default();

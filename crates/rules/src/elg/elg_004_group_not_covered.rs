@@ -34,7 +34,7 @@ impl Rule for Elg004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let pol = ctx.policy;
         let end = pol.window_end;
-        let paid = ctx.paid_in_year();
+        let paid = &ctx.paid_in_year;
         let mut out = Vec::new();
         for person in ctx.view.persons() {
             let Some(h) = ctx.hukou(person) else { continue };
