@@ -225,15 +225,24 @@ impl<'a> Cells<'a> {
         parse_date(&self.raw(col)).filter(|d| date_in_range(*d, self.year))
     }
 
+    /// An amount stored as an integer or decimal (Parquet), when its text form would be
+    /// accepted as it is: taken as it is. Anything else goes the way of its text form.
+    fn stored_amount(&self, col: Col) -> Option<Fen> {
+        let (f, row) = self.frame?;
+        f.fen(self.map.pos[col as usize]?, row)
+    }
+
     fn amount(&self, col: Col) -> Result<Fen, String> {
-        // An amount stored as an integer or decimal is taken as it is when its text form
-        // would be accepted; anything else goes the way of its text form.
-        if let (Some((f, row)), Some(i)) = (self.frame, self.map.pos[col as usize]) {
-            if let Some(fen) = f.fen(i, row) {
-                return Ok(fen);
-            }
+        if let Some(fen) = self.stored_amount(col) {
+            return Ok(fen);
         }
         parse_amount(&self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
+    }
+
+    /// An optional amount: empty when it cannot be read.
+    fn optional_amount(&self, col: Col) -> Option<Fen> {
+        self.stored_amount(col)
+            .or_else(|| parse_amount(&self.raw(col)).ok())
     }
 
     fn scheme(&self) -> Result<Scheme, String> {
@@ -424,7 +433,7 @@ pub fn roster(c: &Cells, prov: Prov) -> Result<RosterRow, String> {
         name: c.name(),
         village: c.text(Col::Village),
         scheme: c.scheme()?,
-        expected_amount: parse_amount(&c.raw(Col::ExpectedAmount)).ok(),
+        expected_amount: c.optional_amount(Col::ExpectedAmount),
         collector_id: c.text(Col::CollectorId),
         batch: c.text(Col::Batch),
         prov,

@@ -2092,3 +2092,36 @@ fn the_schema_table_says_what_rejects_a_row() {
         }
     }
 }
+
+/// The roster's optional expected amount, stored as a decimal, reads as its text form
+/// does: an amount taken, anything else empty.
+#[test]
+fn parquet_expected_amounts_read_as_stored_agree_with_their_text_form() {
+    let amounts = Series::new(
+        "expected_amount".into(),
+        vec![Some(32_000i128), None, Some(-150), Some(10_050)],
+    )
+    .into_decimal(18, 2)
+    .unwrap();
+    let roster = parquet(vec![
+        Series::new("id_number".into(), vec![ID_A, ID_B, ID_C, ID_X]),
+        Series::new("scheme".into(), vec!["居民医保"; 4]),
+        amounts,
+    ]);
+    let csv = format!(
+        "id_number,scheme,expected_amount\n{ID_A},居民医保,320.00\n{ID_B},居民医保,\n\
+         {ID_C},居民医保,-1.50\n{ID_X},居民医保,100.50\n"
+    );
+    let (a, b) = (Folder::with_required(), Folder::with_required());
+    a.put("roster.parquet", roster);
+    b.put("roster.csv", csv);
+    let amounts = |ds: &Dataset| -> Vec<Option<Fen>> {
+        ds.roster().iter().map(|r| r.expected_amount()).collect()
+    };
+    let (pa, cs) = (a.load(), b.load());
+    assert_eq!(amounts(&pa), amounts(&cs));
+    assert_eq!(
+        amounts(&pa),
+        [Some(Fen(32_000)), None, None, Some(Fen(10_050))]
+    );
+}
