@@ -296,6 +296,29 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_types_counts_and_ratios_and_leaves_empty_cells_null() {
+        let row = |eligible, covered, target| qianbiao_core::summary::CoverageRow {
+            village: "东村".into(),
+            band: "medical".into(),
+            eligible,
+            covered,
+            target,
+        };
+        let rows = [
+            row(4, 1, Some(rust_decimal::Decimal::new(95, 2))),
+            row(0, 0, None),
+        ];
+        let df = table_frame(&columns::coverage(), &rows).unwrap();
+        assert_eq!(df.column("eligible").unwrap().dtype(), &DataType::UInt64);
+        let rate = df.column("rate").unwrap();
+        assert_eq!(rate.dtype(), &DataType::Float64);
+        assert_eq!(rate.f64().unwrap().get(0), Some(0.25));
+        assert_eq!(rate.f64().unwrap().get(1), None);
+        let target = df.column("target").unwrap().f64().unwrap();
+        assert_eq!((target.get(0), target.get(1)), (Some(0.95), None));
+    }
+
+    #[test]
     fn parquet_has_decimal_amounts_and_is_deterministic() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
