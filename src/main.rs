@@ -23,39 +23,43 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the pipeline: read the exports, check every rule, write findings and tables.
-    Run {
-        /// Folder with one input per source (default: the pipeline's data folder).
+    Run(RunArgs),
+    /// A Ballista scheduler for `run --cluster df://HOST:PORT` (built with --features cluster).
+    Scheduler {
+        /// The address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+        /// The port to listen on.
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// Seconds without a heartbeat before an executor is taken as lost and its tasks
+        /// are run elsewhere.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout: u64,
+    },
+    /// A Ballista executor that runs qianbiao's bucket stage (built with --features cluster).
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, default_value = "localhost:50050")]
+        scheduler: String,
+        /// The address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+        /// The Arrow Flight port (results and shuffles).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// The gRPC port.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Buckets checked at once (each uses every core and a bucket's memory).
+        #[arg(long, default_value_t = 1)]
+        slots: usize,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, default_value_t = 5)]
+        heartbeat: u64,
+        /// Folder for the executor's shuffle files (default: a temporary folder).
         #[arg(long)]
-        data: Option<PathBuf>,
-        /// Output folder, created if missing (a one-off run; see --workspace).
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-        /// Workspace folder: the run goes to WS/runs/RUN_ID/ with changes.csv and
-        /// outcomes.csv, and updates the case register WS/cases.db.
-        #[arg(long, conflicts_with = "out")]
-        workspace: Option<PathBuf>,
-        /// Pipeline TOML (default: the built-in 2022 Dianzi pipeline).
-        #[arg(long)]
-        pipeline: Option<PathBuf>,
-        /// The date the data is complete to (default: latest payment or deposit date).
-        #[arg(long = "as-of", value_name = "YYYY-MM-DD")]
-        as_of: Option<String>,
-        /// Mask ids and names in every output meant for reading (for sharing outside the
-        /// audit team); finding_id stays unchanged.
-        #[arg(long)]
-        mask: bool,
-        /// Split the run into K partitions of persons, each loaded, checked and dropped
-        /// in turn (1: everything in memory). Default: chosen from --memory-limit.
-        #[arg(long, value_name = "K")]
-        partitions: Option<usize>,
-        /// The memory the run may use, e.g. 2GiB or 800MiB: above what the inputs would
-        /// take in memory, the run is partitioned (default: half the machine's memory).
-        #[arg(
-            long = "memory-limit",
-            value_name = "SIZE",
-            conflicts_with = "partitions"
-        )]
-        memory_limit: Option<String>,
+        work_dir: Option<String>,
     },
     /// The case register of a workspace: export for review, import decisions, summary.
     Cases {
@@ -105,6 +109,47 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Folder with one input per source (default: the pipeline's data folder).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Output folder, created if missing (a one-off run; see --workspace).
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Workspace folder: the run goes to WS/runs/RUN_ID/ with changes.csv and
+    /// outcomes.csv, and updates the case register WS/cases.db.
+    #[arg(long, conflicts_with = "out")]
+    workspace: Option<PathBuf>,
+    /// Pipeline TOML (default: the built-in 2022 Dianzi pipeline).
+    #[arg(long)]
+    pipeline: Option<PathBuf>,
+    /// The date the data is complete to (default: latest payment or deposit date).
+    #[arg(long = "as-of", value_name = "YYYY-MM-DD")]
+    as_of: Option<String>,
+    /// Mask ids and names in every output meant for reading (for sharing outside the
+    /// audit team); finding_id stays unchanged.
+    #[arg(long)]
+    mask: bool,
+    /// Split the run into K partitions of persons, each loaded, checked and dropped
+    /// in turn (1: everything in memory). Default: chosen from --memory-limit.
+    #[arg(long, value_name = "K")]
+    partitions: Option<usize>,
+    /// The memory the run may use, e.g. 2GiB or 800MiB: above what the inputs would
+    /// take in memory, the run is partitioned (default: half the machine's memory).
+    #[arg(
+        long = "memory-limit",
+        value_name = "SIZE",
+        conflicts_with = "partitions"
+    )]
+    memory_limit: Option<String>,
+    /// Check the buckets on a Ballista cluster: `standalone` (a scheduler and an
+    /// executor in this process) or `df://HOST:PORT` (a `qianbiao scheduler`). The
+    /// run is always partitioned then; --out must be a folder every executor reads.
+    #[arg(long, value_name = "standalone|df://HOST:PORT")]
+    cluster: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum CasesCommand {
     /// Write the open and recently changed cases to a workbook for the reviewers.
@@ -149,23 +194,22 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run {
-            data,
-            out,
-            workspace,
-            pipeline,
-            as_of,
-            mask,
-            partitions,
-            memory_limit,
-        } => run(
-            data,
-            out,
-            workspace,
-            pipeline,
-            as_of,
-            mask,
-            partitioning(partitions, memory_limit.as_deref()),
+        Command::Run(args) => run(args),
+        Command::Scheduler {
+            bind,
+            port,
+            executor_timeout,
+        } => cluster::scheduler(&bind, port, executor_timeout),
+        Command::Executor {
+            scheduler,
+            bind,
+            port,
+            grpc_port,
+            slots,
+            heartbeat,
+            work_dir,
+        } => cluster::executor(
+            &scheduler, bind, port, grpc_port, slots, heartbeat, work_dir,
         ),
         Command::Cases { action } => cases(action),
         Command::Verify { workspace } => verify(&workspace),
@@ -189,6 +233,78 @@ fn main() -> ExitCode {
             eprintln!("qianbiao: error: {}", one_line(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--cluster`, `qianbiao scheduler` and `qianbiao executor`: with the `cluster` feature,
+/// the Ballista run of `qianbiao-distributed`; without it, one clear line.
+mod cluster {
+    #[cfg(feature = "cluster")]
+    use anyhow::anyhow;
+    use qianbiao_engine::BucketRunner;
+
+    #[cfg(not(feature = "cluster"))]
+    const NOT_BUILT: &str = "this qianbiao was built without the cluster feature: build it \
+                             with `cargo build --release --features cluster`";
+
+    #[cfg(feature = "cluster")]
+    pub fn runner(text: &str) -> anyhow::Result<Box<dyn BucketRunner>> {
+        let c = qianbiao_distributed::Cluster::parse(text).map_err(|e| anyhow!(e))?;
+        Ok(Box::new(qianbiao_distributed::BallistaRunner::new(c)))
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    pub fn runner(_: &str) -> anyhow::Result<Box<dyn BucketRunner>> {
+        Err(anyhow::anyhow!("--cluster: {NOT_BUILT}"))
+    }
+
+    #[cfg(feature = "cluster")]
+    pub fn scheduler(bind: &str, port: u16, timeout: u64) -> anyhow::Result<()> {
+        qianbiao_distributed::run_scheduler(bind, port, timeout)
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    pub fn scheduler(_: &str, _: u16, _: u64) -> anyhow::Result<()> {
+        Err(anyhow::anyhow!("scheduler: {NOT_BUILT}"))
+    }
+
+    #[cfg(feature = "cluster")]
+    pub fn executor(
+        scheduler: &str,
+        bind: String,
+        port: u16,
+        grpc_port: u16,
+        slots: usize,
+        heartbeat: u64,
+        work_dir: Option<String>,
+    ) -> anyhow::Result<()> {
+        let (host, sport) = scheduler
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+            .ok_or_else(|| anyhow!("--scheduler {scheduler:?}: expected HOST:PORT"))?;
+        qianbiao_distributed::run_executor(&qianbiao_distributed::ExecutorSettings {
+            scheduler_host: host,
+            scheduler_port: sport,
+            bind,
+            port,
+            grpc_port,
+            slots,
+            heartbeat_seconds: heartbeat,
+            work_dir,
+        })
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    pub fn executor(
+        _: &str,
+        _: String,
+        _: u16,
+        _: u16,
+        _: usize,
+        _: u64,
+        _: Option<String>,
+    ) -> anyhow::Result<()> {
+        Err(anyhow::anyhow!("executor: {NOT_BUILT}"))
     }
 }
 
@@ -227,16 +343,20 @@ fn load_pipeline(path: Option<&Path>) -> anyhow::Result<(Pipeline, String, PathB
     }
 }
 
-fn run(
-    data: Option<PathBuf>,
-    out: PathBuf,
-    workspace: Option<PathBuf>,
-    pipeline: Option<PathBuf>,
-    as_of: Option<String>,
-    mask: bool,
-    partitioning: anyhow::Result<qianbiao_engine::Partitioning>,
-) -> anyhow::Result<()> {
-    let partitioning = partitioning?;
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let RunArgs {
+        data,
+        out,
+        workspace,
+        pipeline,
+        as_of,
+        mask,
+        partitions,
+        memory_limit,
+        cluster,
+    } = args;
+    let partitioning = partitioning(partitions, memory_limit.as_deref())?;
+    let runner = cluster.as_deref().map(cluster::runner).transpose()?;
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
     let data = match data {
         Some(d) => d,
@@ -291,6 +411,7 @@ fn run(
         progress: Some(&progress),
         mask,
         partitioning,
+        runner: runner.as_deref(),
     };
     if let Some(ws) = workspace {
         let result = qianbiao_workspace::run(&ws, &opts);

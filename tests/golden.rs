@@ -61,6 +61,16 @@ fn manifest_counts(mut m: Value) -> Value {
 }
 
 fn hashes(data: &Path, out: &Path, partitions: usize) -> BTreeMap<String, String> {
+    hashes_with(data, out, partitions, None)
+}
+
+/// The hashes of a run whose buckets are checked by `runner` (None: on this machine).
+fn hashes_with(
+    data: &Path,
+    out: &Path,
+    partitions: usize,
+    runner: Option<&dyn qianbiao_engine::BucketRunner>,
+) -> BTreeMap<String, String> {
     let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
         data: data.to_path_buf(),
         out: out.to_path_buf(),
@@ -70,10 +80,17 @@ fn hashes(data: &Path, out: &Path, partitions: usize) -> BTreeMap<String, String
         progress: None,
         mask: false,
         partitioning: qianbiao_engine::Partitioning::Partitions(partitions),
+        runner,
     })
     .unwrap_or_else(|e| panic!("{}: {e}", data.display()));
-    let parts = &summary.manifest["partitions"];
-    assert_eq!(parts["count"], partitions, "{}", data.display());
+    output_hashes(out, summary.manifest, partitions)
+}
+
+/// The hashes of the outputs in `out` and of the manifest's counts; checks the partition
+/// count and that no spill or staging folder was left.
+fn output_hashes(out: &Path, manifest: Value, partitions: usize) -> BTreeMap<String, String> {
+    let parts = &manifest["partitions"];
+    assert_eq!(parts["count"], partitions, "{}", out.display());
     assert!(
         std::fs::read_dir(out)
             .unwrap()
@@ -87,7 +104,7 @@ fn hashes(data: &Path, out: &Path, partitions: usize) -> BTreeMap<String, String
         let bytes = std::fs::read(out.join(f)).unwrap();
         h.insert(f.to_string(), qianbiao_engine::sha256_hex(&bytes));
     }
-    let counts = serde_json::to_vec(&manifest_counts(summary.manifest)).unwrap();
+    let counts = serde_json::to_vec(&manifest_counts(manifest)).unwrap();
     h.insert(
         "manifest-counts".into(),
         qianbiao_engine::sha256_hex(&counts),
@@ -116,7 +133,16 @@ fn synth(dir: &Path, persons: usize, seed: u64, dirty: bool, parquet: bool) -> P
 /// Per number of partitions, the hashes of a case.
 fn case_hashes(case: &str, partitions: &[usize]) -> Vec<(usize, BTreeMap<String, String>)> {
     let dir = tempfile::tempdir().unwrap();
-    let data = match case {
+    let data = case_data(case, dir.path());
+    partitions
+        .iter()
+        .map(|&k| (k, hashes(&data, &dir.path().join(format!("out-{k}")), k)))
+        .collect()
+}
+
+/// The data folder of a case: the sample town, or a synth town written under `dir`.
+fn case_data(case: &str, dir: &Path) -> PathBuf {
+    match case {
         "sample" => root().join("sample-data/dianzi-2022"),
         _ => {
             // synth-P-SEED-clean|dirty-csv|parquet
@@ -124,18 +150,29 @@ fn case_hashes(case: &str, partitions: &[usize]) -> Vec<(usize, BTreeMap<String,
             let persons: usize = parts[1].parse().unwrap();
             let seed: u64 = parts[2].parse().unwrap();
             synth(
-                dir.path(),
+                dir,
                 persons,
                 seed,
                 parts[3] == "dirty",
                 parts[4] == "parquet",
             )
         }
-    };
-    partitions
-        .iter()
-        .map(|&k| (k, hashes(&data, &dir.path().join(format!("out-{k}")), k)))
-        .collect()
+    }
+}
+
+/// The hashes of `got` against the golden file of `case`: what differs, as lines.
+fn differences(case: &str, label: &str, got: &BTreeMap<String, String>) -> Vec<String> {
+    let want = golden(case);
+    assert_eq!(want.len(), FILES.len() + 1, "{case}: golden hashes missing");
+    let mut wrong = Vec::new();
+    for (file, hash) in got {
+        match want.get(file) {
+            Some(w) if w == hash => {}
+            Some(w) => wrong.push(format!("{case} {label} {file}: {hash}, golden {w}")),
+            None => wrong.push(format!("{case} {label} {file}: no golden hash")),
+        }
+    }
+    wrong
 }
 
 /// The golden hashes of a case: `tests/golden/CASE.txt`, lines `file sha256`.
@@ -171,16 +208,8 @@ fn check(cases: &[&str], partitions: &[usize]) {
             std::fs::write(golden_path(case), text).unwrap();
             continue;
         }
-        let want = golden(case);
-        assert_eq!(want.len(), FILES.len() + 1, "{case}: golden hashes missing");
         for (k, got) in runs {
-            for (file, hash) in got {
-                match want.get(&file) {
-                    Some(w) if *w == hash => {}
-                    Some(w) => wrong.push(format!("{case} K={k} {file}: {hash}, golden {w}")),
-                    None => wrong.push(format!("{case} K={k} {file}: no golden hash")),
-                }
-            }
+            wrong.extend(differences(case, &format!("K={k}"), &got));
         }
     }
     assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
@@ -210,4 +239,208 @@ fn synth_towns_clean_and_dirty_are_byte_identical() {
 #[test]
 fn a_100k_town_is_byte_identical() {
     check(&["synth-100000-1-clean-parquet"], &[1, 3]);
+}
+
+/// The same golden outputs from a Ballista cluster (issue 14, "The same answers" and
+/// "Faults"): the standalone cluster inside the test, and a scheduler with two executor
+/// processes on loopback.
+#[cfg(feature = "cluster")]
+mod cluster {
+    use super::*;
+    use std::net::TcpListener;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    const CASES: [&str; 5] = [
+        "sample",
+        "synth-1500-1-clean-csv",
+        "synth-1500-1-dirty-csv",
+        "synth-1500-2-dirty-csv",
+        "synth-1500-2-clean-parquet",
+    ];
+
+    #[test]
+    fn the_standalone_cluster_gives_the_golden_outputs() {
+        let runner =
+            qianbiao_distributed::BallistaRunner::new(qianbiao_distributed::Cluster::Standalone);
+        let mut wrong = Vec::new();
+        for case in CASES {
+            let dir = tempfile::tempdir().unwrap();
+            let data = case_data(case, dir.path());
+            for k in [1, 3] {
+                let got = hashes_with(
+                    &data,
+                    &dir.path().join(format!("out-{k}")),
+                    k,
+                    Some(&runner),
+                );
+                wrong.extend(differences(case, &format!("standalone K={k}"), &got));
+            }
+        }
+        assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Processes killed when the test ends, however it ends.
+    struct Processes(Vec<Child>);
+
+    impl Drop for Processes {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    fn qianbiao() -> Command {
+        Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+    }
+
+    /// A scheduler and `executors` executor processes on loopback: the cluster's address
+    /// and the processes (the scheduler first).
+    fn start_cluster(executors: usize, work: &Path) -> (String, Processes) {
+        let port = free_port();
+        let scheduler = qianbiao()
+            .args([
+                "scheduler",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .args(["--executor-timeout", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut procs = Processes(vec![scheduler]);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "no scheduler");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for i in 0..executors {
+            let work_dir = work.join(format!("executor-{i}"));
+            std::fs::create_dir_all(&work_dir).unwrap();
+            let executor = qianbiao()
+                .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
+                .args(["--bind", "127.0.0.1", "--heartbeat", "1"])
+                .args(["--port", &free_port().to_string()])
+                .args(["--grpc-port", &free_port().to_string()])
+                .arg("--work-dir")
+                .arg(&work_dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            procs.0.push(executor);
+        }
+        (format!("df://127.0.0.1:{port}"), procs)
+    }
+
+    /// `qianbiao run --cluster` as a user runs it: its exit status and stderr.
+    fn run_cli(data: &Path, out: &Path, k: usize, cluster: &str) -> (Option<i32>, String) {
+        let o = qianbiao()
+            .arg("run")
+            .arg("--data")
+            .arg(data)
+            .arg("--out")
+            .arg(out)
+            .args(["--partitions", &k.to_string(), "--cluster", cluster])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn cli_hashes(out: &Path, k: usize) -> BTreeMap<String, String> {
+        let mut manifest: Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        // The command line's built-in pipeline, named as the library runs name it.
+        assert_eq!(
+            manifest["pipeline"]["source"],
+            "built-in: pipelines/dianzi-2022.toml"
+        );
+        manifest["pipeline"]["source"] = "golden".into();
+        output_hashes(out, manifest, k)
+    }
+
+    #[test]
+    fn a_scheduler_and_two_executor_processes_give_the_golden_outputs() {
+        let work = tempfile::tempdir().unwrap();
+        let (address, _procs) = start_cluster(2, work.path());
+        let mut wrong = Vec::new();
+        for case in CASES {
+            let dir = tempfile::tempdir().unwrap();
+            let data = case_data(case, dir.path());
+            let out = dir.path().join("out");
+            let (code, err) = run_cli(&data, &out, 4, &address);
+            assert_eq!(code, Some(0), "{case}: {err}");
+            wrong.extend(differences(case, "two executors K=4", &cli_hashes(&out, 4)));
+        }
+        assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn an_executor_killed_mid_run_gives_the_same_answers_or_one_clear_error() {
+        // A town whose buckets take a while, checked by two executors; one is killed
+        // while the run is under way. The run must then either finish with the outputs
+        // of a run on one machine, or fail with exit 2, one line, and no outputs.
+        let dir = tempfile::tempdir().unwrap();
+        let data = synth(dir.path(), 30_000, 5, true, false);
+        let local = hashes(&data, &dir.path().join("local"), 6);
+        let work = tempfile::tempdir().unwrap();
+        let (address, mut procs) = start_cluster(2, work.path());
+        let out = dir.path().join("out");
+        let (data2, out2) = (data.clone(), out.clone());
+        let run = std::thread::spawn(move || run_cli(&data2, &out2, 6, &address));
+        // The split runs on the driver first; kill once the executors have work.
+        let started = Instant::now();
+        while !out.join(".").exists()
+            || !std::fs::read_dir(&out)
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.path().join(qianbiao_distributed::JOB_FILE).exists())
+                })
+                .unwrap_or(false)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "no job submitted"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let mut killed = procs.0.remove(1);
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+        let kill = Instant::now();
+        let (code, err) = run.join().unwrap();
+        eprintln!(
+            "the run ended {:?} after an executor was killed, with {code:?}: {err}",
+            kill.elapsed()
+        );
+        match code {
+            Some(0) => assert_eq!(cli_hashes(&out, 6), local, "the run finished: same answers"),
+            Some(2) => {
+                let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+                assert_eq!(lines.len(), 1, "one clear line: {err}");
+                assert!(lines[0].starts_with("qianbiao: error: cluster: "), "{err}");
+                for f in FILES {
+                    assert!(!out.join(f).exists(), "{f} written by a failed run");
+                }
+            }
+            other => panic!("exit {other:?}: {err}"),
+        }
+    }
 }

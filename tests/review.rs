@@ -23,6 +23,7 @@ fn run(data: &Path, out: &Path, mask: bool) -> serde_json::Value {
         progress: None,
         mask,
         partitioning: Default::default(),
+        runner: None,
     })
     .unwrap_or_else(|e| panic!("run on {}: {e}", data.display()))
     .manifest
@@ -411,6 +412,7 @@ fn changes_show_in_report_and_workbook_masked() {
         progress: None,
         mask: true,
         partitioning: Default::default(),
+        runner: None,
     };
     let o = qianbiao_engine::compute(&opts).unwrap();
     let person = o.findings.iter().find(|f| !f.id_number.is_empty()).unwrap();

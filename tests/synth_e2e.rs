@@ -47,6 +47,7 @@ fn check_town(seed: u64, dirty: bool) {
         progress: None,
         mask: false,
         partitioning: Default::default(),
+        runner: None,
     })
     .unwrap();
 
@@ -192,6 +193,7 @@ fn sample_town_counts_match_its_expected_rejects() {
         progress: None,
         mask: false,
         partitioning: Default::default(),
+        runner: None,
     })
     .unwrap();
     let mut got: Vec<(String, [u64; 4])> = Vec::new();

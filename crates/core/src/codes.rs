@@ -90,6 +90,14 @@ impl serde::Serialize for Scheme {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Scheme {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Scheme::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a scheme: {text:?}")))
+    }
+}
+
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

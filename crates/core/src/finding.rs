@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::codes::Scheme;
 use crate::money::Fen;
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Severity {
     /// Money taken wrongly or lost: act now.
     High,
@@ -34,10 +36,11 @@ impl fmt::Display for Severity {
 }
 
 /// One finding: a rule fired for one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule's code, e.g. `DTH-001`.
-    pub rule: &'static str,
+    #[serde(deserialize_with = "crate::static_str")]
+    pub rule: crate::StaticStr,
     /// The rule's severity.
     pub severity: Severity,
     /// The rule's key (one finding per key).

@@ -26,3 +26,24 @@ pub use policy::Policy;
 pub use rule::RuleMeta;
 pub use source::SourceKind;
 pub use sym::{Interner, Sym};
+
+/// A `&'static str` field of a value sent between processes, read with [`static_str`].
+/// (Spelled as an alias so that serde does not borrow the field from its input.)
+pub type StaticStr = &'static str;
+
+/// Deserialises a `&'static str` field (a rule code, a source or format name) of a value
+/// sent between the processes of a distributed run: each distinct text is stored once for
+/// the life of the process, so a long-running executor holds a few dozen such texts at
+/// most, however many values it reads.
+pub fn static_str<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    use std::sync::Mutex;
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = seen.iter().find(|s| **s == text) {
+        return Ok(s);
+    }
+    let s: &'static str = Box::leak(text.into_owned().into_boxed_str());
+    seen.push(s);
+    Ok(s)
+}

@@ -79,6 +79,32 @@ impl serde::Serialize for Fen {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Fen {
+    /// Reads back exactly what [`Fen`]'s `Serialize` writes: `320.00`, `-0.50`.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fen, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        let bad = || serde::de::Error::custom(format!("not an amount of fen: {text:?}"));
+        let (neg, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, &*text),
+        };
+        let (yuan, fen) = digits.split_once('.').ok_or_else(bad)?;
+        if yuan.is_empty()
+            || fen.len() != 2
+            || !yuan.bytes().chain(fen.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let value = yuan
+            .parse::<i64>()
+            .ok()
+            .and_then(|y| y.checked_mul(100))
+            .and_then(|y| y.checked_add(fen.parse::<i64>().ok()?))
+            .ok_or_else(bad)?;
+        Ok(Fen(if neg { -value } else { value }))
+    }
+}
+
 impl fmt::Display for Fen {
     /// Writes `320.00`, `-0.50`: always two decimals, no separators.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -267,7 +293,28 @@ mod tests {
         assert_eq!(Fen::from_decimal(Decimal::new(1005, 3)), None);
     }
 
+    fn read_back(text: &str) -> Result<Fen, serde::de::value::Error> {
+        use serde::de::IntoDeserializer;
+        <Fen as serde::Deserialize>::deserialize(text.into_deserializer())
+    }
+
+    #[test]
+    fn serialised_amounts_read_back_and_nothing_else_does() {
+        for bad in [
+            "", "1", "1.5", "1.500", "-", "-.50", "+1.00", "1,000.00", "¥1.00", " 1.00",
+        ] {
+            assert!(read_back(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(read_back("-0.50").unwrap(), Fen(-50));
+        assert!(read_back("99999999999999999999.00").is_err());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn every_amount_reads_back_as_it_was_written(fen in (i64::MIN + 1)..=i64::MAX) {
+            proptest::prop_assert_eq!(read_back(&Fen(fen).to_string()), Ok(Fen(fen)));
+        }
+
         #[test]
         fn parsing_is_exact(fen in 0i64..10_000_000_000) {
             let text = Fen(fen).to_string();

@@ -75,22 +75,33 @@ impl<'de> Deserialize<'de> for Group {
     }
 }
 
-fn de_fen<'de, D: Deserializer<'de>>(d: D) -> Result<Fen, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(i64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Int(y) => Ok(Fen::yuan(y)),
-        Raw::Text(s) => parse_amount(&s).map_err(serde::de::Error::custom),
+/// An amount of the policy: whole yuan as a number, or exact text (`"930.50"`, as a
+/// policy is also written when a distributed run sends it to its executors).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAmount {
+    Int(i64),
+    Text(String),
+}
+
+impl RawAmount {
+    fn fen<E: serde::de::Error>(self) -> Result<Fen, E> {
+        match self {
+            RawAmount::Int(y) => Ok(Fen::yuan(y)),
+            RawAmount::Text(s) => parse_amount(&s).map_err(E::custom),
+        }
     }
 }
 
+fn de_fen<'de, D: Deserializer<'de>>(d: D) -> Result<Fen, D::Error> {
+    RawAmount::deserialize(d)?.fen()
+}
+
 fn de_fens<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fen>, D::Error> {
-    let v = Vec::<i64>::deserialize(d)?;
-    Ok(v.into_iter().map(Fen::yuan).collect())
+    Vec::<RawAmount>::deserialize(d)?
+        .into_iter()
+        .map(RawAmount::fen)
+        .collect()
 }
 
 fn de_scheme<'de, D: Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
@@ -225,6 +236,19 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_written_out_reads_back_the_same() {
+        // What a distributed run sends its executors: amounts as exact text.
+        let p = Policy::dianzi_2022();
+        let text = toml::to_string(&p).unwrap();
+        assert!(text.contains("\"930.00\""), "{text}");
+        let back: Policy = toml::from_str(&text).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{p:?}"));
+        // An amount that is not exact text is refused, never rounded.
+        let bad = text.replace("\"930.00\"", "\"930.001\"");
+        assert!(toml::from_str::<Policy>(&bad).is_err());
+    }
 
     #[test]
     fn built_in_policy_has_the_2022_parameters() {

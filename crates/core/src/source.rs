@@ -3,7 +3,9 @@
 use std::fmt;
 
 /// One of the eight departmental exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum SourceKind {
     /// 户籍: the household registry.
     Hukou,

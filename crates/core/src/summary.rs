@@ -7,7 +7,7 @@ use crate::rule::RuleMeta;
 use crate::Fen;
 
 /// One row of `coverage.csv`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CoverageRow {
     /// Hukou village.
     pub village: String,
@@ -37,7 +37,7 @@ impl CoverageRow {
 }
 
 /// One collector's money: what they booked, handed in and wrote receipts for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CollectorRow {
     /// 代办员编号.
     pub collector_id: String,

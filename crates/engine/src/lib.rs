@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 pub mod partition;
-pub use partition::Partitioning;
+pub use partition::{check_bucket, BucketJob, BucketResult, BucketRunner, Partitioning};
 pub mod manifest;
 
 /// Why a run could not complete (exit status 2).
@@ -51,6 +51,10 @@ pub struct RunOptions<'a> {
     pub mask: bool,
     /// `--partitions` / `--memory-limit`.
     pub partitioning: Partitioning,
+    /// Where a partitioned run's buckets are checked: None on this machine, one at a
+    /// time; `--cluster` gives a distributed engine's runner, and the run is always
+    /// partitioned then.
+    pub runner: Option<&'a dyn BucketRunner>,
 }
 
 /// What a run produced.
@@ -100,10 +104,11 @@ pub(crate) fn choose_as_of(
 }
 
 /// What one rule did in a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RuleStatus {
     /// The rule's code.
-    pub code: &'static str,
+    #[serde(deserialize_with = "qianbiao_core::static_str")]
+    pub code: qianbiao_core::StaticStr,
     /// Why it did not run, if it did not.
     pub skipped: Option<String>,
     /// Findings it gave.
@@ -177,7 +182,7 @@ pub fn run_rules(ctx: &Context) -> (Vec<Finding>, Vec<Value>) {
 }
 
 /// The ledger totals of the manifest.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ledger {
     /// Payments rows kept (one per txn_id).
     pub payments_kept: usize,

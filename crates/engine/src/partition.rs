@@ -162,7 +162,7 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
         check_as_of(d, opts.pipeline.policy.year)?;
     }
     match choose_before(opts)? {
-        Some(1) => crate::compute_in_memory(opts),
+        Some(1) if opts.runner.is_none() => crate::compute_in_memory(opts),
         fixed => compute_partitioned(opts, fixed),
     }
 }
@@ -926,6 +926,9 @@ struct SpilledBucket {
     /// The files of the source being read, last first.
     files: Vec<PathBuf>,
     source: Option<SourceKind>,
+    /// Remove each file once read (a run on one machine); kept when a task may be run
+    /// again elsewhere (a distributed run, whose driver removes the folder at the end).
+    remove_read: bool,
 }
 
 impl PartitionInput for SpilledBucket {
@@ -952,7 +955,9 @@ impl PartitionInput for SpilledBucket {
             .set_rechunk(false)
             .finish()
             .map_err(|e| spill_error(&path, e))?;
-        let _ = std::fs::remove_file(&path);
+        if self.remove_read {
+            let _ = std::fs::remove_file(&path);
+        }
         Ok(Some(df))
     }
 }
@@ -977,7 +982,8 @@ fn fill<T: Table + ArrowTable>(
 }
 
 /// What one bucket gave.
-struct BucketResult {
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct BucketResult {
     findings: Vec<Finding>,
     status: Vec<RuleStatus>,
     collectors: Vec<CollectorRow>,
@@ -989,25 +995,119 @@ struct BucketResult {
     millis: [u64; 3],
 }
 
+/// What the files of a run were, as every bucket needs it: the file table rows point
+/// into, the per-file reports, the sources present and the control totals (DQ-004).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct JobMeta {
+    files: Vec<String>,
+    reports: Vec<qianbiao_ingest::FileReport>,
+    present: Vec<SourceKind>,
+    control_totals: Vec<qianbiao_ingest::ControlTotal>,
+}
+
+impl JobMeta {
+    fn of(ds: &Dataset) -> JobMeta {
+        JobMeta {
+            files: ds.files.clone(),
+            reports: ds.reports.clone(),
+            present: ds.present.clone(),
+            control_totals: ds.control_totals.clone(),
+        }
+    }
+}
+
+/// Everything the bucket stage needs besides a bucket's rows, the same for every bucket:
+/// what a distributed run sends to its workers with the spill folder's path.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BucketJob {
+    /// The spill folder (`b00003/payments/part-000000.parquet`, ...).
+    pub spill: PathBuf,
+    /// Rows per bucket (the number of buckets is its length).
+    pub loads: Vec<u64>,
+    /// The policy of the run.
+    pub policy: qianbiao_core::Policy,
+    /// The run's as_of.
+    pub as_of: NaiveDate,
+    meta: JobMeta,
+    /// Per bucket, the linkable `deaths` rows it checks.
+    linkable: Vec<Vec<LinkableDeath>>,
+    /// Identity linkage decided over the whole input (pairs: a map's keys are not text).
+    #[serde(with = "decided_pairs")]
+    decided: std::sync::Arc<DecidedLinks>,
+}
+
+mod decided_pairs {
+    use qianbiao_ingest::{DecidedLinks, LinkedRow, Text};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub fn serialize<S: Serializer>(d: &Arc<DecidedLinks>, s: S) -> Result<S::Ok, S::Error> {
+        // Sorted, so that the same run sends the same bytes.
+        let mut pairs: Vec<(&LinkedRow, &(u8, Text))> = d.iter().collect();
+        pairs.sort_by_key(|(row, _)| match row {
+            LinkedRow::Payment(p) => (0, *p),
+            LinkedRow::Receipt(p) => (1, *p),
+            LinkedRow::Death(p) => (2, *p),
+        });
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<DecidedLinks>, D::Error> {
+        let pairs = Vec::<(LinkedRow, (u8, Text))>::deserialize(d)?;
+        Ok(Arc::new(pairs.into_iter().collect()))
+    }
+}
+
+impl BucketJob {
+    /// The number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.loads.len()
+    }
+}
+
+/// Runs the bucket stage of every bucket of a job: on this machine one at a time, or on
+/// the workers of a distributed engine (`qianbiao-distributed`).
+pub trait BucketRunner: Sync {
+    /// The results of buckets 0..K, in bucket order; an error when any bucket failed.
+    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError>;
+}
+
+/// The stage of bucket `b` of a job, reading the bucket's files from the job's spill
+/// folder: what a worker of a distributed run calls. Files are left in place, so that a
+/// task run again elsewhere reads the same rows.
+pub fn check_bucket(job: &BucketJob, b: usize) -> Result<BucketResult, EngineError> {
+    if b >= job.buckets() {
+        return Err(EngineError::Config(format!(
+            "bucket {b} asked of a job of {} buckets",
+            job.buckets()
+        )));
+    }
+    let mut input = SpilledBucket {
+        dir: job.spill.clone(),
+        b,
+        files: Vec::new(),
+        source: None,
+        remove_read: false,
+    };
+    check_partition(job, &mut input, b)
+}
+
 /// The stage of one partition: its rows as record batches in, its findings, tables and
 /// totals out. It reads nothing but `input` and what it is given (no global state), so a
 /// distributed engine can run it on its workers.
 fn check_partition(
-    opts: &RunOptions,
-    meta: &Dataset,
+    job: &BucketJob,
     input: &mut impl PartitionInput,
     b: usize,
-    linkable: Vec<LinkableDeath>,
-    decided: &std::sync::Arc<DecidedLinks>,
-    as_of: NaiveDate,
 ) -> Result<BucketResult, EngineError> {
     let t_load = Instant::now();
+    let meta = &job.meta;
     let mut ds = Dataset {
         files: meta.files.clone(),
         reports: meta.reports.clone(),
         present: meta.present.clone(),
-        linkable_deaths: linkable,
-        decided_links: Some(decided.clone()),
+        linkable_deaths: job.linkable.get(b).cloned().unwrap_or_default(),
+        decided_links: Some(job.decided.clone()),
         // DQ-004 is a check of the files, not of any person: it runs in bucket 0.
         control_totals: if b == 0 {
             meta.control_totals.clone()
@@ -1034,7 +1134,7 @@ fn check_partition(
     let latest = crate::default_as_of(&ds);
     let load_ms = ms(t_load);
 
-    let c = crate::check(&ds, &opts.pipeline.policy, as_of);
+    let c = crate::check(&ds, &job.policy, job.as_of);
     Ok(BucketResult {
         findings: c.findings,
         status: c.status,
@@ -1052,6 +1152,33 @@ fn check_partition(
         latest,
         millis: [load_ms, c.view_ms, c.rules_ms],
     })
+}
+
+/// The run on this machine: buckets one at a time, each bucket's files removed as read.
+struct LocalRunner<'a> {
+    progress: Option<qianbiao_ingest::load::Progress<'a>>,
+}
+
+impl BucketRunner for LocalRunner<'_> {
+    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
+        let k = job.buckets();
+        let mut results = Vec::with_capacity(k);
+        for b in 0..k {
+            if let Some(p) = self.progress {
+                p(&format!("[bucket {}/{k}]", b + 1), job.loads[b]);
+            }
+            let mut input = SpilledBucket {
+                dir: job.spill.clone(),
+                b,
+                files: Vec::new(),
+                source: None,
+                remove_read: true,
+            };
+            results.push(check_partition(job, &mut input, b)?);
+            let _ = std::fs::remove_dir_all(bucket_dir(&job.spill, b));
+        }
+        Ok(results)
+    }
 }
 
 fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcome, EngineError> {
@@ -1165,13 +1292,36 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
             .unwrap_or(0);
         linkable[b as usize].push(d);
     }
-    let decided = std::sync::Arc::new(decided);
     let loads = buckets.loads.clone();
     let components = (buckets.components, buckets.largest);
     drop(buckets);
     let split_ms = ms(t2);
 
-    // Pass 3: the buckets, one at a time.
+    // Pass 3: the buckets, here one at a time, or on a cluster's workers.
+    let job = BucketJob {
+        spill: dir.clone(),
+        loads: loads.clone(),
+        policy: policy.clone(),
+        as_of,
+        meta: JobMeta::of(&meta),
+        linkable,
+        decided: std::sync::Arc::new(decided),
+    };
+    let results = match opts.runner {
+        Some(runner) => runner.run(&job)?,
+        None => LocalRunner {
+            progress: opts.progress,
+        }
+        .run(&job)?,
+    };
+    if results.len() != job.buckets() {
+        return Err(EngineError::Config(format!(
+            "internal error: {} bucket results for {} buckets",
+            results.len(),
+            job.buckets()
+        )));
+    }
+    drop(job);
     let mut findings: Vec<Finding> = Vec::new();
     let mut status: Vec<RuleStatus> = Vec::new();
     let mut collectors = Vec::new();
@@ -1180,18 +1330,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let mut ledger = Ledger::default();
     let mut latest: Option<NaiveDate> = None;
     let mut stage_ms = [0u64; 3];
-    for (b, link) in linkable.into_iter().enumerate() {
-        if let Some(p) = opts.progress {
-            p(&format!("[bucket {}/{k}]", b + 1), loads[b]);
-        }
-        let mut input = SpilledBucket {
-            dir: dir.clone(),
-            b,
-            files: Vec::new(),
-            source: None,
-        };
-        let r = check_partition(opts, &meta, &mut input, b, link, &decided, as_of)?;
-        let _ = std::fs::remove_dir_all(bucket_dir(&dir, b));
+    for r in results {
         findings.extend(r.findings);
         if status.is_empty() {
             status = r.status;
@@ -1346,6 +1485,7 @@ mod tests {
                 b: 1,
                 files: Vec::new(),
                 source: None,
+                remove_read: true,
             };
             let (mut t, mut strings) = (Deposits::default(), Strings::default());
             fill(

@@ -18,16 +18,18 @@ use qianbiao_core::Fen;
 const CHUNK: usize = 64 * 1024;
 
 /// What happened to one input file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileReport {
     /// The source the file belongs to.
-    pub source: &'static str,
+    #[serde(deserialize_with = "qianbiao_core::static_str")]
+    pub source: qianbiao_core::StaticStr,
     /// Path relative to the data folder, `/`-separated.
     pub path: String,
     /// Hex SHA-256 of the file's bytes.
     pub sha256: String,
     /// Detected format (`csv utf-8`, `csv gb18030`, `xlsx`, `parquet`, ...).
-    pub format: &'static str,
+    #[serde(deserialize_with = "qianbiao_core::static_str")]
+    pub format: qianbiao_core::StaticStr,
     /// Data rows read (blank rows not counted).
     pub rows_read: u64,
     /// Rows accepted (including exact duplicates and DQ-003 losers).
@@ -116,7 +118,7 @@ pub struct Dataset {
 }
 
 /// Which row a linkage decision is for: payments, receipts or linkable deaths.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LinkedRow {
     /// A payments row.
     Payment(Prov),

@@ -33,7 +33,7 @@ pub enum RowKind {
 }
 
 /// Per file, what each physical line (CSV) or sheet row (Excel) was.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LineCounts {
     /// Every physical line of the file (CSV), or rows spanned by the sheet (Excel), or
     /// rows plus the header (Parquet).

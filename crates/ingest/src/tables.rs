@@ -23,7 +23,9 @@ pub type Text = CompactString;
 
 /// Where a row came from: an index into [`crate::Dataset::files`] and the line
 /// (header is line 1, first data row line 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Prov {
     /// Index of the file in the dataset's file table.
     pub file: u32,
@@ -662,7 +664,7 @@ table! {
 
 /// A `deaths` row rejected only for an invalid id (it stays in `rejected.csv`), kept so
 /// that identity linkage can tie it to a hukou person (DTH-005).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LinkableDeath {
     /// The id as typed, normalised (invalid).
     pub id: Text,
@@ -677,7 +679,7 @@ pub struct LinkableDeath {
 }
 
 /// A control total stated on a totals row (合计/总计/小计) of a file (DQ-004).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ControlTotal {
     /// The file, an index into `Dataset::files`.
     pub file: u32,

@@ -433,6 +433,7 @@ impl Town {
             progress: None,
             mask: false,
             partitioning: qianbiao_engine::Partitioning::Partitions(k),
+            runner: None,
         };
         let o = qianbiao_engine::compute(&opts).unwrap();
         assert_eq!(o.partitions.len(), k);
