@@ -42,7 +42,13 @@ use datafusion::physical_plan::{
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use qianbiao_engine::{check_bucket, BucketJob, BucketResult, BucketRunner, EngineError};
+use qianbiao_core::SourceKind;
+use qianbiao_engine::{
+    bucket_folder, check_bucket_with, BucketJob, BucketResult, BucketRunner, EngineError,
+    PartitionInput,
+};
+
+pub mod bridge;
 
 /// The largest piece of a bucket's result in one record batch (Ballista's gRPC messages
 /// are limited to 16 MiB by default).
@@ -103,6 +109,10 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
 struct JobRef {
     job: PathBuf,
     buckets: u32,
+    /// The sources of the node's inputs after the work list, in load order (a node's
+    /// codec only; a table's is empty: its scan lists the spill folder).
+    #[serde(default)]
+    sources: Vec<SourceKind>,
 }
 
 /// The buckets of a job as a table: one row per piece of a bucket's result.
@@ -161,9 +171,15 @@ impl TableProvider for BucketsTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let spill = self
+            .job
+            .job
+            .parent()
+            .ok_or_else(|| df_error("the job file has no folder"))?;
         Ok(Arc::new(BucketsExec::new(
             self.job.job.clone(),
             work_list(self.job.buckets)?,
+            source_scans(spill, self.job.buckets as usize)?,
         )))
     }
 }
@@ -174,11 +190,17 @@ impl TableProvider for BucketsTable {
 pub struct BucketsExec {
     job: PathBuf,
     input: Arc<dyn ExecutionPlan>,
+    /// Per source present, the scan of its spilled parts: partition b reads bucket b's.
+    sources: Vec<(SourceKind, Arc<dyn ExecutionPlan>)>,
     properties: Arc<PlanProperties>,
 }
 
 impl BucketsExec {
-    fn new(job: PathBuf, input: Arc<dyn ExecutionPlan>) -> BucketsExec {
+    fn new(
+        job: PathBuf,
+        input: Arc<dyn ExecutionPlan>,
+        sources: Vec<(SourceKind, Arc<dyn ExecutionPlan>)>,
+    ) -> BucketsExec {
         let partitions = input.properties().partitioning.partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(result_schema()),
@@ -189,6 +211,7 @@ impl BucketsExec {
         BucketsExec {
             job,
             input,
+            sources,
             properties: Arc::new(properties),
         }
     }
@@ -201,11 +224,12 @@ impl DisplayAs for BucketsExec {
 }
 
 /// Runs bucket `b` of the job in `path` and cuts its result into record batches.
-fn bucket_batches(path: &Path, b: usize) -> DfResult<Vec<RecordBatch>> {
+fn bucket_batches(path: &Path, b: usize, input: &mut Batches) -> DfResult<Vec<RecordBatch>> {
     let bytes = std::fs::read(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
     let job: BucketJob =
         serde_json::from_slice(&bytes).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
-    let result = check_bucket(&job, b).map_err(|e| df_error(format!("bucket {b}: {e}")))?;
+    let result =
+        check_bucket_with(&job, b, input).map_err(|e| df_error(format!("bucket {b}: {e}")))?;
     let json = serde_json::to_vec(&result).map_err(df_error)?;
     let pieces: Vec<&[u8]> = json.chunks(PIECE_BYTES).collect();
     let n = pieces.len() as u32;
@@ -251,11 +275,17 @@ impl ExecutionPlan for BucketsExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+        std::iter::once(&self.input)
+            .chain(self.sources.iter().map(|(_, p)| p))
+            .collect()
     }
 
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
+        vec![false; 1 + self.sources.len()]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true; 1 + self.sources.len()]
     }
 
     fn apply_expressions(
@@ -267,14 +297,10 @@ impl ExecutionPlan for BucketsExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        match (children.pop(), children.is_empty()) {
-            (Some(input), true) => Ok(Arc::new(BucketsExec::new(self.job.clone(), input))),
-            _ => Err(DataFusionError::Internal(
-                "QianbiaoBucketsExec has one input, the work list".into(),
-            )),
-        }
+        let kinds: Vec<SourceKind> = self.sources.iter().map(|(s, _)| *s).collect();
+        Ok(Arc::new(with_inputs(self.job.clone(), &kinds, children)?))
     }
 
     fn execute(
@@ -282,21 +308,29 @@ impl ExecutionPlan for BucketsExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let work = self.input.execute(partition, context)?;
+        let work = self.input.execute(partition, context.clone())?;
+        let streams = self
+            .sources
+            .iter()
+            .map(|(s, plan)| Ok((*s, plan.execute(partition, context.clone())?)))
+            .collect::<DfResult<Vec<_>>>()?;
         let path = self.job.clone();
         let batches = async move {
             let list: Vec<RecordBatch> = work.try_collect().await?;
             let buckets = bucket_numbers(&list)?;
+            let [b] = buckets[..] else {
+                return Err(df_error(format!(
+                    "a task of the bucket stage was given buckets {buckets:?}, not one"
+                )));
+            };
+            let mut input = Batches {
+                runtime: tokio::runtime::Handle::current(),
+                streams,
+            };
             // The stage is CPU work on rayon's pool: off the async runtime's threads.
-            tokio::task::spawn_blocking(move || {
-                let mut out = Vec::new();
-                for b in buckets {
-                    out.extend(bucket_batches(&path, b)?);
-                }
-                Ok(out)
-            })
-            .await
-            .map_err(df_error)?
+            tokio::task::spawn_blocking(move || bucket_batches(&path, b, &mut input))
+                .await
+                .map_err(df_error)?
         };
         let stream = futures::stream::once(batches).flat_map(|r: DfResult<Vec<RecordBatch>>| {
             futures::stream::iter(match r {
@@ -312,6 +346,136 @@ impl ExecutionPlan for BucketsExec {
 }
 
 use futures::{StreamExt, TryStreamExt};
+
+/// A node from its inputs: the work list, then one scan per source of `kinds`.
+fn with_inputs(
+    job: PathBuf,
+    kinds: &[SourceKind],
+    mut inputs: Vec<Arc<dyn ExecutionPlan>>,
+) -> DfResult<BucketsExec> {
+    if inputs.len() != 1 + kinds.len() {
+        return Err(DataFusionError::Internal(format!(
+            "QianbiaoBucketsExec takes the work list and {} scans, not {} inputs",
+            kinds.len(),
+            inputs.len()
+        )));
+    }
+    let scans = inputs.split_off(1);
+    let work = inputs.remove(0);
+    Ok(BucketsExec::new(
+        job,
+        work,
+        kinds.iter().copied().zip(scans).collect(),
+    ))
+}
+
+/// The spill's Parquet parts of a source as DataFusion scans: file group b holds bucket
+/// b's parts in the order the split wrote them, read one after the other. Sources with
+/// no part in any bucket are left out (a bucket's input gives no rows for them).
+fn source_scans(spill: &Path, k: usize) -> DfResult<Vec<(SourceKind, Arc<dyn ExecutionPlan>)>> {
+    use datafusion::datasource::listing::PartitionedFile;
+    use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+    use datafusion::datasource::source::DataSourceExec;
+    use datafusion::execution::object_store::ObjectStoreUrl;
+    let mut scans = Vec::new();
+    for s in SourceKind::ALL {
+        let mut groups = Vec::with_capacity(k);
+        let mut first: Option<PathBuf> = None;
+        for b in 0..k {
+            let folder = bucket_folder(spill, b, s);
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
+                Ok(entries) => entries
+                    .map(|e| e.map(|e| e.path()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| df_error(format!("{}: {e}", folder.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(df_error(format!("{}: {e}", folder.display()))),
+            };
+            // part-000000, part-000001, ...: the split's order.
+            files.sort();
+            if first.is_none() {
+                first = files.first().cloned();
+            }
+            let parts = files
+                .iter()
+                .map(|p| {
+                    let size = std::fs::metadata(p)
+                        .map_err(|e| df_error(format!("{}: {e}", p.display())))?
+                        .len();
+                    Ok(PartitionedFile::new(p.to_string_lossy().into_owned(), size))
+                })
+                .collect::<DfResult<Vec<_>>>()?;
+            groups.push(FileGroup::new(parts));
+        }
+        let Some(first) = first else {
+            continue;
+        };
+        let schema = spill_schema(&first)?;
+        let config = FileScanConfigBuilder::new(
+            ObjectStoreUrl::local_filesystem(),
+            Arc::new(ParquetSource::new(schema)),
+        )
+        .with_file_groups(groups)
+        .build();
+        let scan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        scans.push((s, scan));
+    }
+    Ok(scans)
+}
+
+/// The Arrow schema of a spilled part, text as string views (polars' own layout, so the
+/// columns cross without a copy).
+fn spill_schema(path: &Path) -> DfResult<SchemaRef> {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file =
+        std::fs::File::open(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| df_error(format!("{}: {e}", path.display())))?;
+    let fields: Vec<Field> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 | DataType::LargeUtf8 => {
+                Field::new(f.name(), DataType::Utf8View, f.is_nullable())
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// A bucket's rows as the stage reads them: each source's record batches from its scan,
+/// handed over as polars frames through the C Data Interface ([`bridge`]).
+struct Batches {
+    runtime: tokio::runtime::Handle,
+    streams: Vec<(SourceKind, SendableRecordBatchStream)>,
+}
+
+impl PartitionInput for Batches {
+    fn next_batch(
+        &mut self,
+        s: SourceKind,
+    ) -> Result<Option<polars::prelude::DataFrame>, EngineError> {
+        let Some((_, stream)) = self.streams.iter_mut().find(|(k, _)| *k == s) else {
+            return Ok(None);
+        };
+        // Called from the stage's threads (rayon's or a blocking task), never from the
+        // runtime's own: waiting here is allowed.
+        loop {
+            match self.runtime.block_on(stream.next()) {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(engine_error(format!("{} rows: {e}", s.name()))),
+                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
+                Some(Ok(batch)) => {
+                    return bridge::frame(&batch)
+                        .map(Some)
+                        .map_err(|e| engine_error(format!("{} rows: {e}", s.name())))
+                }
+            }
+        }
+    }
+}
 
 /// Our own nodes are tagged 1, Ballista's (and DataFusion's) 0 followed by their bytes.
 const OURS: u8 = 1;
@@ -412,12 +576,11 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
         match buf.split_first() {
             Some((&OURS, rest)) => {
                 let job = decode_ours(rest)?;
-                match inputs {
-                    [input] => Ok(Arc::new(BucketsExec::new(job.job, input.clone()))),
-                    _ => Err(DataFusionError::Internal(
-                        "QianbiaoBucketsExec decoded without its work list".into(),
-                    )),
-                }
+                Ok(Arc::new(with_inputs(
+                    job.job,
+                    &job.sources,
+                    inputs.to_vec(),
+                )?))
             }
             Some((&THEIRS, rest)) => self.inner.try_decode(rest, inputs, ctx, proto_converter),
             _ => Err(DataFusionError::Internal(
@@ -436,6 +599,7 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
             let job = JobRef {
                 job: e.job.clone(),
                 buckets: e.properties.partitioning.partition_count() as u32,
+                sources: e.sources.iter().map(|(s, _)| *s).collect(),
             };
             return encode_ours(&job, buf);
         }
@@ -455,6 +619,8 @@ fn session_config() -> SessionConfig {
         // A round-robin repartition above the stage would run every bucket once per
         // output partition of the repartition, in each of its tasks.
         .with_round_robin_repartition(false)
+        // A scan's file group is a bucket: never split across partitions.
+        .with_repartition_file_scans(false)
 }
 
 /// Runs the bucket stage on a Ballista cluster.
@@ -543,6 +709,7 @@ impl BucketRunner for BallistaRunner {
         let job_ref = JobRef {
             job: path,
             buckets: u32::try_from(k).map_err(engine_error)?,
+            sources: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -737,9 +904,13 @@ mod tests {
         let job = JobRef {
             job: PathBuf::from("/shared/out/.qianbiao-spill-1/job.json"),
             buckets: 7,
+            sources: Vec::new(),
         };
-        let exec: Arc<dyn ExecutionPlan> =
-            Arc::new(BucketsExec::new(job.job.clone(), work_list(7).unwrap()));
+        let exec: Arc<dyn ExecutionPlan> = Arc::new(BucketsExec::new(
+            job.job.clone(),
+            work_list(7).unwrap(),
+            Vec::new(),
+        ));
         let mut buf = Vec::new();
         encode_ours(&job, &mut buf).unwrap();
         assert_eq!(buf[0], OURS);

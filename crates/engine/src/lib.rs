@@ -16,7 +16,10 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 pub mod partition;
-pub use partition::{check_bucket, BucketJob, BucketResult, BucketRunner, Partitioning};
+pub use partition::{
+    bucket_folder, check_bucket, check_bucket_with, BucketJob, BucketResult, BucketRunner,
+    PartitionInput, Partitioning,
+};
 pub mod manifest;
 
 /// Why a run could not complete (exit status 2).

@@ -1092,6 +1092,23 @@ pub fn check_bucket(job: &BucketJob, b: usize) -> Result<BucketResult, EngineErr
     check_partition(job, &mut input, b)
 }
 
+/// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
+/// record batches, say): the same stage as [`check_bucket`]. `input` must give each
+/// source's rows of the bucket in the order the split wrote them.
+pub fn check_bucket_with(
+    job: &BucketJob,
+    b: usize,
+    input: &mut impl PartitionInput,
+) -> Result<BucketResult, EngineError> {
+    if b >= job.buckets() {
+        return Err(EngineError::Config(format!(
+            "bucket {b} asked of a job of {} buckets",
+            job.buckets()
+        )));
+    }
+    check_partition(job, input, b)
+}
+
 /// The stage of one partition: its rows as record batches in, its findings, tables and
 /// totals out. It reads nothing but `input` and what it is given (no global state), so a
 /// distributed engine can run it on its workers.
