@@ -4,12 +4,13 @@
 //! `qianbiao run` (the driver), into a spill folder every executor can read. The bucket
 //! stage, where the rows of each bucket are loaded, the person view built and every rule
 //! run, is then a Ballista job: a scan of the table [`BucketsTable`], whose physical plan
-//! [`BucketsExec`] has one partition per bucket. Ballista plans the job, hands the K tasks
-//! to its executors, re-runs a task whose executor is lost, and streams each task's output
-//! back. A task calls [`qianbiao_engine::check_bucket`], the same function a run on one
-//! machine calls for each bucket: every rule keeps one implementation. The driver merges
-//! the K results in bucket order, exactly as a run on one machine does, so the outputs are
-//! byte-identical.
+//! [`BucketsExec`] has one partition per bucket, over a work list of bucket numbers and a
+//! DataFusion Parquet scan per source of the spill. Ballista plans the job, hands the K
+//! tasks to its executors, re-runs a task whose executor is lost, and streams each task's
+//! output back. A task hands its bucket's record batches to polars ([`bridge`]) and calls
+//! [`qianbiao_engine::check_bucket_with`], the stage a run on one machine runs on each
+//! bucket: every rule keeps one implementation. The driver merges the K results in bucket
+//! order, exactly as a run on one machine does, so the outputs are byte-identical.
 //!
 //! What crosses the wire: the job (policy, as_of, the file table and reports, the
 //! identity-linkage decisions, the bucket sizes) as a JSON file in the spill folder, named
@@ -185,7 +186,8 @@ impl TableProvider for BucketsTable {
 }
 
 /// The bucket stage as a plan node over the work list: for each bucket number its input
-/// partition holds, it runs [`check_bucket`] and emits the result's pieces.
+/// partition holds, it runs [`check_bucket_with`] on the bucket's rows from the source
+/// scans and emits the result's pieces.
 #[derive(Debug)]
 pub struct BucketsExec {
     job: PathBuf,

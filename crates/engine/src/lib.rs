@@ -17,8 +17,8 @@ use serde_json::Value;
 
 pub mod partition;
 pub use partition::{
-    bucket_folder, check_bucket, check_bucket_with, BucketJob, BucketResult, BucketRunner,
-    PartitionInput, Partitioning,
+    bucket_folder, check_bucket_with, BucketJob, BucketResult, BucketRunner, PartitionInput,
+    Partitioning,
 };
 pub mod manifest;
 

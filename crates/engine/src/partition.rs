@@ -926,9 +926,6 @@ struct SpilledBucket {
     /// The files of the source being read, last first.
     files: Vec<PathBuf>,
     source: Option<SourceKind>,
-    /// Remove each file once read (a run on one machine); kept when a task may be run
-    /// again elsewhere (a distributed run, whose driver removes the folder at the end).
-    remove_read: bool,
 }
 
 impl PartitionInput for SpilledBucket {
@@ -955,9 +952,7 @@ impl PartitionInput for SpilledBucket {
             .set_rechunk(false)
             .finish()
             .map_err(|e| spill_error(&path, e))?;
-        if self.remove_read {
-            let _ = std::fs::remove_file(&path);
-        }
+        let _ = std::fs::remove_file(&path);
         Ok(Some(df))
     }
 }
@@ -1072,29 +1067,10 @@ pub trait BucketRunner: Sync {
     fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError>;
 }
 
-/// The stage of bucket `b` of a job, reading the bucket's files from the job's spill
-/// folder: what a worker of a distributed run calls. Files are left in place, so that a
-/// task run again elsewhere reads the same rows.
-pub fn check_bucket(job: &BucketJob, b: usize) -> Result<BucketResult, EngineError> {
-    if b >= job.buckets() {
-        return Err(EngineError::Config(format!(
-            "bucket {b} asked of a job of {} buckets",
-            job.buckets()
-        )));
-    }
-    let mut input = SpilledBucket {
-        dir: job.spill.clone(),
-        b,
-        files: Vec::new(),
-        source: None,
-        remove_read: false,
-    };
-    check_partition(job, &mut input, b)
-}
-
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
-/// record batches, say): the same stage as [`check_bucket`]. `input` must give each
-/// source's rows of the bucket in the order the split wrote them.
+/// record batches, say): the stage a run on one machine runs on each bucket's spilled
+/// files. `input` must give each source's rows of the bucket in the order the split
+/// wrote them.
 pub fn check_bucket_with(
     job: &BucketJob,
     b: usize,
@@ -1189,7 +1165,6 @@ impl BucketRunner for LocalRunner<'_> {
                 b,
                 files: Vec::new(),
                 source: None,
-                remove_read: true,
             };
             results.push(check_partition(job, &mut input, b)?);
             let _ = std::fs::remove_dir_all(bucket_dir(&job.spill, b));
@@ -1502,7 +1477,6 @@ mod tests {
                 b: 1,
                 files: Vec::new(),
                 source: None,
-                remove_read: true,
             };
             let (mut t, mut strings) = (Deposits::default(), Strings::default());
             fill(
