@@ -1,22 +1,28 @@
-//! The partitioned run's bucket stage on Apache DataFusion Ballista (`docs/distributed.md`).
+//! The partitioned run's split and bucket stages on Apache DataFusion Ballista
+//! (`docs/distributed.md`).
 //!
-//! A run with `--cluster` does the keys pass and the split on the machine that runs
-//! `qianbiao run` (the driver), into a spill folder every executor can read. The bucket
-//! stage, where the rows of each bucket are loaded, the person view built and every rule
-//! run, is then a Ballista job: a scan of the table [`BucketsTable`], whose physical plan
-//! [`BucketsExec`] has one partition per bucket, over a work list of bucket numbers and a
-//! DataFusion Parquet scan per source of the spill. Ballista plans the job, hands the K
-//! tasks to its executors, re-runs a task whose executor is lost, and streams each task's
-//! output back. A task hands its bucket's record batches to polars ([`bridge`]) and calls
-//! [`qianbiao_engine::check_bucket_with`], the stage a run on one machine runs on each
-//! bucket: every rule keeps one implementation. The driver merges the K results in bucket
-//! order, exactly as a run on one machine does, so the outputs are byte-identical.
+//! A run with `--cluster` does the keys pass on the machine that runs `qianbiao run` (the
+//! driver) and writes the bucket of every anchor key (`keys.bin`) into a spill folder
+//! every executor can read. The two stages of independent tasks are then Ballista jobs,
+//! each a scan of the table [`StageTable`], whose physical plan [`StageExec`] has one
+//! partition per task over a work list of task numbers:
 //!
-//! What crosses the wire: the job (policy, as_of, the file table and reports, the
-//! identity-linkage decisions, the bucket sizes) as a JSON file in the spill folder, named
-//! in the plan by the codecs [`QianbiaoLogicalCodec`] and [`QianbiaoPhysicalCodec`]; a
-//! bucket's result as JSON in record batches of (bucket, piece, pieces, bytes), pieces of
-//! at most [`PIECE_BYTES`], each checked for completeness on arrival.
+//! - the split: task i reads input file i and writes its rows into the buckets' parts
+//!   ([`qianbiao_engine::split_file`]), and returns the file's report and rejected rows;
+//! - the checks: task b reads bucket b's parts through a DataFusion Parquet scan per
+//!   source, hands the record batches to polars ([`bridge`]) and calls
+//!   [`qianbiao_engine::check_bucket_with`].
+//!
+//! Both are the functions a run on one machine calls, file after file and bucket after
+//! bucket: every rule keeps one implementation. Ballista plans each job, hands the tasks
+//! to its executors, re-runs a task whose executor is lost, and streams each task's
+//! output back. The driver merges the results in file and bucket order, exactly as a run
+//! on one machine does, so the outputs are byte-identical.
+//!
+//! What crosses the wire: each stage's job as a JSON file in the spill folder, named in
+//! the plan by the codecs [`QianbiaoLogicalCodec`] and [`QianbiaoPhysicalCodec`]; a
+//! task's result as JSON in record batches of (task, piece, pieces, bytes), pieces of at
+//! most [`PIECE_BYTES`], each checked for completeness on arrival.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,8 +51,8 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use qianbiao_core::SourceKind;
 use qianbiao_engine::{
-    bucket_folder, check_bucket_with, BucketJob, BucketResult, BucketRunner, EngineError,
-    PartitionInput,
+    bucket_parts, check_bucket_with, split_file, BucketJob, BucketMap, BucketResult, BucketRunner,
+    EngineError, FileSplit, PartitionInput, SplitJob,
 };
 
 pub mod bridge;
@@ -105,37 +111,47 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
     DataFusionError::Execution(e.to_string())
 }
 
-/// What the codecs send for the table and its plan: the job file and the bucket count.
+/// The two stages a cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+enum Stage {
+    /// Task i splits input file i into the buckets' parts ([`split_file`]).
+    Split,
+    /// Task b checks bucket b ([`check_bucket_with`]).
+    #[default]
+    Buckets,
+}
+
+/// What the codecs send for the table and its plan: the stage, its job file and its
+/// number of tasks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct JobRef {
+    #[serde(default)]
+    stage: Stage,
     job: PathBuf,
-    buckets: u32,
+    tasks: u32,
     /// The sources of the node's inputs after the work list, in load order (a node's
     /// codec only; a table's is empty: its scan lists the spill folder).
     #[serde(default)]
     sources: Vec<SourceKind>,
 }
 
-/// The buckets of a job as a table: one row per piece of a bucket's result.
+/// A stage of a job as a table: one row per piece of a task's result.
 #[derive(Debug)]
-pub struct BucketsTable {
+pub struct StageTable {
     job: JobRef,
-    schema: SchemaRef,
 }
 
-impl BucketsTable {
-    fn new(job: JobRef) -> BucketsTable {
-        BucketsTable {
-            job,
-            schema: result_schema(),
-        }
+impl StageTable {
+    fn new(job: JobRef) -> StageTable {
+        StageTable { job }
     }
 }
 
-/// The work list of the stage: one row per bucket, bucket b in partition b.
+/// The work list of the stage: one row per task (bucket or input file), task i in
+/// partition i.
 fn work_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new(
-        "bucket",
+        "task",
         DataType::UInt32,
         false,
     )]))
@@ -143,8 +159,8 @@ fn work_schema() -> SchemaRef {
 
 /// The work list as a DataFusion memory source: a plain leaf Ballista knows how to give
 /// each task only its own partitions of.
-fn work_list(buckets: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
-    let partitions = (0..buckets)
+fn work_list(tasks: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let partitions = (0..tasks)
         .map(|b| {
             RecordBatch::try_new(work_schema(), vec![Arc::new(UInt32Array::from(vec![b]))])
                 .map(|batch| vec![batch])
@@ -156,9 +172,9 @@ fn work_list(buckets: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
 }
 
 #[async_trait::async_trait]
-impl TableProvider for BucketsTable {
+impl TableProvider for StageTable {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        result_schema()
     }
 
     fn table_type(&self) -> TableType {
@@ -177,19 +193,25 @@ impl TableProvider for BucketsTable {
             .job
             .parent()
             .ok_or_else(|| df_error("the job file has no folder"))?;
-        Ok(Arc::new(BucketsExec::new(
+        let scans = match self.job.stage {
+            Stage::Split => Vec::new(),
+            Stage::Buckets => source_scans(spill, self.job.tasks as usize)?,
+        };
+        Ok(Arc::new(StageExec::new(
+            self.job.stage,
             self.job.job.clone(),
-            work_list(self.job.buckets)?,
-            source_scans(spill, self.job.buckets as usize)?,
+            work_list(self.job.tasks)?,
+            scans,
         )))
     }
 }
 
-/// The bucket stage as a plan node over the work list: for each bucket number its input
-/// partition holds, it runs [`check_bucket_with`] on the bucket's rows from the source
-/// scans and emits the result's pieces.
+/// A stage as a plan node over the work list: for the task number its input partition
+/// holds, it splits that input file ([`split_file`]) or runs [`check_bucket_with`] on
+/// that bucket's rows from the source scans, and emits the result's pieces.
 #[derive(Debug)]
-pub struct BucketsExec {
+pub struct StageExec {
+    stage: Stage,
     job: PathBuf,
     input: Arc<dyn ExecutionPlan>,
     /// Per source present, the scan of its spilled parts: partition b reads bucket b's.
@@ -197,12 +219,13 @@ pub struct BucketsExec {
     properties: Arc<PlanProperties>,
 }
 
-impl BucketsExec {
+impl StageExec {
     fn new(
+        stage: Stage,
         job: PathBuf,
         input: Arc<dyn ExecutionPlan>,
         sources: Vec<(SourceKind, Arc<dyn ExecutionPlan>)>,
-    ) -> BucketsExec {
+    ) -> StageExec {
         let partitions = input.properties().partitioning.partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(result_schema()),
@@ -210,7 +233,8 @@ impl BucketsExec {
             EmissionType::Final,
             Boundedness::Bounded,
         );
-        BucketsExec {
+        StageExec {
+            stage,
             job,
             input,
             sources,
@@ -219,31 +243,103 @@ impl BucketsExec {
     }
 }
 
-impl DisplayAs for BucketsExec {
+impl DisplayAs for StageExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "QianbiaoBucketsExec: job={}", self.job.display())
+        write!(
+            f,
+            "QianbiaoStageExec: stage={:?}, job={}",
+            self.stage,
+            self.job.display()
+        )
     }
 }
 
-/// Runs bucket `b` of the job in `path` and cuts its result into record batches.
-fn bucket_batches(path: &Path, b: usize, input: &mut Batches) -> DfResult<Vec<RecordBatch>> {
+/// A job file's identity: its path, modification time and length. A later run may
+/// reuse a spill folder's name (the driver's process id), never its job file's stamp.
+type Stamp = (PathBuf, Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &Path) -> DfResult<Stamp> {
+    let m = std::fs::metadata(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
+    Ok((path.to_path_buf(), m.modified().ok(), m.len()))
+}
+
+/// The last job an executor read, kept for its other tasks: a job file (identity-linkage
+/// decisions, a bucket map of 10 bytes an anchor) is read once per executor, not once
+/// per task. Tasks of the same job wait for the first to read it.
+struct Cached<T>(std::sync::Mutex<Option<(Stamp, Arc<T>)>>);
+
+impl<T> Cached<T> {
+    const fn new() -> Cached<T> {
+        Cached(std::sync::Mutex::new(None))
+    }
+
+    fn get(&self, path: &Path, read: impl FnOnce(&Path) -> DfResult<T>) -> DfResult<Arc<T>> {
+        let key = stamp(path)?;
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, v)) = slot.as_ref() {
+            if *k == key {
+                return Ok(v.clone());
+            }
+        }
+        // The old job first: never two jobs' data at once.
+        *slot = None;
+        let v = Arc::new(read(path)?);
+        *slot = Some((key, v.clone()));
+        Ok(v)
+    }
+}
+
+static BUCKET_JOB: Cached<BucketJob> = Cached::new();
+static SPLIT_JOB: Cached<(SplitJob, BucketMap)> = Cached::new();
+
+/// The name of the bucket map in the spill folder.
+pub const MAP_FILE: &str = "keys.bin";
+
+/// The name of the split's job file in the spill folder.
+pub const SPLIT_FILE: &str = "split.json";
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> DfResult<T> {
     let bytes = std::fs::read(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
-    let job: BucketJob =
-        serde_json::from_slice(&bytes).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
-    let result =
-        check_bucket_with(&job, b, input).map_err(|e| df_error(format!("bucket {b}: {e}")))?;
-    let json = serde_json::to_vec(&result).map_err(df_error)?;
+    serde_json::from_slice(&bytes).map_err(|e| df_error(format!("{}: {e}", path.display())))
+}
+
+/// Runs task `i` of the stage whose job is in `path` and cuts its result into record
+/// batches.
+fn task_batches(
+    stage: Stage,
+    path: &Path,
+    i: usize,
+    input: &mut Batches,
+) -> DfResult<Vec<RecordBatch>> {
+    let json = match stage {
+        Stage::Buckets => {
+            let job = BUCKET_JOB.get(path, read_json)?;
+            let result = check_bucket_with(&job, i, input)
+                .map_err(|e| df_error(format!("bucket {i}: {e}")))?;
+            serde_json::to_vec(&result).map_err(df_error)?
+        }
+        Stage::Split => {
+            let job = SPLIT_JOB.get(path, |p| {
+                let job: SplitJob = read_json(p)?;
+                let map = BucketMap::read(&job.spill.join(MAP_FILE)).map_err(df_error)?;
+                Ok((job, map))
+            })?;
+            let (job, map) = job.as_ref();
+            let result = split_file(job, map, i, None).map_err(df_error)?;
+            serde_json::to_vec(&result).map_err(df_error)?
+        }
+    };
     let pieces: Vec<&[u8]> = json.chunks(PIECE_BYTES).collect();
     let n = pieces.len() as u32;
     pieces
         .into_iter()
         .enumerate()
-        .map(|(i, piece)| {
+        .map(|(p, piece)| {
             RecordBatch::try_new(
                 result_schema(),
                 vec![
-                    Arc::new(UInt32Array::from(vec![b as u32])),
                     Arc::new(UInt32Array::from(vec![i as u32])),
+                    Arc::new(UInt32Array::from(vec![p as u32])),
                     Arc::new(UInt32Array::from(vec![n])),
                     Arc::new(LargeBinaryArray::from(vec![piece])),
                 ],
@@ -253,23 +349,23 @@ fn bucket_batches(path: &Path, b: usize, input: &mut Batches) -> DfResult<Vec<Re
         .collect()
 }
 
-/// The bucket numbers of the work list's batches.
-fn bucket_numbers(batches: &[RecordBatch]) -> DfResult<Vec<usize>> {
+/// The task numbers of the work list's batches.
+fn task_numbers(batches: &[RecordBatch]) -> DfResult<Vec<usize>> {
     let mut out = Vec::new();
     for batch in batches {
         let col = batch
             .column(0)
             .as_any()
             .downcast_ref::<UInt32Array>()
-            .ok_or_else(|| df_error("the work list is not a column of bucket numbers"))?;
+            .ok_or_else(|| df_error("the work list is not a column of task numbers"))?;
         out.extend(col.values().iter().map(|&b| b as usize));
     }
     Ok(out)
 }
 
-impl ExecutionPlan for BucketsExec {
+impl ExecutionPlan for StageExec {
     fn name(&self) -> &str {
-        "QianbiaoBucketsExec"
+        "QianbiaoStageExec"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -302,7 +398,12 @@ impl ExecutionPlan for BucketsExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let kinds: Vec<SourceKind> = self.sources.iter().map(|(s, _)| *s).collect();
-        Ok(Arc::new(with_inputs(self.job.clone(), &kinds, children)?))
+        Ok(Arc::new(with_inputs(
+            self.stage,
+            self.job.clone(),
+            &kinds,
+            children,
+        )?))
     }
 
     fn execute(
@@ -316,13 +417,14 @@ impl ExecutionPlan for BucketsExec {
             .iter()
             .map(|(s, plan)| Ok((*s, plan.execute(partition, context.clone())?)))
             .collect::<DfResult<Vec<_>>>()?;
-        let path = self.job.clone();
+        let (stage, path) = (self.stage, self.job.clone());
         let batches = async move {
             let list: Vec<RecordBatch> = work.try_collect().await?;
-            let buckets = bucket_numbers(&list)?;
-            let [b] = buckets[..] else {
+            let tasks = task_numbers(&list)?;
+            let [i] = tasks[..] else {
                 return Err(df_error(format!(
-                    "a task of the bucket stage was given buckets {buckets:?}, not one"
+                    "a task of the {stage:?} stage was given the work {tasks:?}, not one \
+                     item"
                 )));
             };
             let mut input = Batches {
@@ -330,7 +432,7 @@ impl ExecutionPlan for BucketsExec {
                 streams,
             };
             // The stage is CPU work on rayon's pool: off the async runtime's threads.
-            tokio::task::spawn_blocking(move || bucket_batches(&path, b, &mut input))
+            tokio::task::spawn_blocking(move || task_batches(stage, &path, i, &mut input))
                 .await
                 .map_err(df_error)?
         };
@@ -351,20 +453,22 @@ use futures::{StreamExt, TryStreamExt};
 
 /// A node from its inputs: the work list, then one scan per source of `kinds`.
 fn with_inputs(
+    stage: Stage,
     job: PathBuf,
     kinds: &[SourceKind],
     mut inputs: Vec<Arc<dyn ExecutionPlan>>,
-) -> DfResult<BucketsExec> {
+) -> DfResult<StageExec> {
     if inputs.len() != 1 + kinds.len() {
         return Err(DataFusionError::Internal(format!(
-            "QianbiaoBucketsExec takes the work list and {} scans, not {} inputs",
+            "QianbiaoStageExec takes the work list and {} scans, not {} inputs",
             kinds.len(),
             inputs.len()
         )));
     }
     let scans = inputs.split_off(1);
     let work = inputs.remove(0);
-    Ok(BucketsExec::new(
+    Ok(StageExec::new(
+        stage,
         job,
         work,
         kinds.iter().copied().zip(scans).collect(),
@@ -384,17 +488,7 @@ fn source_scans(spill: &Path, k: usize) -> DfResult<Vec<(SourceKind, Arc<dyn Exe
         let mut groups = Vec::with_capacity(k);
         let mut first: Option<PathBuf> = None;
         for b in 0..k {
-            let folder = bucket_folder(spill, b, s);
-            let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
-                Ok(entries) => entries
-                    .map(|e| e.map(|e| e.path()))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| df_error(format!("{}: {e}", folder.display())))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(df_error(format!("{}: {e}", folder.display()))),
-            };
-            // part-000000, part-000001, ...: the split's order.
-            files.sort();
+            let files = bucket_parts(spill, b, s).map_err(df_error)?;
             if first.is_none() {
                 first = files.first().cloned();
             }
@@ -520,7 +614,7 @@ impl LogicalExtensionCodec for QianbiaoLogicalCodec {
         ctx: &TaskContext,
     ) -> DfResult<Arc<dyn TableProvider>> {
         match buf.split_first() {
-            Some((&OURS, rest)) => Ok(Arc::new(BucketsTable::new(decode_ours(rest)?))),
+            Some((&OURS, rest)) => Ok(Arc::new(StageTable::new(decode_ours(rest)?))),
             Some((&THEIRS, rest)) => self
                 .inner
                 .try_decode_table_provider(rest, table_ref, schema, ctx),
@@ -536,7 +630,7 @@ impl LogicalExtensionCodec for QianbiaoLogicalCodec {
         node: Arc<dyn TableProvider>,
         buf: &mut Vec<u8>,
     ) -> DfResult<()> {
-        if let Some(t) = node.downcast_ref::<BucketsTable>() {
+        if let Some(t) = node.downcast_ref::<StageTable>() {
             return encode_ours(&t.job, buf);
         }
         buf.push(THEIRS);
@@ -579,6 +673,7 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
             Some((&OURS, rest)) => {
                 let job = decode_ours(rest)?;
                 Ok(Arc::new(with_inputs(
+                    job.stage,
                     job.job,
                     &job.sources,
                     inputs.to_vec(),
@@ -597,10 +692,11 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
         buf: &mut Vec<u8>,
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<()> {
-        if let Some(e) = node.downcast_ref::<BucketsExec>() {
+        if let Some(e) = node.downcast_ref::<StageExec>() {
             let job = JobRef {
+                stage: e.stage,
                 job: e.job.clone(),
-                buckets: e.properties.partitioning.partition_count() as u32,
+                tasks: e.properties.partitioning.partition_count() as u32,
                 sources: e.sources.iter().map(|(s, _)| *s).collect(),
             };
             return encode_ours(&job, buf);
@@ -645,7 +741,7 @@ impl BallistaRunner {
             Cluster::Standalone => SessionContext::standalone_with_state(state).await?,
             Cluster::Remote(url) => SessionContext::remote_with_state(url, state).await?,
         };
-        let df = ctx.read_table(Arc::new(BucketsTable::new(job_ref)))?;
+        let df = ctx.read_table(Arc::new(StageTable::new(job_ref)))?;
         df.collect().await
     }
 }
@@ -654,34 +750,39 @@ fn engine_error(e: impl fmt::Display) -> EngineError {
     EngineError::Config(format!("cluster: {e}"))
 }
 
-/// Reassembles the buckets' results from the stage's record batches; an error unless
-/// every bucket 0..K came back whole, exactly once.
-pub fn assemble(batches: &[RecordBatch], k: usize) -> Result<Vec<BucketResult>, EngineError> {
-    let mut pieces: Vec<Vec<Option<&[u8]>>> = vec![Vec::new(); k];
+/// Reassembles the tasks' results from a stage's record batches; an error unless every
+/// task 0..n came back whole, exactly once. `what` names a task in errors (`bucket`,
+/// `file`).
+pub fn assemble<T: serde::de::DeserializeOwned>(
+    batches: &[RecordBatch],
+    n: usize,
+    what: &str,
+) -> Result<Vec<T>, EngineError> {
+    let mut pieces: Vec<Vec<Option<&[u8]>>> = vec![Vec::new(); n];
     for batch in batches {
         let col = |i: usize| batch.column(i).as_any();
-        let (Some(bucket), Some(piece), Some(count), Some(bytes)) = (
+        let (Some(task), Some(piece), Some(count), Some(bytes)) = (
             col(0).downcast_ref::<UInt32Array>(),
             col(1).downcast_ref::<UInt32Array>(),
             col(2).downcast_ref::<UInt32Array>(),
             col(3).downcast_ref::<LargeBinaryArray>(),
         ) else {
-            return Err(engine_error(
-                "the bucket stage returned batches of another shape",
-            ));
+            return Err(engine_error(format!(
+                "the {what} stage returned batches of another shape"
+            )));
         };
         for row in 0..batch.num_rows() {
-            let b = bucket.value(row) as usize;
-            let (i, n) = (piece.value(row) as usize, count.value(row) as usize);
+            let t = task.value(row) as usize;
+            let (i, m) = (piece.value(row) as usize, count.value(row) as usize);
             let slot = pieces
-                .get_mut(b)
-                .ok_or_else(|| engine_error(format!("a result for bucket {b} of {k}")))?;
+                .get_mut(t)
+                .ok_or_else(|| engine_error(format!("a result for {what} {t} of {n}")))?;
             if slot.is_empty() {
-                slot.resize(n, None);
+                slot.resize(m, None);
             }
-            if slot.len() != n || i >= n || slot[i].is_some() {
+            if slot.len() != m || i >= m || slot[i].is_some() {
                 return Err(engine_error(format!(
-                    "bucket {b}: piece {i} of {n} does not fit the pieces already received"
+                    "{what} {t}: piece {i} of {m} does not fit the pieces already received"
                 )));
             }
             slot[i] = Some(bytes.value(row));
@@ -690,27 +791,32 @@ pub fn assemble(batches: &[RecordBatch], k: usize) -> Result<Vec<BucketResult>, 
     pieces
         .into_iter()
         .enumerate()
-        .map(|(b, slot)| {
+        .map(|(t, slot)| {
             if slot.is_empty() || slot.iter().any(Option::is_none) {
-                return Err(engine_error(format!("bucket {b} came back incomplete")));
+                return Err(engine_error(format!("{what} {t} came back incomplete")));
             }
             let json: Vec<u8> = slot.into_iter().flatten().flatten().copied().collect();
-            serde_json::from_slice(&json).map_err(|e| engine_error(format!("bucket {b}: {e}")))
+            serde_json::from_slice(&json).map_err(|e| engine_error(format!("{what} {t}: {e}")))
         })
         .collect()
 }
 
-impl BucketRunner for BallistaRunner {
-    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
-        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
-        let path = spill.join(JOB_FILE);
+impl BallistaRunner {
+    /// Writes a stage's job file into the spill folder and runs its `n` tasks.
+    fn stage<T: serde::de::DeserializeOwned>(
+        &self,
+        stage: Stage,
+        path: PathBuf,
+        job: &impl serde::Serialize,
+        n: usize,
+    ) -> Result<Vec<T>, EngineError> {
         let bytes = serde_json::to_vec(job).map_err(engine_error)?;
         std::fs::write(&path, bytes)
             .map_err(|e| engine_error(format!("{}: {e}", path.display())))?;
-        let k = job.buckets();
         let job_ref = JobRef {
+            stage,
             job: path,
-            buckets: u32::try_from(k).map_err(engine_error)?,
+            tasks: u32::try_from(n).map_err(engine_error)?,
             sources: Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -721,7 +827,31 @@ impl BucketRunner for BallistaRunner {
             .block_on(self.run_async(job_ref))
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         runtime.shutdown_background();
-        assemble(&batches, k)
+        let what = match stage {
+            Stage::Split => "file",
+            Stage::Buckets => "bucket",
+        };
+        assemble(&batches, n, what)
+    }
+}
+
+impl BucketRunner for BallistaRunner {
+    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
+        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
+        // Paths every executor can read: absolute.
+        let mut job = job.clone();
+        job.spill = spill.clone();
+        for f in &mut job.files {
+            f.path = std::path::absolute(&f.path).map_err(engine_error)?;
+        }
+        map.write(&spill.join(MAP_FILE))?;
+        let n = job.files.len();
+        self.stage(Stage::Split, spill.join(SPLIT_FILE), &job, n)
+    }
+
+    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
+        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
+        self.stage(Stage::Buckets, spill.join(JOB_FILE), job, job.buckets())
     }
 }
 
@@ -847,13 +977,14 @@ mod tests {
     fn results_are_put_together_in_bucket_order_whatever_the_arrival_order() {
         let whole = serde_json::to_vec(&BucketResult::default()).unwrap();
         let (a, b) = halves(5);
-        let got = assemble(
+        let got: Vec<BucketResult> = assemble(
             &[
                 batch(1, 1, 2, &b),
                 batch(0, 0, 1, &whole),
                 batch(1, 0, 2, &a),
             ],
             2,
+            "bucket",
         )
         .unwrap();
         assert_eq!(got.len(), 2);
@@ -891,24 +1022,57 @@ mod tests {
             (vec![batch(2, 0, 1, &whole)], "bucket 2 of 2"),
         ];
         for (batches, want) in cases {
-            let e = assemble(&batches, 2).unwrap_err().to_string();
+            let e = assemble::<BucketResult>(&batches, 2, "bucket")
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with("cluster: ") && e.contains(want), "{e}");
         }
         // Bytes that are not a result: an error, never a default.
-        let e = assemble(&[batch(0, 0, 1, b"{}")], 1)
+        let e = assemble::<BucketResult>(&[batch(0, 0, 1, b"{}")], 1, "bucket")
             .unwrap_err()
             .to_string();
         assert!(e.contains("bucket 0"), "{e}");
+        // A split's results are named by file.
+        let e = assemble::<FileSplit>(&[], 1, "file")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file 0 came back incomplete"), "{e}");
+    }
+
+    #[test]
+    fn an_executor_reads_a_job_file_once_and_again_when_it_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("job.json");
+        std::fs::write(&path, b"1").unwrap();
+        let cache: Cached<String> = Cached::new();
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        let read = |p: &Path| {
+            reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(std::fs::read_to_string(p).unwrap())
+        };
+        assert_eq!(*cache.get(&path, read).unwrap(), "1");
+        assert_eq!(*cache.get(&path, read).unwrap(), "1");
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Another run's job under the same name (a longer file): read again.
+        std::fs::write(&path, b"22").unwrap();
+        assert_eq!(*cache.get(&path, read).unwrap(), "22");
+        assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // A job file gone is an error naming it, never the old job.
+        std::fs::remove_file(&path).unwrap();
+        let e = cache.get(&path, read).unwrap_err().to_string();
+        assert!(e.contains("job.json"), "{e}");
     }
 
     #[test]
     fn the_codecs_carry_the_job_and_hand_other_nodes_to_ballista() {
         let job = JobRef {
-            job: PathBuf::from("/shared/out/.qianbiao-spill-1/job.json"),
-            buckets: 7,
+            stage: Stage::Split,
+            job: PathBuf::from("/shared/out/.qianbiao-spill-1/split.json"),
+            tasks: 7,
             sources: Vec::new(),
         };
-        let exec: Arc<dyn ExecutionPlan> = Arc::new(BucketsExec::new(
+        let exec: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(
+            job.stage,
             job.job.clone(),
             work_list(7).unwrap(),
             Vec::new(),
@@ -918,7 +1082,7 @@ mod tests {
         assert_eq!(buf[0], OURS);
         assert_eq!(decode_ours(&buf[1..]).unwrap(), job);
         assert_eq!(exec.properties().partitioning.partition_count(), 7);
-        let table: Arc<dyn TableProvider> = Arc::new(BucketsTable::new(job.clone()));
+        let table: Arc<dyn TableProvider> = Arc::new(StageTable::new(job.clone()));
         let mut tbuf = Vec::new();
         QianbiaoLogicalCodec::default()
             .try_encode_table_provider(&TableReference::bare("t"), table, &mut tbuf)

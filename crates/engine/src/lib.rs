@@ -17,8 +17,8 @@ use serde_json::Value;
 
 pub mod partition;
 pub use partition::{
-    bucket_folder, check_bucket_with, BucketJob, BucketResult, BucketRunner, PartitionInput,
-    Partitioning,
+    bucket_folder, bucket_parts, check_bucket_with, split_file, BucketJob, BucketMap, BucketResult,
+    BucketRunner, FileSplit, PartitionInput, Partitioning, SplitFile, SplitJob,
 };
 pub mod manifest;
 

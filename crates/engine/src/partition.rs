@@ -20,9 +20,12 @@
 //!    in 4,000 among 10^8 persons, would have one first row between them.)
 //! 2. **split**: the inputs are read again and every accepted row is written to the bucket
 //!    of its component, as Parquet files of the table's Arrow columns
-//!    (`--out/.qianbiao-spill-PID/b00003/payments/part-000000.parquet`, ...; see
-//!    [`qianbiao_ingest::arrow`]), in read order. Rejected rows, file reports and control
-//!    totals are kept from this pass, as in a run in memory.
+//!    (`--out/.qianbiao-spill-PID/b00003/payments/part-000012-000000.parquet`: input
+//!    file 12's first part of bucket 3; see [`qianbiao_ingest::arrow`]), in read order.
+//!    Each input file is split on its own ([`split_file`]), by the bucket of each row's
+//!    first key ([`BucketMap`]), so that a cluster can split the files on its workers.
+//!    Rejected rows, file reports and control totals are kept from this pass, as in a run
+//!    in memory.
 //! 3. **buckets**: each bucket's record batches go through [`check_partition`], the stage
 //!    function (batches in; findings, tables and totals out; no global state), and are
 //!    dropped; findings, the per-collector and coverage tables, the ledger totals and the
@@ -47,8 +50,8 @@ use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
 use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
 use qianbiao_ingest::{
-    dedupe_payments, load_chunks, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow,
-    LoadOptions, PaymentRow, ReceiptRow, SourceKind, Table, Text,
+    dedupe_payments, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow, LoadOptions,
+    PaymentRow, ReceiptRow, SourceKind, Table, Text,
 };
 use qianbiao_report::CollectorRow;
 use qianbiao_rules::cov::CoverageRow;
@@ -436,8 +439,8 @@ impl Components {
     }
 
     /// Assigns every component to one of `k` buckets, heaviest first to the lightest
-    /// bucket (ties: the lower component root, the lower bucket), and returns the key
-    /// table with each key's bucket.
+    /// bucket (ties: the lower component root, the lower bucket), and returns the bucket
+    /// of every anchor key (a key some row is routed by).
     fn into_buckets(mut self, k: usize) -> Buckets {
         let n = self.parent.len();
         for i in 0..n as u32 {
@@ -448,7 +451,6 @@ impl Components {
         for i in 0..n {
             total[self.parent[i] as usize] += self.weight[i] as u64;
         }
-        drop(std::mem::take(&mut self.weight));
         let mut roots: Vec<u32> = (0..n as u32)
             .filter(|&i| self.parent[i as usize] == i)
             .collect();
@@ -467,10 +469,18 @@ impl Components {
         for i in 0..n {
             bucket[i] = bucket[self.parent[i] as usize];
         }
+        drop(std::mem::take(&mut self.parent));
+        // Only the anchors: every row is routed by its first key, which weighs.
+        let anchors: Vec<(u64, u16)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| self.weight[*n as usize] > 0)
+            .map(|&(key, n)| (key, bucket[n as usize]))
+            .collect();
+        drop(std::mem::take(&mut self.nodes));
         let sizes = total.iter().filter(|&&t| t > 0);
         Buckets {
-            nodes: self.nodes,
-            bucket,
+            map: BucketMap::new(anchors),
             loads,
             components: sizes.clone().count() as u64,
             largest: sizes.copied().max().unwrap_or(0),
@@ -478,10 +488,9 @@ impl Components {
     }
 }
 
-/// Every key's bucket.
+/// What pass 1 gives the split: every anchor's bucket, and the buckets' sizes.
 struct Buckets {
-    nodes: HashTable<(u64, u32)>,
-    bucket: Vec<u16>,
+    map: BucketMap,
     /// Rows per bucket.
     loads: Vec<u64>,
     /// Components with rows, and the rows of the largest: a bucket is never smaller than
@@ -492,9 +501,119 @@ struct Buckets {
 
 impl Buckets {
     fn of(&self, k: u64) -> Option<u16> {
-        self.nodes
-            .find(k, |e| e.0 == k)
-            .map(|e| self.bucket[e.1 as usize])
+        self.map.of(k)
+    }
+}
+
+/// The bucket of every anchor key (the first key of a row, [`Keys`]): what the split
+/// routes each row by, on this machine or on a cluster's executors (written to the
+/// spill folder as `keys.bin`).
+///
+/// Sorted keys with their buckets, and an index of where each value of the keys' top
+/// bits starts: the keys are 64-bit hashes, spread evenly, so a lookup is one index
+/// read and a binary search over a handful of keys. 10 bytes an anchor, and 4 bytes of
+/// index per anchor at most.
+pub struct BucketMap {
+    keys: Vec<u64>,
+    buckets: Vec<u16>,
+    shift: u32,
+    index: Vec<u32>,
+}
+
+/// The first bytes of a `keys.bin`.
+const MAP_MAGIC: &[u8; 8] = b"QBMAP001";
+
+impl BucketMap {
+    fn new(mut pairs: Vec<(u64, u16)>) -> BucketMap {
+        pairs.par_sort_unstable_by_key(|p| p.0);
+        let (keys, buckets): (Vec<u64>, Vec<u16>) = pairs.into_iter().unzip();
+        BucketMap::indexed(keys, buckets)
+    }
+
+    fn indexed(keys: Vec<u64>, buckets: Vec<u16>) -> BucketMap {
+        // About one index entry per key, at most 2^24 (64 MiB).
+        let bits = (usize::BITS - keys.len().leading_zeros()).clamp(1, 24);
+        let shift = 64 - bits;
+        let mut index = vec![0u32; (1usize << bits) + 1];
+        for &k in &keys {
+            index[(k >> shift) as usize + 1] += 1;
+        }
+        for i in 1..index.len() {
+            index[i] += index[i - 1];
+        }
+        BucketMap {
+            keys,
+            buckets,
+            shift,
+            index,
+        }
+    }
+
+    /// The bucket of an anchor key; None for a key pass 1 did not see as an anchor.
+    pub fn of(&self, k: u64) -> Option<u16> {
+        let p = (k >> self.shift) as usize;
+        let (lo, hi) = (self.index[p] as usize, self.index[p + 1] as usize);
+        self.keys[lo..hi]
+            .binary_search(&k)
+            .ok()
+            .map(|i| self.buckets[lo + i])
+    }
+
+    /// The number of anchors.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no anchor (an input without rows).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Writes the map as `QBMAP001`, the count (u64), the keys (u64) and the buckets
+    /// (u16), little-endian.
+    pub fn write(&self, path: &Path) -> Result<(), EngineError> {
+        use std::io::Write;
+        let io = |e: std::io::Error| spill_error(path, e);
+        let file = std::fs::File::create(path).map_err(io)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        w.write_all(MAP_MAGIC).map_err(io)?;
+        w.write_all(&(self.keys.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        for k in &self.keys {
+            w.write_all(&k.to_le_bytes()).map_err(io)?;
+        }
+        for b in &self.buckets {
+            w.write_all(&b.to_le_bytes()).map_err(io)?;
+        }
+        w.flush().map_err(io)
+    }
+
+    /// Reads a map [`BucketMap::write`] wrote; an error for any other bytes.
+    pub fn read(path: &Path) -> Result<BucketMap, EngineError> {
+        let bytes = std::fs::read(path).map_err(|e| spill_error(path, e))?;
+        let bad = || spill_error(path, "not a bucket map, or cut short");
+        let (magic, rest) = bytes.split_at_checked(8).ok_or_else(bad)?;
+        let (count, rest) = rest.split_at_checked(8).ok_or_else(bad)?;
+        if magic != MAP_MAGIC {
+            return Err(bad());
+        }
+        let n = u64::from_le_bytes(count.try_into().map_err(|_| bad())?) as usize;
+        if n.checked_mul(10) != Some(rest.len()) {
+            return Err(bad());
+        }
+        let (keys, buckets) = rest.split_at(n * 8);
+        let keys: Vec<u64> = keys
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad());
+        }
+        let buckets = buckets
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Ok(BucketMap::indexed(keys, buckets))
     }
 }
 
@@ -681,10 +800,12 @@ const KEY_ORDER: [SourceKind; 8] = [
 /// Rows waiting for their bucket files, per bucket.
 type Waiting<R> = Vec<Vec<R>>;
 
-/// Pass 2: writes every accepted row to its bucket's file of its source.
+/// Pass 2 on one input file: writes every accepted row to its bucket's file of its source.
 struct Split<'b> {
-    buckets: &'b Buckets,
+    buckets: &'b BucketMap,
     dir: PathBuf,
+    /// The file's number in the run's file table: its parts are named by it.
+    file: usize,
     /// Rows per frame: fewer with more buckets, so that what waits stays small.
     frame_rows: usize,
     hukou: Waiting<HukouRow>,
@@ -699,6 +820,90 @@ struct Split<'b> {
     bytes_written: u64,
     /// Files written so far, per bucket and source.
     parts: Vec<[u32; SourceKind::ALL.len()]>,
+}
+
+/// Pass 2's work: the run's input files, each split on its own.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SplitJob {
+    /// The spill folder the parts go to.
+    pub spill: PathBuf,
+    /// The input files in the order of the run's file table.
+    pub files: Vec<SplitFile>,
+    /// The policy year (receipts' dates read with it).
+    pub year: i32,
+    /// The number of buckets.
+    pub buckets: usize,
+}
+
+/// One input file of a split.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SplitFile {
+    /// Its source.
+    pub source: SourceKind,
+    /// Where it is read from (a path every worker can read).
+    pub path: PathBuf,
+    /// Its path relative to the data folder (reports, rejected rows).
+    pub rel: String,
+}
+
+/// What the split of one input file gave besides its parts: what a run in memory keeps
+/// of the file.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FileSplit {
+    report: qianbiao_ingest::FileReport,
+    rejected: Vec<qianbiao_ingest::Rejected>,
+    control_totals: Vec<qianbiao_ingest::ControlTotal>,
+    linkable_deaths: Vec<LinkableDeath>,
+    bytes: u64,
+}
+
+/// Splits file `i` of a job into its buckets' parts, `b00003/payments/part-000012-000000.parquet`
+/// (file 12's first part of bucket 3): the parts of a bucket sort in the order a
+/// run in memory reads the rows, whichever worker wrote them and when.
+pub fn split_file(
+    job: &SplitJob,
+    map: &BucketMap,
+    i: usize,
+    progress: Option<qianbiao_ingest::load::Progress<'_>>,
+) -> Result<FileSplit, EngineError> {
+    let f = job.files.get(i).ok_or_else(|| {
+        EngineError::Config(format!(
+            "file {i} asked of a split of {} files",
+            job.files.len()
+        ))
+    })?;
+    let file_idx = u32::try_from(i)
+        .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
+    let mut split = Split::new(map, job.buckets, job.spill.clone(), i);
+    let shown = |file: &str, rows: u64| {
+        if let Some(p) = progress {
+            p(&format!("[split] {file}"), rows);
+        }
+    };
+    let mut ds = qianbiao_ingest::load_file_chunks(
+        f.source,
+        &(f.path.clone(), f.rel.clone()),
+        file_idx,
+        &LoadOptions {
+            year: job.year,
+            progress: Some(&shown),
+        },
+        &mut |c| split.take(c),
+    )?;
+    split.finish();
+    if let Some(e) = split.error.take() {
+        return Err(EngineError::Config(e));
+    }
+    let report = ds.reports.pop().ok_or_else(|| {
+        EngineError::Config(format!("internal error: {} read without a report", f.rel))
+    })?;
+    Ok(FileSplit {
+        report,
+        rejected: ds.rejected,
+        control_totals: ds.control_totals,
+        linkable_deaths: ds.linkable_deaths,
+        bytes: split.bytes_written,
+    })
 }
 
 /// Appends a chunk's rows to their buckets' waiting rows, and returns the Parquet files of
@@ -749,9 +954,26 @@ fn part_bytes(df: &mut DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
 }
 
 /// The folder of one bucket's rows of a source: `b00003/payments/`, Parquet files
-/// `part-000000.parquet`, ... in read order (a table a query engine can read as it is).
+/// `part-000012-000000.parquet` (input file 12's first), ... in read order when sorted
+/// by name (a table a query engine can read as it is).
 pub fn bucket_folder(dir: &Path, b: usize, s: SourceKind) -> PathBuf {
     bucket_dir(dir, b).join(s.name())
+}
+
+/// The Parquet parts of one bucket's rows of a source, in read order; none when the
+/// bucket has no row of it.
+pub fn bucket_parts(dir: &Path, b: usize, s: SourceKind) -> Result<Vec<PathBuf>, EngineError> {
+    let folder = bucket_folder(dir, b, s);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| spill_error(&folder, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(spill_error(&folder, e)),
+    };
+    files.sort_unstable();
+    Ok(files)
 }
 
 /// The folder of one bucket: a folder per source.
@@ -760,14 +982,14 @@ fn bucket_dir(dir: &Path, b: usize) -> PathBuf {
 }
 
 impl Split<'_> {
-    fn new(buckets: &Buckets, dir: PathBuf) -> Split<'_> {
-        let k = buckets.loads.len();
+    fn new(buckets: &BucketMap, k: usize, dir: PathBuf, file: usize) -> Split<'_> {
         fn w<R>(k: usize) -> Waiting<R> {
             (0..k).map(|_| Vec::new()).collect()
         }
         Split {
             buckets,
             dir,
+            file,
             frame_rows: (160_000 / k).clamp(2048, 32_768),
             hukou: w(k),
             deaths: w(k),
@@ -845,7 +1067,7 @@ impl Split<'_> {
             let folder = bucket_folder(&self.dir, b, s);
             let n = self.parts[b][si];
             self.parts[b][si] += 1;
-            let path = folder.join(format!("part-{n:06}.parquet"));
+            let path = folder.join(format!("part-{:06}-{n:06}.parquet", self.file));
             let result = bytes.map_err(std::io::Error::other).and_then(|bytes| {
                 self.bytes_written += bytes.len() as u64;
                 if n == 0 {
@@ -931,17 +1153,9 @@ struct SpilledBucket {
 impl PartitionInput for SpilledBucket {
     fn next_batch(&mut self, s: SourceKind) -> Result<Option<DataFrame>, EngineError> {
         if self.source != Some(s) {
-            let folder = bucket_folder(&self.dir, self.b, s);
-            self.files = match std::fs::read_dir(&folder) {
-                Ok(entries) => entries
-                    .map(|e| e.map(|e| e.path()))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| spill_error(&folder, e))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(spill_error(&folder, e)),
-            };
-            // part-000000 ... read first: sorted last first, taken from the end.
-            self.files.sort_unstable_by(|a, b| b.cmp(a));
+            self.files = bucket_parts(&self.dir, self.b, s)?;
+            // Taken from the end: the first part last.
+            self.files.reverse();
             self.source = Some(s);
         }
         let Some(path) = self.files.pop() else {
@@ -1060,9 +1274,15 @@ impl BucketJob {
     }
 }
 
-/// Runs the bucket stage of every bucket of a job: on this machine one at a time, or on
-/// the workers of a distributed engine (`qianbiao-distributed`).
+/// Runs the split of every input file and the bucket stage of every bucket of a run: on
+/// this machine one at a time, or on the workers of a distributed engine
+/// (`qianbiao-distributed`).
 pub trait BucketRunner: Sync {
+    /// Splits every file of `job` with [`split_file`] (`map` is the driver's; a worker
+    /// may read its own copy from the spill folder); the results in file order; an error
+    /// when any file failed.
+    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError>;
+
     /// The results of buckets 0..K, in bucket order; an error when any bucket failed.
     fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError>;
 }
@@ -1153,6 +1373,12 @@ struct LocalRunner<'a> {
 }
 
 impl BucketRunner for LocalRunner<'_> {
+    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
+        (0..job.files.len())
+            .map(|i| split_file(job, map, i, self.progress))
+            .collect()
+    }
+
     fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
         let k = job.buckets();
         let mut results = Vec::with_capacity(k);
@@ -1238,22 +1464,44 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir(dir.clone());
     let t2 = Instant::now();
-    let mut split = Split::new(&buckets, dir.clone());
-    let p2 = load_opts("[split]");
-    let mut meta = load_chunks(
-        &opts.data,
-        &LoadOptions {
-            year: policy.year,
-            progress: Some(&p2),
-        },
-        &SourceKind::ALL,
-        &mut |c| split.take(c),
-    )?;
-    split.finish();
-    if let Some(e) = split.error.take() {
-        return Err(EngineError::Config(e));
+    let (mut meta, plan) = qianbiao_ingest::plan(&opts.data)?;
+    let split_job = SplitJob {
+        spill: dir.clone(),
+        files: plan
+            .into_iter()
+            .flat_map(|(source, files)| {
+                files
+                    .into_iter()
+                    .map(move |(path, rel)| SplitFile { source, path, rel })
+            })
+            .collect(),
+        year: policy.year,
+        buckets: k,
+    };
+    let local = LocalRunner {
+        progress: opts.progress,
+    };
+    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
+    let splits = runner.split(&split_job, &buckets.map)?;
+    if splits.len() != split_job.files.len() {
+        return Err(EngineError::Config(format!(
+            "internal error: {} split results for {} files",
+            splits.len(),
+            split_job.files.len()
+        )));
     }
-    let spill_bytes = split.bytes_written;
+    // The file table, reports, rejected rows, control totals and linkable deaths of the
+    // files in file order: what a run in memory keeps.
+    let mut spill_bytes = 0;
+    for (f, s) in split_job.files.iter().zip(splits) {
+        meta.files.push(f.rel.clone());
+        meta.reports.push(s.report);
+        meta.rejected.extend(s.rejected);
+        meta.control_totals.extend(s.control_totals);
+        meta.linkable_deaths.extend(s.linkable_deaths);
+        spill_bytes += s.bytes;
+    }
+    drop(split_job);
     // The decisions by the rows' places in this pass's file table.
     let file_index: rustc_hash::FxHashMap<&str, u32> = meta
         .files
@@ -1299,13 +1547,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         linkable,
         decided: std::sync::Arc::new(decided),
     };
-    let results = match opts.runner {
-        Some(runner) => runner.run(&job)?,
-        None => LocalRunner {
-            progress: opts.progress,
-        }
-        .run(&job)?,
-    };
+    let results = runner.run(&job)?;
     if results.len() != job.buckets() {
         return Err(EngineError::Config(format!(
             "internal error: {} bucket results for {} buckets",
@@ -1407,7 +1649,9 @@ mod tests {
         c.add(&[key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0], 0);
         c.add(&[key(PERSON, "e"), 0, 0, 0, 0, 0, 0], 0);
         let day = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
-        let (f, g) = (c.node(key(PERSON, "f")).0, c.node(key(PERSON, "g")).0);
+        // Two payments of f and g with the same txn id.
+        let f = c.add(&[key(PERSON, "f"), 0, 0, 0, 0, 0, 0], 0).unwrap();
+        let g = c.add(&[key(PERSON, "g"), 0, 0, 0, 0, 0, 0], 0).unwrap();
         c.add_txn(key(TXN, "t"), f, day);
         c.add_txn(key(TXN, "t"), g, day.succ_opt().unwrap());
         // The first read of txn "t" is kept: its day is the latest.
@@ -1416,11 +1660,12 @@ mod tests {
         let of = |p: &str| b.of(key(PERSON, p)).unwrap();
         assert_eq!(of("a"), of("b"));
         assert_eq!(of("a"), of("d"));
-        assert_eq!(b.of(key(ACCOUNT, "x")), Some(of("a")));
+        // Only anchors are routed by: an account is no row's first key.
+        assert_eq!(b.of(key(ACCOUNT, "x")), None);
         assert_ne!(of("a"), of("c"));
         assert_eq!(of("c"), of("e"));
         assert_eq!(of("f"), of("g"));
-        assert_eq!(b.loads.iter().sum::<u64>(), 6);
+        assert_eq!(b.loads.iter().sum::<u64>(), 8);
         assert_eq!(b.of(key(PERSON, "z")), None);
     }
 
@@ -1447,17 +1692,11 @@ mod tests {
         use qianbiao_ingest::{Deposits, Rows, Strings};
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let buckets = Buckets {
-            nodes: HashTable::new(),
-            bucket: Vec::new(),
-            loads: vec![0; 3],
-            components: 0,
-            largest: 0,
-        };
-        let mut split = Split::new(&buckets, dir.clone());
+        let map = BucketMap::new(Vec::new());
+        let mut split = Split::new(&map, 3, dir.clone(), 7);
         let rows: Vec<_> = (0..25).map(deposit).collect();
-        // Thirteen parts of bucket 1 (more than ten: part-000010 is read after
-        // part-000009).
+        // Thirteen parts of bucket 1 (more than ten: part-000007-000010 is read after
+        // part-000007-000009).
         for chunk in rows.chunks(2) {
             let of = vec![1u16; chunk.len()];
             let files = route(&mut split.deposits, chunk, &of, 1, false);
@@ -1507,10 +1746,81 @@ mod tests {
             0
         );
         // A part cut short is an error, never fewer rows.
-        let part = bucket_folder(&copy, 1, SourceKind::Deposits).join("part-000004.parquet");
+        let part = bucket_folder(&copy, 1, SourceKind::Deposits).join("part-000007-000004.parquet");
         let bytes = std::fs::read(&part).unwrap();
         std::fs::write(&part, &bytes[..bytes.len() - 9]).unwrap();
         let err = read(&copy).unwrap_err().to_string();
-        assert!(err.contains("part-000004.parquet"), "{err}");
+        assert!(err.contains("part-000007-000004.parquet"), "{err}");
+    }
+
+    #[test]
+    fn parts_of_several_files_are_read_in_file_order_then_part_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = bucket_folder(tmp.path(), 2, SourceKind::Payments);
+        std::fs::create_dir_all(&folder).unwrap();
+        // Written out of order, as workers finish.
+        for name in [
+            "part-000010-000000.parquet",
+            "part-000002-000001.parquet",
+            "part-000002-000000.parquet",
+            "part-000009-000011.parquet",
+            "part-000009-000002.parquet",
+        ] {
+            std::fs::write(folder.join(name), b"").unwrap();
+        }
+        let names: Vec<String> = bucket_parts(tmp.path(), 2, SourceKind::Payments)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "part-000002-000000.parquet",
+                "part-000002-000001.parquet",
+                "part-000009-000002.parquet",
+                "part-000009-000011.parquet",
+                "part-000010-000000.parquet",
+            ]
+        );
+        // A bucket without rows of a source has no parts, and that is no error.
+        assert!(bucket_parts(tmp.path(), 0, SourceKind::Payments)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_bucket_map_finds_every_anchor_and_reads_back_what_it_wrote() {
+        let anchors: Vec<(u64, u16)> = (0..5000u32)
+            .map(|i| (key(PERSON, &format!("p{i}")), (i % 7) as u16))
+            .collect();
+        let map = BucketMap::new(anchors.clone());
+        assert_eq!(map.len(), 5000);
+        for &(k, b) in &anchors {
+            assert_eq!(map.of(k), Some(b));
+        }
+        assert_eq!(map.of(key(PERSON, "nobody")), None);
+        assert_eq!(map.of(key(RECEIPT, "p1")), None);
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("keys.bin");
+        map.write(&path).unwrap();
+        let back = BucketMap::read(&path).unwrap();
+        for &(k, b) in &anchors {
+            assert_eq!(back.of(k), Some(b));
+        }
+        assert_eq!(back.of(key(PERSON, "nobody")), None);
+        // Cut short, or another file: an error naming the file, never a wrong bucket.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let err = BucketMap::read(&path).err().unwrap().to_string();
+        assert!(err.contains("keys.bin"), "{err}");
+        std::fs::write(&path, b"PAR1").unwrap();
+        assert!(BucketMap::read(&path).is_err());
+        // An empty input has an empty map.
+        let empty = BucketMap::new(Vec::new());
+        assert!(empty.is_empty());
+        assert_eq!(empty.of(key(PERSON, "a")), None);
+        empty.write(&path).unwrap();
+        assert!(BucketMap::read(&path).unwrap().is_empty());
     }
 }

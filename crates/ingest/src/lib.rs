@@ -14,8 +14,9 @@ pub mod tables;
 
 pub use error::IngestError;
 pub use load::{
-    dedupe_payments, load, load_chunks, scan_floor, sha256_file, sha256_hex, Chunk, Conflict,
-    Dataset, DecidedLinks, FileReport, LinkedRow, LoadOptions, Rejected,
+    dedupe_payments, load, load_chunks, load_file_chunks, plan, scan_floor, sha256_file,
+    sha256_hex, Chunk, Conflict, Dataset, DecidedLinks, FilePlan, FileReport, LinkedRow,
+    LoadOptions, Rejected,
 };
 pub use source::SourceKind;
 pub use tables::*;

@@ -51,10 +51,11 @@ pub struct FileReport {
 }
 
 /// A row that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rejected {
     /// Source name.
-    pub source: &'static str,
+    #[serde(deserialize_with = "qianbiao_core::static_str")]
+    pub source: qianbiao_core::StaticStr,
     /// File relative to the data folder.
     pub file: String,
     /// Line (header is 1).
@@ -280,7 +281,13 @@ fn ext_of(name: &str) -> Option<&'static str> {
 /// Discovers every source's files: the dataset's `present` and `ignored`, and per source
 /// (in [`SourceKind::ALL`] order) its files.
 #[allow(clippy::type_complexity)]
-fn plan(dir: &Path) -> Result<(Dataset, Vec<(SourceKind, Vec<(PathBuf, String)>)>), IngestError> {
+/// Every source's files in read order, each as (path, path relative to the data folder).
+pub type FilePlan = Vec<(SourceKind, Vec<(PathBuf, String)>)>;
+
+/// The files of a data folder, source by source in [`SourceKind::ALL`]'s order, and a
+/// dataset with the sources present and the entries ignored. Fails as [`load`] does when
+/// a required source has no file.
+pub fn plan(dir: &Path) -> Result<(Dataset, FilePlan), IngestError> {
     if !dir.is_dir() {
         return Err(IngestError::NoDataDir(dir.display().to_string()));
     }
@@ -312,7 +319,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     let year = opts.year;
     let mut strings = std::mem::take(&mut ds.strings);
     for (s, files) in plan {
-        let ctx = (s, files.as_slice(), opts.progress, year);
+        let ctx = (s, files.as_slice(), opts.progress, year, 0);
         macro_rules! into {
             ($table:ident, $parse:expr) => {{
                 let mut t = std::mem::take(&mut ds.$table);
@@ -374,38 +381,76 @@ pub fn load_chunks(
     sink: &mut (dyn FnMut(Chunk<'_>) + Send),
 ) -> Result<Dataset, IngestError> {
     let (mut ds, mut plan) = plan(dir)?;
-    let year = opts.year;
     for s in order {
         let Some(at) = plan.iter().position(|(k, _)| k == s) else {
             continue;
         };
         let (s, files) = plan.swap_remove(at);
-        let ctx = (s, files.as_slice(), opts.progress, year);
-        macro_rules! into {
-            ($variant:ident, $parse:expr) => {{
-                load_source(&mut ds, ctx, $parse, &mut |row| {
-                    if let Sink::Rows(r) = row {
-                        sink(Chunk::$variant(r))
-                    }
-                })?;
-            }};
-        }
-        match s {
-            SourceKind::Hukou => into!(Hukou, parse::hukou),
-            SourceKind::Deaths => {
-                let before = ds.linkable_deaths.len();
-                into!(Deaths, parse::death);
-                sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
-            }
-            SourceKind::Eligibility => into!(Eligibility, parse::eligibility),
-            SourceKind::Registrations => into!(Registrations, parse::registration),
-            SourceKind::Payments => into!(Payments, parse::payment),
-            SourceKind::Receipts => into!(Receipts, |c: &Cells, p| parse::receipt(c, p, year)),
-            SourceKind::Deposits => into!(Deposits, parse::deposit),
-            SourceKind::Roster => into!(Roster, parse::roster),
-        }
+        stream_source(&mut ds, s, &files, 0, opts, sink)?;
     }
     Ok(ds)
+}
+
+/// Reads one file of a source as [`load_chunks`] reads it, its rows' [`Prov::file`] and
+/// its control totals numbered `file_idx` (its place in the run's file table, as
+/// [`plan`] lists the files). The dataset returned has that one file's report, rejected
+/// rows, control totals and linkable deaths. A partitioned run's split reads its files
+/// one by one this way, on one machine or on a cluster's executors.
+pub fn load_file_chunks(
+    source: SourceKind,
+    file: &(PathBuf, String),
+    file_idx: u32,
+    opts: &LoadOptions,
+    sink: &mut (dyn FnMut(Chunk<'_>) + Send),
+) -> Result<Dataset, IngestError> {
+    let mut ds = Dataset::default();
+    stream_source(
+        &mut ds,
+        source,
+        std::slice::from_ref(file),
+        file_idx,
+        opts,
+        sink,
+    )?;
+    Ok(ds)
+}
+
+/// Streams a source's files into `sink`, the first one numbered `base` plus the files
+/// already in `ds`.
+fn stream_source(
+    ds: &mut Dataset,
+    s: SourceKind,
+    files: &[(PathBuf, String)],
+    base: u32,
+    opts: &LoadOptions,
+    sink: &mut (dyn FnMut(Chunk<'_>) + Send),
+) -> Result<(), IngestError> {
+    let year = opts.year;
+    let ctx = (s, files, opts.progress, year, base);
+    macro_rules! into {
+        ($variant:ident, $parse:expr) => {{
+            load_source(ds, ctx, $parse, &mut |row| {
+                if let Sink::Rows(r) = row {
+                    sink(Chunk::$variant(r))
+                }
+            })?;
+        }};
+    }
+    match s {
+        SourceKind::Hukou => into!(Hukou, parse::hukou),
+        SourceKind::Deaths => {
+            let before = ds.linkable_deaths.len();
+            into!(Deaths, parse::death);
+            sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
+        }
+        SourceKind::Eligibility => into!(Eligibility, parse::eligibility),
+        SourceKind::Registrations => into!(Registrations, parse::registration),
+        SourceKind::Payments => into!(Payments, parse::payment),
+        SourceKind::Receipts => into!(Receipts, |c: &Cells, p| parse::receipt(c, p, year)),
+        SourceKind::Deposits => into!(Deposits, parse::deposit),
+        SourceKind::Roster => into!(Roster, parse::roster),
+    }
+    Ok(())
 }
 
 /// What a source's loader hands to its table.
@@ -421,6 +466,8 @@ type SourceCtx<'a, 'p> = (
     &'a [(PathBuf, String)],
     Option<Progress<'p>>,
     i32,
+    // The number of the first file (0 but for one file read alone).
+    u32,
 );
 
 /// Running sums of a file's money cells for control totals: since the last totals row,
@@ -433,7 +480,7 @@ struct Covered {
 
 fn load_source<T: Send>(
     ds: &mut Dataset,
-    (source, files, progress, year): SourceCtx,
+    (source, files, progress, year, base): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
     out: &mut (dyn FnMut(Sink<T>) + Send),
 ) -> Result<(), IngestError> {
@@ -451,7 +498,7 @@ fn load_source<T: Send>(
     };
     for (path, rel) in files {
         let started = Instant::now();
-        let file_idx = ds.files.len() as u32;
+        let file_idx = base + ds.files.len() as u32;
         let unreadable = |reason: String| IngestError::Unreadable {
             file: rel.clone(),
             reason,
