@@ -288,6 +288,17 @@ impl PaymentStatus {
     pub fn is_effective(&self) -> bool {
         matches!(self, PaymentStatus::Success)
     }
+
+    /// The Chinese name, or the text as given outside the glossary.
+    pub fn zh(&self) -> &'static str {
+        match self {
+            PaymentStatus::Success => "成功",
+            PaymentStatus::Refunded => "已退费",
+            PaymentStatus::Voided => "作废",
+            PaymentStatus::Cancelled => "撤销",
+            PaymentStatus::Other(t) => t.as_str(),
+        }
+    }
 }
 
 /// The hukou status of a resident.
@@ -466,4 +477,39 @@ mod tests {
         assert_eq!(parse_disability_level("５"), None);
         assert_eq!(parse_disability_level(""), None);
     }
+}
+
+/// serde for the codes as text, as the Arrow export writes them: the canonical or Chinese
+/// name, or the text as given outside the glossary, read back by the code's parser (a
+/// text outside the glossary is kept normalised, so it parses to itself). What a
+/// partitioned run sends between processes.
+macro_rules! code_serde {
+    ($($t:ty: |$c:ident| $text:expr, |$s:ident| $parse:expr;)*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let $c = self;
+                s.serialize_str($text)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$t, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                let $s: &str = &text;
+                $parse.ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "not a {}: {text:?}",
+                        stringify!($t)
+                    ))
+                })
+            }
+        }
+    )*};
+}
+
+code_serde! {
+    Category: |c| c.as_str(), |s| Category::parse(s);
+    PayerType: |c| c.as_str(), |s| Some(PayerType::parse(s));
+    PaymentStatus: |c| c.zh(), |s| Some(PaymentStatus::parse(s));
+    HukouStatus: |c| c.zh(), |s| Some(HukouStatus::parse(s));
 }

@@ -51,8 +51,9 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use qianbiao_core::SourceKind;
 use qianbiao_engine::{
-    bucket_parts, check_bucket_with, split_file, BucketJob, BucketMap, BucketResult, BucketRunner,
-    EngineError, FileSplit, PartitionInput, SplitJob,
+    bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file, BucketJob,
+    BucketMap, BucketResult, BucketRunner, EngineError, FileKeys, FileSplit, KeysJob, KeysTaker,
+    KeysWriter, PartitionInput, SplitJob,
 };
 
 pub mod bridge;
@@ -114,6 +115,8 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
 /// The two stages a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 enum Stage {
+    /// Task t reads input file `todo[t]` for the keys pass ([`keys_of_file`]).
+    Keys,
     /// Task i splits input file i into the buckets' parts ([`split_file`]).
     Split,
     /// Task b checks bucket b ([`check_bucket_with`]).
@@ -194,7 +197,7 @@ impl TableProvider for StageTable {
             .parent()
             .ok_or_else(|| df_error("the job file has no folder"))?;
         let scans = match self.job.stage {
-            Stage::Split => Vec::new(),
+            Stage::Keys | Stage::Split => Vec::new(),
             Stage::Buckets => source_scans(spill, self.job.tasks as usize)?,
         };
         Ok(Arc::new(StageExec::new(
@@ -290,6 +293,7 @@ impl<T> Cached<T> {
 }
 
 static BUCKET_JOB: Cached<BucketJob> = Cached::new();
+static KEYS_JOB: Cached<KeysJob> = Cached::new();
 static SPLIT_JOB: Cached<(SplitJob, BucketMap)> = Cached::new();
 
 /// The name of the bucket map in the spill folder.
@@ -297,6 +301,10 @@ pub const MAP_FILE: &str = "keys.bin";
 
 /// The name of the split's job file in the spill folder.
 pub const SPLIT_FILE: &str = "split.json";
+
+/// The name of the keys pass's job file in the spill folder (one for the files read
+/// before hukou, then one for hukou, with the names to link).
+pub const KEYS_FILE: &str = "keys.json";
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> DfResult<T> {
     let bytes = std::fs::read(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
@@ -312,6 +320,17 @@ fn task_batches(
     input: &mut Batches,
 ) -> DfResult<Vec<RecordBatch>> {
     let json = match stage {
+        Stage::Keys => {
+            let job = KEYS_JOB.get(path, read_json)?;
+            let file = *job.todo.get(i).ok_or_else(|| {
+                df_error(format!("task {i} of a keys pass of {}", job.todo.len()))
+            })?;
+            let mut out = KeysWriter::create(&keys_file(&job.spill, file)).map_err(df_error)?;
+            let result =
+                keys_of_file(&job, file, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
+            out.finish().map_err(df_error)?;
+            serde_json::to_vec(&result).map_err(df_error)?
+        }
         Stage::Buckets => {
             let job = BUCKET_JOB.get(path, read_json)?;
             let result = check_bucket_with(&job, i, input)
@@ -828,7 +847,7 @@ impl BallistaRunner {
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         runtime.shutdown_background();
         let what = match stage {
-            Stage::Split => "file",
+            Stage::Keys | Stage::Split => "file",
             Stage::Buckets => "bucket",
         };
         assemble(&batches, n, what)
@@ -836,6 +855,29 @@ impl BallistaRunner {
 }
 
 impl BucketRunner for BallistaRunner {
+    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError> {
+        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
+        // Paths every executor can read: absolute.
+        let mut job = job.clone();
+        job.spill = spill.clone();
+        for f in &mut job.files {
+            f.path = std::path::absolute(&f.path).map_err(engine_error)?;
+        }
+        let n = job.todo.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let results: Vec<FileKeys> = self.stage(Stage::Keys, spill.join(KEYS_FILE), &job, n)?;
+        // In the order of `todo`: the union-find takes the files as a run on one machine.
+        for (&i, keys) in job.todo.iter().zip(results) {
+            let path = keys_file(&spill, i);
+            read_keys(&path, job.files[i].source, keys.rows(), take)?;
+            let _ = std::fs::remove_file(&path);
+            take.file(i, keys)?;
+        }
+        Ok(())
+    }
+
     fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
         let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
         // Paths every executor can read: absolute.

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 pub mod partition;
 pub use partition::{
-    bucket_folder, bucket_parts, check_bucket_with, split_file, BucketJob, BucketMap, BucketResult,
-    BucketRunner, FileSplit, PartitionInput, Partitioning, SplitFile, SplitJob,
+    bucket_folder, bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file,
+    BucketJob, BucketMap, BucketResult, BucketRunner, FileKeys, FileSplit, KeysJob, KeysTaker,
+    KeysWriter, PartitionInput, Partitioning, RowKeys, SplitFile, SplitJob,
 };
 pub mod manifest;
 

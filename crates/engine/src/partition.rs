@@ -11,9 +11,11 @@
 //! whole run for each of its keys, and runs there unchanged: one implementation per rule,
 //! and the same findings whatever the number of partitions.
 //!
-//! 1. **keys**: the inputs are read once, streaming; each accepted row's keys are hashed
-//!    (64 bits) and joined in a union-find over the distinct keys. Besides, only the rows
-//!    identity linkage may link and their candidates are kept, and linked there. A hash
+//! 1. **keys**: the inputs are read once, streaming, file by file ([`keys_of_file`]: on
+//!    this machine, or on a cluster's executors, which write each file's keys to the
+//!    spill folder); each accepted row's keys are hashed (64 bits) and joined, in file
+//!    order, in a union-find over the distinct keys ([`KeysTaker`]). Besides, only the
+//!    rows identity linkage may link and their candidates are kept, and linked there. A hash
 //!    collision between two keys can only join two components that need not be joined: a
 //!    bigger partition, never a wrong answer. (Which hukou row is a person's first is
 //!    also told by the hash of the id: two ids of the same 64-bit hash, about one chance
@@ -217,9 +219,6 @@ fn anchor_key(id: &str, id_lost: bool, own: &str) -> u64 {
     }
 }
 
-/// A row's keys, the first one its anchor; 0: none.
-type Keys = [u64; 7];
-
 fn some_key(kind: u8, text: &str) -> u64 {
     if text.is_empty() {
         0
@@ -230,8 +229,8 @@ fn some_key(kind: u8, text: &str) -> u64 {
 
 /// The keys of every row of a chunk, hashed in parallel. Identity linkage joins a row to
 /// the person it is linked to through [`link_globally`], not through a key.
-fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
-    fn ids<R: Sync>(rows: &[R], id: impl Fn(&R) -> &str + Sync) -> Vec<Keys> {
+fn chunk_keys(chunk: &Chunk) -> Vec<RowKeys> {
+    fn ids<R: Sync>(rows: &[R], id: impl Fn(&R) -> &str + Sync) -> Vec<RowKeys> {
         rows.par_iter()
             .map(|r| [key(PERSON, id(r)), 0, 0, 0, 0, 0, 0])
             .collect()
@@ -301,8 +300,8 @@ fn chunk_keys(chunk: &Chunk) -> Vec<Keys> {
 
 /// A union-find over the distinct keys of the input.
 ///
-/// Keys of few values or that rows are routed by (persons, deposits, collectors,
-/// villages) are nodes of a hash table. Keys that are nearly all distinct (txn ids,
+/// RowKeys of few values or that rows are routed by (persons, deposits, collectors,
+/// villages) are nodes of a hash table. RowKeys that are nearly all distinct (txn ids,
 /// receipt numbers, accounts) would be most of the table, so they are kept as
 /// (hash, anchor) pairs and joined by one sort when pass 1 is over: 12-16 bytes a row
 /// instead of a table entry and a node.
@@ -371,8 +370,8 @@ impl Components {
     }
 
     /// Adds a row with these keys: its anchor (the first key, a node) weighs one more.
-    /// Keys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
-    fn add(&mut self, keys: &Keys, deferred: u8) -> Option<u32> {
+    /// RowKeys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
+    fn add(&mut self, keys: &RowKeys, deferred: u8) -> Option<u32> {
         let mut anchor = None;
         for (i, &k) in keys.iter().enumerate() {
             if k == 0 || deferred & (1 << i) != 0 {
@@ -395,13 +394,12 @@ impl Components {
         Some(a)
     }
 
-    /// Adds a payment's txn id, with its day.
-    fn add_txn(&mut self, k: u64, anchor: u32, day: NaiveDate) {
-        use chrono::Datelike;
+    /// Adds a payment's txn id, with its day (days from the common era).
+    fn add_txn(&mut self, k: u64, anchor: u32, day: i32) {
         let (hi, lo) = split_key(k);
         let ord = self.paid.len() as u32;
         self.txns.push([hi, lo, anchor, ord]);
-        self.paid.push(day.num_days_from_ce());
+        self.paid.push(day);
     }
 
     /// Joins the anchors of every pair and txn key seen more than once, and frees them.
@@ -505,7 +503,7 @@ impl Buckets {
     }
 }
 
-/// The bucket of every anchor key (the first key of a row, [`Keys`]): what the split
+/// The bucket of every anchor key (the first key of a row, [`RowKeys`]): what the split
 /// routes each row by, on this machine or on a cluster's executors (written to the
 /// spill folder as `keys.bin`).
 ///
@@ -636,85 +634,344 @@ struct Pass1 {
     candidates: Vec<HukouRow>,
     /// Per node: a hukou row of this id was seen (so the next is not the first).
     hukou_seen: Vec<u64>,
+    /// The file being taken: its rows so far, and for a hukou file whether each row was
+    /// its person's first.
+    file_rows: u64,
+    file_first: Vec<bool>,
 }
 
-impl Pass1 {
-    fn take(&mut self, chunk: Chunk) {
-        let keys = chunk_keys(&chunk);
-        match chunk {
-            Chunk::Payments(rows) => {
-                for (r, k) in rows.iter().zip(&keys) {
-                    self.rows += 1;
-                    // Txn ids at 1; receipt numbers (2) and accounts (5) are pairs.
-                    if let Some(a) = self.comps.add(k, 0b10_0110) {
-                        self.comps.add_txn(k[1], a, r.paid_at.date());
-                    }
-                    if !r.id_valid && r.status.is_effective() && !r.name.is_empty() {
-                        self.names.insert(r.name.clone());
-                        self.probe_payments.push(r.clone());
-                    }
-                }
-            }
-            Chunk::Receipts(rows) => {
-                for (r, k) in rows.iter().zip(&keys) {
-                    self.rows += 1;
-                    self.comps.add(k, 0b10);
-                    if !r.id_valid && !r.name.is_empty() {
-                        self.names.insert(r.name.clone());
-                        self.probe_receipts.push(r.clone());
-                    }
-                }
-            }
-            Chunk::LinkableDeaths(rows) => {
-                for r in rows {
-                    if !r.name.is_empty() {
-                        self.names.insert(r.name.clone());
-                        self.probe_deaths.push(r.clone());
-                    }
-                }
-                return;
-            }
-            Chunk::Deposits(rows) => {
-                for r in rows {
-                    self.latest = self.latest.max(Some(r.deposited_at.date()));
-                }
-            }
-            _ => {}
+/// A row's keys, the first one its anchor (a person, a deposit, or a row whose id lost its
+/// digits); 0: none.
+pub type RowKeys = [u64; 7];
+
+/// Pass 1's work: the run's input files (the split's), the policy year, the files this
+/// pass reads, and the names of the rows identity linkage may link (for the hukou files,
+/// read last).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeysJob {
+    /// The spill folder (a cluster's executors write each file's keys there).
+    pub spill: PathBuf,
+    /// The input files in the order of the run's file table.
+    pub files: Vec<SplitFile>,
+    /// The policy year (receipts' dates read with it).
+    pub year: i32,
+    /// The files to read, by number, in the order pass 1 takes them.
+    pub todo: Vec<usize>,
+    /// The names of the rows to link, sorted: a hukou row of one of them is kept.
+    pub names: Vec<Text>,
+}
+
+/// What pass 1 keeps of one input file besides its rows' keys.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FileKeys {
+    /// Accepted rows, each with its keys.
+    rows: u64,
+    probe_payments: Vec<PaymentRow>,
+    probe_receipts: Vec<ReceiptRow>,
+    probe_deaths: Vec<LinkableDeath>,
+    /// Hukou rows whose name is one of the job's names, by their row number in the file.
+    named: Vec<(u64, HukouRow)>,
+    /// The latest deposit day.
+    latest: Option<NaiveDate>,
+}
+
+impl FileKeys {
+    /// The file's accepted rows, each with its keys.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// Where one file's keys go, chunk by chunk in read order, then what else the file gave:
+/// pass 1's union-find on the driver.
+pub trait KeysTaker: Send {
+    /// RowKeys of accepted rows of a file of source `s`; `days` is each payment's day (days
+    /// from the common era), empty for the other sources.
+    fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]);
+    /// The rest of file `i`, after all its rows; an error when it does not match them.
+    fn file(&mut self, i: usize, keys: FileKeys) -> Result<(), EngineError>;
+}
+
+/// Reads input file `i` of a job and hands its rows' keys to
+/// `sink` in read order; returns what else pass 1 needs of it. The function a run on one
+/// machine and a cluster's executors both run, file by file.
+pub fn keys_of_file(
+    job: &KeysJob,
+    i: usize,
+    sink: &mut (dyn FnMut(&[RowKeys], &[i32]) + Send),
+    progress: Option<qianbiao_ingest::load::Progress<'_>>,
+) -> Result<FileKeys, EngineError> {
+    use chrono::Datelike;
+    let f = job.files.get(i).ok_or_else(|| {
+        EngineError::Config(format!(
+            "file {i} asked of a keys pass of {} files",
+            job.files.len()
+        ))
+    })?;
+    let file_idx = u32::try_from(i)
+        .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
+    let names: FxHashSet<&str> = job.names.iter().map(|t| t.as_str()).collect();
+    let mut out = FileKeys::default();
+    let mut hukou_row = 0u64;
+    let shown = |file: &str, rows: u64| {
+        if let Some(p) = progress {
+            p(&format!("[keys] {file}"), rows);
         }
-        if matches!(chunk, Chunk::Payments(_) | Chunk::Receipts(_)) {
+    };
+    qianbiao_ingest::load_file_chunks(
+        f.source,
+        &(f.path.clone(), f.rel.clone()),
+        file_idx,
+        &LoadOptions {
+            year: job.year,
+            progress: Some(&shown),
+        },
+        &mut |chunk| {
+            let mut days = Vec::new();
+            match &chunk {
+                Chunk::LinkableDeaths(rows) => {
+                    let named = rows.iter().filter(|r| !r.name.is_empty());
+                    out.probe_deaths.extend(named.cloned());
+                    return;
+                }
+                Chunk::Payments(rows) => {
+                    days = rows
+                        .par_iter()
+                        .map(|r| r.paid_at.date().num_days_from_ce())
+                        .collect();
+                    out.probe_payments.extend(
+                        rows.iter()
+                            .filter(|r| {
+                                !r.id_valid && r.status.is_effective() && !r.name.is_empty()
+                            })
+                            .cloned(),
+                    );
+                }
+                Chunk::Receipts(rows) => {
+                    out.probe_receipts.extend(
+                        rows.iter()
+                            .filter(|r| !r.id_valid && !r.name.is_empty())
+                            .cloned(),
+                    );
+                }
+                Chunk::Deposits(rows) => {
+                    for r in rows.iter() {
+                        out.latest = out.latest.max(Some(r.deposited_at.date()));
+                    }
+                }
+                Chunk::Hukou(rows) => {
+                    if !names.is_empty() {
+                        for (j, r) in rows.iter().enumerate() {
+                            if names.contains(r.name.as_str()) {
+                                out.named.push((hukou_row + j as u64, r.clone()));
+                            }
+                        }
+                    }
+                    hukou_row += rows.len() as u64;
+                }
+                _ => {}
+            }
+            let keys = chunk_keys(&chunk);
+            out.rows += keys.len() as u64;
+            sink(&keys, &days);
+        },
+    )?;
+    Ok(out)
+}
+
+/// The name of file `i`'s keys in the spill folder, as a cluster's executors write them.
+pub fn keys_file(spill: &Path, i: usize) -> PathBuf {
+    spill.join(format!("keys-{i:06}.bin"))
+}
+
+/// One file's keys written as bytes, chunk by chunk: per row a byte telling which of its
+/// seven keys it has, those keys (u64, little-endian), and for a payment its day (i32).
+/// About 10 bytes a person's row and 50 a payment's.
+pub struct KeysWriter {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    buf: Vec<u8>,
+    error: Option<std::io::Error>,
+}
+
+impl KeysWriter {
+    /// Creates (or replaces) the file.
+    pub fn create(path: &Path) -> Result<KeysWriter, EngineError> {
+        let file = std::fs::File::create(path).map_err(|e| spill_error(path, e))?;
+        Ok(KeysWriter {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            buf: Vec::new(),
+            error: None,
+        })
+    }
+
+    /// Appends rows' keys, and their days when `days` is not empty.
+    pub fn put(&mut self, keys: &[RowKeys], days: &[i32]) {
+        use std::io::Write;
+        if self.error.is_some() {
             return;
         }
-        let hukou = match chunk {
-            Chunk::Hukou(rows) => Some(rows),
-            _ => None,
-        };
-        for (i, k) in keys.iter().enumerate() {
-            self.rows += 1;
-            let Some(rows) = hukou else {
-                self.comps.add(k, 0);
-                continue;
-            };
-            // A person's first hukou row is theirs for every rule (village, household,
-            // status): only its village joins the village's component, so that a person
-            // with rows in two villages (moved, or exported twice) does not join them.
-            let (a, _) = self.comps.node(k[0]);
-            let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
-            if self.hukou_seen.len() <= word {
-                self.hukou_seen.resize(word + 1, 0);
+        self.buf.clear();
+        for (r, k) in keys.iter().enumerate() {
+            let mask = k
+                .iter()
+                .enumerate()
+                .fold(0u8, |m, (j, &x)| if x != 0 { m | 1 << j } else { m });
+            self.buf.push(mask);
+            for &x in k.iter().filter(|&&x| x != 0) {
+                self.buf.extend_from_slice(&x.to_le_bytes());
             }
-            let first = self.hukou_seen[word] & bit == 0;
-            self.hukou_seen[word] |= bit;
-            let mut k = *k;
-            if !first {
-                k[1] = 0;
+            if let Some(d) = days.get(r) {
+                self.buf.extend_from_slice(&d.to_le_bytes());
             }
-            self.comps.add(&k, 0);
-            if first && self.names.contains(&rows[i].name) {
-                self.candidates.push(rows[i].clone());
+        }
+        if let Err(e) = self.out.write_all(&self.buf) {
+            self.error = Some(e);
+        }
+    }
+
+    /// Flushes the file; the first error of any write.
+    pub fn finish(mut self) -> Result<(), EngineError> {
+        use std::io::Write;
+        if let Some(e) = self.error.take() {
+            return Err(spill_error(&self.path, e));
+        }
+        self.out.flush().map_err(|e| spill_error(&self.path, e))
+    }
+}
+
+/// Reads a file [`KeysWriter`] wrote for a file of source `s` with `rows` rows and hands
+/// its keys to `take` in chunks; an error when it holds more or fewer rows, or is cut.
+pub fn read_keys(
+    path: &Path,
+    s: SourceKind,
+    rows: u64,
+    take: &mut dyn KeysTaker,
+) -> Result<(), EngineError> {
+    use std::io::Read;
+    const CHUNK: usize = 1 << 16;
+    let file = std::fs::File::open(path).map_err(|e| spill_error(path, e))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    let cut = |e: std::io::Error| spill_error(path, format!("cut short or unreadable: {e}"));
+    let with_days = s == SourceKind::Payments;
+    let (mut keys, mut days) = (Vec::with_capacity(CHUNK), Vec::new());
+    let mut left = rows;
+    let mut word = [0u8; 8];
+    while left > 0 {
+        let mut mask = [0u8; 1];
+        r.read_exact(&mut mask).map_err(cut)?;
+        if mask[0] & 0x80 != 0 {
+            return Err(spill_error(path, "not a keys file"));
+        }
+        let mut k: RowKeys = [0; 7];
+        for (j, x) in k.iter_mut().enumerate() {
+            if mask[0] & (1 << j) != 0 {
+                r.read_exact(&mut word).map_err(cut)?;
+                *x = u64::from_le_bytes(word);
+            }
+        }
+        keys.push(k);
+        if with_days {
+            r.read_exact(&mut word[..4]).map_err(cut)?;
+            days.push(i32::from_le_bytes([word[0], word[1], word[2], word[3]]));
+        }
+        left -= 1;
+        if keys.len() == CHUNK || left == 0 {
+            take.rows(s, &keys, &days);
+            keys.clear();
+            days.clear();
+        }
+    }
+    let mut more = [0u8; 1];
+    if r.read(&mut more).map_err(cut)? != 0 {
+        return Err(spill_error(
+            path,
+            format!("more than the {rows} rows expected"),
+        ));
+    }
+    Ok(())
+}
+
+impl KeysTaker for Pass1 {
+    fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]) {
+        self.file_rows += keys.len() as u64;
+        self.rows += keys.len() as u64;
+        match s {
+            SourceKind::Payments => {
+                for (k, &day) in keys.iter().zip(days) {
+                    // Txn ids at 1; receipt numbers (2) and accounts (5) are pairs.
+                    if let Some(a) = self.comps.add(k, 0b10_0110) {
+                        self.comps.add_txn(k[1], a, day);
+                    }
+                }
+            }
+            SourceKind::Receipts => {
+                for k in keys {
+                    self.comps.add(k, 0b10);
+                }
+            }
+            SourceKind::Hukou => {
+                for k in keys {
+                    // A person's first hukou row is theirs for every rule (village,
+                    // household, status): only its village joins the village's component,
+                    // so that a person with rows in two villages (moved, or exported twice)
+                    // does not join them.
+                    let (a, _) = self.comps.node(k[0]);
+                    let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
+                    if self.hukou_seen.len() <= word {
+                        self.hukou_seen.resize(word + 1, 0);
+                    }
+                    let first = self.hukou_seen[word] & bit == 0;
+                    self.hukou_seen[word] |= bit;
+                    let mut k = *k;
+                    if !first {
+                        k[1] = 0;
+                    }
+                    self.comps.add(&k, 0);
+                    self.file_first.push(first);
+                }
+            }
+            _ => {
+                for k in keys {
+                    self.comps.add(k, 0);
+                }
             }
         }
     }
 
+    fn file(&mut self, i: usize, keys: FileKeys) -> Result<(), EngineError> {
+        let rows = std::mem::take(&mut self.file_rows);
+        let first = std::mem::take(&mut self.file_first);
+        if rows != keys.rows || keys.named.iter().any(|(r, _)| *r as usize >= first.len()) {
+            return Err(EngineError::Config(format!(
+                "internal error: file {i} gave {rows} rows of keys, {} expected",
+                keys.rows
+            )));
+        }
+        for r in &keys.probe_payments {
+            self.names.insert(r.name.clone());
+        }
+        for r in &keys.probe_receipts {
+            self.names.insert(r.name.clone());
+        }
+        for r in &keys.probe_deaths {
+            self.names.insert(r.name.clone());
+        }
+        self.probe_payments.extend(keys.probe_payments);
+        self.probe_receipts.extend(keys.probe_receipts);
+        self.probe_deaths.extend(keys.probe_deaths);
+        self.latest = self.latest.max(keys.latest);
+        for (r, row) in keys.named {
+            if first[r as usize] {
+                self.candidates.push(row);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Pass1 {
     /// Identity linkage over the whole input: the rows to link against the first hukou
     /// row of every person of their names, exactly as a run in memory links them. Each
     /// linked payments or receipts row joins its person's component; the decisions are
@@ -1278,6 +1535,10 @@ impl BucketJob {
 /// this machine one at a time, or on the workers of a distributed engine
 /// (`qianbiao-distributed`).
 pub trait BucketRunner: Sync {
+    /// Reads the files `job.todo` with [`keys_of_file`] and hands their keys to `take`,
+    /// file after file in that order; an error when any file failed.
+    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError>;
+
     /// Splits every file of `job` with [`split_file`] (`map` is the driver's; a worker
     /// may read its own copy from the spill folder); the results in file order; an error
     /// when any file failed.
@@ -1373,6 +1634,19 @@ struct LocalRunner<'a> {
 }
 
 impl BucketRunner for LocalRunner<'_> {
+    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError> {
+        for &i in &job.todo {
+            let s = job
+                .files
+                .get(i)
+                .map(|f| f.source)
+                .unwrap_or(SourceKind::Hukou);
+            let keys = keys_of_file(job, i, &mut |k, d| take.rows(s, k, d), self.progress)?;
+            take.file(i, keys)?;
+        }
+        Ok(())
+    }
+
     fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
         (0..job.files.len())
             .map(|i| split_file(job, map, i, self.progress))
@@ -1408,33 +1682,60 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         ));
     }
     let policy = &opts.pipeline.policy;
-    let load_opts = |stage: &'static str| {
-        let progress = opts.progress;
-        move |file: &str, rows: u64| {
-            if let Some(p) = progress {
-                p(&format!("{stage} {file}"), rows);
-            }
-        }
+    let (mut meta, plan) = qianbiao_ingest::plan(&opts.data)?;
+    let files: Vec<SplitFile> = plan
+        .into_iter()
+        .flat_map(|(source, files)| {
+            files
+                .into_iter()
+                .map(move |(path, rel)| SplitFile { source, path, rel })
+        })
+        .collect();
+    std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
+    crate::remove_stale(&opts.out, SPILL_PREFIX);
+    let dir = opts
+        .out
+        .join(format!("{SPILL_PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
+    let spill = SpillDir(dir.clone());
+    let local = LocalRunner {
+        progress: opts.progress,
     };
+    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
 
-    // Pass 1: the components.
+    // Pass 1: the components. Every source whose rows may carry a name for identity
+    // linkage before hukou, which is read with those names.
     let t1 = Instant::now();
     let mut pass1 = Pass1::default();
-    let p1 = load_opts("[keys]");
-    let keys_meta = qianbiao_ingest::load_chunks(
-        &opts.data,
-        &LoadOptions {
-            year: policy.year,
-            progress: Some(&p1),
-        },
-        &KEY_ORDER,
-        &mut |c| pass1.take(c),
-    )?;
+    let order = |s: SourceKind| KEY_ORDER.iter().position(|x| *x == s);
+    let mut todo: Vec<usize> = (0..files.len())
+        .filter(|&i| files[i].source != SourceKind::Hukou)
+        .collect();
+    // Stable: a source's files stay in file order.
+    todo.sort_by_key(|&i| order(files[i].source));
+    let mut keys_job = KeysJob {
+        spill: dir.clone(),
+        files,
+        year: policy.year,
+        todo,
+        names: Vec::new(),
+    };
+    runner.keys(&keys_job, &mut pass1)?;
+    keys_job.todo = (0..keys_job.files.len())
+        .filter(|&i| keys_job.files[i].source == SourceKind::Hukou)
+        .collect();
+    let mut names: Vec<Text> = pass1.names.iter().cloned().collect();
+    names.sort_unstable();
+    keys_job.names = names;
+    runner.keys(&keys_job, &mut pass1)?;
+    let KeysJob { files, .. } = keys_job;
     let paid_latest = pass1.comps.resolve();
     pass1.latest = pass1.latest.max(paid_latest);
     let uf_bytes = pass1.comps.bytes();
-    let decisions = pass1.link_globally(&keys_meta.files);
-    drop(keys_meta);
+    let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+    let decisions = pass1.link_globally(&rels);
+    drop(rels);
     let keys_ms = ms(t1);
     let k = match fixed {
         Some(k) => k,
@@ -1455,33 +1756,13 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     drop(pass1);
 
     // Pass 2: the bucket files.
-    std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
-    crate::remove_stale(&opts.out, SPILL_PREFIX);
-    let dir = opts
-        .out
-        .join(format!("{SPILL_PREFIX}{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
-    let spill = SpillDir(dir.clone());
     let t2 = Instant::now();
-    let (mut meta, plan) = qianbiao_ingest::plan(&opts.data)?;
     let split_job = SplitJob {
         spill: dir.clone(),
-        files: plan
-            .into_iter()
-            .flat_map(|(source, files)| {
-                files
-                    .into_iter()
-                    .map(move |(path, rel)| SplitFile { source, path, rel })
-            })
-            .collect(),
+        files,
         year: policy.year,
         buckets: k,
     };
-    let local = LocalRunner {
-        progress: opts.progress,
-    };
-    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
     let splits = runner.split(&split_job, &buckets.map)?;
     if splits.len() != split_job.files.len() {
         return Err(EngineError::Config(format!(
@@ -1652,8 +1933,9 @@ mod tests {
         // Two payments of f and g with the same txn id.
         let f = c.add(&[key(PERSON, "f"), 0, 0, 0, 0, 0, 0], 0).unwrap();
         let g = c.add(&[key(PERSON, "g"), 0, 0, 0, 0, 0, 0], 0).unwrap();
-        c.add_txn(key(TXN, "t"), f, day);
-        c.add_txn(key(TXN, "t"), g, day.succ_opt().unwrap());
+        use chrono::Datelike;
+        c.add_txn(key(TXN, "t"), f, day.num_days_from_ce());
+        c.add_txn(key(TXN, "t"), g, day.num_days_from_ce() + 1);
         // The first read of txn "t" is kept: its day is the latest.
         assert_eq!(c.resolve(), Some(day));
         let b = c.into_buckets(2);
@@ -1787,6 +2069,79 @@ mod tests {
         assert!(bucket_parts(tmp.path(), 0, SourceKind::Payments)
             .unwrap()
             .is_empty());
+    }
+
+    /// Keeps what it is given.
+    #[derive(Default)]
+    struct Kept {
+        keys: Vec<(SourceKind, RowKeys)>,
+        days: Vec<i32>,
+        chunks: usize,
+    }
+
+    impl KeysTaker for Kept {
+        fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]) {
+            self.keys.extend(keys.iter().map(|k| (s, *k)));
+            self.days.extend_from_slice(days);
+            self.chunks += 1;
+        }
+        fn file(&mut self, _i: usize, _keys: FileKeys) -> Result<(), EngineError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_files_keys_read_back_as_written_and_a_wrong_count_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = keys_file(tmp.path(), 3);
+        assert!(path.ends_with("keys-000003.bin"));
+        let rows: Vec<RowKeys> = (0..70_000u64)
+            .map(|i| {
+                let mut k = [0; 7];
+                k[0] = key(PERSON, &i.to_string());
+                // Some keys missing, at every place, and a key of all bits.
+                for (j, x) in k.iter_mut().enumerate().skip(1) {
+                    if (i + j as u64).is_multiple_of(3) {
+                        *x = if i == 5 {
+                            u64::MAX
+                        } else {
+                            i * 7 + j as u64 + 1
+                        };
+                    }
+                }
+                k
+            })
+            .collect();
+        let days: Vec<i32> = (0..70_000).map(|i| 738_000 + i % 400 - 200).collect();
+        let mut w = KeysWriter::create(&path).unwrap();
+        for (k, d) in rows.chunks(1000).zip(days.chunks(1000)) {
+            w.put(k, d);
+        }
+        w.finish().unwrap();
+        let mut kept = Kept::default();
+        read_keys(&path, SourceKind::Payments, 70_000, &mut kept).unwrap();
+        assert_eq!(kept.days, days);
+        assert!(kept.keys.iter().all(|(s, _)| *s == SourceKind::Payments));
+        let back: Vec<RowKeys> = kept.keys.iter().map(|(_, k)| *k).collect();
+        assert_eq!(back, rows);
+        // Handed over in chunks, not a file at once.
+        assert_eq!(kept.chunks, 2);
+        // More rows in the file than expected, or fewer: an error naming the file.
+        for n in [69_999, 70_001] {
+            let e = read_keys(&path, SourceKind::Payments, n, &mut Kept::default())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains("keys-000003.bin"), "{e}");
+        }
+        // Without days (any other source).
+        let mut w = KeysWriter::create(&path).unwrap();
+        w.put(&rows[..10], &[]);
+        w.finish().unwrap();
+        let mut kept = Kept::default();
+        read_keys(&path, SourceKind::Hukou, 10, &mut kept).unwrap();
+        assert!(kept.days.is_empty());
+        assert_eq!(kept.keys.len(), 10);
     }
 
     #[test]

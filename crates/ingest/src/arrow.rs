@@ -23,7 +23,6 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
-use qianbiao_core::codes::CodeText;
 use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
 
 use crate::tables::{Prov, Strings};
@@ -278,18 +277,8 @@ arrow_code! {
     Scheme: |c| c.as_str(), |s| Scheme::parse(s);
     Category: |c| c.as_str(), |s| Category::parse(s);
     PayerType: |c| c.as_str(), |s| Some(PayerType::parse(s));
-    PaymentStatus: |c| payment_status_text(*c), |s| Some(PaymentStatus::parse(s));
+    PaymentStatus: |c| c.zh(), |s| Some(PaymentStatus::parse(s));
     HukouStatus: |c| c.zh(), |s| Some(HukouStatus::parse(s));
-}
-
-fn payment_status_text(s: PaymentStatus) -> &'static str {
-    match s {
-        PaymentStatus::Success => "成功",
-        PaymentStatus::Refunded => "已退费",
-        PaymentStatus::Voided => "作废",
-        PaymentStatus::Cancelled => "撤销",
-        PaymentStatus::Other(t) => CodeText::as_str(t),
-    }
 }
 
 /// A text column from its values.
@@ -327,6 +316,7 @@ mod tests {
         DepositRow, Deposits, Eligibility, EligibilityRow, PaymentRow, Payments, Rows, Table, Text,
     };
     use crate::{load, LoadOptions};
+    use qianbiao_core::codes::CodeText;
 
     fn parquet_round(df: &mut DataFrame) -> DataFrame {
         let mut bytes = Vec::new();

@@ -119,7 +119,7 @@ macro_rules! table {
         }
     ) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         pub struct $Row {
             $( $(#[$ddoc])* pub $d: Text, )*
             $( $(#[$tdoc])* pub $t: Text, )*
