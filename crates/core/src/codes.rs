@@ -431,6 +431,49 @@ pub fn parse_disability_level(raw: &str) -> Option<u8> {
 mod tests {
     use super::*;
 
+    /// Through JSON and back.
+    fn again<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        serde_json::from_str(&serde_json::to_string(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn codes_cross_processes_as_they_were_including_texts_outside_the_glossary() {
+        for p in [
+            PayerType::Individual,
+            PayerType::Government,
+            PayerType::BackPayment,
+            PayerType::Other(CodeText::new("村集体")),
+        ] {
+            assert_eq!(again(&p), p);
+        }
+        for s in [
+            PaymentStatus::Success,
+            PaymentStatus::Refunded,
+            PaymentStatus::Voided,
+            PaymentStatus::Cancelled,
+            PaymentStatus::Other(CodeText::new("待定")),
+        ] {
+            assert_eq!(again(&s), s);
+        }
+        for h in [
+            HukouStatus::Normal,
+            HukouStatus::Dead,
+            HukouStatus::MovedOut,
+            HukouStatus::Cancelled,
+            HukouStatus::Other(CodeText::new("待核实")),
+        ] {
+            assert_eq!(again(&h), h);
+        }
+        for text in [
+            "dibao", "tekun", "wubao", "youfu", "tuopin", "canji", "yinbing", "低保",
+        ] {
+            let c = Category::parse(text).unwrap();
+            assert_eq!(again(&c), c);
+        }
+        // A category is a closed list: a text outside it does not read as one.
+        assert!(serde_json::from_str::<Category>("\"火星人\"").is_err());
+    }
+
     #[test]
     fn schemes() {
         assert_eq!(
