@@ -486,6 +486,12 @@ impl ProgressState {
         let (stage, file) = match what.split_once("] ") {
             Some(("[keys", f)) => ("stage 1/3 keys: ", f),
             Some(("[split", f)) => ("stage 2/3 split: ", f),
+            // A cluster's stage: its tasks run on the executors.
+            Some(("[cluster", stage)) => return format!("{stage}, on the cluster"),
+            // The driver joins the keys the executors read.
+            Some(("[join", f)) => {
+                return format!("stage 1/3 keys: joining the keys of {f}: {rows} rows")
+            }
             _ => ("", what),
         };
         format!("{stage}reading {file}: {rows} rows{rate}")
@@ -734,6 +740,14 @@ mod tests {
             "stage 2/3 split: reading hukou/2.csv: 7 rows"
         );
         assert_eq!(st.message("hukou.csv", 3), "reading hukou.csv: 3 rows");
+        assert_eq!(
+            st.message("[cluster] stage 2/3 split: 8 files", 0),
+            "stage 2/3 split: 8 files, on the cluster"
+        );
+        assert_eq!(
+            st.message("[join] payments/1.csv", 1200),
+            "stage 1/3 keys: joining the keys of payments/1.csv: 1200 rows"
+        );
         assert_eq!(
             st.message("[bucket 1/4]", 2_500_000),
             "stage 3/3 checks: bucket 1/4 (2.5M rows)"

@@ -53,7 +53,7 @@ use qianbiao_core::SourceKind;
 use qianbiao_engine::{
     bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file, BucketJob,
     BucketMap, BucketResult, BucketRunner, EngineError, FileKeys, FileSplit, KeysJob, KeysTaker,
-    KeysWriter, PartitionInput, SplitJob,
+    KeysWriter, PartitionInput, Progress, SplitJob,
 };
 
 pub mod bridge;
@@ -828,7 +828,20 @@ impl BallistaRunner {
         path: PathBuf,
         job: &impl serde::Serialize,
         n: usize,
+        progress: Option<Progress<'_>>,
     ) -> Result<Vec<T>, EngineError> {
+        let what = match stage {
+            Stage::Keys => "stage 1/3 keys",
+            Stage::Split => "stage 2/3 split",
+            Stage::Buckets => "stage 3/3 checks",
+        };
+        let unit = match stage {
+            Stage::Keys | Stage::Split => "files",
+            Stage::Buckets => "buckets",
+        };
+        if let Some(p) = progress {
+            p(&format!("[cluster] {what}: {n} {unit}"), 0);
+        }
         let bytes = serde_json::to_vec(job).map_err(engine_error)?;
         std::fs::write(&path, bytes)
             .map_err(|e| engine_error(format!("{}: {e}", path.display())))?;
@@ -846,16 +859,21 @@ impl BallistaRunner {
             .block_on(self.run_async(job_ref))
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         runtime.shutdown_background();
-        let what = match stage {
+        let one = match stage {
             Stage::Keys | Stage::Split => "file",
             Stage::Buckets => "bucket",
         };
-        assemble(&batches, n, what)
+        assemble(&batches, n, one)
     }
 }
 
 impl BucketRunner for BallistaRunner {
-    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError> {
+    fn keys(
+        &self,
+        job: &KeysJob,
+        take: &mut dyn KeysTaker,
+        progress: Option<Progress<'_>>,
+    ) -> Result<(), EngineError> {
         let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
         // Paths every executor can read: absolute.
         let mut job = job.clone();
@@ -867,9 +885,13 @@ impl BucketRunner for BallistaRunner {
         if n == 0 {
             return Ok(());
         }
-        let results: Vec<FileKeys> = self.stage(Stage::Keys, spill.join(KEYS_FILE), &job, n)?;
+        let results: Vec<FileKeys> =
+            self.stage(Stage::Keys, spill.join(KEYS_FILE), &job, n, progress)?;
         // In the order of `todo`: the union-find takes the files as a run on one machine.
         for (&i, keys) in job.todo.iter().zip(results) {
+            if let Some(p) = progress {
+                p(&format!("[join] {}", job.files[i].rel), keys.rows());
+            }
             let path = keys_file(&spill, i);
             read_keys(&path, job.files[i].source, keys.rows(), take)?;
             let _ = std::fs::remove_file(&path);
@@ -878,7 +900,12 @@ impl BucketRunner for BallistaRunner {
         Ok(())
     }
 
-    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
+    fn split(
+        &self,
+        job: &SplitJob,
+        map: &BucketMap,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<FileSplit>, EngineError> {
         let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
         // Paths every executor can read: absolute.
         let mut job = job.clone();
@@ -888,12 +915,22 @@ impl BucketRunner for BallistaRunner {
         }
         map.write(&spill.join(MAP_FILE))?;
         let n = job.files.len();
-        self.stage(Stage::Split, spill.join(SPLIT_FILE), &job, n)
+        self.stage(Stage::Split, spill.join(SPLIT_FILE), &job, n, progress)
     }
 
-    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
+    fn run(
+        &self,
+        job: &BucketJob,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<BucketResult>, EngineError> {
         let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
-        self.stage(Stage::Buckets, spill.join(JOB_FILE), job, job.buckets())
+        self.stage(
+            Stage::Buckets,
+            spill.join(JOB_FILE),
+            job,
+            job.buckets(),
+            progress,
+        )
     }
 }
 

@@ -396,6 +396,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EngineError + '_ {
     }
 }
 
+pub use qianbiao_ingest::load::Progress;
 pub use qianbiao_ingest::{sha256_file, sha256_hex};
 
 /// Writes every output of a run into `dir` (a staging folder), each file flushed to disk,

@@ -51,6 +51,7 @@ use polars::prelude::{
 use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
 use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
+use qianbiao_ingest::load::Progress;
 use qianbiao_ingest::{
     dedupe_payments, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow, LoadOptions,
     PaymentRow, ReceiptRow, SourceKind, Table, Text,
@@ -699,7 +700,7 @@ pub fn keys_of_file(
     job: &KeysJob,
     i: usize,
     sink: &mut (dyn FnMut(&[RowKeys], &[i32]) + Send),
-    progress: Option<qianbiao_ingest::load::Progress<'_>>,
+    progress: Option<Progress<'_>>,
 ) -> Result<FileKeys, EngineError> {
     use chrono::Datelike;
     let f = job.files.get(i).ok_or_else(|| {
@@ -1121,7 +1122,7 @@ pub fn split_file(
     job: &SplitJob,
     map: &BucketMap,
     i: usize,
-    progress: Option<qianbiao_ingest::load::Progress<'_>>,
+    progress: Option<Progress<'_>>,
 ) -> Result<FileSplit, EngineError> {
     let f = job.files.get(i).ok_or_else(|| {
         EngineError::Config(format!(
@@ -1537,15 +1538,29 @@ impl BucketJob {
 pub trait BucketRunner: Sync {
     /// Reads the files `job.todo` with [`keys_of_file`] and hands their keys to `take`,
     /// file after file in that order; an error when any file failed.
-    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError>;
+    fn keys(
+        &self,
+        job: &KeysJob,
+        take: &mut dyn KeysTaker,
+        progress: Option<Progress<'_>>,
+    ) -> Result<(), EngineError>;
 
     /// Splits every file of `job` with [`split_file`] (`map` is the driver's; a worker
     /// may read its own copy from the spill folder); the results in file order; an error
     /// when any file failed.
-    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError>;
+    fn split(
+        &self,
+        job: &SplitJob,
+        map: &BucketMap,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<FileSplit>, EngineError>;
 
     /// The results of buckets 0..K, in bucket order; an error when any bucket failed.
-    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError>;
+    fn run(
+        &self,
+        job: &BucketJob,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<BucketResult>, EngineError>;
 }
 
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
@@ -1628,36 +1643,49 @@ fn check_partition(
     })
 }
 
-/// The run on this machine: buckets one at a time, each bucket's files removed as read.
-struct LocalRunner<'a> {
-    progress: Option<qianbiao_ingest::load::Progress<'a>>,
-}
+/// The run on this machine: files and buckets one at a time, each bucket's files removed
+/// as read.
+struct LocalRunner;
 
-impl BucketRunner for LocalRunner<'_> {
-    fn keys(&self, job: &KeysJob, take: &mut dyn KeysTaker) -> Result<(), EngineError> {
+impl BucketRunner for LocalRunner {
+    fn keys(
+        &self,
+        job: &KeysJob,
+        take: &mut dyn KeysTaker,
+        progress: Option<Progress<'_>>,
+    ) -> Result<(), EngineError> {
         for &i in &job.todo {
             let s = job
                 .files
                 .get(i)
                 .map(|f| f.source)
                 .unwrap_or(SourceKind::Hukou);
-            let keys = keys_of_file(job, i, &mut |k, d| take.rows(s, k, d), self.progress)?;
+            let keys = keys_of_file(job, i, &mut |k, d| take.rows(s, k, d), progress)?;
             take.file(i, keys)?;
         }
         Ok(())
     }
 
-    fn split(&self, job: &SplitJob, map: &BucketMap) -> Result<Vec<FileSplit>, EngineError> {
+    fn split(
+        &self,
+        job: &SplitJob,
+        map: &BucketMap,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<FileSplit>, EngineError> {
         (0..job.files.len())
-            .map(|i| split_file(job, map, i, self.progress))
+            .map(|i| split_file(job, map, i, progress))
             .collect()
     }
 
-    fn run(&self, job: &BucketJob) -> Result<Vec<BucketResult>, EngineError> {
+    fn run(
+        &self,
+        job: &BucketJob,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Vec<BucketResult>, EngineError> {
         let k = job.buckets();
         let mut results = Vec::with_capacity(k);
         for b in 0..k {
-            if let Some(p) = self.progress {
+            if let Some(p) = progress {
                 p(&format!("[bucket {}/{k}]", b + 1), job.loads[b]);
             }
             let mut input = SpilledBucket {
@@ -1699,10 +1727,8 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir(dir.clone());
-    let local = LocalRunner {
-        progress: opts.progress,
-    };
-    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
+    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&LocalRunner);
+    let progress = opts.progress;
 
     // Pass 1: the components. Every source whose rows may carry a name for identity
     // linkage before hukou, which is read with those names.
@@ -1721,14 +1747,14 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         todo,
         names: Vec::new(),
     };
-    runner.keys(&keys_job, &mut pass1)?;
+    runner.keys(&keys_job, &mut pass1, progress)?;
     keys_job.todo = (0..keys_job.files.len())
         .filter(|&i| keys_job.files[i].source == SourceKind::Hukou)
         .collect();
     let mut names: Vec<Text> = pass1.names.iter().cloned().collect();
     names.sort_unstable();
     keys_job.names = names;
-    runner.keys(&keys_job, &mut pass1)?;
+    runner.keys(&keys_job, &mut pass1, progress)?;
     let KeysJob { files, .. } = keys_job;
     let paid_latest = pass1.comps.resolve();
     pass1.latest = pass1.latest.max(paid_latest);
@@ -1763,7 +1789,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         year: policy.year,
         buckets: k,
     };
-    let splits = runner.split(&split_job, &buckets.map)?;
+    let splits = runner.split(&split_job, &buckets.map, progress)?;
     if splits.len() != split_job.files.len() {
         return Err(EngineError::Config(format!(
             "internal error: {} split results for {} files",
@@ -1828,7 +1854,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         linkable,
         decided: std::sync::Arc::new(decided),
     };
-    let results = runner.run(&job)?;
+    let results = runner.run(&job, progress)?;
     if results.len() != job.buckets() {
         return Err(EngineError::Config(format!(
             "internal error: {} bucket results for {} buckets",
