@@ -1,19 +1,21 @@
-//! The partitioned run's split and bucket stages on Apache DataFusion Ballista
+//! The partitioned run's keys pass, split and bucket stage on Apache DataFusion Ballista
 //! (`docs/distributed.md`).
 //!
-//! A run with `--cluster` does the keys pass on the machine that runs `qianbiao run` (the
-//! driver) and writes the bucket of every anchor key (`keys.bin`) into a spill folder
-//! every executor can read. The two stages of independent tasks are then Ballista jobs,
-//! each a scan of the table [`StageTable`], whose physical plan [`StageExec`] has one
-//! partition per task over a work list of task numbers:
+//! A run with `--cluster` reads no input file on the machine that runs `qianbiao run`
+//! (the driver). Each pass of independent tasks is a Ballista job, a scan of the table
+//! [`StageTable`], whose physical plan [`StageExec`] has one partition per task over a
+//! work list of task numbers:
 //!
+//! - the keys: task t reads input file `todo[t]` and writes its rows' key hashes into the
+//!   spill folder ([`qianbiao_engine::keys_of_file`]); the driver joins them, file by
+//!   file, in its union-find, and writes the bucket of every anchor key (`keys.bin`);
 //! - the split: task i reads input file i and writes its rows into the buckets' parts
 //!   ([`qianbiao_engine::split_file`]), and returns the file's report and rejected rows;
 //! - the checks: task b reads bucket b's parts through a DataFusion Parquet scan per
 //!   source, hands the record batches to polars ([`bridge`]) and calls
 //!   [`qianbiao_engine::check_bucket_with`].
 //!
-//! Both are the functions a run on one machine calls, file after file and bucket after
+//! These are the functions a run on one machine calls, file after file and bucket after
 //! bucket: every rule keeps one implementation. Ballista plans each job, hands the tasks
 //! to its executors, re-runs a task whose executor is lost, and streams each task's
 //! output back. The driver merges the results in file and bucket order, exactly as a run
@@ -52,8 +54,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use qianbiao_core::SourceKind;
 use qianbiao_engine::{
     bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file, BucketJob,
-    BucketMap, BucketResult, BucketRunner, EngineError, FileKeys, FileSplit, KeysJob, KeysTaker,
-    KeysWriter, PartitionInput, Progress, SplitJob,
+    BucketMap, BucketResult, BucketRunner, EngineError, FileKeys, FileSplit, InputFile, KeysJob,
+    KeysTaker, KeysWriter, PartitionInput, Progress, SplitJob,
 };
 
 pub mod bridge;
@@ -112,7 +114,7 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
     DataFusionError::Execution(e.to_string())
 }
 
-/// The two stages a cluster runs.
+/// The stages a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 enum Stage {
     /// Task t reads input file `todo[t]` for the keys pass ([`keys_of_file`]).
@@ -867,6 +869,16 @@ impl BallistaRunner {
     }
 }
 
+/// Makes a job's spill folder and input files absolute paths, which every executor can
+/// read (on storage they all mount at the same paths); returns the spill folder.
+fn shared_paths(spill: &mut PathBuf, files: &mut [InputFile]) -> Result<PathBuf, EngineError> {
+    *spill = std::path::absolute(&*spill).map_err(engine_error)?;
+    for f in files {
+        f.path = std::path::absolute(&f.path).map_err(engine_error)?;
+    }
+    Ok(spill.clone())
+}
+
 impl BucketRunner for BallistaRunner {
     fn keys(
         &self,
@@ -874,13 +886,8 @@ impl BucketRunner for BallistaRunner {
         take: &mut dyn KeysTaker,
         progress: Option<Progress<'_>>,
     ) -> Result<(), EngineError> {
-        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
-        // Paths every executor can read: absolute.
         let mut job = job.clone();
-        job.spill = spill.clone();
-        for f in &mut job.files {
-            f.path = std::path::absolute(&f.path).map_err(engine_error)?;
-        }
+        let spill = shared_paths(&mut job.spill, &mut job.files)?;
         let n = job.todo.len();
         if n == 0 {
             return Ok(());
@@ -906,13 +913,8 @@ impl BucketRunner for BallistaRunner {
         map: &BucketMap,
         progress: Option<Progress<'_>>,
     ) -> Result<Vec<FileSplit>, EngineError> {
-        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
-        // Paths every executor can read: absolute.
         let mut job = job.clone();
-        job.spill = spill.clone();
-        for f in &mut job.files {
-            f.path = std::path::absolute(&f.path).map_err(engine_error)?;
-        }
+        let spill = shared_paths(&mut job.spill, &mut job.files)?;
         map.write(&spill.join(MAP_FILE))?;
         let n = job.files.len();
         self.stage(Stage::Split, spill.join(SPLIT_FILE), &job, n, progress)

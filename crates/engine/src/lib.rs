@@ -18,8 +18,8 @@ use serde_json::Value;
 pub mod partition;
 pub use partition::{
     bucket_folder, bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file,
-    BucketJob, BucketMap, BucketResult, BucketRunner, FileKeys, FileSplit, KeysJob, KeysTaker,
-    KeysWriter, PartitionInput, Partitioning, RowKeys, SplitFile, SplitJob,
+    BucketJob, BucketMap, BucketResult, BucketRunner, FileKeys, FileSplit, InputFile, KeysJob,
+    KeysTaker, KeysWriter, PartitionInput, Partitioning, RowKeys, SplitJob,
 };
 pub mod manifest;
 

@@ -301,8 +301,8 @@ fn chunk_keys(chunk: &Chunk) -> Vec<RowKeys> {
 
 /// A union-find over the distinct keys of the input.
 ///
-/// RowKeys of few values or that rows are routed by (persons, deposits, collectors,
-/// villages) are nodes of a hash table. RowKeys that are nearly all distinct (txn ids,
+/// Keys of few values or that rows are routed by (persons, deposits, collectors,
+/// villages) are nodes of a hash table. Keys that are nearly all distinct (txn ids,
 /// receipt numbers, accounts) would be most of the table, so they are kept as
 /// (hash, anchor) pairs and joined by one sort when pass 1 is over: 12-16 bytes a row
 /// instead of a table entry and a node.
@@ -371,7 +371,7 @@ impl Components {
     }
 
     /// Adds a row with these keys: its anchor (the first key, a node) weighs one more.
-    /// RowKeys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
+    /// Keys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
     fn add(&mut self, keys: &RowKeys, deferred: u8) -> Option<u32> {
         let mut anchor = None;
         for (i, &k) in keys.iter().enumerate() {
@@ -653,7 +653,7 @@ pub struct KeysJob {
     /// The spill folder (a cluster's executors write each file's keys there).
     pub spill: PathBuf,
     /// The input files in the order of the run's file table.
-    pub files: Vec<SplitFile>,
+    pub files: Vec<InputFile>,
     /// The policy year (receipts' dates read with it).
     pub year: i32,
     /// The files to read, by number, in the order pass 1 takes them.
@@ -686,7 +686,7 @@ impl FileKeys {
 /// Where one file's keys go, chunk by chunk in read order, then what else the file gave:
 /// pass 1's union-find on the driver.
 pub trait KeysTaker: Send {
-    /// RowKeys of accepted rows of a file of source `s`; `days` is each payment's day (days
+    /// The keys of accepted rows of a file of source `s`; `days` is each payment's day (days
     /// from the common era), empty for the other sources.
     fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]);
     /// The rest of file `i`, after all its rows; an error when it does not match them.
@@ -703,22 +703,11 @@ pub fn keys_of_file(
     progress: Option<Progress<'_>>,
 ) -> Result<FileKeys, EngineError> {
     use chrono::Datelike;
-    let f = job.files.get(i).ok_or_else(|| {
-        EngineError::Config(format!(
-            "file {i} asked of a keys pass of {} files",
-            job.files.len()
-        ))
-    })?;
-    let file_idx = u32::try_from(i)
-        .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
+    let (f, file_idx) = input_file(&job.files, i)?;
     let names: FxHashSet<&str> = job.names.iter().map(|t| t.as_str()).collect();
     let mut out = FileKeys::default();
     let mut hukou_row = 0u64;
-    let shown = |file: &str, rows: u64| {
-        if let Some(p) = progress {
-            p(&format!("[keys] {file}"), rows);
-        }
-    };
+    let shown = staged(progress, "[keys]");
     qianbiao_ingest::load_file_chunks(
         f.source,
         &(f.path.clone(), f.rel.clone()),
@@ -1080,22 +1069,47 @@ struct Split<'b> {
     parts: Vec<[u32; SourceKind::ALL.len()]>,
 }
 
+/// Input file `i` of a run's file table, and its number as rows' provenance carries it.
+fn input_file(files: &[InputFile], i: usize) -> Result<(&InputFile, u32), EngineError> {
+    let f = files.get(i).ok_or_else(|| {
+        EngineError::Config(format!(
+            "file {i} asked of a run of {} input files",
+            files.len()
+        ))
+    })?;
+    let idx = u32::try_from(i)
+        .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
+    Ok((f, idx))
+}
+
+/// A file reader's progress as a pass reports it: `[keys] FILE`, `[split] FILE`.
+fn staged<'p>(
+    progress: Option<Progress<'p>>,
+    pass: &'static str,
+) -> impl Fn(&str, u64) + Sync + 'p {
+    move |file: &str, rows: u64| {
+        if let Some(p) = progress {
+            p(&format!("{pass} {file}"), rows);
+        }
+    }
+}
+
 /// Pass 2's work: the run's input files, each split on its own.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SplitJob {
     /// The spill folder the parts go to.
     pub spill: PathBuf,
     /// The input files in the order of the run's file table.
-    pub files: Vec<SplitFile>,
+    pub files: Vec<InputFile>,
     /// The policy year (receipts' dates read with it).
     pub year: i32,
     /// The number of buckets.
     pub buckets: usize,
 }
 
-/// One input file of a split.
+/// One input file of a run, as the keys pass and the split read it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SplitFile {
+pub struct InputFile {
     /// Its source.
     pub source: SourceKind,
     /// Where it is read from (a path every worker can read).
@@ -1124,20 +1138,9 @@ pub fn split_file(
     i: usize,
     progress: Option<Progress<'_>>,
 ) -> Result<FileSplit, EngineError> {
-    let f = job.files.get(i).ok_or_else(|| {
-        EngineError::Config(format!(
-            "file {i} asked of a split of {} files",
-            job.files.len()
-        ))
-    })?;
-    let file_idx = u32::try_from(i)
-        .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
+    let (f, file_idx) = input_file(&job.files, i)?;
     let mut split = Split::new(map, job.buckets, job.spill.clone(), i);
-    let shown = |file: &str, rows: u64| {
-        if let Some(p) = progress {
-            p(&format!("[split] {file}"), rows);
-        }
-    };
+    let shown = staged(progress, "[split]");
     let mut ds = qianbiao_ingest::load_file_chunks(
         f.source,
         &(f.path.clone(), f.rel.clone()),
@@ -1711,12 +1714,12 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     }
     let policy = &opts.pipeline.policy;
     let (mut meta, plan) = qianbiao_ingest::plan(&opts.data)?;
-    let files: Vec<SplitFile> = plan
+    let files: Vec<InputFile> = plan
         .into_iter()
         .flat_map(|(source, files)| {
             files
                 .into_iter()
-                .map(move |(path, rel)| SplitFile { source, path, rel })
+                .map(move |(path, rel)| InputFile { source, path, rel })
         })
         .collect();
     std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
