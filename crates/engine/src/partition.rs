@@ -703,69 +703,56 @@ pub fn keys_of_file(
     progress: Option<Progress<'_>>,
 ) -> Result<FileKeys, EngineError> {
     use chrono::Datelike;
-    let (f, file_idx) = input_file(&job.files, i)?;
     let names: FxHashSet<&str> = job.names.iter().map(|t| t.as_str()).collect();
     let mut out = FileKeys::default();
     let mut hukou_row = 0u64;
-    let shown = staged(progress, "[keys]");
-    qianbiao_ingest::load_file_chunks(
-        f.source,
-        &(f.path.clone(), f.rel.clone()),
-        file_idx,
-        &LoadOptions {
-            year: job.year,
-            progress: Some(&shown),
-        },
-        &mut |chunk| {
-            let mut days = Vec::new();
-            match &chunk {
-                Chunk::LinkableDeaths(rows) => {
-                    let named = rows.iter().filter(|r| !r.name.is_empty());
-                    out.probe_deaths.extend(named.cloned());
-                    return;
+    read_input(&job.files, i, job.year, "[keys]", progress, &mut |chunk| {
+        let mut days = Vec::new();
+        match &chunk {
+            Chunk::LinkableDeaths(rows) => {
+                let named = rows.iter().filter(|r| !r.name.is_empty());
+                out.probe_deaths.extend(named.cloned());
+                return;
+            }
+            Chunk::Payments(rows) => {
+                days = rows
+                    .par_iter()
+                    .map(|r| r.paid_at.date().num_days_from_ce())
+                    .collect();
+                out.probe_payments.extend(
+                    rows.iter()
+                        .filter(|r| !r.id_valid && r.status.is_effective() && !r.name.is_empty())
+                        .cloned(),
+                );
+            }
+            Chunk::Receipts(rows) => {
+                out.probe_receipts.extend(
+                    rows.iter()
+                        .filter(|r| !r.id_valid && !r.name.is_empty())
+                        .cloned(),
+                );
+            }
+            Chunk::Deposits(rows) => {
+                for r in rows.iter() {
+                    out.latest = out.latest.max(Some(r.deposited_at.date()));
                 }
-                Chunk::Payments(rows) => {
-                    days = rows
-                        .par_iter()
-                        .map(|r| r.paid_at.date().num_days_from_ce())
-                        .collect();
-                    out.probe_payments.extend(
-                        rows.iter()
-                            .filter(|r| {
-                                !r.id_valid && r.status.is_effective() && !r.name.is_empty()
-                            })
-                            .cloned(),
-                    );
-                }
-                Chunk::Receipts(rows) => {
-                    out.probe_receipts.extend(
-                        rows.iter()
-                            .filter(|r| !r.id_valid && !r.name.is_empty())
-                            .cloned(),
-                    );
-                }
-                Chunk::Deposits(rows) => {
-                    for r in rows.iter() {
-                        out.latest = out.latest.max(Some(r.deposited_at.date()));
-                    }
-                }
-                Chunk::Hukou(rows) => {
-                    if !names.is_empty() {
-                        for (j, r) in rows.iter().enumerate() {
-                            if names.contains(r.name.as_str()) {
-                                out.named.push((hukou_row + j as u64, r.clone()));
-                            }
+            }
+            Chunk::Hukou(rows) => {
+                if !names.is_empty() {
+                    for (j, r) in rows.iter().enumerate() {
+                        if names.contains(r.name.as_str()) {
+                            out.named.push((hukou_row + j as u64, r.clone()));
                         }
                     }
-                    hukou_row += rows.len() as u64;
                 }
-                _ => {}
+                hukou_row += rows.len() as u64;
             }
-            let keys = chunk_keys(&chunk);
-            out.rows += keys.len() as u64;
-            sink(&keys, &days);
-        },
-    )?;
+            _ => {}
+        }
+        let keys = chunk_keys(&chunk);
+        out.rows += keys.len() as u64;
+        sink(&keys, &days);
+    })?;
     Ok(out)
 }
 
@@ -1069,29 +1056,39 @@ struct Split<'b> {
     parts: Vec<[u32; SourceKind::ALL.len()]>,
 }
 
-/// Input file `i` of a run's file table, and its number as rows' provenance carries it.
-fn input_file(files: &[InputFile], i: usize) -> Result<(&InputFile, u32), EngineError> {
+/// Reads input file `i` of a run's file table, streaming its accepted rows into `sink`,
+/// its rows' provenance numbered `i`; reports progress as `pass` (`[keys]`, `[split]`).
+/// Returns what the file gave besides its rows: its report, rejected rows, control totals
+/// and linkable deaths.
+fn read_input(
+    files: &[InputFile],
+    i: usize,
+    year: i32,
+    pass: &str,
+    progress: Option<Progress<'_>>,
+    sink: &mut (dyn FnMut(Chunk<'_>) + Send),
+) -> Result<Dataset, EngineError> {
     let f = files.get(i).ok_or_else(|| {
         EngineError::Config(format!(
             "file {i} asked of a run of {} input files",
             files.len()
         ))
     })?;
-    let idx = u32::try_from(i)
+    let file_idx = u32::try_from(i)
         .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
-    Ok((f, idx))
-}
-
-/// A file reader's progress as a pass reports it: `[keys] FILE`, `[split] FILE`.
-fn staged<'p>(
-    progress: Option<Progress<'p>>,
-    pass: &'static str,
-) -> impl Fn(&str, u64) + Sync + 'p {
-    move |file: &str, rows: u64| {
+    let shown = |file: &str, rows: u64| {
         if let Some(p) = progress {
             p(&format!("{pass} {file}"), rows);
         }
-    }
+    };
+    let opts = LoadOptions {
+        year,
+        progress: Some(&shown),
+    };
+    let file = (f.path.clone(), f.rel.clone());
+    Ok(qianbiao_ingest::load_file_chunks(
+        f.source, &file, file_idx, &opts, sink,
+    )?)
 }
 
 /// Pass 2's work: the run's input files, each split on its own.
@@ -1138,25 +1135,18 @@ pub fn split_file(
     i: usize,
     progress: Option<Progress<'_>>,
 ) -> Result<FileSplit, EngineError> {
-    let (f, file_idx) = input_file(&job.files, i)?;
     let mut split = Split::new(map, job.buckets, job.spill.clone(), i);
-    let shown = staged(progress, "[split]");
-    let mut ds = qianbiao_ingest::load_file_chunks(
-        f.source,
-        &(f.path.clone(), f.rel.clone()),
-        file_idx,
-        &LoadOptions {
-            year: job.year,
-            progress: Some(&shown),
-        },
-        &mut |c| split.take(c),
-    )?;
+    let mut ds = read_input(&job.files, i, job.year, "[split]", progress, &mut |c| {
+        split.take(c)
+    })?;
     split.finish();
     if let Some(e) = split.error.take() {
         return Err(EngineError::Config(e));
     }
     let report = ds.reports.pop().ok_or_else(|| {
-        EngineError::Config(format!("internal error: {} read without a report", f.rel))
+        EngineError::Config(format!(
+            "internal error: input file {i} read without a report"
+        ))
     })?;
     Ok(FileSplit {
         report,
