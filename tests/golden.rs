@@ -393,32 +393,40 @@ mod cluster {
 
     #[test]
     fn an_executor_killed_mid_run_gives_the_same_answers_or_one_clear_error() {
-        // A town whose buckets take a while, checked by two executors; one is killed
-        // while the run is under way. The run must then either finish with the outputs
-        // of a run on one machine, or fail with exit 2, one line, and no outputs.
+        // A town whose passes take a while, read and checked by two executors; one is
+        // killed while the keys pass, the split or the checks are under way. The run must
+        // then either finish with the outputs of a run on one machine, or fail with
+        // exit 2, one line, and no outputs.
         let dir = tempfile::tempdir().unwrap();
         let data = synth(dir.path(), 30_000, 5, true, false);
         let local = hashes(&data, &dir.path().join("local"), 6);
+        for stage in [
+            qianbiao_distributed::KEYS_FILE,
+            qianbiao_distributed::SPLIT_FILE,
+            qianbiao_distributed::JOB_FILE,
+        ] {
+            let out = dir.path().join(format!("out-{stage}"));
+            killed_during(stage, &data, &out, &local);
+        }
+    }
+
+    /// Runs `data` on two executors, kills one once the stage whose job file is `stage`
+    /// is submitted, and checks the run's end.
+    fn killed_during(stage: &str, data: &Path, out: &Path, local: &BTreeMap<String, String>) {
         let work = tempfile::tempdir().unwrap();
         let (address, mut procs) = start_cluster(2, work.path());
-        let out = dir.path().join("out");
-        let (data2, out2) = (data.clone(), out.clone());
+        let (data2, out2) = (data.to_path_buf(), out.to_path_buf());
         let run = std::thread::spawn(move || run_cli(&data2, &out2, 6, &address));
-        // The split runs on the driver first; kill once the executors have work.
         let started = Instant::now();
-        while !out.join(".").exists()
-            || !std::fs::read_dir(&out)
-                .map(|d| {
-                    d.flatten()
-                        .any(|e| e.path().join(qianbiao_distributed::JOB_FILE).exists())
-                })
-                .unwrap_or(false)
+        while !std::fs::read_dir(out)
+            .map(|d| d.flatten().any(|e| e.path().join(stage).exists()))
+            .unwrap_or(false)
         {
             assert!(
                 started.elapsed() < Duration::from_secs(300),
-                "no job submitted"
+                "no {stage} submitted"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
         std::thread::sleep(Duration::from_millis(300));
         let mut killed = procs.0.remove(1);
@@ -427,11 +435,12 @@ mod cluster {
         let kill = Instant::now();
         let (code, err) = run.join().unwrap();
         eprintln!(
-            "the run ended {:?} after an executor was killed, with {code:?}: {err}",
+            "the run ended {:?} after an executor was killed once {stage} was written, \
+             with {code:?}: {err}",
             kill.elapsed()
         );
         match code {
-            Some(0) => assert_eq!(cli_hashes(&out, 6), local, "the run finished: same answers"),
+            Some(0) => assert_eq!(&cli_hashes(out, 6), local, "the run finished: same answers"),
             Some(2) => {
                 let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
                 assert_eq!(lines.len(), 1, "one clear line: {err}");
