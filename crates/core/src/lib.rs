@@ -4,6 +4,7 @@
 //! crate applies these to whole columns; the rules crate reasons with the results.
 #![warn(missing_docs)]
 
+pub mod arena;
 pub mod change;
 pub mod codes;
 pub mod date;
@@ -17,6 +18,7 @@ pub mod summary;
 pub mod sym;
 pub mod text;
 
+pub use arena::StrCol;
 pub use change::{Change, ChangeKind};
 pub use codes::{Category, HukouStatus, PayerType, PaymentStatus, Scheme};
 pub use finding::{Finding, Severity};

@@ -17,6 +17,8 @@ use std::hash::{BuildHasher, Hasher};
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use crate::StrCol;
+
 /// A handle to a text in an [`Interner`]. `Sym::EMPTY` is the empty text in every
 /// interner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -40,9 +42,8 @@ impl Sym {
 /// Every distinct text of a run, stored once in one arena.
 #[derive(Debug, Clone)]
 pub struct Interner {
-    bytes: String,
-    /// End offset in `bytes` of each text; text `i` spans `ends[i-1]..ends[i]`.
-    ends: Vec<u64>,
+    /// Text `i` is the handle `Sym(i)`'s.
+    texts: StrCol,
     /// Each text's handle with 32 bits of its hash: growing the table rehashes from
     /// these bits, and a lookup compares them before reading the arena, so neither
     /// touches the arena for texts that do not match (at 10M persons the arena is
@@ -74,25 +75,18 @@ impl Interner {
     /// An interner holding only the empty text.
     pub fn new() -> Interner {
         let mut i = Interner {
-            bytes: String::new(),
-            ends: Vec::new(),
+            texts: StrCol::default(),
             table: HashTable::new(),
         };
         i.intern("");
         i
     }
 
-    fn text_at<'b>(bytes: &'b str, ends: &[u64], i: u32) -> &'b str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        &bytes[start..ends[i] as usize]
-    }
-
     /// The handle of a text whose 32 hash bits are `h`, if it is interned.
     fn find(&self, s: &str, h: u32) -> Option<Sym> {
         self.table
             .find(widen(h), |&(i, hi)| {
-                hi == h && Self::text_at(&self.bytes, &self.ends, i) == s
+                hi == h && self.texts.get(i as usize) == s
             })
             .map(|&(i, _)| Sym(i))
     }
@@ -103,10 +97,9 @@ impl Interner {
         if let Some(sym) = self.find(s, h) {
             return sym;
         }
-        let Interner { bytes, ends, table } = self;
-        let i = u32::try_from(ends.len()).expect("more than 4 billion distinct texts in a run");
-        bytes.push_str(s);
-        ends.push(bytes.len() as u64);
+        let Interner { texts, table } = self;
+        let i = u32::try_from(texts.len()).expect("more than 4 billion distinct texts in a run");
+        texts.push(s);
         table.insert_unique(widen(h), (i, h), |&(_, hj)| widen(hj));
         Sym(i)
     }
@@ -118,12 +111,12 @@ impl Interner {
 
     /// The text of a handle.
     pub fn get(&self, s: Sym) -> &str {
-        Self::text_at(&self.bytes, &self.ends, s.0)
+        self.texts.get(s.0 as usize)
     }
 
     /// Number of distinct texts, the empty one included.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.texts.len()
     }
 
     /// Always false: the empty text is always there.

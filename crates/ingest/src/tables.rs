@@ -16,6 +16,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use compact_str::CompactString;
+pub use qianbiao_core::StrCol;
 use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
 
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
@@ -125,6 +126,8 @@ macro_rules! table {
             $( $(#[$tdoc])* pub $t: Text, )*
             $( $(#[$adoc])* pub $a: Text, )*
             $( $(#[$vdoc])* pub $v: $vt, )*
+            /// Provenance.
+            pub prov: Prov,
         }
 
         $(#[$doc])*
@@ -136,6 +139,8 @@ macro_rules! table {
             $( $(#[$tdoc])* pub $t: Vec<Sym>, )*
             $( $(#[$adoc])* pub $a: StrCol, )*
             $( $(#[$vdoc])* pub $v: Vec<$vt>, )*
+            /// Provenance.
+            pub prov: ProvCol,
         }
 
         $(#[$doc])*
@@ -156,7 +161,7 @@ macro_rules! table {
                 self.prov.len()
             }
             fn push_rows(&mut self, rows: &[$Row], strings: &mut Strings) {
-                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* } = self;
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
                 let Strings { text, ids } = strings;
                 // Three column groups at once: ids, other interned text, and the arena
                 // and value columns (no interner).
@@ -175,6 +180,7 @@ macro_rules! table {
                                 for r in rows {
                                     $( $a.push(&r.$a); )*
                                     $( $v.push(r.$v.clone()); )*
+                                    prov.push(r.prov);
                                 }
                             },
                         )
@@ -189,12 +195,14 @@ macro_rules! table {
                 $( self.$t.reserve(n); )*
                 $( self.$a.reserve(n); )*
                 $( self.$v.reserve(n); )*
+                self.prov.reserve(n);
             }
             fn retain(&mut self, keep: &[bool]) {
                 $( retain_col(&mut self.$d, keep); )*
                 $( retain_col(&mut self.$t, keep); )*
                 $( self.$a.retain(keep); )*
                 $( retain_col(&mut self.$v, keep); )*
+                self.prov.retain(keep);
             }
         }
 
@@ -207,6 +215,8 @@ macro_rules! table {
                     $( text_column(stringify!($a), (0..self.$a.len()).map(|i| self.$a.get(i))), )*
                 ];
                 $( <$vt as ArrowValue>::put(stringify!($v), &self.$v, &mut cols)?; )*
+                let provs: Vec<Prov> = self.prov.iter().collect();
+                <Prov as ArrowValue>::put("prov", &provs, &mut cols)?;
                 polars::prelude::DataFrame::new(self.len(), cols)
             }
             fn push_frame(
@@ -216,7 +226,7 @@ macro_rules! table {
             ) -> polars::prelude::PolarsResult<()> {
                 use crate::arrow::{text_values, ArrowValue};
                 let n = df.height();
-                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* } = self;
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
                 let Strings { text, ids } = strings;
                 // The same three groups at once as `push_rows`.
                 let (a, (b, c)) = rayon::join(
@@ -253,6 +263,10 @@ macro_rules! table {
                                     }
                                 )*
                                 $( $v.extend(<$vt as ArrowValue>::take(stringify!($v), df)?); )*
+                                prov.reserve(n);
+                                for p in <Prov as ArrowValue>::take("prov", df)? {
+                                    prov.push(p);
+                                }
                                 Ok(())
                             },
                         )
@@ -274,6 +288,8 @@ macro_rules! table {
                     let vals: Vec<$vt> = rows.iter().map(|r| r.$v).collect();
                     <$vt as ArrowValue>::put(stringify!($v), &vals, &mut cols)?;
                 )*
+                let provs: Vec<Prov> = rows.iter().map(|r| r.prov).collect();
+                <Prov as ArrowValue>::put("prov", &provs, &mut cols)?;
                 polars::prelude::DataFrame::new(rows.len(), cols)
             }
         }
@@ -307,6 +323,10 @@ macro_rules! table {
                     self.table.$v[self.i]
                 }
             )*
+            /// Provenance.
+            pub fn prov(&self) -> Prov {
+                self.table.prov.get(self.i)
+            }
             /// True when every column but provenance holds the same value in both rows
             /// (text compared by symbol: equal symbols are equal text). For payments: an
             /// export of the same payment.
@@ -315,7 +335,7 @@ macro_rules! table {
                 true $( && self.table.$d[a] == other.table.$d[b] )*
                     $( && self.table.$t[a] == other.table.$t[b] )*
                     $( && self.table.$a.get(a) == other.table.$a.get(b) )*
-                    $( && (stringify!($v) == "prov" || self.table.$v[a] == other.table.$v[b]) )*
+                    $( && self.table.$v[a] == other.table.$v[b] )*
             }
             /// The row as an owned row.
             pub fn to_row(&self) -> $Row {
@@ -324,105 +344,71 @@ macro_rules! table {
                     $( $t: Text::from(self.$t()), )*
                     $( $a: Text::from(self.$a()), )*
                     $( $v: self.$v(), )*
+                    prov: self.prov(),
                 }
             }
         }
     };
 }
 
-/// A column of text that seldom repeats (txn ids, names, receipt numbers, accounts):
-/// one arena per column, no hashing on the way in.
-///
-/// Each text's end in the arena is a `u32` while the arena is under 4 GiB (every column
-/// of a town, a province's bucket, a 10M province in memory: 4 bytes a row instead of
-/// 8, about 0.4 GiB at 10M persons), and becomes a `u64` for good when it grows past.
+/// The provenance column: each row's line, and the rows of each file as runs (a table is
+/// filled file by file, so a source has about as many runs as files). 4 bytes a row
+/// instead of 8: about 0.22 GiB at 10M persons.
 #[derive(Debug, Clone, Default)]
-pub struct StrCol {
-    bytes: String,
-    ends: Ends,
+pub struct ProvCol {
+    lines: Vec<u32>,
+    /// (first row, file) of each run of rows from one file, in row order.
+    runs: Vec<(usize, u32)>,
 }
 
-/// The ends of a [`StrCol`]'s texts.
-#[derive(Debug, Clone)]
-enum Ends {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
-}
-
-impl Default for Ends {
-    fn default() -> Self {
-        Ends::Narrow(Vec::new())
+impl ProvCol {
+    /// Appends a row's provenance.
+    pub fn push(&mut self, p: Prov) {
+        if self.runs.last().is_none_or(|&(_, f)| f != p.file) {
+            self.runs.push((self.lines.len(), p.file));
+        }
+        self.lines.push(p.line);
     }
-}
-
-impl Ends {
-    fn get(&self, i: usize) -> usize {
-        match self {
-            Ends::Narrow(v) => v[i] as usize,
-            Ends::Wide(v) => v[i] as usize,
+    /// Row `i`'s provenance.
+    pub fn get(&self, i: usize) -> Prov {
+        let run = self.runs.partition_point(|&(first, _)| first <= i) - 1;
+        Prov {
+            file: self.runs[run].1,
+            line: self.lines[i],
         }
     }
-    fn len(&self) -> usize {
-        match self {
-            Ends::Narrow(v) => v.len(),
-            Ends::Wide(v) => v.len(),
-        }
-    }
-    fn reserve(&mut self, n: usize) {
-        match self {
-            Ends::Narrow(v) => v.reserve(n),
-            Ends::Wide(v) => v.reserve(n),
-        }
-    }
-    fn push(&mut self, end: usize) {
-        self.push_narrow_up_to(end, u32::MAX as usize);
-    }
-    /// Pushes `end`, as a `u32` while every end is at most `limit` (`u32::MAX`; smaller
-    /// in a test).
-    fn push_narrow_up_to(&mut self, end: usize, limit: usize) {
-        match self {
-            Ends::Narrow(v) if end <= limit => v.push(end as u32),
-            Ends::Narrow(v) => {
-                let mut wide: Vec<u64> = Vec::with_capacity(v.capacity().max(v.len() + 1));
-                wide.extend(v.iter().map(|&e| u64::from(e)));
-                wide.push(end as u64);
-                *self = Ends::Wide(wide);
-            }
-            Ends::Wide(v) => v.push(end as u64),
-        }
-    }
-}
-
-impl StrCol {
-    /// Appends a text.
-    pub fn push(&mut self, s: &str) {
-        self.bytes.push_str(s);
-        self.ends.push(self.bytes.len());
-    }
-    /// Text `i`.
-    pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
-        &self.bytes[start..self.ends.get(i)]
-    }
-    /// Number of texts.
+    /// Number of rows.
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.lines.len()
     }
-    /// True when empty.
+    /// True when there is no row.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.lines.is_empty()
     }
-    /// Makes room for `n` more texts (of about 16 bytes).
+    /// Every row's provenance, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Prov> + '_ {
+        let mut run = 0;
+        self.lines.iter().enumerate().map(move |(i, &line)| {
+            while run + 1 < self.runs.len() && self.runs[run + 1].0 <= i {
+                run += 1;
+            }
+            Prov {
+                file: self.runs[run].1,
+                line,
+            }
+        })
+    }
+    /// Makes room for `n` more rows.
     pub fn reserve(&mut self, n: usize) {
-        self.ends.reserve(n);
-        self.bytes.reserve(n * 16);
+        self.lines.reserve(n);
     }
-    /// Keeps the texts whose flag is true.
+    /// Keeps the rows whose flag is true.
     pub fn retain(&mut self, keep: &[bool]) {
-        let mut out = StrCol::default();
-        for i in 0..self.len() {
+        let mut out = ProvCol::default();
+        out.reserve(keep.iter().filter(|&&k| k).count());
+        for (i, p) in self.iter().enumerate() {
             if keep.get(i).copied().unwrap_or(false) {
-                out.push(self.get(i));
+                out.push(p);
             }
         }
         *self = out;
@@ -464,8 +450,6 @@ table! {
             status: HukouStatus,
             /// 变动日期 (present whenever the status is not 正常).
             status_date: Option<NaiveDate>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -490,8 +474,6 @@ table! {
             death_date: NaiveDate,
             /// 通报日期.
             notice_date: Option<NaiveDate>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -520,8 +502,6 @@ table! {
             valid_from: NaiveDate,
             /// 终止日期 (empty: still valid).
             valid_to: Option<NaiveDate>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -557,8 +537,6 @@ table! {
             start_date: NaiveDate,
             /// 终止日期.
             end_date: Option<NaiveDate>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -608,8 +586,6 @@ table! {
             payer_type: PayerType,
             /// 状态.
             status: PaymentStatus,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -653,8 +629,6 @@ table! {
             amount: Fen,
             /// 收款日期.
             collected_at: NaiveDateTime,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -681,8 +655,6 @@ table! {
             deposited_at: NaiveDateTime,
             /// 人数 (empty: not compared).
             person_count: Option<u32>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -711,8 +683,6 @@ table! {
             scheme: Scheme,
             /// 应缴金额.
             expected_amount: Option<Fen>,
-            /// Provenance.
-            prov: Prov,
         }
     }
 }
@@ -762,33 +732,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn str_col_gives_back_every_text_in_order_including_empty_ones() {
-        let texts = ["", "甲乙", "abc", "", "x"];
-        let mut col = StrCol::default();
-        col.reserve(texts.len());
-        for t in texts {
-            col.push(t);
+    fn provenance_by_runs_gives_back_every_row_and_survives_retain() {
+        let rows = [(0, 2), (0, 3), (2, 2), (2, 9), (0, 4), (5, 2)];
+        let mut col = ProvCol::default();
+        for &(file, line) in &rows {
+            col.push(Prov { file, line });
         }
-        assert_eq!(col.len(), texts.len());
-        for (i, t) in texts.iter().enumerate() {
-            assert_eq!(col.get(i), *t);
-        }
-        col.retain(&[true, false, true, true, false]);
-        assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), ["", "abc", ""]);
-    }
-
-    #[test]
-    fn ends_past_the_narrow_limit_turn_wide_and_keep_every_earlier_end() {
-        let mut ends = Ends::default();
-        for e in [3, 7, 10] {
-            ends.push_narrow_up_to(e, 10);
-        }
-        assert!(matches!(ends, Ends::Narrow(_)), "10 is still within the limit");
-        ends.push_narrow_up_to(11, 10);
-        assert!(matches!(ends, Ends::Wide(_)));
-        ends.push_narrow_up_to(5_000_000_000, 10);
-        assert_eq!(ends.len(), 5);
-        let got: Vec<usize> = (0..ends.len()).map(|i| ends.get(i)).collect();
-        assert_eq!(got, [3, 7, 10, 11, 5_000_000_000]);
+        let want: Vec<Prov> = rows
+            .iter()
+            .map(|&(file, line)| Prov { file, line })
+            .collect();
+        assert_eq!(col.len(), rows.len());
+        assert_eq!((0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(), want);
+        assert_eq!(col.iter().collect::<Vec<_>>(), want);
+        // File 0 comes back after file 2: a run of its own, not merged with the first.
+        col.retain(&[false, true, false, true, true, false]);
+        let kept: Vec<Prov> = [1, 3, 4].iter().map(|&i| want[i]).collect();
+        assert_eq!(col.iter().collect::<Vec<_>>(), kept);
+        assert_eq!(col.get(2), Prov { file: 0, line: 4 });
+        col.retain(&[false, false, false]);
+        assert!(col.is_empty());
     }
 }

@@ -204,7 +204,7 @@ impl<'a> Context<'a> {
 
     /// The person of the kept payment at an index (None for an invalid id).
     pub fn payment_person(&self, i: u32) -> Option<PersonIdx> {
-        self.view.payment_person()[i as usize]
+        self.view.payment_person(i as usize)
     }
 
     /// The person's hukou row.
@@ -313,12 +313,12 @@ impl PaidInYear {
         // One byte of scheme bits per person: no hashing, one pass over the ledger.
         let mut bits = vec![0u8; view.len()];
         let pays = &ds.payments;
-        for (i, person) in view.payment_person().iter().enumerate() {
+        for (i, person) in view.payment_persons().enumerate() {
             if !pays.status[i].is_effective() || pays.period[i] != policy.year {
                 continue;
             }
             if let Some(p) = person {
-                bits[*p as usize] |= scheme_bit(pays.scheme[i]);
+                bits[p as usize] |= scheme_bit(pays.scheme[i]);
             }
         }
         PaidInYear { bits }

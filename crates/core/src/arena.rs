@@ -1,0 +1,145 @@
+//! Text in one arena: a column of texts stored end to end in one `String`, with the end
+//! of each, so that a column of millions of short texts is two allocations, not one per
+//! text. [`crate::Interner`] keeps its distinct texts in one; the ingest tables keep
+//! their seldom-repeated text columns (txn ids, names, receipt numbers, accounts) in
+//! others.
+
+/// A column of texts in one arena, read by index; no hashing on the way in.
+///
+/// Each text's end in the arena is a `u32` while the arena is under 4 GiB (every column
+/// of a town, a province's bucket, a 10M province in memory: 4 bytes a row instead of
+/// 8, about 0.4 GiB at 10M persons), and becomes a `u64` for good when it grows past.
+#[derive(Debug, Clone, Default)]
+pub struct StrCol {
+    bytes: String,
+    ends: Ends,
+}
+
+/// The ends of a [`StrCol`]'s texts.
+#[derive(Debug, Clone)]
+enum Ends {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Ends {
+    fn default() -> Self {
+        Ends::Narrow(Vec::new())
+    }
+}
+
+impl Ends {
+    fn get(&self, i: usize) -> usize {
+        match self {
+            Ends::Narrow(v) => v[i] as usize,
+            Ends::Wide(v) => v[i] as usize,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Ends::Narrow(v) => v.len(),
+            Ends::Wide(v) => v.len(),
+        }
+    }
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Ends::Narrow(v) => v.reserve(n),
+            Ends::Wide(v) => v.reserve(n),
+        }
+    }
+    fn push(&mut self, end: usize) {
+        self.push_narrow_up_to(end, u32::MAX as usize);
+    }
+    /// Pushes `end`, as a `u32` while every end is at most `limit` (`u32::MAX`; smaller
+    /// in a test).
+    fn push_narrow_up_to(&mut self, end: usize, limit: usize) {
+        match self {
+            Ends::Narrow(v) if end <= limit => v.push(end as u32),
+            Ends::Narrow(v) => {
+                let mut wide: Vec<u64> = Vec::with_capacity(v.capacity().max(v.len() + 1));
+                wide.extend(v.iter().map(|&e| u64::from(e)));
+                wide.push(end as u64);
+                *self = Ends::Wide(wide);
+            }
+            Ends::Wide(v) => v.push(end as u64),
+        }
+    }
+}
+
+impl StrCol {
+    /// Appends a text.
+    pub fn push(&mut self, s: &str) {
+        self.bytes.push_str(s);
+        self.ends.push(self.bytes.len());
+    }
+    /// Text `i`.
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
+        &self.bytes[start..self.ends.get(i)]
+    }
+    /// Number of texts.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Makes room for `n` more texts (of about 16 bytes).
+    pub fn reserve(&mut self, n: usize) {
+        self.ends.reserve(n);
+        self.bytes.reserve(n * 16);
+    }
+    /// Keeps the texts whose flag is true.
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut out = StrCol::default();
+        for i in 0..self.len() {
+            if keep.get(i).copied().unwrap_or(false) {
+                out.push(self.get(i));
+            }
+        }
+        *self = out;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn str_col_gives_back_every_text_in_order_including_empty_ones() {
+        let texts = ["", "甲乙", "abc", "", "x"];
+        let mut col = StrCol::default();
+        col.reserve(texts.len());
+        for t in texts {
+            col.push(t);
+        }
+        assert_eq!(col.len(), texts.len());
+        for (i, t) in texts.iter().enumerate() {
+            assert_eq!(col.get(i), *t);
+        }
+        col.retain(&[true, false, true, true, false]);
+        assert_eq!(
+            (0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(),
+            ["", "abc", ""]
+        );
+    }
+
+    #[test]
+    fn ends_past_the_narrow_limit_turn_wide_and_keep_every_earlier_end() {
+        let mut ends = Ends::default();
+        for e in [3, 7, 10] {
+            ends.push_narrow_up_to(e, 10);
+        }
+        assert!(
+            matches!(ends, Ends::Narrow(_)),
+            "10 is still within the limit"
+        );
+        ends.push_narrow_up_to(11, 10);
+        assert!(matches!(ends, Ends::Wide(_)));
+        ends.push_narrow_up_to(5_000_000_000, 10);
+        assert_eq!(ends.len(), 5);
+        let got: Vec<usize> = (0..ends.len()).map(|i| ends.get(i)).collect();
+        assert_eq!(got, [3, 7, 10, 11, 5_000_000_000]);
+    }
+}
