@@ -169,6 +169,13 @@ pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
         message: e.to_string(),
     };
     let mut wb = Workbook::new();
+    // The findings and changes sheets are written in "low memory" mode: each row goes to
+    // a temporary file beside the workbook as soon as it is complete, instead of every
+    // cell staying in memory until the save (about 0.3 GiB for 182k findings at 10M
+    // persons). Same cells, same shared strings.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        wb.set_tempdir(dir).map_err(err)?;
+    }
     let as_of = ExcelDateTime::from_ymd(
         r.as_of.year().clamp(1900, 9999) as u16,
         r.as_of.month() as u8,
@@ -195,11 +202,17 @@ pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
         bold_money: Format::new().set_bold().set_num_format("#,##0.00"),
     };
     summary_sheet(wb.add_worksheet(), r, &f, &as_of).map_err(err)?;
-    findings_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
+    findings_sheet(wb.add_worksheet_with_low_memory().map_err(err)?, r, &f).map_err(err)?;
     collectors_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     coverage_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     if let Some(changes) = r.changes {
-        changes_sheet(wb.add_worksheet(), changes, r, &f).map_err(err)?;
+        changes_sheet(
+            wb.add_worksheet_with_low_memory().map_err(err)?,
+            changes,
+            r,
+            &f,
+        )
+        .map_err(err)?;
     }
     wb.save(path).map_err(err)
 }
