@@ -269,8 +269,9 @@ fn stamp(path: &Path) -> DfResult<Stamp> {
 }
 
 /// The last job an executor read, kept for its other tasks: a job file (identity-linkage
-/// decisions, a bucket map of 10 bytes an anchor) is read once per executor, not once
-/// per task. Tasks of the same job wait for the first to read it.
+/// decisions, a bucket map of 10 bytes an anchor) is read once per executor and pass,
+/// not once per task. Tasks of the same job wait for the first to read it. One slot for
+/// every pass: the split's bucket map is dropped when the checks begin.
 struct Cached<T>(std::sync::Mutex<Option<(Stamp, Arc<T>)>>);
 
 impl<T> Cached<T> {
@@ -294,9 +295,40 @@ impl<T> Cached<T> {
     }
 }
 
-static BUCKET_JOB: Cached<BucketJob> = Cached::new();
-static KEYS_JOB: Cached<KeysJob> = Cached::new();
-static SPLIT_JOB: Cached<(SplitJob, BucketMap)> = Cached::new();
+/// A pass's job as an executor reads it. One per executor, behind an `Arc`: the size of
+/// its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Keys(KeysJob),
+    Split(SplitJob, BucketMap),
+    Buckets(BucketJob),
+}
+
+static JOB: Cached<Job> = Cached::new();
+
+/// The job of `stage` in `path`, read once per executor and pass.
+fn job_of(stage: Stage, path: &Path) -> DfResult<Arc<Job>> {
+    let job = JOB.get(path, |p| {
+        Ok(match stage {
+            Stage::Keys => Job::Keys(read_json(p)?),
+            Stage::Split => {
+                let job: SplitJob = read_json(p)?;
+                let map = BucketMap::read(&job.spill.join(MAP_FILE)).map_err(df_error)?;
+                Job::Split(job, map)
+            }
+            Stage::Buckets => Job::Buckets(read_json(p)?),
+        })
+    })?;
+    match (stage, job.as_ref()) {
+        (Stage::Keys, Job::Keys(_))
+        | (Stage::Split, Job::Split(..))
+        | (Stage::Buckets, Job::Buckets(_)) => Ok(job),
+        _ => Err(df_error(format!(
+            "{}: the job of another pass than {stage:?}",
+            path.display()
+        ))),
+    }
+}
 
 /// The name of the bucket map in the spill folder.
 pub const MAP_FILE: &str = "keys.bin";
@@ -321,31 +353,24 @@ fn task_batches(
     i: usize,
     input: &mut Batches,
 ) -> DfResult<Vec<RecordBatch>> {
-    let json = match stage {
-        Stage::Keys => {
-            let job = KEYS_JOB.get(path, read_json)?;
+    let job = job_of(stage, path)?;
+    let json = match job.as_ref() {
+        Job::Keys(job) => {
             let file = *job.todo.get(i).ok_or_else(|| {
                 df_error(format!("task {i} of a keys pass of {}", job.todo.len()))
             })?;
             let mut out = KeysWriter::create(&keys_file(&job.spill, file)).map_err(df_error)?;
             let result =
-                keys_of_file(&job, file, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
+                keys_of_file(job, file, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
             out.finish().map_err(df_error)?;
             serde_json::to_vec(&result).map_err(df_error)?
         }
-        Stage::Buckets => {
-            let job = BUCKET_JOB.get(path, read_json)?;
-            let result = check_bucket_with(&job, i, input)
+        Job::Buckets(job) => {
+            let result = check_bucket_with(job, i, input)
                 .map_err(|e| df_error(format!("bucket {i}: {e}")))?;
             serde_json::to_vec(&result).map_err(df_error)?
         }
-        Stage::Split => {
-            let job = SPLIT_JOB.get(path, |p| {
-                let job: SplitJob = read_json(p)?;
-                let map = BucketMap::read(&job.spill.join(MAP_FILE)).map_err(df_error)?;
-                Ok((job, map))
-            })?;
-            let (job, map) = job.as_ref();
+        Job::Split(job, map) => {
             let result = split_file(job, map, i, None).map_err(df_error)?;
             serde_json::to_vec(&result).map_err(df_error)?
         }
@@ -1142,6 +1167,31 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let e = cache.get(&path, read).unwrap_err().to_string();
         assert!(e.contains("job.json"), "{e}");
+    }
+
+    #[test]
+    fn an_executor_refuses_the_job_file_of_another_pass() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(KEYS_FILE);
+        let job = KeysJob {
+            spill: tmp.path().to_path_buf(),
+            files: Vec::new(),
+            year: 2022,
+            todo: vec![0],
+            names: Vec::new(),
+        };
+        std::fs::write(&path, serde_json::to_vec(&job).unwrap()).unwrap();
+        let got = job_of(Stage::Keys, &path).unwrap();
+        assert!(matches!(got.as_ref(), Job::Keys(k) if k.todo == [0]));
+        // The same file (cached now) asked for as the checks' job.
+        let err = job_of(Stage::Buckets, &path)
+            .err()
+            .expect("another pass's job");
+        assert!(
+            err.to_string()
+                .contains("the job of another pass than Buckets"),
+            "{err}"
+        );
     }
 
     #[test]
