@@ -29,12 +29,14 @@ impl Default for Ends {
 }
 
 impl Ends {
+    #[cfg(test)]
     fn get(&self, i: usize) -> usize {
         match self {
             Ends::Narrow(v) => v[i] as usize,
             Ends::Wide(v) => v[i] as usize,
         }
     }
+    #[inline]
     fn len(&self) -> usize {
         match self {
             Ends::Narrow(v) => v.len(),
@@ -73,11 +75,18 @@ impl StrCol {
         self.ends.push(self.bytes.len());
     }
     /// Text `i`.
+    #[inline]
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends.get(i - 1) };
-        &self.bytes[start..self.ends.get(i)]
+        // One match for both ends: this is read for every text a rule or the interner
+        // compares.
+        let (start, end) = match &self.ends {
+            Ends::Narrow(v) => (if i == 0 { 0 } else { v[i - 1] as usize }, v[i] as usize),
+            Ends::Wide(v) => (if i == 0 { 0 } else { v[i - 1] as usize }, v[i] as usize),
+        };
+        &self.bytes[start..end]
     }
     /// Number of texts.
+    #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
     }
