@@ -4,9 +4,9 @@
 //! [`Sym`]s into the run's interners ([`Strings`]: ids in one, other text in the other),
 //! seldom-repeated text (txn ids, names, receipt numbers, accounts) in a per-column
 //! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, codes as small `Copy`
-//! enums, provenance as [`Prov`]. A table is read through [`Rows`], whose `get(i)` is a
-//! `Copy` view of row `i` whose accessors read one column each (`p.amount()`,
-//! `p.village()`). Readers produce owned rows (`PaymentRow`, ...) a chunk at a time;
+//! enums, provenance as a [`ProvCol`] of [`Prov`]s. A table is read through [`Rows`],
+//! whose `get(i)` is a `Copy` view of row `i` whose accessors read one column each
+//! (`p.amount()`, `p.village()`). Readers produce owned rows (`PaymentRow`, ...) a chunk at a time;
 //! [`Table::push_rows`] stores them into the columns, so a source never exists as a
 //! `Vec` of owned rows.
 //!
