@@ -14,6 +14,7 @@ pub mod money;
 pub mod policy;
 pub mod rule;
 pub mod source;
+pub mod stamp;
 pub mod summary;
 pub mod sym;
 pub mod text;
@@ -27,6 +28,7 @@ pub use money::Fen;
 pub use policy::Policy;
 pub use rule::RuleMeta;
 pub use source::SourceKind;
+pub use stamp::Stamp;
 pub use sym::{Interner, Sym};
 
 /// A `&'static str` field of a value sent between processes, read with [`static_str`].

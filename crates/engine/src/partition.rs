@@ -1979,7 +1979,8 @@ mod tests {
             deposited_at: NaiveDate::from_ymd_opt(2021, 12, 1)
                 .unwrap()
                 .and_hms_opt(9, 0, i)
-                .unwrap(),
+                .unwrap()
+                .into(),
             person_count: i.is_multiple_of(2).then_some(i),
             prov: qianbiao_ingest::Prov {
                 file: 0,

@@ -21,9 +21,9 @@
 //! An optional value is a nullable column; every other column refuses nulls. Exact:
 //! every value comes back as it went out.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use polars::prelude::*;
-use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
+use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme, Stamp};
 
 use crate::tables::{Prov, Strings};
 
@@ -200,12 +200,12 @@ impl ArrowValue for Option<NaiveDate> {
 
 const TIMESTAMP: DataType = DataType::Datetime(TimeUnit::Nanoseconds, None);
 
-impl ArrowValue for NaiveDateTime {
+impl ArrowValue for Stamp {
     fn put(name: &str, vals: &[Self], out: &mut Vec<Column>) -> PolarsResult<()> {
         let ns = vals
             .iter()
             .map(|t| {
-                t.and_utc().timestamp_nanos_opt().ok_or_else(
+                t.secs().checked_mul(1_000_000_000).ok_or_else(
                     || polars_err!(ComputeError: "column {}: {} is outside a nanosecond timestamp's range", name, t),
                 )
             })
@@ -221,10 +221,14 @@ impl ArrowValue for NaiveDateTime {
         let c = typed(df, name, &TIMESTAMP)?;
         no_nulls(c)?;
         let c = c.to_physical_repr();
-        Ok(c.i64()?
+        c.i64()?
             .into_no_null_iter()
-            .map(|ns| chrono::DateTime::from_timestamp_nanos(ns).naive_utc())
-            .collect())
+            .map(|ns| {
+                Stamp::from_secs(ns.div_euclid(1_000_000_000)).ok_or_else(
+                    || polars_err!(ComputeError: "column {}: {} ns is not a date-time", name, ns),
+                )
+            })
+            .collect()
     }
 }
 
@@ -415,8 +419,9 @@ mod tests {
             amount: Fen(-12_345 + i as i64),
             paid_at: NaiveDate::from_ymd_opt(1900 + i as i32, 11, 5)
                 .unwrap()
-                .and_hms_nano_opt(23, 59, 59, 123_456_789 + i)
-                .unwrap(),
+                .and_hms_opt(23, 59, 50 + i)
+                .unwrap()
+                .into(),
             payer_type: [
                 PayerType::Other(CodeText::new("村集体")),
                 PayerType::BackPayment,
@@ -464,7 +469,7 @@ mod tests {
                 collector_id: Text::from("C1"),
                 village: Text::from("店子村"),
                 amount: Fen(100),
-                deposited_at: day.and_hms_opt(8, 0, 0).unwrap(),
+                deposited_at: day.and_hms_opt(8, 0, 0).unwrap().into(),
                 person_count: None,
                 prov: Prov { file: 0, line: 2 },
             },
@@ -475,7 +480,7 @@ mod tests {
                     collector_id: Text::default(),
                     village: Text::default(),
                     amount: Fen(0),
-                    deposited_at: day.and_hms_opt(0, 0, 0).unwrap(),
+                    deposited_at: day.and_hms_opt(0, 0, 0).unwrap().into(),
                     person_count: None,
                     prov: Prov { file: 1, line: 3 },
                 })

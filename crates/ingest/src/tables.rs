@@ -3,8 +3,8 @@
 //! Each source is a table of columns (`Vec` of one type per column): repeated text as
 //! [`Sym`]s into the run's interners ([`Strings`]: ids in one, other text in the other),
 //! seldom-repeated text (txn ids, names, receipt numbers, accounts) in a per-column
-//! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, codes as small `Copy`
-//! enums, provenance as a [`ProvCol`] of [`Prov`]s. A table is read through [`Rows`],
+//! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, date-times as [`Stamp`]s
+//! (seconds in an `i64`), codes as small `Copy` enums, provenance as a [`ProvCol`] of [`Prov`]s. A table is read through [`Rows`],
 //! whose `get(i)` is a `Copy` view of row `i` whose accessors read one column each
 //! (`p.amount()`, `p.village()`). Readers produce owned rows (`PaymentRow`, ...) a chunk at a time;
 //! [`Table::push_rows`] stores them into the columns, so a source never exists as a
@@ -14,10 +14,12 @@
 //! push, reserve, retain, comparison and the conversion back to an owned row all come
 //! from that one list.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use compact_str::CompactString;
 pub use qianbiao_core::StrCol;
-use qianbiao_core::{Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Sym};
+use qianbiao_core::{
+    Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Stamp, Sym,
+};
 
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
 pub type Text = CompactString;
@@ -581,7 +583,7 @@ table! {
             /// 缴费金额.
             amount: Fen,
             /// 缴费时间.
-            paid_at: NaiveDateTime,
+            paid_at: Stamp,
             /// 缴费类型.
             payer_type: PayerType,
             /// 状态.
@@ -628,7 +630,7 @@ table! {
             /// 收款金额.
             amount: Fen,
             /// 收款日期.
-            collected_at: NaiveDateTime,
+            collected_at: Stamp,
         }
     }
 }
@@ -652,7 +654,7 @@ table! {
             /// 解缴金额.
             amount: Fen,
             /// 解缴日期.
-            deposited_at: NaiveDateTime,
+            deposited_at: Stamp,
             /// 人数 (empty: not compared).
             person_count: Option<u32>,
         }

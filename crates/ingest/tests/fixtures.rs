@@ -9,9 +9,9 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDate;
 use polars::prelude::{Column, DataFrame, NamedFrom, ParquetWriter, Series};
-use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme};
+use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme, Stamp};
 use qianbiao_ingest::{load, Dataset, FileReport, IngestError, LoadOptions, Payment, Prov};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use tempfile::TempDir;
@@ -150,8 +150,8 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
-fn dt(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
-    date(y, m, d).and_hms_opt(h, mi, s).unwrap()
+fn dt(y: i32, m: u32, d: u32, h: u32, mi: u32, s: u32) -> Stamp {
+    date(y, m, d).and_hms_opt(h, mi, s).unwrap().into()
 }
 
 fn gb18030(text: &str) -> Vec<u8> {
@@ -397,7 +397,7 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
         (r.rows_read, r.rows_accepted, r.rows_rejected, r.blank_rows),
         (7, 5, 2, 1)
     );
-    let got: Vec<(&str, &str, i32, Fen, NaiveDateTime, u32)> = ds
+    let got: Vec<(&str, &str, i32, Fen, Stamp, u32)> = ds
         .payments()
         .iter()
         .map(|p| {
@@ -490,9 +490,9 @@ fn parquet_with_native_types() {
         Series::new(
             "paid_at".into(),
             &[
-                dt(2021, 11, 5, 9, 30, 0),
-                dt(2021, 11, 6, 0, 0, 0),
-                dt(2021, 11, 7, 8, 0, 0),
+                dt(2021, 11, 5, 9, 30, 0).naive(),
+                dt(2021, 11, 6, 0, 0, 0).naive(),
+                dt(2021, 11, 7, 8, 0, 0).naive(),
             ],
         ),
         Series::new("status".into(), &[None, Some("已退费"), None::<&str>]),
@@ -1339,7 +1339,7 @@ fn amount_forms() {
 fn date_and_datetime_forms() {
     let f = Folder::new();
     f.put("hukou.csv", HUKOU);
-    let forms: [(&str, Option<NaiveDateTime>); 17] = [
+    let forms: [(&str, Option<Stamp>); 17] = [
         ("2021-11-05", Some(dt(2021, 11, 5, 0, 0, 0))),
         ("2021/11/5", Some(dt(2021, 11, 5, 0, 0, 0))),
         ("2021.11.05", Some(dt(2021, 11, 5, 0, 0, 0))),
@@ -1851,11 +1851,11 @@ fn parquet_dates_read_as_stored_agree_with_their_text_form() {
     let zoned = Series::new(
         "notice_date".into(),
         &[
-            Some(dt(2022, 1, 31, 16, 30, 0)),
-            Some(dt(1850, 1, 1, 0, 0, 0)),
+            Some(dt(2022, 1, 31, 16, 30, 0).naive()),
+            Some(dt(1850, 1, 1, 0, 0, 0).naive()),
             None,
-            Some(dt(2022, 2, 1, 1, 0, 0)),
-            Some(dt(2021, 12, 31, 23, 59, 59)),
+            Some(dt(2022, 2, 1, 1, 0, 0).naive()),
+            Some(dt(2021, 12, 31, 23, 59, 59).naive()),
         ],
     );
     let deaths = parquet(vec![
