@@ -11,6 +11,8 @@ use std::io::Cursor;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
+use polars_arrow::array::{Array, Utf8ViewArray};
+use polars_arrow::datatypes::ArrowDataType;
 
 use crate::parse::RawRow;
 
@@ -169,8 +171,9 @@ impl ParquetSlices {
 /// A column of a Parquet file as the engine reads it: dates, date-times, integers and
 /// decimals in their own types (no trip through text), everything else as text.
 pub enum FrameCol {
-    /// Text, or a type read as its text form (floats, booleans).
-    Text(StringChunked),
+    /// Text, or a type read as its text form (floats, booleans): one array, so that a
+    /// cell is read by its index without looking for its chunk.
+    Text(Utf8ViewArray),
     /// An integer or decimal column: each value as a mantissa and the column's scale
     /// (`value = mantissa / 10^scale`; integers have scale 0).
     Number {
@@ -213,7 +216,7 @@ impl Frame {
     /// Rows of the frame.
     pub fn len(&self) -> usize {
         match self.cols.first() {
-            Some(FrameCol::Text(ca)) => ca.len(),
+            Some(FrameCol::Text(a)) => a.len(),
             Some(FrameCol::Number { values, .. }) => values.len(),
             Some(FrameCol::Date { days, .. }) => days.len(),
             Some(FrameCol::Datetime { at, .. }) => at.len(),
@@ -233,7 +236,7 @@ impl Frame {
         use std::borrow::Cow;
         match self.cols.get(col) {
             None => Cow::Borrowed(""),
-            Some(FrameCol::Text(ca)) => Cow::Borrowed(ca.get(row).unwrap_or("")),
+            Some(FrameCol::Text(a)) => Cow::Borrowed(text_at(a, row)),
             Some(FrameCol::Number { values, scale }) => match values[row] {
                 Some(m) => Cow::Owned(number_text(m, *scale)),
                 None => Cow::Borrowed(""),
@@ -291,7 +294,7 @@ impl Frame {
         // A date that could not be read as one (a null, or out of every calendar) is as
         // blank as its text form.
         self.cols.iter().enumerate().all(|(i, c)| match c {
-            FrameCol::Text(ca) => ca.get(row).unwrap_or("").trim().is_empty(),
+            FrameCol::Text(a) => text_at(a, row).trim().is_empty(),
             FrameCol::Number { values, .. } => values[row].is_none(),
             FrameCol::Date { days, .. } => {
                 days[row].is_none() && self.text(i, row).trim().is_empty()
@@ -1183,6 +1186,15 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
     })
 }
 
+/// Cell `row` of a text column; a null is empty.
+fn text_at(a: &Utf8ViewArray, row: usize) -> &str {
+    if a.is_null(row) {
+        ""
+    } else {
+        a.value(row)
+    }
+}
+
 /// The engine's columns of a slice of a Parquet file.
 fn frame_of(df: &DataFrame) -> Frame {
     let len = df.height();
@@ -1225,10 +1237,14 @@ fn frame_of(df: &DataFrame) -> Frame {
         let s = c
             .cast(&DataType::String)
             .ok()
-            .and_then(|t| t.str().ok().map(|s| s.rechunk().into_owned()));
-        cols.push(FrameCol::Text(s.unwrap_or_else(|| {
-            StringChunked::full_null(c.name().clone(), len)
-        })));
+            .and_then(|t| t.str().ok().map(|s| s.rechunk().into_owned()))
+            .unwrap_or_else(|| StringChunked::full_null(c.name().clone(), len));
+        let array = s
+            .downcast_iter()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| Utf8ViewArray::new_null(ArrowDataType::Utf8View, len));
+        cols.push(FrameCol::Text(array));
     }
     Frame { cols }
 }
