@@ -505,8 +505,6 @@ fn load_source<T: Send>(
         };
         let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
         let ext = ext_of(rel).unwrap_or("csv");
-        // Hash before the bytes move into the reader: no second copy of a large file.
-        let sha = sha256_hex(&bytes);
         let mut opened = match Opened::open(ext, bytes, &is_header) {
             Ok(o) => o,
             Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
@@ -540,7 +538,8 @@ fn load_source<T: Send>(
         let mut report = FileReport {
             source: source.name(),
             path: rel.clone(),
-            sha256: sha,
+            // Taken beside the rows, below.
+            sha256: String::new(),
             format: opened.format,
             ..FileReport::default()
         };
@@ -656,46 +655,57 @@ fn load_source<T: Send>(
                 // The rows go back to the reader, which refills their records.
                 chunk
             };
-        // Three stages at once: the next chunk is read, this one is normalised, and the
-        // previous one goes into the tables.
-        let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
-        let mut more = opened
-            .next_chunk(CHUNK, &mut chunk, &mut blank)
-            .map_err(&unreadable)?;
-        let mut frame: FrameRef = opened.frame();
-        let mut pending: Option<(Vec<RawRow>, Vec<_>, FrameRef)> = None;
-        loop {
-            let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
-            let (((read, next_frame), parsed), stored) = rayon::join(
-                || {
-                    rayon::join(
+        // The file's SHA-256 is taken beside its rows, of the bytes its reader keeps (no
+        // copy); the reading pipeline leaves a core idle at times, and the hash fills it.
+        let hash = opened.hash.clone();
+        let (sha, piped) = rayon::join(
+            move || hash.sha256_hex(),
+            || -> Result<(), IngestError> {
+                // Three stages at once: the next chunk is read, this one is normalised,
+                // and the previous one goes into the tables.
+                let mut chunk: Vec<RawRow> = Vec::with_capacity(CHUNK);
+                let mut more = opened
+                    .next_chunk(CHUNK, &mut chunk, &mut blank)
+                    .map_err(&unreadable)?;
+                let mut frame: FrameRef = opened.frame();
+                let mut pending: Option<(Vec<RawRow>, Vec<_>, FrameRef)> = None;
+                loop {
+                    let mut next: Vec<RawRow> = Vec::with_capacity(if more { CHUNK } else { 0 });
+                    let (((read, next_frame), parsed), stored) = rayon::join(
                         || {
-                            if more {
-                                let r = opened.next_chunk(CHUNK, &mut next, &mut blank);
-                                (r, opened.frame())
-                            } else {
-                                (Ok(false), None)
-                            }
+                            rayon::join(
+                                || {
+                                    if more {
+                                        let r = opened.next_chunk(CHUNK, &mut next, &mut blank);
+                                        (r, opened.frame())
+                                    } else {
+                                        (Ok(false), None)
+                                    }
+                                },
+                                || parse_chunk(&chunk, &frame),
+                            )
                         },
-                        || parse_chunk(&chunk, &frame),
-                    )
-                },
-                || pending.take().map(|(c, p, f)| consume(c, p, f)),
-            );
-            if let Some(rows) = stored {
-                opened.recycle(rows);
-            }
-            pending = Some((std::mem::take(&mut chunk), parsed, frame.take()));
-            if !more {
-                break;
-            }
-            more = read.map_err(&unreadable)?;
-            chunk = next;
-            frame = next_frame;
-        }
-        if let Some((c, p, f)) = pending.take() {
-            consume(c, p, f);
-        }
+                        || pending.take().map(|(c, p, f)| consume(c, p, f)),
+                    );
+                    if let Some(rows) = stored {
+                        opened.recycle(rows);
+                    }
+                    pending = Some((std::mem::take(&mut chunk), parsed, frame.take()));
+                    if !more {
+                        break;
+                    }
+                    more = read.map_err(&unreadable)?;
+                    chunk = next;
+                    frame = next_frame;
+                }
+                if let Some((c, p, f)) = pending.take() {
+                    consume(c, p, f);
+                }
+                Ok(())
+            },
+        );
+        piped?;
+        report.sha256 = sha;
         report.blank_rows = blank;
         report.preamble_rows = opened.lines.preamble;
         report.lines = opened.lines;
@@ -739,7 +749,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

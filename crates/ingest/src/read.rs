@@ -94,10 +94,51 @@ impl From<&str> for OpenError {
     }
 }
 
+/// The bytes of a file's SHA-256, where the reader keeps them anyway: a large file is
+/// hashed beside the reading of its rows instead of before it, and never copied for it.
+#[derive(Clone)]
+pub enum HashSource {
+    /// Hashed as the file was opened, because its reader does not keep its bytes
+    /// (GB18030 text is decoded into new bytes, Excel cells are copied out): the digest.
+    Done(String),
+    /// A UTF-8 CSV file: its text is the file's bytes but for a BOM, if it had one.
+    Utf8 {
+        /// The file began with a UTF-8 BOM (the text no longer does).
+        bom: bool,
+        /// The text.
+        text: std::sync::Arc<String>,
+    },
+    /// A Parquet file's bytes.
+    Bytes(std::sync::Arc<Vec<u8>>),
+}
+
+impl HashSource {
+    /// Hex SHA-256 of the file's bytes.
+    pub fn sha256_hex(&self) -> String {
+        use sha2::{Digest, Sha256};
+        match self {
+            HashSource::Done(hex) => hex.clone(),
+            HashSource::Utf8 { bom, text } => {
+                let mut h = Sha256::new();
+                if *bom {
+                    h.update(UTF8_BOM);
+                }
+                h.update(text.as_bytes());
+                crate::load::hex(&h.finalize())
+            }
+            HashSource::Bytes(bytes) => crate::load::sha256_hex(bytes),
+        }
+    }
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// A file opened for reading: its header and a stream of rows.
 pub struct Opened {
     /// Header cells as written.
     pub headers: Vec<String>,
+    /// What the file's SHA-256 is taken of.
+    pub hash: HashSource,
     /// The encoding or format detected, for the manifest.
     pub format: &'static str,
     /// Line accounting so far (complete once the rows are exhausted).
@@ -521,22 +562,32 @@ pub fn totals_label(fields: &csv::StringRecord) -> Option<&str> {
 /// Decodes CSV bytes: UTF-8 (BOM stripped) when the whole file is valid UTF-8, else
 /// GB18030; an error names the byte offset and line of the first byte that is neither.
 pub fn decode_csv(bytes: Vec<u8>) -> Result<(String, &'static str), String> {
-    let has_bom = bytes.starts_with(b"\xEF\xBB\xBF");
+    decode_csv_hashed(bytes, false).map(|(text, format, _)| (text, format))
+}
+
+/// As [`decode_csv`]; with `hash`, a GB18030 file's SHA-256 is taken of its bytes before
+/// they are decoded and dropped (a UTF-8 file's text is its bytes: hashed later).
+fn decode_csv_hashed(
+    bytes: Vec<u8>,
+    hash: bool,
+) -> Result<(String, &'static str, Option<String>), String> {
+    let has_bom = bytes.starts_with(UTF8_BOM);
     // One validation of the whole file: the text is kept as the String it checks.
     let bytes = match String::from_utf8(bytes) {
         Ok(mut text) => {
             if has_bom {
                 text.drain(..3);
-                return Ok((text, "csv utf-8 bom"));
+                return Ok((text, "csv utf-8 bom", None));
             }
-            return Ok((text, "csv utf-8"));
+            return Ok((text, "csv utf-8", None));
         }
         Err(e) => e.into_bytes(),
     };
     if let Some(text) =
         encoding_rs::GB18030.decode_without_bom_handling_and_without_replacement(&bytes)
     {
-        return Ok((text.into_owned(), "csv gb18030"));
+        let sha = hash.then(|| crate::load::sha256_hex(&bytes));
+        return Ok((text.into_owned(), "csv gb18030", sha));
     }
     let offset = first_undecodable(&bytes);
     let line = count_lines(&bytes[..offset]) + 1;
@@ -587,7 +638,8 @@ fn physical_lines(bytes: &[u8]) -> u64 {
 }
 
 struct CsvRows {
-    text: String,
+    /// The file's text (shared with its [`HashSource`]).
+    text: std::sync::Arc<String>,
     pos: usize,
     /// Physical line at `pos`.
     line: u32,
@@ -756,10 +808,18 @@ impl CsvRows {
 }
 
 fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
-    let (text, format) = decode_csv(bytes)?;
+    let (text, format, sha) = decode_csv_hashed(bytes, true)?;
     if text.is_empty() {
         return Err("empty file: no header row".into());
     }
+    let text = std::sync::Arc::new(text);
+    let hash = match sha {
+        Some(hex) => HashSource::Done(hex),
+        None => HashSource::Utf8 {
+            bom: format == "csv utf-8 bom",
+            text: text.clone(),
+        },
+    };
     let total = physical_lines(text.as_bytes());
     let mut rows = CsvRows {
         text,
@@ -789,6 +849,7 @@ fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> 
             rows.width = cells.len();
             return Ok(Opened {
                 headers: cells,
+                hash,
                 format,
                 lines: LineCounts {
                     total,
@@ -918,6 +979,7 @@ fn check_extent(cells: &SparseCells) -> Result<(), String> {
 }
 
 fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
+    let hash = HashSource::Done(crate::load::sha256_hex(&bytes));
     let mut cells = if ext == "xls" {
         xls_cells(bytes)?
     } else {
@@ -984,6 +1046,7 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
     }
     Ok(Opened {
         headers,
+        hash,
         format: if ext == "xls" { "xls" } else { "xlsx" },
         lines: LineCounts {
             total: u64::from(last_row) + 1,
@@ -1165,6 +1228,7 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
     }
     Ok(Opened {
         headers,
+        hash: HashSource::Bytes(bytes.0.clone()),
         format: "parquet",
         lines: LineCounts {
             total: total as u64 + 1,
@@ -1385,8 +1449,11 @@ mod tests {
             (bom, "csv utf-8 bom"),
             (gbk.into_owned(), "csv gb18030"),
         ] {
+            let sha = crate::load::sha256_hex(&bytes);
             let mut o = Opened::from_bytes("csv", bytes).unwrap();
             assert_eq!(o.format, fmt);
+            // The hash is of the file's bytes, BOM and GB18030 encoding included.
+            assert_eq!(o.hash.sha256_hex(), sha, "{fmt}");
             assert_eq!(o.headers, ["姓名", "金额"]);
             let rows = all_rows(&mut o);
             assert_eq!(rows.len(), 2);
@@ -1533,6 +1600,8 @@ mod tests {
             .with_row_group_size(Some(3))
             .finish(&mut df)
             .unwrap();
+        let o = open_parquet_sliced(bytes.clone(), 5).ok().unwrap();
+        assert_eq!(o.hash.sha256_hex(), crate::load::sha256_hex(&bytes));
         // Slices of about 5 rows (two row groups of 3) against one slice for the file.
         let read = |slice_rows: usize| {
             let mut o = open_parquet_sliced(bytes.clone(), slice_rows).ok().unwrap();
