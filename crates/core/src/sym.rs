@@ -14,7 +14,6 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use crate::StrCol;
@@ -44,11 +43,15 @@ impl Sym {
 pub struct Interner {
     /// Text `i` is the handle `Sym(i)`'s.
     texts: StrCol,
-    /// Each text's handle with 32 bits of its hash: growing the table rehashes from
-    /// these bits, and a lookup compares them before reading the arena, so neither
-    /// touches the arena for texts that do not match (at 10M persons the arena is
-    /// gigabytes, and every read of it a cache and TLB miss).
-    table: HashTable<(u32, u32)>,
+    /// An open-addressing table (linear probing, at most 70% full, a power of two long):
+    /// each slot is 0 when empty, else a text's 32 hash bits above its handle plus one.
+    /// Growing rehashes from those bits, and a lookup compares them before reading the
+    /// arena, so neither touches the arena for texts that do not match (at 10M persons
+    /// the arena is gigabytes, and every read of it a cache and TLB miss). A slot is one
+    /// `u64`, so a block's slots can be loaded ahead of their use ([`Interner::intern_all`]).
+    slots: Vec<u64>,
+    /// `64 - log2(slots.len())`: a slot's index is the top bits of the widened hash.
+    shift: u32,
 }
 
 impl Default for Interner {
@@ -65,30 +68,72 @@ fn hash32(s: &str) -> u32 {
     (x ^ (x >> 32)) as u32
 }
 
-/// The table's hash of a text from its 32 bits: spread over the whole word, since
-/// hashbrown takes the bucket from the low bits and its filter from the top seven.
+/// The table's hash of a text from its 32 bits, spread over the whole word: the slot is
+/// taken from its top bits.
 fn widen(h: u32) -> u64 {
     u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
+
+/// Slots of a new interner's table.
+const FIRST_SLOTS: usize = 16;
 
 impl Interner {
     /// An interner holding only the empty text.
     pub fn new() -> Interner {
         let mut i = Interner {
             texts: StrCol::default(),
-            table: HashTable::new(),
+            slots: vec![0; FIRST_SLOTS],
+            shift: 64 - FIRST_SLOTS.trailing_zeros(),
         };
         i.intern("");
         i
     }
 
+    /// The first slot to probe for hash bits `h`.
+    #[inline]
+    fn home(&self, h: u32) -> usize {
+        (widen(h) >> self.shift) as usize
+    }
+
+    /// The handle of a text whose 32 hash bits are `h`, or the empty slot where it
+    /// would go.
+    #[inline]
+    fn probe(&self, s: &str, h: u32) -> Result<Sym, usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(h);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return Err(at);
+            }
+            if (slot >> 32) as u32 == h {
+                let i = (slot as u32).wrapping_sub(1);
+                if self.texts.get(i as usize) == s {
+                    return Ok(Sym(i));
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
     /// The handle of a text whose 32 hash bits are `h`, if it is interned.
     fn find(&self, s: &str, h: u32) -> Option<Sym> {
-        self.table
-            .find(widen(h), |&(i, hi)| {
-                hi == h && self.texts.get(i as usize) == s
-            })
-            .map(|&(i, _)| Sym(i))
+        self.probe(s, h).ok()
+    }
+
+    /// Doubles the table, placing every handle again by its stored hash bits.
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.slots = vec![0; old.len() * 2];
+        self.shift -= 1;
+        let mask = self.slots.len() - 1;
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            let mut at = self.home((slot >> 32) as u32);
+            while self.slots[at] != 0 {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = slot;
+        }
     }
 
     /// The handle of a text, adding the text when it is new.
@@ -98,14 +143,22 @@ impl Interner {
 
     /// [`Interner::intern`] of a text whose hash bits are `h`.
     fn intern_hashed(&mut self, s: &str, h: u32) -> Sym {
-        if let Some(sym) = self.find(s, h) {
-            return sym;
+        // At most 70% full after this text, whether or not it is new.
+        if (self.texts.len() + 1) * 10 > self.slots.len() * 7 {
+            self.grow();
         }
-        let Interner { texts, table } = self;
-        let i = u32::try_from(texts.len()).expect("more than 4 billion distinct texts in a run");
-        texts.push(s);
-        table.insert_unique(widen(h), (i, h), |&(_, hj)| widen(hj));
-        Sym(i)
+        match self.probe(s, h) {
+            Ok(sym) => sym,
+            Err(at) => {
+                let i = u32::try_from(self.texts.len())
+                    .ok()
+                    .filter(|&i| i < u32::MAX)
+                    .expect("more than 4 billion distinct texts in a run");
+                self.texts.push(s);
+                self.slots[at] = (u64::from(h) << 32) | u64::from(i + 1);
+                Sym(i)
+            }
+        }
     }
 
     /// Interns every text of `texts` in order, pushing each handle to `out`: the same
@@ -113,11 +166,11 @@ impl Interner {
     ///
     /// A large interner (a province's ids: a table and an arena of hundreds of
     /// megabytes) costs a cache miss or two per text, one after the other. Here texts go
-    /// in blocks: the table slots of a whole block are looked up first and the arena
-    /// texts they point to touched, all independent loads the processor overlaps; then
-    /// the block is interned as [`Interner::intern`] does, from the cache.
+    /// in blocks: the home slots of a whole block are loaded first, then the arena texts
+    /// of the slots whose hash bits match, all independent loads the processor overlaps;
+    /// then the block is interned as [`Interner::intern`] does, from the cache.
     pub fn intern_all<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>, out: &mut Vec<Sym>) {
-        const BLOCK: usize = 16;
+        const BLOCK: usize = 32;
         let mut block: [(&str, u32); BLOCK] = [("", 0); BLOCK];
         let mut n = 0;
         let mut texts = texts.into_iter();
@@ -130,23 +183,19 @@ impl Interner {
                     continue;
                 }
             }
-            // Warm: candidates by their hash bits only, then their texts' first bytes.
-            let mut candidates = [u32::MAX; BLOCK];
-            for (c, &(_, h)) in candidates.iter_mut().zip(&block[..n]) {
-                if let Some(&(i, _)) = self.table.find(widen(h), |&(_, hi)| hi == h) {
-                    *c = i;
-                }
+            // Grow first, so that the slots loaded are the ones probed.
+            while (self.texts.len() + n) * 10 > self.slots.len() * 7 {
+                self.grow();
+            }
+            let mut home = [0u64; BLOCK];
+            for (slot, &(_, h)) in home.iter_mut().zip(&block[..n]) {
+                *slot = self.slots[self.home(h)];
             }
             let mut touched = 0u8;
-            for &c in &candidates[..n] {
-                if c != u32::MAX {
-                    touched ^= self
-                        .texts
-                        .get(c as usize)
-                        .as_bytes()
-                        .first()
-                        .copied()
-                        .unwrap_or(0);
+            for (&slot, &(_, h)) in home.iter().zip(&block[..n]) {
+                if slot != 0 && (slot >> 32) as u32 == h {
+                    let i = (slot as u32).wrapping_sub(1) as usize;
+                    touched ^= self.texts.get(i).as_bytes().first().copied().unwrap_or(0);
                 }
             }
             std::hint::black_box(touched);
@@ -227,6 +276,22 @@ mod tests {
                 assert_eq!(all.get(*s), t);
             }
         }
+    }
+
+    #[test]
+    fn texts_of_the_same_hash_bits_keep_their_own_handles() {
+        // Every text here is given the same 32 hash bits: one probe run, through growth.
+        let mut i = Interner::new();
+        let syms: Vec<Sym> = (0..100)
+            .map(|k| i.intern_hashed(&format!("t{k}"), 7))
+            .collect();
+        for (k, s) in syms.iter().enumerate() {
+            assert_eq!(i.get(*s), format!("t{k}"));
+            assert_eq!(i.intern_hashed(&format!("t{k}"), 7), *s);
+            assert_eq!(i.find(&format!("t{k}"), 7), Some(*s));
+        }
+        assert_eq!(i.find("t100", 7), None);
+        assert_eq!(i.len(), 101);
     }
 
     #[test]

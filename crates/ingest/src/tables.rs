@@ -170,7 +170,7 @@ macro_rules! table {
                 rayon::join(
                     || {
                         let _ = &ids;
-                        $( for r in rows { $d.push(ids.intern(&r.$d)); } )*
+                        $( ids.intern_all(rows.iter().map(|r| r.$d.as_str()), $d); )*
                     },
                     || {
                         rayon::join(
@@ -237,9 +237,7 @@ macro_rules! table {
                         $(
                             let col = text_values(stringify!($d), df)?;
                             $d.reserve(n);
-                            for s in col.iter().map(|s| s.unwrap_or_default()) {
-                                $d.push(ids.intern(s));
-                            }
+                            ids.intern_all(col.iter().map(|s| s.unwrap_or_default()), $d);
                         )*
                         Ok(())
                     },
