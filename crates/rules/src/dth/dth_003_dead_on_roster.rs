@@ -28,7 +28,8 @@ impl Rule for Dth003 {
         let year = ctx.policy.year;
         let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::default();
         for (i, r) in ctx.ds.roster().iter().enumerate() {
-            let Some(person) = ctx.person_of(r.id()) else {
+            // By the id's symbol: no hashing of its text per roster row.
+            let Some(person) = ctx.person_of_sym(ctx.ds.roster.id[i]) else {
                 continue;
             };
             if ctx
