@@ -38,6 +38,10 @@ pub fn parse_datetime(raw: &str) -> Option<NaiveDateTime> {
     }
 }
 
+/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01: a day count
+/// since the Unix epoch (Arrow's `date32`, a [`crate::Stamp`]'s day) plus this is chrono's.
+pub const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
 /// China Standard Time, UTC+8, in seconds.
 pub const CST_OFFSET: i32 = 8 * 3600;
 

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
+use crate::date::EPOCH_DAYS_FROM_CE;
+
 /// A date-time to the second (China Standard Time, as every date-time of a run is), as
 /// the seconds since 1970-01-01 00:00:00: 8 bytes where chrono's `NaiveDateTime` takes
 /// 12, ordered and compared as one integer, and Arrow's `Timestamp` as it is.
@@ -14,9 +16,6 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 )]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Stamp(i64);
-
-/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
-const EPOCH_DAYS_FROM_CE: i64 = 719_163;
 
 impl Stamp {
     /// The date-time, to the second (a fraction of a second is dropped).
@@ -41,12 +40,15 @@ impl Stamp {
             .unwrap_or_default()
     }
 
+    /// The date, as chrono's day of the common era (`NaiveDate::num_days_from_ce`).
+    pub fn days_from_ce(self) -> i32 {
+        // Within chrono's calendar (about ±262,000 years) the day fits an `i32`.
+        self.0.div_euclid(86_400) as i32 + EPOCH_DAYS_FROM_CE
+    }
+
     /// The date.
     pub fn date(self) -> NaiveDate {
-        i32::try_from(self.0.div_euclid(86_400) + EPOCH_DAYS_FROM_CE)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .unwrap_or_default()
+        NaiveDate::from_num_days_from_ce_opt(self.days_from_ce()).unwrap_or_default()
     }
 }
 
@@ -85,6 +87,7 @@ impl std::fmt::Display for Stamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
@@ -105,6 +108,7 @@ mod tests {
             let st = Stamp::from(t);
             assert_eq!(st.naive(), t, "{s}");
             assert_eq!(st.date(), t.date(), "{s}");
+            assert_eq!(st.days_from_ce(), t.date().num_days_from_ce(), "{s}");
             assert_eq!(st.to_string(), t.to_string(), "{s}");
             assert_eq!(st, t);
             assert_eq!(Stamp::from_secs(st.secs()), Some(st));

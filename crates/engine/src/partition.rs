@@ -702,7 +702,6 @@ pub fn keys_of_file(
     sink: &mut (dyn FnMut(&[RowKeys], &[i32]) + Send),
     progress: Option<Progress<'_>>,
 ) -> Result<FileKeys, EngineError> {
-    use chrono::Datelike;
     let names: FxHashSet<&str> = job.names.iter().map(|t| t.as_str()).collect();
     let mut out = FileKeys::default();
     let mut hukou_row = 0u64;
@@ -715,10 +714,7 @@ pub fn keys_of_file(
                 return;
             }
             Chunk::Payments(rows) => {
-                days = rows
-                    .par_iter()
-                    .map(|r| r.paid_at.date().num_days_from_ce())
-                    .collect();
+                days = rows.par_iter().map(|r| r.paid_at.days_from_ce()).collect();
                 out.probe_payments.extend(
                     rows.iter()
                         .filter(|r| !r.id_valid && r.status.is_effective() && !r.name.is_empty())

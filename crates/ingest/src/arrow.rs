@@ -23,6 +23,7 @@
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use qianbiao_core::date::EPOCH_DAYS_FROM_CE;
 use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme, Stamp};
 
 use crate::tables::{Prov, Strings};
@@ -142,8 +143,6 @@ impl ArrowValue for Option<Fen> {
             .collect())
     }
 }
-
-const EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 fn days(d: NaiveDate) -> i32 {
     use chrono::Datelike;

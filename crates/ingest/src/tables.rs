@@ -4,11 +4,11 @@
 //! [`Sym`]s into the run's interners ([`Strings`]: ids in one, other text in the other),
 //! seldom-repeated text (txn ids, names, receipt numbers, accounts) in a per-column
 //! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, date-times as [`Stamp`]s
-//! (seconds in an `i64`), codes as small `Copy` enums, provenance as a [`ProvCol`] of [`Prov`]s. A table is read through [`Rows`],
-//! whose `get(i)` is a `Copy` view of row `i` whose accessors read one column each
-//! (`p.amount()`, `p.village()`). Readers produce owned rows (`PaymentRow`, ...) a chunk at a time;
-//! [`Table::push_rows`] stores them into the columns, so a source never exists as a
-//! `Vec` of owned rows.
+//! (seconds in an `i64`), codes as small `Copy` enums, provenance as a [`ProvCol`] of
+//! [`Prov`]s. A table is read through [`Rows`], whose `get(i)` is a `Copy` view of row `i`
+//! whose accessors read one column each (`p.amount()`, `p.village()`). Readers produce
+//! owned rows (`PaymentRow`, ...) a chunk at a time; [`Table::push_rows`] stores them into
+//! the columns, so a source never exists as a `Vec` of owned rows.
 //!
 //! Every table is declared once with `table!`: the owned row, the columns, the view,
 //! push, reserve, retain, comparison and the conversion back to an owned row all come
