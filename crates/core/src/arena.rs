@@ -74,6 +74,20 @@ impl StrCol {
         self.bytes.push_str(s);
         self.ends.push(self.bytes.len());
     }
+    /// Appends every text of `other`, in order: its arena copied as one block.
+    pub fn extend_from(&mut self, other: &StrCol) {
+        let base = self.bytes.len();
+        self.bytes.push_str(&other.bytes);
+        self.ends.reserve(other.len());
+        match &other.ends {
+            Ends::Narrow(v) => v.iter().for_each(|&e| self.ends.push(base + e as usize)),
+            Ends::Wide(v) => v.iter().for_each(|&e| self.ends.push(base + e as usize)),
+        }
+    }
+    /// Every text, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
     /// Text `i`.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
@@ -131,6 +145,26 @@ mod tests {
         assert_eq!(
             (0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(),
             ["", "abc", ""]
+        );
+    }
+
+    #[test]
+    fn extending_by_another_column_appends_its_texts_in_order() {
+        let mut a = StrCol::default();
+        a.push("甲");
+        a.push("");
+        let mut b = StrCol::default();
+        for t in ["bc", "", "丁戊"] {
+            b.push(t);
+        }
+        a.extend_from(&b);
+        a.extend_from(&StrCol::default());
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["甲", "", "bc", "", "丁戊"]);
+        let mut empty = StrCol::default();
+        empty.extend_from(&a);
+        assert_eq!(
+            empty.iter().collect::<Vec<_>>(),
+            a.iter().collect::<Vec<_>>()
         );
     }
 

@@ -219,6 +219,11 @@ impl Interner {
         self.texts.get(s.0 as usize)
     }
 
+    /// Every distinct text in the order of its handle (the empty text first).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.texts.iter()
+    }
+
     /// Number of distinct texts, the empty one included.
     pub fn len(&self) -> usize {
         self.texts.len()

@@ -17,6 +17,9 @@ use qianbiao_core::Fen;
 /// Rows normalised in parallel per chunk.
 const CHUNK: usize = 64 * 1024;
 
+/// Rows of a chunk parsed as one task, into one batch.
+const PIECE: usize = 4096;
+
 /// What happened to one input file.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileReport {
@@ -324,7 +327,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
             ($table:ident, $parse:expr) => {{
                 let mut t = std::mem::take(&mut ds.$table);
                 load_source(&mut ds, ctx, $parse, &mut |row| match row {
-                    Sink::Rows(r) => t.push_rows(r, &mut strings),
+                    Sink::Rows(r) => t.push_batches(r, &mut strings),
                     Sink::Reserve(n) => t.reserve(n),
                 })?;
                 ds.$table = t;
@@ -429,9 +432,11 @@ fn stream_source(
     let ctx = (s, files, opts.progress, year, base);
     macro_rules! into {
         ($variant:ident, $parse:expr) => {{
-            load_source(ds, ctx, $parse, &mut |row| {
-                if let Sink::Rows(r) = row {
-                    sink(Chunk::$variant(r))
+            load_source::<_, Vec<_>>(ds, ctx, $parse, &mut |row| {
+                if let Sink::Rows(pieces) = row {
+                    for rows in pieces {
+                        sink(Chunk::$variant(rows))
+                    }
                 }
             })?;
         }};
@@ -454,9 +459,9 @@ fn stream_source(
 }
 
 /// What a source's loader hands to its table.
-enum Sink<'r, T> {
-    /// The accepted rows of a chunk, in read order.
-    Rows(&'r [T]),
+enum Sink<'r, B> {
+    /// The accepted rows of a chunk, in read order, gathered piece by piece.
+    Rows(&'r [B]),
     /// Rows still to come in the file just opened, when known (Parquet, Excel).
     Reserve(usize),
 }
@@ -478,11 +483,19 @@ struct Covered {
     all: (Fen, u32),
 }
 
-fn load_source<T: Send>(
+/// What parsing one piece of a chunk gave: its accepted rows, gathered, and per raw row
+/// in order the reason it was rejected (none: accepted, or a totals row) and its money
+/// cell (for control totals, rejected rows too).
+struct Piece<B> {
+    rows: B,
+    outcomes: Vec<(Option<String>, Option<Fen>)>,
+}
+
+fn load_source<T: Send, B: crate::tables::Gather<T>>(
     ds: &mut Dataset,
     (source, files, progress, year, base): SourceCtx,
     parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
-    out: &mut (dyn FnMut(Sink<T>) + Send),
+    out: &mut (dyn FnMut(Sink<B>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
         .iter()
@@ -552,28 +565,41 @@ fn load_source<T: Send>(
                 .and_then(|cell| parse_amount(cell).ok())
         };
         // Each row's money cell is read with the row, on the parallel side: the control
-        // totals need it for rejected rows too.
-        let parse_chunk =
-            |chunk: &[RawRow], frame: &FrameRef| -> Vec<(Result<T, String>, Option<Fen>)> {
-                let frame_ref = frame.as_deref();
-                chunk
-                    .par_iter()
-                    .map(|raw| {
-                        let m = money_of(raw);
-                        if raw.kind == RowKind::Totals {
-                            return (Err(String::new()), m);
-                        }
-                        if let Some(p) = &raw.problem {
-                            return (Err(p.clone()), m);
-                        }
-                        let prov = Prov {
-                            file: file_idx,
-                            line: raw.line,
-                        };
-                        (parse_row(&cells_of(&colmap, frame_ref, raw, year), prov), m)
-                    })
-                    .collect()
-            };
+        // totals need it for rejected rows too. Accepted rows go straight into their
+        // piece's batch, so that no owned row crosses to the storing stage.
+        let parse_chunk = |chunk: &[RawRow], frame: &FrameRef| -> Vec<Piece<B>> {
+            let frame_ref = frame.as_deref();
+            chunk
+                .par_chunks(PIECE)
+                .map(|piece| {
+                    let mut rows = B::with_capacity(piece.len());
+                    let outcomes = piece
+                        .iter()
+                        .map(|raw| {
+                            let m = money_of(raw);
+                            if raw.kind == RowKind::Totals {
+                                return (None, m);
+                            }
+                            if let Some(p) = &raw.problem {
+                                return (Some(p.clone()), m);
+                            }
+                            let prov = Prov {
+                                file: file_idx,
+                                line: raw.line,
+                            };
+                            match parse_row(&cells_of(&colmap, frame_ref, raw, year), prov) {
+                                Ok(row) => {
+                                    rows.put(row);
+                                    (None, m)
+                                }
+                                Err(reason) => (Some(reason), m),
+                            }
+                        })
+                        .collect();
+                    Piece { rows, outcomes }
+                })
+                .collect()
+        };
         let mut covered = Covered::default();
         let mut blank = 0;
         // Rows of a parsed chunk go into the tables, the rejected rows and the control
@@ -582,79 +608,76 @@ fn load_source<T: Send>(
         let control_totals = &mut ds.control_totals;
         let linkable_deaths = &mut ds.linkable_deaths;
         let rejected = &mut ds.rejected;
-        let mut consume =
-            |chunk: Vec<RawRow>, parsed: Vec<(Result<T, String>, Option<Fen>)>, frame: FrameRef| {
-                let frame_ref = frame.as_deref();
-                let mut accepted = Vec::with_capacity(parsed.len());
-                for (raw, (res, money)) in chunk.iter().zip(parsed) {
-                    if raw.kind == RowKind::Totals {
-                        report.total_rows += 1;
-                        let label = totals_label(&raw.fields).unwrap_or_default();
-                        if let Some(stated) = money {
-                            let (sum, rows) = if label.starts_with("小计") {
-                                covered.since
-                            } else {
-                                covered.all
-                            };
-                            control_totals.push(ControlTotal {
+        let mut consume = |chunk: Vec<RawRow>, parsed: Vec<Piece<B>>, frame: FrameRef| {
+            let frame_ref = frame.as_deref();
+            let (batches, outcomes): (Vec<B>, Vec<_>) =
+                parsed.into_iter().map(|p| (p.rows, p.outcomes)).unzip();
+            for (raw, (res, money)) in chunk.iter().zip(outcomes.into_iter().flatten()) {
+                if raw.kind == RowKind::Totals {
+                    report.total_rows += 1;
+                    let label = totals_label(&raw.fields).unwrap_or_default();
+                    if let Some(stated) = money {
+                        let (sum, rows) = if label.starts_with("小计") {
+                            covered.since
+                        } else {
+                            covered.all
+                        };
+                        control_totals.push(ControlTotal {
+                            file: file_idx,
+                            line: raw.line,
+                            label: Text::from(label),
+                            stated,
+                            sum,
+                            rows,
+                        });
+                    }
+                    // Any totals row ends the range of the next 小计.
+                    covered.since = (Fen(0), 0);
+                    continue;
+                }
+                report.rows_read += 1;
+                if let Some(m) = money {
+                    for c in [&mut covered.since, &mut covered.all] {
+                        c.0 += m;
+                        c.1 += 1;
+                    }
+                }
+                match res {
+                    None => report.rows_accepted += 1,
+                    Some(reason) => {
+                        report.rows_rejected += 1;
+                        if source == SourceKind::Deaths {
+                            let prov = Prov {
                                 file: file_idx,
                                 line: raw.line,
-                                label: Text::from(label),
-                                stated,
-                                sum,
-                                rows,
-                            });
-                        }
-                        // Any totals row ends the range of the next 小计.
-                        covered.since = (Fen(0), 0);
-                        continue;
-                    }
-                    report.rows_read += 1;
-                    if let Some(m) = money {
-                        for c in [&mut covered.since, &mut covered.all] {
-                            c.0 += m;
-                            c.1 += 1;
-                        }
-                    }
-                    match res {
-                        Ok(row) => {
-                            report.rows_accepted += 1;
-                            accepted.push(row);
-                        }
-                        Err(reason) => {
-                            report.rows_rejected += 1;
-                            if source == SourceKind::Deaths {
-                                let prov = Prov {
-                                    file: file_idx,
-                                    line: raw.line,
-                                };
-                                if let Some(d) = parse::linkable_death(
-                                    &cells_of(&colmap, frame_ref, raw, year),
-                                    prov,
-                                ) {
-                                    linkable_deaths.push(d);
-                                }
+                            };
+                            if let Some(d) = parse::linkable_death(
+                                &cells_of(&colmap, frame_ref, raw, year),
+                                prov,
+                            ) {
+                                linkable_deaths.push(d);
                             }
-                            rejected.push(Rejected {
-                                source: source.name(),
-                                file: rel.clone(),
-                                line: raw.line,
-                                reason,
-                                raw: match frame_ref {
-                                    Some(f) => raw_line(&f.record(raw.frame_row as usize)),
-                                    None => raw_line(&raw.fields),
-                                },
-                            });
                         }
+                        rejected.push(Rejected {
+                            source: source.name(),
+                            file: rel.clone(),
+                            line: raw.line,
+                            reason,
+                            raw: match frame_ref {
+                                Some(f) => raw_line(&f.record(raw.frame_row as usize)),
+                                None => raw_line(&raw.fields),
+                            },
+                        });
                     }
                 }
-                out(Sink::Rows(&accepted));
-                if let Some(p) = progress {
-                    p(rel, report.rows_read);
-                }
-                // The rows go back to the reader, which refills their records.
-                chunk
-            };
+            }
+            out(Sink::Rows(&batches));
+            if let Some(p) = progress {
+                p(rel, report.rows_read);
+            }
+            // The rows go back to the reader, which refills their records.
+            chunk
+        };
         // The file's SHA-256 is taken beside its rows, of the bytes its reader keeps (no
         // copy); the reading pipeline leaves a core idle at times, and the hash fills it.
         let hash = opened.hash.clone();

@@ -6,9 +6,13 @@
 //! arena ([`StrCol`]), money as [`Fen`], dates as `NaiveDate`, date-times as [`Stamp`]s
 //! (seconds in an `i64`), codes as small `Copy` enums, provenance as a [`ProvCol`] of
 //! [`Prov`]s. A table is read through [`Rows`], whose `get(i)` is a `Copy` view of row `i`
-//! whose accessors read one column each (`p.amount()`, `p.village()`). Readers produce
-//! owned rows (`PaymentRow`, ...) a chunk at a time; [`Table::push_rows`] stores them into
-//! the columns, so a source never exists as a `Vec` of owned rows.
+//! whose accessors read one column each (`p.amount()`, `p.village()`). The parse stage
+//! (every core) puts each accepted row straight into a batch of columns
+//! ([`Table::Batch`]: arenas, values, and interned columns as handles into a batch's own
+//! small interner); the storing stage appends a chunk's batches to the table a column at
+//! a time ([`Table::push_batches`]), so no owned row crosses from one stage to the next
+//! and a source never exists as a `Vec` of owned rows. A streaming load hands owned
+//! rows on instead ([`Table::push_rows`] stores those, e.g. a partition's probes).
 //!
 //! Every table is declared once with `table!`: the owned row, the columns, the view,
 //! push, reserve, retain, comparison and the conversion back to an owned row all come
@@ -50,9 +54,16 @@ pub trait Table: Default + Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A piece of a chunk's rows as columns, gathered where the rows are parsed.
+    type Batch: Gather<Self::Row>;
     /// Appends rows, interning their text: the id column into `strings.ids`, the other
     /// interned columns into `strings.text`, and the arena and value columns, at once.
     fn push_rows(&mut self, rows: &[Self::Row], strings: &mut Strings);
+    /// Appends the rows of a chunk's batches, in order, as [`Table::push_rows`] would
+    /// append the same rows (the same symbols in the same order), but from columns: the
+    /// arena and value columns are copied a block at a time, and an interned column's
+    /// text is interned once per distinct text of a batch.
+    fn push_batches(&mut self, batches: &[Self::Batch], strings: &mut Strings);
     /// Row `i`.
     fn view<'a>(&'a self, i: usize, strings: &'a Strings) -> Self::View<'a>;
     /// Keeps the rows whose flag is true, in order.
@@ -60,6 +71,51 @@ pub trait Table: Default + Send + Sync {
     /// Makes room for `n` more rows, so that a large file is not stored by doubling and
     /// copying every column.
     fn reserve(&mut self, n: usize);
+}
+
+/// Gathers parsed rows: as a `Vec` of owned rows (a streaming load hands those on), or
+/// as a table's [`Table::Batch`] of columns.
+pub trait Gather<T>: Send {
+    /// Empty, with room for `n` rows.
+    fn with_capacity(n: usize) -> Self;
+    /// Appends a row.
+    fn put(&mut self, row: T);
+}
+
+impl<T: Send> Gather<T> for Vec<T> {
+    fn with_capacity(n: usize) -> Self {
+        Vec::with_capacity(n)
+    }
+    fn put(&mut self, row: T) {
+        self.push(row);
+    }
+}
+
+/// An interned column of a batch: each row's handle in the batch's own interner, which
+/// holds the column's distinct texts in the order first seen. Appending the batch interns
+/// those texts into the run's interner in that order, which gives the handles interning
+/// every row in order gives.
+#[derive(Debug, Clone, Default)]
+pub struct LocalSyms {
+    dict: Interner,
+    rows: Vec<Sym>,
+}
+
+impl LocalSyms {
+    fn with_capacity(n: usize) -> Self {
+        LocalSyms {
+            dict: Interner::new(),
+            rows: Vec::with_capacity(n),
+        }
+    }
+    fn push(&mut self, s: &str) {
+        self.rows.push(self.dict.intern(s));
+    }
+    /// Appends the rows' handles in `run` to `out`.
+    fn intern_into(&self, run: &mut Interner, out: &mut Vec<Sym>) {
+        let global: Vec<Sym> = self.dict.iter().map(|s| run.intern(s)).collect();
+        out.extend(self.rows.iter().map(|s| global[s.index()]));
+    }
 }
 
 /// The interners of a run: id numbers in one, every other interned text in the other,
@@ -114,7 +170,7 @@ impl<'a, T: Table> Rows<'a, T> {
 macro_rules! table {
     (
         $(#[$doc:meta])*
-        $Row:ident / $Table:ident / $View:ident {
+        $Row:ident / $Table:ident / $View:ident / $Batch:ident {
             ids { $( $(#[$ddoc:meta])* $d:ident, )* }
             text { $( $(#[$tdoc:meta])* $t:ident, )* }
             arena { $( $(#[$adoc:meta])* $a:ident, )* }
@@ -147,6 +203,42 @@ macro_rules! table {
 
         $(#[$doc])*
         ///
+        /// A piece of a chunk's accepted rows as columns, built where the rows are parsed
+        /// (on every core) so that storing them copies columns, not rows.
+        #[derive(Debug, Clone)]
+        pub struct $Batch {
+            $( $d: StrCol, )*
+            $( $t: LocalSyms, )*
+            $( $a: StrCol, )*
+            $( $v: Vec<$vt>, )*
+            prov: Vec<Prov>,
+        }
+
+        impl Gather<$Row> for $Batch {
+            fn with_capacity(n: usize) -> Self {
+                #[allow(unused_mut)]
+                let mut b = $Batch {
+                    $( $d: StrCol::default(), )*
+                    $( $t: LocalSyms::with_capacity(n), )*
+                    $( $a: StrCol::default(), )*
+                    $( $v: Vec::with_capacity(n), )*
+                    prov: Vec::with_capacity(n),
+                };
+                $( b.$d.reserve(n); )*
+                $( b.$a.reserve(n); )*
+                b
+            }
+            fn put(&mut self, r: $Row) {
+                $( self.$d.push(&r.$d); )*
+                $( self.$t.push(&r.$t); )*
+                $( self.$a.push(&r.$a); )*
+                $( self.$v.push(r.$v); )*
+                self.prov.push(r.prov);
+            }
+        }
+
+        $(#[$doc])*
+        ///
         /// One row of the columns: each accessor reads its own column only, so a rule
         /// touching three columns of a row reads three values, not the whole row.
         #[derive(Debug, Clone, Copy)]
@@ -158,6 +250,7 @@ macro_rules! table {
 
         impl Table for $Table {
             type Row = $Row;
+            type Batch = $Batch;
             type View<'a> = $View<'a>;
             fn len(&self) -> usize {
                 self.prov.len()
@@ -183,6 +276,33 @@ macro_rules! table {
                                     $( $a.push(&r.$a); )*
                                     $( $v.push(r.$v.clone()); )*
                                     prov.push(r.prov);
+                                }
+                            },
+                        )
+                    },
+                );
+            }
+            fn push_batches(&mut self, batches: &[$Batch], strings: &mut Strings) {
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
+                let Strings { text, ids } = strings;
+                // The same three groups at once as `push_rows`; each interned column
+                // batch by batch in order, as `push_rows` interns it row by row.
+                rayon::join(
+                    || {
+                        let _ = &ids;
+                        $( ids.intern_all(batches.iter().flat_map(|b| b.$d.iter()), $d); )*
+                    },
+                    || {
+                        rayon::join(
+                            || {
+                                let _ = &text;
+                                $( for b in batches { b.$t.intern_into(text, $t); } )*
+                            },
+                            || {
+                                for b in batches {
+                                    $( $a.extend_from(&b.$a); )*
+                                    $( $v.extend_from_slice(&b.$v); )*
+                                    prov.extend(&b.prov);
                                 }
                             },
                         )
@@ -402,6 +522,12 @@ impl ProvCol {
     pub fn reserve(&mut self, n: usize) {
         self.lines.reserve(n);
     }
+    /// Appends rows' provenance, in order.
+    pub fn extend(&mut self, provs: &[Prov]) {
+        for &p in provs {
+            self.push(p);
+        }
+    }
     /// Keeps the rows whose flag is true.
     pub fn retain(&mut self, keep: &[bool]) {
         let mut out = ProvCol::default();
@@ -422,7 +548,7 @@ fn retain_col<T>(col: &mut Vec<T>, keep: &[bool]) {
 
 table! {
 /// A row of 户籍.
-    HukouRow / Hukou / HukouView {
+    HukouRow / Hukou / HukouView / HukouBatch {
         ids {
             /// Canonical valid id.
             id,
@@ -456,7 +582,7 @@ table! {
 
 table! {
 /// A row of 死亡人员.
-    DeathRow / Deaths / DeathView {
+    DeathRow / Deaths / DeathView / DeathBatch {
         ids {
             /// Canonical valid id.
             id,
@@ -480,7 +606,7 @@ table! {
 
 table! {
 /// A row of 特殊群体.
-    EligibilityRow / Eligibility / EligibilityView {
+    EligibilityRow / Eligibility / EligibilityView / EligibilityBatch {
         ids {
             /// Canonical valid id.
             id,
@@ -515,7 +641,7 @@ impl EligibilityView<'_> {
 
 table! {
 /// A row of 参保登记.
-    RegistrationRow / Registrations / RegistrationView {
+    RegistrationRow / Registrations / RegistrationView / RegistrationBatch {
         ids {
             /// Canonical valid id.
             id,
@@ -543,7 +669,7 @@ table! {
 
 table! {
 /// A row of 缴费明细.
-    PaymentRow / Payments / Payment {
+    PaymentRow / Payments / Payment / PaymentBatch {
         ids {
             /// Canonical id if valid, else the normalised text.
             id,
@@ -599,7 +725,7 @@ impl Payment<'_> {
 
 table! {
 /// A row of 代办员收款登记.
-    ReceiptRow / Receipts / ReceiptView {
+    ReceiptRow / Receipts / ReceiptView / ReceiptBatch {
         ids {
             /// Canonical id if valid, else the normalised text.
             id,
@@ -635,7 +761,7 @@ table! {
 
 table! {
 /// A row of 解缴入库.
-    DepositRow / Deposits / DepositView {
+    DepositRow / Deposits / DepositView / DepositBatch {
         ids {
         }
         text {
@@ -661,7 +787,7 @@ table! {
 
 table! {
 /// A row of 征收清册.
-    RosterRow / Roster / RosterView {
+    RosterRow / Roster / RosterView / RosterBatch {
         ids {
             /// Canonical valid id.
             id,
@@ -730,6 +856,84 @@ impl PaymentRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn payment(k: u32) -> PaymentRow {
+        PaymentRow {
+            id: Text::from(format!("id{}", (k * 7) % 23)),
+            channel: Text::from(["POS", "", "微信"][k as usize % 3]),
+            collector_id: Text::from(format!("C{}", k % 5)),
+            village: Text::from(["甲村", "乙村"][k as usize % 2]),
+            deposit_id: Text::from(if k.is_multiple_of(4) {
+                String::new()
+            } else {
+                format!("D{}", k % 9)
+            }),
+            txn_id: Text::from(format!("T{k}")),
+            name: Text::from("王涛"),
+            receipt_no: Text::from(if k.is_multiple_of(3) {
+                String::new()
+            } else {
+                format!("R{k}")
+            }),
+            payer_account: Text::default(),
+            id_valid: k.is_multiple_of(2),
+            id_lost: k.is_multiple_of(11),
+            scheme: Scheme::ResidentPension,
+            period: 2020 + (k % 3) as i32,
+            amount: Fen(i64::from(k) * 100),
+            paid_at: Stamp::from_secs(1_600_000_000 + i64::from(k)).expect("in the calendar"),
+            payer_type: PayerType::Individual,
+            status: PaymentStatus::Success,
+            prov: Prov {
+                file: k / 40,
+                line: k + 2,
+            },
+        }
+    }
+
+    #[test]
+    fn batches_store_what_rows_store_with_the_same_symbols() {
+        let rows: Vec<PaymentRow> = (0..100).map(payment).collect();
+        for piece in [1, 7, 32, 100] {
+            // Interners already holding some texts, as after an earlier source.
+            let mut strings = Strings::default();
+            strings.text.intern("乙村");
+            strings.ids.intern("id5");
+            let (mut s1, mut s2) = (strings.clone(), strings);
+            let (mut by_rows, mut by_batches) = (Payments::default(), Payments::default());
+            // Two chunks, each handed over whole.
+            for chunk in rows.chunks(60) {
+                by_rows.push_rows(chunk, &mut s1);
+                let batches: Vec<PaymentBatch> = chunk
+                    .chunks(piece)
+                    .map(|p| {
+                        let mut b = PaymentBatch::with_capacity(p.len());
+                        p.iter().for_each(|r| b.put(r.clone()));
+                        b
+                    })
+                    .collect();
+                by_batches.push_batches(&batches, &mut s2);
+            }
+            assert_eq!(by_rows.id, by_batches.id, "pieces of {piece}");
+            assert_eq!(by_rows.channel, by_batches.channel);
+            assert_eq!(by_rows.collector_id, by_batches.collector_id);
+            assert_eq!(by_rows.village, by_batches.village);
+            assert_eq!(by_rows.deposit_id, by_batches.deposit_id);
+            assert_eq!(
+                s1.text.iter().collect::<Vec<_>>(),
+                s2.text.iter().collect::<Vec<_>>()
+            );
+            assert_eq!(
+                s1.ids.iter().collect::<Vec<_>>(),
+                s2.ids.iter().collect::<Vec<_>>()
+            );
+            let back: Vec<PaymentRow> = Rows::new(&by_batches, &s2)
+                .iter()
+                .map(|p| p.to_row())
+                .collect();
+            assert_eq!(back, rows);
+        }
+    }
 
     #[test]
     fn provenance_by_runs_gives_back_every_row_and_survives_retain() {
