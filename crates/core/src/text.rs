@@ -17,10 +17,7 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
     }
     // Next most: printable ASCII and CJK Unified Ideographs (names, villages), also
     // already NFKC; the only white space they can hold is the ASCII space.
-    if raw
-        .chars()
-        .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c))
-    {
+    if ascii_or_ideographs(raw.as_bytes()) {
         return Cow::Borrowed(raw.trim_ascii());
     }
     // Control characters (U+0000-U+001F, U+007F) never belong in a value: a NUL or an
@@ -39,6 +36,22 @@ pub fn norm_text(raw: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(trimmed.to_string())
     }
+}
+
+/// True when every character of a text's UTF-8 is printable ASCII or a CJK Unified
+/// Ideograph (U+4E00-U+9FFF), told from the bytes without decoding: an ideograph is
+/// three bytes led by E5-E9, or by E4 then B8-BF.
+fn ascii_or_ideographs(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            0x20..=0x7e => i += 1,
+            0xe5..=0xe9 => i += 3,
+            0xe4 if b.get(i + 1).is_some_and(|&n| n >= 0xb8) => i += 3,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// U+0000-U+001F and U+007F.
@@ -79,6 +92,27 @@ mod tests {
     }
 
     #[test]
+    fn ideographs_are_told_from_their_neighbours_by_bytes() {
+        for (c, inside) in [
+            ('\u{4DFF}', false),
+            ('\u{4E00}', true),
+            ('\u{4FFF}', true),
+            ('\u{5000}', true),
+            ('\u{9FFF}', true),
+            ('\u{A000}', false),
+            ('\u{3000}', false),
+            ('\u{7f}', false),
+            ('~', true),
+        ] {
+            assert_eq!(
+                ascii_or_ideographs(c.to_string().as_bytes()),
+                inside,
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
     fn full_width_and_spaces() {
         assert_eq!(norm_text("\u{3000}ＡＢ１２３ "), "AB123");
         assert_eq!(norm_name(" 王  涛\u{3000}"), "王涛");
@@ -96,6 +130,24 @@ mod tests {
             // The fast path agrees with full NFKC.
             let full: String = s.nfkc().collect();
             proptest::prop_assert_eq!(once.as_ref(), full.trim());
+        }
+
+        #[test]
+        fn the_byte_test_for_ideographs_agrees_with_the_characters(s in "\\PC{0,12}") {
+            let by_chars = s
+                .chars()
+                .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c));
+            proptest::prop_assert_eq!(ascii_or_ideographs(s.as_bytes()), by_chars);
+        }
+
+        #[test]
+        fn the_byte_test_holds_at_the_edges_of_the_block(
+            s in "[ -~\u{7f}\u{3000}\u{4DF0}-\u{4E10}\u{4FF0}-\u{5010}\u{9FF0}-\u{A010}é]{0,12}"
+        ) {
+            let by_chars = s
+                .chars()
+                .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c));
+            proptest::prop_assert_eq!(ascii_or_ideographs(s.as_bytes()), by_chars);
         }
 
         #[test]
