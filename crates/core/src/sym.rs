@@ -136,6 +136,15 @@ impl Interner {
         }
     }
 
+    /// Makes room for `n` more texts (of about 18 bytes), so that interning them does
+    /// not grow the table step by step, placing every handle again at each step.
+    pub fn reserve(&mut self, n: usize) {
+        while (self.texts.len() + n) * 10 > self.slots.len() * 7 {
+            self.grow();
+        }
+        self.texts.reserve(n);
+    }
+
     /// The handle of a text, adding the text when it is new.
     pub fn intern(&mut self, s: &str) -> Sym {
         self.intern_hashed(s, hash32(s))
@@ -297,6 +306,20 @@ mod tests {
         }
         assert_eq!(i.find("t100", 7), None);
         assert_eq!(i.len(), 101);
+    }
+
+    #[test]
+    fn reserving_room_changes_no_handle() {
+        let texts: Vec<String> = (0..5000).map(|k| format!("t{}", k % 3001)).collect();
+        let mut plain = Interner::new();
+        let mut roomy = Interner::new();
+        roomy.reserve(3001);
+        let slots = roomy.slots.len();
+        for t in &texts {
+            assert_eq!(plain.intern(t), roomy.intern(t));
+        }
+        assert_eq!(roomy.slots.len(), slots, "no growth after reserving");
+        assert_eq!(plain.len(), roomy.len());
     }
 
     #[test]

@@ -328,7 +328,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
                 let mut t = std::mem::take(&mut ds.$table);
                 load_source(&mut ds, ctx, $parse, &mut |row| match row {
                     Sink::Rows(r) => t.push_batches(r, &mut strings),
-                    Sink::Reserve(n) => t.reserve(n),
+                    Sink::Reserve(n) => {
+                        t.reserve(n);
+                        // The registry, read first, names about every person once: room
+                        // for its ids saves growing the id table step by step.
+                        if s == SourceKind::Hukou {
+                            strings.ids.reserve(n);
+                        }
+                    }
                 })?;
                 ds.$table = t;
             }};
