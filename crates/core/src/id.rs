@@ -1,6 +1,7 @@
 //! Resident identity numbers (公民身份号码, GB 11643-1999).
 
 use chrono::{Datelike, NaiveDate};
+use compact_str::CompactString;
 
 use crate::text::norm_text;
 
@@ -29,7 +30,9 @@ pub fn check_digit(body: &str) -> Option<char> {
 /// where a rule needs one (payments and receipts keep such rows).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdNumber {
-    text: String,
+    /// Inline up to 24 bytes: an id is parsed for every row of every source, with no
+    /// allocation.
+    text: CompactString,
     birth: Option<NaiveDate>,
 }
 
@@ -37,14 +40,14 @@ impl IdNumber {
     /// Normalises a raw cell: NFKC, trim, `x` to `X`, 15-digit legacy numbers converted to
     /// 18 digits (`19` inserted after the area code, check digit computed), then validated.
     pub fn parse(raw: &str) -> IdNumber {
-        let mut text = norm_text(raw).into_owned();
+        let mut text = CompactString::from(norm_text(raw).as_ref());
         if text.contains('x') {
-            text = text.replace('x', "X");
+            text = text.replace('x', "X").into();
         }
         if text.len() == 15 && text.bytes().all(|b| b.is_ascii_digit()) {
             let body = format!("{}19{}", &text[..6], &text[6..]);
             if let Some(c) = check_digit(&body) {
-                let converted = format!("{body}{c}");
+                let converted = CompactString::from(format!("{body}{c}"));
                 if let Some(birth) = birth_of(&converted) {
                     return IdNumber {
                         text: converted,
@@ -64,7 +67,7 @@ impl IdNumber {
     }
 
     /// Consumes the number, giving its canonical text.
-    pub fn into_string(self) -> String {
+    pub fn into_text(self) -> CompactString {
         self.text
     }
 

@@ -164,7 +164,7 @@ impl<'a> Cells<'a> {
         if !id.is_valid() {
             return Err(format!("`id_number`: invalid id number '{}'", id.as_str()));
         }
-        Ok(Text::from(id.into_string()))
+        Ok(id.into_text())
     }
 
     /// Any non-empty id, with its validity and whether it lost digits as a number
@@ -177,7 +177,7 @@ impl<'a> Cells<'a> {
         }
         let lost = self.id_lost(id.as_str());
         let valid = id.is_valid() && !lost;
-        Ok((Text::from(id.into_string()), valid, lost))
+        Ok((id.into_text(), valid, lost))
     }
 
     fn required<T>(
@@ -230,6 +230,14 @@ impl<'a> Cells<'a> {
     fn stored_amount(&self, col: Col) -> Option<Fen> {
         let (f, row) = self.frame?;
         f.fen(self.map.pos[col as usize]?, row)
+    }
+
+    /// A year stored as an integer (Parquet) that its text form gives as it is (1900 to
+    /// 2200); anything else goes the way of its text form.
+    fn stored_period(&self) -> Option<i32> {
+        let (f, row) = self.frame?;
+        let y = f.integer(self.map.pos[Col::Period as usize]?, row)?;
+        (1900..=2200).contains(&y).then_some(y as i32)
     }
 
     fn amount(&self, col: Col) -> Result<Fen, String> {
@@ -302,7 +310,7 @@ pub fn linkable_death(c: &Cells, prov: Prov) -> Option<LinkableDeath> {
     let death_date = c.date(Col::DeathDate).ok()?;
     let id_lost = c.id_lost(id.as_str());
     Some(LinkableDeath {
-        id: Text::from(id.into_string()),
+        id: id.into_text(),
         id_lost,
         name: c.name(),
         death_date,
@@ -365,7 +373,10 @@ pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
         id_lost,
         name: c.name(),
         scheme: c.scheme()?,
-        period: c.required(Col::Period, "year", parse_period)?,
+        period: match c.stored_period() {
+            Some(y) => y,
+            None => c.required(Col::Period, "year", parse_period)?,
+        },
         amount: c.amount(Col::Amount)?,
         paid_at: c.datetime(Col::PaidAt)?.into(),
         channel: c.text(Col::Channel),
@@ -387,7 +398,9 @@ pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
     let (id, id_valid, id_lost) = c.any_id()?;
     let scheme = c.scheme()?;
     // An optional value that cannot be parsed is kept as empty: here, the default year.
-    let period = parse_period(&c.raw(Col::Period)).unwrap_or(year);
+    let period = c
+        .stored_period()
+        .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(year));
     Ok(ReceiptRow {
         receipt_no,
         collector_id,

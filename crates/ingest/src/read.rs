@@ -314,6 +314,14 @@ impl Frame {
         }
     }
 
+    /// A cell of an integer column (a decimal of scale 0 too); None for anything else.
+    pub fn integer(&self, col: usize, row: usize) -> Option<i128> {
+        match self.cols.get(col)? {
+            FrameCol::Number { values, scale: 0 } => values[row],
+            _ => None,
+        }
+    }
+
     /// A cell of an integer or decimal column as fen, when it is an amount the text
     /// reading accepts as it is (not negative, at most 2 decimals, within range); None
     /// for anything else, which then goes the way of its text form.
@@ -1096,11 +1104,11 @@ fn integer_values(c: &Column) -> Option<Vec<Option<i128>>> {
 /// A number's text as polars writes an integer (scale 0) or a decimal of that scale:
 /// `-12`, `320.00`, `0.05`, `-1.5000`.
 fn number_text(m: i128, scale: u32) -> String {
+    if scale == 0 {
+        return m.to_string();
+    }
     let digits = m.unsigned_abs().to_string();
     let sign = if m < 0 { "-" } else { "" };
-    if scale == 0 {
-        return format!("{sign}{digits}");
-    }
     let scale = scale as usize;
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (int, frac) = padded.split_at(padded.len() - scale);

@@ -2011,6 +2011,90 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
     }
 }
 
+/// A period stored as an integer in Parquet is read as it is when it is a year the text
+/// form gives (1900-2200); every other value (out of range, negative, null) gives the row,
+/// reason and raw text its text form gives in a CSV file, in payments (required) and in
+/// receipts (empty or unreadable: the policy year).
+#[test]
+fn parquet_periods_read_as_stored_agree_with_their_text_form() {
+    let periods: [Option<i64>; 8] = [
+        Some(2022),
+        Some(1900),
+        Some(2200),
+        Some(1899),
+        Some(2201),
+        Some(-2022),
+        Some(22),
+        None,
+    ];
+    let n = periods.len();
+    let text = |p: &Option<i64>| p.map(|y| y.to_string()).unwrap_or_default();
+    let keys: Vec<String> = (0..n).map(|i| format!("K{i}")).collect();
+    let pay = parquet(vec![
+        Series::new("txn_id".into(), &keys),
+        Series::new("id_number".into(), vec![ID_A; n]),
+        Series::new("scheme".into(), vec!["居民医保"; n]),
+        Series::new("period".into(), periods.to_vec()),
+        Series::new("amount".into(), vec!["320"; n]),
+        Series::new("paid_at".into(), vec!["2021-11-05"; n]),
+    ]);
+    let rec = parquet(vec![
+        Series::new("receipt_no".into(), &keys),
+        Series::new("collector_id".into(), vec!["C01"; n]),
+        Series::new("id_number".into(), vec![ID_A; n]),
+        Series::new("scheme".into(), vec!["居民医保"; n]),
+        Series::new("period".into(), periods.to_vec()),
+        Series::new("amount".into(), vec!["320"; n]),
+        Series::new("collected_at".into(), vec!["2021-11-05"; n]),
+    ]);
+    let mut pay_csv = String::from(PAY_HEADER);
+    let mut rec_csv =
+        String::from("receipt_no,collector_id,id_number,scheme,period,amount,collected_at\n");
+    for (i, p) in periods.iter().enumerate() {
+        let p = text(p);
+        pay_csv.push_str(&format!("K{i},{ID_A},居民医保,{p},320,2021-11-05\n"));
+        rec_csv.push_str(&format!("K{i},C01,{ID_A},居民医保,{p},320,2021-11-05\n"));
+    }
+    let (a, b) = (Folder::new(), Folder::new());
+    for (f, ext, pay, rec) in [
+        (&a, "parquet", pay, rec),
+        (&b, "csv", pay_csv.into_bytes(), rec_csv.into_bytes()),
+    ] {
+        f.put("hukou.csv", HUKOU);
+        f.put(&format!("payments.{ext}"), pay);
+        f.put(&format!("receipts.{ext}"), rec);
+    }
+    let (pa, cs) = (
+        a.try_load_year(2023).unwrap(),
+        b.try_load_year(2023).unwrap(),
+    );
+    let payments = |ds: &Dataset| {
+        ds.payments()
+            .iter()
+            .map(|p| (p.prov().line, p.period()))
+            .collect::<Vec<_>>()
+    };
+    let receipts = |ds: &Dataset| {
+        ds.receipts()
+            .iter()
+            .map(|r| (r.prov().line, r.period()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(payments(&pa), [(2, 2022), (3, 1900), (4, 2200)]);
+    assert_eq!(payments(&pa), payments(&cs));
+    assert_eq!(rejected_rows(&pa), rejected_rows(&cs));
+    assert_eq!(rejected_rows(&pa).len(), 5);
+    assert_eq!(
+        receipts(&pa),
+        [2022, 1900, 2200, 2023, 2023, 2023, 2023, 2023]
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| (i as u32 + 2, y))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(receipts(&pa), receipts(&cs));
+}
+
 /// A value of a column's kind that every reader accepts.
 fn good_value(kind: qianbiao_ingest::source::Kind) -> &'static str {
     use qianbiao_ingest::source::{Codes, Kind};
