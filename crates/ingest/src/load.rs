@@ -550,8 +550,8 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
                 });
             }
         };
-        // Exact for Parquet and Excel; 0 for CSV before any row is read.
-        out(Sink::Reserve(opened.remaining_hint(0)));
+        // Exact for Parquet and Excel; a close bound for CSV.
+        out(Sink::Reserve(opened.remaining_hint()));
         let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
         let money = crate::source::money_column(source).and_then(|c| colmap.position(c));

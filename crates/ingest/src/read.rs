@@ -53,6 +53,12 @@ pub struct LineCounts {
 }
 
 impl LineCounts {
+    /// Lines of rows read so far, and of blank and totals rows: none for a file just
+    /// opened.
+    fn accounted_rows(&self) -> u64 {
+        self.blank + self.totals + self.rows
+    }
+
     /// The lines the categories account for.
     pub fn accounted(&self) -> u64 {
         self.header + self.preamble + self.blank + self.totals + self.rows
@@ -388,17 +394,19 @@ impl Opened {
         Opened::open(ext, bytes, &|_| true).map_err(OpenError::reason)
     }
 
-    /// Rows still to come, exact for Excel and Parquet, estimated for CSV from the bytes
-    /// read so far; used to size the output once instead of growing it by copies.
-    pub fn remaining_hint(&self, rows_so_far: usize) -> usize {
+    /// Rows still to come, exact for Excel and Parquet; for a CSV file just opened, its
+    /// physical lines below the header (a bound: every row is at least one line, and
+    /// blank, totals and multi-line rows are few), at most one per 32 bytes. Used to size
+    /// the tables once instead of growing them by copies.
+    pub fn remaining_hint(&self) -> usize {
         match &self.rows {
             Rows::Csv(c) => {
-                let total = c.text.len();
-                if c.pos == 0 || rows_so_far == 0 {
-                    return 0;
-                }
-                let per_row = c.pos as f64 / rows_so_far as f64;
-                ((total - c.pos) as f64 / per_row * 1.05) as usize
+                let lines = self.lines.total.saturating_sub(
+                    self.lines.header + self.lines.preamble + self.lines.accounted_rows(),
+                ) as usize;
+                // A file of mostly empty lines must not size tables for rows it does not
+                // hold: no more than a row per 32 bytes.
+                lines.min(c.text.len() / 32)
             }
             Rows::Grid { rows } => rows.len(),
             Rows::Frame {
@@ -1605,6 +1613,19 @@ mod tests {
             .unwrap();
         assert!(e.contains("byte 4") && e.contains("line 3"), "{e}");
         assert!(Opened::from_bytes("csv", Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_csv_file_just_opened_hints_its_lines_below_the_header() {
+        let row = "T0001,11010519491231002X,居民医保,2022,320.00,2021-11-05 08:00:00\n";
+        let text = format!("缴费明细表\ntxn_id,id_number\n{}", row.repeat(50));
+        let o = Opened::from_bytes("csv", text.into_bytes()).unwrap();
+        // The first line is taken as the header here: the title's line is the header.
+        assert_eq!(o.remaining_hint(), 51);
+        // Empty lines are no rows: at most one row per 32 bytes.
+        let text = format!("txn_id,id_number\n{}", "\n".repeat(10_000));
+        let o = Opened::from_bytes("csv", text.into_bytes()).unwrap();
+        assert_eq!(o.remaining_hint(), 10_017 / 32);
     }
 
     #[test]
