@@ -829,7 +829,10 @@ pub fn dedupe_payments(ds: &mut Dataset) {
         ds.reports[file as usize].duplicate_rows += 1;
     }
     ds.conflicts = conflicts;
-    ds.payments.retain(&keep);
+    // Most exports repeat no txn_id: then every column stays as it is.
+    if keep.contains(&false) {
+        ds.payments.retain(&keep);
+    }
 }
 
 /// The scan floor: read and decode every input file with polars' plain readers (CSV
