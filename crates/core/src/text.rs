@@ -63,7 +63,14 @@ fn is_control(c: char) -> bool {
 /// (`王  涛` is `王涛`).
 pub fn norm_name(raw: &str) -> Cow<'_, str> {
     let t = norm_text(raw);
-    if t.chars().any(char::is_whitespace) {
+    // Printable ASCII and ideographs (most names) hold no white space but the ASCII
+    // space: one byte search instead of decoding every character.
+    let spaced = if ascii_or_ideographs(t.as_bytes()) {
+        t.as_bytes().contains(&b' ')
+    } else {
+        t.chars().any(char::is_whitespace)
+    };
+    if spaced {
         let joined: String = t.chars().filter(|c| !c.is_whitespace()).collect();
         // Removing a space can leave a combining mark beside a letter (`C ̧` from `C¸`):
         // normalise again so a name normalises to one form.
@@ -148,6 +155,22 @@ mod tests {
                 .chars()
                 .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c));
             proptest::prop_assert_eq!(ascii_or_ideographs(s.as_bytes()), by_chars);
+        }
+
+        #[test]
+        fn names_lose_the_white_space_of_every_kind(
+            s in "[ -~\u{3000}\u{a0}\u{2028}\u{85}\u{4E00}-\u{4E10}\u{ff21}-\u{ff30}é\t]{0,16}"
+        ) {
+            // The definition, character by character.
+            let t = norm_text(&s);
+            let want = if t.chars().any(char::is_whitespace) {
+                let joined: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+                norm_text(&joined).into_owned()
+            } else {
+                t.into_owned()
+            };
+            let got = norm_name(&s);
+            proptest::prop_assert_eq!(got.as_ref(), want.as_str());
         }
 
         #[test]
