@@ -440,9 +440,12 @@ fn stream_source(
     macro_rules! into {
         ($variant:ident, $parse:expr) => {{
             load_source::<_, Vec<_>>(ds, ctx, $parse, &mut |row| {
+                // A chunk's rows at once, as one slice: a sink's work per call (a
+                // partitioned run's routing to its buckets) is not repeated per piece.
                 if let Sink::Rows(pieces) = row {
-                    for rows in pieces {
-                        sink(Chunk::$variant(rows))
+                    match pieces {
+                        [rows] => sink(Chunk::$variant(rows)),
+                        _ => sink(Chunk::$variant(&pieces.concat())),
                     }
                 }
             })?;
