@@ -140,16 +140,12 @@ mod tests {
         }
 
         #[test]
-        fn the_byte_test_for_ideographs_agrees_with_the_characters(s in "\\PC{0,12}") {
-            let by_chars = s
-                .chars()
-                .all(|c| (' '..='~').contains(&c) || ('\u{4E00}'..='\u{9FFF}').contains(&c));
-            proptest::prop_assert_eq!(ascii_or_ideographs(s.as_bytes()), by_chars);
-        }
-
-        #[test]
-        fn the_byte_test_holds_at_the_edges_of_the_block(
-            s in "[ -~\u{7f}\u{3000}\u{4DF0}-\u{4E10}\u{4FF0}-\u{5010}\u{9FF0}-\u{A010}é]{0,12}"
+        fn the_byte_test_for_ideographs_agrees_with_the_characters(
+            // Any text, and text at the edges of the block.
+            s in proptest::prop_oneof![
+                "\\PC{0,12}",
+                "[ -~\u{7f}\u{3000}\u{4DF0}-\u{4E10}\u{4FF0}-\u{5010}\u{9FF0}-\u{A010}é]{0,12}",
+            ]
         ) {
             let by_chars = s
                 .chars()
