@@ -557,6 +557,8 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
         out(Sink::Reserve(opened.remaining_hint()));
         let map = map_headers(source, &opened.headers);
         let colmap = ColMap::new(source, &map);
+        // A Parquet file's columns the source does not read are not decoded.
+        opened.project(&map.iter().flatten().copied().collect::<Vec<_>>());
         let money = crate::source::money_column(source).and_then(|c| colmap.position(c));
         let mut report = FileReport {
             source: source.name(),

@@ -191,6 +191,41 @@ struct ParquetSlices {
     metadata: polars::prelude::FileMetadataRef,
     slices: std::vec::IntoIter<(usize, usize)>,
     total: usize,
+    /// The columns decoded (sorted), when not all of them: the others are decoded only
+    /// for a slice that needs a whole row (a rejected row's raw text, a row whose
+    /// decoded cells are all empty).
+    projection: Option<Vec<usize>>,
+}
+
+/// A slice of a Parquet file whose frame holds only some columns: enough to decode the
+/// whole slice when a whole row is needed, once.
+struct WholeSlice {
+    bytes: SharedBytes,
+    metadata: polars::prelude::FileMetadataRef,
+    offset: usize,
+    rows: usize,
+    frame: std::sync::OnceLock<Option<Box<Frame>>>,
+}
+
+impl WholeSlice {
+    /// The slice with every column; None when a column the run does not use cannot be
+    /// decoded (the row is then read from the columns it uses).
+    fn frame(&self) -> Option<&Frame> {
+        self.frame
+            .get_or_init(|| {
+                guarded(|| {
+                    let mut reader = ParquetReader::new(Cursor::new(self.bytes.clone()));
+                    reader.set_metadata(self.metadata.clone());
+                    let df = reader
+                        .with_slice(Some((self.offset, self.rows)))
+                        .finish()
+                        .map_err(|e| OpenError::from(e.to_string()))?;
+                    Ok(Box::new(frame_of(&df)))
+                })
+                .ok()
+            })
+            .as_deref()
+    }
 }
 
 impl ParquetSlices {
@@ -201,13 +236,37 @@ impl ParquetSlices {
         let metadata = self.metadata.clone();
         Some(
             guarded(|| {
-                let mut reader = ParquetReader::new(Cursor::new(bytes));
-                reader.set_metadata(metadata);
+                let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
+                reader.set_metadata(metadata.clone());
                 let df = reader
+                    .with_projection(self.projection.clone())
                     .with_slice(Some((offset, rows)))
                     .finish()
                     .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-                Ok(frame_of(&df))
+                let frame = frame_of(&df);
+                Ok(match &self.projection {
+                    None => frame,
+                    Some(used) => {
+                        // Every column in its place; the ones not decoded are skipped.
+                        let width = self.metadata.schema().fields().len();
+                        let mut cols: Vec<FrameCol> =
+                            (0..width).map(|_| FrameCol::Skipped).collect();
+                        for (&i, c) in used.iter().zip(frame.cols) {
+                            cols[i] = c;
+                        }
+                        Frame {
+                            cols,
+                            len: df.height(),
+                            whole: Some(WholeSlice {
+                                bytes,
+                                metadata,
+                                offset,
+                                rows,
+                                frame: std::sync::OnceLock::new(),
+                            }),
+                        }
+                    }
+                })
             })
             .map(|f| (offset, f))
             .map_err(OpenError::reason),
@@ -218,6 +277,8 @@ impl ParquetSlices {
 /// A column of a Parquet file as the engine reads it: dates, date-times, integers and
 /// decimals in their own types (no trip through text), everything else as text.
 pub enum FrameCol {
+    /// A column the run does not use, not decoded.
+    Skipped,
     /// Text, or a type read as its text form (floats, booleans): one array, so that a
     /// cell is read by its index without looking for its chunk.
     Text(Utf8ViewArray),
@@ -256,19 +317,18 @@ pub enum FrameCol {
 /// A Parquet file's columns, read once; rows are indices into them.
 pub struct Frame {
     /// Columns in file order.
-    pub cols: Vec<FrameCol>,
+    cols: Vec<FrameCol>,
+    /// Rows.
+    len: usize,
+    /// When only the columns the run uses were decoded: the whole slice, decoded when a
+    /// whole row is needed.
+    whole: Option<WholeSlice>,
 }
 
 impl Frame {
     /// Rows of the frame.
     pub fn len(&self) -> usize {
-        match self.cols.first() {
-            Some(FrameCol::Text(a)) => a.len(),
-            Some(FrameCol::Number { values, .. }) => values.len(),
-            Some(FrameCol::Date { days, .. }) => days.len(),
-            Some(FrameCol::Datetime { at, .. }) => at.len(),
-            None => 0,
-        }
+        self.len
     }
 
     /// True when the frame has no row.
@@ -282,7 +342,7 @@ impl Frame {
     pub fn text(&self, col: usize, row: usize) -> std::borrow::Cow<'_, str> {
         use std::borrow::Cow;
         match self.cols.get(col) {
-            None => Cow::Borrowed(""),
+            None | Some(FrameCol::Skipped) => Cow::Borrowed(""),
             Some(FrameCol::Text(a)) => Cow::Borrowed(text_at(a, row)),
             Some(FrameCol::Number { values, scale }) => match values[row] {
                 Some(m) => Cow::Owned(number_text(m, *scale)),
@@ -314,7 +374,7 @@ impl Frame {
     /// for a text column or a null.
     pub fn datetime(&self, col: usize, row: usize) -> Option<NaiveDateTime> {
         match self.cols.get(col)? {
-            FrameCol::Text(_) | FrameCol::Number { .. } => None,
+            FrameCol::Skipped | FrameCol::Text(_) | FrameCol::Number { .. } => None,
             FrameCol::Date { days, .. } => days[row].and_then(|d| d.and_hms_opt(0, 0, 0)),
             FrameCol::Datetime { at, .. } => at[row],
         }
@@ -348,7 +408,8 @@ impl Frame {
     fn blank(&self, row: usize) -> bool {
         // A date that could not be read as one (a null, or out of every calendar) is as
         // blank as its text form.
-        self.cols.iter().enumerate().all(|(i, c)| match c {
+        let decoded_blank = self.cols.iter().enumerate().all(|(i, c)| match c {
+            FrameCol::Skipped => true,
             FrameCol::Text(a) => text_at(a, row).trim().is_empty(),
             FrameCol::Number { values, .. } => values[row].is_none(),
             FrameCol::Date { days, .. } => {
@@ -357,11 +418,22 @@ impl Frame {
             FrameCol::Datetime { at, .. } => {
                 at[row].is_none() && self.text(i, row).trim().is_empty()
             }
-        })
+        });
+        // Blank only when the columns not decoded are empty too.
+        if !decoded_blank {
+            return false;
+        }
+        match self.whole.as_ref().and_then(WholeSlice::frame) {
+            Some(whole) => whole.blank(row),
+            None => true,
+        }
     }
 
     /// Every cell of a row as text, for `rejected.csv`.
     pub fn record(&self, row: usize) -> csv::StringRecord {
+        if let Some(whole) = self.whole.as_ref().and_then(WholeSlice::frame) {
+            return whole.record(row);
+        }
         let mut fields = csv::StringRecord::with_capacity(128, self.cols.len());
         for c in 0..self.cols.len() {
             fields.push_field(&self.text(c, row));
@@ -412,6 +484,22 @@ impl Opened {
             Rows::Frame {
                 src, base, next, ..
             } => src.total - (base + next),
+        }
+    }
+
+    /// Decodes only the columns at `used` (indices into the header) of a Parquet file
+    /// not yet read: the others are decoded only for a slice that needs a whole row.
+    /// Nothing changes for other formats or when every column is used.
+    pub fn project(&mut self, used: &[usize]) {
+        if let Rows::Frame { src, .. } = &mut self.rows {
+            let mut used: Vec<usize> = used
+                .iter()
+                .copied()
+                .filter(|&i| i < self.headers.len())
+                .collect();
+            used.sort_unstable();
+            used.dedup();
+            src.projection = (used.len() < self.headers.len()).then_some(used);
         }
     }
 
@@ -1290,8 +1378,13 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
                 metadata,
                 slices: slices.into_iter(),
                 total,
+                projection: None,
             },
-            frame: std::sync::Arc::new(Frame { cols: Vec::new() }),
+            frame: std::sync::Arc::new(Frame {
+                cols: Vec::new(),
+                len: 0,
+                whole: None,
+            }),
             base: 0,
             next: 0,
             len: 0,
@@ -1359,7 +1452,11 @@ fn frame_of(df: &DataFrame) -> Frame {
             .unwrap_or_else(|| Utf8ViewArray::new_null(ArrowDataType::Utf8View, len));
         cols.push(FrameCol::Text(array));
     }
-    Frame { cols }
+    Frame {
+        cols,
+        len,
+        whole: None,
+    }
 }
 
 /// Re-creates a row's text for `rejected.csv`: cells joined by commas, quoted where needed.

@@ -1909,6 +1909,74 @@ fn parquet_dates_read_as_stored_agree_with_their_text_form() {
     assert_eq!(rejected(&pa).len(), 3);
 }
 
+/// A Parquet file's columns the source does not read are not decoded, yet a rejected
+/// row's raw text still holds every cell, and a row is blank only when its unused cells
+/// are empty too: the same rows, reasons, raw text and counts as the same file in CSV,
+/// with the unused columns before, between and after the used ones.
+#[test]
+fn parquet_columns_not_read_still_give_raw_text_and_blank_rows() {
+    let pq = parquet(vec![
+        Series::new("备注".into(), &["a", "", "", "", "x,y"]),
+        Series::new("txn_id".into(), &["T1", "", "", "T4", "T5"]),
+        Series::new("id_number".into(), &[ID_A, "", "", ID_A, ID_A]),
+        Series::new(
+            "经办人".into(),
+            &[Some("张"), Some("李"), None, None, Some("王")],
+        ),
+        Series::new(
+            "scheme".into(),
+            &["居民医保", "", "", "居民医保", "居民医保"],
+        ),
+        Series::new(
+            "period".into(),
+            &[Some(2022i64), None, None, Some(2022), Some(2022)],
+        ),
+        Series::new("amount".into(), &["320", "", "", "-1", "320"]),
+        Series::new(
+            "paid_at".into(),
+            &["2021-11-05", "", "", "2021-11-05", "2021-11-05"],
+        ),
+        Series::new("extra".into(), &[Some(1.5f64), None, None, Some(2.0), None]),
+    ]);
+    let csv = "备注,txn_id,id_number,经办人,scheme,period,amount,paid_at,extra\n\
+               a,T1,ID,张,居民医保,2022,320,2021-11-05,1.5\n\
+               ,,,李,,,,,\n\
+               ,,,,,,,,\n\
+               ,T4,ID,,居民医保,2022,-1,2021-11-05,2.0\n\
+               \"x,y\",T5,ID,王,居民医保,2022,320,2021-11-05,\n"
+        .replace("ID", ID_A);
+    let (a, b) = (Folder::new(), Folder::new());
+    a.put("hukou.csv", HUKOU);
+    b.put("hukou.csv", HUKOU);
+    a.put("payments.parquet", pq);
+    b.put("payments.csv", csv);
+    let (pa, cs) = (a.load(), b.load());
+    let rows = |ds: &Dataset| {
+        ds.payments()
+            .iter()
+            .map(|p| (p.prov().line, p.txn_id().to_string(), p.amount()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&pa), rows(&cs));
+    assert_eq!(rows(&pa).len(), 2);
+    assert_eq!(rejected_rows(&pa), rejected_rows(&cs));
+    // Line 3 is read (an unused cell is not empty) and rejected; line 4 is blank; line 5
+    // is rejected for its amount, its raw text with every cell.
+    let lines: Vec<u32> = rejected_rows(&pa).iter().map(|r| r.0).collect();
+    assert_eq!(lines, [3, 5]);
+    assert!(
+        rejected_rows(&pa)[1].2.ends_with(",2.0"),
+        "{:?}",
+        rejected_rows(&pa)
+    );
+    let (rp, rc) = (report(&pa, "payments.parquet"), report(&cs, "payments.csv"));
+    assert_eq!(
+        (rp.rows_read, rp.rows_rejected, rp.blank_rows),
+        (rc.rows_read, rc.rows_rejected, rc.blank_rows)
+    );
+    assert_eq!(rp.blank_rows, 1);
+}
+
 /// Line, reason and raw text of each rejected row.
 fn rejected_rows(ds: &Dataset) -> Vec<(u32, String, String)> {
     ds.rejected
