@@ -1945,12 +1945,7 @@ fn parquet_columns_not_read_still_give_raw_text_and_blank_rows() {
                ,T4,ID,,居民医保,2022,-1,2021-11-05,2.0\n\
                \"x,y\",T5,ID,王,居民医保,2022,320,2021-11-05,\n"
         .replace("ID", ID_A);
-    let (a, b) = (Folder::new(), Folder::new());
-    a.put("hukou.csv", HUKOU);
-    b.put("hukou.csv", HUKOU);
-    a.put("payments.parquet", pq);
-    b.put("payments.csv", csv);
-    let (pa, cs) = (a.load(), b.load());
+    let (pa, cs) = load_payments_both(pq, csv);
     let rows = |ds: &Dataset| {
         ds.payments()
             .iter()
@@ -1975,6 +1970,16 @@ fn parquet_columns_not_read_still_give_raw_text_and_blank_rows() {
         (rc.rows_read, rc.rows_rejected, rc.blank_rows)
     );
     assert_eq!(rp.blank_rows, 1);
+}
+
+/// The same payments as a Parquet file and as a CSV file, each loaded beside `HUKOU`.
+fn load_payments_both(parquet: Vec<u8>, csv: String) -> (Dataset, Dataset) {
+    let (a, b) = (Folder::new(), Folder::new());
+    a.put("hukou.csv", HUKOU);
+    b.put("hukou.csv", HUKOU);
+    a.put("payments.parquet", parquet);
+    b.put("payments.csv", csv);
+    (a.load(), b.load())
 }
 
 /// Line, reason and raw text of each rejected row.
@@ -2048,12 +2053,7 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
             };
             csv.push_str(&format!("T{i},{ID_A},居民医保,2022,{t},2021-11-05\n"));
         }
-        let (a, b) = (Folder::new(), Folder::new());
-        a.put("hukou.csv", HUKOU);
-        b.put("hukou.csv", HUKOU);
-        a.put("payments.parquet", pq);
-        b.put("payments.csv", csv);
-        let (pa, cs) = (a.load(), b.load());
+        let (pa, cs) = load_payments_both(pq, csv);
         let rows = |ds: &Dataset| {
             ds.payments()
                 .iter()
