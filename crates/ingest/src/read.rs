@@ -214,18 +214,31 @@ impl WholeSlice {
         self.frame
             .get_or_init(|| {
                 guarded(|| {
-                    let mut reader = ParquetReader::new(Cursor::new(self.bytes.clone()));
-                    reader.set_metadata(self.metadata.clone());
-                    let df = reader
-                        .with_slice(Some((self.offset, self.rows)))
-                        .finish()
-                        .map_err(|e| OpenError::from(e.to_string()))?;
+                    let df =
+                        read_slice(&self.bytes, &self.metadata, (self.offset, self.rows), None)
+                            .map_err(|e| OpenError::from(e.to_string()))?;
                     Ok(Box::new(frame_of(&df)))
                 })
                 .ok()
             })
             .as_deref()
     }
+}
+
+/// Rows `offset..offset + rows` of a Parquet file, the columns of `projection` (all when
+/// None).
+fn read_slice(
+    bytes: &SharedBytes,
+    metadata: &polars::prelude::FileMetadataRef,
+    (offset, rows): (usize, usize),
+    projection: Option<Vec<usize>>,
+) -> PolarsResult<DataFrame> {
+    let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
+    reader.set_metadata(metadata.clone());
+    reader
+        .with_projection(projection)
+        .with_slice(Some((offset, rows)))
+        .finish()
 }
 
 impl ParquetSlices {
@@ -236,12 +249,7 @@ impl ParquetSlices {
         let metadata = self.metadata.clone();
         Some(
             guarded(|| {
-                let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
-                reader.set_metadata(metadata.clone());
-                let df = reader
-                    .with_projection(self.projection.clone())
-                    .with_slice(Some((offset, rows)))
-                    .finish()
+                let df = read_slice(&bytes, &metadata, (offset, rows), self.projection.clone())
                     .map_err(|e| format!("not a readable Parquet file: {e}"))?;
                 let frame = frame_of(&df);
                 Ok(match &self.projection {
@@ -1312,12 +1320,8 @@ pub(crate) fn parquet_scan(bytes: Vec<u8>) -> Result<usize, String> {
     let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
     let metadata = reader.get_metadata().map_err(|e| e.to_string())?.clone();
     let mut rows = 0;
-    for (offset, len) in row_group_slices(&metadata, SLICE_ROWS) {
-        let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
-        reader.set_metadata(metadata.clone());
-        rows += reader
-            .with_slice(Some((offset, len)))
-            .finish()
+    for slice in row_group_slices(&metadata, SLICE_ROWS) {
+        rows += read_slice(&bytes, &metadata, slice, None)
             .map_err(|e| e.to_string())?
             .height();
     }
