@@ -56,13 +56,13 @@ pub trait Table: Default + Send + Sync {
     }
     /// A piece of a chunk's rows as columns, gathered where the rows are parsed.
     type Batch: Gather<Self::Row>;
-    /// Appends rows, interning their text: the id column into `strings.ids`, the other
-    /// interned columns into `strings.text`, and the arena and value columns, at once.
+    /// Appends owned rows (a streaming load's), as one batch: the id column interned into
+    /// `strings.ids`, the other interned columns into `strings.text`.
     fn push_rows(&mut self, rows: &[Self::Row], strings: &mut Strings);
-    /// Appends the rows of a chunk's batches, in order, as [`Table::push_rows`] would
-    /// append the same rows (the same symbols in the same order), but from columns: the
-    /// arena and value columns are copied a block at a time, and an interned column's
-    /// text is interned once per distinct text of a batch.
+    /// Appends the rows of a chunk's batches, in order: the arena and value columns are
+    /// copied a block at a time, and an interned column's text is interned once per
+    /// distinct text of a batch, column by column in order first seen (the symbols of
+    /// interning every row in order).
     fn push_batches(&mut self, batches: &[Self::Batch], strings: &mut Strings);
     /// Row `i`.
     fn view<'a>(&'a self, i: usize, strings: &'a Strings) -> Self::View<'a>;
@@ -256,37 +256,20 @@ macro_rules! table {
                 self.prov.len()
             }
             fn push_rows(&mut self, rows: &[$Row], strings: &mut Strings) {
-                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
-                let Strings { text, ids } = strings;
-                // Three column groups at once: ids, other interned text, and the arena
-                // and value columns (no interner).
-                rayon::join(
-                    || {
-                        let _ = &ids;
-                        $( ids.intern_all(rows.iter().map(|r| r.$d.as_str()), $d); )*
-                    },
-                    || {
-                        rayon::join(
-                            || {
-                                let _ = &text;
-                                $( for r in rows { $t.push(text.intern(&r.$t)); } )*
-                            },
-                            || {
-                                for r in rows {
-                                    $( $a.push(&r.$a); )*
-                                    $( $v.push(r.$v.clone()); )*
-                                    prov.push(r.prov);
-                                }
-                            },
-                        )
-                    },
-                );
+                // The rows as one batch: the columns and symbols of the parse stage's.
+                let mut b = $Batch::with_capacity(rows.len());
+                for r in rows {
+                    b.put(r.clone());
+                }
+                self.push_batches(std::slice::from_ref(&b), strings);
             }
             fn push_batches(&mut self, batches: &[$Batch], strings: &mut Strings) {
                 let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
                 let Strings { text, ids } = strings;
-                // The same three groups at once as `push_rows`; each interned column
-                // batch by batch in order, as `push_rows` interns it row by row.
+                // Three column groups at once: ids, other interned text, and the arena
+                // and value columns (no interner). Each interned column is interned
+                // batch by batch in order, which gives the symbols of interning it row
+                // by row.
                 rayon::join(
                     || {
                         let _ = &ids;
@@ -892,18 +875,30 @@ mod tests {
     }
 
     #[test]
-    fn batches_store_what_rows_store_with_the_same_symbols() {
+    fn batches_and_rows_store_the_symbols_of_interning_every_row_in_order() {
         let rows: Vec<PaymentRow> = (0..100).map(payment).collect();
         for piece in [1, 7, 32, 100] {
             // Interners already holding some texts, as after an earlier source.
             let mut strings = Strings::default();
             strings.text.intern("乙村");
             strings.ids.intern("id5");
-            let (mut s1, mut s2) = (strings.clone(), strings);
-            let (mut by_rows, mut by_batches) = (Payments::default(), Payments::default());
+            let (mut s1, mut s2, mut s3) = (strings.clone(), strings.clone(), strings);
+            let (mut by_batches, mut by_rows) = (Payments::default(), Payments::default());
+            // The definition: every row interned in order, column by column per chunk.
+            let mut want_ids = Vec::new();
+            let mut want_text: [Vec<Sym>; 4] = Default::default();
             // Two chunks, each handed over whole.
             for chunk in rows.chunks(60) {
-                by_rows.push_rows(chunk, &mut s1);
+                want_ids.extend(chunk.iter().map(|r| s1.ids.intern(&r.id)));
+                let text_cols: [fn(&PaymentRow) -> &str; 4] = [
+                    |r| &r.channel,
+                    |r| &r.collector_id,
+                    |r| &r.village,
+                    |r| &r.deposit_id,
+                ];
+                for (want, col) in want_text.iter_mut().zip(text_cols) {
+                    want.extend(chunk.iter().map(|r| s1.text.intern(col(r))));
+                }
                 let batches: Vec<PaymentBatch> = chunk
                     .chunks(piece)
                     .map(|p| {
@@ -913,20 +908,25 @@ mod tests {
                     })
                     .collect();
                 by_batches.push_batches(&batches, &mut s2);
+                by_rows.push_rows(chunk, &mut s3);
             }
-            assert_eq!(by_rows.id, by_batches.id, "pieces of {piece}");
-            assert_eq!(by_rows.channel, by_batches.channel);
-            assert_eq!(by_rows.collector_id, by_batches.collector_id);
+            assert_eq!(by_batches.id, want_ids, "pieces of {piece}");
+            assert_eq!(by_batches.channel, want_text[0]);
+            assert_eq!(by_batches.collector_id, want_text[1]);
+            assert_eq!(by_batches.village, want_text[2]);
+            assert_eq!(by_batches.deposit_id, want_text[3]);
+            for s in [&s2, &s3] {
+                assert_eq!(
+                    s1.text.iter().collect::<Vec<_>>(),
+                    s.text.iter().collect::<Vec<_>>()
+                );
+                assert_eq!(
+                    s1.ids.iter().collect::<Vec<_>>(),
+                    s.ids.iter().collect::<Vec<_>>()
+                );
+            }
+            assert_eq!(by_rows.id, by_batches.id);
             assert_eq!(by_rows.village, by_batches.village);
-            assert_eq!(by_rows.deposit_id, by_batches.deposit_id);
-            assert_eq!(
-                s1.text.iter().collect::<Vec<_>>(),
-                s2.text.iter().collect::<Vec<_>>()
-            );
-            assert_eq!(
-                s1.ids.iter().collect::<Vec<_>>(),
-                s2.ids.iter().collect::<Vec<_>>()
-            );
             let back: Vec<PaymentRow> = Rows::new(&by_batches, &s2)
                 .iter()
                 .map(|p| p.to_row())
