@@ -1033,9 +1033,9 @@ type Waiting<R> = Vec<Vec<R>>;
 /// Pass 2 on one input file: writes every accepted row to its bucket's file of its source.
 struct Split<'b> {
     buckets: &'b BucketMap,
-    dir: PathBuf,
-    /// The file's number in the run's file table: its parts are named by it.
-    file: usize,
+    /// Where the parts go: the spill folder's Parquet files, or a distributed engine's
+    /// shuffle.
+    sink: &'b mut dyn PartSink,
     /// Rows per frame: fewer with more buckets, so that what waits stays small.
     frame_rows: usize,
     hukou: Waiting<HukouRow>,
@@ -1048,8 +1048,75 @@ struct Split<'b> {
     roster: Waiting<qianbiao_ingest::RosterRow>,
     error: Option<String>,
     bytes_written: u64,
-    /// Files written so far, per bucket and source.
+    /// Parts written so far, per bucket and source.
     parts: Vec<[u32; SourceKind::ALL.len()]>,
+}
+
+/// One part of a bucket's rows of a source from one input file: the rows of input file
+/// `file` for bucket `bucket`, the `n`-th such part (a bucket's rows of a file, in read
+/// order, are its parts 0, 1, ... one after the other).
+pub struct Part {
+    /// The bucket.
+    pub bucket: usize,
+    /// The part's number among the file's parts of this bucket and source.
+    pub n: u32,
+    /// The rows, as [`ArrowRows::to_frame`] writes them.
+    pub frame: DataFrame,
+}
+
+/// Where the split of one input file puts its rows.
+pub trait PartSink: Send {
+    /// Takes the parts of source `s` of the file being split, and returns the bytes they
+    /// took; an error stops the split.
+    fn parts(&mut self, s: SourceKind, parts: Vec<Part>) -> Result<u64, String>;
+}
+
+/// The run on one machine's sink: each part a Parquet file of the spill folder,
+/// `b00003/payments/part-000012-000000.parquet`, encoded in parallel.
+struct FolderSink {
+    dir: PathBuf,
+    /// The file's number in the run's file table: its parts are named by it.
+    file: usize,
+}
+
+impl PartSink for FolderSink {
+    fn parts(&mut self, s: SourceKind, parts: Vec<Part>) -> Result<u64, String> {
+        let encoded: Vec<(usize, u32, Result<Vec<u8>, String>)> = parts
+            .into_par_iter()
+            .map(|mut p| {
+                let bytes = part_bytes(&mut p.frame).map_err(|e| e.to_string());
+                (p.bucket, p.n, bytes)
+            })
+            .collect();
+        let mut written = 0;
+        for (b, n, bytes) in encoded {
+            let folder = bucket_folder(&self.dir, b, s);
+            let path = folder.join(format!("part-{:06}-{n:06}.parquet", self.file));
+            let result = bytes.map_err(std::io::Error::other).and_then(|bytes| {
+                written += bytes.len() as u64;
+                if n == 0 {
+                    std::fs::create_dir_all(&folder)?;
+                }
+                std::fs::write(&path, &bytes)
+            });
+            result.map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(written)
+    }
+}
+
+/// The columns of a source's parts, as an empty frame (their schema).
+pub fn part_columns(s: SourceKind) -> polars::prelude::PolarsResult<DataFrame> {
+    match s {
+        SourceKind::Hukou => HukouRow::to_frame(&[]),
+        SourceKind::Deaths => qianbiao_ingest::DeathRow::to_frame(&[]),
+        SourceKind::Eligibility => qianbiao_ingest::EligibilityRow::to_frame(&[]),
+        SourceKind::Registrations => qianbiao_ingest::RegistrationRow::to_frame(&[]),
+        SourceKind::Payments => PaymentRow::to_frame(&[]),
+        SourceKind::Receipts => ReceiptRow::to_frame(&[]),
+        SourceKind::Deposits => qianbiao_ingest::DepositRow::to_frame(&[]),
+        SourceKind::Roster => qianbiao_ingest::RosterRow::to_frame(&[]),
+    }
 }
 
 /// Reads input file `i` of a run's file table, streaming its accepted rows into `sink`,
@@ -1131,7 +1198,23 @@ pub fn split_file(
     i: usize,
     progress: Option<Progress<'_>>,
 ) -> Result<FileSplit, EngineError> {
-    let mut split = Split::new(map, job.buckets, job.spill.clone(), i);
+    let mut sink = FolderSink {
+        dir: job.spill.clone(),
+        file: i,
+    };
+    split_file_with(job, map, i, progress, &mut sink)
+}
+
+/// Splits file `i` of a job into its buckets' parts, handed to `sink` (a distributed
+/// engine's shuffle, say) source by source as they fill.
+pub fn split_file_with(
+    job: &SplitJob,
+    map: &BucketMap,
+    i: usize,
+    progress: Option<Progress<'_>>,
+    sink: &mut dyn PartSink,
+) -> Result<FileSplit, EngineError> {
+    let mut split = Split::new(map, job.buckets, sink);
     let mut ds = read_input(&job.files, i, job.year, "[split]", progress, &mut |c| {
         split.take(c)
     })?;
@@ -1153,15 +1236,15 @@ pub fn split_file(
     })
 }
 
-/// Appends a chunk's rows to their buckets' waiting rows, and returns the Parquet files of
-/// the buckets that are full (every row at `finish`), encoded in parallel.
+/// Appends a chunk's rows to their buckets' waiting rows, and returns the frames of the
+/// buckets that are full (every row at `finish`), made in parallel.
 fn route<R: ArrowRows + Clone + Send + Sync>(
     waiting: &mut Waiting<R>,
     rows: &[R],
     of: &[u16],
     frame_rows: usize,
     finish: bool,
-) -> Vec<(usize, Result<Vec<u8>, String>)> {
+) -> Vec<(usize, Result<DataFrame, String>)> {
     for (r, &b) in rows.iter().zip(of) {
         waiting[b as usize].push(r.clone());
     }
@@ -1178,12 +1261,7 @@ fn route<R: ArrowRows + Clone + Send + Sync>(
         .map(|(b, w)| (b, std::mem::take(w)))
         .collect();
     full.into_par_iter()
-        .map(|(b, rows)| {
-            let bytes = R::to_frame(&rows)
-                .and_then(|mut df| part_bytes(&mut df))
-                .map_err(|e| e.to_string());
-            (b, bytes)
-        })
+        .map(|(b, rows)| (b, R::to_frame(&rows).map_err(|e| e.to_string())))
         .collect()
 }
 
@@ -1229,14 +1307,13 @@ fn bucket_dir(dir: &Path, b: usize) -> PathBuf {
 }
 
 impl Split<'_> {
-    fn new(buckets: &BucketMap, k: usize, dir: PathBuf, file: usize) -> Split<'_> {
+    fn new<'b>(buckets: &'b BucketMap, k: usize, sink: &'b mut dyn PartSink) -> Split<'b> {
         fn w<R>(k: usize) -> Waiting<R> {
             (0..k).map(|_| Vec::new()).collect()
         }
         Split {
             buckets,
-            dir,
-            file,
+            sink,
             frame_rows: (160_000 / k).clamp(2048, 32_768),
             hukou: w(k),
             deaths: w(k),
@@ -1304,27 +1381,34 @@ impl Split<'_> {
         self.write(s, frames);
     }
 
-    /// Writes full buckets' files into their folders.
-    fn write(&mut self, s: SourceKind, files: Vec<(usize, Result<Vec<u8>, String>)>) {
+    /// Hands full buckets' frames to the sink.
+    fn write(&mut self, s: SourceKind, frames: Vec<(usize, Result<DataFrame, String>)>) {
+        if frames.is_empty() || self.error.is_some() {
+            return;
+        }
         let si = SourceKind::ALL
             .iter()
             .position(|x| *x == s)
             .expect("a source of the list");
-        for (b, bytes) in files {
-            let folder = bucket_folder(&self.dir, b, s);
+        let mut parts = Vec::with_capacity(frames.len());
+        for (b, frame) in frames {
             let n = self.parts[b][si];
             self.parts[b][si] += 1;
-            let path = folder.join(format!("part-{:06}-{n:06}.parquet", self.file));
-            let result = bytes.map_err(std::io::Error::other).and_then(|bytes| {
-                self.bytes_written += bytes.len() as u64;
-                if n == 0 {
-                    std::fs::create_dir_all(&folder)?;
+            match frame {
+                Ok(frame) => parts.push(Part {
+                    bucket: b,
+                    n,
+                    frame,
+                }),
+                Err(e) => {
+                    self.error = Some(format!("{} rows of bucket {b}: {e}", s.name()));
+                    return;
                 }
-                std::fs::write(&path, &bytes)
-            });
-            if let Err(e) = result {
-                self.error = Some(format!("{}: {e}", path.display()));
             }
+        }
+        match self.sink.parts(s, parts) {
+            Ok(bytes) => self.bytes_written += bytes,
+            Err(e) => self.error = Some(e),
         }
     }
 
@@ -1514,6 +1598,71 @@ mod decided_pairs {
     }
 }
 
+/// What the checks of every bucket need that is known before the split: with the split's
+/// results of every file it makes the [`BucketJob`] ([`ChecksPlan::job`]), on the driver
+/// or on a worker.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ChecksPlan {
+    /// The spill folder.
+    pub spill: PathBuf,
+    /// Rows per bucket (the number of buckets is its length).
+    pub loads: Vec<u64>,
+    /// The policy of the run.
+    pub policy: qianbiao_core::Policy,
+    /// The run's as_of.
+    pub as_of: NaiveDate,
+    /// What the files were before the split (the sources present).
+    meta: JobMeta,
+    /// Identity linkage decided over the whole input, by the rows' places in the split's
+    /// file table.
+    #[serde(with = "decided_pairs")]
+    decided: std::sync::Arc<DecidedLinks>,
+    /// The bucket of each linked deaths row: its person's.
+    death_buckets: Vec<(qianbiao_ingest::Prov, u16)>,
+}
+
+impl ChecksPlan {
+    /// The number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.loads.len()
+    }
+
+    /// The job of the bucket stage, from the split results of the run's files in file
+    /// order (`rels`: their paths in the data folder).
+    pub fn job<'a>(
+        &self,
+        rels: impl IntoIterator<Item = &'a str>,
+        splits: impl IntoIterator<Item = &'a FileSplit>,
+    ) -> BucketJob {
+        let k = self.buckets();
+        let mut meta = self.meta.clone();
+        let mut linkable: Vec<Vec<LinkableDeath>> = vec![Vec::new(); k];
+        for (rel, s) in rels.into_iter().zip(splits) {
+            meta.files.push(rel.to_string());
+            meta.reports.push(s.report.clone());
+            meta.control_totals.extend(s.control_totals.iter().cloned());
+            // A linked deaths row goes to its person's bucket; the others to bucket 0.
+            for d in &s.linkable_deaths {
+                let b = self
+                    .death_buckets
+                    .binary_search_by_key(&d.prov, |(p, _)| *p)
+                    .map(|i| self.death_buckets[i].1)
+                    .unwrap_or(0);
+                linkable[(b as usize).min(k.saturating_sub(1))].push(d.clone());
+            }
+        }
+        BucketJob {
+            spill: self.spill.clone(),
+            loads: self.loads.clone(),
+            policy: self.policy.clone(),
+            as_of: self.as_of,
+            meta,
+            linkable,
+            decided: self.decided.clone(),
+        }
+    }
+}
+
 impl BucketJob {
     /// The number of buckets.
     pub fn buckets(&self) -> usize {
@@ -1550,6 +1699,33 @@ pub trait BucketRunner: Sync {
         job: &BucketJob,
         progress: Option<Progress<'_>>,
     ) -> Result<Vec<BucketResult>, EngineError>;
+
+    /// The split of every file of `job`, then the bucket stage of every bucket: the
+    /// files' results in file order, the buckets' in bucket order, and the milliseconds
+    /// the split took. By default [`BucketRunner::split`], then [`BucketRunner::run`] on
+    /// the job `plan` makes of the splits; the map is dropped in between.
+    fn split_and_check(
+        &self,
+        job: &SplitJob,
+        map: BucketMap,
+        plan: &ChecksPlan,
+        progress: Option<Progress<'_>>,
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
+        let t = Instant::now();
+        let splits = self.split(job, &map, progress)?;
+        drop(map);
+        let split_ms = ms(t);
+        if splits.len() != job.files.len() {
+            return Err(EngineError::Config(format!(
+                "internal error: {} split results for {} files",
+                splits.len(),
+                job.files.len()
+            )));
+        }
+        let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
+        let results = self.run(&bucket_job, progress)?;
+        Ok((splits, results, split_ms))
+    }
 }
 
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
@@ -1770,40 +1946,11 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let buckets = std::mem::take(&mut pass1.comps).into_buckets(k);
     drop(pass1);
 
-    // Pass 2: the bucket files.
-    let t2 = Instant::now();
-    let split_job = SplitJob {
-        spill: dir.clone(),
-        files,
-        year: policy.year,
-        buckets: k,
-    };
-    let splits = runner.split(&split_job, &buckets.map, progress)?;
-    if splits.len() != split_job.files.len() {
-        return Err(EngineError::Config(format!(
-            "internal error: {} split results for {} files",
-            splits.len(),
-            split_job.files.len()
-        )));
-    }
-    // The file table, reports, rejected rows, control totals and linkable deaths of the
-    // files in file order: what a run in memory keeps.
-    let mut spill_bytes = 0;
-    for (f, s) in split_job.files.iter().zip(splits) {
-        meta.files.push(f.rel.clone());
-        meta.reports.push(s.report);
-        meta.rejected.extend(s.rejected);
-        meta.control_totals.extend(s.control_totals);
-        meta.linkable_deaths.extend(s.linkable_deaths);
-        spill_bytes += s.bytes;
-    }
-    drop(split_job);
-    // The decisions by the rows' places in this pass's file table.
-    let file_index: rustc_hash::FxHashMap<&str, u32> = meta
-        .files
+    // The decisions by the rows' places in the split's file table (the files in order).
+    let file_index: rustc_hash::FxHashMap<&str, u32> = files
         .iter()
         .enumerate()
-        .map(|(i, f)| (f.as_str(), i as u32))
+        .map(|(i, f)| (f.rel.as_str(), i as u32))
         .collect();
     let mut decided = DecidedLinks::new();
     for (row, file, d) in decisions {
@@ -1818,40 +1965,67 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         };
         decided.insert(row, d);
     }
-    // A linked deaths row goes to its person's bucket (DTH-005 needs their payments);
-    // the others to bucket 0.
-    let mut linkable: Vec<Vec<LinkableDeath>> = vec![Vec::new(); k];
-    for d in std::mem::take(&mut meta.linkable_deaths) {
-        let b = decided
-            .get(&LinkedRow::Death(d.prov))
-            .and_then(|(_, id)| buckets.of(key(PERSON, id)))
-            .unwrap_or(0);
-        linkable[b as usize].push(d);
-    }
-    let loads = buckets.loads.clone();
-    let components = (buckets.components, buckets.largest);
-    drop(buckets);
-    let split_ms = ms(t2);
-
-    // Pass 3: the buckets, here one at a time, or on a cluster's workers.
-    let job = BucketJob {
+    drop(file_index);
+    // A linked deaths row goes to its person's bucket (DTH-005 needs their payments).
+    let mut death_buckets: Vec<(qianbiao_ingest::Prov, u16)> = decided
+        .iter()
+        .filter_map(|(row, (_, id))| match row {
+            LinkedRow::Death(p) => buckets.of(key(PERSON, id)).map(|b| (*p, b)),
+            _ => None,
+        })
+        .collect();
+    death_buckets.sort_unstable();
+    let Buckets {
+        map,
+        loads,
+        components,
+        largest,
+    } = buckets;
+    let components = (components, largest);
+    let plan = ChecksPlan {
         spill: dir.clone(),
         loads: loads.clone(),
         policy: policy.clone(),
         as_of,
         meta: JobMeta::of(&meta),
-        linkable,
         decided: std::sync::Arc::new(decided),
+        death_buckets,
     };
-    let results = runner.run(&job, progress)?;
-    if results.len() != job.buckets() {
+
+    // Pass 2 and 3: the split into the buckets, then the buckets, here one at a time, or
+    // on a cluster's workers.
+    let split_job = SplitJob {
+        spill: dir.clone(),
+        files,
+        year: policy.year,
+        buckets: k,
+    };
+    let (splits, results, split_ms) = runner.split_and_check(&split_job, map, &plan, progress)?;
+    if splits.len() != split_job.files.len() {
+        return Err(EngineError::Config(format!(
+            "internal error: {} split results for {} files",
+            splits.len(),
+            split_job.files.len()
+        )));
+    }
+    // The file table, reports, rejected rows and control totals of the files in file
+    // order: what a run in memory keeps.
+    let mut spill_bytes = 0;
+    for (f, s) in split_job.files.iter().zip(splits) {
+        meta.files.push(f.rel.clone());
+        meta.reports.push(s.report);
+        meta.rejected.extend(s.rejected);
+        meta.control_totals.extend(s.control_totals);
+        spill_bytes += s.bytes;
+    }
+    drop(split_job);
+    if results.len() != plan.buckets() {
         return Err(EngineError::Config(format!(
             "internal error: {} bucket results for {} buckets",
             results.len(),
-            job.buckets()
+            plan.buckets()
         )));
     }
-    drop(job);
     let mut findings: Vec<Finding> = Vec::new();
     let mut status: Vec<RuleStatus> = Vec::new();
     let mut collectors = Vec::new();
