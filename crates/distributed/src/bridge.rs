@@ -1,5 +1,6 @@
 //! arrow-rs record batches (DataFusion's) as polars frames (qianbiao's tables read them),
-//! through the Arrow C Data Interface: the buffers are shared, not copied.
+//! and polars frames (the split's parts) as arrow-rs arrays for Ballista's shuffle, through
+//! the Arrow C Data Interface: the buffers are shared, not copied.
 //!
 //! The only unsafe code of the workspace. Both libraries implement the C Data Interface:
 //! arrow-rs exports an array as a pair of `#[repr(C)]` structs (`FFI_ArrowArray`,
@@ -9,9 +10,10 @@
 //! runs exactly once: when polars drops the imported array (or the schema).
 #![allow(unsafe_code)]
 
-use arrow::array::{Array, RecordBatch};
-use arrow::ffi::{to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
-use polars::prelude::{Column, DataFrame, PolarsResult, Series};
+use arrow::array::{make_array, Array, ArrayRef, RecordBatch};
+use arrow::datatypes::Field;
+use arrow::ffi::{from_ffi, to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
+use polars::prelude::{Column, CompatLevel, DataFrame, PolarsResult, Series};
 
 /// Moves an arrow-rs array across the C Data Interface into a polars series.
 fn series(name: &str, array: &dyn Array) -> Result<Series, String> {
@@ -45,6 +47,51 @@ pub fn frame(batch: &RecordBatch) -> Result<DataFrame, String> {
         .collect::<Result<_, _>>()?;
     let frame: PolarsResult<DataFrame> = DataFrame::new(batch.num_rows(), columns);
     frame.map_err(|e| e.to_string())
+}
+
+/// A polars field's Arrow type as an arrow-rs field (nullable), through the interface.
+fn arrow_field(name: &str, dtype: &polars::prelude::DataType) -> Result<Field, String> {
+    let field = dtype.to_arrow_field(name.into(), CompatLevel::newest());
+    let exported = polars_arrow::ffi::export_field_to_c(&field);
+    // SAFETY: the same `#[repr(C)]` struct of the interface on both sides (see above);
+    // moved, so it is released once, by arrow-rs.
+    let schema: FFI_ArrowSchema =
+        unsafe { std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(exported) };
+    let f = Field::try_from(&schema).map_err(|e| e.to_string())?;
+    Ok(f.with_nullable(true))
+}
+
+/// The arrow-rs fields of a frame's columns, all nullable.
+pub fn fields(df: &DataFrame) -> Result<Vec<Field>, String> {
+    df.columns()
+        .iter()
+        .map(|c| arrow_field(c.name(), c.dtype()))
+        .collect()
+}
+
+/// Moves a polars column across the C Data Interface into an arrow-rs array (one chunk:
+/// the column is rechunked first when it has several).
+fn array(c: &Column) -> Result<ArrayRef, String> {
+    let series = c.as_materialized_series().rechunk();
+    let exported = series.to_arrow(0, CompatLevel::newest());
+    let field =
+        polars_arrow::datatypes::Field::new(c.name().clone(), exported.dtype().clone(), true);
+    let schema = polars_arrow::ffi::export_field_to_c(&field);
+    let c_array = polars_arrow::ffi::export_array_to_c(exported);
+    // SAFETY: as in `series`, the other way: polars-arrow exported both structs from a
+    // valid array, and they are moved, so arrow-rs releases them once.
+    let schema: FFI_ArrowSchema =
+        unsafe { std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(schema) };
+    let c_array: FFI_ArrowArray =
+        unsafe { std::mem::transmute::<polars_arrow::ffi::ArrowArray, FFI_ArrowArray>(c_array) };
+    // SAFETY: exported just above, following the interface.
+    let data = unsafe { from_ffi(c_array, &schema) }.map_err(|e| e.to_string())?;
+    Ok(make_array(data))
+}
+
+/// A polars frame's columns as arrow-rs arrays, in order.
+pub fn arrays(df: &DataFrame) -> Result<Vec<ArrayRef>, String> {
+    df.columns().iter().map(array).collect()
 }
 
 #[cfg(test)]
@@ -135,6 +182,57 @@ mod tests {
         let ca = df.column("amount").unwrap().i64().unwrap();
         let after = ca.downcast_iter().next().unwrap().values().as_ptr();
         assert_eq!(before, after);
+    }
+
+    #[test]
+    fn a_frame_crosses_to_arrow_rs_and_back_with_its_values_types_and_buffers() {
+        use polars::prelude::{IntoColumn, NamedFrom};
+        let df = DataFrame::new(
+            3,
+            vec![
+                Series::new(
+                    "id".into(),
+                    &[
+                        Some("371312194001011234"),
+                        None,
+                        Some("一个超过十二字节的村名字符串"),
+                    ],
+                )
+                .into_column(),
+                Series::new("amount".into(), &[Some(32000i64), None, Some(-50)]).into_column(),
+                Series::new("line".into(), &[2u32, 3, 4]).into_column(),
+                Series::new("id_lost".into(), &[false, true, false]).into_column(),
+                Series::new("born".into(), &[Some(-10957i32), Some(19000), None])
+                    .cast(&P::Date)
+                    .unwrap()
+                    .into_column(),
+            ],
+        )
+        .unwrap();
+        let fields = fields(&df).unwrap();
+        let arrays = arrays(&df).unwrap();
+        let kinds: Vec<A> = fields.iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(
+            kinds,
+            vec![A::Utf8View, A::Int64, A::UInt32, A::Boolean, A::Date32]
+        );
+        assert!(fields.iter().all(|f| f.is_nullable()));
+        // The values' buffer is polars' own.
+        let before = df
+            .column("amount")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .downcast_iter()
+            .next()
+            .unwrap()
+            .values()
+            .as_ptr();
+        let amounts = arrays[1].as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(amounts.values().as_ptr(), before);
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+        let back = frame(&batch).unwrap();
+        assert!(back.equals_missing(&df), "{back}\n{df}");
     }
 
     #[test]

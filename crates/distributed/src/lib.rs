@@ -53,9 +53,9 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use qianbiao_core::SourceKind;
 use qianbiao_engine::{
-    bucket_parts, check_bucket_with, keys_file, keys_of_file, read_keys, split_file, BucketJob,
-    BucketMap, BucketResult, BucketRunner, EngineError, FileKeys, FileSplit, InputFile, KeysJob,
-    KeysTaker, KeysWriter, PartitionInput, Progress, SplitJob,
+    check_bucket_with, keys_file, keys_of_file, part_columns, read_keys, split_file_with,
+    BucketJob, BucketMap, BucketResult, BucketRunner, ChecksPlan, EngineError, FileKeys, FileSplit,
+    InputFile, KeysJob, KeysTaker, KeysWriter, Part, PartSink, PartitionInput, Progress, SplitJob,
 };
 
 pub mod bridge;
@@ -114,30 +114,38 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
     DataFusionError::Execution(e.to_string())
 }
 
-/// The stages a cluster runs.
+/// The plan nodes a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 enum Stage {
     /// Task t reads input file `todo[t]` for the keys pass ([`keys_of_file`]).
     Keys,
-    /// Task i splits input file i into the buckets' parts ([`split_file`]).
+    /// Task i splits the i-th input file of one source ([`split_file_with`]) and emits
+    /// its rows, each tagged with its bucket, into Ballista's shuffle.
     Split,
-    /// Task b checks bucket b ([`check_bucket_with`]).
+    /// Task b checks bucket b ([`check_bucket_with`]) on the rows the shuffle gives it.
     #[default]
     Buckets,
 }
 
-/// What the codecs send for the table and its plan: the stage, its job file and its
-/// number of tasks.
+/// What the codecs send for the table and its plan nodes: the stage, its job file and
+/// its number of tasks.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct JobRef {
     #[serde(default)]
     stage: Stage,
     job: PathBuf,
     tasks: u32,
-    /// The sources of the node's inputs after the work list, in load order (a node's
-    /// codec only; a table's is empty: its scan lists the spill folder).
+    /// A checks node's: the sources of its inputs after the work list, in load order; a
+    /// split node's: its source.
     #[serde(default)]
     sources: Vec<SourceKind>,
+    /// The table's of the checks: per source with files, the files' numbers in the run's
+    /// file table (a split node's work list).
+    #[serde(default)]
+    files: Vec<(SourceKind, Vec<u32>)>,
+    /// The table's of the checks: the split's job file.
+    #[serde(default)]
+    split: Option<PathBuf>,
 }
 
 /// A stage of a job as a table: one row per piece of a task's result.
@@ -163,10 +171,12 @@ fn work_schema() -> SchemaRef {
 }
 
 /// The work list as a DataFusion memory source: a plain leaf Ballista knows how to give
-/// each task only its own partitions of.
-fn work_list(tasks: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
-    let partitions = (0..tasks)
-        .map(|b| {
+/// each task only its own partitions of. Partition i holds `items[i]` (a file's or a
+/// bucket's number).
+fn work_list(items: &[u32]) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let partitions = items
+        .iter()
+        .map(|&b| {
             RecordBatch::try_new(work_schema(), vec![Arc::new(UInt32Array::from(vec![b]))])
                 .map(|batch| vec![batch])
         })
@@ -174,6 +184,107 @@ fn work_list(tasks: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
     let exec: Arc<dyn ExecutionPlan> =
         MemorySourceConfig::try_new_exec(&partitions, work_schema(), None)?;
     Ok(exec)
+}
+
+/// The work list 0..n.
+fn tasks_list(n: u32) -> DfResult<Arc<dyn ExecutionPlan>> {
+    work_list(&(0..n).collect::<Vec<_>>())
+}
+
+/// A split task with no file to read (see [`checks_plan`]).
+const NO_FILE: u32 = u32::MAX;
+
+/// The names of the columns the split adds to a source's part columns: the bucket's
+/// shuffle key, the part (input file << 32 | part number) and the row in the part.
+const KEY_COLUMN: &str = "qb_key";
+const PART_COLUMN: &str = "qb_part";
+const ROW_COLUMN: &str = "qb_row";
+
+/// The schema of a split node's output for source `s`: its part columns
+/// ([`part_columns`]), then the bucket key, the part and the row.
+fn split_schema(s: SourceKind) -> DfResult<SchemaRef> {
+    let empty = part_columns(s).map_err(df_error)?;
+    let mut fields = bridge::fields(&empty).map_err(df_error)?;
+    fields.push(Field::new(KEY_COLUMN, DataType::UInt32, false));
+    fields.push(Field::new(PART_COLUMN, DataType::UInt64, false));
+    fields.push(Field::new(ROW_COLUMN, DataType::UInt32, false));
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The shuffle key of each of `k` buckets: the smallest value whose hash sends it to
+/// output partition b of a hash repartition into `k` (DataFusion's hash, which Ballista's
+/// shuffle writer uses too), so that bucket b's rows are exactly partition b's.
+pub fn bucket_keys(k: usize) -> DfResult<Vec<u32>> {
+    use datafusion::common::hash_utils::create_hashes;
+    use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
+    let mut keys = vec![u32::MAX; k];
+    let mut left = k;
+    let mut start: u32 = 0;
+    const STEP: u32 = 1 << 16;
+    while left > 0 {
+        let values: Vec<u32> = (start
+            ..start.checked_add(STEP).ok_or_else(|| {
+                df_error(format!("no shuffle key found for each of {k} buckets"))
+            })?)
+            .collect();
+        let array: arrow::array::ArrayRef = Arc::new(UInt32Array::from(values.clone()));
+        let mut hashes = vec![0u64; values.len()];
+        create_hashes(
+            [&array],
+            REPARTITION_RANDOM_STATE.random_state(),
+            &mut hashes,
+        )?;
+        for (v, h) in values.iter().zip(&hashes) {
+            let b = (*h % k as u64) as usize;
+            if keys[b] == u32::MAX {
+                keys[b] = *v;
+                left -= 1;
+            }
+        }
+        start += STEP;
+    }
+    Ok(keys)
+}
+
+/// The plan of the split and the checks: per source with files, a split node over its
+/// files, hash-repartitioned by bucket key into K partitions (Ballista's shuffle), under
+/// the checks node over the work list 0..K.
+fn checks_plan(job: &JobRef) -> DfResult<StageExec> {
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    let split = job
+        .split
+        .clone()
+        .ok_or_else(|| df_error("a checks table without the split's job file"))?;
+    let k = job.tasks as usize;
+    let mut sources = Vec::new();
+    for (s, files) in &job.files {
+        // At least two tasks (the second with no file): DataFusion's optimizer takes a
+        // single partition as hash-partitioned already and would drop its shuffle.
+        let mut work = files.clone();
+        if work.len() < 2 {
+            work.push(NO_FILE);
+        }
+        let node: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(
+            Stage::Split,
+            split.clone(),
+            work_list(&work)?,
+            Vec::new(),
+            Some(*s),
+        )?);
+        let key = datafusion::physical_expr::expressions::col(KEY_COLUMN, &node.schema())?;
+        let shuffle: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(
+            node,
+            Partitioning::Hash(vec![key], k),
+        )?);
+        sources.push((*s, shuffle));
+    }
+    StageExec::new(
+        Stage::Buckets,
+        job.job.clone(),
+        tasks_list(job.tasks)?,
+        sources,
+        None,
+    )
 }
 
 #[async_trait::async_trait]
@@ -193,34 +304,35 @@ impl TableProvider for StageTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let spill = self
-            .job
-            .job
-            .parent()
-            .ok_or_else(|| df_error("the job file has no folder"))?;
-        let scans = match self.job.stage {
-            Stage::Keys | Stage::Split => Vec::new(),
-            Stage::Buckets => source_scans(spill, self.job.tasks as usize)?,
+        let exec = match self.job.stage {
+            Stage::Keys => StageExec::new(
+                Stage::Keys,
+                self.job.job.clone(),
+                tasks_list(self.job.tasks)?,
+                Vec::new(),
+                None,
+            )?,
+            Stage::Buckets => checks_plan(&self.job)?,
+            Stage::Split => return Err(df_error("a split is a plan node, not a table")),
         };
-        Ok(Arc::new(StageExec::new(
-            self.job.stage,
-            self.job.job.clone(),
-            work_list(self.job.tasks)?,
-            scans,
-        )))
+        Ok(Arc::new(exec))
     }
 }
 
 /// A stage as a plan node over the work list: for the task number its input partition
-/// holds, it splits that input file ([`split_file`]) or runs [`check_bucket_with`] on
-/// that bucket's rows from the source scans, and emits the result's pieces.
+/// holds, it reads an input file's keys ([`keys_of_file`]), splits an input file into the
+/// shuffle ([`split_file_with`]), or runs [`check_bucket_with`] on a bucket's rows from the
+/// shuffle.
 #[derive(Debug)]
 pub struct StageExec {
     stage: Stage,
     job: PathBuf,
     input: Arc<dyn ExecutionPlan>,
-    /// Per source present, the scan of its spilled parts: partition b reads bucket b's.
+    /// A checks node's: per source with rows, its shuffle (partition b gives bucket b's
+    /// rows).
     sources: Vec<(SourceKind, Arc<dyn ExecutionPlan>)>,
+    /// A split node's: the source of its files.
+    source: Option<SourceKind>,
     properties: Arc<PlanProperties>,
 }
 
@@ -230,21 +342,28 @@ impl StageExec {
         job: PathBuf,
         input: Arc<dyn ExecutionPlan>,
         sources: Vec<(SourceKind, Arc<dyn ExecutionPlan>)>,
-    ) -> StageExec {
+        source: Option<SourceKind>,
+    ) -> DfResult<StageExec> {
         let partitions = input.properties().partitioning.partition_count();
+        let schema = match (stage, source) {
+            (Stage::Split, Some(s)) => split_schema(s)?,
+            (Stage::Split, None) => return Err(df_error("a split node without its source")),
+            _ => result_schema(),
+        };
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(result_schema()),
+            EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(partitions),
             EmissionType::Final,
             Boundedness::Bounded,
         );
-        StageExec {
+        Ok(StageExec {
             stage,
             job,
             input,
             sources,
+            source,
             properties: Arc::new(properties),
-        }
+        })
     }
 }
 
@@ -255,7 +374,11 @@ impl DisplayAs for StageExec {
             "QianbiaoStageExec: stage={:?}, job={}",
             self.stage,
             self.job.display()
-        )
+        )?;
+        match self.source {
+            Some(s) => write!(f, ", source={}", s.name()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -306,6 +429,27 @@ enum Job {
 
 static JOB: Cached<Job> = Cached::new();
 
+/// What the driver writes for the checks (`job.json`): the plan, and the input files'
+/// paths in the data folder, in file order. With the split's results of every file
+/// (`split-FFFFFF.json`) it makes the bucket stage's job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ChecksJob {
+    plan: ChecksPlan,
+    rels: Vec<String>,
+}
+
+/// The name of file `i`'s split result in the spill folder.
+fn split_result_file(spill: &Path, i: usize) -> PathBuf {
+    spill.join(format!("split-{i:06}.json"))
+}
+
+/// The split results of files 0..n, as the split tasks wrote them.
+fn read_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
+    (0..n)
+        .map(|i| read_json(&split_result_file(spill, i)))
+        .collect()
+}
+
 /// The job of `stage` in `path`, read once per executor and pass.
 fn job_of(stage: Stage, path: &Path) -> DfResult<Arc<Job>> {
     let job = JOB.get(path, |p| {
@@ -316,7 +460,11 @@ fn job_of(stage: Stage, path: &Path) -> DfResult<Arc<Job>> {
                 let map = BucketMap::read(&job.spill.join(MAP_FILE)).map_err(df_error)?;
                 Job::Split(job, map)
             }
-            Stage::Buckets => Job::Buckets(read_json(p)?),
+            Stage::Buckets => {
+                let job: ChecksJob = read_json(p)?;
+                let splits = read_splits(&job.plan.spill, job.rels.len())?;
+                Job::Buckets(job.plan.job(job.rels.iter().map(String::as_str), &splits))
+            }
         })
     })?;
     match (stage, job.as_ref()) {
@@ -336,6 +484,10 @@ pub const MAP_FILE: &str = "keys.bin";
 /// The name of the split's job file in the spill folder.
 pub const SPLIT_FILE: &str = "split.json";
 
+/// The name of file 0's split result in the spill folder: once it is there, the split is
+/// under way and has emitted rows into the shuffle.
+pub const FIRST_SPLIT_RESULT: &str = "split-000000.json";
+
 /// The name of the keys pass's job file in the spill folder (one for the files read
 /// before hukou, then one for hukou, with the names to link).
 pub const KEYS_FILE: &str = "keys.json";
@@ -345,13 +497,13 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> DfResult<T> {
     serde_json::from_slice(&bytes).map_err(|e| df_error(format!("{}: {e}", path.display())))
 }
 
-/// Runs task `i` of the stage whose job is in `path` and cuts its result into record
-/// batches.
+/// Runs task `i` of the keys pass or the checks, whose job is in `path`, and cuts its
+/// result into record batches.
 fn task_batches(
     stage: Stage,
     path: &Path,
     i: usize,
-    input: &mut Batches,
+    input: &mut Frames,
 ) -> DfResult<Vec<RecordBatch>> {
     let job = job_of(stage, path)?;
     let json = match job.as_ref() {
@@ -370,10 +522,7 @@ fn task_batches(
                 .map_err(|e| df_error(format!("bucket {i}: {e}")))?;
             serde_json::to_vec(&result).map_err(df_error)?
         }
-        Job::Split(job, map) => {
-            let result = split_file(job, map, i, None).map_err(df_error)?;
-            serde_json::to_vec(&result).map_err(df_error)?
-        }
+        Job::Split(..) => return Err(df_error("a split task has no result of its own")),
     };
     let pieces: Vec<&[u8]> = json.chunks(PIECE_BYTES).collect();
     let n = pieces.len() as u32;
@@ -391,6 +540,168 @@ fn task_batches(
                 ],
             )
             .map_err(DataFusionError::from)
+        })
+        .collect()
+}
+
+/// The split's sink on an executor: each part becomes a record batch of the part's
+/// columns (through the C Data Interface) and its bucket key, part and rows, sent to the
+/// split node's stream and so to Ballista's shuffle writer.
+struct ShuffleSink<'a> {
+    source: SourceKind,
+    file: u64,
+    schema: SchemaRef,
+    keys: &'a [u32],
+    tx: &'a tokio::sync::mpsc::Sender<DfResult<RecordBatch>>,
+}
+
+impl PartSink for ShuffleSink<'_> {
+    fn parts(&mut self, s: SourceKind, parts: Vec<Part>) -> Result<u64, String> {
+        if s != self.source {
+            return Err(format!(
+                "{} rows from a split of {} files",
+                s.name(),
+                self.source.name()
+            ));
+        }
+        let mut bytes = 0;
+        for p in parts {
+            let n = p.frame.height();
+            let mut columns = bridge::arrays(&p.frame)?;
+            let key = *self
+                .keys
+                .get(p.bucket)
+                .ok_or_else(|| format!("bucket {} of {}", p.bucket, self.keys.len()))?;
+            columns.push(Arc::new(UInt32Array::from(vec![key; n])));
+            columns.push(Arc::new(arrow::array::UInt64Array::from(vec![
+                self.file << 32
+                    | u64::from(p.n);
+                n
+            ])));
+            columns.push(Arc::new(UInt32Array::from_iter_values(0..n as u32)));
+            let batch =
+                RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| e.to_string())?;
+            bytes += batch.get_array_memory_size() as u64;
+            self.tx
+                .blocking_send(Ok(batch))
+                .map_err(|_| "the shuffle stopped taking rows".to_string())?;
+        }
+        Ok(bytes)
+    }
+}
+
+/// Splits input file `f` (of source `s`) into the shuffle, then writes the file's result
+/// (`split-FFFFFF.json`) beside the job: the checks read every file's, the driver too.
+/// A task run again writes the same bytes.
+fn split_task(
+    path: &Path,
+    s: SourceKind,
+    f: usize,
+    schema: SchemaRef,
+    tx: &tokio::sync::mpsc::Sender<DfResult<RecordBatch>>,
+) -> DfResult<()> {
+    let job = job_of(Stage::Split, path)?;
+    let Job::Split(job, map) = job.as_ref() else {
+        return Err(df_error("not a split's job"));
+    };
+    match job.files.get(f) {
+        Some(file) if file.source == s => {}
+        _ => {
+            return Err(df_error(format!(
+                "file {f} is not one of the {} files of the split",
+                s.name()
+            )))
+        }
+    }
+    let keys = bucket_keys(job.buckets)?;
+    let mut sink = ShuffleSink {
+        source: s,
+        file: f as u64,
+        schema,
+        keys: &keys,
+        tx,
+    };
+    let result = split_file_with(job, map, f, None, &mut sink).map_err(df_error)?;
+    let bytes = serde_json::to_vec(&result).map_err(df_error)?;
+    let out = split_result_file(&job.spill, f);
+    // Written whole, then renamed: a reader never sees half a result.
+    let tmp = out.with_extension(format!("json.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| df_error(format!("{}: {e}", out.display())))
+}
+
+/// Bucket b's rows of one source from the shuffle, in the order the split read them (by
+/// part, then row), without the split's own columns, as polars frames.
+fn bucket_frames(
+    s: SourceKind,
+    key: u32,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> DfResult<Vec<polars::prelude::DataFrame>> {
+    let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
+    if batches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = arrow::compute::concat_batches(schema, batches.iter().copied())?;
+    let width = all.num_columns();
+    if width < 3 {
+        return Err(df_error(format!(
+            "{} rows without the split's columns",
+            s.name()
+        )));
+    }
+    let column = |i: usize, name: &str| -> DfResult<&dyn Array> {
+        let c = all.column(i);
+        if all.schema().field(i).name() != name {
+            return Err(df_error(format!("{} rows: no column {name}", s.name())));
+        }
+        Ok(c.as_ref())
+    };
+    let keys = column(width - 3, KEY_COLUMN)?
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .ok_or_else(|| df_error("the bucket key is not a UInt32 column"))?;
+    if let Some(other) = keys.values().iter().find(|&&k| k != key) {
+        return Err(df_error(format!(
+            "the shuffle gave {} rows of another bucket (key {other}, not {key})",
+            s.name()
+        )));
+    }
+    let parts = column(width - 2, PART_COLUMN)?
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .ok_or_else(|| df_error("the part is not a UInt64 column"))?;
+    let rows = column(width - 1, ROW_COLUMN)?
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .ok_or_else(|| df_error("the row is not a UInt32 column"))?;
+    let (parts, rows) = (parts.values(), rows.values());
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_unstable_by_key(|&i| (parts[i as usize], rows[i as usize]));
+    // Each (part, row) once: a part sent twice would be rows counted twice.
+    if order.windows(2).any(|w| {
+        (parts[w[0] as usize], rows[w[0] as usize]) == (parts[w[1] as usize], rows[w[1] as usize])
+    }) {
+        return Err(df_error(format!(
+            "the shuffle gave some {} rows twice",
+            s.name()
+        )));
+    }
+    let sorted = if order.iter().enumerate().all(|(i, &o)| i as u32 == o) {
+        all
+    } else {
+        arrow::compute::take_record_batch(&all, &UInt32Array::from(order))?
+    };
+    let own: Vec<usize> = (0..width - 3).collect();
+    let sorted = sorted.project(&own)?;
+    const FRAME_ROWS: usize = 1 << 16;
+    (0..sorted.num_rows())
+        .step_by(FRAME_ROWS)
+        .map(|at| {
+            let len = FRAME_ROWS.min(sorted.num_rows() - at);
+            bridge::frame(&sorted.slice(at, len))
+                .map_err(|e| df_error(format!("{} rows: {e}", s.name())))
         })
         .collect()
 }
@@ -424,6 +735,20 @@ impl ExecutionPlan for StageExec {
             .collect()
     }
 
+    /// The work list as it is; each source's rows hash-partitioned by bucket key (as the
+    /// plan makes them: DataFusion's optimizer then keeps the shuffles where they are).
+    fn required_input_distribution(&self) -> Vec<datafusion::physical_plan::Distribution> {
+        use datafusion::physical_plan::Distribution;
+        std::iter::once(Distribution::UnspecifiedDistribution)
+            .chain(self.sources.iter().map(|(_, p)| {
+                match datafusion::physical_expr::expressions::col(KEY_COLUMN, &p.schema()) {
+                    Ok(key) => Distribution::KeyPartitioned(vec![key]),
+                    Err(_) => Distribution::UnspecifiedDistribution,
+                }
+            }))
+            .collect()
+    }
+
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
         vec![false; 1 + self.sources.len()]
     }
@@ -443,13 +768,7 @@ impl ExecutionPlan for StageExec {
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let kinds: Vec<SourceKind> = self.sources.iter().map(|(s, _)| *s).collect();
-        Ok(Arc::new(with_inputs(
-            self.stage,
-            self.job.clone(),
-            &kinds,
-            children,
-        )?))
+        Ok(Arc::new(with_inputs(&self.job_ref(), children)?))
     }
 
     fn execute(
@@ -458,29 +777,62 @@ impl ExecutionPlan for StageExec {
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         let work = self.input.execute(partition, context.clone())?;
+        let (stage, path) = (self.stage, self.job.clone());
+        let schema = self.schema();
+        if let (Stage::Split, Some(s)) = (stage, self.source) {
+            // The split streams its rows as it reads the file: from a blocking task,
+            // through a channel of a few batches (the shuffle writer's pace).
+            let out = schema.clone();
+            let rows = futures::stream::once(async move {
+                let list: Vec<RecordBatch> = work.try_collect().await?;
+                let f = one_task(stage, &list)?;
+                let (tx, rx) = tokio::sync::mpsc::channel::<DfResult<RecordBatch>>(2);
+                if f != NO_FILE as usize {
+                    tokio::task::spawn_blocking(move || {
+                        if let Err(e) = split_task(&path, s, f, out, &tx) {
+                            let _ = tx.blocking_send(Err(e));
+                        }
+                    });
+                }
+                Ok::<_, DataFusionError>(futures::stream::unfold(rx, |mut rx| async move {
+                    rx.recv().await.map(|item| (item, rx))
+                }))
+            })
+            .try_flatten();
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, rows)));
+        }
         let streams = self
             .sources
             .iter()
-            .map(|(s, plan)| Ok((*s, plan.execute(partition, context.clone())?)))
+            .map(|(s, plan)| Ok((*s, plan.schema(), plan.execute(partition, context.clone())?)))
             .collect::<DfResult<Vec<_>>>()?;
-        let (stage, path) = (self.stage, self.job.clone());
         let batches = async move {
             let list: Vec<RecordBatch> = work.try_collect().await?;
-            let tasks = task_numbers(&list)?;
-            let [i] = tasks[..] else {
-                return Err(df_error(format!(
-                    "a task of the {stage:?} stage was given the work {tasks:?}, not one \
-                     item"
-                )));
-            };
-            let mut input = Batches {
-                runtime: tokio::runtime::Handle::current(),
-                streams,
-            };
+            let i = one_task(stage, &list)?;
+            // A bucket's rows of every source, whole: they come from every split task.
+            let mut rows = Vec::with_capacity(streams.len());
+            for (s, schema, stream) in streams {
+                let batches: Vec<RecordBatch> = stream.try_collect().await?;
+                rows.push((s, schema, batches));
+            }
             // The stage is CPU work on rayon's pool: off the async runtime's threads.
-            tokio::task::spawn_blocking(move || task_batches(stage, &path, i, &mut input))
-                .await
-                .map_err(df_error)?
+            tokio::task::spawn_blocking(move || {
+                let mut input = Frames::default();
+                if stage == Stage::Buckets {
+                    let keys = bucket_keys(job_buckets(&path)?)?;
+                    let key = *keys
+                        .get(i)
+                        .ok_or_else(|| df_error(format!("bucket {i} of {}", keys.len())))?;
+                    for (s, schema, batches) in rows {
+                        let frames = bucket_frames(s, key, &schema, &batches)?;
+                        drop(batches);
+                        input.0.push((s, frames.into()));
+                    }
+                }
+                task_batches(stage, &path, i, &mut input)
+            })
+            .await
+            .map_err(df_error)?
         };
         let stream = futures::stream::once(batches).flat_map(|r: DfResult<Vec<RecordBatch>>| {
             futures::stream::iter(match r {
@@ -488,134 +840,95 @@ impl ExecutionPlan for StageExec {
                 Err(e) => vec![Err(e)],
             })
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            result_schema(),
-            stream,
-        )))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+/// The one task number of a task's work list.
+fn one_task(stage: Stage, list: &[RecordBatch]) -> DfResult<usize> {
+    let tasks = task_numbers(list)?;
+    match tasks[..] {
+        [i] => Ok(i),
+        _ => Err(df_error(format!(
+            "a task of the {stage:?} stage was given the work {tasks:?}, not one item"
+        ))),
+    }
+}
+
+/// The number of buckets of the checks' job in `path`.
+fn job_buckets(path: &Path) -> DfResult<usize> {
+    match job_of(Stage::Buckets, path)?.as_ref() {
+        Job::Buckets(job) => Ok(job.buckets()),
+        _ => Err(df_error("not the checks' job")),
     }
 }
 
 use futures::{StreamExt, TryStreamExt};
 
-/// A node from its inputs: the work list, then one scan per source of `kinds`.
-fn with_inputs(
-    stage: Stage,
-    job: PathBuf,
-    kinds: &[SourceKind],
-    mut inputs: Vec<Arc<dyn ExecutionPlan>>,
-) -> DfResult<StageExec> {
+impl StageExec {
+    /// What the codec sends of this node.
+    fn job_ref(&self) -> JobRef {
+        JobRef {
+            stage: self.stage,
+            job: self.job.clone(),
+            tasks: self.properties.partitioning.partition_count() as u32,
+            sources: match self.source {
+                Some(s) => vec![s],
+                None => self.sources.iter().map(|(s, _)| *s).collect(),
+            },
+            files: Vec::new(),
+            split: None,
+        }
+    }
+}
+
+/// A node from its inputs: the work list, then (a checks node's) one shuffle per source
+/// of `job.sources`.
+fn with_inputs(job: &JobRef, mut inputs: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<StageExec> {
+    let (kinds, source) = match job.stage {
+        Stage::Split => match job.sources[..] {
+            [s] => (&[][..], Some(s)),
+            _ => return Err(df_error("a split node of one source")),
+        },
+        _ => (&job.sources[..], None),
+    };
     if inputs.len() != 1 + kinds.len() {
         return Err(DataFusionError::Internal(format!(
-            "QianbiaoStageExec takes the work list and {} scans, not {} inputs",
+            "QianbiaoStageExec takes the work list and {} inputs, not {} inputs",
             kinds.len(),
             inputs.len()
         )));
     }
-    let scans = inputs.split_off(1);
+    let shuffles = inputs.split_off(1);
     let work = inputs.remove(0);
-    Ok(StageExec::new(
-        stage,
-        job,
+    StageExec::new(
+        job.stage,
+        job.job.clone(),
         work,
-        kinds.iter().copied().zip(scans).collect(),
-    ))
+        kinds.iter().copied().zip(shuffles).collect(),
+        source,
+    )
 }
 
-/// The spill's Parquet parts of a source as DataFusion scans: file group b holds bucket
-/// b's parts in the order the split wrote them, read one after the other. Sources with
-/// no part in any bucket are left out (a bucket's input gives no rows for them).
-fn source_scans(spill: &Path, k: usize) -> DfResult<Vec<(SourceKind, Arc<dyn ExecutionPlan>)>> {
-    use datafusion::datasource::listing::PartitionedFile;
-    use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
-    use datafusion::datasource::source::DataSourceExec;
-    use datafusion::execution::object_store::ObjectStoreUrl;
-    let mut scans = Vec::new();
-    for s in SourceKind::ALL {
-        let mut groups = Vec::with_capacity(k);
-        let mut first: Option<PathBuf> = None;
-        for b in 0..k {
-            let files = bucket_parts(spill, b, s).map_err(df_error)?;
-            if first.is_none() {
-                first = files.first().cloned();
-            }
-            let parts = files
-                .iter()
-                .map(|p| {
-                    let size = std::fs::metadata(p)
-                        .map_err(|e| df_error(format!("{}: {e}", p.display())))?
-                        .len();
-                    Ok(PartitionedFile::new(p.to_string_lossy().into_owned(), size))
-                })
-                .collect::<DfResult<Vec<_>>>()?;
-            groups.push(FileGroup::new(parts));
-        }
-        let Some(first) = first else {
-            continue;
-        };
-        let schema = spill_schema(&first)?;
-        let config = FileScanConfigBuilder::new(
-            ObjectStoreUrl::local_filesystem(),
-            Arc::new(ParquetSource::new(schema)),
-        )
-        .with_file_groups(groups)
-        .build();
-        let scan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
-        scans.push((s, scan));
-    }
-    Ok(scans)
-}
+/// A bucket's rows as the stage reads them: each source's polars frames, in read order.
+#[derive(Default)]
+struct Frames(
+    Vec<(
+        SourceKind,
+        std::collections::VecDeque<polars::prelude::DataFrame>,
+    )>,
+);
 
-/// The Arrow schema of a spilled part, text as string views (polars' own layout, so the
-/// columns cross without a copy).
-fn spill_schema(path: &Path) -> DfResult<SchemaRef> {
-    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let file =
-        std::fs::File::open(path).map_err(|e| df_error(format!("{}: {e}", path.display())))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| df_error(format!("{}: {e}", path.display())))?;
-    let fields: Vec<Field> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8 | DataType::LargeUtf8 => {
-                Field::new(f.name(), DataType::Utf8View, f.is_nullable())
-            }
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-/// A bucket's rows as the stage reads them: each source's record batches from its scan,
-/// handed over as polars frames through the C Data Interface ([`bridge`]).
-struct Batches {
-    runtime: tokio::runtime::Handle,
-    streams: Vec<(SourceKind, SendableRecordBatchStream)>,
-}
-
-impl PartitionInput for Batches {
+impl PartitionInput for Frames {
     fn next_batch(
         &mut self,
         s: SourceKind,
     ) -> Result<Option<polars::prelude::DataFrame>, EngineError> {
-        let Some((_, stream)) = self.streams.iter_mut().find(|(k, _)| *k == s) else {
-            return Ok(None);
-        };
-        // Called from the stage's threads (rayon's or a blocking task), never from the
-        // runtime's own: waiting here is allowed.
-        loop {
-            match self.runtime.block_on(stream.next()) {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(engine_error(format!("{} rows: {e}", s.name()))),
-                Some(Ok(batch)) if batch.num_rows() == 0 => continue,
-                Some(Ok(batch)) => {
-                    return bridge::frame(&batch)
-                        .map(Some)
-                        .map_err(|e| engine_error(format!("{} rows: {e}", s.name())))
-                }
-            }
-        }
+        Ok(self
+            .0
+            .iter_mut()
+            .find(|(k, _)| *k == s)
+            .and_then(|(_, frames)| frames.pop_front()))
     }
 }
 
@@ -718,12 +1031,7 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
         match buf.split_first() {
             Some((&OURS, rest)) => {
                 let job = decode_ours(rest)?;
-                Ok(Arc::new(with_inputs(
-                    job.stage,
-                    job.job,
-                    &job.sources,
-                    inputs.to_vec(),
-                )?))
+                Ok(Arc::new(with_inputs(&job, inputs.to_vec())?))
             }
             Some((&THEIRS, rest)) => self.inner.try_decode(rest, inputs, ctx, proto_converter),
             _ => Err(DataFusionError::Internal(
@@ -739,13 +1047,7 @@ impl PhysicalExtensionCodec for QianbiaoPhysicalCodec {
         proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<()> {
         if let Some(e) = node.downcast_ref::<StageExec>() {
-            let job = JobRef {
-                stage: e.stage,
-                job: e.job.clone(),
-                tasks: e.properties.partitioning.partition_count() as u32,
-                sources: e.sources.iter().map(|(s, _)| *s).collect(),
-            };
-            return encode_ours(&job, buf);
+            return encode_ours(&e.job_ref(), buf);
         }
         buf.push(THEIRS);
         self.inner.try_encode(node, buf, proto_converter)
@@ -765,6 +1067,13 @@ fn session_config() -> SessionConfig {
         .with_round_robin_repartition(false)
         // A scan's file group is a bucket: never split across partitions.
         .with_repartition_file_scans(false)
+        // The static planner: a stage boundary at each hash repartition and nothing
+        // else. The adaptive one re-plans stages from their statistics (it may coalesce
+        // the shuffle's partitions, and a bucket is one partition).
+        .set_bool(
+            ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+            false,
+        )
 }
 
 /// Runs the bucket stage on a Ballista cluster.
@@ -779,8 +1088,10 @@ impl BallistaRunner {
     }
 
     async fn run_async(&self, job_ref: JobRef) -> DfResult<Vec<RecordBatch>> {
+        // The shuffles are hash repartitions into K: DataFusion's own target.
+        let target = (job_ref.tasks as usize).max(1);
         let state = SessionStateBuilder::new()
-            .with_config(session_config())
+            .with_config(session_config().with_target_partitions(target))
             .with_default_features()
             .build();
         let ctx = match &self.cluster {
@@ -848,35 +1159,31 @@ pub fn assemble<T: serde::de::DeserializeOwned>(
 }
 
 impl BallistaRunner {
-    /// Writes a stage's job file into the spill folder and runs its `n` tasks.
+    /// Writes a stage's job file into the spill folder and runs its `n` tasks (the keys
+    /// pass: `n` files; the checks: `n` buckets, after the split of `files`).
     fn stage<T: serde::de::DeserializeOwned>(
         &self,
-        stage: Stage,
-        path: PathBuf,
+        job_ref: JobRef,
         job: &impl serde::Serialize,
-        n: usize,
         progress: Option<Progress<'_>>,
     ) -> Result<Vec<T>, EngineError> {
-        let what = match stage {
-            Stage::Keys => "stage 1/3 keys",
-            Stage::Split => "stage 2/3 split",
-            Stage::Buckets => "stage 3/3 checks",
-        };
-        let unit = match stage {
-            Stage::Keys | Stage::Split => "files",
-            Stage::Buckets => "buckets",
-        };
+        let n = job_ref.tasks as usize;
         if let Some(p) = progress {
-            p(&format!("[cluster] {what}: {n} {unit}"), 0);
+            let what = match job_ref.stage {
+                Stage::Keys => format!("[cluster] keys: {n} files"),
+                _ => format!(
+                    "[cluster] split and checks: {} files, {n} buckets",
+                    job_ref.files.iter().map(|(_, f)| f.len()).sum::<usize>()
+                ),
+            };
+            p(&what, 0);
         }
         let bytes = serde_json::to_vec(job).map_err(engine_error)?;
-        std::fs::write(&path, bytes)
-            .map_err(|e| engine_error(format!("{}: {e}", path.display())))?;
-        let job_ref = JobRef {
-            stage,
-            job: path,
-            tasks: u32::try_from(n).map_err(engine_error)?,
-            sources: Vec::new(),
+        std::fs::write(&job_ref.job, bytes)
+            .map_err(|e| engine_error(format!("{}: {e}", job_ref.job.display())))?;
+        let one = match job_ref.stage {
+            Stage::Keys => "file",
+            _ => "bucket",
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -886,10 +1193,6 @@ impl BallistaRunner {
             .block_on(self.run_async(job_ref))
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         runtime.shutdown_background();
-        let one = match stage {
-            Stage::Keys | Stage::Split => "file",
-            Stage::Buckets => "bucket",
-        };
         assemble(&batches, n, one)
     }
 }
@@ -917,8 +1220,15 @@ impl BucketRunner for BallistaRunner {
         if n == 0 {
             return Ok(());
         }
-        let results: Vec<FileKeys> =
-            self.stage(Stage::Keys, spill.join(KEYS_FILE), &job, n, progress)?;
+        let job_ref = JobRef {
+            stage: Stage::Keys,
+            job: spill.join(KEYS_FILE),
+            tasks: u32::try_from(n).map_err(engine_error)?,
+            sources: Vec::new(),
+            files: Vec::new(),
+            split: None,
+        };
+        let results: Vec<FileKeys> = self.stage(job_ref, &job, progress)?;
         // In the order of `todo`: the union-find takes the files as a run on one machine.
         for (&i, keys) in job.todo.iter().zip(results) {
             if let Some(p) = progress {
@@ -932,32 +1242,56 @@ impl BucketRunner for BallistaRunner {
         Ok(())
     }
 
-    fn split(
+    /// One Ballista job: per source, a split node over its files whose rows a hash
+    /// repartition by bucket sends to the checks node's partitions (Ballista's shuffle),
+    /// then the checks of every bucket. The split's per-file results (reports, rejected
+    /// rows, control totals, linkable deaths) go to the spill folder, where the checks and
+    /// the driver read them.
+    fn split_and_check(
         &self,
         job: &SplitJob,
-        map: &BucketMap,
+        map: BucketMap,
+        plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<Vec<FileSplit>, EngineError> {
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
+        let t = std::time::Instant::now();
         let mut job = job.clone();
         let spill = shared_paths(&mut job.spill, &mut job.files)?;
         map.write(&spill.join(MAP_FILE))?;
-        let n = job.files.len();
-        self.stage(Stage::Split, spill.join(SPLIT_FILE), &job, n, progress)
-    }
-
-    fn run(
-        &self,
-        job: &BucketJob,
-        progress: Option<Progress<'_>>,
-    ) -> Result<Vec<BucketResult>, EngineError> {
-        let spill = std::path::absolute(&job.spill).map_err(engine_error)?;
-        self.stage(
-            Stage::Buckets,
-            spill.join(JOB_FILE),
-            job,
-            job.buckets(),
-            progress,
-        )
+        drop(map);
+        let split_path = spill.join(SPLIT_FILE);
+        let bytes = serde_json::to_vec(&job).map_err(engine_error)?;
+        std::fs::write(&split_path, bytes)
+            .map_err(|e| engine_error(format!("{}: {e}", split_path.display())))?;
+        let mut plan = plan.clone();
+        plan.spill = spill.clone();
+        let k = plan.buckets();
+        let files: Vec<(SourceKind, Vec<u32>)> = SourceKind::ALL
+            .iter()
+            .map(|&s| {
+                let of: Vec<u32> = (0..job.files.len() as u32)
+                    .filter(|&i| job.files[i as usize].source == s)
+                    .collect();
+                (s, of)
+            })
+            .filter(|(_, of)| !of.is_empty())
+            .collect();
+        let checks = ChecksJob {
+            plan,
+            rels: job.files.iter().map(|f| f.rel.clone()).collect(),
+        };
+        let job_ref = JobRef {
+            stage: Stage::Buckets,
+            job: spill.join(JOB_FILE),
+            tasks: u32::try_from(k).map_err(engine_error)?,
+            sources: Vec::new(),
+            files,
+            split: Some(split_path),
+        };
+        let results: Vec<BucketResult> = self.stage(job_ref, &checks, progress)?;
+        let splits = read_splits(&spill, job.files.len())
+            .map_err(|e| engine_error(first_line(&e.to_string())))?;
+        Ok((splits, results, t.elapsed().as_millis() as u64))
     }
 }
 
@@ -1040,6 +1374,122 @@ pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_bucket_key_is_hashed_to_its_own_partition() {
+        use datafusion::physical_plan::repartition::BatchPartitioner;
+        for k in [1usize, 2, 3, 4, 7, 64, 1000] {
+            let keys = bucket_keys(k).unwrap();
+            assert_eq!(keys.len(), k);
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                KEY_COLUMN,
+                DataType::UInt32,
+                false,
+            )]));
+            let batch = RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(UInt32Array::from(keys.clone()))],
+            )
+            .unwrap();
+            let key = datafusion::physical_expr::expressions::col(KEY_COLUMN, &schema).unwrap();
+            let mut partitioner =
+                BatchPartitioner::new_hash_partitioner(vec![key], k, Default::default()).unwrap();
+            let mut seen = vec![None; k];
+            partitioner
+                .partition(batch, |p, part| {
+                    let col = part
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<UInt32Array>()
+                        .unwrap();
+                    for v in col.values() {
+                        let b = keys.iter().position(|x| x == v).unwrap();
+                        seen[b] = Some(p);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            for (b, p) in seen.iter().enumerate() {
+                assert_eq!(*p, Some(b), "K={k}: bucket {b}'s key went to {p:?}");
+            }
+        }
+    }
+
+    /// A shuffled batch of deposits-like rows: an amount column, then the split's columns.
+    fn shuffled(amounts: &[i64], key: u32, part: u64, rows: &[u32]) -> RecordBatch {
+        RecordBatch::try_new(
+            shuffled_schema(),
+            vec![
+                Arc::new(arrow::array::Int64Array::from(amounts.to_vec())),
+                Arc::new(UInt32Array::from(vec![key; amounts.len()])),
+                Arc::new(arrow::array::UInt64Array::from(vec![part; amounts.len()])),
+                Arc::new(UInt32Array::from(rows.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn shuffled_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("amount", DataType::Int64, true),
+            Field::new(KEY_COLUMN, DataType::UInt32, false),
+            Field::new(PART_COLUMN, DataType::UInt64, false),
+            Field::new(ROW_COLUMN, DataType::UInt32, false),
+        ]))
+    }
+
+    #[test]
+    fn a_buckets_rows_come_back_in_read_order_whatever_the_shuffle_order() {
+        // File 2's part 0, file 1's parts 1 and 0, as the shuffle may hand them over
+        // (and a part cut in two).
+        let batches = vec![
+            shuffled(&[20, 21], 9, 2 << 32, &[0, 1]),
+            shuffled(&[12], 9, (1 << 32) | 1, &[1]),
+            shuffled(&[13], 9, (1 << 32) | 1, &[0]),
+            shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
+        ];
+        let frames = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &batches).unwrap();
+        let amounts: Vec<i64> = frames
+            .iter()
+            .flat_map(|df| {
+                df.column("amount")
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .into_no_null_iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(amounts, [10, 11, 13, 12, 20, 21]);
+        // Only the part's own columns reach the stage.
+        assert_eq!(frames[0].width(), 1);
+        // Nothing: no frame.
+        assert!(
+            bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &[])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn rows_of_another_bucket_or_rows_given_twice_fail_the_bucket() {
+        let other = vec![
+            shuffled(&[10], 9, 1 << 32, &[0]),
+            shuffled(&[11], 4, 1 << 32, &[1]),
+        ];
+        let e = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &other)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("another bucket (key 4, not 9)"), "{e}");
+        let twice = vec![
+            shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
+            shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
+        ];
+        let e = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &twice)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rows twice"), "{e}");
+    }
 
     #[test]
     fn cluster_addresses_read_as_standalone_or_a_scheduler() {
@@ -1200,14 +1650,24 @@ mod tests {
             stage: Stage::Split,
             job: PathBuf::from("/shared/out/.qianbiao-spill-1/split.json"),
             tasks: 7,
-            sources: Vec::new(),
+            sources: vec![SourceKind::Payments],
+            files: Vec::new(),
+            split: None,
         };
-        let exec: Arc<dyn ExecutionPlan> = Arc::new(StageExec::new(
+        let exec = StageExec::new(
             job.stage,
             job.job.clone(),
-            work_list(7).unwrap(),
+            work_list(&[1, 3, 4, 8, 9, 10, 12]).unwrap(),
             Vec::new(),
-        ));
+            Some(SourceKind::Payments),
+        )
+        .unwrap();
+        // A split node sends what it is, and is made again from it and its work list.
+        assert_eq!(exec.job_ref(), job);
+        let again = with_inputs(&job, vec![exec.input.clone()]).unwrap();
+        assert_eq!(again.job_ref(), job);
+        assert_eq!(again.schema(), exec.schema());
+        let exec: Arc<dyn ExecutionPlan> = Arc::new(exec);
         let mut buf = Vec::new();
         encode_ours(&job, &mut buf).unwrap();
         assert_eq!(buf[0], OURS);

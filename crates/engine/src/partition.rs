@@ -1683,49 +1683,18 @@ pub trait BucketRunner: Sync {
         progress: Option<Progress<'_>>,
     ) -> Result<(), EngineError>;
 
-    /// Splits every file of `job` with [`split_file`] (`map` is the driver's; a worker
-    /// may read its own copy from the spill folder); the results in file order; an error
-    /// when any file failed.
-    fn split(
-        &self,
-        job: &SplitJob,
-        map: &BucketMap,
-        progress: Option<Progress<'_>>,
-    ) -> Result<Vec<FileSplit>, EngineError>;
-
-    /// The results of buckets 0..K, in bucket order; an error when any bucket failed.
-    fn run(
-        &self,
-        job: &BucketJob,
-        progress: Option<Progress<'_>>,
-    ) -> Result<Vec<BucketResult>, EngineError>;
-
-    /// The split of every file of `job`, then the bucket stage of every bucket: the
-    /// files' results in file order, the buckets' in bucket order, and the milliseconds
-    /// the split took. By default [`BucketRunner::split`], then [`BucketRunner::run`] on
-    /// the job `plan` makes of the splits; the map is dropped in between.
+    /// The split of every file of `job` ([`split_file`] or [`split_file_with`]), then the
+    /// bucket stage of every bucket ([`check_bucket_with`] on the job `plan` makes of the
+    /// splits, [`ChecksPlan::job`]): the files' results in file order, the buckets' in
+    /// bucket order, and the milliseconds the split took (on a cluster, where the two
+    /// overlap, the whole); an error when any file or bucket failed.
     fn split_and_check(
         &self,
         job: &SplitJob,
         map: BucketMap,
         plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
-        let t = Instant::now();
-        let splits = self.split(job, &map, progress)?;
-        drop(map);
-        let split_ms = ms(t);
-        if splits.len() != job.files.len() {
-            return Err(EngineError::Config(format!(
-                "internal error: {} split results for {} files",
-                splits.len(),
-                job.files.len()
-            )));
-        }
-        let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
-        let results = self.run(&bucket_job, progress)?;
-        Ok((splits, results, split_ms))
-    }
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError>;
 }
 
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
@@ -1831,38 +1800,36 @@ impl BucketRunner for LocalRunner {
         Ok(())
     }
 
-    fn split(
+    fn split_and_check(
         &self,
         job: &SplitJob,
-        map: &BucketMap,
+        map: BucketMap,
+        plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<Vec<FileSplit>, EngineError> {
-        (0..job.files.len())
-            .map(|i| split_file(job, map, i, progress))
-            .collect()
-    }
-
-    fn run(
-        &self,
-        job: &BucketJob,
-        progress: Option<Progress<'_>>,
-    ) -> Result<Vec<BucketResult>, EngineError> {
-        let k = job.buckets();
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
+        let t = Instant::now();
+        let splits = (0..job.files.len())
+            .map(|i| split_file(job, &map, i, progress))
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(map);
+        let split_ms = ms(t);
+        let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
+        let k = bucket_job.buckets();
         let mut results = Vec::with_capacity(k);
         for b in 0..k {
             if let Some(p) = progress {
-                p(&format!("[bucket {}/{k}]", b + 1), job.loads[b]);
+                p(&format!("[bucket {}/{k}]", b + 1), bucket_job.loads[b]);
             }
             let mut input = SpilledBucket {
-                dir: job.spill.clone(),
+                dir: bucket_job.spill.clone(),
                 b,
                 files: Vec::new(),
                 source: None,
             };
-            results.push(check_partition(job, &mut input, b)?);
-            let _ = std::fs::remove_dir_all(bucket_dir(&job.spill, b));
+            results.push(check_partition(&bucket_job, &mut input, b)?);
+            let _ = std::fs::remove_dir_all(bucket_dir(&bucket_job.spill, b));
         }
-        Ok(results)
+        Ok((splits, results, split_ms))
     }
 }
 
@@ -2165,7 +2132,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let map = BucketMap::new(Vec::new());
-        let mut split = Split::new(&map, 3, dir.clone(), 7);
+        let mut sink = FolderSink {
+            dir: dir.clone(),
+            file: 7,
+        };
+        let mut split = Split::new(&map, 3, &mut sink);
         let rows: Vec<_> = (0..25).map(deposit).collect();
         // Thirteen parts of bucket 1 (more than ten: part-000007-000010 is read after
         // part-000007-000009).
