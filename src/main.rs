@@ -148,6 +148,11 @@ struct RunArgs {
     /// run is always partitioned then; --out must be a folder every executor reads.
     #[arg(long, value_name = "standalone|df://HOST:PORT")]
     cluster: Option<String>,
+    /// With --cluster: give up a Ballista job (the keys, or the split and checks) that
+    /// has not finished after this many seconds, and fail with exit 2 (a lost executor
+    /// can leave a job waiting). Default: wait.
+    #[arg(long = "cluster-timeout", value_name = "SECONDS", requires = "cluster")]
+    cluster_timeout: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -248,13 +253,17 @@ mod cluster {
                              with `cargo build --release --features cluster`";
 
     #[cfg(feature = "cluster")]
-    pub fn runner(text: &str) -> anyhow::Result<Box<dyn BucketRunner>> {
+    pub fn runner(text: &str, timeout: Option<u64>) -> anyhow::Result<Box<dyn BucketRunner>> {
         let c = qianbiao_distributed::Cluster::parse(text).map_err(|e| anyhow!(e))?;
-        Ok(Box::new(qianbiao_distributed::BallistaRunner::new(c)))
+        let runner = qianbiao_distributed::BallistaRunner::new(c);
+        Ok(Box::new(match timeout {
+            Some(s) => runner.with_deadline(std::time::Duration::from_secs(s)),
+            None => runner,
+        }))
     }
 
     #[cfg(not(feature = "cluster"))]
-    pub fn runner(_: &str) -> anyhow::Result<Box<dyn BucketRunner>> {
+    pub fn runner(_: &str, _: Option<u64>) -> anyhow::Result<Box<dyn BucketRunner>> {
         Err(anyhow::anyhow!("--cluster: {NOT_BUILT}"))
     }
 
@@ -354,9 +363,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         partitions,
         memory_limit,
         cluster,
+        cluster_timeout,
     } = args;
     let partitioning = partitioning(partitions, memory_limit.as_deref())?;
-    let runner = cluster.as_deref().map(cluster::runner).transpose()?;
+    let runner = cluster
+        .as_deref()
+        .map(|c| cluster::runner(c, cluster_timeout))
+        .transpose()?;
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
     let data = match data {
         Some(d) => d,
@@ -741,8 +754,11 @@ mod tests {
         );
         assert_eq!(st.message("hukou.csv", 3), "reading hukou.csv: 3 rows");
         assert_eq!(
-            st.message("[cluster] stage 2/3 split: 8 files", 0),
-            "stage 2/3 split: 8 files, on the cluster"
+            st.message(
+                "[cluster] stages 2-3/3 split and checks: 8 files, 4 buckets",
+                0
+            ),
+            "stages 2-3/3 split and checks: 8 files, 4 buckets, on the cluster"
         );
         assert_eq!(
             st.message("[join] payments/1.csv", 1200),

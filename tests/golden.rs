@@ -348,6 +348,16 @@ mod cluster {
 
     /// `qianbiao run --cluster` as a user runs it: its exit status and stderr.
     fn run_cli(data: &Path, out: &Path, k: usize, cluster: &str) -> (Option<i32>, String) {
+        run_cli_with(data, out, k, cluster, &[])
+    }
+
+    fn run_cli_with(
+        data: &Path,
+        out: &Path,
+        k: usize,
+        cluster: &str,
+        more: &[&str],
+    ) -> (Option<i32>, String) {
         let o = qianbiao()
             .arg("run")
             .arg("--data")
@@ -355,6 +365,7 @@ mod cluster {
             .arg("--out")
             .arg(out)
             .args(["--partitions", &k.to_string(), "--cluster", cluster])
+            .args(more)
             .output()
             .unwrap();
         (
@@ -419,7 +430,11 @@ mod cluster {
         let work = tempfile::tempdir().unwrap();
         let (address, mut procs) = start_cluster(2, work.path());
         let (data2, out2) = (data.to_path_buf(), out.to_path_buf());
-        let run = std::thread::spawn(move || run_cli(&data2, &out2, 6, &address));
+        // A deadline well above a run's own time (about 20 s in a debug build): Ballista
+        // sometimes leaves the job waiting after the kill, and the run must then fail.
+        let run = std::thread::spawn(move || {
+            run_cli_with(&data2, &out2, 6, &address, &["--cluster-timeout", "60"])
+        });
         let started = Instant::now();
         while !std::fs::read_dir(out)
             .map(|d| d.flatten().any(|e| e.path().join(stage).exists()))

@@ -632,78 +632,112 @@ fn split_task(
 }
 
 /// Bucket b's rows of one source from the shuffle, in the order the split read them (by
-/// part, then row), without the split's own columns, as polars frames.
+/// part, then row), without the split's own columns, as polars frames. The frames are
+/// slices of the batches received (no copy): each batch is cut into runs of consecutive
+/// rows of one part, and the runs are put in order. A row of another bucket, a row given
+/// twice or a row missing from a part is an error.
 fn bucket_frames(
     s: SourceKind,
     key: u32,
-    schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> DfResult<Vec<polars::prelude::DataFrame>> {
-    let batches: Vec<&RecordBatch> = batches.iter().filter(|b| b.num_rows() > 0).collect();
-    if batches.is_empty() {
-        return Ok(Vec::new());
+    /// Rows `start..start + len` of batch `batch`: rows `first..` of part `part`.
+    struct Run {
+        part: u64,
+        first: u32,
+        batch: usize,
+        start: usize,
+        len: usize,
     }
-    let all = arrow::compute::concat_batches(schema, batches.iter().copied())?;
-    let width = all.num_columns();
-    if width < 3 {
-        return Err(df_error(format!(
-            "{} rows without the split's columns",
-            s.name()
-        )));
-    }
-    let column = |i: usize, name: &str| -> DfResult<&dyn Array> {
-        let c = all.column(i);
-        if all.schema().field(i).name() != name {
-            return Err(df_error(format!("{} rows: no column {name}", s.name())));
+    let mut runs: Vec<Run> = Vec::new();
+    for (bi, batch) in batches.iter().enumerate() {
+        let width = batch.num_columns();
+        if batch.num_rows() == 0 {
+            continue;
         }
-        Ok(c.as_ref())
-    };
-    let keys = column(width - 3, KEY_COLUMN)?
-        .as_any()
-        .downcast_ref::<UInt32Array>()
-        .ok_or_else(|| df_error("the bucket key is not a UInt32 column"))?;
-    if let Some(other) = keys.values().iter().find(|&&k| k != key) {
-        return Err(df_error(format!(
-            "the shuffle gave {} rows of another bucket (key {other}, not {key})",
-            s.name()
-        )));
+        let column = |i: Option<usize>, name: &str| -> DfResult<&dyn Array> {
+            match i {
+                Some(i) if batch.schema().field(i).name() == name => Ok(batch.column(i).as_ref()),
+                _ => Err(df_error(format!("{} rows: no column {name}", s.name()))),
+            }
+        };
+        let keys = column(width.checked_sub(3), KEY_COLUMN)?
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(|| df_error("the bucket key is not a UInt32 column"))?;
+        if let Some(other) = keys.values().iter().find(|&&k| k != key) {
+            return Err(df_error(format!(
+                "the shuffle gave {} rows of another bucket (key {other}, not {key})",
+                s.name()
+            )));
+        }
+        let parts = column(width.checked_sub(2), PART_COLUMN)?
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .ok_or_else(|| df_error("the part is not a UInt64 column"))?
+            .values();
+        let rows = column(width.checked_sub(1), ROW_COLUMN)?
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .ok_or_else(|| df_error("the row is not a UInt32 column"))?
+            .values();
+        let mut start = 0;
+        for i in 1..=batch.num_rows() {
+            let ends = i == batch.num_rows()
+                || parts[i] != parts[start]
+                || rows[i] != rows[i - 1].wrapping_add(1);
+            if ends {
+                runs.push(Run {
+                    part: parts[start],
+                    first: rows[start],
+                    batch: bi,
+                    start,
+                    len: i - start,
+                });
+                start = i;
+            }
+        }
     }
-    let parts = column(width - 2, PART_COLUMN)?
-        .as_any()
-        .downcast_ref::<arrow::array::UInt64Array>()
-        .ok_or_else(|| df_error("the part is not a UInt64 column"))?;
-    let rows = column(width - 1, ROW_COLUMN)?
-        .as_any()
-        .downcast_ref::<UInt32Array>()
-        .ok_or_else(|| df_error("the row is not a UInt32 column"))?;
-    let (parts, rows) = (parts.values(), rows.values());
-    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-    order.sort_unstable_by_key(|&i| (parts[i as usize], rows[i as usize]));
-    // Each (part, row) once: a part sent twice would be rows counted twice.
-    if order.windows(2).any(|w| {
-        (parts[w[0] as usize], rows[w[0] as usize]) == (parts[w[1] as usize], rows[w[1] as usize])
-    }) {
-        return Err(df_error(format!(
-            "the shuffle gave some {} rows twice",
-            s.name()
-        )));
+    runs.sort_unstable_by_key(|r| (r.part, r.first));
+    // Each part's rows 0, 1, 2, ... once each.
+    for (i, r) in runs.iter().enumerate() {
+        let expected = match i.checked_sub(1).map(|j| &runs[j]) {
+            Some(p) if p.part == r.part => p.first as u64 + p.len as u64,
+            _ => 0,
+        };
+        match (r.first as u64).cmp(&expected) {
+            std::cmp::Ordering::Equal => {}
+            std::cmp::Ordering::Less => {
+                return Err(df_error(format!(
+                    "the shuffle gave some {} rows twice",
+                    s.name()
+                )))
+            }
+            std::cmp::Ordering::Greater => {
+                return Err(df_error(format!(
+                    "the shuffle lost some {} rows of part {:#x}",
+                    s.name(),
+                    r.part
+                )))
+            }
+        }
     }
-    let sorted = if order.iter().enumerate().all(|(i, &o)| i as u32 == o) {
-        all
-    } else {
-        arrow::compute::take_record_batch(&all, &UInt32Array::from(order))?
-    };
-    let own: Vec<usize> = (0..width - 3).collect();
-    let sorted = sorted.project(&own)?;
     const FRAME_ROWS: usize = 1 << 16;
-    (0..sorted.num_rows())
-        .step_by(FRAME_ROWS)
-        .map(|at| {
-            let len = FRAME_ROWS.min(sorted.num_rows() - at);
-            bridge::frame(&sorted.slice(at, len))
-                .map_err(|e| df_error(format!("{} rows: {e}", s.name())))
-        })
-        .collect()
+    let mut frames = Vec::new();
+    for r in runs {
+        let batch = &batches[r.batch];
+        let own: Vec<usize> = (0..batch.num_columns() - 3).collect();
+        let mut at = r.start;
+        while at < r.start + r.len {
+            let len = FRAME_ROWS.min(r.start + r.len - at);
+            let slice = batch.slice(at, len).project(&own)?;
+            frames.push(
+                bridge::frame(&slice).map_err(|e| df_error(format!("{} rows: {e}", s.name())))?,
+            );
+            at += len;
+        }
+    }
+    Ok(frames)
 }
 
 /// The task numbers of the work list's batches.
@@ -804,16 +838,16 @@ impl ExecutionPlan for StageExec {
         let streams = self
             .sources
             .iter()
-            .map(|(s, plan)| Ok((*s, plan.schema(), plan.execute(partition, context.clone())?)))
+            .map(|(s, plan)| Ok((*s, plan.execute(partition, context.clone())?)))
             .collect::<DfResult<Vec<_>>>()?;
         let batches = async move {
             let list: Vec<RecordBatch> = work.try_collect().await?;
             let i = one_task(stage, &list)?;
             // A bucket's rows of every source, whole: they come from every split task.
             let mut rows = Vec::with_capacity(streams.len());
-            for (s, schema, stream) in streams {
+            for (s, stream) in streams {
                 let batches: Vec<RecordBatch> = stream.try_collect().await?;
-                rows.push((s, schema, batches));
+                rows.push((s, batches));
             }
             // The stage is CPU work on rayon's pool: off the async runtime's threads.
             tokio::task::spawn_blocking(move || {
@@ -823,8 +857,8 @@ impl ExecutionPlan for StageExec {
                     let key = *keys
                         .get(i)
                         .ok_or_else(|| df_error(format!("bucket {i} of {}", keys.len())))?;
-                    for (s, schema, batches) in rows {
-                        let frames = bucket_frames(s, key, &schema, &batches)?;
+                    for (s, batches) in rows {
+                        let frames = bucket_frames(s, key, &batches)?;
                         drop(batches);
                         input.0.push((s, frames.into()));
                     }
@@ -1076,15 +1110,28 @@ fn session_config() -> SessionConfig {
         )
 }
 
-/// Runs the bucket stage on a Ballista cluster.
+/// Runs the keys pass, the split and the checks on a Ballista cluster.
 pub struct BallistaRunner {
     cluster: Cluster,
+    /// How long a job may take before the run gives up (`--cluster-timeout`).
+    deadline: Option<std::time::Duration>,
 }
 
 impl BallistaRunner {
     /// A runner for `--cluster`.
     pub fn new(cluster: Cluster) -> BallistaRunner {
-        BallistaRunner { cluster }
+        BallistaRunner {
+            cluster,
+            deadline: None,
+        }
+    }
+
+    /// Gives up a job that has not finished after `deadline`: the run then fails (exit 2,
+    /// one line) instead of waiting. Ballista can leave a job waiting for ever after an
+    /// executor is lost (`docs/distributed.md`, "Faults").
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> BallistaRunner {
+        self.deadline = Some(deadline);
+        self
     }
 
     async fn run_async(&self, job_ref: JobRef) -> DfResult<Vec<RecordBatch>> {
@@ -1170,9 +1217,9 @@ impl BallistaRunner {
         let n = job_ref.tasks as usize;
         if let Some(p) = progress {
             let what = match job_ref.stage {
-                Stage::Keys => format!("[cluster] keys: {n} files"),
+                Stage::Keys => format!("[cluster] stage 1/3 keys: {n} files"),
                 _ => format!(
-                    "[cluster] split and checks: {} files, {n} buckets",
+                    "[cluster] stages 2-3/3 split and checks: {} files, {n} buckets",
                     job_ref.files.iter().map(|(_, f)| f.len()).sum::<usize>()
                 ),
             };
@@ -1189,10 +1236,26 @@ impl BallistaRunner {
             .enable_all()
             .build()
             .map_err(engine_error)?;
-        let batches = runtime
-            .block_on(self.run_async(job_ref))
-            .map_err(|e| engine_error(first_line(&e.to_string())))?;
+        let what = match job_ref.stage {
+            Stage::Keys => "keys",
+            _ => "split and checks",
+        };
+        let result = runtime.block_on(async {
+            match self.deadline {
+                None => self.run_async(job_ref).await,
+                Some(d) => tokio::time::timeout(d, self.run_async(job_ref))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(df_error(format!(
+                            "the {what} job did not finish within --cluster-timeout {} s",
+                            d.as_secs()
+                        )))
+                    }),
+            }
+        });
+        // Never waits for the tasks of a job given up (the standalone executor's).
         runtime.shutdown_background();
+        let batches = result.map_err(|e| engine_error(first_line(&e.to_string())))?;
         assemble(&batches, n, one)
     }
 }
@@ -1448,7 +1511,7 @@ mod tests {
             shuffled(&[13], 9, (1 << 32) | 1, &[0]),
             shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
         ];
-        let frames = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &batches).unwrap();
+        let frames = bucket_frames(SourceKind::Deposits, 9, &batches).unwrap();
         let amounts: Vec<i64> = frames
             .iter()
             .flat_map(|df| {
@@ -1464,11 +1527,9 @@ mod tests {
         // Only the part's own columns reach the stage.
         assert_eq!(frames[0].width(), 1);
         // Nothing: no frame.
-        assert!(
-            bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &[])
-                .unwrap()
-                .is_empty()
-        );
+        assert!(bucket_frames(SourceKind::Deposits, 9, &[])
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -1477,7 +1538,7 @@ mod tests {
             shuffled(&[10], 9, 1 << 32, &[0]),
             shuffled(&[11], 4, 1 << 32, &[1]),
         ];
-        let e = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &other)
+        let e = bucket_frames(SourceKind::Deposits, 9, &other)
             .unwrap_err()
             .to_string();
         assert!(e.contains("another bucket (key 4, not 9)"), "{e}");
@@ -1485,10 +1546,23 @@ mod tests {
             shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
             shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
         ];
-        let e = bucket_frames(SourceKind::Deposits, 9, &shuffled_schema(), &twice)
+        let e = bucket_frames(SourceKind::Deposits, 9, &twice)
             .unwrap_err()
             .to_string();
         assert!(e.contains("rows twice"), "{e}");
+        let lost = vec![
+            shuffled(&[10], 9, 1 << 32, &[0]),
+            shuffled(&[12], 9, 1 << 32, &[2]),
+        ];
+        let e = bucket_frames(SourceKind::Deposits, 9, &lost)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lost some deposits rows"), "{e}");
+        let late = vec![shuffled(&[11], 9, 1 << 32, &[1])];
+        let e = bucket_frames(SourceKind::Deposits, 9, &late)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lost some"), "{e}");
     }
 
     #[test]
