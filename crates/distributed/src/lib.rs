@@ -843,26 +843,26 @@ impl ExecutionPlan for StageExec {
         let batches = async move {
             let list: Vec<RecordBatch> = work.try_collect().await?;
             let i = one_task(stage, &list)?;
-            // A bucket's rows of every source, whole: they come from every split task.
-            let mut rows = Vec::with_capacity(streams.len());
-            for (s, stream) in streams {
-                let batches: Vec<RecordBatch> = stream.try_collect().await?;
-                rows.push((s, batches));
-            }
+            let runtime = tokio::runtime::Handle::current();
             // The stage is CPU work on rayon's pool: off the async runtime's threads.
             tokio::task::spawn_blocking(move || {
-                let mut input = Frames::default();
-                if stage == Stage::Buckets {
-                    let keys = bucket_keys(job_buckets(&path)?)?;
-                    let key = *keys
-                        .get(i)
-                        .ok_or_else(|| df_error(format!("bucket {i} of {}", keys.len())))?;
-                    for (s, batches) in rows {
-                        let frames = bucket_frames(s, key, &batches)?;
-                        drop(batches);
-                        input.0.push((s, frames.into()));
+                let key = match stage {
+                    Stage::Buckets => {
+                        let keys = bucket_keys(job_buckets(&path)?)?;
+                        *keys
+                            .get(i)
+                            .ok_or_else(|| df_error(format!("bucket {i} of {}", keys.len())))?
                     }
-                }
+                    _ => 0,
+                };
+                let mut input = Frames {
+                    runtime,
+                    key,
+                    sources: streams
+                        .into_iter()
+                        .map(|(s, stream)| (s, Rows::Stream(stream)))
+                        .collect(),
+                };
                 task_batches(stage, &path, i, &mut input)
             })
             .await
@@ -944,25 +944,47 @@ fn with_inputs(job: &JobRef, mut inputs: Vec<Arc<dyn ExecutionPlan>>) -> DfResul
     )
 }
 
-/// A bucket's rows as the stage reads them: each source's polars frames, in read order.
-#[derive(Default)]
-struct Frames(
-    Vec<(
-        SourceKind,
-        std::collections::VecDeque<polars::prelude::DataFrame>,
-    )>,
-);
+/// A bucket's rows as the stage reads them, source by source: when the stage asks for a
+/// source's first batch, all of that source's batches are taken from its shuffle reader
+/// and put in read order ([`bucket_frames`]); the sources not yet asked for wait in their
+/// streams (so a bucket's Arrow batches are held one source at a time, not all at once).
+struct Frames {
+    runtime: tokio::runtime::Handle,
+    /// The bucket's shuffle key.
+    key: u32,
+    sources: Vec<(SourceKind, Rows)>,
+}
+
+/// One source of a bucket: its shuffle stream until the stage asks for it, then its
+/// frames.
+enum Rows {
+    Stream(SendableRecordBatchStream),
+    Frames(std::collections::VecDeque<polars::prelude::DataFrame>),
+}
 
 impl PartitionInput for Frames {
     fn next_batch(
         &mut self,
         s: SourceKind,
     ) -> Result<Option<polars::prelude::DataFrame>, EngineError> {
-        Ok(self
-            .0
-            .iter_mut()
-            .find(|(k, _)| *k == s)
-            .and_then(|(_, frames)| frames.pop_front()))
+        let Some((_, rows)) = self.sources.iter_mut().find(|(k, _)| *k == s) else {
+            return Ok(None);
+        };
+        if let Rows::Stream(stream) = rows {
+            // Called from the stage's threads (rayon's or a blocking task), never from
+            // the runtime's own: waiting here is allowed.
+            let batches: Vec<RecordBatch> = self
+                .runtime
+                .block_on(stream.try_collect())
+                .map_err(|e| engine_error(format!("{} rows: {e}", s.name())))?;
+            let frames = bucket_frames(s, self.key, &batches).map_err(engine_error)?;
+            drop(batches);
+            *rows = Rows::Frames(frames.into());
+        }
+        match rows {
+            Rows::Frames(frames) => Ok(frames.pop_front()),
+            Rows::Stream(_) => Ok(None),
+        }
     }
 }
 
