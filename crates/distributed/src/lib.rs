@@ -1556,35 +1556,38 @@ mod tests {
 
     #[test]
     fn rows_of_another_bucket_or_rows_given_twice_fail_the_bucket() {
-        let other = vec![
-            shuffled(&[10], 9, 1 << 32, &[0]),
-            shuffled(&[11], 4, 1 << 32, &[1]),
+        let part = 1 << 32;
+        let cases: Vec<(Vec<RecordBatch>, &str)> = vec![
+            (
+                vec![
+                    shuffled(&[10], 9, part, &[0]),
+                    shuffled(&[11], 4, part, &[1]),
+                ],
+                "another bucket (key 4, not 9)",
+            ),
+            (
+                vec![
+                    shuffled(&[10, 11], 9, part, &[0, 1]),
+                    shuffled(&[10, 11], 9, part, &[0, 1]),
+                ],
+                "rows twice",
+            ),
+            (
+                vec![
+                    shuffled(&[10], 9, part, &[0]),
+                    shuffled(&[12], 9, part, &[2]),
+                ],
+                "lost some deposits rows",
+            ),
+            // A part's first row missing.
+            (vec![shuffled(&[11], 9, part, &[1])], "lost some"),
         ];
-        let e = bucket_frames(SourceKind::Deposits, 9, &other)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("another bucket (key 4, not 9)"), "{e}");
-        let twice = vec![
-            shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
-            shuffled(&[10, 11], 9, 1 << 32, &[0, 1]),
-        ];
-        let e = bucket_frames(SourceKind::Deposits, 9, &twice)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("rows twice"), "{e}");
-        let lost = vec![
-            shuffled(&[10], 9, 1 << 32, &[0]),
-            shuffled(&[12], 9, 1 << 32, &[2]),
-        ];
-        let e = bucket_frames(SourceKind::Deposits, 9, &lost)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("lost some deposits rows"), "{e}");
-        let late = vec![shuffled(&[11], 9, 1 << 32, &[1])];
-        let e = bucket_frames(SourceKind::Deposits, 9, &late)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("lost some"), "{e}");
+        for (batches, want) in cases {
+            let e = bucket_frames(SourceKind::Deposits, 9, &batches)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{e}");
+        }
     }
 
     #[test]
