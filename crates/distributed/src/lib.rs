@@ -59,6 +59,7 @@ use qianbiao_engine::{
 };
 
 pub mod bridge;
+pub mod malloc;
 
 /// The largest piece of a bucket's result in one record batch (Ballista's gRPC messages
 /// are limited to 16 MiB by default).
@@ -1140,8 +1141,10 @@ pub struct BallistaRunner {
 }
 
 impl BallistaRunner {
-    /// A runner for `--cluster`.
+    /// A runner for `--cluster`. Limits glibc's arenas in this process ([`malloc`]): the
+    /// standalone cluster's executor runs in it.
     pub fn new(cluster: Cluster) -> BallistaRunner {
+        malloc::limit_arenas();
         BallistaRunner {
             cluster,
             deadline: None,
@@ -1434,6 +1437,7 @@ pub struct ExecutorSettings {
 
 /// `qianbiao executor`: a Ballista executor that runs qianbiao's bucket stage.
 pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
+    malloc::limit_arenas();
     use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
     let config = ExecutorProcessConfig {
         bind_host: s.bind.clone(),
