@@ -2,12 +2,13 @@
 //! and polars frames (the split's parts) as arrow-rs arrays for Ballista's shuffle, through
 //! the Arrow C Data Interface: the buffers are shared, not copied.
 //!
-//! The only unsafe code of the workspace. Both libraries implement the C Data Interface:
-//! arrow-rs exports an array as a pair of `#[repr(C)]` structs (`FFI_ArrowArray`,
-//! `FFI_ArrowSchema`) and polars-arrow imports the same pair (`ArrowArray`, `ArrowSchema`,
-//! also `#[repr(C)]`, field for field the interface's `struct ArrowArray` and `struct
-//! ArrowSchema`). The structs are moved across, never duplicated, so each release callback
-//! runs exactly once: when polars drops the imported array (or the schema).
+//! With `malloc.rs`, the only unsafe code of the workspace. Both libraries implement the
+//! C Data Interface: arrow-rs exports an array as a pair of `#[repr(C)]` structs
+//! (`FFI_ArrowArray`, `FFI_ArrowSchema`) and polars-arrow imports the same pair
+//! (`ArrowArray`, `ArrowSchema`, also `#[repr(C)]`, field for field the interface's
+//! `struct ArrowArray` and `struct ArrowSchema`), and the other way. The structs are moved
+//! across, never duplicated, so each release callback runs exactly once: when the side
+//! that imported the array (or the schema) drops it.
 #![allow(unsafe_code)]
 
 use arrow::array::{make_array, Array, ArrayRef, RecordBatch};
