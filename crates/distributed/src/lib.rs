@@ -2,18 +2,20 @@
 //! (`docs/distributed.md`).
 //!
 //! A run with `--cluster` reads no input file on the machine that runs `qianbiao run`
-//! (the driver). Each pass of independent tasks is a Ballista job, a scan of the table
-//! [`StageTable`], whose physical plan [`StageExec`] has one partition per task over a
-//! work list of task numbers:
+//! (the driver). Each job is a scan of the table [`StageTable`], whose physical plan is
+//! made of [`StageExec`] nodes, each with one partition per task over a work list:
 //!
-//! - the keys: task t reads input file `todo[t]` and writes its rows' key hashes into the
-//!   spill folder ([`qianbiao_engine::keys_of_file`]); the driver joins them, file by
-//!   file, in its union-find, and writes the bucket of every anchor key (`keys.bin`);
-//! - the split: task i reads input file i and writes its rows into the buckets' parts
-//!   ([`qianbiao_engine::split_file`]), and returns the file's report and rejected rows;
-//! - the checks: task b reads bucket b's parts through a DataFusion Parquet scan per
-//!   source, hands the record batches to polars ([`bridge`]) and calls
-//!   [`qianbiao_engine::check_bucket_with`].
+//! - the keys (a job of its own): task t reads input file `todo[t]` and writes its rows'
+//!   key hashes into the spill folder ([`qianbiao_engine::keys_of_file`]); the driver
+//!   joins them, file by file, in its union-find, and writes the bucket of every anchor
+//!   key (`keys.bin`);
+//! - the split and the checks (one job): per source, a split node whose task i reads
+//!   that source's i-th file and emits its rows, tagged with their bucket's key, into a
+//!   hash repartition by that key ([`qianbiao_engine::split_file_with`], [`bucket_keys`]);
+//!   it writes the file's report and rejected rows as `split-FFFFFF.json`. Ballista runs
+//!   the repartitions as its shuffle. Task b of the checks node takes bucket b's rows
+//!   from the shuffle, puts them back in read order ([`bucket_frames`]), hands them to
+//!   polars ([`bridge`]) and calls [`qianbiao_engine::check_bucket_with`].
 //!
 //! These are the functions a run on one machine calls, file after file and bucket after
 //! bucket: every rule keeps one implementation. Ballista plans each job, hands the tasks
@@ -21,10 +23,11 @@
 //! output back. The driver merges the results in file and bucket order, exactly as a run
 //! on one machine does, so the outputs are byte-identical.
 //!
-//! What crosses the wire: each stage's job as a JSON file in the spill folder, named in
-//! the plan by the codecs [`QianbiaoLogicalCodec`] and [`QianbiaoPhysicalCodec`]; a
-//! task's result as JSON in record batches of (task, piece, pieces, bytes), pieces of at
-//! most [`PIECE_BYTES`], each checked for completeness on arrival.
+//! What crosses the wire: each job as a JSON file in the spill folder, named in the plan
+//! by the codecs [`QianbiaoLogicalCodec`] and [`QianbiaoPhysicalCodec`]; the rows as
+//! Arrow batches through Ballista's shuffle; a keys task's or a bucket's result as JSON in
+//! record batches of (task, piece, pieces, bytes), pieces of at most [`PIECE_BYTES`], each
+//! checked for completeness on arrival.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
