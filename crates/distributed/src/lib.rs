@@ -14,7 +14,7 @@
 //!   hash repartition by that key ([`qianbiao_engine::split_file_with`], [`bucket_keys`]);
 //!   it writes the file's report and rejected rows as `split-FFFFFF.json`. Ballista runs
 //!   the repartitions as its shuffle. Task b of the checks node takes bucket b's rows
-//!   from the shuffle, puts them back in read order ([`bucket_frames`]), hands them to
+//!   from the shuffle, puts them back in read order (`bucket_frames`), hands them to
 //!   polars ([`bridge`]) and calls [`qianbiao_engine::check_bucket_with`].
 //!
 //! These are the functions a run on one machine calls, file after file and bucket after
