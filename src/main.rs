@@ -57,7 +57,8 @@ enum Command {
         /// Seconds between heartbeats to the scheduler.
         #[arg(long, default_value_t = 5)]
         heartbeat: u64,
-        /// Folder for the executor's shuffle files (default: a temporary folder).
+        /// Folder for the executor's shuffle files (default: a temporary folder, removed
+        /// when the executor stops on Ctrl-C or SIGTERM).
         #[arg(long)]
         work_dir: Option<String>,
     },

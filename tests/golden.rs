@@ -402,6 +402,112 @@ mod cluster {
         assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
     }
 
+    /// The entries of a folder, as names.
+    fn entries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn cluster_runs_leave_no_shuffle_files_in_the_temporary_folder() {
+        // Ballista 55's standalone executor, and its executor process without a work
+        // folder, shuffle into a temporary folder that nothing removes: a nightly run
+        // would leave its input's size in /tmp every night.
+        let dir = tempfile::tempdir().unwrap();
+        let data = case_data("synth-1500-1-dirty-csv", dir.path());
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+
+        // The standalone cluster, from the command line.
+        let out = dir.path().join("out-standalone");
+        let o = qianbiao()
+            .arg("run")
+            .arg("--data")
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(["--partitions", "3", "--cluster", "standalone"])
+            .env("TMPDIR", &tmp)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(differences(
+            "synth-1500-1-dirty-csv",
+            "standalone CLI",
+            &cli_hashes(&out, 3)
+        )
+        .is_empty());
+        assert_eq!(
+            entries(&tmp),
+            Vec::<String>::new(),
+            "left by a standalone run"
+        );
+        assert!(
+            !entries(&out)
+                .iter()
+                .any(|e| e.starts_with(".qianbiao-spill")),
+            "{:?}",
+            entries(&out)
+        );
+
+        // An executor process without `--work-dir`, stopped with Ctrl-C after a run.
+        let port = free_port();
+        let scheduler = qianbiao()
+            .args([
+                "scheduler",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut procs = Processes(vec![scheduler]);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "no scheduler");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let executor = qianbiao()
+            .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
+            .args(["--bind", "127.0.0.1", "--heartbeat", "1"])
+            .args(["--port", &free_port().to_string()])
+            .args(["--grpc-port", &free_port().to_string()])
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = executor.id();
+        procs.0.push(executor);
+        let out = dir.path().join("out-executor");
+        let (code, err) = run_cli(&data, &out, 3, &format!("df://127.0.0.1:{port}"));
+        assert_eq!(code, Some(0), "{err}");
+        assert!(differences(
+            "synth-1500-1-dirty-csv",
+            "one executor",
+            &cli_hashes(&out, 3)
+        )
+        .is_empty());
+        assert_eq!(
+            entries(&tmp).len(),
+            1,
+            "the executor's folder while it runs"
+        );
+        let kill = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let stopped = procs.0[1].wait().unwrap();
+        assert!(stopped.success(), "executor after Ctrl-C: {stopped}");
+        assert_eq!(entries(&tmp), Vec::<String>::new(), "left by an executor");
+    }
+
     #[test]
     fn an_executor_killed_mid_run_gives_the_same_answers_or_one_clear_error() {
         // A town whose passes take a while, read and checked by two executors; one is

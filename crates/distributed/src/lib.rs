@@ -63,6 +63,7 @@ use qianbiao_engine::{
 
 pub mod bridge;
 pub mod malloc;
+mod standalone;
 
 /// The largest piece of a bucket's result in one record batch (Ballista's gRPC messages
 /// are limited to 16 MiB by default).
@@ -1170,12 +1171,21 @@ impl BallistaRunner {
             .with_default_features()
             .build();
         let ctx = match &self.cluster {
-            Cluster::Standalone => SessionContext::standalone_with_state(state).await?,
+            Cluster::Standalone => {
+                let url = standalone::start(&state, &standalone_dir(&job_ref)).await?;
+                SessionContext::remote_with_state(&url, state).await?
+            }
             Cluster::Remote(url) => SessionContext::remote_with_state(url, state).await?,
         };
         let df = ctx.read_table(Arc::new(StageTable::new(job_ref)))?;
         df.collect().await
     }
+}
+
+/// The standalone executor's work folder for a job: beside the job's file in the spill
+/// folder (`job.json` gives `job.standalone`).
+fn standalone_dir(job: &JobRef) -> PathBuf {
+    job.job.with_extension("standalone")
 }
 
 fn engine_error(e: impl fmt::Display) -> EngineError {
@@ -1268,6 +1278,7 @@ impl BallistaRunner {
             Stage::Keys => "keys",
             _ => "split and checks",
         };
+        let work_dir = standalone_dir(&job_ref);
         let result = runtime.block_on(async {
             match self.deadline {
                 None => self.run_async(job_ref).await,
@@ -1283,6 +1294,11 @@ impl BallistaRunner {
         });
         // Never waits for the tasks of a job given up (the standalone executor's).
         runtime.shutdown_background();
+        if self.cluster == Cluster::Standalone {
+            // The job's shuffle files; the spill folder's removal would get them too,
+            // but only at the end of the run.
+            let _ = std::fs::remove_dir_all(work_dir);
+        }
         let batches = result.map_err(|e| engine_error(first_line(&e.to_string())))?;
         assemble(&batches, n, one)
     }
@@ -1442,6 +1458,27 @@ pub struct ExecutorSettings {
 pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
     malloc::limit_arenas();
     use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+    // Without `--work-dir`, a temporary folder held for the life of the process and
+    // removed when it stops (Ctrl-C, SIGTERM). Ballista's own default names a temporary
+    // folder it drops at once, which the shuffle writers make again and nobody removes.
+    let temp = match &s.work_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("qianbiao-executor-")
+                .tempdir()?,
+        ),
+    };
+    let work_dir = match (&s.work_dir, &temp) {
+        (Some(w), _) => Some(w.clone()),
+        (None, Some(t)) => Some(
+            t.path()
+                .to_str()
+                .ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", t.path().display()))?
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
     let config = ExecutorProcessConfig {
         bind_host: s.bind.clone(),
         port: s.port,
@@ -1449,7 +1486,7 @@ pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
         scheduler_host: s.scheduler_host.clone(),
         scheduler_port: s.scheduler_port,
         vcores: s.slots.max(1),
-        work_dir: s.work_dir.clone(),
+        work_dir,
         executor_heartbeat_interval_seconds: s.heartbeat_seconds.max(1),
         override_logical_codec: Some(Arc::new(QianbiaoLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(QianbiaoPhysicalCodec::default())),
@@ -1460,6 +1497,7 @@ pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(start_executor_process(Arc::new(config)))?;
+    drop(temp);
     Ok(())
 }
 
