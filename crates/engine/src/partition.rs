@@ -1641,14 +1641,15 @@ impl ChecksPlan {
             meta.files.push(rel.to_string());
             meta.reports.push(s.report.clone());
             meta.control_totals.extend(s.control_totals.iter().cloned());
-            // A linked deaths row goes to its person's bucket; the others to bucket 0.
+            // A linked deaths row goes to its person's bucket (from the bucket map, so
+            // below K); the others to bucket 0.
             for d in &s.linkable_deaths {
                 let b = self
                     .death_buckets
                     .binary_search_by_key(&d.prov, |(p, _)| *p)
                     .map(|i| self.death_buckets[i].1)
                     .unwrap_or(0);
-                linkable[(b as usize).min(k.saturating_sub(1))].push(d.clone());
+                linkable[usize::from(b)].push(d.clone());
             }
         }
         BucketJob {
