@@ -33,7 +33,7 @@ pids=()
 for i in 1 2; do
     /usr/bin/time -f "%e %M" -o "$dir/executor-$i.time" \
         "$bin" executor --scheduler "127.0.0.1:$port" --bind 127.0.0.1 \
-        --port $((port + 10 * i)) --grpc-port $((port + 10 * i + 1)) --heartbeat 2 \
+        --port $((port + 10 * i)) --grpc-port $((port + 10 * i + 1)) \
         > "$dir/executor-$i.log" 2>&1 &
     pids+=($!)
 done

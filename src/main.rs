@@ -32,8 +32,8 @@ enum Command {
         /// The port to listen on.
         #[arg(long, default_value_t = 50050)]
         port: u16,
-        /// Seconds without a heartbeat before an executor is taken as lost and its tasks
-        /// are run elsewhere.
+        /// Seconds without a word from an executor before it is taken as lost and its
+        /// tasks are run elsewhere (at least 10: a busy executor asks for work every 5 s).
         #[arg(long, default_value_t = 30)]
         executor_timeout: u64,
     },
@@ -54,9 +54,6 @@ enum Command {
         /// Buckets checked at once (each uses every core and a bucket's memory).
         #[arg(long, default_value_t = 1)]
         slots: usize,
-        /// Seconds between heartbeats to the scheduler.
-        #[arg(long, default_value_t = 5)]
-        heartbeat: u64,
         /// Folder for the executor's shuffle files (default: a temporary folder, removed
         /// when the executor stops on Ctrl-C or SIGTERM).
         #[arg(long)]
@@ -205,18 +202,24 @@ fn main() -> ExitCode {
             bind,
             port,
             executor_timeout,
-        } => cluster::scheduler(&bind, port, executor_timeout),
+        } => {
+            if executor_timeout < 10 {
+                Err(anyhow!(
+                    "--executor-timeout {executor_timeout}: at least 10 seconds (a busy \
+                     executor asks for work every 5 s, which is its heartbeat)"
+                ))
+            } else {
+                cluster::scheduler(&bind, port, executor_timeout)
+            }
+        }
         Command::Executor {
             scheduler,
             bind,
             port,
             grpc_port,
             slots,
-            heartbeat,
             work_dir,
-        } => cluster::executor(
-            &scheduler, bind, port, grpc_port, slots, heartbeat, work_dir,
-        ),
+        } => cluster::executor(&scheduler, bind, port, grpc_port, slots, work_dir),
         Command::Cases { action } => cases(action),
         Command::Verify { workspace } => verify(&workspace),
         Command::Rules { markdown } => {
@@ -285,7 +288,6 @@ mod cluster {
         port: u16,
         grpc_port: u16,
         slots: usize,
-        heartbeat: u64,
         work_dir: Option<String>,
     ) -> anyhow::Result<()> {
         let (host, sport) = scheduler
@@ -299,7 +301,6 @@ mod cluster {
             port,
             grpc_port,
             slots,
-            heartbeat_seconds: heartbeat,
             work_dir,
         })
     }
@@ -311,7 +312,6 @@ mod cluster {
         _: u16,
         _: u16,
         _: usize,
-        _: u64,
         _: Option<String>,
     ) -> anyhow::Result<()> {
         Err(anyhow::anyhow!("executor: {NOT_BUILT}"))

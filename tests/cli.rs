@@ -51,6 +51,14 @@ fn assert_exit_2(o: &Output, needles: &[&str]) {
 }
 
 #[test]
+fn a_scheduler_refuses_an_executor_timeout_below_a_busy_executors_poll() {
+    // A busy executor asks for work (its heartbeat) every 5 s: a shorter timeout would
+    // take every executor running a long task as lost.
+    let o = qianbiao(&["scheduler", "--executor-timeout", "4"]);
+    assert_exit_2(&o, &["--executor-timeout", "10"]);
+}
+
+#[test]
 fn missing_required_source_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     minimal(dir.path());

@@ -316,7 +316,7 @@ mod cluster {
                 "--port",
                 &port.to_string(),
             ])
-            .args(["--executor-timeout", "4"])
+            .args(["--executor-timeout", "10"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -332,7 +332,7 @@ mod cluster {
             std::fs::create_dir_all(&work_dir).unwrap();
             let executor = qianbiao()
                 .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
-                .args(["--bind", "127.0.0.1", "--heartbeat", "1"])
+                .args(["--bind", "127.0.0.1"])
                 .args(["--port", &free_port().to_string()])
                 .args(["--grpc-port", &free_port().to_string()])
                 .arg("--work-dir")
@@ -474,7 +474,7 @@ mod cluster {
         }
         let executor = qianbiao()
             .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
-            .args(["--bind", "127.0.0.1", "--heartbeat", "1"])
+            .args(["--bind", "127.0.0.1"])
             .args(["--port", &free_port().to_string()])
             .args(["--grpc-port", &free_port().to_string()])
             .env("TMPDIR", &tmp)

@@ -19,21 +19,22 @@
 //!
 //! These are the functions a run on one machine calls, file after file and bucket after
 //! bucket: every rule keeps one implementation. Ballista plans each job, hands the tasks
-//! to its executors, re-runs a task whose executor is lost, and streams each task's
-//! output back. The driver merges the results in file and bucket order, exactly as a run
+//! to its executors, and re-runs a task whose executor is lost. The driver merges the results in file and bucket order, exactly as a run
 //! on one machine does, so the outputs are byte-identical.
 //!
 //! What crosses the wire: each job as a JSON file in the spill folder, named in the plan
 //! by the codecs [`QianbiaoLogicalCodec`] and [`QianbiaoPhysicalCodec`]; the rows as
-//! Arrow batches through Ballista's shuffle; a keys task's or a bucket's result as JSON in
-//! record batches of (task, piece, pieces, bytes), pieces of at most [`PIECE_BYTES`], each
-//! checked for completeness on arrival.
+//! Arrow batches through Ballista's shuffle; a keys task's, a split's and a bucket's
+//! result as a JSON file in the spill folder, written whole and renamed into place. The
+//! tasks' outputs to Ballista are empty: the driver reads the results from the folder
+//! once the job has ended, so a result never depends on the executor that made it still
+//! being there (Ballista 55 fetches a final task's output from its executor).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, LargeBinaryArray, UInt32Array};
+use arrow::array::{Array, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use ballista::prelude::{SessionConfigExt, SessionContextExt};
@@ -64,10 +65,6 @@ use qianbiao_engine::{
 pub mod bridge;
 pub mod malloc;
 mod standalone;
-
-/// The largest piece of a bucket's result in one record batch (Ballista's gRPC messages
-/// are limited to 16 MiB by default).
-pub const PIECE_BYTES: usize = 4 << 20;
 
 /// The name of the job file in the spill folder.
 pub const JOB_FILE: &str = "job.json";
@@ -105,14 +102,14 @@ impl Cluster {
     }
 }
 
-/// The output of the bucket stage: per bucket, its result's JSON in numbered pieces.
+/// The output schema of a keys or checks task. A task outputs no rows: it writes its
+/// result into the spill folder, where the driver reads it ([`task_results`]).
 fn result_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("bucket", DataType::UInt32, false),
-        Field::new("piece", DataType::UInt32, false),
-        Field::new("pieces", DataType::UInt32, false),
-        Field::new("bytes", DataType::LargeBinary, false),
-    ]))
+    Arc::new(Schema::new(vec![Field::new(
+        "task",
+        DataType::UInt32,
+        false,
+    )]))
 }
 
 fn df_error(e: impl fmt::Display) -> DataFusionError {
@@ -448,6 +445,24 @@ fn split_result_file(spill: &Path, i: usize) -> PathBuf {
     spill.join(format!("split-{i:06}.json"))
 }
 
+/// The name of task `i`'s result in the spill folder: a keys task's (`keys-result-*`) or a
+/// bucket's (`bucket-*`).
+fn task_result_file(spill: &Path, stage: Stage, i: usize) -> PathBuf {
+    match stage {
+        Stage::Keys => spill.join(format!("keys-result-{i:06}.json")),
+        _ => spill.join(format!("bucket-{i:06}.json")),
+    }
+}
+
+/// Writes a task's result whole, then renames it into place: a reader never sees half a
+/// result, and a task run again replaces it with the same bytes.
+fn write_result(out: &Path, bytes: &[u8]) -> DfResult<()> {
+    let tmp = out.with_extension(format!("json.{}", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, out))
+        .map_err(|e| df_error(format!("{}: {e}", out.display())))
+}
+
 /// The split results of files 0..n, as the split tasks wrote them.
 fn read_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
     (0..n)
@@ -502,8 +517,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> DfResult<T> {
     serde_json::from_slice(&bytes).map_err(|e| df_error(format!("{}: {e}", path.display())))
 }
 
-/// Runs task `i` of the keys pass or the checks, whose job is in `path`, and cuts its
-/// result into record batches.
+/// Runs task `i` of the keys pass or the checks, whose job is in `path`, and writes its
+/// result into the spill folder ([`task_result_file`]). The task's output (to Ballista)
+/// is empty: the driver reads the results from the spill folder.
 fn task_batches(
     stage: Stage,
     path: &Path,
@@ -511,7 +527,7 @@ fn task_batches(
     input: &mut Frames,
 ) -> DfResult<Vec<RecordBatch>> {
     let job = job_of(stage, path)?;
-    let json = match job.as_ref() {
+    let (spill, json) = match job.as_ref() {
         Job::Keys(job) => {
             let file = *job.todo.get(i).ok_or_else(|| {
                 df_error(format!("task {i} of a keys pass of {}", job.todo.len()))
@@ -520,33 +536,24 @@ fn task_batches(
             let result =
                 keys_of_file(job, file, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
             out.finish().map_err(df_error)?;
-            serde_json::to_vec(&result).map_err(df_error)?
+            (&job.spill, serde_json::to_vec(&result).map_err(df_error)?)
         }
         Job::Buckets(job) => {
-            let result = check_bucket_with(job, i, input)
-                .map_err(|e| df_error(format!("bucket {i}: {e}")))?;
-            serde_json::to_vec(&result).map_err(df_error)?
+            let result = check_bucket_with(job, i, input).map_err(|e| {
+                // A shuffle read's own error goes back as it is: Ballista tells a lost
+                // map output (FetchFailed) by its type and runs that map task again,
+                // where any other error fails the job.
+                match input.shuffle_error.take() {
+                    Some(e) => e.context(format!("bucket {i}")),
+                    None => df_error(format!("bucket {i}: {e}")),
+                }
+            })?;
+            (&job.spill, serde_json::to_vec(&result).map_err(df_error)?)
         }
         Job::Split(..) => return Err(df_error("a split task has no result of its own")),
     };
-    let pieces: Vec<&[u8]> = json.chunks(PIECE_BYTES).collect();
-    let n = pieces.len() as u32;
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(p, piece)| {
-            RecordBatch::try_new(
-                result_schema(),
-                vec![
-                    Arc::new(UInt32Array::from(vec![i as u32])),
-                    Arc::new(UInt32Array::from(vec![p as u32])),
-                    Arc::new(UInt32Array::from(vec![n])),
-                    Arc::new(LargeBinaryArray::from(vec![piece])),
-                ],
-            )
-            .map_err(DataFusionError::from)
-        })
-        .collect()
+    write_result(&task_result_file(spill, stage, i), &json)?;
+    Ok(Vec::new())
 }
 
 /// The split's sink on an executor: each part becomes a record batch of the part's
@@ -628,12 +635,7 @@ fn split_task(
     };
     let result = split_file_with(job, map, f, None, &mut sink).map_err(df_error)?;
     let bytes = serde_json::to_vec(&result).map_err(df_error)?;
-    let out = split_result_file(&job.spill, f);
-    // Written whole, then renamed: a reader never sees half a result.
-    let tmp = out.with_extension(format!("json.{}", std::process::id()));
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, &out))
-        .map_err(|e| df_error(format!("{}: {e}", out.display())))
+    write_result(&split_result_file(&job.spill, f), &bytes)
 }
 
 /// Bucket b's rows of one source from the shuffle, in the order the split read them (by
@@ -867,6 +869,7 @@ impl ExecutionPlan for StageExec {
                         .into_iter()
                         .map(|(s, stream)| (s, Rows::Stream(stream)))
                         .collect(),
+                    shuffle_error: None,
                 };
                 task_batches(stage, &path, i, &mut input)
             })
@@ -958,6 +961,8 @@ struct Frames {
     /// The bucket's shuffle key.
     key: u32,
     sources: Vec<(SourceKind, Rows)>,
+    /// The error of a shuffle reader, kept with its type (the engine's error is text).
+    shuffle_error: Option<DataFusionError>,
 }
 
 /// One source of a bucket: its shuffle stream until the stage asks for it, then its
@@ -978,10 +983,14 @@ impl PartitionInput for Frames {
         if let Rows::Stream(stream) = rows {
             // Called from the stage's threads (rayon's or a blocking task), never from
             // the runtime's own: waiting here is allowed.
-            let batches: Vec<RecordBatch> = self
-                .runtime
-                .block_on(stream.try_collect())
-                .map_err(|e| engine_error(format!("{} rows: {e}", s.name())))?;
+            let batches: Vec<RecordBatch> = match self.runtime.block_on(stream.try_collect()) {
+                Ok(batches) => batches,
+                Err(e) => {
+                    let err = engine_error(format!("{} rows: {e}", s.name()));
+                    self.shuffle_error = Some(e.context(format!("{} rows", s.name())));
+                    return Err(err);
+                }
+            };
             let frames = bucket_frames(s, self.key, &batches).map_err(engine_error)?;
             drop(batches);
             *rows = Rows::Frames(frames.into());
@@ -1192,53 +1201,38 @@ fn engine_error(e: impl fmt::Display) -> EngineError {
     EngineError::Config(format!("cluster: {e}"))
 }
 
-/// Reassembles the tasks' results from a stage's record batches; an error unless every
-/// task 0..n came back whole, exactly once. `what` names a task in errors (`bucket`,
-/// `file`).
-pub fn assemble<T: serde::de::DeserializeOwned>(
-    batches: &[RecordBatch],
+/// The results of tasks 0..n of a job (`stage`) from the spill folder, once the job has
+/// ended with `ended`. `what` names a task in errors (`file`, `bucket`).
+///
+/// A job that failed still gives its results when every task's result is there: a task
+/// writes its result only once it has finished with all of its input, and a task run
+/// again writes the same bytes, so the results are the run's whatever failed after them.
+/// (Ballista 55 keeps the output location of a final task whose executor was lost after
+/// it finished, so the client's fetch of that task's output fails a job whose every task
+/// has run.) Otherwise the job's error, or the first result missing or unreadable.
+fn task_results<T: serde::de::DeserializeOwned>(
+    spill: &Path,
+    stage: Stage,
     n: usize,
     what: &str,
+    ended: DfResult<()>,
 ) -> Result<Vec<T>, EngineError> {
-    let mut pieces: Vec<Vec<Option<&[u8]>>> = vec![Vec::new(); n];
-    for batch in batches {
-        let col = |i: usize| batch.column(i).as_any();
-        let (Some(task), Some(piece), Some(count), Some(bytes)) = (
-            col(0).downcast_ref::<UInt32Array>(),
-            col(1).downcast_ref::<UInt32Array>(),
-            col(2).downcast_ref::<UInt32Array>(),
-            col(3).downcast_ref::<LargeBinaryArray>(),
-        ) else {
-            return Err(engine_error(format!(
-                "the {what} stage returned batches of another shape"
-            )));
-        };
-        for row in 0..batch.num_rows() {
-            let t = task.value(row) as usize;
-            let (i, m) = (piece.value(row) as usize, count.value(row) as usize);
-            let slot = pieces
-                .get_mut(t)
-                .ok_or_else(|| engine_error(format!("a result for {what} {t} of {n}")))?;
-            if slot.is_empty() {
-                slot.resize(m, None);
-            }
-            if slot.len() != m || i >= m || slot[i].is_some() {
-                return Err(engine_error(format!(
-                    "{what} {t}: piece {i} of {m} does not fit the pieces already received"
-                )));
-            }
-            slot[i] = Some(bytes.value(row));
+    let files: Vec<PathBuf> = (0..n).map(|i| task_result_file(spill, stage, i)).collect();
+    if let Err(e) = ended {
+        if !files.iter().all(|f| f.is_file()) {
+            return Err(engine_error(first_line(&e.to_string())));
         }
     }
-    pieces
-        .into_iter()
+    files
+        .iter()
         .enumerate()
-        .map(|(t, slot)| {
-            if slot.is_empty() || slot.iter().any(Option::is_none) {
-                return Err(engine_error(format!("{what} {t} came back incomplete")));
+        .map(|(i, f)| {
+            if !f.is_file() {
+                return Err(engine_error(format!(
+                    "{what} {i}: no result in the spill folder"
+                )));
             }
-            let json: Vec<u8> = slot.into_iter().flatten().flatten().copied().collect();
-            serde_json::from_slice(&json).map_err(|e| engine_error(format!("{what} {t}: {e}")))
+            read_json(f).map_err(|e| engine_error(format!("{what} {i}: {e}")))
         })
         .collect()
 }
@@ -1279,6 +1273,12 @@ impl BallistaRunner {
             _ => "split and checks",
         };
         let work_dir = standalone_dir(&job_ref);
+        let stage = job_ref.stage;
+        let spill = job_ref
+            .job
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let result = runtime.block_on(async {
             match self.deadline {
                 None => self.run_async(job_ref).await,
@@ -1299,8 +1299,7 @@ impl BallistaRunner {
             // but only at the end of the run.
             let _ = std::fs::remove_dir_all(work_dir);
         }
-        let batches = result.map_err(|e| engine_error(first_line(&e.to_string())))?;
-        assemble(&batches, n, one)
+        task_results(&spill, stage, n, one, result.map(drop))
     }
 }
 
@@ -1409,6 +1408,8 @@ fn first_line(text: &str) -> String {
 
 /// `qianbiao scheduler`: a Ballista scheduler that knows qianbiao's plan nodes.
 pub fn run_scheduler(bind: &str, port: u16, executor_timeout_seconds: u64) -> anyhow::Result<()> {
+    init_log();
+    use ballista_core::config::TaskSchedulingPolicy;
     use ballista_scheduler::cluster::BallistaCluster;
     use ballista_scheduler::config::SchedulerConfig;
     let config = SchedulerConfig {
@@ -1416,6 +1417,12 @@ pub fn run_scheduler(bind: &str, port: u16, executor_timeout_seconds: u64) -> an
         bind_port: port,
         executor_timeout_seconds,
         expire_dead_executor_interval_seconds: executor_timeout_seconds.clamp(1, 15),
+        // Executors ask for tasks when a slot is free (as in the standalone cluster).
+        // Pushed tasks are counted against an executor's slots on the scheduler, and
+        // Ballista 55 never gives back the slot of a task that ends in a stage rolled
+        // back after another executor was lost: with one slot, the surviving executor
+        // then never gets a task again and the job waits for ever.
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_logical_codec: Some(Arc::new(QianbiaoLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(QianbiaoPhysicalCodec::default())),
         override_config_producer: Some(Arc::new(session_config)),
@@ -1448,15 +1455,22 @@ pub struct ExecutorSettings {
     pub grpc_port: u16,
     /// Tasks at once.
     pub slots: usize,
-    /// Seconds between heartbeats.
-    pub heartbeat_seconds: u64,
     /// Shuffle files.
     pub work_dir: Option<String>,
 }
 
+/// Ballista's log lines on stderr, for the scheduler and executor processes: `RUST_LOG`
+/// chooses (`info`, `ballista_scheduler=debug`, ...), warnings and errors by default.
+fn init_log() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+}
+
 /// `qianbiao executor`: a Ballista executor that runs qianbiao's bucket stage.
 pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
+    init_log();
     malloc::limit_arenas();
+    use ballista_core::config::TaskSchedulingPolicy;
     use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
     // Without `--work-dir`, a temporary folder held for the life of the process and
     // removed when it stops (Ctrl-C, SIGTERM). Ballista's own default names a temporary
@@ -1487,7 +1501,8 @@ pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
         scheduler_port: s.scheduler_port,
         vcores: s.slots.max(1),
         work_dir,
-        executor_heartbeat_interval_seconds: s.heartbeat_seconds.max(1),
+        // The scheduler's policy (`run_scheduler`).
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         override_logical_codec: Some(Arc::new(QianbiaoLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(QianbiaoPhysicalCodec::default())),
         override_config_producer: Some(Arc::new(session_config)),
@@ -1654,89 +1669,46 @@ mod tests {
         }
     }
 
-    fn batch(b: u32, piece: u32, pieces: u32, bytes: &[u8]) -> RecordBatch {
-        RecordBatch::try_new(
-            result_schema(),
-            vec![
-                Arc::new(UInt32Array::from(vec![b])),
-                Arc::new(UInt32Array::from(vec![piece])),
-                Arc::new(UInt32Array::from(vec![pieces])),
-                Arc::new(LargeBinaryArray::from(vec![bytes])),
-            ],
-        )
-        .unwrap()
-    }
-
-    /// A bucket result's JSON, cut in two at `at`.
-    fn halves(at: usize) -> (Vec<u8>, Vec<u8>) {
-        let json = serde_json::to_vec(&BucketResult::default()).unwrap();
-        (json[..at].to_vec(), json[at..].to_vec())
-    }
-
     #[test]
-    fn results_are_put_together_in_bucket_order_whatever_the_arrival_order() {
+    fn results_come_from_the_spill_folder_and_a_failed_job_gives_them_only_when_all_are_there() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spill = tmp.path();
+        let failed = || Err(df_error("Job 1 failed: fetch from a lost executor"));
+        let write = |i: usize, bytes: &[u8]| {
+            write_result(&task_result_file(spill, Stage::Buckets, i), bytes).unwrap()
+        };
         let whole = serde_json::to_vec(&BucketResult::default()).unwrap();
-        let (a, b) = halves(5);
-        let got: Vec<BucketResult> = assemble(
-            &[
-                batch(1, 1, 2, &b),
-                batch(0, 0, 1, &whole),
-                batch(1, 0, 2, &a),
-            ],
-            2,
-            "bucket",
-        )
-        .unwrap();
-        assert_eq!(got.len(), 2);
-    }
-
-    #[test]
-    fn a_missing_repeated_or_foreign_piece_fails_the_run() {
-        let whole = serde_json::to_vec(&BucketResult::default()).unwrap();
-        let (a, b) = halves(5);
-        let cases: Vec<(Vec<RecordBatch>, &str)> = vec![
-            (
-                vec![batch(0, 0, 1, &whole)],
-                "bucket 1 came back incomplete",
-            ),
-            (
-                vec![batch(0, 0, 1, &whole), batch(1, 0, 2, &a)],
-                "bucket 1 came back incomplete",
-            ),
-            (
-                vec![
-                    batch(0, 0, 1, &whole),
-                    batch(0, 0, 1, &whole),
-                    batch(1, 0, 1, &whole),
-                ],
-                "piece 0 of 1",
-            ),
-            (
-                vec![
-                    batch(0, 0, 1, &whole),
-                    batch(1, 1, 2, &b),
-                    batch(1, 0, 3, &a),
-                ],
-                "piece 0 of 3",
-            ),
-            (vec![batch(2, 0, 1, &whole)], "bucket 2 of 2"),
-        ];
-        for (batches, want) in cases {
-            let e = assemble::<BucketResult>(&batches, 2, "bucket")
-                .unwrap_err()
-                .to_string();
-            assert!(e.starts_with("cluster: ") && e.contains(want), "{e}");
+        write(0, &whole);
+        // Bucket 1 missing: the job's error if it failed, else the missing result.
+        let e = task_results::<BucketResult>(spill, Stage::Buckets, 2, "bucket", failed())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "cluster: Execution error: Job 1 failed: fetch from a lost executor"
+        );
+        let e = task_results::<BucketResult>(spill, Stage::Buckets, 2, "bucket", Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bucket 1: no result"), "{e}");
+        // Every result there: the results, in bucket order, whether or not the job failed.
+        write(1, &whole);
+        for ended in [Ok(()), failed()] {
+            let got =
+                task_results::<BucketResult>(spill, Stage::Buckets, 2, "bucket", ended).unwrap();
+            assert_eq!(got.len(), 2);
         }
         // Bytes that are not a result: an error, never a default.
-        let e = assemble::<BucketResult>(&[batch(0, 0, 1, b"{}")], 1, "bucket")
+        write(1, b"{}");
+        let e = task_results::<BucketResult>(spill, Stage::Buckets, 2, "bucket", Ok(()))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bucket 0"), "{e}");
-        // A split's results are named by file.
-        let e = assemble::<FileSplit>(&[], 1, "file")
+        assert!(e.contains("bucket 1"), "{e}");
+        // A keys task's result is another file: none here.
+        let e = task_results::<FileKeys>(spill, Stage::Keys, 1, "file", Ok(()))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("file 0 came back incomplete"), "{e}");
+        assert!(e.contains("file 0: no result"), "{e}");
     }
 
     #[test]
