@@ -304,9 +304,8 @@ mod cluster {
         Command::new(env!("CARGO_BIN_EXE_qianbiao"))
     }
 
-    /// A scheduler and `executors` executor processes on loopback: the cluster's address
-    /// and the processes (the scheduler first).
-    fn start_cluster(executors: usize, work: &Path) -> (String, Processes) {
+    /// A scheduler on loopback, listening: its port and its process.
+    fn start_scheduler() -> (u16, Processes) {
         let port = free_port();
         let scheduler = qianbiao()
             .args([
@@ -321,27 +320,40 @@ mod cluster {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut procs = Processes(vec![scheduler]);
+        let procs = Processes(vec![scheduler]);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(60), "no scheduler");
             std::thread::sleep(Duration::from_millis(100));
         }
+        (port, procs)
+    }
+
+    /// `qianbiao executor` for the scheduler on `port`, on free ports of loopback.
+    fn executor(port: u16) -> Command {
+        let mut c = qianbiao();
+        c.args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--port", &free_port().to_string()])
+            .args(["--grpc-port", &free_port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// A scheduler and `executors` executor processes on loopback: the cluster's address
+    /// and the processes (the scheduler first).
+    fn start_cluster(executors: usize, work: &Path) -> (String, Processes) {
+        let (port, mut procs) = start_scheduler();
         for i in 0..executors {
             let work_dir = work.join(format!("executor-{i}"));
             std::fs::create_dir_all(&work_dir).unwrap();
-            let executor = qianbiao()
-                .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
-                .args(["--bind", "127.0.0.1"])
-                .args(["--port", &free_port().to_string()])
-                .args(["--grpc-port", &free_port().to_string()])
+            let e = executor(port)
                 .arg("--work-dir")
                 .arg(&work_dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            procs.0.push(executor);
+            procs.0.push(e);
         }
         (format!("df://127.0.0.1:{port}"), procs)
     }
@@ -453,35 +465,8 @@ mod cluster {
         );
 
         // An executor process without `--work-dir`, stopped with Ctrl-C after a run.
-        let port = free_port();
-        let scheduler = qianbiao()
-            .args([
-                "scheduler",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut procs = Processes(vec![scheduler]);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "no scheduler");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let executor = qianbiao()
-            .args(["executor", "--scheduler", &format!("127.0.0.1:{port}")])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--port", &free_port().to_string()])
-            .args(["--grpc-port", &free_port().to_string()])
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let (port, mut procs) = start_scheduler();
+        let executor = executor(port).env("TMPDIR", &tmp).spawn().unwrap();
         let pid = executor.id();
         procs.0.push(executor);
         let out = dir.path().join("out-executor");
