@@ -9,6 +9,8 @@ use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand, ValueEnum};
 use qianbiao_core::policy::{Pipeline, DIANZI_2022};
 
+mod malloc;
+
 #[derive(Parser)]
 #[command(
     name = "qianbiao",
@@ -187,6 +189,8 @@ enum SynthFormat {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: every arena is made after this.
+    malloc::limit_arenas();
     // A panic inside a guarded third-party decoder (a corrupted XLSX or Parquet file)
     // becomes a one-line error; only other panics print, as bugs.
     let default_hook = std::panic::take_hook();

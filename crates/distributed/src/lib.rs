@@ -63,7 +63,6 @@ use qianbiao_engine::{
 };
 
 pub mod bridge;
-pub mod malloc;
 mod standalone;
 
 /// The name of the job file in the spill folder.
@@ -1154,10 +1153,8 @@ pub struct BallistaRunner {
 }
 
 impl BallistaRunner {
-    /// A runner for `--cluster`. Limits glibc's arenas in this process ([`malloc`]): the
-    /// standalone cluster's executor runs in it.
+    /// A runner for `--cluster`.
     pub fn new(cluster: Cluster) -> BallistaRunner {
-        malloc::limit_arenas();
         BallistaRunner {
             cluster,
             deadline: None,
@@ -1469,7 +1466,6 @@ fn init_log() {
 /// `qianbiao executor`: a Ballista executor that runs qianbiao's bucket stage.
 pub fn run_executor(s: &ExecutorSettings) -> anyhow::Result<()> {
     init_log();
-    malloc::limit_arenas();
     use ballista_core::config::TaskSchedulingPolicy;
     use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
     // Without `--work-dir`, a temporary folder held for the life of the process and

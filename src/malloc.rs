@@ -1,14 +1,15 @@
-//! glibc's malloc arenas in the cluster's processes.
+//! glibc's malloc arenas, limited for every command of the process.
 //!
 //! glibc gives each thread that allocates under contention an arena of its own, up to
-//! eight per core, and an arena keeps what is freed in it. In an executor, Ballista's
-//! tokio threads and rayon's allocate a bucket's batches and tables and free them on
-//! other threads; the arenas kept 5.5-5.7 GiB at the peak of a 10M-person standalone run,
-//! against 3.3 GiB with two arenas, which also ran faster (125 s against 130-132 s;
-//! `docs/performance.md`).
+//! eight per core, and an arena keeps what is freed in it. rayon's threads (and, on a
+//! cluster, Ballista's tokio threads) allocate a source's columns and a bucket's batches
+//! and free them on other threads. With two arenas, measured (`docs/performance.md`): a
+//! 10M-person standalone cluster run peaked at 3.3 GiB instead of 5.5-5.7 GiB, its
+//! executors at 2.7-3.8 GiB instead of 5.0-5.6 GiB; the run on one machine peaked 13%
+//! lower on a 1M town and ran 7% faster on a 10M one.
 #![allow(unsafe_code)]
 
-/// The arenas a cluster process uses at most.
+/// The arenas the process uses at most.
 pub const ARENAS: i32 = 2;
 
 /// Limits glibc's arenas to [`ARENAS`], unless `MALLOC_ARENA_MAX` is set (then glibc
