@@ -248,6 +248,40 @@ fn mny_006_receipt_gaps() {
 }
 
 #[test]
+fn mny_006_prefixes_in_text_order_each_number_once() {
+    let a = born(1980, 16);
+    let t = Town::new()
+        .resident(&a)
+        .receipts(&[
+            // Prefix Z seen before prefix A: the detail still lists A's gaps first.
+            format!("Z10,C3,{a},resident_medical,320,2021-11-05"),
+            format!("Z13,C3,{a},resident_medical,320,2021-11-05"),
+            format!("A1,C3,{a},resident_medical,320,2021-11-05"),
+            format!("A3,C3,{a},resident_medical,320,2021-11-05"),
+            // Widths differ within prefix K: the gap is written without padding.
+            format!("K7,C3,{a},resident_medical,320,2021-11-05"),
+            format!("K009,C3,{a},resident_medical,320,2021-11-05"),
+            // C4: no gap, a number listed twice.
+            format!("M01,C4,{a},resident_medical,320,2021-11-05"),
+            format!("M02,C4,{a},resident_medical,320,2021-11-05"),
+        ])
+        .pays(&[
+            // The payment's number is also a receipt's: once.
+            med("T1", &a, "320", "2021-11-05").collector("C4", "M02", ""),
+            med("T2", &a, "320", "2021-11-05")
+                .collector("C3", "Z13", "")
+                .period("2023"),
+        ]);
+    assert_eq!(t.fired("MNY-006"), expect(&[("C3", "0.00")]));
+    let f = t.run().into_iter().find(|f| f.rule == "MNY-006").unwrap();
+    assert!(
+        f.detail.contains("缺4个号码：A2、K8、Z11-Z12，"),
+        "{}",
+        f.detail
+    );
+}
+
+#[test]
 fn dq_001_invalid_ids() {
     let t = Town::new()
         .receipts(&[

@@ -90,9 +90,86 @@ impl<'a> Groups<'a> {
     }
 }
 
+/// The hash [`each_group`] sorts rows by.
+pub fn text_hash(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(s)
+}
+
+/// Calls `f` with the rows of every text of at least `min` rows, each text's rows in
+/// ascending (read) order, texts in no particular order; `pairs` are ([`text_hash`] of a
+/// row's text, row). One parallel sort of integers, no text compared unless two texts
+/// share a hash: for a key whose groups are visited once, where [`Groups`]' sort by text
+/// would spend its time comparing texts.
+pub fn each_group<'t>(
+    mut pairs: Vec<(u64, u32)>,
+    text: impl Fn(u32) -> &'t str,
+    min: usize,
+    mut f: impl FnMut(&[u32]),
+) {
+    pairs.par_sort_unstable();
+    let mut rows = Vec::new();
+    for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+        // A run shorter than `min` holds no text of `min` rows.
+        if run.len() < min.max(1) {
+            continue;
+        }
+        rows.clear();
+        rows.extend(run.iter().map(|&(_, i)| i));
+        let first = text(rows[0]);
+        if rows.iter().all(|&i| text(i) == first) {
+            f(&rows);
+            continue;
+        }
+        rows.sort_by(|&a, &b| text(a).cmp(text(b)).then(a.cmp(&b)));
+        for group in rows.chunk_by(|&a, &b| text(a) == text(b)) {
+            if group.len() >= min {
+                f(group);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn groups_of(pairs: Vec<(u64, u32)>, texts: &[&'static str], min: usize) -> Vec<Vec<u32>> {
+        let mut got = Vec::new();
+        each_group(
+            pairs,
+            |i| texts[i as usize],
+            min,
+            |rows| got.push(rows.to_vec()),
+        );
+        got.sort();
+        got
+    }
+
+    #[test]
+    fn each_group_gives_each_texts_rows_in_order_and_splits_shared_hashes() {
+        let texts = ["A", "B", "A", "C", "B", "A", "B"];
+        let hashed: Vec<(u64, u32)> = (0..7)
+            .rev()
+            .map(|i| (text_hash(texts[i]), i as u32))
+            .collect();
+        assert_eq!(
+            groups_of(hashed.clone(), &texts, 1),
+            [vec![0, 2, 5], vec![1, 4, 6], vec![3]]
+        );
+        assert_eq!(groups_of(hashed, &texts, 3), [vec![0, 2, 5], vec![1, 4, 6]]);
+        // Every text of one hash: split by text, and the threshold per text, not per hash.
+        let collide: Vec<(u64, u32)> = (0..7).rev().map(|i| (42, i)).collect();
+        assert_eq!(
+            groups_of(collide.clone(), &texts, 1),
+            [vec![0, 2, 5], vec![1, 4, 6], vec![3]]
+        );
+        assert_eq!(
+            groups_of(collide, &texts, 3),
+            [vec![0, 2, 5], vec![1, 4, 6]]
+        );
+        assert!(groups_of(Vec::new(), &texts, 1).is_empty());
+    }
 
     #[test]
     fn keys_sorted_rows_in_read_order_and_joined_in_step() {

@@ -3,7 +3,7 @@
 //! findings per collector (`collectors.csv`). Their rows are core types
 //! ([`qianbiao_core::summary`]) so the writers need nothing of the rules.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use qianbiao_core::summary::{mny_rules, CollectorRow, CoverageRow};
 use qianbiao_core::{Finding, HukouStatus, Policy, RuleMeta};
@@ -81,13 +81,14 @@ pub fn collectors(
     rules: &[&'static RuleMeta],
 ) -> Vec<CollectorRow> {
     let mny = mny_rules(rules);
-    let mut table: BTreeMap<String, CollectorRow> = BTreeMap::new();
-    fn get<'t>(
-        table: &'t mut BTreeMap<String, CollectorRow>,
-        id: &str,
+    // Keyed by the borrowed id (one hash per row, no allocation), sorted at the end.
+    let mut table: FxHashMap<&str, CollectorRow> = FxHashMap::default();
+    fn get<'t, 'k>(
+        table: &'t mut FxHashMap<&'k str, CollectorRow>,
+        id: &'k str,
         rules: usize,
     ) -> &'t mut CollectorRow {
-        table.entry(id.to_string()).or_insert_with(|| CollectorRow {
+        table.entry(id).or_insert_with(|| CollectorRow {
             collector_id: id.to_string(),
             mny: vec![0; rules],
             ..CollectorRow::default()
@@ -119,5 +120,7 @@ pub fn collectors(
             }
         }
     }
-    table.into_values().collect()
+    let mut rows: Vec<CollectorRow> = table.into_values().collect();
+    rows.sort_unstable_by(|a, b| a.collector_id.cmp(&b.collector_id));
+    rows
 }

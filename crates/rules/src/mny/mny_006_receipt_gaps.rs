@@ -1,5 +1,6 @@
 //! MNY-006 收据断号: Gaps in receipt numbers.
-use std::collections::BTreeMap;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use qianbiao_core::Finding;
 use qianbiao_ingest::Prov;
@@ -58,10 +59,38 @@ fn render_gaps(prefix: &str, width: Option<usize>, gaps: &[(u64, u64)]) -> Vec<S
         .collect()
 }
 
+/// Ranks of texts in byte order: each distinct text a number, texts seen in any order.
+#[derive(Default)]
+struct Ranks<'a> {
+    of: FxHashMap<&'a str, u32>,
+    texts: Vec<&'a str>,
+}
+
+impl<'a> Ranks<'a> {
+    /// The text's number, in order of first sight until [`Ranks::sorted`].
+    fn number(&mut self, text: &'a str) -> u32 {
+        let next = self.texts.len() as u32;
+        *self.of.entry(text).or_insert_with(|| {
+            self.texts.push(text);
+            next
+        })
+    }
+
+    /// Each number's rank in byte order of the texts, and the texts by rank.
+    fn sorted(mut self) -> (Vec<u32>, Vec<&'a str>) {
+        let mut rank = vec![0; self.texts.len()];
+        let mut by_text: Vec<u32> = (0..self.texts.len() as u32).collect();
+        by_text.sort_unstable_by_key(|&n| self.texts[n as usize]);
+        for (r, &n) in by_text.iter().enumerate() {
+            rank[n as usize] = r as u32;
+        }
+        self.texts.sort_unstable();
+        (rank, self.texts)
+    }
+}
+
 impl Rule for Mny006 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        // collector -> prefix -> number -> (width, where first seen)
-        type Numbers<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<u64, (usize, Prov)>>>;
         let ds = ctx.ds;
         let receipts = ds
             .receipts()
@@ -72,40 +101,57 @@ impl Rule for Mny006 {
             .iter()
             .filter(|p| p.is_effective())
             .map(|p| (p.collector_id(), p.receipt_no(), p.prov()));
-        let mut seen: Numbers = BTreeMap::new();
+        // Every receipt number as (collector, prefix, number, order of sight), collectors
+        // and prefixes as numbers: one sort of integers puts a collector's prefixes and
+        // their numbers in order, each number's first sight first.
+        let (mut collectors, mut prefixes) = (Ranks::default(), Ranks::default());
+        let mut seen: Vec<(u32, u32, u64, u32)> = Vec::new();
+        let mut first: Vec<(usize, Prov)> = Vec::new();
         for (collector, no, prov) in receipts.chain(payments) {
             if collector.is_empty() {
                 continue;
             }
             if let Some((prefix, n, w)) = split_receipt(no) {
-                seen.entry(collector)
-                    .or_default()
-                    .entry(prefix)
-                    .or_default()
-                    .entry(n)
-                    .or_insert((w, prov));
+                let c = collectors.number(collector);
+                let p = prefixes.number(prefix);
+                seen.push((c, p, n, first.len() as u32));
+                first.push((w, prov));
             }
         }
+        let (collector_rank, collectors) = collectors.sorted();
+        let (prefix_rank, prefixes) = prefixes.sorted();
+        for e in &mut seen {
+            e.0 = collector_rank[e.0 as usize];
+            e.1 = prefix_rank[e.1 as usize];
+        }
+        seen.par_sort_unstable();
         let mut out = Vec::new();
-        for (collector, prefixes) in seen {
+        for mine in seen.chunk_by(|a, b| a.0 == b.0) {
+            let collector = collectors[mine[0].0 as usize];
             let mut missing = Vec::new();
             let mut count: u64 = 0;
             let mut sources = Vec::new();
-            for (prefix, numbers) in prefixes {
-                let widths: Vec<usize> = numbers.values().map(|v| v.0).collect();
-                let width = widths.iter().all(|&w| w == widths[0]).then_some(widths[0]);
+            for group in mine.chunk_by(|a, b| a.1 == b.1) {
+                let prefix = prefixes[group[0].1 as usize];
+                // Each number once, as first seen.
+                let numbers: Vec<(u64, usize, Prov)> = group
+                    .chunk_by(|a, b| a.2 == b.2)
+                    .map(|same| {
+                        let (w, prov) = first[same[0].3 as usize];
+                        (same[0].2, w, prov)
+                    })
+                    .collect();
+                let w0 = numbers[0].1;
+                let width = numbers.iter().all(|&(_, w, _)| w == w0).then_some(w0);
                 let mut gaps = Vec::new();
-                let mut prev: Option<(u64, Prov)> = None;
-                for (&n, &(_, prov)) in &numbers {
-                    if let Some((p, pprov)) = prev {
-                        if n > p + 1 {
-                            gaps.push((p + 1, n - 1));
-                            count += n - p - 1;
-                            sources.push(ctx.src(pprov));
-                            sources.push(ctx.src(prov));
-                        }
+                for pair in numbers.windows(2) {
+                    let ((p, _, pprov), (n, _, prov)) = (pair[0], pair[1]);
+                    if n > p + 1 {
+                        gaps.push((p + 1, n - 1));
+                        count += n - p - 1;
+                        sources.push(ctx.src(pprov));
+                        sources.push(ctx.src(prov));
                     }
-                    prev = Some((n, prov));
                 }
                 missing.extend(render_gaps(prefix, width, &gaps));
             }
