@@ -88,8 +88,8 @@ impl<'w> Sheet<'w> {
             let t = cell_text(s);
             self.ws.write_string(row, col, t.as_ref())?;
             // Only the first MAX_WIDTH characters can matter for a capped width.
-            let head: String = t.chars().take(MAX_WIDTH).collect();
-            self.seen(row, col, display_width(&head));
+            let end = t.char_indices().nth(MAX_WIDTH).map_or(t.len(), |(i, _)| i);
+            self.seen(row, col, display_width(&t[..end]));
         }
         self.seen(row, col, 0);
         Ok(())
