@@ -77,15 +77,15 @@ impl<'a> Ranks<'a> {
     }
 
     /// Each number's rank in byte order of the texts, and the texts by rank.
-    fn sorted(mut self) -> (Vec<u32>, Vec<&'a str>) {
-        let mut rank = vec![0; self.texts.len()];
+    fn sorted(self) -> (Vec<u32>, Vec<&'a str>) {
         let mut by_text: Vec<u32> = (0..self.texts.len() as u32).collect();
         by_text.sort_unstable_by_key(|&n| self.texts[n as usize]);
+        let mut rank = vec![0; self.texts.len()];
         for (r, &n) in by_text.iter().enumerate() {
             rank[n as usize] = r as u32;
         }
-        self.texts.sort_unstable();
-        (rank, self.texts)
+        let texts = by_text.iter().map(|&n| self.texts[n as usize]).collect();
+        (rank, texts)
     }
 }
 
@@ -126,12 +126,12 @@ impl Rule for Mny006 {
         }
         seen.par_sort_unstable();
         let mut out = Vec::new();
-        for mine in seen.chunk_by(|a, b| a.0 == b.0) {
-            let collector = collectors[mine[0].0 as usize];
+        for numbered in seen.chunk_by(|a, b| a.0 == b.0) {
+            let collector = collectors[numbered[0].0 as usize];
             let mut missing = Vec::new();
             let mut count: u64 = 0;
             let mut sources = Vec::new();
-            for group in mine.chunk_by(|a, b| a.1 == b.1) {
+            for group in numbered.chunk_by(|a, b| a.1 == b.1) {
                 let prefix = prefixes[group[0].1 as usize];
                 // Each number once, as first seen.
                 let numbers: Vec<(u64, usize, Prov)> = group
