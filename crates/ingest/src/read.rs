@@ -195,6 +195,16 @@ struct ParquetSlices {
     /// for a slice that needs a whole row (a rejected row's raw text, a row whose
     /// decoded cells are all empty).
     projection: Option<Vec<usize>>,
+    /// The next slice, being decoded on a thread of its own.
+    ahead: Option<Ahead>,
+}
+
+/// The slice after the one being read.
+enum Ahead {
+    /// Being decoded on a thread of its own.
+    Decoding(std::thread::JoinHandle<Decoded>),
+    /// Decoded already (no thread could be started).
+    Decoded(Decoded),
 }
 
 /// A slice of a Parquet file whose frame holds only some columns: enough to decode the
@@ -241,45 +251,103 @@ fn read_slice(
         .finish()
 }
 
+/// A decoded slice of a Parquet file: its first row and its frame, or why it could not
+/// be read.
+type Decoded = Result<(usize, Frame), String>;
+
 impl ParquetSlices {
     /// Reads the next slice into a frame; None when the file is done.
-    fn next_frame(&mut self) -> Option<Result<(usize, Frame), String>> {
-        let (offset, rows) = self.slices.next()?;
-        let bytes = self.bytes.clone();
-        let metadata = self.metadata.clone();
-        Some(
-            guarded(|| {
-                let df = read_slice(&bytes, &metadata, (offset, rows), self.projection.clone())
-                    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-                let frame = frame_of(&df);
-                Ok(match &self.projection {
-                    None => frame,
-                    Some(used) => {
-                        // Every column in its place; the ones not decoded are skipped.
-                        let width = self.metadata.schema().fields().len();
-                        let mut cols: Vec<FrameCol> =
-                            (0..width).map(|_| FrameCol::Skipped).collect();
-                        for (&i, c) in used.iter().zip(frame.cols) {
-                            cols[i] = c;
-                        }
-                        Frame {
-                            cols,
-                            len: df.height(),
-                            whole: Some(WholeSlice {
-                                bytes,
-                                metadata,
-                                offset,
-                                rows,
-                                frame: std::sync::OnceLock::new(),
-                            }),
-                        }
-                    }
-                })
-            })
-            .map(|f| (offset, f))
-            .map_err(OpenError::reason),
-        )
+    ///
+    /// Each slice after the first is decoded ahead, on a thread of its own, while the
+    /// rows of the slice before it are parsed: a slice's decoding (polars' Parquet
+    /// decoder, on polars' own threads) then spreads over the parsing of that slice's
+    /// chunks instead of holding up one step of the reading pipeline, which left a core
+    /// idle for part of every slice.
+    fn next_frame(&mut self) -> Option<Decoded> {
+        let got = match self.ahead.take() {
+            Some(Ahead::Decoding(handle)) => handle.join().unwrap_or_else(|_| {
+                Err("internal error: the thread decoding a Parquet slice stopped".into())
+            }),
+            Some(Ahead::Decoded(decoded)) => decoded,
+            None => {
+                let slice = self.slices.next()?;
+                decode_slice(self.source(), slice)
+            }
+        };
+        if got.is_ok() {
+            if let Some(slice) = self.slices.next() {
+                let source = self.source();
+                let spawned = std::thread::Builder::new()
+                    .name("qianbiao-parquet".into())
+                    .spawn(move || decode_slice(source, slice));
+                self.ahead = Some(match spawned {
+                    Ok(handle) => Ahead::Decoding(handle),
+                    // No thread to be had: decode it now, on this one.
+                    Err(_) => Ahead::Decoded(decode_slice(self.source(), slice)),
+                });
+            }
+        }
+        Some(got)
     }
+
+    /// Whether a slice is still to come.
+    fn has_more(&self) -> bool {
+        self.ahead.is_some() || self.slices.len() > 0
+    }
+
+    /// What a slice's decoding needs, owned (it may run on another thread).
+    fn source(&self) -> SliceSource {
+        SliceSource {
+            bytes: self.bytes.clone(),
+            metadata: self.metadata.clone(),
+            projection: self.projection.clone(),
+        }
+    }
+}
+
+/// A Parquet file's bytes, footer and projection, for decoding one of its slices.
+struct SliceSource {
+    bytes: SharedBytes,
+    metadata: polars::prelude::FileMetadataRef,
+    projection: Option<Vec<usize>>,
+}
+
+/// Decodes rows `offset..offset + rows` of a Parquet file into a frame.
+fn decode_slice(src: SliceSource, (offset, rows): (usize, usize)) -> Decoded {
+    let SliceSource {
+        bytes,
+        metadata,
+        projection,
+    } = src;
+    guarded(|| {
+        let df = read_slice(&bytes, &metadata, (offset, rows), projection.clone())
+            .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+        let frame = frame_of(&df);
+        Ok(match &projection {
+            None => frame,
+            Some(used) => {
+                // Every column in its place; the ones not decoded are skipped.
+                let width = metadata.schema().fields().len();
+                let mut cols: Vec<FrameCol> = (0..width).map(|_| FrameCol::Skipped).collect();
+                for (&i, c) in used.iter().zip(frame.cols) {
+                    cols[i] = c;
+                }
+                Frame {
+                    cols,
+                    len: df.height(),
+                    whole: Some(WholeSlice {
+                        bytes,
+                        metadata,
+                        offset,
+                        rows,
+                        frame: std::sync::OnceLock::new(),
+                    }),
+                }
+            }
+        })
+    })
+    .map(|f| (offset, f))
+    .map_err(OpenError::reason)
 }
 
 /// A column of a Parquet file as the engine reads it: dates, date-times, integers and
@@ -570,7 +638,7 @@ impl Opened {
                     kind: RowKind::Data,
                 });
             }
-            return Ok(*next < *len || src.slices.len() > 0);
+            return Ok(*next < *len || src.has_more());
         }
         while out.len() - start < max {
             let Some(mut row) = self.next_row() else {
@@ -1383,6 +1451,7 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
                 slices: slices.into_iter(),
                 total,
                 projection: None,
+                ahead: None,
             },
             frame: std::sync::Arc::new(Frame {
                 cols: Vec::new(),
@@ -1824,6 +1893,50 @@ mod tests {
         assert_eq!(sliced.len(), n as usize);
         assert_eq!(sliced[0], (2, vec!["id0".to_string(), "0".to_string()]));
         assert_eq!(sliced[22], (24, vec!["id22".to_string(), "22".to_string()]));
+    }
+
+    #[test]
+    fn parquet_slice_broken_after_good_ones_is_an_error_not_a_panic_or_lost_rows() {
+        // Slices after the first are decoded ahead on a thread of their own: a slice that
+        // cannot be decoded must still come back as the file's error, after every row of
+        // the slices before it, in order.
+        let n = 23i64;
+        let ids: Vec<String> = (0..n).map(|i| format!("id-number-{i:04}")).collect();
+        let ids = Series::new("id_number".into(), ids);
+        let amounts = Series::new("amount".into(), (0..n).collect::<Vec<i64>>());
+        let mut df =
+            DataFrame::new_infer_height(vec![ids.into_column(), amounts.into_column()]).unwrap();
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_row_group_size(Some(3))
+            .finish(&mut df)
+            .unwrap();
+        let metadata = ParquetReader::new(Cursor::new(bytes.clone()))
+            .get_metadata()
+            .unwrap()
+            .clone();
+        // Row groups 0-1 are the first slice (6 rows), 2-3 the second, 4-5 the third:
+        // garble the column chunks of row group 4.
+        for r in metadata.row_groups[4].byte_ranges_iter() {
+            for b in &mut bytes[r.start as usize..r.end as usize] {
+                *b = 0xff;
+            }
+        }
+        let mut o = open_parquet_sliced(bytes, 5).ok().unwrap();
+        let mut lines = Vec::new();
+        let mut blank = 0;
+        let err = loop {
+            let mut chunk = Vec::new();
+            match o.next_chunk(4, &mut chunk, &mut blank) {
+                Ok(more) => {
+                    lines.extend(chunk.iter().map(|r| r.line));
+                    assert!(more, "the broken slice must not end the file quietly");
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(err.contains("not a readable Parquet file"), "{err}");
+        assert_eq!(lines, (2..14).collect::<Vec<u32>>());
     }
 
     #[test]
