@@ -1265,12 +1265,15 @@ fn route<R: ArrowRows + Clone + Send + Sync>(
         .collect()
 }
 
-/// A frame as the bytes of one Parquet file: one row group, zstd (a bucket's rows
-/// are written once and read once), no statistics (nothing prunes on them).
+/// A frame as the bytes of one Parquet file: one row group, zstd at level 1 (a bucket's
+/// rows are written once and read once: the default level 3 took a seventh of the split's
+/// time for 2.4% fewer bytes), no statistics (nothing prunes on them).
 fn part_bytes(df: &mut DataFrame) -> polars::prelude::PolarsResult<Vec<u8>> {
     let mut bytes = Vec::with_capacity(df.height() * 24);
     ParquetWriter::new(&mut bytes)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(ParquetCompression::Zstd(
+            polars_parquet::write::ZstdLevel::try_new(1).ok(),
+        ))
         .with_statistics(StatisticsOptions::empty())
         .with_row_group_size(Some(df.height().max(1)))
         .set_parallel(false)
