@@ -1067,41 +1067,137 @@ pub struct Part {
 /// Where the split of one input file puts its rows.
 pub trait PartSink: Send {
     /// Takes the parts of source `s` of the file being split, and returns the bytes they
-    /// took; an error stops the split.
+    /// took (or 0, when they are counted by [`PartSink::flush`]); an error stops the
+    /// split.
     fn parts(&mut self, s: SourceKind, parts: Vec<Part>) -> Result<u64, String>;
+
+    /// Waits until every part taken is where it goes, and returns the bytes of the parts
+    /// [`PartSink::parts`] did not count; the first error of any part, if one failed.
+    fn flush(&mut self) -> Result<u64, String> {
+        Ok(0)
+    }
 }
 
+/// Parts a [`FolderSink`] may have taken and not yet written: each waits as a frame
+/// (a few MB at most), and the reading waits for the writing beyond that.
+const PARTS_IN_FLIGHT: usize = 8;
+
 /// The run on one machine's sink: each part a Parquet file of the spill folder,
-/// `b00003/payments/part-000012-000000.parquet`, encoded in parallel.
+/// `b00003/payments/part-000012-000000.parquet`, encoded and written as a task of the
+/// thread pool, so that the split's reading does not wait for its parts: the pool's
+/// threads encode them whenever the reading pipeline leaves one idle.
 struct FolderSink {
     dir: PathBuf,
     /// The file's number in the run's file table: its parts are named by it.
     file: usize,
+    /// The parts taken and not yet written, the bytes written, the first error.
+    writing: std::sync::Arc<Writing>,
+}
+
+#[derive(Default)]
+struct Writing {
+    state: std::sync::Mutex<WritingState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct WritingState {
+    in_flight: usize,
+    bytes: u64,
+    error: Option<String>,
+}
+
+impl FolderSink {
+    fn new(dir: PathBuf, file: usize) -> FolderSink {
+        FolderSink {
+            dir,
+            file,
+            writing: Default::default(),
+        }
+    }
+
+    /// Waits until no more than `max` parts are in flight, running the pool's tasks on
+    /// this thread meanwhile when it is one of the pool's.
+    fn wait_for(&self, max: usize) {
+        loop {
+            if self.state().in_flight <= max {
+                return;
+            }
+            // Work (a part's encoding, say) done here instead of waiting for it.
+            if matches!(rayon::yield_now(), Some(rayon::Yield::Executed)) {
+                continue;
+            }
+            let state = self.state();
+            if state.in_flight > max {
+                let _ = self
+                    .writing
+                    .changed
+                    .wait_timeout(state, std::time::Duration::from_millis(2));
+            }
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, WritingState> {
+        // A task that panicked holding the lock left counts that are still right.
+        self.writing.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl PartSink for FolderSink {
     fn parts(&mut self, s: SourceKind, parts: Vec<Part>) -> Result<u64, String> {
-        let encoded: Vec<(usize, u32, Result<Vec<u8>, String>)> = parts
-            .into_par_iter()
-            .map(|mut p| {
-                let bytes = part_bytes(&mut p.frame).map_err(|e| e.to_string());
-                (p.bucket, p.n, bytes)
-            })
-            .collect();
-        let mut written = 0;
-        for (b, n, bytes) in encoded {
-            let folder = bucket_folder(&self.dir, b, s);
-            let path = folder.join(format!("part-{:06}-{n:06}.parquet", self.file));
-            let result = bytes.map_err(std::io::Error::other).and_then(|bytes| {
-                written += bytes.len() as u64;
-                if n == 0 {
-                    std::fs::create_dir_all(&folder)?;
-                }
-                std::fs::write(&path, &bytes)
-            });
-            result.map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(e) = self.state().error.clone() {
+            return Err(e);
         }
-        Ok(written)
+        for mut p in parts {
+            let folder = bucket_folder(&self.dir, p.bucket, s);
+            let path = folder.join(format!("part-{:06}-{:06}.parquet", self.file, p.n));
+            // The folder before any of its parts' tasks.
+            if p.n == 0 {
+                std::fs::create_dir_all(&folder)
+                    .map_err(|e| format!("{}: {e}", folder.display()))?;
+            }
+            self.wait_for(PARTS_IN_FLIGHT - 1);
+            self.state().in_flight += 1;
+            let writing = self.writing.clone();
+            rayon::spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let bytes = part_bytes(&mut p.frame).map_err(std::io::Error::other)?;
+                    std::fs::write(&path, &bytes).map(|()| bytes.len() as u64)
+                }));
+                let result = match result {
+                    Ok(r) => r.map_err(|e| format!("{}: {e}", path.display())),
+                    Err(_) => Err(format!("{}: the part's encoding failed", path.display())),
+                };
+                let mut state = writing.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.in_flight -= 1;
+                match result {
+                    Ok(n) => state.bytes += n,
+                    Err(e) => {
+                        state.error.get_or_insert(e);
+                    }
+                }
+                drop(state);
+                writing.changed.notify_all();
+            });
+        }
+        Ok(0)
+    }
+
+    fn flush(&mut self) -> Result<u64, String> {
+        self.wait_for(0);
+        let mut state = self.state();
+        if let Some(e) = state.error.clone() {
+            return Err(e);
+        }
+        Ok(std::mem::take(&mut state.bytes))
+    }
+}
+
+impl Drop for FolderSink {
+    /// No task of a split that stopped early writes into the spill folder after it: the
+    /// folder is removed when the run ends.
+    fn drop(&mut self) {
+        self.wait_for(0);
     }
 }
 
@@ -1198,10 +1294,7 @@ pub fn split_file(
     i: usize,
     progress: Option<Progress<'_>>,
 ) -> Result<FileSplit, EngineError> {
-    let mut sink = FolderSink {
-        dir: job.spill.clone(),
-        file: i,
-    };
+    let mut sink = FolderSink::new(job.spill.clone(), i);
     split_file_with(job, map, i, progress, &mut sink)
 }
 
@@ -1219,6 +1312,7 @@ pub fn split_file_with(
         split.take(c)
     })?;
     split.finish();
+    split.flush();
     if let Some(e) = split.error.take() {
         return Err(EngineError::Config(e));
     }
@@ -1412,6 +1506,16 @@ impl Split<'_> {
         match self.sink.parts(s, parts) {
             Ok(bytes) => self.bytes_written += bytes,
             Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Waits until every part handed to the sink is where it goes.
+    fn flush(&mut self) {
+        match self.sink.flush() {
+            Ok(bytes) => self.bytes_written += bytes,
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
         }
     }
 
@@ -2136,10 +2240,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let map = BucketMap::new(Vec::new());
-        let mut sink = FolderSink {
-            dir: dir.clone(),
-            file: 7,
-        };
+        let mut sink = FolderSink::new(dir.clone(), 7);
         let mut split = Split::new(&map, 3, &mut sink);
         let rows: Vec<_> = (0..25).map(deposit).collect();
         // Thirteen parts of bucket 1 (more than ten: part-000007-000010 is read after
@@ -2149,7 +2250,9 @@ mod tests {
             let files = route(&mut split.deposits, chunk, &of, 1, false);
             split.write(SourceKind::Deposits, files);
         }
+        split.flush();
         assert!(split.error.is_none());
+        assert!(split.bytes_written > 0);
         assert_eq!(
             split.parts[1][SourceKind::ALL
                 .iter()
@@ -2198,6 +2301,45 @@ mod tests {
         std::fs::write(&part, &bytes[..bytes.len() - 9]).unwrap();
         let err = read(&copy).unwrap_err().to_string();
         assert!(err.contains("part-000007-000004.parquet"), "{err}");
+    }
+
+    #[test]
+    fn a_part_that_cannot_be_written_stops_the_split_with_its_path() {
+        // Parts are encoded and written as tasks of the pool: a failed one is still the
+        // split's error (by the next parts taken, or at the flush), and every part
+        // taken before is written, whatever the order the tasks ran in.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        // A folder where part 5 of bucket 0 would be written: it cannot be.
+        let blocked =
+            bucket_folder(&dir, 0, SourceKind::Deposits).join("part-000003-000005.parquet");
+        std::fs::create_dir_all(&blocked).unwrap();
+        let map = BucketMap::new(Vec::new());
+        let mut sink = FolderSink::new(dir.clone(), 3);
+        let mut split = Split::new(&map, 2, &mut sink);
+        let rows: Vec<_> = (0..40).map(deposit).collect();
+        for chunk in rows.chunks(2) {
+            let of = vec![0u16; chunk.len()];
+            let files = route(&mut split.deposits, chunk, &of, 1, false);
+            split.write(SourceKind::Deposits, files);
+        }
+        split.flush();
+        let err = split.error.clone().expect("the split fails");
+        assert!(err.contains("part-000003-000005.parquet"), "{err}");
+        let written = std::fs::read_dir(bucket_folder(&dir, 0, SourceKind::Deposits))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "part-000003-000005.parquet")
+            .collect::<std::collections::BTreeSet<_>>();
+        for n in 0..5 {
+            assert!(
+                written.contains(&format!("part-000003-{n:06}.parquet")),
+                "{written:?}"
+            );
+        }
+        // After the flush, nothing is in flight.
+        drop(split);
+        assert_eq!(sink.state().in_flight, 0);
     }
 
     #[test]
