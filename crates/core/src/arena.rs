@@ -113,15 +113,44 @@ impl StrCol {
         self.ends.reserve(n);
         self.bytes.reserve(n * 16);
     }
-    /// Keeps the texts whose flag is true.
+    /// Keeps the texts whose flag is true (a text without a flag is dropped), in place:
+    /// the texts before the first one dropped stay where they are, the others move down
+    /// in the same arena. A payments table with a few repeated txn ids is not copied
+    /// whole (at 10M persons, hundreds of MB of new pages) to drop them.
     pub fn retain(&mut self, keep: &[bool]) {
-        let mut out = StrCol::default();
-        for i in 0..self.len() {
-            if keep.get(i).copied().unwrap_or(false) {
-                out.push(self.get(i));
+        let n = self.len();
+        let Some(first) = (0..n).find(|&i| !keep.get(i).copied().unwrap_or(false)) else {
+            return;
+        };
+        let start_of = |ends: &Ends, i: usize| match (ends, i) {
+            (_, 0) => 0,
+            (Ends::Narrow(v), i) => v[i - 1] as usize,
+            (Ends::Wide(v), i) => v[i - 1] as usize,
+        };
+        let mut bytes = std::mem::take(&mut self.bytes).into_bytes();
+        let mut write = start_of(&self.ends, first);
+        let mut kept = first;
+        for i in first..n {
+            if !keep.get(i).copied().unwrap_or(false) {
+                continue;
             }
+            let (start, end) = (start_of(&self.ends, i), start_of(&self.ends, i + 1));
+            bytes.copy_within(start..end, write);
+            write += end - start;
+            // Ends only shrink: a narrow end stays narrow.
+            match &mut self.ends {
+                Ends::Narrow(v) => v[kept] = write as u32,
+                Ends::Wide(v) => v[kept] = write as u64,
+            }
+            kept += 1;
         }
-        *self = out;
+        bytes.truncate(write);
+        match &mut self.ends {
+            Ends::Narrow(v) => v.truncate(kept),
+            Ends::Wide(v) => v.truncate(kept),
+        }
+        // Whole texts moved whole: still UTF-8.
+        self.bytes = String::from_utf8(bytes).expect("texts moved whole stay UTF-8");
     }
 }
 
@@ -146,6 +175,53 @@ mod tests {
             (0..col.len()).map(|i| col.get(i)).collect::<Vec<_>>(),
             ["", "abc", ""]
         );
+    }
+
+    #[test]
+    fn retain_in_place_keeps_exactly_the_flagged_texts_narrow_or_wide() {
+        let texts: Vec<String> = (0..200)
+            .map(|i| match i % 5 {
+                0 => String::new(),
+                1 => "甲".repeat(i % 7),
+                _ => format!("t{i}-{}", "x".repeat(i % 11)),
+            })
+            .collect();
+        // Patterns: nothing dropped, the first, the last, every third, all, a flag
+        // list shorter than the column (the rest dropped).
+        let patterns: Vec<Vec<bool>> = vec![
+            vec![true; 200],
+            (0..200).map(|i| i != 0).collect(),
+            (0..200).map(|i| i != 199).collect(),
+            (0..200).map(|i| i % 3 != 1).collect(),
+            vec![false; 200],
+            (0..150).map(|i| i % 2 == 0).collect(),
+        ];
+        for wide in [false, true] {
+            for keep in &patterns {
+                let mut col = StrCol::default();
+                for t in &texts {
+                    col.bytes.push_str(t);
+                    let limit = if wide { 100 } else { u32::MAX as usize };
+                    col.ends.push_narrow_up_to(col.bytes.len(), limit);
+                }
+                assert_eq!(matches!(col.ends, Ends::Wide(_)), wide);
+                col.retain(keep);
+                let expected: Vec<&str> = texts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep.get(*i).copied().unwrap_or(false))
+                    .map(|(_, t)| t.as_str())
+                    .collect();
+                assert_eq!(col.iter().collect::<Vec<_>>(), expected);
+                assert_eq!(
+                    col.bytes.len(),
+                    expected.iter().map(|t| t.len()).sum::<usize>()
+                );
+                // Still a column one can append to.
+                col.push("尾");
+                assert_eq!(col.get(col.len() - 1), "尾");
+            }
+        }
     }
 
     #[test]
