@@ -1849,10 +1849,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn parquet_slices_give_every_row_once_with_its_line() {
-        let n = 23i64;
-        let ids: Vec<String> = (0..n).map(|i| format!("id{i}")).collect();
+    /// A Parquet file of `n` rows (`id_number` from `id`, `amount` 0, 1, ...) in row
+    /// groups of 3.
+    fn parquet_in_groups_of_3(n: i64, id: impl Fn(i64) -> String) -> Vec<u8> {
+        let ids: Vec<String> = (0..n).map(id).collect();
         let ids = Series::new("id_number".into(), ids);
         let amounts = Series::new("amount".into(), (0..n).collect::<Vec<i64>>());
         let mut df =
@@ -1862,6 +1862,13 @@ mod tests {
             .with_row_group_size(Some(3))
             .finish(&mut df)
             .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn parquet_slices_give_every_row_once_with_its_line() {
+        let n = 23i64;
+        let bytes = parquet_in_groups_of_3(n, |i| format!("id{i}"));
         let o = open_parquet_sliced(bytes.clone(), 5).ok().unwrap();
         assert_eq!(o.hash.sha256_hex(), crate::load::sha256_hex(&bytes));
         // Slices of about 5 rows (two row groups of 3) against one slice for the file.
@@ -1900,17 +1907,7 @@ mod tests {
         // Slices after the first are decoded ahead on a thread of their own: a slice that
         // cannot be decoded must still come back as the file's error, after every row of
         // the slices before it, in order.
-        let n = 23i64;
-        let ids: Vec<String> = (0..n).map(|i| format!("id-number-{i:04}")).collect();
-        let ids = Series::new("id_number".into(), ids);
-        let amounts = Series::new("amount".into(), (0..n).collect::<Vec<i64>>());
-        let mut df =
-            DataFrame::new_infer_height(vec![ids.into_column(), amounts.into_column()]).unwrap();
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .with_row_group_size(Some(3))
-            .finish(&mut df)
-            .unwrap();
+        let mut bytes = parquet_in_groups_of_3(23, |i| format!("id-number-{i:04}"));
         let metadata = ParquetReader::new(Cursor::new(bytes.clone()))
             .get_metadata()
             .unwrap()
