@@ -168,6 +168,9 @@ enum Rows {
         next: usize,
         /// Rows of the slice.
         len: usize,
+        /// Records of rows already stored, for the next rows (a Parquet row's record is
+        /// always empty, but a new one is an allocation per row).
+        pool: Vec<csv::StringRecord>,
     },
 }
 
@@ -603,6 +606,7 @@ impl Opened {
             base,
             next,
             len,
+            pool,
         } = &mut self.rows
         {
             // Parquet rows are all data: no preamble, totals or multi-line rows. A chunk
@@ -631,7 +635,7 @@ impl Opened {
                 out.push(RawRow {
                     line: (*base + i + 2) as u32,
                     lines: 1,
-                    fields: csv::StringRecord::new(),
+                    fields: pool.pop().unwrap_or_default(),
                     numeric: 0,
                     frame_row: i as u32,
                     problem: None,
@@ -664,10 +668,13 @@ impl Opened {
 
     /// Takes back rows already stored: their records are refilled by the next rows read.
     pub fn recycle(&mut self, rows: Vec<RawRow>) {
-        if let Rows::Csv(c) = &mut self.rows {
-            let room = POOL_MAX.saturating_sub(c.pool.len());
-            c.pool.extend(rows.into_iter().take(room).map(|r| r.fields));
-        }
+        let pool = match &mut self.rows {
+            Rows::Csv(c) => &mut c.pool,
+            Rows::Frame { pool, .. } => pool,
+            Rows::Grid { .. } => return,
+        };
+        let room = POOL_MAX.saturating_sub(pool.len());
+        pool.extend(rows.into_iter().take(room).map(|r| r.fields));
     }
 
     fn next_row(&mut self) -> Option<RawRow> {
@@ -1461,6 +1468,7 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
             base: 0,
             next: 0,
             len: 0,
+            pool: Vec::new(),
         },
     })
 }
@@ -1888,6 +1896,10 @@ mod tests {
                         .collect();
                     out.push((r.line, cells));
                 }
+                // A Parquet row's cells are in the frame; its record, reused from the
+                // rows given back, stays empty.
+                assert!(chunk.iter().all(|r| r.fields.is_empty()));
+                o.recycle(chunk);
                 if !more {
                     break;
                 }
