@@ -439,13 +439,23 @@ fn stream_source(
     let ctx = (s, files, opts.progress, year, base);
     macro_rules! into {
         ($variant:ident, $parse:expr) => {{
+            // A chunk's rows at once, as one slice: a sink's work per call (a
+            // partitioned run's routing to its buckets) is not repeated per piece. The
+            // pieces' rows are moved, not cloned, into one buffer kept for the next
+            // chunk (a new one for each chunk faulted in fresh pages every time).
+            let mut joined = Vec::new();
             load_source::<_, Vec<_>>(ds, ctx, $parse, &mut |row| {
-                // A chunk's rows at once, as one slice: a sink's work per call (a
-                // partitioned run's routing to its buckets) is not repeated per piece.
                 if let Sink::Rows(pieces) = row {
                     match pieces {
                         [rows] => sink(Chunk::$variant(rows)),
-                        _ => sink(Chunk::$variant(&pieces.concat())),
+                        _ => {
+                            joined.clear();
+                            joined.reserve(pieces.iter().map(Vec::len).sum());
+                            for p in pieces.iter_mut() {
+                                joined.append(p);
+                            }
+                            sink(Chunk::$variant(&joined));
+                        }
                     }
                 }
             })?;
@@ -470,8 +480,9 @@ fn stream_source(
 
 /// What a source's loader hands to its table.
 enum Sink<'r, B> {
-    /// The accepted rows of a chunk, in read order, gathered piece by piece.
-    Rows(&'r [B]),
+    /// The accepted rows of a chunk, in read order, gathered piece by piece (the sink
+    /// may take them).
+    Rows(&'r mut [B]),
     /// Rows still to come in the file just opened, when known (Parquet, Excel).
     Reserve(usize),
 }
@@ -622,7 +633,7 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
         let rejected = &mut ds.rejected;
         let mut consume = |chunk: Vec<RawRow>, parsed: Vec<Piece<B>>, frame: FrameRef| {
             let frame_ref = frame.as_deref();
-            let (batches, outcomes): (Vec<B>, Vec<_>) =
+            let (mut batches, outcomes): (Vec<B>, Vec<_>) =
                 parsed.into_iter().map(|p| (p.rows, p.outcomes)).unzip();
             for (raw, (res, money)) in chunk.iter().zip(outcomes.into_iter().flatten()) {
                 if raw.kind == RowKind::Totals {
@@ -683,7 +694,7 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
                     }
                 }
             }
-            out(Sink::Rows(&batches));
+            out(Sink::Rows(&mut batches));
             if let Some(p) = progress {
                 p(rel, report.rows_read);
             }
