@@ -968,12 +968,8 @@ impl Pass1 {
         for (i, s) in mini.hukou.id.iter().enumerate().rev() {
             first[s.index()] = i as u32;
         }
-        let links = Links::compute(&mini, |id| {
-            mini.strings
-                .ids
-                .lookup(id)
-                .map(|s| first[s.index()])
-                .filter(|&i| i != u32::MAX)
+        let links = Links::compute(&mini, |s| {
+            first.get(s.index()).copied().filter(|&i| i != u32::MAX)
         });
         let person =
             |l: &qianbiao_rules::link::Link| Text::from(mini.hukou().get(l.hukou as usize).id());

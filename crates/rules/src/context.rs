@@ -71,7 +71,10 @@ impl<'a> Context<'a> {
         // The maps, the DUP groups and the linkage need only the tables and the persons:
         // built at once.
         let deposit_map = || {
-            let mut deposits: HashMap<&'a str, Deposit> = HashMap::default();
+            // Sized for one entry a row (a deposit is usually one row): growing rehashed
+            // every entry about 20 times at a province's size.
+            let mut deposits: HashMap<&'a str, Deposit> =
+                HashMap::with_capacity_and_hasher(ds.deposits().len(), Default::default());
             for d in ds.deposits().iter() {
                 let day = d.deposited_at().date();
                 deposits
@@ -119,15 +122,8 @@ impl<'a> Context<'a> {
                     .collect(),
             )
         };
-        let link = || {
-            crate::link::Links::compute(ds, |id| {
-                ds.strings
-                    .ids
-                    .lookup(id)
-                    .and_then(|s| view.of_sym(s))
-                    .and_then(|p| view.hukou_row(p))
-            })
-        };
+        let link =
+            || crate::link::Links::compute(ds, |s| view.of_sym(s).and_then(|p| view.hukou_row(p)));
         let coverage = || {
             let paid = PaidInYear::of(ds, policy, &view);
             let table = crate::tables::coverage(ds, policy, &view, &paid);

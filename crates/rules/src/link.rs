@@ -12,6 +12,7 @@
 //! with no invalid ids builds nothing and a run with many costs one pass over hukou.
 
 use chrono::NaiveDate;
+use qianbiao_core::Sym;
 use qianbiao_ingest::Dataset;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -88,9 +89,10 @@ struct Index<'a, F> {
 /// instead of comparing with each of them.
 const SCAN_LIMIT: usize = 64;
 impl Links {
-    /// Links every row the spec links. `first_row` gives the first hukou row of an id (the
-    /// person's). Cheap when there is nothing to link.
-    pub fn compute(ds: &Dataset, first_row: impl Fn(&str) -> Option<u32> + Sync) -> Links {
+    /// Links every row the spec links. `first_row_of` gives the first hukou row of an id's
+    /// symbol (the person's). Cheap when there is nothing to link.
+    pub fn compute(ds: &Dataset, first_row_of: impl Fn(Sym) -> Option<u32> + Sync) -> Links {
+        let first_row = |id: &str| ds.strings.ids.lookup(id).and_then(&first_row_of);
         let pays: Vec<(u32, Probe)> = ds
             .payments()
             .iter()
@@ -180,7 +182,7 @@ impl Links {
             .chain(&deaths)
             .map(|(_, p)| p.name)
             .collect();
-        let index = Index::build(ds, &names, first_row);
+        let index = Index::build(ds, &names, &first_row_of, first_row);
         let link_all = |rows: &[(u32, Probe)]| -> Vec<(u32, Link)> {
             rows.par_iter()
                 .filter_map(|(i, p)| index.link(p).map(|l| (*i, l)))
@@ -212,7 +214,12 @@ fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
 
 impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
     /// Hukou persons whose name (on their first row) is one of `names`.
-    fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row: F) -> Index<'a, F> {
+    fn build(
+        ds: &'a Dataset,
+        names: &HashSet<&str>,
+        first_row_of: &(dyn Fn(Sym) -> Option<u32> + Sync),
+        first_row: F,
+    ) -> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
         let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
         // One parallel pass over hukou keeps the few rows whose name matters.
@@ -220,7 +227,9 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
             .into_par_iter()
             .filter(|&i| {
                 let h = ds.hukou().get(i as usize);
-                names.contains(h.name()) && first_row(h.id()) == Some(i)
+                // The row's id by its symbol: no hashing of its text (common names
+                // match a good share of a province's rows).
+                names.contains(h.name()) && first_row_of(ds.hukou.id[i as usize]) == Some(i)
             })
             .collect();
         for i in rows {
