@@ -82,7 +82,8 @@ struct Index<'a, F> {
     ds: &'a Dataset,
     by_name: HashMap<&'a str, Vec<u32>>,
     by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>>,
-    first_row: F,
+    /// The first hukou row of an id's symbol.
+    first_row_of: F,
 }
 
 /// Above this many same-name persons, `typo` looks up the row's one-edit neighbours by id
@@ -182,7 +183,7 @@ impl Links {
             .chain(&deaths)
             .map(|(_, p)| p.name)
             .collect();
-        let index = Index::build(ds, &names, &first_row_of, first_row);
+        let index = Index::build(ds, &names, &first_row_of);
         let link_all = |rows: &[(u32, Probe)]| -> Vec<(u32, Link)> {
             rows.par_iter()
                 .filter_map(|(i, p)| index.link(p).map(|l| (*i, l)))
@@ -212,14 +213,9 @@ fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
         .map(|k| list[k].1)
 }
 
-impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
+impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
     /// Hukou persons whose name (on their first row) is one of `names`.
-    fn build(
-        ds: &'a Dataset,
-        names: &HashSet<&str>,
-        first_row_of: &(dyn Fn(Sym) -> Option<u32> + Sync),
-        first_row: F,
-    ) -> Index<'a, F> {
+    fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row_of: F) -> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
         let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
         // One parallel pass over hukou keeps the few rows whose name matters.
@@ -243,8 +239,13 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
             ds,
             by_name,
             by_name_birth,
-            first_row,
+            first_row_of,
         }
+    }
+
+    /// The first hukou row of an id given as text (one the run may never have seen).
+    fn first_row(&self, id: &str) -> Option<u32> {
+        self.ds.strings.ids.lookup(id).and_then(&self.first_row_of)
     }
 
     fn link(&self, p: &Probe) -> Option<Link> {
@@ -262,7 +263,7 @@ impl<'a, F: Fn(&str) -> Option<u32> + Sync> Index<'a, F> {
                 .collect()
         } else {
             let mut found: Vec<u32> = neighbours(p.id)
-                .filter_map(|n| (self.first_row)(&n))
+                .filter_map(|n| self.first_row(&n))
                 .filter(|&h| self.ds.hukou().get(h as usize).name() == p.name)
                 .collect();
             found.sort_unstable();
