@@ -149,6 +149,35 @@ fn mny_003_as_of_inside_the_window() {
     assert!(t.fired("MNY-003").is_empty());
 }
 
+/// Deposits are found by the symbol of their id in the text interner, which villages and
+/// collectors share: a deposit_id spelled like a collector id is a deposit only when a
+/// deposits row has it, and a deposit whose id is a collector's text is found.
+#[test]
+fn mny_003_004_deposit_ids_spelled_like_collectors() {
+    let a = born(1980, 7);
+    let t = Town::new()
+        .resident(&a)
+        .deposits(&[
+            // A deposit whose id is collector C1's text, deposited on time.
+            "C1,C1,320,2021-11-11,".to_string(),
+        ])
+        .pays(&[
+            med("T1", &a, "320", "2021-11-10").collector("C1", "", "C1"),
+            // C2 is collector C2's id (below), not a deposit: never deposited.
+            med("T2", &a, "320", "2021-11-10")
+                .collector("C1", "", "C2")
+                .period("2023"),
+            // Paid the day before as_of, not deposited: not yet late.
+            med("T3", &a, "320", "2022-01-09")
+                .collector("C2", "", "")
+                .period("2024"),
+        ])
+        .with_as_of("2022-01-10");
+    assert_eq!(t.fired("MNY-003"), expect(&[("C1", "320.00")]));
+    assert!(t.fired("MNY-004").is_empty());
+    assert!(t.fired("MNY-001").is_empty());
+}
+
 #[test]
 fn mny_004_money_advanced() {
     let a = born(1980, 6);

@@ -4,8 +4,6 @@
 //! payments by receipt, receipts by number, the DUP groups, identity linkage); and the
 //! coverage table ([`crate::tables`]). The finding builders are in [`crate::evidence`].
 
-use rustc_hash::FxHashMap as HashMap;
-
 use chrono::NaiveDate;
 use qianbiao_core::summary::CoverageRow;
 use qianbiao_core::{Fen, Policy, Scheme, Sym};
@@ -28,7 +26,7 @@ pub struct Context<'a> {
     /// Every person named by a valid id in any source, as arrays.
     pub view: PersonView,
     /// Deposits by deposit_id, rows of one id combined.
-    pub deposits: HashMap<&'a str, Deposit>,
+    pub deposits: DepositIndex<'a>,
     /// Effective payments by non-empty receipt_no.
     pub payments_by_receipt: Groups<'a>,
     /// Receipts rows by receipt_no.
@@ -64,44 +62,108 @@ pub struct Deposit {
     pub provs: Vec<Prov>,
 }
 
+/// The deposit batches, found by the symbol of their deposit_id (the run's text
+/// interner, which payments' deposit_id shares): an array lookup per payment, where a map
+/// by text hashed the id of every payment a money rule looks at.
+#[derive(Debug, Clone, Default)]
+pub struct DepositIndex<'a> {
+    /// Each deposit_id's batch, in the order its first row was read.
+    batches: Vec<(&'a str, Deposit)>,
+    /// The batch of a text symbol, plus one (0: not a deposit_id).
+    by_sym: Vec<u32>,
+}
+
+impl<'a> DepositIndex<'a> {
+    /// The batches of the deposits table, rows of one deposit_id combined.
+    pub fn of(ds: &'a Dataset) -> DepositIndex<'a> {
+        let rows = ds.deposits();
+        let mut by_sym = vec![0u32; ds.strings.text.len()];
+        let mut batches: Vec<(&'a str, Deposit)> = Vec::with_capacity(rows.len());
+        for (r, d) in rows.iter().enumerate() {
+            let day = d.deposited_at().date();
+            let sym = ds.deposits.deposit_id[r].index();
+            match by_sym[sym] {
+                0 => {
+                    batches.push((
+                        d.deposit_id(),
+                        Deposit {
+                            collector_id: Text::from(d.collector_id()),
+                            amount: d.amount(),
+                            person_count: d.person_count(),
+                            first_date: day,
+                            last_date: day,
+                            provs: vec![d.prov()],
+                        },
+                    ));
+                    by_sym[sym] = batches.len() as u32;
+                }
+                b => {
+                    let x = &mut batches[b as usize - 1].1;
+                    x.amount += d.amount();
+                    // Counts add up only when every row gives one; a row without a count
+                    // leaves the deposit's count unknown, so it is not compared.
+                    x.person_count = match (x.person_count, d.person_count()) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        _ => None,
+                    };
+                    x.first_date = x.first_date.min(day);
+                    x.last_date = x.last_date.max(day);
+                    x.provs.push(d.prov());
+                }
+            }
+        }
+        DepositIndex { batches, by_sym }
+    }
+
+    /// The batch of a deposit_id's symbol (none for the empty text, or an id no
+    /// deposits row has).
+    #[inline]
+    pub fn of_sym(&self, sym: Sym) -> Option<&Deposit> {
+        match self.by_sym.get(sym.index()).copied().unwrap_or(0) {
+            0 => None,
+            b => Some(&self.batches[b as usize - 1].1),
+        }
+    }
+
+    /// The index of a deposit_id's batch in [`DepositIndex::iter`]'s order.
+    #[inline]
+    pub fn index_of(&self, sym: Sym) -> Option<usize> {
+        match self.by_sym.get(sym.index()).copied().unwrap_or(0) {
+            0 => None,
+            b => Some(b as usize - 1),
+        }
+    }
+
+    /// Every batch with its deposit_id, in the order its first row was read.
+    pub fn iter(&self) -> impl Iterator<Item = &(&'a str, Deposit)> {
+        self.batches.iter()
+    }
+
+    /// The number of distinct deposit_ids.
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// True when there is no deposit.
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+}
+
 impl<'a> Context<'a> {
+    /// The batch of payment row `i`'s deposit_id, if a deposits row has that id.
+    #[inline]
+    pub fn deposit_of_payment(&self, i: u32) -> Option<&Deposit> {
+        self.deposits
+            .of_sym(self.ds.payments.deposit_id[i as usize])
+    }
+
     /// Builds the person view, then the indices and the coverage table at once.
     pub fn new(ds: &'a Dataset, policy: &'a Policy, as_of: NaiveDate) -> Context<'a> {
         let view = PersonView::new(ds, policy);
         // The maps, the DUP groups and the linkage need only the tables and the persons:
         // built at once.
-        let deposit_map = || {
-            // Sized for one entry a row (a deposit is usually one row): growing rehashed
-            // every entry about 20 times at a province's size.
-            let mut deposits: HashMap<&'a str, Deposit> =
-                HashMap::with_capacity_and_hasher(ds.deposits().len(), Default::default());
-            for d in ds.deposits().iter() {
-                let day = d.deposited_at().date();
-                deposits
-                    .entry(d.deposit_id())
-                    .and_modify(|x| {
-                        x.amount += d.amount();
-                        // Counts add up only when every row gives one; a row without a
-                        // count leaves the deposit's count unknown, so it is not compared.
-                        x.person_count = match (x.person_count, d.person_count()) {
-                            (Some(a), Some(b)) => Some(a + b),
-                            _ => None,
-                        };
-                        x.first_date = x.first_date.min(day);
-                        x.last_date = x.last_date.max(day);
-                        x.provs.push(d.prov());
-                    })
-                    .or_insert_with(|| Deposit {
-                        collector_id: Text::from(d.collector_id()),
-                        amount: d.amount(),
-                        person_count: d.person_count(),
-                        first_date: day,
-                        last_date: day,
-                        provs: vec![d.prov()],
-                    });
-            }
-            deposits
-        };
+        let deposit_map = || DepositIndex::of(ds);
         let payment_map = || {
             let pays = ds.payments();
             Groups::new(

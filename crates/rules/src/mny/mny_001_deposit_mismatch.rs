@@ -1,9 +1,7 @@
 //! MNY-001 解缴钱表不符: Deposit does not match its payments.
-use rustc_hash::FxHashMap as HashMap;
-
 use qianbiao_core::{Fen, Finding};
 
-use crate::{total, Context, Rule};
+use crate::{Context, Rule};
 
 declare_rule! {
     /// **What it finds**: a deposit (解缴) whose amount differs from the total of the
@@ -26,21 +24,44 @@ declare_rule! {
 
 impl Rule for Mny001 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut by_deposit: HashMap<&str, Vec<u32>> = HashMap::default();
+        // Totals and counts of the effective payments of each deposit, by the deposit's
+        // index: one array access a payment. A payment whose deposit_id no deposits row
+        // has is no deposit's.
+        let deposits = &ctx.deposits;
+        let syms = &ctx.ds.payments.deposit_id;
+        let mut booked = vec![Fen(0); deposits.len()];
+        let mut count = vec![0u32; deposits.len()];
         for (i, p) in ctx.effective() {
-            if !p.deposit_id().is_empty() {
-                by_deposit.entry(p.deposit_id()).or_default().push(i);
+            if let Some(d) = deposits.index_of(syms[i as usize]) {
+                booked[d] += p.amount();
+                count[d] += 1;
+            }
+        }
+        let off: Vec<bool> = deposits
+            .iter()
+            .enumerate()
+            .map(|(k, (_, d))| {
+                let count_off = d.person_count.is_some_and(|c| c != count[k]);
+                booked[k] != d.amount || count_off
+            })
+            .collect();
+        // The rows of the deposits that do not add up, in ledger order, for the citation.
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); deposits.len()];
+        if off.contains(&true) {
+            for (i, _) in ctx.effective() {
+                if let Some(d) = deposits.index_of(syms[i as usize]).filter(|&d| off[d]) {
+                    rows[d].push(i);
+                }
             }
         }
         let mut out = Vec::new();
-        for (id, d) in &ctx.deposits {
-            let rows = by_deposit.get(*id).map_or(&[][..], Vec::as_slice);
-            let booked = total(ctx, rows);
-            let count = rows.len() as u32;
-            let count_off = d.person_count.is_some_and(|c| c != count);
-            if booked == d.amount && !count_off {
+        for (k, (id, d)) in deposits.iter().enumerate() {
+            if !off[k] {
                 continue;
             }
+            let rows = &rows[k];
+            let booked = booked[k];
+            let count = count[k];
             let mut f = Finding::new(Self::META.code, Self::META.severity, *id);
             f.collector_id = d.collector_id.to_string();
             f.amount = Fen((d.amount - booked).0.abs());

@@ -27,11 +27,7 @@ impl Rule for Mny003 {
         let limit = ctx.policy.deposit_deadline_days;
         let held_days = |i: u32| {
             let p = ctx.payment(i);
-            let until = ctx
-                .deposits
-                .get(p.deposit_id())
-                .filter(|_| !p.deposit_id().is_empty())
-                .map_or(ctx.as_of, |d| d.last_date);
+            let until = ctx.deposit_of_payment(i).map_or(ctx.as_of, |d| d.last_date);
             (until - p.paid_at().date()).num_days()
         };
         let mut out = Vec::new();
@@ -39,10 +35,7 @@ impl Rule for Mny003 {
             let mut f = collector_finding(ctx, &Self::META, collector, &rows);
             let undeposited = rows
                 .iter()
-                .filter(|&&i| {
-                    let p = ctx.payment(i);
-                    p.deposit_id().is_empty() || !ctx.deposits.contains_key(p.deposit_id())
-                })
+                .filter(|&&i| ctx.deposit_of_payment(i).is_none())
                 .count();
             let longest = rows.iter().map(|&i| held_days(i)).max().unwrap_or(0);
             f.detail = format!(

@@ -25,12 +25,8 @@ declare_rule! {
 impl Rule for Mny004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let advanced = |i: u32| {
-            let p = ctx.payment(i);
-            !p.deposit_id().is_empty()
-                && ctx
-                    .deposits
-                    .get(p.deposit_id())
-                    .is_some_and(|d| d.first_date < p.paid_at().date())
+            ctx.deposit_of_payment(i)
+                .is_some_and(|d| d.first_date < ctx.payment(i).paid_at().date())
         };
         let mut out = Vec::new();
         for (collector, rows) in collector_payments(ctx, advanced) {
