@@ -285,6 +285,41 @@ fn dth_004_death_records_disagree() {
     assert_eq!(t.fired("DTH-004"), want);
 }
 
+/// A person's first hukou row decides whether hukou says 死亡; a person's deaths rows are
+/// all compared and cited, in read order, whichever file order their ids come in.
+#[test]
+fn dth_004_first_hukou_row_and_every_deaths_row() {
+    let ids: Vec<String> = (40..43).map(|s| born(1940, s)).collect();
+    let t = Town::new()
+        // 0: first hukou row 正常, a later one 死亡, no deaths row: not a finding.
+        .resident(&ids[0])
+        .hukou(&format!("{},甲,店子村,H1,死亡,2021-10-01", ids[0]))
+        // 1: hukou 死亡 and deaths rows 40 days apart, read apart from each other.
+        .hukou(&format!("{},乙,店子村,H2,死亡,2021-10-01", ids[1]))
+        // 2: hukou 死亡, its deaths row agrees.
+        .hukou(&format!("{},丙,店子村,H3,死亡,2021-10-01", ids[2]))
+        .deaths(&[
+            format!("{},2021-11-10,民政", ids[1]),
+            format!("{},2021-10-01,派出所", ids[2]),
+            format!("{},2021-10-01,派出所", ids[1]),
+        ])
+        .pays(&[]);
+    assert_eq!(
+        t.fired("DTH-004"),
+        vec![(ids[1].clone(), "0.00".to_string())]
+    );
+    let f = t
+        .run()
+        .into_iter()
+        .find(|f| f.rule == "DTH-004")
+        .unwrap();
+    assert!(f.detail.contains("2021-10-01与2021-11-10相差40天"), "{}", f.detail);
+    // Both deaths rows (lines 2 and 4 of deaths.csv), then the hukou row.
+    assert_eq!(f.sources.len(), 3, "{:?}", f.sources);
+    assert!(f.sources[0].contains(":2"), "{:?}", f.sources);
+    assert!(f.sources[1].contains(":4"), "{:?}", f.sources);
+}
+
 #[test]
 fn dth_rules_skip_without_their_source() {
     let a = born(1950, 30);

@@ -1,8 +1,8 @@
 //! DTH-004 死亡信息不一致: Death records disagree.
-use rustc_hash::FxHashMap as HashMap;
 
 use qianbiao_core::{Finding, HukouStatus};
 
+use crate::view::PersonIdx;
 use crate::{Context, Rule};
 
 declare_rule! {
@@ -27,17 +27,25 @@ declare_rule! {
 
 impl Rule for Dth004 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
-        let mut deaths: HashMap<&str, Vec<usize>> = HashMap::default();
-        for (i, d) in ctx.ds.deaths().iter().enumerate() {
-            deaths.entry(d.id()).or_default().push(i);
-        }
+        // Deaths rows by person (every deaths row has a valid id, so a person of the
+        // view), in read order within a person: one sort of (person, row) pairs.
+        let mut deaths: Vec<(PersonIdx, usize)> = ctx
+            .ds
+            .deaths
+            .id
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &s)| ctx.person_of_sym(s).map(|p| (p, i)))
+            .collect();
+        deaths.sort_unstable();
         let tolerance = ctx.policy.death_date_tolerance_days;
         let mut out = Vec::new();
-        let mut check = |id: &str, rows: &[usize]| {
+        let mut check = |p: PersonIdx, rows: &[usize]| {
             // Someone not in hukou is not this town's record to reconcile.
-            let Some(h) = ctx.person_of(id).and_then(|p| ctx.hukou(p)) else {
+            let Some(h) = ctx.hukou(p) else {
                 return;
             };
+            let id = h.id();
             let dead_in_hukou = h.status() == HukouStatus::Dead;
             let mut reasons = Vec::new();
             if !rows.is_empty() && !dead_in_hukou {
@@ -80,13 +88,22 @@ impl Rule for Dth004 {
             f.detail = format!("{}，应核实并统一死亡信息", reasons.join("；"));
             out.push(f);
         };
-        for (id, rows) in &deaths {
-            check(id, rows);
+        let mut rows = Vec::new();
+        for group in deaths.chunk_by(|a, b| a.0 == b.0) {
+            rows.clear();
+            rows.extend(group.iter().map(|&(_, i)| i));
+            check(group[0].0, &rows);
         }
+        // Dead in hukou with no deaths row: read off the status column, each person's
+        // first hukou row once.
+        let status = &ctx.ds.hukou.status;
         for p in ctx.view.persons() {
-            if let Some(h) = ctx.hukou(p) {
-                if h.status() == HukouStatus::Dead && !deaths.contains_key(h.id()) {
-                    check(h.id(), &[]);
+            if ctx.view.death_rows(p) > 0 {
+                continue;
+            }
+            if let Some(r) = ctx.view.hukou_row(p) {
+                if status[r as usize] == HukouStatus::Dead {
+                    check(p, &[]);
                 }
             }
         }
