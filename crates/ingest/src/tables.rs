@@ -303,11 +303,16 @@ macro_rules! table {
                 self.prov.reserve(n);
             }
             fn retain(&mut self, keep: &[bool]) {
-                $( retain_col(&mut self.$d, keep); )*
-                $( retain_col(&mut self.$t, keep); )*
-                $( self.$a.retain(keep); )*
-                $( retain_col(&mut self.$v, keep); )*
-                self.prov.retain(keep);
+                // Column by column, the columns on every core: dropping a province's
+                // repeated txn_ids moved every column of every payment on one.
+                let $Table { $( $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = self;
+                rayon::scope(|s| {
+                    $( s.spawn(|_| retain_col($d, keep)); )*
+                    $( s.spawn(|_| retain_col($t, keep)); )*
+                    $( s.spawn(|_| $a.retain(keep)); )*
+                    $( s.spawn(|_| retain_col($v, keep)); )*
+                    s.spawn(|_| prov.retain(keep));
+                });
             }
         }
 
