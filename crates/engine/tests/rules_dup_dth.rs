@@ -308,12 +308,12 @@ fn dth_004_first_hukou_row_and_every_deaths_row() {
         t.fired("DTH-004"),
         vec![(ids[1].clone(), "0.00".to_string())]
     );
-    let f = t
-        .run()
-        .into_iter()
-        .find(|f| f.rule == "DTH-004")
-        .unwrap();
-    assert!(f.detail.contains("2021-10-01与2021-11-10相差40天"), "{}", f.detail);
+    let f = t.run().into_iter().find(|f| f.rule == "DTH-004").unwrap();
+    assert!(
+        f.detail.contains("2021-10-01与2021-11-10相差40天"),
+        "{}",
+        f.detail
+    );
     // Both deaths rows (lines 2 and 4 of deaths.csv), then the hukou row.
     assert_eq!(f.sources.len(), 3, "{:?}", f.sources);
     assert!(f.sources[0].contains(":2"), "{:?}", f.sources);
