@@ -119,10 +119,7 @@ impl<'a> DepositIndex<'a> {
     /// deposits row has).
     #[inline]
     pub fn of_sym(&self, sym: Sym) -> Option<&Deposit> {
-        match self.by_sym.get(sym.index()).copied().unwrap_or(0) {
-            0 => None,
-            b => Some(&self.batches[b as usize - 1].1),
-        }
+        self.index_of(sym).map(|b| &self.batches[b].1)
     }
 
     /// The index of a deposit_id's batch in [`DepositIndex::iter`]'s order.
