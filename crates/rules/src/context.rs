@@ -11,7 +11,7 @@ use qianbiao_ingest::{Dataset, Deposits, HukouView, Payment, Prov, ReceiptView, 
 use rayon::prelude::*;
 
 use crate::entitlement::Entitlement;
-use crate::groups::Groups;
+use crate::groups::{Groups, SymNumbers};
 pub use crate::view::{DeathSource, PersonIdx, PersonView};
 
 /// The facts a run reasons with: the dataset, the policy, as_of, the person view and the
@@ -69,36 +69,32 @@ pub struct Deposit {
 pub struct DepositIndex<'a> {
     /// Each deposit_id's batch, in the order its first row was read.
     batches: Vec<(&'a str, Deposit)>,
-    /// The batch of a text symbol, plus one (0: not a deposit_id).
-    by_sym: Vec<u32>,
+    /// The batch number of a text symbol (none: not a deposit_id).
+    by_sym: SymNumbers,
 }
 
 impl<'a> DepositIndex<'a> {
     /// The batches of the deposits table, rows of one deposit_id combined.
     pub fn of(ds: &'a Dataset) -> DepositIndex<'a> {
         let rows = ds.deposits();
-        let mut by_sym = vec![0u32; ds.strings.text.len()];
+        let mut by_sym = SymNumbers::new(ds.strings.text.len());
         let mut batches: Vec<(&'a str, Deposit)> = Vec::with_capacity(rows.len());
         for (r, d) in rows.iter().enumerate() {
             let day = d.deposited_at().date();
-            let sym = ds.deposits.deposit_id[r].index();
-            match by_sym[sym] {
-                0 => {
-                    batches.push((
-                        d.deposit_id(),
-                        Deposit {
-                            collector_id: Text::from(d.collector_id()),
-                            amount: d.amount(),
-                            person_count: d.person_count(),
-                            first_date: day,
-                            last_date: day,
-                            provs: vec![d.prov()],
-                        },
-                    ));
-                    by_sym[sym] = batches.len() as u32;
-                }
-                b => {
-                    let x = &mut batches[b as usize - 1].1;
+            match by_sym.number(ds.deposits.deposit_id[r], batches.len()) {
+                (_, true) => batches.push((
+                    d.deposit_id(),
+                    Deposit {
+                        collector_id: Text::from(d.collector_id()),
+                        amount: d.amount(),
+                        person_count: d.person_count(),
+                        first_date: day,
+                        last_date: day,
+                        provs: vec![d.prov()],
+                    },
+                )),
+                (b, false) => {
+                    let x = &mut batches[b].1;
                     x.amount += d.amount();
                     // Counts add up only when every row gives one; a row without a count
                     // leaves the deposit's count unknown, so it is not compared.
@@ -125,10 +121,7 @@ impl<'a> DepositIndex<'a> {
     /// The index of a deposit_id's batch in [`DepositIndex::iter`]'s order.
     #[inline]
     pub fn index_of(&self, sym: Sym) -> Option<usize> {
-        match self.by_sym.get(sym.index()).copied().unwrap_or(0) {
-            0 => None,
-            b => Some(b as usize - 1),
-        }
+        self.by_sym.get(sym)
     }
 
     /// Every batch with its deposit_id, in the order its first row was read.

@@ -3,6 +3,7 @@
 //! three arrays, built by one parallel sort; two groupings on the same kind of key are
 //! joined by walking both in order.
 
+use qianbiao_core::Sym;
 use rayon::prelude::*;
 
 /// Row indices grouped by a text key.
@@ -90,6 +91,43 @@ impl<'a> Groups<'a> {
     }
 }
 
+/// Dense numbers for the symbols of one interner, in the order they are first numbered:
+/// an array by symbol, so that grouping rows by interned text (deposit ids, collector
+/// ids) is an array read per row, with no hashing of the text.
+#[derive(Debug, Clone, Default)]
+pub struct SymNumbers {
+    /// A symbol's number plus one; 0: not numbered.
+    of: Vec<u32>,
+}
+
+impl SymNumbers {
+    /// No symbol numbered yet, for an interner of `len` texts.
+    pub fn new(len: usize) -> SymNumbers {
+        SymNumbers { of: vec![0; len] }
+    }
+
+    /// The number of `sym`, if it has one.
+    #[inline]
+    pub fn get(&self, sym: Sym) -> Option<usize> {
+        match self.of.get(sym.index()).copied().unwrap_or(0) {
+            0 => None,
+            n => Some(n as usize - 1),
+        }
+    }
+
+    /// The number of `sym`, and whether it is new: a symbol without one gets `next`.
+    #[inline]
+    pub fn number(&mut self, sym: Sym, next: usize) -> (usize, bool) {
+        let n = &mut self.of[sym.index()];
+        if *n == 0 {
+            *n = u32::try_from(next + 1).expect("more than 4 billion groups");
+            (next, true)
+        } else {
+            (*n as usize - 1, false)
+        }
+    }
+}
+
 /// The hash [`each_group`] sorts rows by.
 pub fn text_hash(s: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -169,6 +207,23 @@ mod tests {
             [vec![0, 2, 5], vec![1, 4, 6]]
         );
         assert!(groups_of(Vec::new(), &texts, 1).is_empty());
+    }
+
+    #[test]
+    fn symbols_numbered_in_order_first_seen() {
+        let mut texts = qianbiao_core::Interner::new();
+        let (x, y) = (texts.intern("x"), texts.intern("y"));
+        let mut n = SymNumbers::new(texts.len());
+        assert_eq!(n.get(y), None);
+        assert_eq!(n.number(y, 0), (0, true));
+        assert_eq!(n.number(x, 1), (1, true));
+        assert_eq!(n.number(y, 2), (0, false));
+        assert_eq!(
+            (n.get(x), n.get(y), n.get(Sym::EMPTY)),
+            (Some(1), Some(0), None)
+        );
+        // A symbol beyond the interner numbered here has no number.
+        assert_eq!(SymNumbers::default().get(x), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use qianbiao_core::Finding;
 
+use crate::groups::SymNumbers;
 use crate::{Context, RuleMeta};
 
 pub mod mny_001_deposit_mismatch;
@@ -23,19 +24,18 @@ pub(crate) fn collector_payments<'a>(
     hit: impl Fn(u32) -> bool,
 ) -> BTreeMap<&'a str, Vec<u32>> {
     let syms = &ctx.ds.payments.collector_id;
-    let mut group_of = vec![0u32; ctx.ds.strings.text.len()];
+    let mut group_of = SymNumbers::new(ctx.ds.strings.text.len());
     let mut groups: Vec<(&'a str, Vec<u32>)> = Vec::new();
     for (i, p) in ctx.effective() {
         let sym = syms[i as usize];
         if sym.is_empty() || !hit(i) {
             continue;
         }
-        let g = &mut group_of[sym.index()];
-        if *g == 0 {
+        let (g, new) = group_of.number(sym, groups.len());
+        if new {
             groups.push((p.collector_id(), Vec::new()));
-            *g = groups.len() as u32;
         }
-        groups[*g as usize - 1].1.push(i);
+        groups[g].1.push(i);
     }
     groups.into_iter().collect()
 }
