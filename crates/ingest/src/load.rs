@@ -324,9 +324,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     for (s, files) in plan {
         let ctx = (s, files.as_slice(), opts.progress, year, 0);
         macro_rules! into {
-            ($table:ident, $parse:expr) => {{
+            ($table:ident, $row:ty, $parse:expr) => {{
                 let mut t = std::mem::take(&mut ds.$table);
-                load_source(&mut ds, ctx, $parse, &mut |row| match row {
+                load_source::<$row, _>(&mut ds, ctx, $parse, &mut |row| match row {
                     Sink::Rows(r) => t.push_batches(r, &mut strings),
                     Sink::Reserve(n) => {
                         t.reserve(n);
@@ -341,14 +341,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
             }};
         }
         match s {
-            SourceKind::Hukou => into!(hukou, parse::hukou),
-            SourceKind::Deaths => into!(deaths, parse::death),
-            SourceKind::Eligibility => into!(eligibility, parse::eligibility),
-            SourceKind::Registrations => into!(registrations, parse::registration),
-            SourceKind::Payments => into!(payments, parse::payment),
-            SourceKind::Receipts => into!(receipts, |c: &Cells, p| parse::receipt(c, p, year)),
-            SourceKind::Deposits => into!(deposits, parse::deposit),
-            SourceKind::Roster => into!(roster, parse::roster),
+            SourceKind::Hukou => into!(hukou, HukouRow, parse::hukou),
+            SourceKind::Deaths => into!(deaths, DeathRow, parse::death),
+            SourceKind::Eligibility => into!(eligibility, EligibilityRow, parse::eligibility),
+            SourceKind::Registrations => into!(registrations, RegistrationRow, parse::registration),
+            SourceKind::Payments => into!(payments, PaymentRow, parse::payment),
+            SourceKind::Receipts => into!(receipts, ReceiptRow, parse::receipt),
+            SourceKind::Deposits => into!(deposits, DepositRow, parse::deposit),
+            SourceKind::Roster => into!(roster, RosterRow, parse::roster),
         }
     }
     ds.strings = strings;
@@ -438,13 +438,13 @@ fn stream_source(
     let year = opts.year;
     let ctx = (s, files, opts.progress, year, base);
     macro_rules! into {
-        ($variant:ident, $parse:expr) => {{
+        ($variant:ident, $row:ty, $parse:expr) => {{
             // A chunk's rows at once, as one slice: a sink's work per call (a
             // partitioned run's routing to its buckets) is not repeated per piece. The
             // pieces' rows are moved, not cloned, into one buffer kept for the next
             // chunk (a new one for each chunk faulted in fresh pages every time).
             let mut joined = Vec::new();
-            load_source::<_, Vec<_>>(ds, ctx, $parse, &mut |row| {
+            load_source::<$row, Vec<$row>>(ds, ctx, $parse, &mut |row| {
                 if let Sink::Rows(pieces) = row {
                     match pieces {
                         [rows] => sink(Chunk::$variant(rows)),
@@ -462,18 +462,18 @@ fn stream_source(
         }};
     }
     match s {
-        SourceKind::Hukou => into!(Hukou, parse::hukou),
+        SourceKind::Hukou => into!(Hukou, HukouRow, parse::hukou),
         SourceKind::Deaths => {
             let before = ds.linkable_deaths.len();
-            into!(Deaths, parse::death);
+            into!(Deaths, DeathRow, parse::death);
             sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
         }
-        SourceKind::Eligibility => into!(Eligibility, parse::eligibility),
-        SourceKind::Registrations => into!(Registrations, parse::registration),
-        SourceKind::Payments => into!(Payments, parse::payment),
-        SourceKind::Receipts => into!(Receipts, |c: &Cells, p| parse::receipt(c, p, year)),
-        SourceKind::Deposits => into!(Deposits, parse::deposit),
-        SourceKind::Roster => into!(Roster, parse::roster),
+        SourceKind::Eligibility => into!(Eligibility, EligibilityRow, parse::eligibility),
+        SourceKind::Registrations => into!(Registrations, RegistrationRow, parse::registration),
+        SourceKind::Payments => into!(Payments, PaymentRow, parse::payment),
+        SourceKind::Receipts => into!(Receipts, ReceiptRow, parse::receipt),
+        SourceKind::Deposits => into!(Deposits, DepositRow, parse::deposit),
+        SourceKind::Roster => into!(Roster, RosterRow, parse::roster),
     }
     Ok(())
 }
@@ -507,15 +507,15 @@ struct Covered {
 /// What parsing one piece of a chunk gave: its accepted rows, gathered, and per raw row
 /// in order the reason it was rejected (none: accepted, or a totals row) and its money
 /// cell (for control totals, rejected rows too).
-struct Piece<B> {
+struct Parsed<B> {
     rows: B,
     outcomes: Vec<(Option<String>, Option<Fen>)>,
 }
 
-fn load_source<T: Send, B: crate::tables::Gather<T>>(
+fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
     ds: &mut Dataset,
     (source, files, progress, year, base): SourceCtx,
-    parse_row: impl Fn(&Cells, Prov) -> Result<T, String> + Sync,
+    parse_piece: impl for<'a> Fn(&mut parse::Piece<'a>) -> T::Cols<'a> + Sync,
     out: &mut (dyn FnMut(Sink<B>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
@@ -588,38 +588,43 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
                 .and_then(|cell| parse_amount(cell).ok())
         };
         // Each row's money cell is read with the row, on the parallel side: the control
-        // totals need it for rejected rows too. Accepted rows go straight into their
-        // piece's batch, so that no owned row crosses to the storing stage.
-        let parse_chunk = |chunk: &[RawRow], frame: &FrameRef| -> Vec<Piece<B>> {
+        // totals need it for rejected rows too. A piece's data rows are parsed a column at
+        // a time, and the accepted ones go straight into the piece's batch, so that no
+        // owned row crosses to the storing stage.
+        let parse_chunk = |chunk: &[RawRow], frame: &FrameRef| -> Vec<Parsed<B>> {
             let frame_ref = frame.as_deref();
             chunk
                 .par_chunks(PIECE)
                 .map(|piece| {
-                    let mut rows = B::with_capacity(piece.len());
-                    let outcomes = piece
-                        .iter()
-                        .map(|raw| {
-                            let m = money_of(raw);
-                            if raw.kind == RowKind::Totals {
-                                return (None, m);
-                            }
-                            if let Some(p) = &raw.problem {
-                                return (Some(p.clone()), m);
-                            }
-                            let prov = Prov {
+                    let mut outcomes = Vec::with_capacity(piece.len());
+                    let mut cells = Vec::with_capacity(piece.len());
+                    let mut provs = Vec::with_capacity(piece.len());
+                    // The outcome of each data row parsed, by its place in the piece.
+                    let mut parsed = Vec::with_capacity(piece.len());
+                    for raw in piece {
+                        let m = money_of(raw);
+                        if raw.kind == RowKind::Totals {
+                            outcomes.push((None, m));
+                        } else if let Some(p) = &raw.problem {
+                            outcomes.push((Some(p.clone()), m));
+                        } else {
+                            parsed.push(outcomes.len());
+                            outcomes.push((None, m));
+                            cells.push(cells_of(&colmap, frame_ref, raw, year));
+                            provs.push(Prov {
                                 file: file_idx,
                                 line: raw.line,
-                            };
-                            match parse_row(&cells_of(&colmap, frame_ref, raw, year), prov) {
-                                Ok(row) => {
-                                    rows.put(row);
-                                    (None, m)
-                                }
-                                Err(reason) => (Some(reason), m),
-                            }
-                        })
-                        .collect();
-                    Piece { rows, outcomes }
+                            });
+                        }
+                    }
+                    let mut p = parse::Piece::new(cells, provs, year);
+                    let cols = parse_piece(&mut p);
+                    let mut rows = B::with_capacity(parsed.len());
+                    rows.put_cols(cols);
+                    for (at, reason) in parsed.into_iter().zip(p.into_reasons()) {
+                        outcomes[at].0 = reason;
+                    }
+                    Parsed { rows, outcomes }
                 })
                 .collect()
         };
@@ -631,7 +636,7 @@ fn load_source<T: Send, B: crate::tables::Gather<T>>(
         let control_totals = &mut ds.control_totals;
         let linkable_deaths = &mut ds.linkable_deaths;
         let rejected = &mut ds.rejected;
-        let mut consume = |chunk: Vec<RawRow>, parsed: Vec<Piece<B>>, frame: FrameRef| {
+        let mut consume = |chunk: Vec<RawRow>, parsed: Vec<Parsed<B>>, frame: FrameRef| {
             let frame_ref = frame.as_deref();
             let (mut batches, outcomes): (Vec<B>, Vec<_>) =
                 parsed.into_iter().map(|p| (p.rows, p.outcomes)).unzip();

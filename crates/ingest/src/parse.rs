@@ -1,11 +1,14 @@
-//! Turning one raw row of strings into a typed row, or a reason to reject it.
+//! Turning raw rows into typed columns, or each row into a reason to reject it: a piece
+//! of rows at a time, a column at a time ([`Piece`]).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use qianbiao_core::codes::parse_disability_level;
 use qianbiao_core::date::{date_in_range, parse_date, parse_datetime, parse_period};
 use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
-use qianbiao_core::{Category, Fen, HukouStatus, IdNumber, PayerType, PaymentStatus, Scheme};
+use qianbiao_core::{
+    Category, Fen, HukouStatus, IdNumber, PayerType, PaymentStatus, Scheme, Stamp,
+};
 
 use std::borrow::Cow;
 
@@ -126,11 +129,12 @@ impl<'a> Cells<'a> {
         date_in_range(d.date(), self.year).then_some(d)
     }
 
-    fn text(&self, col: Col) -> Text {
-        Text::from(norm_text(&self.raw(col)).as_ref())
+    /// A text cell normalised, borrowed from the file's cells when it is already normal.
+    fn text(&self, col: Col) -> Cow<'a, str> {
+        normalised(self.raw(col), norm_text)
     }
 
-    fn required_text(&self, col: Col) -> Result<Text, String> {
+    fn required_text(&self, col: Col) -> Result<Cow<'a, str>, String> {
         let t = self.text(col);
         if t.is_empty() {
             return Err(format!("`{}`: empty", col.name()));
@@ -138,11 +142,11 @@ impl<'a> Cells<'a> {
         Ok(t)
     }
 
-    fn name(&self) -> Text {
-        Text::from(norm_name(&self.raw(Col::Name)).as_ref())
+    fn name(&self) -> Cow<'a, str> {
+        normalised(self.raw(Col::Name), norm_name)
     }
 
-    fn required_name(&self) -> Result<Text, String> {
+    fn required_name(&self) -> Result<Cow<'a, str>, String> {
         let n = self.name();
         if n.is_empty() {
             return Err("`name`: empty".into());
@@ -258,46 +262,195 @@ impl<'a> Cells<'a> {
     }
 }
 
-/// Parses a hukou row.
-pub fn hukou(c: &Cells, prov: Prov) -> Result<HukouRow, String> {
-    let id = c.valid_id()?;
-    let name = c.required_name()?;
-    let village = c.required_text(Col::Village)?;
-    let status = HukouStatus::parse(&c.raw(Col::Status));
-    let status_date = c.optional_date(Col::StatusDate);
-    if status != HukouStatus::Normal && status_date.is_none() {
-        return Err(format!(
-            "`status_date`: required when status is {} ('{}')",
-            status.zh(),
-            norm_text(&c.raw(Col::StatusDate))
-        ));
+/// A cell normalised by `f`: borrowed from the cell when the cell is and `f` borrows.
+fn normalised<'a>(raw: Cow<'a, str>, f: fn(&str) -> Cow<'_, str>) -> Cow<'a, str> {
+    match raw {
+        Cow::Borrowed(s) => f(s),
+        Cow::Owned(s) => Cow::Owned(f(&s).into_owned()),
     }
-    let rt = c.text(Col::ResidenceType);
-    Ok(HukouRow {
-        id,
-        name,
-        gender: c.text(Col::Gender),
-        birth_date: c.optional_date(Col::BirthDate),
-        village,
-        office: c.text(Col::Office),
-        household_no: c.text(Col::HouseholdNo),
-        residence_permit: rt == "居住证",
-        status,
-        status_date,
-        prov,
-    })
 }
 
-/// Parses a deaths row.
-pub fn death(c: &Cells, prov: Prov) -> Result<DeathRow, String> {
-    Ok(DeathRow {
-        id: c.valid_id()?,
-        name: c.name(),
-        death_date: c.date(Col::DeathDate)?,
-        source: c.text(Col::Source),
-        notice_date: c.optional_date(Col::NoticeDate),
-        prov,
-    })
+/// A piece of a chunk's rows, parsed a column at a time in the contract's column order:
+/// each column's cells are read one after another (as a Parquet slice decoded them, or
+/// down a CSV piece), and a row's reason is its first failing column, as reading the row
+/// on its own would give. A source's parse function reads its columns through
+/// [`Piece::each`] (a value that can reject the row) and [`Piece::all`] (one that
+/// cannot), then keeps the rows still accepted with [`Piece::live`].
+pub struct Piece<'a> {
+    cells: Vec<Cells<'a>>,
+    provs: Vec<Prov>,
+    reasons: Vec<Option<String>>,
+    year: i32,
+}
+
+impl<'a> Piece<'a> {
+    /// Rows to parse, each with its provenance; `year` as for [`Cells::new`].
+    pub fn new(cells: Vec<Cells<'a>>, provs: Vec<Prov>, year: i32) -> Self {
+        Piece {
+            reasons: vec![None; cells.len()],
+            cells,
+            provs,
+            year,
+        }
+    }
+
+    /// A value read from every row not yet rejected; a row whose value fails is rejected
+    /// with the reason given. None for every rejected row.
+    pub fn each<T>(&mut self, f: impl Fn(&Cells<'a>) -> Result<T, String>) -> Vec<Option<T>> {
+        self.cells
+            .iter()
+            .zip(&mut self.reasons)
+            .map(|(c, reason)| {
+                if reason.is_some() {
+                    return None;
+                }
+                f(c).map_err(|e| *reason = Some(e)).ok()
+            })
+            .collect()
+    }
+
+    /// A check across columns: row `k` not yet rejected is rejected when `f(k, row)` fails.
+    pub fn check(&mut self, f: impl Fn(usize, &Cells<'a>) -> Result<(), String>) {
+        for (k, (c, reason)) in self.cells.iter().zip(&mut self.reasons).enumerate() {
+            if reason.is_none() {
+                if let Err(e) = f(k, c) {
+                    *reason = Some(e);
+                }
+            }
+        }
+    }
+
+    /// A value that never rejects a row, read from every row.
+    pub fn all<T>(&self, f: impl Fn(&Cells<'a>) -> T) -> Vec<T> {
+        self.cells.iter().map(f).collect()
+    }
+
+    /// The rows still accepted, to keep their values with.
+    pub fn live(&self) -> Live {
+        Live(
+            self.reasons
+                .iter()
+                .any(Option::is_some)
+                .then(|| self.reasons.iter().map(Option::is_none).collect()),
+        )
+    }
+
+    /// Each row's provenance.
+    pub fn provs(&self) -> Vec<Prov> {
+        self.provs.clone()
+    }
+
+    /// The policy year.
+    pub fn year(&self) -> i32 {
+        self.year
+    }
+
+    /// Each row's reason to be rejected, in order (None: accepted).
+    pub fn into_reasons(self) -> Vec<Option<String>> {
+        self.reasons
+    }
+}
+
+/// Which rows of a [`Piece`] are accepted (None: every row).
+pub struct Live(Option<Vec<bool>>);
+
+impl Live {
+    /// The values of the accepted rows, of a column read with [`Piece::each`] before the
+    /// last check (every accepted row has one).
+    pub fn req<T>(&self, col: Vec<Option<T>>) -> Vec<T> {
+        match &self.0 {
+            None => col.into_iter().flatten().collect(),
+            Some(keep) => col
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(v, &k)| {
+                    debug_assert!(!k || v.is_some(), "an accepted row lacks a value");
+                    v.filter(|_| k)
+                })
+                .collect(),
+        }
+    }
+
+    /// The values of the accepted rows, of a column read with [`Piece::all`].
+    pub fn all<T>(&self, col: Vec<T>) -> Vec<T> {
+        match &self.0 {
+            None => col,
+            Some(keep) => col
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(v, &k)| k.then_some(v))
+                .collect(),
+        }
+    }
+}
+
+/// Splits (id, valid, lost) triples into their three columns.
+fn id_columns(ids: Vec<(Text, bool, bool)>) -> (Vec<Text>, Vec<bool>, Vec<bool>) {
+    let mut out = (
+        Vec::with_capacity(ids.len()),
+        Vec::with_capacity(ids.len()),
+        Vec::with_capacity(ids.len()),
+    );
+    for (id, valid, lost) in ids {
+        out.0.push(id);
+        out.1.push(valid);
+        out.2.push(lost);
+    }
+    out
+}
+
+/// Parses a piece of hukou rows.
+pub fn hukou<'a>(p: &mut Piece<'a>) -> HukouCols<'a> {
+    let id = p.each(Cells::valid_id);
+    let name = p.each(Cells::required_name);
+    let gender = p.all(|c| c.text(Col::Gender));
+    let birth_date = p.all(|c| c.optional_date(Col::BirthDate));
+    let village = p.each(|c| c.required_text(Col::Village));
+    let office = p.all(|c| c.text(Col::Office));
+    let household_no = p.all(|c| c.text(Col::HouseholdNo));
+    let residence_permit = p.all(|c| c.text(Col::ResidenceType) == "居住证");
+    let status = p.all(|c| HukouStatus::parse(&c.raw(Col::Status)));
+    let status_date = p.all(|c| c.optional_date(Col::StatusDate));
+    p.check(|k, c| {
+        if status[k] != HukouStatus::Normal && status_date[k].is_none() {
+            return Err(format!(
+                "`status_date`: required when status is {} ('{}')",
+                status[k].zh(),
+                norm_text(&c.raw(Col::StatusDate))
+            ));
+        }
+        Ok(())
+    });
+    let live = p.live();
+    HukouCols {
+        id: live.req(id),
+        name: live.req(name),
+        gender: live.all(gender),
+        birth_date: live.all(birth_date),
+        village: live.req(village),
+        office: live.all(office),
+        household_no: live.all(household_no),
+        residence_permit: live.all(residence_permit),
+        status: live.all(status),
+        status_date: live.all(status_date),
+        prov: live.all(p.provs()),
+    }
+}
+
+/// Parses a piece of deaths rows.
+pub fn death<'a>(p: &mut Piece<'a>) -> DeathCols<'a> {
+    let id = p.each(Cells::valid_id);
+    let name = p.all(Cells::name);
+    let death_date = p.each(|c| c.date(Col::DeathDate));
+    let live = p.live();
+    DeathCols {
+        id: live.req(id),
+        name: live.all(name),
+        death_date: live.req(death_date),
+        source: live.all(p.all(|c| c.text(Col::Source))),
+        notice_date: live.all(p.all(|c| c.optional_date(Col::NoticeDate))),
+        prov: live.all(p.provs()),
+    }
 }
 
 /// A deaths row rejected for an invalid id, kept for identity linkage: only when the id
@@ -312,7 +465,7 @@ pub fn linkable_death(c: &Cells, prov: Prov) -> Option<LinkableDeath> {
     Some(LinkableDeath {
         id: id.into_text(),
         id_lost,
-        name: c.name(),
+        name: Text::from(c.name().as_ref()),
         death_date,
         prov,
     })
@@ -332,123 +485,156 @@ fn is_scientific(t: &str) -> bool {
         && exp.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Parses an eligibility row.
-pub fn eligibility(c: &Cells, prov: Prov) -> Result<EligibilityRow, String> {
-    let id = c.valid_id()?;
-    let category = c.required(Col::Category, "known category", Category::parse)?;
-    Ok(EligibilityRow {
-        id,
-        name: c.name(),
-        category,
-        disability_level: parse_disability_level(&c.raw(Col::DisabilityLevel)),
-        valid_from: c.date(Col::ValidFrom)?,
-        valid_to: c.optional_date(Col::ValidTo),
-        source_dept: c.text(Col::SourceDept),
-        prov,
-    })
+/// Parses a piece of eligibility rows.
+pub fn eligibility<'a>(p: &mut Piece<'a>) -> EligibilityCols<'a> {
+    let id = p.each(Cells::valid_id);
+    let name = p.all(Cells::name);
+    let category = p.each(|c| c.required(Col::Category, "known category", Category::parse));
+    let disability_level = p.all(|c| parse_disability_level(&c.raw(Col::DisabilityLevel)));
+    let valid_from = p.each(|c| c.date(Col::ValidFrom));
+    let live = p.live();
+    EligibilityCols {
+        id: live.req(id),
+        name: live.all(name),
+        category: live.req(category),
+        disability_level: live.all(disability_level),
+        valid_from: live.req(valid_from),
+        valid_to: live.all(p.all(|c| c.optional_date(Col::ValidTo))),
+        source_dept: live.all(p.all(|c| c.text(Col::SourceDept))),
+        prov: live.all(p.provs()),
+    }
 }
 
-/// Parses a registrations row.
-pub fn registration(c: &Cells, prov: Prov) -> Result<RegistrationRow, String> {
-    Ok(RegistrationRow {
-        id: c.valid_id()?,
-        name: c.name(),
-        scheme: c.scheme()?,
-        status: c.text(Col::Status),
-        tier: c.text(Col::Tier),
-        start_date: c.date(Col::StartDate)?,
-        end_date: c.optional_date(Col::EndDate),
-        prov,
-    })
+/// Parses a piece of registrations rows.
+pub fn registration<'a>(p: &mut Piece<'a>) -> RegistrationCols<'a> {
+    let id = p.each(Cells::valid_id);
+    let name = p.all(Cells::name);
+    let scheme = p.each(Cells::scheme);
+    let status = p.all(|c| c.text(Col::Status));
+    let tier = p.all(|c| c.text(Col::Tier));
+    let start_date = p.each(|c| c.date(Col::StartDate));
+    let live = p.live();
+    RegistrationCols {
+        id: live.req(id),
+        name: live.all(name),
+        scheme: live.req(scheme),
+        status: live.all(status),
+        tier: live.all(tier),
+        start_date: live.req(start_date),
+        end_date: live.all(p.all(|c| c.optional_date(Col::EndDate))),
+        prov: live.all(p.provs()),
+    }
 }
 
-/// Parses a payments row (an invalid id is kept, flagged by DQ-001).
-pub fn payment(c: &Cells, prov: Prov) -> Result<PaymentRow, String> {
-    let txn_id = c.required_text(Col::TxnId)?;
-    let (id, id_valid, id_lost) = c.any_id()?;
-    Ok(PaymentRow {
-        txn_id,
+/// Parses a piece of payments rows (an invalid id is kept, flagged by DQ-001).
+pub fn payment<'a>(p: &mut Piece<'a>) -> PaymentCols<'a> {
+    let txn_id = p.each(|c| c.required_text(Col::TxnId));
+    let ids = p.each(Cells::any_id);
+    let name = p.all(Cells::name);
+    let scheme = p.each(Cells::scheme);
+    let period = p.each(|c| match c.stored_period() {
+        Some(y) => Ok(y),
+        None => c.required(Col::Period, "year", parse_period),
+    });
+    let amount = p.each(|c| c.amount(Col::Amount));
+    let paid_at = p.each(|c| c.datetime(Col::PaidAt).map(Stamp::from));
+    let live = p.live();
+    let (id, id_valid, id_lost) = id_columns(live.req(ids));
+    PaymentCols {
+        txn_id: live.req(txn_id),
         id,
         id_valid,
         id_lost,
-        name: c.name(),
-        scheme: c.scheme()?,
-        period: match c.stored_period() {
-            Some(y) => y,
-            None => c.required(Col::Period, "year", parse_period)?,
-        },
-        amount: c.amount(Col::Amount)?,
-        paid_at: c.datetime(Col::PaidAt)?.into(),
-        channel: c.text(Col::Channel),
-        payer_type: PayerType::parse(&c.raw(Col::PayerType)),
-        collector_id: c.text(Col::CollectorId),
-        village: c.text(Col::Village),
-        receipt_no: c.text(Col::ReceiptNo),
-        payer_account: c.text(Col::PayerAccount),
-        deposit_id: c.text(Col::DepositId),
-        status: PaymentStatus::parse(&c.raw(Col::Status)),
-        prov,
-    })
+        name: live.all(name),
+        scheme: live.req(scheme),
+        period: live.req(period),
+        amount: live.req(amount),
+        paid_at: live.req(paid_at),
+        channel: live.all(p.all(|c| c.text(Col::Channel))),
+        payer_type: live.all(p.all(|c| PayerType::parse(&c.raw(Col::PayerType)))),
+        collector_id: live.all(p.all(|c| c.text(Col::CollectorId))),
+        village: live.all(p.all(|c| c.text(Col::Village))),
+        receipt_no: live.all(p.all(|c| c.text(Col::ReceiptNo))),
+        payer_account: live.all(p.all(|c| c.text(Col::PayerAccount))),
+        deposit_id: live.all(p.all(|c| c.text(Col::DepositId))),
+        status: live.all(p.all(|c| PaymentStatus::parse(&c.raw(Col::Status)))),
+        prov: live.all(p.provs()),
+    }
 }
 
-/// Parses a receipts row; an empty period is the policy year.
-pub fn receipt(c: &Cells, prov: Prov, year: i32) -> Result<ReceiptRow, String> {
-    let receipt_no = c.required_text(Col::ReceiptNo)?;
-    let collector_id = c.required_text(Col::CollectorId)?;
-    let (id, id_valid, id_lost) = c.any_id()?;
-    let scheme = c.scheme()?;
+/// Parses a piece of receipts rows; an empty period is the policy year.
+pub fn receipt<'a>(p: &mut Piece<'a>) -> ReceiptCols<'a> {
+    let year = p.year();
+    let receipt_no = p.each(|c| c.required_text(Col::ReceiptNo));
+    let collector_id = p.each(|c| c.required_text(Col::CollectorId));
+    let ids = p.each(Cells::any_id);
+    let name = p.all(Cells::name);
+    let scheme = p.each(Cells::scheme);
     // An optional value that cannot be parsed is kept as empty: here, the default year.
-    let period = c
-        .stored_period()
-        .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(year));
-    Ok(ReceiptRow {
-        receipt_no,
-        collector_id,
+    let period = p.all(|c| {
+        c.stored_period()
+            .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(year))
+    });
+    let amount = p.each(|c| c.amount(Col::Amount));
+    let collected_at = p.each(|c| c.datetime(Col::CollectedAt).map(Stamp::from));
+    let live = p.live();
+    let (id, id_valid, id_lost) = id_columns(live.req(ids));
+    ReceiptCols {
+        receipt_no: live.req(receipt_no),
+        collector_id: live.req(collector_id),
         id,
         id_valid,
         id_lost,
-        name: c.name(),
-        scheme,
-        period,
-        amount: c.amount(Col::Amount)?,
-        collected_at: c.datetime(Col::CollectedAt)?.into(),
-        village: c.text(Col::Village),
-        prov,
-    })
+        name: live.all(name),
+        scheme: live.req(scheme),
+        period: live.all(period),
+        amount: live.req(amount),
+        collected_at: live.req(collected_at),
+        village: live.all(p.all(|c| c.text(Col::Village))),
+        prov: live.all(p.provs()),
+    }
 }
 
-/// Parses a deposits row.
-pub fn deposit(c: &Cells, prov: Prov) -> Result<DepositRow, String> {
-    let deposit_id = c.required_text(Col::DepositId)?;
-    let collector_id = c.required_text(Col::CollectorId)?;
-    let person_count = {
+/// Parses a piece of deposits rows.
+pub fn deposit<'a>(p: &mut Piece<'a>) -> DepositCols<'a> {
+    let deposit_id = p.each(|c| c.required_text(Col::DepositId));
+    let collector_id = p.each(|c| c.required_text(Col::CollectorId));
+    let amount = p.each(|c| c.amount(Col::Amount));
+    let deposited_at = p.each(|c| c.datetime(Col::DepositedAt).map(Stamp::from));
+    let person_count = p.all(|c| {
         let cell = c.raw(Col::PersonCount);
         let t = norm_text(&cell);
         let t = t.strip_suffix('人').unwrap_or(&t);
         let t = t.strip_suffix(".0").unwrap_or(t);
         t.parse::<u32>().ok()
-    };
-    Ok(DepositRow {
-        deposit_id,
-        collector_id,
-        amount: c.amount(Col::Amount)?,
-        deposited_at: c.datetime(Col::DepositedAt)?.into(),
-        person_count,
-        village: c.text(Col::Village),
-        prov,
-    })
+    });
+    let live = p.live();
+    DepositCols {
+        deposit_id: live.req(deposit_id),
+        collector_id: live.req(collector_id),
+        amount: live.req(amount),
+        deposited_at: live.req(deposited_at),
+        person_count: live.all(person_count),
+        village: live.all(p.all(|c| c.text(Col::Village))),
+        prov: live.all(p.provs()),
+    }
 }
 
-/// Parses a roster row.
-pub fn roster(c: &Cells, prov: Prov) -> Result<RosterRow, String> {
-    Ok(RosterRow {
-        id: c.valid_id()?,
-        name: c.name(),
-        village: c.text(Col::Village),
-        scheme: c.scheme()?,
-        expected_amount: c.optional_amount(Col::ExpectedAmount),
-        collector_id: c.text(Col::CollectorId),
-        batch: c.text(Col::Batch),
-        prov,
-    })
+/// Parses a piece of roster rows.
+pub fn roster<'a>(p: &mut Piece<'a>) -> RosterCols<'a> {
+    let id = p.each(Cells::valid_id);
+    let name = p.all(Cells::name);
+    let village = p.all(|c| c.text(Col::Village));
+    let scheme = p.each(Cells::scheme);
+    let live = p.live();
+    RosterCols {
+        id: live.req(id),
+        name: live.all(name),
+        village: live.all(village),
+        scheme: live.req(scheme),
+        expected_amount: live.all(p.all(|c| c.optional_amount(Col::ExpectedAmount))),
+        collector_id: live.all(p.all(|c| c.text(Col::CollectorId))),
+        batch: live.all(p.all(|c| c.text(Col::Batch))),
+        prov: live.all(p.provs()),
+    }
 }

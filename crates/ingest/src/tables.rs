@@ -7,9 +7,10 @@
 //! (seconds in an `i64`), codes as small `Copy` enums, provenance as a [`ProvCol`] of
 //! [`Prov`]s. A table is read through [`Rows`], whose `get(i)` is a `Copy` view of row `i`
 //! whose accessors read one column each (`p.amount()`, `p.village()`). The parse stage
-//! (every core) puts each accepted row straight into a batch of columns
-//! ([`Table::Batch`]: arenas, values, and interned columns as handles into a batch's own
-//! small interner); the storing stage appends a chunk's batches to the table a column at
+//! (every core) reads a piece of rows a column at a time into columns ([`HasCols::Cols`],
+//! text borrowed from the file's cells) and puts the accepted rows straight into a batch
+//! of columns ([`Table::Batch`]: arenas, values, and interned columns as handles into a
+//! batch's own small interner); the storing stage appends a chunk's batches to the table a column at
 //! a time ([`Table::push_batches`]), so no owned row crosses from one stage to the next
 //! and a source never exists as a `Vec` of owned rows. A streaming load hands owned
 //! rows on instead ([`Table::push_rows`] stores those, e.g. a partition's probes).
@@ -43,7 +44,7 @@ pub struct Prov {
 /// A table of typed columns: the owned row it is built from and the view it is read as.
 pub trait Table: Default + Send + Sync {
     /// The owned row a reader produces.
-    type Row;
+    type Row: HasCols;
     /// A row read through its columns (each accessor reads one column).
     type View<'a>: Copy + Send + Sync
     where
@@ -73,21 +74,35 @@ pub trait Table: Default + Send + Sync {
     fn reserve(&mut self, n: usize);
 }
 
+/// An owned row whose rows are also parsed a piece at a time as columns ([`HasCols::Cols`]:
+/// a piece's accepted rows, their text borrowed from the file's cells where it can be).
+pub trait HasCols: Sized {
+    /// The columns of a parsed piece.
+    type Cols<'a>;
+    /// Appends a parsed piece's rows as owned rows.
+    fn put_rows(cols: Self::Cols<'_>, out: &mut Vec<Self>);
+}
+
 /// Gathers parsed rows: as a `Vec` of owned rows (a streaming load hands those on), or
 /// as a table's [`Table::Batch`] of columns.
-pub trait Gather<T>: Send {
+pub trait Gather<T: HasCols>: Send {
     /// Empty, with room for `n` rows.
     fn with_capacity(n: usize) -> Self;
     /// Appends a row.
     fn put(&mut self, row: T);
+    /// Appends a parsed piece's rows, column by column.
+    fn put_cols(&mut self, cols: T::Cols<'_>);
 }
 
-impl<T: Send> Gather<T> for Vec<T> {
+impl<T: Send + HasCols> Gather<T> for Vec<T> {
     fn with_capacity(n: usize) -> Self {
         Vec::with_capacity(n)
     }
     fn put(&mut self, row: T) {
         self.push(row);
+    }
+    fn put_cols(&mut self, cols: T::Cols<'_>) {
+        T::put_rows(cols, self);
     }
 }
 
@@ -170,7 +185,7 @@ impl<'a, T: Table> Rows<'a, T> {
 macro_rules! table {
     (
         $(#[$doc:meta])*
-        $Row:ident / $Table:ident / $View:ident / $Batch:ident {
+        $Row:ident / $Table:ident / $View:ident / $Batch:ident / $Cols:ident {
             ids { $( $(#[$ddoc:meta])* $d:ident, )* }
             text { $( $(#[$tdoc:meta])* $t:ident, )* }
             arena { $( $(#[$adoc:meta])* $a:ident, )* }
@@ -214,6 +229,38 @@ macro_rules! table {
             prov: Vec<Prov>,
         }
 
+        $(#[$doc])*
+        ///
+        /// A parsed piece's accepted rows as columns ([`crate::parse::Piece`]): text
+        /// borrowed from the file's cells where it is already normal.
+        #[derive(Debug)]
+        pub struct $Cols<'a> {
+            $( $(#[$ddoc])* pub $d: Vec<Text>, )*
+            $( $(#[$tdoc])* pub $t: Vec<std::borrow::Cow<'a, str>>, )*
+            $( $(#[$adoc])* pub $a: Vec<std::borrow::Cow<'a, str>>, )*
+            $( $(#[$vdoc])* pub $v: Vec<$vt>, )*
+            /// Provenance.
+            pub prov: Vec<Prov>,
+        }
+
+        impl HasCols for $Row {
+            type Cols<'a> = $Cols<'a>;
+            fn put_rows(cols: $Cols<'_>, out: &mut Vec<$Row>) {
+                #[allow(unused_mut)]
+                let $Cols { $( mut $d, )* $( $t, )* $( $a, )* $( $v, )* prov } = cols;
+                out.reserve(prov.len());
+                for (i, &prov) in prov.iter().enumerate() {
+                    out.push($Row {
+                        $( $d: std::mem::take(&mut $d[i]), )*
+                        $( $t: Text::from($t[i].as_ref()), )*
+                        $( $a: Text::from($a[i].as_ref()), )*
+                        $( $v: $v[i], )*
+                        prov,
+                    });
+                }
+            }
+        }
+
         impl Gather<$Row> for $Batch {
             fn with_capacity(n: usize) -> Self {
                 #[allow(unused_mut)]
@@ -234,6 +281,13 @@ macro_rules! table {
                 $( self.$a.push(&r.$a); )*
                 $( self.$v.push(r.$v); )*
                 self.prov.push(r.prov);
+            }
+            fn put_cols(&mut self, c: $Cols<'_>) {
+                $( for s in &c.$d { self.$d.push(s); } )*
+                $( for s in &c.$t { self.$t.push(s); } )*
+                $( for s in &c.$a { self.$a.push(s); } )*
+                $( self.$v.extend_from_slice(&c.$v); )*
+                self.prov.extend_from_slice(&c.prov);
             }
         }
 
@@ -536,7 +590,7 @@ fn retain_col<T>(col: &mut Vec<T>, keep: &[bool]) {
 
 table! {
 /// A row of 户籍.
-    HukouRow / Hukou / HukouView / HukouBatch {
+    HukouRow / Hukou / HukouView / HukouBatch / HukouCols {
         ids {
             /// Canonical valid id.
             id,
@@ -570,7 +624,7 @@ table! {
 
 table! {
 /// A row of 死亡人员.
-    DeathRow / Deaths / DeathView / DeathBatch {
+    DeathRow / Deaths / DeathView / DeathBatch / DeathCols {
         ids {
             /// Canonical valid id.
             id,
@@ -594,7 +648,7 @@ table! {
 
 table! {
 /// A row of 特殊群体.
-    EligibilityRow / Eligibility / EligibilityView / EligibilityBatch {
+    EligibilityRow / Eligibility / EligibilityView / EligibilityBatch / EligibilityCols {
         ids {
             /// Canonical valid id.
             id,
@@ -629,7 +683,7 @@ impl EligibilityView<'_> {
 
 table! {
 /// A row of 参保登记.
-    RegistrationRow / Registrations / RegistrationView / RegistrationBatch {
+    RegistrationRow / Registrations / RegistrationView / RegistrationBatch / RegistrationCols {
         ids {
             /// Canonical valid id.
             id,
@@ -657,7 +711,7 @@ table! {
 
 table! {
 /// A row of 缴费明细.
-    PaymentRow / Payments / Payment / PaymentBatch {
+    PaymentRow / Payments / Payment / PaymentBatch / PaymentCols {
         ids {
             /// Canonical id if valid, else the normalised text.
             id,
@@ -713,7 +767,7 @@ impl Payment<'_> {
 
 table! {
 /// A row of 代办员收款登记.
-    ReceiptRow / Receipts / ReceiptView / ReceiptBatch {
+    ReceiptRow / Receipts / ReceiptView / ReceiptBatch / ReceiptCols {
         ids {
             /// Canonical id if valid, else the normalised text.
             id,
@@ -749,7 +803,7 @@ table! {
 
 table! {
 /// A row of 解缴入库.
-    DepositRow / Deposits / DepositView / DepositBatch {
+    DepositRow / Deposits / DepositView / DepositBatch / DepositCols {
         ids {
         }
         text {
@@ -775,7 +829,7 @@ table! {
 
 table! {
 /// A row of 征收清册.
-    RosterRow / Roster / RosterView / RosterBatch {
+    RosterRow / Roster / RosterView / RosterBatch / RosterCols {
         ids {
             /// Canonical valid id.
             id,

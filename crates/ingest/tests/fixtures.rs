@@ -2277,3 +2277,65 @@ fn parquet_expected_amounts_read_as_stored_agree_with_their_text_form() {
         [Some(Fen(32_000)), None, None, Some(Fen(10_050))]
     );
 }
+
+/// A piece of rows is parsed a column at a time; a row's reason is still its first
+/// failing column in the contract's column order, as the schema table lists it. For
+/// every source: a row with every required value empty, then rows with one more
+/// required value filled in each time, each name the next required column; the row
+/// with every required value is accepted.
+#[test]
+fn a_rows_reason_is_its_first_failing_column_in_schema_order() {
+    use qianbiao_ingest::source::{columns, Codes, Kind};
+    use qianbiao_ingest::SourceKind;
+    fn valid(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Id | Kind::KeptId => ID_A,
+            Kind::PersonName => "王涛",
+            Kind::Text => "X1",
+            Kind::Code(Codes::Scheme) => "居民医保",
+            Kind::Code(Codes::Category) => "dibao",
+            Kind::Code(_) => "",
+            Kind::Date => "2021-06-01",
+            Kind::Datetime => "2021-06-01 10:00:00",
+            Kind::Money => "320",
+            Kind::Year => "2022",
+            Kind::Count => "3",
+            Kind::Level => "1",
+        }
+    }
+    for source in SourceKind::ALL {
+        let fields = columns(source);
+        let required: Vec<_> = fields.iter().filter(|f| f.required).collect();
+        let header: Vec<&str> = fields.iter().map(|f| f.col.name()).collect();
+        let mut text = header.join(",") + "\n";
+        // Row k: the first k required values given, the others empty; optional text
+        // given (a row of empty cells is blank, not rejected), other optional cells empty.
+        for k in 0..=required.len() {
+            let row: Vec<&str> = fields
+                .iter()
+                .map(|f| match required.iter().position(|r| r.col == f.col) {
+                    Some(i) if i < k => valid(f.kind),
+                    Some(_) => "",
+                    None if matches!(f.kind, Kind::Text | Kind::PersonName) => valid(f.kind),
+                    None => "",
+                })
+                .collect();
+            text += &(row.join(",") + "\n");
+        }
+        let f = Folder::with_required();
+        let name = format!("{}.csv", source.name());
+        f.put(&name, &text);
+        let ds = f.load();
+        let got = rejections(&ds, &name);
+        assert_eq!(got.len(), required.len(), "{source:?}: {got:?}");
+        for (k, (line, reason)) in got.iter().enumerate() {
+            assert_eq!(*line, k as u32 + 2, "{source:?}");
+            let col = required[k].col.name();
+            assert!(
+                reason.starts_with(&format!("`{col}`:")),
+                "{source:?} line {line}: expected `{col}`, got {reason}"
+            );
+        }
+        assert_eq!(report(&ds, &name).rows_accepted, 1, "{source:?}");
+    }
+}
