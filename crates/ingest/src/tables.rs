@@ -124,7 +124,13 @@ impl LocalSyms {
         }
     }
     fn push(&mut self, s: &str) {
-        self.rows.push(self.dict.intern(s));
+        // Exports list a village's or a collector's rows together: a text equal to the
+        // row before's is that row's handle, without hashing it.
+        let sym = match self.rows.last() {
+            Some(&last) if self.dict.get(last) == s => last,
+            _ => self.dict.intern(s),
+        };
+        self.rows.push(sym);
     }
     /// Appends the rows' handles in `run` to `out`.
     fn intern_into(&self, run: &mut Interner, out: &mut Vec<Sym>) {
