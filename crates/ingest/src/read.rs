@@ -174,9 +174,11 @@ enum Rows {
     },
 }
 
-/// Rows per slice of a Parquet file: the file is read this many rows (whole row groups)
-/// at a time, so a large file never exists as text columns all at once.
-const SLICE_ROWS: usize = 256 * 1024;
+/// Rows per slice of a Parquet file: the file is read at least this many rows (whole row
+/// groups) at a time, so a large file never exists as text columns all at once. Small
+/// enough that a slice is most often one row group: its columns are then one array each,
+/// with no concatenation of several (a town's exports write a row group per village).
+const SLICE_ROWS: usize = 32 * 1024;
 
 /// A file's bytes, shared by the readers of its slices.
 #[derive(Clone)]
