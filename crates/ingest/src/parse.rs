@@ -296,7 +296,10 @@ impl<'a> Piece<'a> {
 
     /// A value read from every row not yet rejected; a row whose value fails is rejected
     /// with the reason given. None for every rejected row.
-    pub fn each<T>(&mut self, f: impl Fn(&Cells<'a>) -> Result<T, String>) -> Vec<Option<T>> {
+    pub fn each<T>(
+        &mut self,
+        mut f: impl FnMut(&Cells<'a>) -> Result<T, String>,
+    ) -> Vec<Option<T>> {
         self.cells
             .iter()
             .zip(&mut self.reasons)
@@ -307,6 +310,23 @@ impl<'a> Piece<'a> {
                 f(c).map_err(|e| *reason = Some(e)).ok()
             })
             .collect()
+    }
+
+    /// As [`Piece::each`], for a coded column whose value depends on its own cell only:
+    /// a cell whose text is the row before's takes that row's value (exports repeat a
+    /// code down a column) without looking it up again.
+    pub fn each_code<T: Clone>(
+        &mut self,
+        col: Col,
+        f: impl Fn(&Cells<'a>) -> Result<T, String>,
+    ) -> Vec<Option<T>> {
+        self.each(repeating(col, f))
+    }
+
+    /// As [`Piece::each_code`], for a code that never rejects a row.
+    pub fn all_code<T: Clone>(&self, col: Col, f: impl Fn(&Cells<'a>) -> T) -> Vec<T> {
+        let f = repeating(col, f);
+        self.cells.iter().map(f).collect()
     }
 
     /// A check across columns: row `k` not yet rejected is rejected when `f(k, row)` fails.
@@ -348,6 +368,22 @@ impl<'a> Piece<'a> {
     /// Each row's reason to be rejected, in order (None: accepted).
     pub fn into_reasons(self) -> Vec<Option<String>> {
         self.reasons
+    }
+}
+
+/// `f` of a cell of `col`, reusing its value for a cell whose text is the one before's.
+fn repeating<'a, V: Clone>(col: Col, f: impl Fn(&Cells<'a>) -> V) -> impl FnMut(&Cells<'a>) -> V {
+    let mut last: Option<(Cow<'a, str>, V)> = None;
+    move |c| {
+        let raw = c.raw(col);
+        if let Some((prev, v)) = &last {
+            if *prev == raw {
+                return v.clone();
+            }
+        }
+        let v = f(c);
+        last = Some((raw, v.clone()));
+        v
     }
 }
 
@@ -409,7 +445,7 @@ pub fn hukou<'a>(p: &mut Piece<'a>) -> HukouCols<'a> {
     let office = p.all(|c| c.text(Col::Office));
     let household_no = p.all(|c| c.text(Col::HouseholdNo));
     let residence_permit = p.all(|c| c.text(Col::ResidenceType) == "居住证");
-    let status = p.all(|c| HukouStatus::parse(&c.raw(Col::Status)));
+    let status = p.all_code(Col::Status, |c| HukouStatus::parse(&c.raw(Col::Status)));
     let status_date = p.all(|c| c.optional_date(Col::StatusDate));
     p.check(|k, c| {
         if status[k] != HukouStatus::Normal && status_date[k].is_none() {
@@ -489,7 +525,9 @@ fn is_scientific(t: &str) -> bool {
 pub fn eligibility<'a>(p: &mut Piece<'a>) -> EligibilityCols<'a> {
     let id = p.each(Cells::valid_id);
     let name = p.all(Cells::name);
-    let category = p.each(|c| c.required(Col::Category, "known category", Category::parse));
+    let category = p.each_code(Col::Category, |c| {
+        c.required(Col::Category, "known category", Category::parse)
+    });
     let disability_level = p.all(|c| parse_disability_level(&c.raw(Col::DisabilityLevel)));
     let valid_from = p.each(|c| c.date(Col::ValidFrom));
     let live = p.live();
@@ -509,7 +547,7 @@ pub fn eligibility<'a>(p: &mut Piece<'a>) -> EligibilityCols<'a> {
 pub fn registration<'a>(p: &mut Piece<'a>) -> RegistrationCols<'a> {
     let id = p.each(Cells::valid_id);
     let name = p.all(Cells::name);
-    let scheme = p.each(Cells::scheme);
+    let scheme = p.each_code(Col::Scheme, Cells::scheme);
     let status = p.all(|c| c.text(Col::Status));
     let tier = p.all(|c| c.text(Col::Tier));
     let start_date = p.each(|c| c.date(Col::StartDate));
@@ -531,7 +569,7 @@ pub fn payment<'a>(p: &mut Piece<'a>) -> PaymentCols<'a> {
     let txn_id = p.each(|c| c.required_text(Col::TxnId));
     let ids = p.each(Cells::any_id);
     let name = p.all(Cells::name);
-    let scheme = p.each(Cells::scheme);
+    let scheme = p.each_code(Col::Scheme, Cells::scheme);
     let period = p.each(|c| match c.stored_period() {
         Some(y) => Ok(y),
         None => c.required(Col::Period, "year", parse_period),
@@ -551,13 +589,14 @@ pub fn payment<'a>(p: &mut Piece<'a>) -> PaymentCols<'a> {
         amount: live.req(amount),
         paid_at: live.req(paid_at),
         channel: live.all(p.all(|c| c.text(Col::Channel))),
-        payer_type: live.all(p.all(|c| PayerType::parse(&c.raw(Col::PayerType)))),
+        payer_type: live
+            .all(p.all_code(Col::PayerType, |c| PayerType::parse(&c.raw(Col::PayerType)))),
         collector_id: live.all(p.all(|c| c.text(Col::CollectorId))),
         village: live.all(p.all(|c| c.text(Col::Village))),
         receipt_no: live.all(p.all(|c| c.text(Col::ReceiptNo))),
         payer_account: live.all(p.all(|c| c.text(Col::PayerAccount))),
         deposit_id: live.all(p.all(|c| c.text(Col::DepositId))),
-        status: live.all(p.all(|c| PaymentStatus::parse(&c.raw(Col::Status)))),
+        status: live.all(p.all_code(Col::Status, |c| PaymentStatus::parse(&c.raw(Col::Status)))),
         prov: live.all(p.provs()),
     }
 }
@@ -569,7 +608,7 @@ pub fn receipt<'a>(p: &mut Piece<'a>) -> ReceiptCols<'a> {
     let collector_id = p.each(|c| c.required_text(Col::CollectorId));
     let ids = p.each(Cells::any_id);
     let name = p.all(Cells::name);
-    let scheme = p.each(Cells::scheme);
+    let scheme = p.each_code(Col::Scheme, Cells::scheme);
     // An optional value that cannot be parsed is kept as empty: here, the default year.
     let period = p.all(|c| {
         c.stored_period()
@@ -625,7 +664,7 @@ pub fn roster<'a>(p: &mut Piece<'a>) -> RosterCols<'a> {
     let id = p.each(Cells::valid_id);
     let name = p.all(Cells::name);
     let village = p.all(|c| c.text(Col::Village));
-    let scheme = p.each(Cells::scheme);
+    let scheme = p.each_code(Col::Scheme, Cells::scheme);
     let live = p.live();
     RosterCols {
         id: live.req(id),
