@@ -174,11 +174,9 @@ enum Rows {
     },
 }
 
-/// Rows per slice of a Parquet file: the file is read at least this many rows (whole row
-/// groups) at a time, so a large file never exists as text columns all at once. Small
-/// enough that a slice is most often one row group: its columns are then one array each,
-/// with no concatenation of several (a town's exports write a row group per village).
-const SLICE_ROWS: usize = 32 * 1024;
+/// Rows per slice of a Parquet file: the file is read this many rows (whole row groups)
+/// at a time, so a large file never exists as text columns all at once.
+const SLICE_ROWS: usize = 256 * 1024;
 
 /// A file's bytes, shared by the readers of its slices.
 #[derive(Clone)]
@@ -1389,19 +1387,15 @@ fn row_group_slices(
     slices
 }
 
-/// Rows per slice of the scan floor: whole row groups of 256k rows or more, which polars
-/// reads faster than single row groups (it decodes a slice's columns in parallel).
-const SCAN_SLICE_ROWS: usize = 256 * 1024;
-
 /// The floor a run is measured against for a Parquet file: polars reads every column of
-/// every row, a slice of row groups at a time (a province's files do not fit in memory as
-/// frames); returns the rows.
+/// every row, a slice of row groups at a time as the engine does (a province's files do
+/// not fit in memory as frames); returns the rows.
 pub(crate) fn parquet_scan(bytes: Vec<u8>) -> Result<usize, String> {
     let bytes = SharedBytes(std::sync::Arc::new(bytes));
     let mut reader = ParquetReader::new(Cursor::new(bytes.clone()));
     let metadata = reader.get_metadata().map_err(|e| e.to_string())?.clone();
     let mut rows = 0;
-    for slice in row_group_slices(&metadata, SCAN_SLICE_ROWS) {
+    for slice in row_group_slices(&metadata, SLICE_ROWS) {
         rows += read_slice(&bytes, &metadata, slice, None)
             .map_err(|e| e.to_string())?
             .height();
