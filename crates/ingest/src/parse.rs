@@ -355,9 +355,9 @@ impl<'a> Piece<'a> {
         )
     }
 
-    /// Each row's provenance.
-    pub fn provs(&self) -> Vec<Prov> {
-        self.provs.clone()
+    /// Each row's provenance (taken: asked for once, last).
+    pub fn provs(&mut self) -> Vec<Prov> {
+        std::mem::take(&mut self.provs)
     }
 
     /// The policy year.

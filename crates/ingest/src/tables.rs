@@ -10,10 +10,11 @@
 //! (every core) reads a piece of rows a column at a time into columns ([`HasCols::Cols`],
 //! text borrowed from the file's cells) and puts the accepted rows straight into a batch
 //! of columns ([`Table::Batch`]: arenas, values, and interned columns as handles into a
-//! batch's own small interner); the storing stage appends a chunk's batches to the table a column at
-//! a time ([`Table::push_batches`]), so no owned row crosses from one stage to the next
-//! and a source never exists as a `Vec` of owned rows. A streaming load hands owned
-//! rows on instead ([`Table::push_rows`] stores those, e.g. a partition's probes).
+//! batch's own small interner); the storing stage appends a chunk's batches to the table
+//! a column at a time ([`Table::push_batches`]), so no owned row crosses from one stage
+//! to the next and a source never exists as a `Vec` of owned rows. A streaming load
+//! hands owned rows on instead ([`Table::push_rows`] stores those, e.g. a partition's
+//! probes).
 //!
 //! Every table is declared once with `table!`: the owned row, the columns, the view,
 //! push, reserve, retain, comparison and the conversion back to an owned row all come
@@ -88,8 +89,6 @@ pub trait HasCols: Sized {
 pub trait Gather<T: HasCols>: Send {
     /// Empty, with room for `n` rows.
     fn with_capacity(n: usize) -> Self;
-    /// Appends a row.
-    fn put(&mut self, row: T);
     /// Appends a parsed piece's rows, column by column.
     fn put_cols(&mut self, cols: T::Cols<'_>);
 }
@@ -97,9 +96,6 @@ pub trait Gather<T: HasCols>: Send {
 impl<T: Send + HasCols> Gather<T> for Vec<T> {
     fn with_capacity(n: usize) -> Self {
         Vec::with_capacity(n)
-    }
-    fn put(&mut self, row: T) {
-        self.push(row);
     }
     fn put_cols(&mut self, cols: T::Cols<'_>) {
         T::put_rows(cols, self);
@@ -281,19 +277,23 @@ macro_rules! table {
                 $( b.$a.reserve(n); )*
                 b
             }
-            fn put(&mut self, r: $Row) {
-                $( self.$d.push(&r.$d); )*
-                $( self.$t.push(&r.$t); )*
-                $( self.$a.push(&r.$a); )*
-                $( self.$v.push(r.$v); )*
-                self.prov.push(r.prov);
-            }
             fn put_cols(&mut self, c: $Cols<'_>) {
                 $( for s in &c.$d { self.$d.push(s); } )*
                 $( for s in &c.$t { self.$t.push(s); } )*
                 $( for s in &c.$a { self.$a.push(s); } )*
                 $( self.$v.extend_from_slice(&c.$v); )*
                 self.prov.extend_from_slice(&c.prov);
+            }
+        }
+
+        impl $Batch {
+            /// Appends an owned row (a streaming load's, stored by `push_rows`).
+            fn put(&mut self, r: &$Row) {
+                $( self.$d.push(&r.$d); )*
+                $( self.$t.push(&r.$t); )*
+                $( self.$a.push(&r.$a); )*
+                $( self.$v.push(r.$v); )*
+                self.prov.push(r.prov);
             }
         }
 
@@ -319,7 +319,7 @@ macro_rules! table {
                 // The rows as one batch: the columns and symbols of the parse stage's.
                 let mut b = $Batch::with_capacity(rows.len());
                 for r in rows {
-                    b.put(r.clone());
+                    b.put(r);
                 }
                 self.push_batches(std::slice::from_ref(&b), strings);
             }
@@ -968,7 +968,7 @@ mod tests {
                     .chunks(piece)
                     .map(|p| {
                         let mut b = PaymentBatch::with_capacity(p.len());
-                        p.iter().for_each(|r| b.put(r.clone()));
+                        p.iter().for_each(|r| b.put(r));
                         b
                     })
                     .collect();
