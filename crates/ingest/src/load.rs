@@ -617,7 +617,7 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                             });
                         }
                     }
-                    let mut p = parse::Piece::new(cells, provs, year);
+                    let mut p = parse::Piece::new(cells, provs);
                     let cols = parse_piece(&mut p);
                     let mut rows = B::with_capacity(parsed.len());
                     rows.put_cols(cols);

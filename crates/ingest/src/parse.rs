@@ -280,17 +280,15 @@ pub struct Piece<'a> {
     cells: Vec<Cells<'a>>,
     provs: Vec<Prov>,
     reasons: Vec<Option<String>>,
-    year: i32,
 }
 
 impl<'a> Piece<'a> {
-    /// Rows to parse, each with its provenance; `year` as for [`Cells::new`].
-    pub fn new(cells: Vec<Cells<'a>>, provs: Vec<Prov>, year: i32) -> Self {
+    /// Rows to parse, each with its provenance.
+    pub fn new(cells: Vec<Cells<'a>>, provs: Vec<Prov>) -> Self {
         Piece {
             reasons: vec![None; cells.len()],
             cells,
             provs,
-            year,
         }
     }
 
@@ -358,11 +356,6 @@ impl<'a> Piece<'a> {
     /// Each row's provenance (taken: asked for once, last).
     pub fn provs(&mut self) -> Vec<Prov> {
         std::mem::take(&mut self.provs)
-    }
-
-    /// The policy year.
-    pub fn year(&self) -> i32 {
-        self.year
     }
 
     /// Each row's reason to be rejected, in order (None: accepted).
@@ -603,7 +596,6 @@ pub fn payment<'a>(p: &mut Piece<'a>) -> PaymentCols<'a> {
 
 /// Parses a piece of receipts rows; an empty period is the policy year.
 pub fn receipt<'a>(p: &mut Piece<'a>) -> ReceiptCols<'a> {
-    let year = p.year();
     let receipt_no = p.each(|c| c.required_text(Col::ReceiptNo));
     let collector_id = p.each(|c| c.required_text(Col::CollectorId));
     let ids = p.each(Cells::any_id);
@@ -612,7 +604,7 @@ pub fn receipt<'a>(p: &mut Piece<'a>) -> ReceiptCols<'a> {
     // An optional value that cannot be parsed is kept as empty: here, the default year.
     let period = p.all(|c| {
         c.stored_period()
-            .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(year))
+            .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(c.year))
     });
     let amount = p.each(|c| c.amount(Col::Amount));
     let collected_at = p.each(|c| c.datetime(Col::CollectedAt).map(Stamp::from));
