@@ -324,9 +324,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     for (s, files) in plan {
         let ctx = (s, files.as_slice(), opts.progress, year, 0);
         macro_rules! into {
-            ($table:ident, $row:ty, $parse:expr) => {{
+            ($table:ident, $row:ty) => {{
                 let mut t = std::mem::take(&mut ds.$table);
-                load_source::<$row, _>(&mut ds, ctx, $parse, &mut |row| match row {
+                load_source::<$row, _>(&mut ds, ctx, &mut |row| match row {
                     Sink::Rows(r) => t.push_batches(r, &mut strings),
                     Sink::Reserve(n) => {
                         t.reserve(n);
@@ -341,14 +341,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
             }};
         }
         match s {
-            SourceKind::Hukou => into!(hukou, HukouRow, parse::hukou),
-            SourceKind::Deaths => into!(deaths, DeathRow, parse::death),
-            SourceKind::Eligibility => into!(eligibility, EligibilityRow, parse::eligibility),
-            SourceKind::Registrations => into!(registrations, RegistrationRow, parse::registration),
-            SourceKind::Payments => into!(payments, PaymentRow, parse::payment),
-            SourceKind::Receipts => into!(receipts, ReceiptRow, parse::receipt),
-            SourceKind::Deposits => into!(deposits, DepositRow, parse::deposit),
-            SourceKind::Roster => into!(roster, RosterRow, parse::roster),
+            SourceKind::Hukou => into!(hukou, HukouRow),
+            SourceKind::Deaths => into!(deaths, DeathRow),
+            SourceKind::Eligibility => into!(eligibility, EligibilityRow),
+            SourceKind::Registrations => into!(registrations, RegistrationRow),
+            SourceKind::Payments => into!(payments, PaymentRow),
+            SourceKind::Receipts => into!(receipts, ReceiptRow),
+            SourceKind::Deposits => into!(deposits, DepositRow),
+            SourceKind::Roster => into!(roster, RosterRow),
         }
     }
     ds.strings = strings;
@@ -438,13 +438,13 @@ fn stream_source(
     let year = opts.year;
     let ctx = (s, files, opts.progress, year, base);
     macro_rules! into {
-        ($variant:ident, $row:ty, $parse:expr) => {{
+        ($variant:ident, $row:ty) => {{
             // A chunk's rows at once, as one slice: a sink's work per call (a
             // partitioned run's routing to its buckets) is not repeated per piece. The
             // pieces' rows are moved, not cloned, into one buffer kept for the next
             // chunk (a new one for each chunk faulted in fresh pages every time).
             let mut joined = Vec::new();
-            load_source::<$row, Vec<$row>>(ds, ctx, $parse, &mut |row| {
+            load_source::<$row, Vec<$row>>(ds, ctx, &mut |row| {
                 if let Sink::Rows(pieces) = row {
                     match pieces {
                         [rows] => sink(Chunk::$variant(rows)),
@@ -462,18 +462,18 @@ fn stream_source(
         }};
     }
     match s {
-        SourceKind::Hukou => into!(Hukou, HukouRow, parse::hukou),
+        SourceKind::Hukou => into!(Hukou, HukouRow),
         SourceKind::Deaths => {
             let before = ds.linkable_deaths.len();
-            into!(Deaths, DeathRow, parse::death);
+            into!(Deaths, DeathRow);
             sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
         }
-        SourceKind::Eligibility => into!(Eligibility, EligibilityRow, parse::eligibility),
-        SourceKind::Registrations => into!(Registrations, RegistrationRow, parse::registration),
-        SourceKind::Payments => into!(Payments, PaymentRow, parse::payment),
-        SourceKind::Receipts => into!(Receipts, ReceiptRow, parse::receipt),
-        SourceKind::Deposits => into!(Deposits, DepositRow, parse::deposit),
-        SourceKind::Roster => into!(Roster, RosterRow, parse::roster),
+        SourceKind::Eligibility => into!(Eligibility, EligibilityRow),
+        SourceKind::Registrations => into!(Registrations, RegistrationRow),
+        SourceKind::Payments => into!(Payments, PaymentRow),
+        SourceKind::Receipts => into!(Receipts, ReceiptRow),
+        SourceKind::Deposits => into!(Deposits, DepositRow),
+        SourceKind::Roster => into!(Roster, RosterRow),
     }
     Ok(())
 }
@@ -515,7 +515,6 @@ struct Parsed<B> {
 fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
     ds: &mut Dataset,
     (source, files, progress, year, base): SourceCtx,
-    parse_piece: impl for<'a> Fn(&mut parse::Piece<'a>) -> T::Cols<'a> + Sync,
     out: &mut (dyn FnMut(Sink<B>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
@@ -618,7 +617,7 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                         }
                     }
                     let mut p = parse::Piece::new(cells, provs);
-                    let cols = parse_piece(&mut p);
+                    let cols = T::parse(&mut p);
                     let mut rows = B::with_capacity(parsed.len());
                     rows.put_cols(cols);
                     for (at, reason) in parsed.into_iter().zip(p.into_reasons()) {

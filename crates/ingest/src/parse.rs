@@ -110,7 +110,8 @@ impl<'a> Cells<'a> {
         (numeric_cell && digits() >= 16) || is_scientific(normalised)
     }
 
-    fn raw(&self, col: Col) -> Cow<'a, str> {
+    /// A cell's text as read (empty when the file lacks the column).
+    pub fn raw(&self, col: Col) -> Cow<'a, str> {
         let Some(i) = self.map.pos[col as usize] else {
             return Cow::Borrowed("");
         };
@@ -238,9 +239,9 @@ impl<'a> Cells<'a> {
 
     /// A year stored as an integer (Parquet) that its text form gives as it is (1900 to
     /// 2200); anything else goes the way of its text form.
-    fn stored_period(&self) -> Option<i32> {
+    fn stored_period(&self, col: Col) -> Option<i32> {
         let (f, row) = self.frame?;
-        let y = f.integer(self.map.pos[Col::Period as usize]?, row)?;
+        let y = f.integer(self.map.pos[col as usize]?, row)?;
         (1900..=2200).contains(&y).then_some(y as i32)
     }
 
@@ -255,10 +256,6 @@ impl<'a> Cells<'a> {
     fn optional_amount(&self, col: Col) -> Option<Fen> {
         self.stored_amount(col)
             .or_else(|| parse_amount(&self.raw(col)).ok())
-    }
-
-    fn scheme(&self) -> Result<Scheme, String> {
-        self.required(Col::Scheme, "known scheme", Scheme::parse)
     }
 }
 
@@ -364,6 +361,138 @@ impl<'a> Piece<'a> {
     }
 }
 
+/// What each kind of column reads ([`crate::source::Kind`], `data-contract.md`,
+/// Normalisation of values): a required column's reader can reject a row (its values
+/// are kept with [`Live::req`]), an optional one's cannot (kept with [`Live::all`]). The
+/// `source!` declarations of `tables.rs` choose the reader of each column from its kind.
+impl<'a> Piece<'a> {
+    /// `Id`: a valid id, or the reason it is not (sources that reject invalid ids).
+    pub fn valid_ids(&mut self) -> Vec<Option<Text>> {
+        self.each(Cells::valid_id)
+    }
+    /// `KeptId`: any non-empty id, with its validity and whether it lost digits as a
+    /// number (split into columns by [`id_columns`]).
+    pub fn kept_ids(&mut self) -> Vec<Option<(Text, bool, bool)>> {
+        self.each(Cells::any_id)
+    }
+    /// A required `PersonName`.
+    pub fn required_names(&mut self) -> Vec<Option<Cow<'a, str>>> {
+        self.each(Cells::required_name)
+    }
+    /// An optional `PersonName`.
+    pub fn names(&self) -> Vec<Cow<'a, str>> {
+        self.all(Cells::name)
+    }
+    /// A required `Text`: normalised, not empty.
+    pub fn required_texts(&mut self, col: Col) -> Vec<Option<Cow<'a, str>>> {
+        self.each(|c| c.required_text(col))
+    }
+    /// An optional `Text`, normalised.
+    pub fn texts(&self, col: Col) -> Vec<Cow<'a, str>> {
+        self.all(|c| c.text(col))
+    }
+    /// An optional `Text` kept as what `f` makes of its normalised text.
+    pub fn texts_as<T>(&self, col: Col, f: impl Fn(&str) -> T) -> Vec<T> {
+        self.all(|c| f(&c.text(col)))
+    }
+    /// A required `Date`.
+    pub fn required_dates(&mut self, col: Col) -> Vec<Option<NaiveDate>> {
+        self.each(|c| c.date(col))
+    }
+    /// An optional `Date`: empty when it cannot be read or is out of range.
+    pub fn dates(&self, col: Col) -> Vec<Option<NaiveDate>> {
+        self.all(|c| c.optional_date(col))
+    }
+    /// A required `Datetime`.
+    pub fn required_stamps(&mut self, col: Col) -> Vec<Option<Stamp>> {
+        self.each(|c| c.datetime(col).map(Stamp::from))
+    }
+    /// A required `Money` amount, in fen.
+    pub fn required_amounts(&mut self, col: Col) -> Vec<Option<Fen>> {
+        self.each(|c| c.amount(col))
+    }
+    /// An optional `Money` amount: empty when it cannot be read.
+    pub fn amounts(&self, col: Col) -> Vec<Option<Fen>> {
+        self.all(|c| c.optional_amount(col))
+    }
+    /// A required `Year`.
+    pub fn required_years(&mut self, col: Col) -> Vec<Option<i32>> {
+        self.each(|c| match c.stored_period(col) {
+            Some(y) => Ok(y),
+            None => c.required(col, "year", parse_period),
+        })
+    }
+    /// An optional `Year`: one that cannot be read is kept as empty, which for a year is
+    /// the policy year.
+    pub fn years(&self, col: Col) -> Vec<i32> {
+        self.all(|c| {
+            c.stored_period(col)
+                .unwrap_or_else(|| parse_period(&c.raw(col)).unwrap_or(c.year))
+        })
+    }
+    /// An optional `Count` (`12`, `12人`, `12.0`): empty when it cannot be read.
+    pub fn counts(&self, col: Col) -> Vec<Option<u32>> {
+        self.all(|c| {
+            let cell = c.raw(col);
+            let t = norm_text(&cell);
+            let t = t.strip_suffix('人').unwrap_or(&t);
+            let t = t.strip_suffix(".0").unwrap_or(t);
+            t.parse::<u32>().ok()
+        })
+    }
+    /// An optional `Level`, 1-4 (`一级`..`四级`): empty when it cannot be read.
+    pub fn levels(&self, col: Col) -> Vec<Option<u8>> {
+        self.all(|c| parse_disability_level(&c.raw(col)))
+    }
+    /// A required `Code`: a known code of its list.
+    pub fn required_codes<T: RequiredCode>(&mut self, col: Col) -> Vec<Option<T>> {
+        self.each_code(col, |c| c.required(col, T::WHAT, T::parse))
+    }
+    /// An optional `Code`: empty or unknown is the list's default.
+    pub fn codes<T: DefaultedCode>(&self, col: Col) -> Vec<T> {
+        self.all_code(col, |c| T::parse(&c.raw(col)))
+    }
+}
+
+/// A code list whose code is required: an empty or unknown code rejects the row.
+pub trait RequiredCode: Clone {
+    /// What the reason calls a code of the list (`not a known scheme: '…'`).
+    const WHAT: &'static str;
+    /// The code a cell names, if any.
+    fn parse(raw: &str) -> Option<Self>;
+}
+
+impl RequiredCode for Scheme {
+    const WHAT: &'static str = "known scheme";
+    fn parse(raw: &str) -> Option<Self> {
+        Scheme::parse(raw)
+    }
+}
+
+impl RequiredCode for Category {
+    const WHAT: &'static str = "known category";
+    fn parse(raw: &str) -> Option<Self> {
+        Category::parse(raw)
+    }
+}
+
+/// A code list with a default: any cell names a code.
+pub trait DefaultedCode: Clone {
+    /// The code a cell names (its default when empty or unknown).
+    fn parse(raw: &str) -> Self;
+}
+
+macro_rules! defaulted {
+    ($($t:ty),*) => {$(
+        impl DefaultedCode for $t {
+            fn parse(raw: &str) -> Self {
+                <$t>::parse(raw)
+            }
+        }
+    )*};
+}
+defaulted!(HukouStatus, PayerType, PaymentStatus);
+
 /// `f` of a cell of `col`, reusing its value for a cell whose text is the one before's.
 fn repeating<'a, V: Clone>(col: Col, f: impl Fn(&Cells<'a>) -> V) -> impl FnMut(&Cells<'a>) -> V {
     let mut last: Option<(Cow<'a, str>, V)> = None;
@@ -414,7 +543,7 @@ impl Live {
 }
 
 /// Splits (id, valid, lost) triples into their three columns.
-fn id_columns(ids: Vec<(Text, bool, bool)>) -> (Vec<Text>, Vec<bool>, Vec<bool>) {
+pub(crate) fn id_columns(ids: Vec<(Text, bool, bool)>) -> (Vec<Text>, Vec<bool>, Vec<bool>) {
     let mut out = (
         Vec::with_capacity(ids.len()),
         Vec::with_capacity(ids.len()),
@@ -426,60 +555,6 @@ fn id_columns(ids: Vec<(Text, bool, bool)>) -> (Vec<Text>, Vec<bool>, Vec<bool>)
         out.2.push(lost);
     }
     out
-}
-
-/// Parses a piece of hukou rows.
-pub fn hukou<'a>(p: &mut Piece<'a>) -> HukouCols<'a> {
-    let id = p.each(Cells::valid_id);
-    let name = p.each(Cells::required_name);
-    let gender = p.all(|c| c.text(Col::Gender));
-    let birth_date = p.all(|c| c.optional_date(Col::BirthDate));
-    let village = p.each(|c| c.required_text(Col::Village));
-    let office = p.all(|c| c.text(Col::Office));
-    let household_no = p.all(|c| c.text(Col::HouseholdNo));
-    let residence_permit = p.all(|c| c.text(Col::ResidenceType) == "居住证");
-    let status = p.all_code(Col::Status, |c| HukouStatus::parse(&c.raw(Col::Status)));
-    let status_date = p.all(|c| c.optional_date(Col::StatusDate));
-    p.check(|k, c| {
-        if status[k] != HukouStatus::Normal && status_date[k].is_none() {
-            return Err(format!(
-                "`status_date`: required when status is {} ('{}')",
-                status[k].zh(),
-                norm_text(&c.raw(Col::StatusDate))
-            ));
-        }
-        Ok(())
-    });
-    let live = p.live();
-    HukouCols {
-        id: live.req(id),
-        name: live.req(name),
-        gender: live.all(gender),
-        birth_date: live.all(birth_date),
-        village: live.req(village),
-        office: live.all(office),
-        household_no: live.all(household_no),
-        residence_permit: live.all(residence_permit),
-        status: live.all(status),
-        status_date: live.all(status_date),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of deaths rows.
-pub fn death<'a>(p: &mut Piece<'a>) -> DeathCols<'a> {
-    let id = p.each(Cells::valid_id);
-    let name = p.all(Cells::name);
-    let death_date = p.each(|c| c.date(Col::DeathDate));
-    let live = p.live();
-    DeathCols {
-        id: live.req(id),
-        name: live.all(name),
-        death_date: live.req(death_date),
-        source: live.all(p.all(|c| c.text(Col::Source))),
-        notice_date: live.all(p.all(|c| c.optional_date(Col::NoticeDate))),
-        prov: live.all(p.provs()),
-    }
 }
 
 /// A deaths row rejected for an invalid id, kept for identity linkage: only when the id
@@ -512,160 +587,4 @@ fn is_scientific(t: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
         && !exp.is_empty()
         && exp.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Parses a piece of eligibility rows.
-pub fn eligibility<'a>(p: &mut Piece<'a>) -> EligibilityCols<'a> {
-    let id = p.each(Cells::valid_id);
-    let name = p.all(Cells::name);
-    let category = p.each_code(Col::Category, |c| {
-        c.required(Col::Category, "known category", Category::parse)
-    });
-    let disability_level = p.all(|c| parse_disability_level(&c.raw(Col::DisabilityLevel)));
-    let valid_from = p.each(|c| c.date(Col::ValidFrom));
-    let live = p.live();
-    EligibilityCols {
-        id: live.req(id),
-        name: live.all(name),
-        category: live.req(category),
-        disability_level: live.all(disability_level),
-        valid_from: live.req(valid_from),
-        valid_to: live.all(p.all(|c| c.optional_date(Col::ValidTo))),
-        source_dept: live.all(p.all(|c| c.text(Col::SourceDept))),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of registrations rows.
-pub fn registration<'a>(p: &mut Piece<'a>) -> RegistrationCols<'a> {
-    let id = p.each(Cells::valid_id);
-    let name = p.all(Cells::name);
-    let scheme = p.each_code(Col::Scheme, Cells::scheme);
-    let status = p.all(|c| c.text(Col::Status));
-    let tier = p.all(|c| c.text(Col::Tier));
-    let start_date = p.each(|c| c.date(Col::StartDate));
-    let live = p.live();
-    RegistrationCols {
-        id: live.req(id),
-        name: live.all(name),
-        scheme: live.req(scheme),
-        status: live.all(status),
-        tier: live.all(tier),
-        start_date: live.req(start_date),
-        end_date: live.all(p.all(|c| c.optional_date(Col::EndDate))),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of payments rows (an invalid id is kept, flagged by DQ-001).
-pub fn payment<'a>(p: &mut Piece<'a>) -> PaymentCols<'a> {
-    let txn_id = p.each(|c| c.required_text(Col::TxnId));
-    let ids = p.each(Cells::any_id);
-    let name = p.all(Cells::name);
-    let scheme = p.each_code(Col::Scheme, Cells::scheme);
-    let period = p.each(|c| match c.stored_period() {
-        Some(y) => Ok(y),
-        None => c.required(Col::Period, "year", parse_period),
-    });
-    let amount = p.each(|c| c.amount(Col::Amount));
-    let paid_at = p.each(|c| c.datetime(Col::PaidAt).map(Stamp::from));
-    let live = p.live();
-    let (id, id_valid, id_lost) = id_columns(live.req(ids));
-    PaymentCols {
-        txn_id: live.req(txn_id),
-        id,
-        id_valid,
-        id_lost,
-        name: live.all(name),
-        scheme: live.req(scheme),
-        period: live.req(period),
-        amount: live.req(amount),
-        paid_at: live.req(paid_at),
-        channel: live.all(p.all(|c| c.text(Col::Channel))),
-        payer_type: live
-            .all(p.all_code(Col::PayerType, |c| PayerType::parse(&c.raw(Col::PayerType)))),
-        collector_id: live.all(p.all(|c| c.text(Col::CollectorId))),
-        village: live.all(p.all(|c| c.text(Col::Village))),
-        receipt_no: live.all(p.all(|c| c.text(Col::ReceiptNo))),
-        payer_account: live.all(p.all(|c| c.text(Col::PayerAccount))),
-        deposit_id: live.all(p.all(|c| c.text(Col::DepositId))),
-        status: live.all(p.all_code(Col::Status, |c| PaymentStatus::parse(&c.raw(Col::Status)))),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of receipts rows; an empty period is the policy year.
-pub fn receipt<'a>(p: &mut Piece<'a>) -> ReceiptCols<'a> {
-    let receipt_no = p.each(|c| c.required_text(Col::ReceiptNo));
-    let collector_id = p.each(|c| c.required_text(Col::CollectorId));
-    let ids = p.each(Cells::any_id);
-    let name = p.all(Cells::name);
-    let scheme = p.each_code(Col::Scheme, Cells::scheme);
-    // An optional value that cannot be parsed is kept as empty: here, the default year.
-    let period = p.all(|c| {
-        c.stored_period()
-            .unwrap_or_else(|| parse_period(&c.raw(Col::Period)).unwrap_or(c.year))
-    });
-    let amount = p.each(|c| c.amount(Col::Amount));
-    let collected_at = p.each(|c| c.datetime(Col::CollectedAt).map(Stamp::from));
-    let live = p.live();
-    let (id, id_valid, id_lost) = id_columns(live.req(ids));
-    ReceiptCols {
-        receipt_no: live.req(receipt_no),
-        collector_id: live.req(collector_id),
-        id,
-        id_valid,
-        id_lost,
-        name: live.all(name),
-        scheme: live.req(scheme),
-        period: live.all(period),
-        amount: live.req(amount),
-        collected_at: live.req(collected_at),
-        village: live.all(p.all(|c| c.text(Col::Village))),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of deposits rows.
-pub fn deposit<'a>(p: &mut Piece<'a>) -> DepositCols<'a> {
-    let deposit_id = p.each(|c| c.required_text(Col::DepositId));
-    let collector_id = p.each(|c| c.required_text(Col::CollectorId));
-    let amount = p.each(|c| c.amount(Col::Amount));
-    let deposited_at = p.each(|c| c.datetime(Col::DepositedAt).map(Stamp::from));
-    let person_count = p.all(|c| {
-        let cell = c.raw(Col::PersonCount);
-        let t = norm_text(&cell);
-        let t = t.strip_suffix('人').unwrap_or(&t);
-        let t = t.strip_suffix(".0").unwrap_or(t);
-        t.parse::<u32>().ok()
-    });
-    let live = p.live();
-    DepositCols {
-        deposit_id: live.req(deposit_id),
-        collector_id: live.req(collector_id),
-        amount: live.req(amount),
-        deposited_at: live.req(deposited_at),
-        person_count: live.all(person_count),
-        village: live.all(p.all(|c| c.text(Col::Village))),
-        prov: live.all(p.provs()),
-    }
-}
-
-/// Parses a piece of roster rows.
-pub fn roster<'a>(p: &mut Piece<'a>) -> RosterCols<'a> {
-    let id = p.each(Cells::valid_id);
-    let name = p.all(Cells::name);
-    let village = p.all(|c| c.text(Col::Village));
-    let scheme = p.each_code(Col::Scheme, Cells::scheme);
-    let live = p.live();
-    RosterCols {
-        id: live.req(id),
-        name: live.all(name),
-        village: live.all(village),
-        scheme: live.req(scheme),
-        expected_amount: live.all(p.all(|c| c.optional_amount(Col::ExpectedAmount))),
-        collector_id: live.all(p.all(|c| c.text(Col::CollectorId))),
-        batch: live.all(p.all(|c| c.text(Col::Batch))),
-        prov: live.all(p.provs()),
-    }
 }

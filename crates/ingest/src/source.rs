@@ -14,17 +14,6 @@ pub struct Field {
     pub kind: Kind,
 }
 
-const REQUIRED: bool = true;
-const OPTIONAL: bool = false;
-
-const fn f(col: Col, required: bool, kind: Kind) -> Field {
-    Field {
-        col,
-        required,
-        kind,
-    }
-}
-
 /// What a column's value is read as (`data-contract.md`, Normalisation of values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -99,7 +88,7 @@ pub fn money_column(source: SourceKind) -> Option<Col> {
 pub fn inputs_markdown() -> String {
     let mut out = String::from(
         "# Input columns\n\n\
-         Generated from the schema table (`crates/ingest/src/source.rs`) by \
+         Generated from the schema tables (the `source!` declarations of `crates/ingest/src/tables.rs`) by \
          `QIANBIAO_BLESS_DOCS=1 cargo test -p qianbiao-ingest inputs_doc`; a test fails when \
          this file and the table differ. Headers match a column by its name or any alias \
          (trimmed, case-insensitive); `*` marks a required value.\n",
@@ -121,125 +110,20 @@ pub fn inputs_markdown() -> String {
 }
 
 /// The source's columns in order: the schema table that header matching, the required
-/// checks, the control totals' money column and `docs/inputs.md` are all read from.
+/// checks, the control totals' money column, the parse functions, the typed tables and
+/// `docs/inputs.md` are all read from. Each is declared once, with its table, by a
+/// `source!` declaration in `tables.rs`.
 pub fn columns(source: SourceKind) -> &'static [Field] {
-    use Col::*;
-    use Kind::*;
+    use crate::tables as t;
     match source {
-        SourceKind::Hukou => {
-            const {
-                &[
-                    f(IdNumber, REQUIRED, Id),
-                    f(Name, REQUIRED, PersonName),
-                    f(Gender, OPTIONAL, Text),
-                    f(BirthDate, OPTIONAL, Date),
-                    f(Village, REQUIRED, Text),
-                    f(Office, OPTIONAL, Text),
-                    f(HouseholdNo, OPTIONAL, Text),
-                    f(ResidenceType, OPTIONAL, Text),
-                    f(Status, OPTIONAL, Code(Codes::HukouStatus)),
-                    f(StatusDate, OPTIONAL, Date),
-                ]
-            }
-        }
-        SourceKind::Deaths => {
-            const {
-                &[
-                    f(IdNumber, REQUIRED, Id),
-                    f(Name, OPTIONAL, PersonName),
-                    f(DeathDate, REQUIRED, Date),
-                    f(Source, OPTIONAL, Text),
-                    f(NoticeDate, OPTIONAL, Date),
-                ]
-            }
-        }
-        SourceKind::Eligibility => {
-            const {
-                &[
-                    f(IdNumber, REQUIRED, Id),
-                    f(Name, OPTIONAL, PersonName),
-                    f(Category, REQUIRED, Code(Codes::Category)),
-                    f(DisabilityLevel, OPTIONAL, Level),
-                    f(ValidFrom, REQUIRED, Date),
-                    f(ValidTo, OPTIONAL, Date),
-                    f(SourceDept, OPTIONAL, Text),
-                ]
-            }
-        }
-        SourceKind::Registrations => {
-            const {
-                &[
-                    f(IdNumber, REQUIRED, Id),
-                    f(Name, OPTIONAL, PersonName),
-                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
-                    f(Status, OPTIONAL, Text),
-                    f(Tier, OPTIONAL, Text),
-                    f(StartDate, REQUIRED, Date),
-                    f(EndDate, OPTIONAL, Date),
-                ]
-            }
-        }
-        SourceKind::Payments => {
-            const {
-                &[
-                    f(TxnId, REQUIRED, Text),
-                    f(IdNumber, REQUIRED, KeptId),
-                    f(Name, OPTIONAL, PersonName),
-                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
-                    f(Period, REQUIRED, Year),
-                    f(Amount, REQUIRED, Money),
-                    f(PaidAt, REQUIRED, Datetime),
-                    f(Channel, OPTIONAL, Text),
-                    f(PayerType, OPTIONAL, Code(Codes::PayerType)),
-                    f(CollectorId, OPTIONAL, Text),
-                    f(Village, OPTIONAL, Text),
-                    f(ReceiptNo, OPTIONAL, Text),
-                    f(PayerAccount, OPTIONAL, Text),
-                    f(DepositId, OPTIONAL, Text),
-                    f(Status, OPTIONAL, Code(Codes::PaymentStatus)),
-                ]
-            }
-        }
-        SourceKind::Receipts => {
-            const {
-                &[
-                    f(ReceiptNo, REQUIRED, Text),
-                    f(CollectorId, REQUIRED, Text),
-                    f(IdNumber, REQUIRED, KeptId),
-                    f(Name, OPTIONAL, PersonName),
-                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
-                    f(Period, OPTIONAL, Year),
-                    f(Amount, REQUIRED, Money),
-                    f(CollectedAt, REQUIRED, Datetime),
-                    f(Village, OPTIONAL, Text),
-                ]
-            }
-        }
-        SourceKind::Deposits => {
-            const {
-                &[
-                    f(DepositId, REQUIRED, Text),
-                    f(CollectorId, REQUIRED, Text),
-                    f(Amount, REQUIRED, Money),
-                    f(DepositedAt, REQUIRED, Datetime),
-                    f(PersonCount, OPTIONAL, Count),
-                    f(Village, OPTIONAL, Text),
-                ]
-            }
-        }
-        SourceKind::Roster => {
-            const {
-                &[
-                    f(IdNumber, REQUIRED, Id),
-                    f(Name, OPTIONAL, PersonName),
-                    f(Village, OPTIONAL, Text),
-                    f(Scheme, REQUIRED, Code(Codes::Scheme)),
-                    f(ExpectedAmount, OPTIONAL, Money),
-                    f(CollectorId, OPTIONAL, Text),
-                    f(Batch, OPTIONAL, Text),
-                ]
-            }
-        }
+        SourceKind::Hukou => t::Hukou::COLUMNS,
+        SourceKind::Deaths => t::Deaths::COLUMNS,
+        SourceKind::Eligibility => t::Eligibility::COLUMNS,
+        SourceKind::Registrations => t::Registrations::COLUMNS,
+        SourceKind::Payments => t::Payments::COLUMNS,
+        SourceKind::Receipts => t::Receipts::COLUMNS,
+        SourceKind::Deposits => t::Deposits::COLUMNS,
+        SourceKind::Roster => t::Roster::COLUMNS,
     }
 }
 
