@@ -288,6 +288,7 @@ fn load_dir(dir: &Path) -> qianbiao_ingest::Dataset {
         &LoadOptions {
             year: 2022,
             progress: None,
+            columns: None,
         },
     )
     .expect("load")

@@ -36,6 +36,7 @@ fn bench(c: &mut Criterion) {
         &qianbiao_ingest::LoadOptions {
             year: policy.year,
             progress: None,
+            columns: None,
         },
     )
     .expect("town loads");

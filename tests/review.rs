@@ -102,6 +102,7 @@ fn input_ids_and_names(data: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
         &qianbiao_ingest::LoadOptions {
             year: 2022,
             progress: None,
+            columns: None,
         },
     )
     .unwrap();

@@ -319,6 +319,7 @@ fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
         &LoadOptions {
             year: policy.year,
             progress: opts.progress,
+            columns: None,
         },
     )?;
     let load_ms = ms(t_load);

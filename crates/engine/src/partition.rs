@@ -51,7 +51,8 @@ use polars::prelude::{
 use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
 use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
-use qianbiao_ingest::load::Progress;
+use qianbiao_ingest::load::{ColumnFilter, Progress};
+use qianbiao_ingest::source::Col;
 use qianbiao_ingest::{
     dedupe_payments, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow, LoadOptions,
     PaymentRow, ReceiptRow, SourceKind, Table, Text,
@@ -705,7 +706,8 @@ pub fn keys_of_file(
     let names: FxHashSet<&str> = job.names.iter().map(|t| t.as_str()).collect();
     let mut out = FileKeys::default();
     let mut hukou_row = 0u64;
-    read_input(&job.files, i, job.year, "[keys]", progress, &mut |chunk| {
+    let pass = ("[keys]", Some(keys_columns as ColumnFilter));
+    read_input(&job.files, i, job.year, pass, progress, &mut |chunk| {
         let mut days = Vec::new();
         match &chunk {
             Chunk::LinkableDeaths(rows) => {
@@ -750,6 +752,25 @@ pub fn keys_of_file(
         sink(&keys, &days);
     })?;
     Ok(out)
+}
+
+/// The optional columns pass 1 reads besides the required ones (`LoadOptions::columns`):
+/// what its keys, the probes of identity linkage (ids, names, villages, an effective
+/// payment's status) and hukou's check across columns (status, status date) read. The
+/// rest are not decoded: pass 1 keeps no other value, and an optional column rejects no
+/// row, so it accepts the rows the split does (the split checks the count, file by file).
+fn keys_columns(s: SourceKind, c: Col) -> bool {
+    match s {
+        SourceKind::Hukou => matches!(c, Col::Status | Col::StatusDate),
+        // A deaths row rejected for its id alone is linked by its name.
+        SourceKind::Deaths => c == Col::Name,
+        SourceKind::Payments => c != Col::Channel,
+        SourceKind::Receipts => matches!(c, Col::Name | Col::Village),
+        SourceKind::Eligibility
+        | SourceKind::Registrations
+        | SourceKind::Deposits
+        | SourceKind::Roster => false,
+    }
 }
 
 /// The name of file `i`'s keys in the spill folder, as a cluster's executors write them.
@@ -1219,7 +1240,7 @@ fn read_input(
     files: &[InputFile],
     i: usize,
     year: i32,
-    pass: &str,
+    (pass, columns): (&str, Option<ColumnFilter>),
     progress: Option<Progress<'_>>,
     sink: &mut (dyn FnMut(Chunk<'_>) + Send),
 ) -> Result<Dataset, EngineError> {
@@ -1239,6 +1260,7 @@ fn read_input(
     let opts = LoadOptions {
         year,
         progress: Some(&shown),
+        columns,
     };
     let file = (f.path.clone(), f.rel.clone());
     Ok(qianbiao_ingest::load_file_chunks(
@@ -1304,9 +1326,14 @@ pub fn split_file_with(
     sink: &mut dyn PartSink,
 ) -> Result<FileSplit, EngineError> {
     let mut split = Split::new(map, job.buckets, sink);
-    let mut ds = read_input(&job.files, i, job.year, "[split]", progress, &mut |c| {
-        split.take(c)
-    })?;
+    let mut ds = read_input(
+        &job.files,
+        i,
+        job.year,
+        ("[split]", None),
+        progress,
+        &mut |c| split.take(c),
+    )?;
     split.finish();
     split.flush();
     if let Some(e) = split.error.take() {

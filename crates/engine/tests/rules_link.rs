@@ -530,6 +530,7 @@ fn dth_005_is_skipped_without_deaths() {
     let opts = qianbiao_ingest::LoadOptions {
         year: 2022,
         progress: None,
+        columns: None,
     };
     let ds = qianbiao_ingest::load(dir.path(), &opts).unwrap();
     let policy = qianbiao_core::Policy::dianzi_2022();

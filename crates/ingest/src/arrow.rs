@@ -377,6 +377,7 @@ mod tests {
             &LoadOptions {
                 year: 2022,
                 progress: None,
+                columns: None,
             },
         )
         .unwrap();

@@ -211,7 +211,18 @@ pub struct LoadOptions<'a> {
     pub year: i32,
     /// Called as rows are read.
     pub progress: Option<Progress<'a>>,
+    /// Which columns are read: every column of the schema (None), or the required ones,
+    /// the money column and those the function names (a pass that needs only some of a
+    /// source's values: a partitioned run's keys pass). The others read as empty and a
+    /// Parquet file's are not decoded. Such a load accepts and rejects the same rows (an
+    /// optional column never rejects a row unless a check across columns names it,
+    /// which the function must then keep), but does not quote a rejected row's cells
+    /// (`Rejected::raw` is empty) nor take the file's hash (`FileReport::sha256`).
+    pub columns: Option<ColumnFilter>,
 }
+
+/// Which optional columns of a source a load reads ([`LoadOptions::columns`]).
+pub type ColumnFilter = fn(SourceKind, Col) -> bool;
 
 /// A source's files and the entries of its folder that are not read.
 pub type Discovered = (Vec<(PathBuf, String)>, Vec<Ignored>);
@@ -322,7 +333,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     let year = opts.year;
     let mut strings = std::mem::take(&mut ds.strings);
     for (s, files) in plan {
-        let ctx = (s, files.as_slice(), opts.progress, year, 0);
+        let ctx = (s, files.as_slice(), opts.progress, year, 0, opts.columns);
         macro_rules! into {
             ($table:ident, $row:ty) => {{
                 let mut t = std::mem::take(&mut ds.$table);
@@ -436,7 +447,7 @@ fn stream_source(
     sink: &mut (dyn FnMut(Chunk<'_>) + Send),
 ) -> Result<(), IngestError> {
     let year = opts.year;
-    let ctx = (s, files, opts.progress, year, base);
+    let ctx = (s, files, opts.progress, year, base, opts.columns);
     macro_rules! into {
         ($variant:ident, $row:ty) => {{
             // A chunk's rows at once, as one slice: a sink's work per call (a
@@ -494,6 +505,8 @@ type SourceCtx<'a, 'p> = (
     i32,
     // The number of the first file (0 but for one file read alone).
     u32,
+    // `LoadOptions::columns`.
+    Option<ColumnFilter>,
 );
 
 /// Running sums of a file's money cells for control totals: since the last totals row,
@@ -514,7 +527,7 @@ struct Parsed<B> {
 
 fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
     ds: &mut Dataset,
-    (source, files, progress, year, base): SourceCtx,
+    (source, files, progress, year, base, columns): SourceCtx,
     out: &mut (dyn FnMut(Sink<B>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
@@ -565,11 +578,19 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
         };
         // Exact for Parquet and Excel; a close bound for CSV.
         out(Sink::Reserve(opened.remaining_hint()));
-        let map = map_headers(source, &opened.headers);
+        let mut map = map_headers(source, &opened.headers);
+        let money_col = crate::source::money_column(source);
+        if let Some(keep) = columns {
+            for (f, pos) in crate::source::columns(source).iter().zip(&mut map) {
+                if !f.required && Some(f.col) != money_col && !keep(source, f.col) {
+                    *pos = None;
+                }
+            }
+        }
         let colmap = ColMap::new(source, &map);
         // A Parquet file's columns the source does not read are not decoded.
         opened.project(&map.iter().flatten().copied().collect::<Vec<_>>());
-        let money = crate::source::money_column(source).and_then(|c| colmap.position(c));
+        let money = money_col.and_then(|c| colmap.position(c));
         let mut report = FileReport {
             source: source.name(),
             path: rel.clone(),
@@ -691,6 +712,7 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                             line: raw.line,
                             reason,
                             raw: match frame_ref {
+                                _ if columns.is_some() => String::new(),
                                 Some(f) => raw_line(&f.record(raw.frame_row as usize)),
                                 None => raw_line(&raw.fields),
                             },
@@ -707,9 +729,11 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
         };
         // The file's SHA-256 is taken beside its rows, of the bytes its reader keeps (no
         // copy); the reading pipeline leaves a core idle at times, and the hash fills it.
-        let hash = opened.hash.clone();
+        // A load of some columns only (a pass before the one that reports the file) takes
+        // none.
+        let hash = columns.is_none().then(|| opened.hash.clone());
         let (sha, piped) = rayon::join(
-            move || hash.sha256_hex(),
+            move || hash.map(|h| h.sha256_hex()).unwrap_or_default(),
             || -> Result<(), IngestError> {
                 // Three stages at once: the next chunk is read, this one is normalised,
                 // and the previous one goes into the tables.

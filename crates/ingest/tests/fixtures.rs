@@ -68,6 +68,7 @@ impl Folder {
             &LoadOptions {
                 year,
                 progress: None,
+                columns: None,
             },
         )
     }
@@ -1664,6 +1665,7 @@ fn reports_hash_format_and_progress() {
         &LoadOptions {
             year: 2022,
             progress: Some(&progress),
+            columns: None,
         },
     )
     .unwrap();
@@ -1772,6 +1774,7 @@ fn missing_required_sources() {
         &LoadOptions {
             year: 2022,
             progress: None,
+            columns: None,
         },
     )
     .unwrap_err();
@@ -2338,4 +2341,81 @@ fn a_rows_reason_is_its_first_failing_column_in_schema_order() {
         }
         assert_eq!(report(&ds, &name).rows_accepted, 1, "{source:?}");
     }
+}
+
+/// A load of some columns only (`LoadOptions::columns`, a partitioned run's keys pass)
+/// accepts and rejects exactly the rows a full load does, with the same reasons, and
+/// leaves the columns it skips empty; on the committed sample town, every source and
+/// format (CSV, XLSX, Parquet, a folder of payments), with its rejected rows.
+#[test]
+fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
+    use qianbiao_ingest::load::discover;
+    use qianbiao_ingest::source::Col;
+    use qianbiao_ingest::{load_file_chunks, Chunk, SourceKind};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/dianzi-2022");
+    // No optional column but hukou's status and status date (its check across columns).
+    fn hukou_check_only(s: SourceKind, c: Col) -> bool {
+        s == SourceKind::Hukou && matches!(c, Col::Status | Col::StatusDate)
+    }
+    let mut rejected_total = 0;
+    let mut skipped_cells = 0;
+    for s in SourceKind::ALL {
+        let (files, _) = discover(&dir, s).unwrap();
+        for (i, file) in files.iter().enumerate() {
+            // Per load: accepted rows, and cells of skipped columns that are not empty.
+            let read = |columns: Option<qianbiao_ingest::load::ColumnFilter>| {
+                let mut accepted = 0usize;
+                let mut filled = 0usize;
+                let opts = LoadOptions {
+                    year: 2022,
+                    progress: None,
+                    columns,
+                };
+                let ds = load_file_chunks(s, file, i as u32, &opts, &mut |chunk| match chunk {
+                    Chunk::Hukou(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| !r.gender.is_empty()).count();
+                    }
+                    Chunk::Payments(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| !r.channel.is_empty()).count();
+                    }
+                    Chunk::Registrations(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| r.end_date.is_some()).count();
+                    }
+                    Chunk::Deaths(r) => accepted += r.len(),
+                    Chunk::Eligibility(r) => accepted += r.len(),
+                    Chunk::Receipts(r) => accepted += r.len(),
+                    Chunk::Deposits(r) => accepted += r.len(),
+                    Chunk::Roster(r) => accepted += r.len(),
+                    Chunk::LinkableDeaths(_) => {}
+                })
+                .unwrap();
+                (accepted, filled, ds)
+            };
+            let (all_rows, all_filled, all) = read(None);
+            let (some_rows, some_filled, some) = read(Some(hukou_check_only));
+            let f = &file.1;
+            assert_eq!(some_rows, all_rows, "{f}: accepted rows");
+            let reasons = |ds: &Dataset| -> Vec<(u32, String)> {
+                ds.rejected
+                    .iter()
+                    .map(|r| (r.line, r.reason.clone()))
+                    .collect()
+            };
+            assert_eq!(reasons(&some), reasons(&all), "{f}: rejected rows");
+            assert_eq!(some.reports[0].rows_read, all.reports[0].rows_read, "{f}");
+            assert_eq!(some_filled, 0, "{f}: a skipped column was read");
+            assert!(some.rejected.iter().all(|r| r.raw.is_empty()), "{f}");
+            assert!(some.reports[0].sha256.is_empty(), "{f}");
+            assert!(!all.reports[0].sha256.is_empty(), "{f}");
+            rejected_total += all.rejected.len();
+            skipped_cells += all_filled;
+        }
+    }
+    // The town has rejected rows and values in the skipped columns: the test compares
+    // something.
+    assert!(rejected_total > 0);
+    assert!(skipped_cells > 0);
 }

@@ -387,6 +387,7 @@ mod tests {
             &LoadOptions {
                 year: 2022,
                 progress: None,
+                columns: None,
             },
         )
         .unwrap();
@@ -451,6 +452,7 @@ mod tests {
             &LoadOptions {
                 year: 2022,
                 progress: None,
+                columns: None,
             },
         )
         .unwrap();

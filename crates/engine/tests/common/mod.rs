@@ -316,6 +316,7 @@ impl Town {
             &qianbiao_ingest::LoadOptions {
                 year: 2022,
                 progress: None,
+                columns: None,
             },
         )
         .unwrap();
