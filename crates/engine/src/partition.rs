@@ -322,6 +322,9 @@ struct Components {
     paid: Vec<i32>,
 }
 
+/// No node (yet) for a key, in [`Components::known`].
+const UNSEEN: u32 = u32::MAX;
+
 fn split_key(k: u64) -> (u32, u32) {
     ((k >> 32) as u32, k as u32)
 }
@@ -371,15 +374,39 @@ impl Components {
         }
     }
 
+    /// The nodes the keys of rows already have, looked up on every core before the rows
+    /// are added one by one ([`Components::add`]): at a province's scale the table is
+    /// gigabytes and nearly every lookup is a cache miss. [`UNSEEN`] for a key without
+    /// a node yet (or none, or deferred).
+    fn known(&self, keys: &[RowKeys], deferred: u8) -> Vec<[u32; 7]> {
+        keys.par_iter()
+            .map(|row| {
+                let mut out = [UNSEEN; 7];
+                for (i, &k) in row.iter().enumerate() {
+                    if k != 0 && deferred & (1 << i) == 0 {
+                        out[i] = self.get(k).unwrap_or(UNSEEN);
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
     /// Adds a row with these keys: its anchor (the first key, a node) weighs one more.
     /// Keys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
-    fn add(&mut self, keys: &RowKeys, deferred: u8) -> Option<u32> {
+    /// `known`: the nodes of the keys that had one before the row's chunk
+    /// ([`Components::known`]); the others are looked up (or made) here, in row order,
+    /// so that nodes are numbered as a row-by-row lookup numbers them.
+    fn add(&mut self, keys: &RowKeys, known: &[u32; 7], deferred: u8) -> Option<u32> {
         let mut anchor = None;
         for (i, &k) in keys.iter().enumerate() {
             if k == 0 || deferred & (1 << i) != 0 {
                 continue;
             }
-            let (n, _) = self.node(k);
+            let n = match known[i] {
+                UNSEEN => self.node(k).0,
+                n => n,
+            };
             match anchor {
                 None => anchor = Some(n),
                 Some(a) => self.union(a, n),
@@ -891,27 +918,31 @@ impl KeysTaker for Pass1 {
     fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]) {
         self.file_rows += keys.len() as u64;
         self.rows += keys.len() as u64;
+        // Txn ids at 1; receipt numbers (2) and accounts (5) are pairs.
+        let deferred = match s {
+            SourceKind::Payments => 0b10_0110,
+            SourceKind::Receipts => 0b10,
+            _ => 0,
+        };
+        let known = self.comps.known(keys, deferred);
         match s {
             SourceKind::Payments => {
-                for (k, &day) in keys.iter().zip(days) {
-                    // Txn ids at 1; receipt numbers (2) and accounts (5) are pairs.
-                    if let Some(a) = self.comps.add(k, 0b10_0110) {
+                for ((k, known), &day) in keys.iter().zip(&known).zip(days) {
+                    if let Some(a) = self.comps.add(k, known, deferred) {
                         self.comps.add_txn(k[1], a, day);
                     }
                 }
             }
-            SourceKind::Receipts => {
-                for k in keys {
-                    self.comps.add(k, 0b10);
-                }
-            }
             SourceKind::Hukou => {
-                for k in keys {
+                for (k, known) in keys.iter().zip(&known) {
                     // A person's first hukou row is theirs for every rule (village,
                     // household, status): only its village joins the village's component,
                     // so that a person with rows in two villages (moved, or exported twice)
                     // does not join them.
-                    let (a, _) = self.comps.node(k[0]);
+                    let a = match known[0] {
+                        UNSEEN => self.comps.node(k[0]).0,
+                        a => a,
+                    };
                     let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
                     if self.hukou_seen.len() <= word {
                         self.hukou_seen.resize(word + 1, 0);
@@ -922,13 +953,13 @@ impl KeysTaker for Pass1 {
                     if !first {
                         k[1] = 0;
                     }
-                    self.comps.add(&k, 0);
+                    self.comps.add(&k, known, deferred);
                     self.file_first.push(first);
                 }
             }
             _ => {
-                for k in keys {
-                    self.comps.add(k, 0);
+                for (k, known) in keys.iter().zip(&known) {
+                    self.comps.add(k, known, deferred);
                 }
             }
         }
@@ -2208,18 +2239,39 @@ mod tests {
     #[test]
     fn rows_sharing_any_key_share_a_bucket_and_buckets_are_balanced() {
         let mut c = Components::default();
+        // Each row as pass 1 adds it: its keys' nodes looked up first.
+        let add = |c: &mut Components, k: RowKeys, deferred: u8| {
+            let known = c.known(&[k], deferred);
+            c.add(&k, &known[0], deferred)
+        };
         // Two persons joined by a receipt number; a third alone; a fourth joined to the
         // first through an account.
-        c.add(&[key(PERSON, "a"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0], 0b10);
-        c.add(&[key(PERSON, "b"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0], 0b10);
-        c.add(&[key(PERSON, "c"), 0, 0, 0, 0, 0, 0], 0);
-        c.add(&[key(PERSON, "d"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0], 0);
-        c.add(&[key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0], 0);
-        c.add(&[key(PERSON, "e"), 0, 0, 0, 0, 0, 0], 0);
+        add(
+            &mut c,
+            [key(PERSON, "a"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0],
+            0b10,
+        );
+        add(
+            &mut c,
+            [key(PERSON, "b"), key(RECEIPT, "r1"), 0, 0, 0, 0, 0],
+            0b10,
+        );
+        add(&mut c, [key(PERSON, "c"), 0, 0, 0, 0, 0, 0], 0);
+        add(
+            &mut c,
+            [key(PERSON, "d"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0],
+            0,
+        );
+        add(
+            &mut c,
+            [key(PERSON, "a"), key(ACCOUNT, "x"), 0, 0, 0, 0, 0],
+            0,
+        );
+        add(&mut c, [key(PERSON, "e"), 0, 0, 0, 0, 0, 0], 0);
         let day = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
         // Two payments of f and g with the same txn id.
-        let f = c.add(&[key(PERSON, "f"), 0, 0, 0, 0, 0, 0], 0).unwrap();
-        let g = c.add(&[key(PERSON, "g"), 0, 0, 0, 0, 0, 0], 0).unwrap();
+        let f = add(&mut c, [key(PERSON, "f"), 0, 0, 0, 0, 0, 0], 0).unwrap();
+        let g = add(&mut c, [key(PERSON, "g"), 0, 0, 0, 0, 0, 0], 0).unwrap();
         use chrono::Datelike;
         c.add_txn(key(TXN, "t"), f, day.num_days_from_ce());
         c.add_txn(key(TXN, "t"), g, day.num_days_from_ce() + 1);
@@ -2257,6 +2309,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn keys_looked_up_ahead_number_the_nodes_as_one_by_one() {
+        // Rows whose keys repeat within a chunk and across chunks, some new in the chunk
+        // that looks them up: nodes, components and weights are those of adding every
+        // row with no key known ahead.
+        let rows: Vec<RowKeys> = (0..500u64)
+            .map(|i| {
+                let p = key(PERSON, &format!("p{}", i % 97));
+                let v = key(VILLAGE, &format!("v{}", (i * 7) % 13));
+                let r = if i % 5 == 0 {
+                    key(RECEIPT, &format!("r{}", i % 11))
+                } else {
+                    0
+                };
+                [p, v, r, 0, 0, 0, 0]
+            })
+            .collect();
+        let mut one = Components::default();
+        for k in &rows {
+            one.add(k, &[UNSEEN; 7], 0b100);
+        }
+        let mut ahead = Components::default();
+        for (c, chunk) in rows.chunks(64).enumerate() {
+            let known = ahead.known(chunk, 0b100);
+            // Every chunk but the first has keys seen before it.
+            assert_eq!(c > 0, known.iter().flatten().any(|&n| n != UNSEEN));
+            for (k, known) in chunk.iter().zip(&known) {
+                ahead.add(k, known, 0b100);
+            }
+        }
+        assert_eq!(one.parent, ahead.parent);
+        assert_eq!(one.weight, ahead.weight);
+        assert_eq!(one.pairs, ahead.pairs);
+    }
     #[test]
     fn a_bucket_is_read_back_part_by_part_in_read_order_and_a_damaged_part_is_an_error() {
         use qianbiao_ingest::{Deposits, Rows, Strings};
