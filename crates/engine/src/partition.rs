@@ -392,6 +392,15 @@ impl Components {
             .collect()
     }
 
+    /// The node of a key, given the one [`Components::known`] found for it ([`UNSEEN`]:
+    /// looked up, or made, now).
+    fn node_known(&mut self, k: u64, known: u32) -> u32 {
+        match known {
+            UNSEEN => self.node(k).0,
+            n => n,
+        }
+    }
+
     /// Adds a row with these keys: its anchor (the first key, a node) weighs one more.
     /// Keys whose bit is set in `deferred` are pairs, joined in [`Components::resolve`].
     /// `known`: the nodes of the keys that had one before the row's chunk
@@ -403,10 +412,7 @@ impl Components {
             if k == 0 || deferred & (1 << i) != 0 {
                 continue;
             }
-            let n = match known[i] {
-                UNSEEN => self.node(k).0,
-                n => n,
-            };
+            let n = self.node_known(k, known[i]);
             match anchor {
                 None => anchor = Some(n),
                 Some(a) => self.union(a, n),
@@ -939,10 +945,7 @@ impl KeysTaker for Pass1 {
                     // household, status): only its village joins the village's component,
                     // so that a person with rows in two villages (moved, or exported twice)
                     // does not join them.
-                    let a = match known[0] {
-                        UNSEEN => self.comps.node(k[0]).0,
-                        a => a,
-                    };
+                    let a = self.comps.node_known(k[0], known[0]);
                     let (word, bit) = (a as usize / 64, 1u64 << (a % 64));
                     if self.hukou_seen.len() <= word {
                         self.hukou_seen.resize(word + 1, 0);
