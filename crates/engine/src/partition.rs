@@ -787,14 +787,15 @@ pub fn keys_of_file(
     Ok(out)
 }
 
-/// The optional columns pass 1 reads besides the required ones (`LoadOptions::columns`):
-/// what its keys, the probes of identity linkage (ids, names, villages, an effective
-/// payment's status) and hukou's check across columns (status, status date) read. The
-/// rest are not decoded: pass 1 keeps no other value, and an optional column rejects no
-/// row, so it accepts the rows the split does (the split checks the count, file by file).
+/// The optional columns pass 1 reads besides the required and checked ones
+/// (`LoadOptions::columns`): what its keys and the probes of identity linkage (ids,
+/// names, villages, an effective payment's status) read. The rest are not decoded: pass
+/// 1 keeps no other value, and the load accepts the rows the split does (the split
+/// checks the count, file by file).
 fn keys_columns(s: SourceKind, c: Col) -> bool {
     match s {
-        SourceKind::Hukou => matches!(c, Col::Status | Col::StatusDate),
+        // Status and status date are read for hukou's check whatever this says.
+        SourceKind::Hukou => false,
         // A deaths row rejected for its id alone is linked by its name.
         SourceKind::Deaths => c == Col::Name,
         SourceKind::Payments => c != Col::Channel,

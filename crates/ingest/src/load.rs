@@ -212,11 +212,12 @@ pub struct LoadOptions<'a> {
     /// Called as rows are read.
     pub progress: Option<Progress<'a>>,
     /// Which columns are read: every column of the schema (None), or the required ones,
-    /// the money column and those the function names (a pass that needs only some of a
+    /// the money column, the checked ones and those the function names (a pass that needs only some of a
     /// source's values: a partitioned run's keys pass). The others read as empty and a
-    /// Parquet file's are not decoded. Such a load accepts and rejects the same rows (an
-    /// optional column never rejects a row unless a check across columns names it,
-    /// which the function must then keep), but does not quote a rejected row's cells
+    /// Parquet file's are not decoded. The columns a check across columns reads are read
+    /// too ([`crate::source::checked_columns`]), so such a load accepts and rejects the
+    /// same rows (no other optional column rejects a row), but does not quote a rejected
+    /// row's cells
     /// (`Rejected::raw` is empty) nor take the file's hash (`FileReport::sha256`).
     pub columns: Option<ColumnFilter>,
 }
@@ -582,7 +583,8 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
         let money_col = crate::source::money_column(source);
         if let Some(keep) = columns {
             for (f, pos) in crate::source::columns(source).iter().zip(&mut map) {
-                if !f.required && Some(f.col) != money_col && !keep(source, f.col) {
+                let checked = crate::source::checked_columns(source).contains(&f.col);
+                if !f.required && !checked && Some(f.col) != money_col && !keep(source, f.col) {
                     *pos = None;
                 }
             }

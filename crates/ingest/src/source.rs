@@ -127,6 +127,22 @@ pub fn columns(source: SourceKind) -> &'static [Field] {
     }
 }
 
+/// The columns a source's check across columns reads (hukou's status and status date):
+/// every load reads them, a load of some columns only too.
+pub fn checked_columns(source: SourceKind) -> &'static [Col] {
+    use crate::tables as t;
+    match source {
+        SourceKind::Hukou => t::Hukou::CHECKED,
+        SourceKind::Deaths => t::Deaths::CHECKED,
+        SourceKind::Eligibility => t::Eligibility::CHECKED,
+        SourceKind::Registrations => t::Registrations::CHECKED,
+        SourceKind::Payments => t::Payments::CHECKED,
+        SourceKind::Receipts => t::Receipts::CHECKED,
+        SourceKind::Deposits => t::Deposits::CHECKED,
+        SourceKind::Roster => t::Roster::CHECKED,
+    }
+}
+
 /// A canonical column. Its aliases belong to the column, not the source: any alias listed
 /// for it anywhere in the contract is accepted wherever it appears.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -544,8 +544,9 @@ macro_rules! table {
 /// - `Date`, `Datetime`, `Money`, `Year`, `Count`, `Level`, `Code(List)`: value columns
 ///   (`Option` of the value where an optional column can be empty).
 ///
-/// A `check |k, cells| …` after the list is a rule across columns, run after every
-/// column is read (the locals named by the fields hold every row's values).
+/// A `check (Col, …) |k, cells| …` after the list is a rule across columns, run after
+/// every column is read (the locals named by the fields hold every row's values); it
+/// names the columns it reads, which every load reads ([`crate::source::checked_columns`]).
 macro_rules! source {
     (
         $(#[$doc:meta])*
@@ -557,7 +558,7 @@ macro_rules! source {
                 $(as $ty:ty = $e:expr)? ,
             )*
         }
-        $(check $check:expr)?
+        $(check ($($checked:ident),*) $check:expr)?
     ) => {
         source!(@sort [ $(#[$doc])* $Row / $Table / $View / $Batch / $Cols ] [] [] [] []
             $(
@@ -567,6 +568,10 @@ macro_rules! source {
         );
 
         impl $Table {
+            /// The optional columns its check across columns reads (a load of some columns
+            /// only reads them too, so that it rejects the rows a full load does).
+            pub const CHECKED: &'static [crate::source::Col] =
+                &[ $($( crate::source::Col::$checked ),*)? ];
             /// The source's schema table: its columns in the contract's order.
             pub const COLUMNS: &'static [crate::source::Field] =
                 &[ $( schema_field!($col $req $kind $(($arg))?) ),* ];
@@ -833,7 +838,7 @@ source! {
         /// 变动日期 (present whenever the status is not 正常).
         status_date: StatusDate OPTIONAL Date,
     }
-    check |k, c| {
+    check (Status, StatusDate) |k, c| {
         if status[k] != HukouStatus::Normal && status_date[k].is_none() {
             return Err(format!(
                 "`status_date`: required when status is {} ('{}')",
