@@ -50,13 +50,12 @@ use polars::prelude::{
 };
 use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
-use qianbiao_ingest::arrow::{ArrowParts, ArrowTable};
+use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
 use qianbiao_ingest::load::{ColumnFilter, Progress};
 use qianbiao_ingest::source::Col;
 use qianbiao_ingest::{
-    dedupe_payments, Chunk, Dataset, DeathParts, DecidedLinks, DepositParts, EligibilityParts,
-    HukouParts, HukouRow, LinkableDeath, LinkedRow, LoadOptions, PaymentParts, PaymentRow,
-    ReceiptParts, ReceiptRow, RegistrationParts, RosterParts, SourceKind, Table, Text,
+    dedupe_payments, Chunk, Dataset, DecidedLinks, HukouRow, LinkableDeath, LinkedRow, LoadOptions,
+    PaymentRow, ReceiptRow, SourceKind, Table, Text,
 };
 use qianbiao_report::CollectorRow;
 use qianbiao_rules::cov::CoverageRow;
@@ -233,77 +232,70 @@ fn some_key(kind: u8, text: &str) -> u64 {
 /// The keys of every row of a chunk, hashed in parallel. Identity linkage joins a row to
 /// the person it is linked to through [`link_globally`], not through a key.
 fn chunk_keys(chunk: &Chunk) -> Vec<RowKeys> {
-    /// Each row's keys, batch by batch on every core, in read order.
-    fn each<B: Sync>(
-        batches: &[B],
-        len: fn(&B) -> usize,
-        keys: impl Fn(&B, usize) -> RowKeys + Sync,
-    ) -> Vec<RowKeys> {
-        batches
-            .par_iter()
-            .flat_map_iter(|b| (0..len(b)).map(|i| keys(b, i)).collect::<Vec<_>>())
+    fn ids<R: Sync>(rows: &[R], id: impl Fn(&R) -> &str + Sync) -> Vec<RowKeys> {
+        rows.par_iter()
+            .map(|r| [key(PERSON, id(r)), 0, 0, 0, 0, 0, 0])
             .collect()
     }
-    fn person<B>(id: fn(&B, usize) -> &str) -> impl Fn(&B, usize) -> RowKeys + Sync {
-        move |b, i| [key(PERSON, id(b, i)), 0, 0, 0, 0, 0, 0]
-    }
     match chunk {
-        Chunk::Hukou(b) => each(b, HukouParts::len, |b, i| {
-            [
-                key(PERSON, b.id(i)),
-                key(VILLAGE, b.village(i)),
-                0,
-                0,
-                0,
-                0,
-                0,
-            ]
-        }),
-        Chunk::Deaths(b) => each(b, DeathParts::len, person(DeathParts::id)),
-        Chunk::Eligibility(b) => each(b, EligibilityParts::len, person(EligibilityParts::id)),
-        Chunk::Registrations(b) => each(b, RegistrationParts::len, person(RegistrationParts::id)),
-        Chunk::Roster(b) => each(b, RosterParts::len, person(RosterParts::id)),
-        Chunk::Payments(b) => each(b, PaymentParts::len, |b, i| {
-            [
-                anchor_key(b.id(i), b.id_lost(i), b.txn_id(i)),
-                key(TXN, b.txn_id(i)),
-                some_key(RECEIPT, b.receipt_no(i)),
-                some_key(DEPOSIT, b.deposit_id(i)),
-                some_key(COLLECTOR, b.collector_id(i)),
-                // MNY-005 looks at individual payments' accounts only: a 代缴 account
-                // pays for thousands and would join them all.
-                if b.payer_type(i) == PayerType::Individual {
-                    some_key(ACCOUNT, b.payer_account(i))
-                } else {
-                    0
-                },
-                0,
-            ]
-        }),
+        Chunk::Hukou(rows) => rows
+            .par_iter()
+            .map(|r| [key(PERSON, &r.id), key(VILLAGE, &r.village), 0, 0, 0, 0, 0])
+            .collect(),
+        Chunk::Deaths(rows) => ids(rows, |r| &r.id),
+        Chunk::Eligibility(rows) => ids(rows, |r| &r.id),
+        Chunk::Registrations(rows) => ids(rows, |r| &r.id),
+        Chunk::Roster(rows) => ids(rows, |r| &r.id),
+        Chunk::Payments(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    anchor_key(&r.id, r.id_lost, &r.txn_id),
+                    key(TXN, &r.txn_id),
+                    some_key(RECEIPT, &r.receipt_no),
+                    some_key(DEPOSIT, &r.deposit_id),
+                    some_key(COLLECTOR, &r.collector_id),
+                    // MNY-005 looks at individual payments' accounts only: a 代缴 account
+                    // pays for thousands and would join them all.
+                    if r.payer_type == PayerType::Individual {
+                        some_key(ACCOUNT, &r.payer_account)
+                    } else {
+                        0
+                    },
+                    0,
+                ]
+            })
+            .collect(),
         // Receipts and deposits without a collector still make a `collectors.csv` row
         // (collector ""), and a receipt without a number is still a receipt.
-        Chunk::Receipts(b) => each(b, ReceiptParts::len, |b, i| {
-            [
-                anchor_key(b.id(i), b.id_lost(i), b.receipt_no(i)),
-                key(RECEIPT, b.receipt_no(i)),
-                key(COLLECTOR, b.collector_id(i)),
-                0,
-                0,
-                0,
-                0,
-            ]
-        }),
-        Chunk::Deposits(b) => each(b, DepositParts::len, |b, i| {
-            [
-                key(DEPOSIT, b.deposit_id(i)),
-                key(COLLECTOR, b.collector_id(i)),
-                0,
-                0,
-                0,
-                0,
-                0,
-            ]
-        }),
+        Chunk::Receipts(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    anchor_key(&r.id, r.id_lost, &r.receipt_no),
+                    key(RECEIPT, &r.receipt_no),
+                    key(COLLECTOR, &r.collector_id),
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            })
+            .collect(),
+        Chunk::Deposits(rows) => rows
+            .par_iter()
+            .map(|r| {
+                [
+                    key(DEPOSIT, &r.deposit_id),
+                    key(COLLECTOR, &r.collector_id),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            })
+            .collect(),
         Chunk::LinkableDeaths(rows) => rows.iter().map(|_| [0; 7]).collect(),
     }
 }
@@ -756,48 +748,35 @@ pub fn keys_of_file(
                 out.probe_deaths.extend(named.cloned());
                 return;
             }
-            Chunk::Payments(batches) => {
-                days = batches
-                    .par_iter()
-                    .flat_map_iter(|b| {
-                        (0..b.len())
-                            .map(|i| b.paid_at(i).days_from_ce())
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                for b in batches.iter() {
-                    let probe = |&i: &usize| {
-                        !b.id_valid(i) && b.status(i).is_effective() && !b.name(i).is_empty()
-                    };
-                    out.probe_payments
-                        .extend((0..b.len()).filter(probe).map(|i| b.row(i)));
+            Chunk::Payments(rows) => {
+                days = rows.par_iter().map(|r| r.paid_at.days_from_ce()).collect();
+                out.probe_payments.extend(
+                    rows.iter()
+                        .filter(|r| !r.id_valid && r.status.is_effective() && !r.name.is_empty())
+                        .cloned(),
+                );
+            }
+            Chunk::Receipts(rows) => {
+                out.probe_receipts.extend(
+                    rows.iter()
+                        .filter(|r| !r.id_valid && !r.name.is_empty())
+                        .cloned(),
+                );
+            }
+            Chunk::Deposits(rows) => {
+                for r in rows.iter() {
+                    out.latest = out.latest.max(Some(r.deposited_at.date()));
                 }
             }
-            Chunk::Receipts(batches) => {
-                for b in batches.iter() {
-                    let probe = |&i: &usize| !b.id_valid(i) && !b.name(i).is_empty();
-                    out.probe_receipts
-                        .extend((0..b.len()).filter(probe).map(|i| b.row(i)));
-                }
-            }
-            Chunk::Deposits(batches) => {
-                for b in batches.iter() {
-                    for i in 0..b.len() {
-                        out.latest = out.latest.max(Some(b.deposited_at(i).date()));
-                    }
-                }
-            }
-            Chunk::Hukou(batches) => {
-                for b in batches.iter() {
-                    if !names.is_empty() {
-                        for i in 0..b.len() {
-                            if names.contains(b.name(i)) {
-                                out.named.push((hukou_row + i as u64, b.row(i)));
-                            }
+            Chunk::Hukou(rows) => {
+                if !names.is_empty() {
+                    for (j, r) in rows.iter().enumerate() {
+                        if names.contains(r.name.as_str()) {
+                            out.named.push((hukou_row + j as u64, r.clone()));
                         }
                     }
-                    hukou_row += b.len() as u64;
                 }
+                hukou_row += rows.len() as u64;
             }
             _ => {}
         }
@@ -1101,8 +1080,7 @@ const KEY_ORDER: [SourceKind; 8] = [
 ];
 
 /// Rows waiting for their bucket files, per bucket.
-/// Each bucket's rows of a source gathered so far.
-type Waiting<P> = Vec<P>;
+type Waiting<R> = Vec<Vec<R>>;
 
 /// Pass 2 on one input file: writes every accepted row to its bucket's file of its source.
 struct Split<'b> {
@@ -1112,14 +1090,14 @@ struct Split<'b> {
     sink: &'b mut dyn PartSink,
     /// Rows per frame: fewer with more buckets, so that what waits stays small.
     frame_rows: usize,
-    hukou: Waiting<qianbiao_ingest::HukouParts>,
-    deaths: Waiting<qianbiao_ingest::DeathParts>,
-    eligibility: Waiting<qianbiao_ingest::EligibilityParts>,
-    registrations: Waiting<qianbiao_ingest::RegistrationParts>,
-    payments: Waiting<qianbiao_ingest::PaymentParts>,
-    receipts: Waiting<qianbiao_ingest::ReceiptParts>,
-    deposits: Waiting<qianbiao_ingest::DepositParts>,
-    roster: Waiting<qianbiao_ingest::RosterParts>,
+    hukou: Waiting<HukouRow>,
+    deaths: Waiting<qianbiao_ingest::DeathRow>,
+    eligibility: Waiting<qianbiao_ingest::EligibilityRow>,
+    registrations: Waiting<qianbiao_ingest::RegistrationRow>,
+    payments: Waiting<PaymentRow>,
+    receipts: Waiting<ReceiptRow>,
+    deposits: Waiting<qianbiao_ingest::DepositRow>,
+    roster: Waiting<qianbiao_ingest::RosterRow>,
     error: Option<String>,
     bytes_written: u64,
     /// Parts written so far, per bucket and source.
@@ -1134,7 +1112,7 @@ pub struct Part {
     pub bucket: usize,
     /// The part's number among the file's parts of this bucket and source.
     pub n: u32,
-    /// The rows, as [`ArrowParts::take_frame`] makes them.
+    /// The rows, as [`ArrowRows::to_frame`] writes them.
     pub frame: DataFrame,
 }
 
@@ -1277,16 +1255,15 @@ impl Drop for FolderSink {
 
 /// The columns of a source's parts, as an empty frame (their schema).
 pub fn part_columns(s: SourceKind) -> polars::prelude::PolarsResult<DataFrame> {
-    use qianbiao_ingest::*;
     match s {
-        SourceKind::Hukou => HukouParts::default().take_frame(),
-        SourceKind::Deaths => DeathParts::default().take_frame(),
-        SourceKind::Eligibility => EligibilityParts::default().take_frame(),
-        SourceKind::Registrations => RegistrationParts::default().take_frame(),
-        SourceKind::Payments => PaymentParts::default().take_frame(),
-        SourceKind::Receipts => ReceiptParts::default().take_frame(),
-        SourceKind::Deposits => DepositParts::default().take_frame(),
-        SourceKind::Roster => RosterParts::default().take_frame(),
+        SourceKind::Hukou => HukouRow::to_frame(&[]),
+        SourceKind::Deaths => qianbiao_ingest::DeathRow::to_frame(&[]),
+        SourceKind::Eligibility => qianbiao_ingest::EligibilityRow::to_frame(&[]),
+        SourceKind::Registrations => qianbiao_ingest::RegistrationRow::to_frame(&[]),
+        SourceKind::Payments => PaymentRow::to_frame(&[]),
+        SourceKind::Receipts => ReceiptRow::to_frame(&[]),
+        SourceKind::Deposits => qianbiao_ingest::DepositRow::to_frame(&[]),
+        SourceKind::Roster => qianbiao_ingest::RosterRow::to_frame(&[]),
     }
 }
 
@@ -1411,50 +1388,20 @@ pub fn split_file_with(
     })
 }
 
-/// Gathers a chunk's rows (its pieces) into their buckets' waiting columns (`of`: each
-/// row's bucket),
-/// and returns the frames of the buckets that are full (every row at `finish`). Both on
-/// every core, a bucket a task.
-fn route<P: ArrowParts>(
-    waiting: &mut [P],
-    batches: &[P],
+/// Appends a chunk's rows to their buckets' waiting rows, and returns the frames of the
+/// buckets that are full (every row at `finish`), made in parallel.
+fn route<R: ArrowRows + Clone + Send + Sync>(
+    waiting: &mut Waiting<R>,
+    rows: &[R],
     of: &[u16],
     frame_rows: usize,
     finish: bool,
 ) -> Vec<(usize, Result<DataFrame, String>)> {
-    if !batches.is_empty() {
-        // Each bucket's rows, by their places in the chunk, in order.
-        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); waiting.len()];
-        for (r, &b) in of.iter().enumerate() {
-            rows[b as usize].push(r as u32);
-        }
-        let mut starts = Vec::with_capacity(batches.len());
-        let mut at = 0u32;
-        for b in batches {
-            starts.push(at);
-            at += b.len() as u32;
-        }
-        waiting
-            .par_iter_mut()
-            .zip(rows.par_iter())
-            .filter(|(_, rows)| !rows.is_empty())
-            .for_each(|(w, rows)| {
-                let mut local = Vec::new();
-                let mut rest = &rows[..];
-                for (b, &start) in batches.iter().zip(&starts) {
-                    let end = start + b.len() as u32;
-                    let cut = rest.partition_point(|&r| r < end);
-                    if cut > 0 {
-                        local.clear();
-                        local.extend(rest[..cut].iter().map(|&r| r - start));
-                        w.gather(b, &local);
-                        rest = &rest[cut..];
-                    }
-                }
-            });
+    for (r, &b) in rows.iter().zip(of) {
+        waiting[b as usize].push(r.clone());
     }
-    waiting
-        .par_iter_mut()
+    let full: Vec<(usize, Vec<R>)> = waiting
+        .iter_mut()
         .enumerate()
         .filter(|(_, w)| {
             if finish {
@@ -1463,7 +1410,10 @@ fn route<P: ArrowParts>(
                 w.len() >= frame_rows
             }
         })
-        .map(|(b, w)| (b, w.take_frame().map_err(|e| e.to_string())))
+        .map(|(b, w)| (b, std::mem::take(w)))
+        .collect();
+    full.into_par_iter()
+        .map(|(b, rows)| (b, R::to_frame(&rows).map_err(|e| e.to_string())))
         .collect()
 }
 
@@ -1513,8 +1463,8 @@ fn bucket_dir(dir: &Path, b: usize) -> PathBuf {
 
 impl Split<'_> {
     fn new<'b>(buckets: &'b BucketMap, k: usize, sink: &'b mut dyn PartSink) -> Split<'b> {
-        fn w<P: Default>(k: usize) -> Waiting<P> {
-            (0..k).map(|_| P::default()).collect()
+        fn w<R>(k: usize) -> Waiting<R> {
+            (0..k).map(|_| Vec::new()).collect()
         }
         Split {
             buckets,
@@ -2364,43 +2314,6 @@ mod tests {
     }
 
     #[test]
-    fn the_split_gathers_each_buckets_rows_in_read_order_across_a_chunks_batches() {
-        use qianbiao_ingest::arrow::ArrowRows;
-        use qianbiao_ingest::{DepositParts, DepositRow};
-        let rows: Vec<DepositRow> = (0..50).map(deposit).collect();
-        let frame_of = |b: u16, of: &[u16], range: std::ops::Range<usize>| {
-            let mine: Vec<DepositRow> = range
-                .filter(|&r| of[r] == b)
-                .map(|r| rows[r].clone())
-                .collect();
-            DepositRow::to_frame(&mine).unwrap()
-        };
-        // Batches of seven rows; a row's bucket is r² mod 3, so bucket 2 has none.
-        let batches: Vec<DepositParts> = rows.chunks(7).map(DepositParts::of_rows).collect();
-        let of: Vec<u16> = (0..50).map(|r: u16| (r * r) % 3).collect();
-        let mut waiting: Vec<DepositParts> = (0..3).map(|_| DepositParts::default()).collect();
-        assert!(route(&mut waiting, &batches, &of, 100, false).is_empty());
-        let frames = route(&mut waiting, &[], &[], 100, true);
-        assert_eq!(frames.iter().map(|f| f.0).collect::<Vec<_>>(), [0, 1]);
-        for (b, frame) in &frames {
-            let got = frame.as_ref().unwrap();
-            assert!(
-                got.equals_missing(&frame_of(*b as u16, &of, 0..50)),
-                "bucket {b}"
-            );
-        }
-        assert!(waiting.iter().all(|w| w.is_empty()));
-        // A bucket with as many rows as a frame holds comes out when it fills.
-        let of: Vec<u16> = (0..50).map(|r| u16::from(r >= 40)).collect();
-        let frames = route(&mut waiting, &batches, &of, 40, false);
-        assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].0, 0);
-        let got = frames[0].1.as_ref().unwrap();
-        assert!(got.equals_missing(&frame_of(0, &of, 0..50)));
-        assert_eq!(waiting[1].len(), 10);
-    }
-
-    #[test]
     fn keys_looked_up_ahead_number_the_nodes_as_one_by_one() {
         // Rows whose keys repeat within a chunk and across chunks, some new in the chunk
         // that looks them up: nodes, components and weights are those of adding every
@@ -2447,8 +2360,7 @@ mod tests {
         // part-000007-000009).
         for chunk in rows.chunks(2) {
             let of = vec![1u16; chunk.len()];
-            let batch = DepositParts::of_rows(chunk);
-            let files = route(&mut split.deposits, &[batch], &of, 1, false);
+            let files = route(&mut split.deposits, chunk, &of, 1, false);
             split.write(SourceKind::Deposits, files);
         }
         split.flush();
@@ -2521,8 +2433,7 @@ mod tests {
         let rows: Vec<_> = (0..40).map(deposit).collect();
         for chunk in rows.chunks(2) {
             let of = vec![0u16; chunk.len()];
-            let batch = DepositParts::of_rows(chunk);
-            let files = route(&mut split.deposits, &[batch], &of, 1, false);
+            let files = route(&mut split.deposits, chunk, &of, 1, false);
             split.write(SourceKind::Deposits, files);
         }
         split.flush();

@@ -3,9 +3,8 @@
 //! Every table of [`crate::tables`] exports to a `DataFrame` column by column, without
 //! going through rows ([`ArrowTable::to_frame`]), and fills from one
 //! ([`ArrowTable::push_frame`]): the partitioned run spills its buckets as Parquet files of
-//! these frames, and a distributed engine reads the same files. A streaming load's plain
-//! columns make the same frames ([`ArrowParts`]), so that the split writes what a reader
-//! accepted, and so do owned rows ([`ArrowRows`]).
+//! these frames, and a distributed engine reads the same files. The reader's owned rows
+//! have the same form ([`ArrowRows`]), so that the split writes what a reader accepted.
 //!
 //! The columns, by the kind of a table column:
 //!
@@ -305,22 +304,6 @@ pub trait ArrowTable {
     /// or [`ArrowRows::to_frame`] write them), interning their text. On an error nothing
     /// is appended.
     fn push_frame(&mut self, df: &DataFrame, strings: &mut Strings) -> PolarsResult<()>;
-}
-
-/// A source's rows as plain columns ([`crate::tables::PaymentParts`] and the like: what a
-/// streaming load hands on), gathered into frames of their table's columns: the columns
-/// [`ArrowRows::to_frame`] makes of the same rows.
-pub trait ArrowParts: Default + Send + Sync {
-    /// Rows gathered so far.
-    fn len(&self) -> usize;
-    /// True when no row is gathered.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Appends rows `rows` of `from`, in that order.
-    fn gather(&mut self, from: &Self, rows: &[u32]);
-    /// The rows gathered as a frame, leaving none.
-    fn take_frame(&mut self) -> PolarsResult<DataFrame>;
 }
 
 /// Owned rows (as a reader accepts them) as a frame of their table's columns.

@@ -369,53 +369,27 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
 }
 
 /// The accepted rows of one chunk of one source, in read order, as a streaming load
-/// ([`load_chunks`]) hands them over: its pieces as plain columns (a row is read through
-/// the columns' accessors, `p.id(i)`, or taken whole with `p.row(i)`), so that no owned
-/// row is made of a row the sink only routes or hashes.
+/// ([`load_chunks`]) hands them over.
 pub enum Chunk<'r> {
     /// 户籍 rows.
-    Hukou(&'r [HukouParts]),
+    Hukou(&'r [HukouRow]),
     /// 死亡人员 rows.
-    Deaths(&'r [DeathParts]),
+    Deaths(&'r [DeathRow]),
     /// `deaths` rows rejected only for an invalid id (identity linkage), after the
     /// source's last file.
     LinkableDeaths(&'r [LinkableDeath]),
     /// 特殊群体 rows.
-    Eligibility(&'r [EligibilityParts]),
+    Eligibility(&'r [EligibilityRow]),
     /// 参保登记 rows.
-    Registrations(&'r [RegistrationParts]),
+    Registrations(&'r [RegistrationRow]),
     /// 缴费明细 rows (not deduplicated: every accepted row).
-    Payments(&'r [PaymentParts]),
+    Payments(&'r [PaymentRow]),
     /// 收款登记 rows.
-    Receipts(&'r [ReceiptParts]),
+    Receipts(&'r [ReceiptRow]),
     /// 解缴入库 rows.
-    Deposits(&'r [DepositParts]),
+    Deposits(&'r [DepositRow]),
     /// 征收清册 rows.
-    Roster(&'r [RosterParts]),
-}
-
-impl Chunk<'_> {
-    /// The number of rows of the chunk.
-    pub fn len(&self) -> usize {
-        fn sum<B>(batches: &[B], len: fn(&B) -> usize) -> usize {
-            batches.iter().map(len).sum()
-        }
-        match self {
-            Chunk::Hukou(b) => sum(b, HukouParts::len),
-            Chunk::Deaths(b) => sum(b, DeathParts::len),
-            Chunk::LinkableDeaths(r) => r.len(),
-            Chunk::Eligibility(b) => sum(b, EligibilityParts::len),
-            Chunk::Registrations(b) => sum(b, RegistrationParts::len),
-            Chunk::Payments(b) => sum(b, PaymentParts::len),
-            Chunk::Receipts(b) => sum(b, ReceiptParts::len),
-            Chunk::Deposits(b) => sum(b, DepositParts::len),
-            Chunk::Roster(b) => sum(b, RosterParts::len),
-        }
-    }
-    /// True when the chunk has no row.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    Roster(&'r [RosterRow]),
 }
 
 /// Reads the sources in the given order and hands every chunk of accepted rows to `sink`
@@ -476,29 +450,42 @@ fn stream_source(
     let year = opts.year;
     let ctx = (s, files, opts.progress, year, base, opts.columns);
     macro_rules! into {
-        ($variant:ident, $row:ty, $parts:ty) => {{
-            // A chunk's pieces at once, as one slice: a sink's work per call (a
-            // partitioned run's routing to its buckets) is not repeated per piece.
-            load_source::<$row, _>(ds, ctx, &mut |row: Sink<$parts>| {
+        ($variant:ident, $row:ty) => {{
+            // A chunk's rows at once, as one slice: a sink's work per call (a
+            // partitioned run's routing to its buckets) is not repeated per piece. The
+            // pieces' rows are moved, not cloned, into one buffer kept for the next
+            // chunk (a new one for each chunk faulted in fresh pages every time).
+            let mut joined = Vec::new();
+            load_source::<$row, Vec<$row>>(ds, ctx, &mut |row| {
                 if let Sink::Rows(pieces) = row {
-                    sink(Chunk::$variant(pieces));
+                    match pieces {
+                        [rows] => sink(Chunk::$variant(rows)),
+                        _ => {
+                            joined.clear();
+                            joined.reserve(pieces.iter().map(Vec::len).sum());
+                            for p in pieces.iter_mut() {
+                                joined.append(p);
+                            }
+                            sink(Chunk::$variant(&joined));
+                        }
+                    }
                 }
             })?;
         }};
     }
     match s {
-        SourceKind::Hukou => into!(Hukou, HukouRow, HukouParts),
+        SourceKind::Hukou => into!(Hukou, HukouRow),
         SourceKind::Deaths => {
             let before = ds.linkable_deaths.len();
-            into!(Deaths, DeathRow, DeathParts);
+            into!(Deaths, DeathRow);
             sink(Chunk::LinkableDeaths(&ds.linkable_deaths[before..]));
         }
-        SourceKind::Eligibility => into!(Eligibility, EligibilityRow, EligibilityParts),
-        SourceKind::Registrations => into!(Registrations, RegistrationRow, RegistrationParts),
-        SourceKind::Payments => into!(Payments, PaymentRow, PaymentParts),
-        SourceKind::Receipts => into!(Receipts, ReceiptRow, ReceiptParts),
-        SourceKind::Deposits => into!(Deposits, DepositRow, DepositParts),
-        SourceKind::Roster => into!(Roster, RosterRow, RosterParts),
+        SourceKind::Eligibility => into!(Eligibility, EligibilityRow),
+        SourceKind::Registrations => into!(Registrations, RegistrationRow),
+        SourceKind::Payments => into!(Payments, PaymentRow),
+        SourceKind::Receipts => into!(Receipts, ReceiptRow),
+        SourceKind::Deposits => into!(Deposits, DepositRow),
+        SourceKind::Roster => into!(Roster, RosterRow),
     }
     Ok(())
 }

@@ -2372,25 +2372,25 @@ fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
                     progress: None,
                     columns,
                 };
-                let ds = load_file_chunks(s, file, i as u32, &opts, &mut |chunk| {
-                    if !matches!(chunk, Chunk::LinkableDeaths(_)) {
-                        accepted += chunk.len();
+                let ds = load_file_chunks(s, file, i as u32, &opts, &mut |chunk| match chunk {
+                    Chunk::Hukou(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| !r.gender.is_empty()).count();
                     }
-                    filled += match chunk {
-                        Chunk::Hukou(b) => b
-                            .iter()
-                            .flat_map(|b| (0..b.len()).filter(|&i| !b.gender(i).is_empty()))
-                            .count(),
-                        Chunk::Payments(b) => b
-                            .iter()
-                            .flat_map(|b| (0..b.len()).filter(|&i| !b.channel(i).is_empty()))
-                            .count(),
-                        Chunk::Registrations(b) => b
-                            .iter()
-                            .flat_map(|b| (0..b.len()).filter(|&i| b.end_date(i).is_some()))
-                            .count(),
-                        _ => 0,
-                    };
+                    Chunk::Payments(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| !r.channel.is_empty()).count();
+                    }
+                    Chunk::Registrations(r) => {
+                        accepted += r.len();
+                        filled += r.iter().filter(|r| r.end_date.is_some()).count();
+                    }
+                    Chunk::Deaths(r) => accepted += r.len(),
+                    Chunk::Eligibility(r) => accepted += r.len(),
+                    Chunk::Receipts(r) => accepted += r.len(),
+                    Chunk::Deposits(r) => accepted += r.len(),
+                    Chunk::Roster(r) => accepted += r.len(),
+                    Chunk::LinkableDeaths(_) => {}
                 })
                 .unwrap();
                 (accepted, filled, ds)
