@@ -212,13 +212,13 @@ pub struct LoadOptions<'a> {
     /// Called as rows are read.
     pub progress: Option<Progress<'a>>,
     /// Which columns are read: every column of the schema (None), or the required ones,
-    /// the money column, the checked ones and those the function names (a pass that needs only some of a
-    /// source's values: a partitioned run's keys pass). The others read as empty and a
-    /// Parquet file's are not decoded. The columns a check across columns reads are read
-    /// too ([`crate::source::checked_columns`]), so such a load accepts and rejects the
-    /// same rows (no other optional column rejects a row), but does not quote a rejected
-    /// row's cells
-    /// (`Rejected::raw` is empty) nor take the file's hash (`FileReport::sha256`).
+    /// the money column, the ones a check across columns reads
+    /// ([`crate::source::checked_columns`]) and those the function names (a pass that
+    /// needs only some of a source's values: a partitioned run's keys pass). The others
+    /// read as empty and a Parquet file's are not decoded. Such a load accepts and
+    /// rejects the same rows (no other optional column rejects a row), but does not
+    /// quote a rejected row's cells (`Rejected::raw` is empty) nor take the file's hash
+    /// (`FileReport::sha256`).
     pub columns: Option<ColumnFilter>,
 }
 

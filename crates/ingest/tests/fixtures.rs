@@ -2355,7 +2355,7 @@ fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/dianzi-2022");
     // No optional column: the load still reads those hukou's check needs (status,
     // status date), or a 死亡 row without a status date would be accepted.
-    fn hukou_check_only(_: SourceKind, _: Col) -> bool {
+    fn no_optional_column(_: SourceKind, _: Col) -> bool {
         false
     }
     let mut rejected_total = 0;
@@ -2396,7 +2396,7 @@ fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
                 (accepted, filled, ds)
             };
             let (all_rows, all_filled, all) = read(None);
-            let (some_rows, some_filled, some) = read(Some(hukou_check_only));
+            let (some_rows, some_filled, some) = read(Some(no_optional_column));
             let f = &file.1;
             assert_eq!(some_rows, all_rows, "{f}: accepted rows");
             let reasons = |ds: &Dataset| -> Vec<(u32, String)> {
