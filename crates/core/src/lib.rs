@@ -29,7 +29,7 @@ pub use policy::Policy;
 pub use rule::RuleMeta;
 pub use source::SourceKind;
 pub use stamp::Stamp;
-pub use sym::{Interner, Sym};
+pub use sym::{pack_id, IdCol, IdStr, IdTable, Interner, Sym};
 
 /// A `&'static str` field of a value sent between processes, read with [`static_str`].
 /// (Spelled as an alias so that serde does not borrow the field from its input.)

@@ -38,55 +38,63 @@ impl Sym {
     }
 }
 
-/// Every distinct text of a run, stored once in one arena.
+/// An open-addressing table of handles (linear probing, at most 70% full, a power of
+/// two long), shared by [`Interner`] and [`IdTable`]: each slot is 0 when empty, else a
+/// value's 32 hash bits above its handle plus one. Growing rehashes from those bits, and
+/// a lookup compares them before reading the value, so neither touches the values of
+/// handles that do not match (at 10M persons the values are hundreds of megabytes, and
+/// every read of them a cache and TLB miss). A slot is one `u64`, so a block's slots can
+/// be loaded ahead of their use (`intern_all`).
 #[derive(Debug, Clone)]
-pub struct Interner {
-    /// Text `i` is the handle `Sym(i)`'s.
-    texts: StrCol,
-    /// An open-addressing table (linear probing, at most 70% full, a power of two long):
-    /// each slot is 0 when empty, else a text's 32 hash bits above its handle plus one.
-    /// Growing rehashes from those bits, and a lookup compares them before reading the
-    /// arena, so neither touches the arena for texts that do not match (at 10M persons
-    /// the arena is gigabytes, and every read of it a cache and TLB miss). A slot is one
-    /// `u64`, so a block's slots can be loaded ahead of their use ([`Interner::intern_all`]).
+struct Slots {
     slots: Vec<u64>,
     /// `64 - log2(slots.len())`: a slot's index is the top bits of the widened hash.
     shift: u32,
-}
-
-impl Default for Interner {
-    fn default() -> Self {
-        Interner::new()
-    }
 }
 
 /// 32 bits of a text's hash.
 fn hash32(s: &str) -> u32 {
     let mut h = FxBuildHasher.build_hasher();
     h.write(s.as_bytes());
-    let x = h.finish();
+    fold(h.finish())
+}
+
+/// 32 bits of a packed id's hash.
+fn hash32_packed(p: u64) -> u32 {
+    let mut h = FxBuildHasher.build_hasher();
+    h.write_u64(p);
+    fold(h.finish())
+}
+
+/// A 64-bit hash folded to 32 bits.
+fn fold(x: u64) -> u32 {
     (x ^ (x >> 32)) as u32
 }
 
-/// The table's hash of a text from its 32 bits, spread over the whole word: the slot is
+/// The table's hash of a value from its 32 bits, spread over the whole word: the slot is
 /// taken from its top bits.
 fn widen(h: u32) -> u64 {
     u64::from(h).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// Slots of a new interner's table.
+/// Slots of a new table.
 const FIRST_SLOTS: usize = 16;
 
-impl Interner {
-    /// An interner holding only the empty text.
-    pub fn new() -> Interner {
-        let mut i = Interner {
-            texts: StrCol::default(),
+/// Handles in one table, at most: `u32::MAX` stays free so that a handle plus one fits a
+/// slot's low half.
+fn next_handle(len: usize) -> u32 {
+    u32::try_from(len)
+        .ok()
+        .filter(|&i| i < u32::MAX)
+        .expect("more than 4 billion distinct texts in a run")
+}
+
+impl Slots {
+    fn new() -> Slots {
+        Slots {
             slots: vec![0; FIRST_SLOTS],
             shift: 64 - FIRST_SLOTS.trailing_zeros(),
-        };
-        i.intern("");
-        i
+        }
     }
 
     /// The first slot to probe for hash bits `h`.
@@ -95,10 +103,10 @@ impl Interner {
         (widen(h) >> self.shift) as usize
     }
 
-    /// The handle of a text whose 32 hash bits are `h`, or the empty slot where it
-    /// would go.
+    /// The handle whose hash bits are `h` and for which `same` holds, or the empty slot
+    /// where it would go.
     #[inline]
-    fn probe(&self, s: &str, h: u32) -> Result<Sym, usize> {
+    fn probe(&self, h: u32, mut same: impl FnMut(u32) -> bool) -> Result<Sym, usize> {
         let mask = self.slots.len() - 1;
         let mut at = self.home(h);
         loop {
@@ -108,17 +116,12 @@ impl Interner {
             }
             if (slot >> 32) as u32 == h {
                 let i = (slot as u32).wrapping_sub(1);
-                if self.texts.get(i as usize) == s {
+                if same(i) {
                     return Ok(Sym(i));
                 }
             }
             at = (at + 1) & mask;
         }
-    }
-
-    /// The handle of a text whose 32 hash bits are `h`, if it is interned.
-    fn find(&self, s: &str, h: u32) -> Option<Sym> {
-        self.probe(s, h).ok()
     }
 
     /// Doubles the table, placing every handle again by its stored hash bits.
@@ -136,12 +139,114 @@ impl Interner {
         }
     }
 
+    /// Grows until `len + n` handles leave the table at most 70% full.
+    fn make_room(&mut self, len: usize, n: usize) {
+        while (len + n) * 10 > self.slots.len() * 7 {
+            self.grow();
+        }
+    }
+
+    /// Fills the empty slot `at` with handle `i` of hash bits `h`.
+    fn fill(&mut self, at: usize, h: u32, i: u32) {
+        self.slots[at] = (u64::from(h) << 32) | u64::from(i + 1);
+    }
+
+    /// Interns a block of values in order, as `intern` does one by one, after loading
+    /// the block's home slots and then `touch`ing the handles whose hash bits match: all
+    /// independent loads the processor overlaps, where interning one by one costs a
+    /// cache miss or two per value, one after the other. `store` holds the values.
+    fn block<V: Copy, S>(
+        &mut self,
+        store: &mut S,
+        len: usize,
+        block: &[(V, u32)],
+        touch: impl Fn(&S, u32) -> u8,
+        mut intern: impl FnMut(&mut Self, &mut S, V, u32),
+    ) {
+        debug_assert!(block.len() <= BLOCK);
+        // Grow first, so that the slots loaded are the ones probed.
+        self.make_room(len, block.len());
+        let mut home = [0u64; BLOCK];
+        for (slot, &(_, h)) in home.iter_mut().zip(block) {
+            *slot = self.slots[self.home(h)];
+        }
+        let mut touched = 0u8;
+        for (&slot, &(_, h)) in home.iter().zip(block) {
+            if slot != 0 && (slot >> 32) as u32 == h {
+                touched ^= touch(store, (slot as u32).wrapping_sub(1));
+            }
+        }
+        std::hint::black_box(touched);
+        for &(v, h) in block {
+            intern(self, store, v, h);
+        }
+    }
+}
+
+/// Values interned by `intern_all` in one block.
+const BLOCK: usize = 32;
+
+/// Feeds `items` to `each` in blocks of at most [`BLOCK`], each with its hash bits.
+fn in_blocks<T: Copy>(
+    items: impl IntoIterator<Item = T>,
+    hash: impl Fn(T) -> u32,
+    mut each: impl FnMut(&[(T, u32)]),
+) {
+    let mut block: Vec<(T, u32)> = Vec::with_capacity(BLOCK);
+    for v in items {
+        block.push((v, hash(v)));
+        if block.len() == BLOCK {
+            each(&block);
+            block.clear();
+        }
+    }
+    if !block.is_empty() {
+        each(&block);
+    }
+}
+
+/// Every distinct text of a run, stored once in one arena.
+#[derive(Debug, Clone)]
+pub struct Interner {
+    /// Text `i` is the handle `Sym(i)`'s.
+    texts: StrCol,
+    slots: Slots,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner::new()
+    }
+}
+
+impl Interner {
+    /// An interner holding only the empty text.
+    pub fn new() -> Interner {
+        let mut i = Interner {
+            texts: StrCol::default(),
+            slots: Slots::new(),
+        };
+        i.intern("");
+        i
+    }
+
+    /// The handle of a text whose 32 hash bits are `h`, or the empty slot where it
+    /// would go.
+    #[inline]
+    fn probe(&self, s: &str, h: u32) -> Result<Sym, usize> {
+        self.slots.probe(h, |i| self.texts.get(i as usize) == s)
+    }
+
+    /// The handle of a text whose 32 hash bits are `h`, if it is interned.
+    #[cfg(test)]
+    fn find(&self, s: &str, h: u32) -> Option<Sym> {
+        self.probe(s, h).ok()
+    }
+
     /// Makes room for `n` more texts (of about 18 bytes), so that interning them does
     /// not grow the table step by step, placing every handle again at each step.
     pub fn reserve(&mut self, n: usize) {
-        while (self.texts.len() + n) * 10 > self.slots.len() * 7 {
-            self.grow();
-        }
+        self.slots.make_room(self.texts.len(), n);
         self.texts.reserve(n);
     }
 
@@ -153,18 +258,13 @@ impl Interner {
     /// [`Interner::intern`] of a text whose hash bits are `h`.
     fn intern_hashed(&mut self, s: &str, h: u32) -> Sym {
         // At most 70% full after this text, whether or not it is new.
-        if (self.texts.len() + 1) * 10 > self.slots.len() * 7 {
-            self.grow();
-        }
+        self.slots.make_room(self.texts.len(), 1);
         match self.probe(s, h) {
             Ok(sym) => sym,
             Err(at) => {
-                let i = u32::try_from(self.texts.len())
-                    .ok()
-                    .filter(|&i| i < u32::MAX)
-                    .expect("more than 4 billion distinct texts in a run");
+                let i = next_handle(self.texts.len());
                 self.texts.push(s);
-                self.slots[at] = (u64::from(h) << 32) | u64::from(i + 1);
+                self.slots.fill(at, h, i);
                 Sym(i)
             }
         }
@@ -173,54 +273,46 @@ impl Interner {
     /// Interns every text of `texts` in order, pushing each handle to `out`: the same
     /// handles as [`Interner::intern`] one by one.
     ///
-    /// A large interner (a province's ids: a table and an arena of hundreds of
+    /// A large interner (a province's texts: a table and an arena of hundreds of
     /// megabytes) costs a cache miss or two per text, one after the other. Here texts go
     /// in blocks: the home slots of a whole block are loaded first, then the arena texts
     /// of the slots whose hash bits match, all independent loads the processor overlaps;
     /// then the block is interned as [`Interner::intern`] does, from the cache.
     pub fn intern_all<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>, out: &mut Vec<Sym>) {
-        const BLOCK: usize = 32;
-        let mut block: [(&str, u32); BLOCK] = [("", 0); BLOCK];
-        let mut n = 0;
-        let mut texts = texts.into_iter();
-        loop {
-            let next = texts.next();
-            if let Some(s) = next {
-                block[n] = (s, hash32(s));
-                n += 1;
-                if n < BLOCK {
-                    continue;
-                }
-            }
-            // Grow first, so that the slots loaded are the ones probed.
-            while (self.texts.len() + n) * 10 > self.slots.len() * 7 {
-                self.grow();
-            }
-            let mut home = [0u64; BLOCK];
-            for (slot, &(_, h)) in home.iter_mut().zip(&block[..n]) {
-                *slot = self.slots[self.home(h)];
-            }
-            let mut touched = 0u8;
-            for (&slot, &(_, h)) in home.iter().zip(&block[..n]) {
-                if slot != 0 && (slot >> 32) as u32 == h {
-                    let i = (slot as u32).wrapping_sub(1) as usize;
-                    touched ^= self.texts.get(i).as_bytes().first().copied().unwrap_or(0);
-                }
-            }
-            std::hint::black_box(touched);
-            for &(s, h) in &block[..n] {
-                out.push(self.intern_hashed(s, h));
-            }
-            n = 0;
-            if next.is_none() {
-                return;
-            }
-        }
+        in_blocks(texts, hash32, |block| {
+            let Interner { texts, slots } = self;
+            let len = texts.len();
+            slots.block(
+                texts,
+                len,
+                block,
+                |texts, i| {
+                    texts
+                        .get(i as usize)
+                        .as_bytes()
+                        .first()
+                        .copied()
+                        .unwrap_or(0)
+                },
+                |slots, texts, s, h| {
+                    let sym = match slots.probe(h, |i| texts.get(i as usize) == s) {
+                        Ok(sym) => sym,
+                        Err(at) => {
+                            let i = next_handle(texts.len());
+                            texts.push(s);
+                            slots.fill(at, h, i);
+                            Sym(i)
+                        }
+                    };
+                    out.push(sym);
+                },
+            );
+        });
     }
 
     /// The handle of a text already interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.find(s, hash32(s))
+        self.probe(s, hash32(s)).ok()
     }
 
     /// The text of a handle.
@@ -241,6 +333,407 @@ impl Interner {
     /// Always false: the empty text is always there.
     pub fn is_empty(&self) -> bool {
         false
+    }
+}
+
+/// An [`IdTable`] entry with this bit set is a text: the rest of the word is the text's
+/// index in the table's arena. Without it, the entry is a packed id ([`pack_id`]).
+const TEXT: u64 = 1 << 63;
+
+/// The check characters of an id, by their packed value.
+const CHECKS: &[u8; 11] = b"0123456789X";
+
+/// An id of 17 digits and a check character (a digit or `X`) as one integer: the 17
+/// digits' value times 11 plus the check's (`X` is 10), below 2^60. Every text of that
+/// form packs, whether or not its check character is the right one, so that packing
+/// loses nothing; any other text (a 15-digit number, a lower-case `x`, letters, the
+/// empty text) does not.
+pub fn pack_id(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 18 {
+        return None;
+    }
+    let mut digits: u64 = 0;
+    for &c in &b[..17] {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        digits = digits * 10 + u64::from(c - b'0');
+    }
+    let check = CHECKS.iter().position(|&c| c == b[17])?;
+    Some(digits * 11 + check as u64)
+}
+
+/// The text of a packed id.
+fn unpack_id(p: u64) -> [u8; 18] {
+    let mut out = [0u8; 18];
+    out[17] = CHECKS[(p % 11) as usize];
+    let mut digits = p / 11;
+    for c in out[..17].iter_mut().rev() {
+        *c = b'0' + (digits % 10) as u8;
+        digits /= 10;
+    }
+    out
+}
+
+/// The id numbers of a run: each distinct id once, read by a [`Sym`] handle as with an
+/// [`Interner`], but an id of 17 digits and a check character (every valid id, and most
+/// mistyped ones) is held packed in one `u64` ([`pack_id`]: 8 bytes where its text takes
+/// 18, plus an end in an arena), and only other texts are kept as text beside.
+///
+/// Handles follow the order ids were first seen, packed or not, exactly as an
+/// [`Interner`] fed the same texts would number them; the person view indexes persons
+/// by them in a plain array. A lookup hashes and compares one integer, and reads no
+/// arena.
+#[derive(Debug, Clone)]
+pub struct IdTable {
+    /// Entry `i` is the handle `Sym(i)`'s: a packed id, or [`TEXT`] and an index into
+    /// `texts`.
+    entries: Vec<u64>,
+    /// The ids that do not pack, in the order they were first seen.
+    texts: StrCol,
+    slots: Slots,
+}
+
+impl Default for IdTable {
+    fn default() -> Self {
+        IdTable::new()
+    }
+}
+
+/// An id to intern: packed, or a text that does not pack.
+#[derive(Clone, Copy)]
+enum IdKey<'a> {
+    Packed(u64),
+    Text(&'a str),
+}
+
+impl<'a> IdKey<'a> {
+    fn of(s: &'a str) -> IdKey<'a> {
+        match pack_id(s) {
+            Some(p) => IdKey::Packed(p),
+            None => IdKey::Text(s),
+        }
+    }
+    fn hash(self) -> u32 {
+        match self {
+            IdKey::Packed(p) => hash32_packed(p),
+            IdKey::Text(s) => hash32(s),
+        }
+    }
+}
+
+/// The entries and texts of an [`IdTable`], borrowed apart from its slots.
+struct IdStore<'t> {
+    entries: &'t mut Vec<u64>,
+    texts: &'t mut StrCol,
+}
+
+/// True when handle `i` of a table of these entries and texts is `key`.
+#[inline]
+fn entry_is(entries: &[u64], texts: &StrCol, i: u32, key: IdKey) -> bool {
+    let e = entries[i as usize];
+    match key {
+        IdKey::Packed(p) => e == p,
+        IdKey::Text(s) => e & TEXT != 0 && texts.get((e & !TEXT) as usize) == s,
+    }
+}
+
+impl IdStore<'_> {
+    /// Appends `key` as the next handle.
+    fn push(&mut self, key: IdKey) -> u32 {
+        let i = next_handle(self.entries.len());
+        match key {
+            IdKey::Packed(p) => self.entries.push(p),
+            IdKey::Text(s) => {
+                self.entries.push(TEXT | self.texts.len() as u64);
+                self.texts.push(s);
+            }
+        }
+        i
+    }
+}
+
+impl IdTable {
+    /// A table holding only the empty text.
+    pub fn new() -> IdTable {
+        let mut t = IdTable {
+            entries: Vec::new(),
+            texts: StrCol::default(),
+            slots: Slots::new(),
+        };
+        t.intern("");
+        t
+    }
+
+    fn parts(&mut self) -> (&mut Slots, IdStore<'_>) {
+        let IdTable {
+            entries,
+            texts,
+            slots,
+        } = self;
+        (slots, IdStore { entries, texts })
+    }
+
+    /// Makes room for `n` more ids, so that interning them does not grow the table step
+    /// by step.
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.make_room(self.entries.len(), n);
+        self.entries.reserve(n);
+    }
+
+    /// The handle of an id, adding it when it is new.
+    pub fn intern(&mut self, s: &str) -> Sym {
+        let key = IdKey::of(s);
+        let h = key.hash();
+        let len = self.entries.len();
+        let (slots, mut store) = self.parts();
+        slots.make_room(len, 1);
+        intern_id(slots, &mut store, key, h)
+    }
+
+    /// Interns every id of `ids` in order, pushing each handle to `out`: the same
+    /// handles as [`IdTable::intern`] one by one, in blocks as [`Interner::intern_all`]
+    /// does.
+    pub fn intern_all<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>, out: &mut Vec<Sym>) {
+        self.intern_keys(ids.into_iter().map(IdKey::of), out);
+    }
+
+    /// Interns every id of `cols` in order, pushing each handle to `out`: the same
+    /// handles as [`IdTable::intern_all`] of their texts, with no text packed or hashed
+    /// here (the columns were packed where they were built).
+    pub fn intern_cols<'a>(
+        &mut self,
+        cols: impl IntoIterator<Item = &'a IdCol>,
+        out: &mut Vec<Sym>,
+    ) {
+        self.intern_keys(cols.into_iter().flat_map(IdCol::keys), out);
+    }
+
+    fn intern_keys<'a>(&mut self, keys: impl IntoIterator<Item = IdKey<'a>>, out: &mut Vec<Sym>) {
+        in_blocks(keys, IdKey::hash, |block| {
+            let len = self.entries.len();
+            let (slots, mut store) = self.parts();
+            slots.block(
+                &mut store,
+                len,
+                block,
+                |store, i| store.entries[i as usize] as u8,
+                |slots, store, key, h| out.push(intern_id(slots, store, key, h)),
+            );
+        });
+    }
+
+    /// The handle of an id already interned.
+    pub fn lookup(&self, s: &str) -> Option<Sym> {
+        let key = IdKey::of(s);
+        self.slots
+            .probe(key.hash(), |i| entry_is(&self.entries, &self.texts, i, key))
+            .ok()
+    }
+
+    /// The id of a handle.
+    pub fn get(&self, s: Sym) -> IdStr<'_> {
+        let e = self.entries[s.index()];
+        if e & TEXT != 0 {
+            IdStr(IdRepr::Text(self.texts.get((e & !TEXT) as usize)))
+        } else {
+            IdStr(IdRepr::Packed(unpack_id(e)))
+        }
+    }
+
+    /// Every distinct id in the order of its handle (the empty text first).
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = IdStr<'_>> + '_ {
+        (0..self.entries.len()).map(|i| self.get(Sym(i as u32)))
+    }
+
+    /// Number of distinct ids, the empty text included.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Always false: the empty text is always there.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Number of distinct ids held packed.
+    pub fn packed(&self) -> usize {
+        self.entries.len() - self.texts.len()
+    }
+}
+
+/// A column of ids held as an [`IdTable`] holds them, packed where they pack and text
+/// beside, but not yet numbered: built where rows are parsed (on every core), so that
+/// storing a batch in the run's table ([`IdTable::intern_cols`]) hashes and compares
+/// integers and packs nothing.
+#[derive(Debug, Clone, Default)]
+pub struct IdCol {
+    /// Row `i`'s id: packed, or [`TEXT`] and an index into `texts`.
+    entries: Vec<u64>,
+    texts: StrCol,
+}
+
+impl IdCol {
+    /// Appends an id.
+    pub fn push(&mut self, s: &str) {
+        match pack_id(s) {
+            Some(p) => self.entries.push(p),
+            None => {
+                self.entries.push(TEXT | self.texts.len() as u64);
+                self.texts.push(s);
+            }
+        }
+    }
+    /// Makes room for `n` more ids.
+    pub fn reserve(&mut self, n: usize) {
+        self.entries.reserve(n);
+    }
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// Every id, in order, as the table's key.
+    fn keys(&self) -> impl Iterator<Item = IdKey<'_>> + '_ {
+        self.entries.iter().map(|&e| {
+            if e & TEXT != 0 {
+                IdKey::Text(self.texts.get((e & !TEXT) as usize))
+            } else {
+                IdKey::Packed(e)
+            }
+        })
+    }
+}
+
+/// The handle of `key` (hash bits `h`), adding it when it is new; the table has room.
+#[inline]
+fn intern_id(slots: &mut Slots, store: &mut IdStore, key: IdKey, h: u32) -> Sym {
+    match slots.probe(h, |i| entry_is(store.entries, store.texts, i, key)) {
+        Ok(sym) => sym,
+        Err(at) => {
+            let i = store.push(key);
+            slots.fill(at, h, i);
+            Sym(i)
+        }
+    }
+}
+
+/// An id read from an [`IdTable`]: its text, made from the packed integer or borrowed
+/// from the table's arena. It reads as a `&str` (`Deref`), and compares, orders and
+/// hashes as its text does, so it can stand in a map keyed by `&str`.
+#[derive(Clone, Copy)]
+pub struct IdStr<'a>(IdRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum IdRepr<'a> {
+    Packed([u8; 18]),
+    Text(&'a str),
+}
+
+impl<'a> IdStr<'a> {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            IdRepr::Packed(b) => std::str::from_utf8(b).expect("a packed id is ASCII"),
+            IdRepr::Text(s) => s,
+        }
+    }
+    /// The text, borrowed from the table when it is kept as text.
+    pub fn to_text(self) -> std::borrow::Cow<'a, str> {
+        match self.0 {
+            IdRepr::Packed(_) => std::borrow::Cow::Owned(self.as_str().to_owned()),
+            IdRepr::Text(s) => std::borrow::Cow::Borrowed(s),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for IdStr<'a> {
+    fn from(s: &'a str) -> Self {
+        IdStr(IdRepr::Text(s))
+    }
+}
+
+impl std::ops::Deref for IdStr<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for IdStr<'_> {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for IdStr<'_> {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for IdStr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for IdStr<'_> {}
+
+impl PartialEq<str> for IdStr<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for IdStr<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for IdStr<'_> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<IdStr<'_>> for &str {
+    fn eq(&self, other: &IdStr<'_>) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialOrd for IdStr<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdStr<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for IdStr<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state)
+    }
+}
+
+impl std::fmt::Display for IdStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for IdStr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -314,11 +807,11 @@ mod tests {
         let mut plain = Interner::new();
         let mut roomy = Interner::new();
         roomy.reserve(3001);
-        let slots = roomy.slots.len();
+        let slots = roomy.slots.slots.len();
         for t in &texts {
             assert_eq!(plain.intern(t), roomy.intern(t));
         }
-        assert_eq!(roomy.slots.len(), slots, "no growth after reserving");
+        assert_eq!(roomy.slots.slots.len(), slots, "no growth after reserving");
         assert_eq!(plain.len(), roomy.len());
     }
 
@@ -330,5 +823,134 @@ mod tests {
             assert_eq!(i.get(*s), format!("t{k}"));
             assert_eq!(i.intern(&format!("t{k}")), *s);
         }
+    }
+    #[test]
+    fn ids_of_17_digits_and_a_check_pack_and_unpack_to_themselves() {
+        for id in [
+            "110101199003071234",
+            "11010119900307123X",
+            "000000000000000000",
+            "999999999999999999",
+            "99999999999999999X",
+            // A wrong check character packs too: packing is not validating.
+            "110101199003071230",
+        ] {
+            let p = pack_id(id).unwrap_or_else(|| panic!("{id} packs"));
+            assert!(p < 1 << 60 && p & TEXT == 0);
+            assert_eq!(std::str::from_utf8(&unpack_id(p)).unwrap(), id);
+        }
+        for text in [
+            "",
+            "11010119900307123x",
+            "110101900307123",
+            "1101011990030712345",
+            "11010119900307123",
+            "11010119900307123Y",
+            "１10101199003071234",
+            "A10101199003071234",
+            "id5",
+        ] {
+            assert_eq!(pack_id(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_id_table_numbers_ids_as_an_interner_does_and_gives_their_text_back() {
+        // Packed and unpacked ids mixed, repeats inside a block and across blocks, the
+        // empty text, and runs longer and shorter than a block.
+        let texts: Vec<String> = (0..1000u64)
+            .map(|k| match k % 7 {
+                0 => String::new(),
+                1 => format!("{:017}{}", 110_101_199_003_070_000 + k / 3, k % 10),
+                2 => format!("{:017}X", 110_101_199_003_070_000 + (k * 7919) % 211),
+                3 => format!("{:017}x", k % 50),
+                4 => format!("{:015}", k % 40),
+                _ => format!("{:017}{}", (k * 7919) % 211, k % 3),
+            })
+            .collect();
+        for take in [0, 1, 31, 32, 33, 1000] {
+            let mut interner = Interner::new();
+            let mut one = IdTable::new();
+            one.intern("110101199003071234");
+            interner.intern("110101199003071234");
+            let mut all = one.clone();
+            let one_more = one.clone();
+            let want: Vec<Sym> = texts[..take].iter().map(|t| interner.intern(t)).collect();
+            let got_one: Vec<Sym> = texts[..take].iter().map(|t| one.intern(t)).collect();
+            let mut got = vec![Sym(99)];
+            all.intern_all(texts[..take].iter().map(String::as_str), &mut got);
+            assert_eq!(got[0], Sym(99), "pushes after what is there");
+            assert_eq!(got_one, want, "{take} ids one by one");
+            assert_eq!(&got[1..], &want[..], "{take} ids in blocks");
+            // The same ids packed into columns first, split anywhere.
+            let mut cols = one_more.clone();
+            let (a, b) = texts[..take].split_at(take / 3);
+            let mut col_a = IdCol::default();
+            let mut col_b = IdCol::default();
+            a.iter().for_each(|t| col_a.push(t));
+            b.iter().for_each(|t| col_b.push(t));
+            assert_eq!(col_a.len() + col_b.len(), take);
+            let mut from_cols = Vec::new();
+            cols.intern_cols([&col_a, &col_b], &mut from_cols);
+            assert_eq!(from_cols, want, "{take} ids from columns");
+            assert_eq!(cols.len(), interner.len());
+            assert_eq!(all.len(), interner.len());
+            assert_eq!(one.len(), interner.len());
+            let listed: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+            let expected: Vec<String> = interner.iter().map(str::to_owned).collect();
+            assert_eq!(listed, expected);
+            for (s, t) in got[1..].iter().zip(&texts) {
+                assert_eq!(all.get(*s), t.as_str());
+                assert_eq!(all.lookup(t), Some(*s));
+            }
+        }
+        let mut t = IdTable::new();
+        assert_eq!(t.intern(""), Sym::EMPTY);
+        assert_eq!(t.get(Sym::EMPTY), "");
+        assert_eq!(t.lookup("110101199003071234"), None);
+        let a = t.intern("110101199003071234");
+        let b = t.intern("11010119900307123x");
+        assert_eq!((t.packed(), t.len()), (1, 3));
+        assert_eq!(t.lookup("11010119900307123X"), None, "case is kept");
+        assert_eq!(t.get(a), "110101199003071234");
+        assert_eq!(t.get(b), "11010119900307123x");
+    }
+
+    #[test]
+    fn an_id_read_back_compares_orders_and_hashes_as_its_text() {
+        use std::collections::HashMap;
+        let mut t = IdTable::new();
+        let ids = [
+            "110101199003071234",
+            "0000",
+            "11010119900307123X",
+            "110101199003071230",
+        ];
+        let syms: Vec<Sym> = ids.iter().map(|s| t.intern(s)).collect();
+        let mut read: Vec<IdStr> = syms.iter().map(|&s| t.get(s)).collect();
+        let mut texts = ids.to_vec();
+        read.sort();
+        texts.sort();
+        assert_eq!(read.iter().map(|s| s.as_str()).collect::<Vec<_>>(), texts);
+        let by_text: HashMap<IdStr, usize> = read.iter().copied().zip(0..).collect();
+        for (k, s) in texts.iter().enumerate() {
+            assert_eq!(by_text.get(*s), Some(&k), "found by its text");
+        }
+        assert_eq!(format!("{}|{:?}", read[0], read[0]), "0000|\"0000\"");
+        assert_eq!(t.get(syms[0]).to_text(), "110101199003071234");
+    }
+
+    #[test]
+    fn reserving_room_in_the_id_table_changes_no_handle() {
+        let ids: Vec<String> = (0..5000u64).map(|k| format!("{:018}", k % 3001)).collect();
+        let mut plain = IdTable::new();
+        let mut roomy = IdTable::new();
+        roomy.reserve(3001);
+        let slots = roomy.slots.slots.len();
+        for t in &ids {
+            assert_eq!(plain.intern(t), roomy.intern(t));
+        }
+        assert_eq!(roomy.slots.slots.len(), slots, "no growth after reserving");
+        assert_eq!(plain.len(), roomy.len());
     }
 }

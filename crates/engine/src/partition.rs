@@ -1027,13 +1027,14 @@ impl Pass1 {
         let links = Links::compute(&mini, |s| {
             first.get(s.index()).copied().filter(|&i| i != u32::MAX)
         });
-        let person =
-            |l: &qianbiao_rules::link::Link| Text::from(mini.hukou().get(l.hukou as usize).id());
+        let person = |l: &qianbiao_rules::link::Link| {
+            Text::from(mini.hukou().get(l.hukou as usize).id().as_str())
+        };
         let mut out = Vec::new();
         for (i, l) in &links.payments {
             let p = mini.payments().get(*i as usize);
             let id = person(l);
-            let anchor = anchor_key(p.id(), p.id_lost(), p.txn_id());
+            let anchor = anchor_key(&p.id(), p.id_lost(), p.txn_id());
             self.comps.join(anchor, key(PERSON, &id));
             let prov = p.prov();
             out.push((
@@ -1045,7 +1046,7 @@ impl Pass1 {
         for (i, l) in &links.receipts {
             let r = mini.receipts().get(*i as usize);
             let id = person(l);
-            let anchor = anchor_key(r.id(), r.id_lost(), r.receipt_no());
+            let anchor = anchor_key(&r.id(), r.id_lost(), r.receipt_no());
             self.comps.join(anchor, key(PERSON, &id));
             let prov = r.prov();
             out.push((

@@ -285,7 +285,7 @@ arrow_code! {
 }
 
 /// A text column from its values.
-pub fn text_column<'a>(name: &str, vals: impl Iterator<Item = &'a str>) -> Column {
+pub fn text_column<S: AsRef<str>>(name: &str, vals: impl Iterator<Item = S>) -> Column {
     StringChunked::from_iter_values(name.into(), vals).into_column()
 }
 

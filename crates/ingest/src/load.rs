@@ -192,7 +192,7 @@ impl Dataset {
     }
 
     /// The id of a symbol of an id column.
-    pub fn id_str(&self, s: qianbiao_core::Sym) -> &str {
+    pub fn id_str(&self, s: qianbiao_core::Sym) -> qianbiao_core::IdStr<'_> {
         self.strings.ids.get(s)
     }
 

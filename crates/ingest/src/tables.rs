@@ -24,7 +24,8 @@ use chrono::NaiveDate;
 use compact_str::CompactString;
 pub use qianbiao_core::StrCol;
 use qianbiao_core::{
-    Category, Fen, HukouStatus, Interner, PayerType, PaymentStatus, Scheme, Stamp, Sym,
+    Category, Fen, HukouStatus, IdCol, IdStr, IdTable, Interner, PayerType, PaymentStatus, Scheme,
+    Stamp, Sym,
 };
 
 /// Short text stored inline (ids, names, codes fit in 24 bytes without a heap allocation).
@@ -144,8 +145,9 @@ impl LocalSyms {
 pub struct Strings {
     /// Villages, offices, collectors, channels, deposit ids, codes as given.
     pub text: Interner,
-    /// The id column of every source.
-    pub ids: Interner,
+    /// The id column of every source: ids of 17 digits and a check character packed
+    /// into integers, other texts beside.
+    pub ids: IdTable,
 }
 
 /// A table read with the interners that resolve its text.
@@ -227,7 +229,7 @@ macro_rules! table {
         /// (on every core) so that storing them copies columns, not rows.
         #[derive(Debug, Clone)]
         pub struct $Batch {
-            $( $d: StrCol, )*
+            $( $d: IdCol, )*
             $( $t: LocalSyms, )*
             $( $a: StrCol, )*
             $( $v: Vec<$vt>, )*
@@ -273,7 +275,7 @@ macro_rules! table {
             fn with_capacity(n: usize) -> Self {
                 #[allow(unused_mut)]
                 let mut b = $Batch {
-                    $( $d: StrCol::default(), )*
+                    $( $d: IdCol::default(), )*
                     $( $t: LocalSyms::with_capacity(n), )*
                     $( $a: StrCol::default(), )*
                     $( $v: Vec::with_capacity(n), )*
@@ -339,7 +341,7 @@ macro_rules! table {
                 rayon::join(
                     || {
                         let _ = &ids;
-                        $( ids.intern_all(batches.iter().flat_map(|b| b.$d.iter()), $d); )*
+                        $( ids.intern_cols(batches.iter().map(|b| &b.$d), $d); )*
                     },
                     || {
                         rayon::join(
@@ -475,7 +477,7 @@ macro_rules! table {
             }
             $(
                 $(#[$ddoc])*
-                pub fn $d(&self) -> &'a str {
+                pub fn $d(&self) -> IdStr<'a> {
                     self.strings.ids.get(self.table.$d[self.i])
                 }
             )*
@@ -514,7 +516,7 @@ macro_rules! table {
             /// The row as an owned row.
             pub fn to_row(&self) -> $Row {
                 $Row {
-                    $( $d: Text::from(self.$d()), )*
+                    $( $d: Text::from(self.$d().as_str()), )*
                     $( $t: Text::from(self.$t()), )*
                     $( $a: Text::from(self.$a()), )*
                     $( $v: self.$v(), )*

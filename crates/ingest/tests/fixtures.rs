@@ -11,12 +11,17 @@ use std::sync::Mutex;
 
 use chrono::NaiveDate;
 use polars::prelude::{Column, DataFrame, NamedFrom, ParquetWriter, Series};
-use qianbiao_core::{Category, Fen, HukouStatus, PayerType, PaymentStatus, Scheme, Stamp};
+use qianbiao_core::{Category, Fen, HukouStatus, IdStr, PayerType, PaymentStatus, Scheme, Stamp};
 use qianbiao_ingest::{load, Dataset, FileReport, IngestError, LoadOptions, Payment, Prov};
 use rust_xlsxwriter::{ExcelDateTime, Format, Workbook, Worksheet};
 use tempfile::TempDir;
 
 /// The GB 11643 worked example: female, born 1949-12-31.
+/// An expected id, as the tables read one back.
+fn id(s: &str) -> IdStr<'_> {
+    IdStr::from(s)
+}
+
 const ID_A: &str = "11010519491231002X";
 /// Male, born 1990-01-01.
 const ID_B: &str = "371323199001011235";
@@ -398,7 +403,7 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
         (r.rows_read, r.rows_accepted, r.rows_rejected, r.blank_rows),
         (7, 5, 2, 1)
     );
-    let got: Vec<(&str, &str, i32, Fen, Stamp, u32)> = ds
+    let got: Vec<(&str, IdStr, i32, Fen, Stamp, u32)> = ds
         .payments()
         .iter()
         .map(|p| {
@@ -415,11 +420,46 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
     assert_eq!(
         got,
         [
-            ("T1", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 0, 0, 0), 2),
-            ("T2", ID_B, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 3),
-            ("T3", ID_C, 2022, Fen(16050), dt(2021, 11, 5, 9, 30, 0), 5),
-            ("T4", ID_X, 2022, Fen(100000), dt(2021, 11, 6, 0, 0, 0), 6),
-            ("T5", ID_A, 2022, Fen(32000), dt(2021, 11, 5, 9, 30, 0), 7),
+            (
+                "T1",
+                id(ID_A),
+                2022,
+                Fen(32000),
+                dt(2021, 11, 5, 0, 0, 0),
+                2
+            ),
+            (
+                "T2",
+                id(ID_B),
+                2022,
+                Fen(32000),
+                dt(2021, 11, 5, 9, 30, 0),
+                3
+            ),
+            (
+                "T3",
+                id(ID_C),
+                2022,
+                Fen(16050),
+                dt(2021, 11, 5, 9, 30, 0),
+                5
+            ),
+            (
+                "T4",
+                id(ID_X),
+                2022,
+                Fen(100000),
+                dt(2021, 11, 6, 0, 0, 0),
+                6
+            ),
+            (
+                "T5",
+                id(ID_A),
+                2022,
+                Fen(32000),
+                dt(2021, 11, 5, 9, 30, 0),
+                7
+            ),
         ]
     );
     assert_eq!(pay(&ds, "T3").name(), "李四");
@@ -462,7 +502,7 @@ fn xlsx_eligibility_date_cells() {
     let e = ds.eligibility().get(0);
     assert_eq!(
         (e.id(), e.category(), e.disability_level()),
-        (ID_B, Category::Canji, Some(2))
+        (id(ID_B), Category::Canji, Some(2))
     );
     assert_eq!(
         (e.valid_from(), e.valid_to()),
@@ -471,7 +511,7 @@ fn xlsx_eligibility_date_cells() {
     let e = ds.eligibility().get(1);
     assert_eq!(
         (e.id(), e.category(), e.disability_level()),
-        (ID_C, Category::Dibao, None)
+        (id(ID_C), Category::Dibao, None)
     );
     // An optional date that cannot be read is kept as empty.
     assert_eq!((e.valid_from(), e.valid_to()), (date(2021, 1, 5), None));
@@ -531,7 +571,7 @@ fn parquet_with_native_types() {
     let p1 = pay(&ds, "P1");
     assert_eq!(
         (p1.id(), p1.scheme(), p1.period()),
-        (ID_A, Scheme::ResidentMedical, 2022)
+        (id(ID_A), Scheme::ResidentMedical, 2022)
     );
     assert_eq!(
         (p1.amount(), p1.paid_at(), p1.prov().line),
@@ -541,7 +581,7 @@ fn parquet_with_native_types() {
     let p2 = pay(&ds, "P2");
     assert_eq!(
         (p2.id(), p2.id_valid(), p2.scheme()),
-        (ID_C, true, Scheme::ResidentPension)
+        (id(ID_C), true, Scheme::ResidentPension)
     );
     assert_eq!(
         (p2.amount(), p2.paid_at(), p2.prov().line),
@@ -569,8 +609,14 @@ fn parquet_with_native_types() {
     assert_eq!(
         d,
         [
-            (ID_B, date(2022, 1, 20), Some(date(2022, 2, 1)), "民政", 2),
-            (ID_C, date(2021, 12, 31), None, "派出所", 3),
+            (
+                id(ID_B),
+                date(2022, 1, 20),
+                Some(date(2022, 2, 1)),
+                "民政",
+                2
+            ),
+            (id(ID_C), date(2021, 12, 31), None, "派出所", 3),
         ]
     );
 
@@ -578,7 +624,7 @@ fn parquet_with_native_types() {
     let e = ds.eligibility().get(0);
     assert_eq!(
         (e.id(), e.category(), e.disability_level()),
-        (ID_B, Category::Canji, Some(1))
+        (id(ID_B), Category::Canji, Some(1))
     );
     assert_eq!((e.valid_from(), e.valid_to()), (date(2021, 1, 1), None));
     assert_eq!(
@@ -748,7 +794,7 @@ fn every_alias_of_the_payments_required_columns() {
                 ),
                 (
                     "T1",
-                    ID_A,
+                    id(ID_A),
                     Scheme::ResidentMedical,
                     2022,
                     Fen(32000),
@@ -913,13 +959,13 @@ fn aliases_belong_to_the_column_in_every_source() {
         d,
         [
             (
-                ID_B,
+                id(ID_B),
                 "张三",
                 date(2022, 1, 20),
                 "民政",
                 Some(date(2022, 2, 1))
             ),
-            (ID_C, "", date(2021, 12, 31), "殡葬", None),
+            (id(ID_C), "", date(2021, 12, 31), "殡葬", None),
         ]
     );
 
@@ -941,7 +987,7 @@ fn aliases_belong_to_the_column_in_every_source() {
         e,
         [
             (
-                ID_C,
+                id(ID_C),
                 Category::Canji,
                 Some(2),
                 date(2021, 1, 1),
@@ -949,14 +995,14 @@ fn aliases_belong_to_the_column_in_every_source() {
                 "残联"
             ),
             (
-                ID_B,
+                id(ID_B),
                 Category::Tekun,
                 None,
                 date(2020, 5, 1),
                 None,
                 "民政局"
             ),
-            (ID_A, Category::Wubao, None, date(2019, 1, 1), None, ""),
+            (id(ID_A), Category::Wubao, None, date(2019, 1, 1), None, ""),
         ]
     );
 
@@ -980,7 +1026,7 @@ fn aliases_belong_to_the_column_in_every_source() {
         r,
         [
             (
-                ID_B,
+                id(ID_B),
                 Scheme::EmployeePension,
                 "终止",
                 "200元档",
@@ -988,7 +1034,7 @@ fn aliases_belong_to_the_column_in_every_source() {
                 Some(date(2020, 12, 31))
             ),
             (
-                ID_C,
+                id(ID_C),
                 Scheme::EmployeeMedical,
                 "",
                 "",
@@ -1020,7 +1066,7 @@ fn aliases_belong_to_the_column_in_every_source() {
             (
                 "R1",
                 "C01",
-                ID_B,
+                id(ID_B),
                 Scheme::ResidentPension,
                 2022,
                 Fen(20000),
@@ -1030,7 +1076,7 @@ fn aliases_belong_to_the_column_in_every_source() {
             (
                 "R2",
                 "C02",
-                ID_A,
+                id(ID_A),
                 Scheme::ResidentMedical,
                 2022,
                 Fen(38000),
@@ -1088,7 +1134,7 @@ fn aliases_belong_to_the_column_in_every_source() {
             ro.batch()
         ),
         (
-            ID_A,
+            id(ID_A),
             "王涛",
             "东关村",
             Scheme::ResidentMedical,
@@ -1204,8 +1250,8 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     );
     let ds = f.load();
 
-    let h: Vec<&str> = ds.hukou().iter().map(|h| h.id()).collect();
-    assert_eq!(h, [ID_X, ID_B, ID_C]);
+    let h: Vec<IdStr> = ds.hukou().iter().map(|h| h.id()).collect();
+    assert_eq!(h, [id(ID_X), id(ID_B), id(ID_C)]);
     assert_eq!(
         rejections(&ds, "hukou.csv"),
         [
@@ -1216,7 +1262,7 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
         ]
     );
 
-    let p: Vec<(&str, &str, bool)> = ds
+    let p: Vec<(&str, IdStr, bool)> = ds
         .payments()
         .iter()
         .map(|p| (p.txn_id(), p.id(), p.id_valid()))
@@ -1224,22 +1270,22 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
     assert_eq!(
         p,
         [
-            ("I1", ID_X, true),
-            ("I2", ID_B, true),
-            ("I3", ID_C, true),
-            ("I4", ID_BAD, false),
-            ("I5", "12345", false),
-            ("I7", ID_C, true),
+            ("I1", id(ID_X), true),
+            ("I2", id(ID_B), true),
+            ("I3", id(ID_C), true),
+            ("I4", id(ID_BAD), false),
+            ("I5", id("12345"), false),
+            ("I7", id(ID_C), true),
         ]
     );
     assert_eq!(rejections(&ds, "payments.csv"), [(7, "`id_number`: empty")]);
 
-    let r: Vec<(&str, &str, bool)> = ds
+    let r: Vec<(&str, IdStr, bool)> = ds
         .receipts()
         .iter()
         .map(|r| (r.receipt_no(), r.id(), r.id_valid()))
         .collect();
-    assert_eq!(r, [("R1", ID_NO_DATE, false), ("R3", ID_C, true)]);
+    assert_eq!(r, [("R1", id(ID_NO_DATE), false), ("R3", id(ID_C), true)]);
     assert_eq!(rejections(&ds, "receipts.csv"), [(3, "`id_number`: empty")]);
 
     for (file, bad) in [
@@ -1513,13 +1559,13 @@ fn coded_values_required_reject_optional_keep_text() {
     assert_eq!(
         h,
         [
-            (ID_A, HukouStatus::MovedOut, Some(date(2021, 6, 1))),
+            (id(ID_A), HukouStatus::MovedOut, Some(date(2021, 6, 1))),
             (
-                "371323198506070025",
+                id("371323198506070025"),
                 HukouStatus::Other("外出".into()),
                 Some(date(2020, 1, 1))
             ),
-            ("440306199512123459", HukouStatus::Normal, None),
+            (id("440306199512123459"), HukouStatus::Normal, None),
         ]
     );
     assert_eq!(

@@ -300,7 +300,7 @@ impl Masker {
     /// aside: their cells are masked by shape, see [`Masker::cell`]); villages and offices
     /// are kept words.
     pub fn for_dataset(ds: &qianbiao_ingest::Dataset) -> Masker {
-        let mut ids: Vec<&str> = Vec::new();
+        let mut ids: Vec<qianbiao_core::IdStr> = Vec::new();
         let mut names: Vec<&str> = Vec::new();
         let mut keep: Vec<&str> = Vec::new();
         for h in ds.hukou().iter() {
@@ -327,7 +327,7 @@ impl Masker {
             keep.push(p.village());
         }
         for p in ds.conflicts.iter().flat_map(|c| c.rows.iter()) {
-            ids.push(&p.id);
+            ids.push(p.id.as_str().into());
             names.push(&p.name);
             keep.push(&p.village);
         }
@@ -345,10 +345,10 @@ impl Masker {
             keep.push(r.village());
         }
         for d in &ds.linkable_deaths {
-            ids.push(&d.id);
+            ids.push(d.id.as_str().into());
             names.push(&d.name);
         }
-        Masker::new(ids, names, keep)
+        Masker::new(ids.iter().map(|s| s.as_str()), names, keep)
     }
 
     /// A finding as shared: id and name masked, key and detail masked as text. Its

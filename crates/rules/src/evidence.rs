@@ -19,7 +19,7 @@ impl Context<'_> {
     pub fn payment_finding(&self, meta: &crate::RuleMeta, i: u32, key: String) -> Finding {
         let p = self.payment(i);
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, p.id(), p.name(), p.village());
+        self.fill_person(&mut f, &p.id(), p.name(), p.village());
         f.collector_id = p.collector_id().to_string();
         f.scheme = Some(p.scheme());
         f.period = Some(p.period());
@@ -46,7 +46,7 @@ impl Context<'_> {
     pub fn receipt_finding(&self, meta: &crate::RuleMeta, no: &str, rows: &[u32]) -> Finding {
         let r = self.receipt(rows[0]);
         let mut f = Finding::new(meta.code, meta.severity, no);
-        self.fill_person(&mut f, r.id(), r.name(), r.village());
+        self.fill_person(&mut f, &r.id(), r.name(), r.village());
         f.collector_id = r.collector_id().to_string();
         f.scheme = Some(r.scheme());
         f.period = Some(r.period());
@@ -68,7 +68,7 @@ impl Context<'_> {
         let first = self.payment(rows[0]);
         let key = format!("{}|{}|{}", first.id(), first.scheme(), first.period());
         let mut f = Finding::new(meta.code, meta.severity, key);
-        self.fill_person(&mut f, first.id(), first.name(), first.village());
+        self.fill_person(&mut f, &first.id(), first.name(), first.village());
         f.scheme = Some(first.scheme());
         f.period = Some(first.period());
         f.amount = amount;

@@ -12,7 +12,7 @@
 //! with no invalid ids builds nothing and a run with many costs one pass over hukou.
 
 use chrono::NaiveDate;
-use qianbiao_core::Sym;
+use qianbiao_core::{IdStr, Sym};
 use qianbiao_ingest::Dataset;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -70,7 +70,7 @@ pub struct Links {
 /// One row to link: its id as typed (normalised), whether it lost digits, its name and
 /// village (empty when it has none).
 struct Probe<'a> {
-    id: &'a str,
+    id: IdStr<'a>,
     lost: bool,
     name: &'a str,
     village: &'a str,
@@ -137,7 +137,7 @@ impl Links {
                 (
                     i as u32,
                     Probe {
-                        id: &d.id,
+                        id: IdStr::from(d.id.as_str()),
                         lost: d.id_lost,
                         name: &d.name,
                         village: "",
@@ -231,7 +231,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         for i in rows {
             let h = ds.hukou().get(i as usize);
             by_name.entry(h.name()).or_default().push(i);
-            if let Some(b) = birth_of(h.id()) {
+            if let Some(b) = birth_of(&h.id()) {
                 by_name_birth.entry((h.name(), b)).or_default().push(i);
             }
         }
@@ -250,7 +250,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
 
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
-        let id = |h: u32| -> &str { self.ds.hukou().get(h as usize).id() };
+        let id = |h: u32| self.ds.hukou().get(h as usize).id();
         // Hukou ids are 18 characters and an edit keeps the length: other rows have no
         // typo candidate (and a huge id never has its neighbours generated).
         let typo: Vec<u32> = if p.id.len() != 18 {
@@ -259,10 +259,10 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
             same_name
                 .iter()
                 .copied()
-                .filter(|&h| one_edit(p.id, id(h)))
+                .filter(|&h| one_edit(&p.id, &id(h)))
                 .collect()
         } else {
-            let mut found: Vec<u32> = neighbours(p.id)
+            let mut found: Vec<u32> = neighbours(&p.id)
                 .filter_map(|n| self.first_row(&n))
                 .filter(|&h| self.ds.hukou().get(h as usize).name() == p.name)
                 .collect();
@@ -274,18 +274,18 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
             return single(&typo, Basis::Typo);
         }
         if p.lost {
-            if let Some(n) = number_of(p.id) {
+            if let Some(n) = number_of(&p.id) {
                 let numeric: Vec<u32> = same_name
                     .iter()
                     .copied()
-                    .filter(|&h| number_of(id(h)).is_some_and(|m| m.abs_diff(n) < 1000))
+                    .filter(|&h| number_of(&id(h)).is_some_and(|m| m.abs_diff(n) < 1000))
                     .collect();
                 if !numeric.is_empty() {
                     return single(&numeric, Basis::Numeric);
                 }
             }
         }
-        let birth = birth_of(p.id)?;
+        let birth = birth_of(&p.id)?;
         let candidates: Vec<u32> = self
             .by_name_birth
             .get(&(p.name, birth))
@@ -379,7 +379,7 @@ pub fn birth_of(id: &str) -> Option<NaiveDate> {
 }
 
 /// The hukou id of a link.
-pub fn linked_id(ds: &Dataset, l: Link) -> &str {
+pub fn linked_id(ds: &Dataset, l: Link) -> IdStr<'_> {
     ds.hukou().get(l.hukou as usize).id()
 }
 

@@ -68,7 +68,7 @@ impl PersonView {
         let n = ids.len();
         let birth_year = || -> Vec<i32> {
             ids.par_iter()
-                .map(|&s| qianbiao_core::id::birth_year_of_canonical(ds.id_str(s)).unwrap_or(0))
+                .map(|&s| qianbiao_core::id::birth_year_of_canonical(&ds.id_str(s)).unwrap_or(0))
                 .collect()
         };
         // First hukou row, and its death day when the row says 死亡.

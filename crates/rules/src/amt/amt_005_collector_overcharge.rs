@@ -35,7 +35,7 @@ impl Rule for Amt005 {
             }
             let r = ctx.receipt(receipts[0]);
             let mut f = Finding::new(Self::META.code, Self::META.severity, no);
-            ctx.fill_person(&mut f, r.id(), r.name(), r.village());
+            ctx.fill_person(&mut f, &r.id(), r.name(), r.village());
             f.collector_id = r.collector_id().to_string();
             f.scheme = Some(r.scheme());
             f.period = Some(r.period());

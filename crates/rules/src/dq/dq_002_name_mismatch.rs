@@ -39,8 +39,8 @@ impl Rule for Dq002 {
         let mut out = Vec::new();
         for (person, rows) in by_person {
             let h = ctx.hukou(person).expect("filtered on hukou");
-            let mut f = Finding::new(Self::META.code, Self::META.severity, h.id());
-            ctx.fill_person(&mut f, h.id(), h.name(), h.village());
+            let mut f = Finding::new(Self::META.code, Self::META.severity, h.id().as_str());
+            ctx.fill_person(&mut f, &h.id(), h.name(), h.village());
             f.amount = total(ctx, &rows);
             let mut names: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).name()).collect();
             names.sort_unstable();

@@ -1,7 +1,7 @@
 //! DTH-003 清册含死亡人员: Dead person on the roster.
 use rustc_hash::FxHashMap as HashMap;
 
-use qianbiao_core::{Fen, Finding, Scheme};
+use qianbiao_core::{Fen, Finding, IdStr, Scheme};
 
 use crate::{Context, Rule};
 
@@ -26,7 +26,7 @@ declare_rule! {
 impl Rule for Dth003 {
     fn check(&self, ctx: &Context) -> Vec<Finding> {
         let year = ctx.policy.year;
-        let mut groups: HashMap<(&str, Scheme), Vec<usize>> = HashMap::default();
+        let mut groups: HashMap<(IdStr, Scheme), Vec<usize>> = HashMap::default();
         for (i, r) in ctx.ds.roster().iter().enumerate() {
             // By the id's symbol: no hashing of its text per roster row.
             let Some(person) = ctx.person_of_sym(ctx.ds.roster.id[i]) else {
@@ -42,10 +42,10 @@ impl Rule for Dth003 {
         let mut out = Vec::new();
         for ((id, scheme), rows) in groups {
             let first = ctx.ds.roster().get(rows[0]);
-            let person = ctx.person_of(id).expect("grouped by known person");
+            let person = ctx.person_of(&id).expect("grouped by known person");
             let key = format!("{id}|{scheme}|{year}");
             let mut f = Finding::new(Self::META.code, Self::META.severity, key);
-            ctx.fill_person(&mut f, id, first.name(), first.village());
+            ctx.fill_person(&mut f, &id, first.name(), first.village());
             f.collector_id = first.collector_id().to_string();
             f.scheme = Some(scheme);
             f.period = Some(year);

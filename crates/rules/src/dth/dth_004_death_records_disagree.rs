@@ -77,9 +77,9 @@ impl Rule for Dth004 {
             if reasons.is_empty() {
                 return;
             }
-            let mut f = Finding::new(Self::META.code, Self::META.severity, id);
+            let mut f = Finding::new(Self::META.code, Self::META.severity, id.as_str());
             let name = rows.first().map_or("", |&i| ctx.ds.deaths().get(i).name());
-            ctx.fill_person(&mut f, id, name, "");
+            ctx.fill_person(&mut f, &id, name, "");
             f.sources = rows
                 .iter()
                 .map(|&i| ctx.src(ctx.ds.deaths().get(i).prov()))

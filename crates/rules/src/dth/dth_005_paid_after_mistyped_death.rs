@@ -39,7 +39,7 @@ impl Rule for Dth005 {
         for &(d, link) in &ctx.links.deaths {
             let row = &ctx.ds.linkable_deaths[d as usize];
             let id = ctx.ds.hukou().get(link.hukou as usize).id();
-            let Some(person) = ctx.person_of(id) else {
+            let Some(person) = ctx.person_of(&id) else {
                 continue;
             };
             dead.entry(person)

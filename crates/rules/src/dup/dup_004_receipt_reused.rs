@@ -1,5 +1,5 @@
 //! DUP-004 收据号重复: Receipt number reused.
-use qianbiao_core::{Finding, Scheme};
+use qianbiao_core::{Finding, IdStr, Scheme};
 
 use super::txn_list;
 use crate::{total, Context, Rule};
@@ -38,7 +38,7 @@ impl Rule for Dup004 {
                 .filter(|&i| !ctx.payment(i).id_lost())
                 .collect();
             let rows = &rows[..];
-            let mut pairs: Vec<(&str, Scheme)> = rows
+            let mut pairs: Vec<(IdStr, Scheme)> = rows
                 .iter()
                 .map(|&i| (ctx.payment(i).id(), ctx.payment(i).scheme()))
                 .collect();
@@ -48,11 +48,11 @@ impl Rule for Dup004 {
                 continue;
             }
             let mut f = Finding::new(Self::META.code, Self::META.severity, no);
-            let mut ids: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+            let mut ids: Vec<IdStr> = pairs.iter().map(|p| p.0).collect();
             ids.dedup();
             if ids.len() == 1 {
                 let p = ctx.payment(rows[0]);
-                ctx.fill_person(&mut f, p.id(), p.name(), p.village());
+                ctx.fill_person(&mut f, &p.id(), p.name(), p.village());
             }
             f.collector_id = ctx.collectors_of(rows);
             f.amount = total(ctx, rows);

@@ -66,7 +66,7 @@ impl Rule for Elg004 {
                 }
                 let key = format!("{}|{}|{}", h.id(), scheme, pol.year);
                 let mut f = Finding::new(Self::META.code, Self::META.severity, key);
-                ctx.fill_person(&mut f, h.id(), h.name(), h.village());
+                ctx.fill_person(&mut f, &h.id(), h.name(), h.village());
                 f.scheme = Some(scheme);
                 f.period = Some(pol.year);
                 f.amount = amount;

@@ -38,7 +38,7 @@ impl Rule for Idn001 {
         for &(i, link) in &ctx.links.payments {
             let p = ctx.payment(i);
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
-            let detail = fill_linked(ctx, &mut f, p.id(), link);
+            let detail = fill_linked(ctx, &mut f, &p.id(), link);
             f.detail = format!("缴费明细{}", detail);
             out.push(f);
         }
@@ -53,7 +53,7 @@ impl Rule for Idn001 {
             let (first, link) = rows[0];
             let idx: Vec<u32> = rows.iter().map(|(i, _)| *i).collect();
             let mut f = ctx.receipt_finding(&Self::META, no, &idx);
-            let detail = fill_linked(ctx, &mut f, ctx.receipt(first).id(), link);
+            let detail = fill_linked(ctx, &mut f, &ctx.receipt(first).id(), link);
             f.detail = format!("收款登记收据{}{}", no, detail);
             out.push(f);
         }

@@ -1,6 +1,6 @@
 //! MNY-005 个人账户归集: Pooling through a personal account.
 
-use qianbiao_core::{Finding, PayerType};
+use qianbiao_core::{Finding, IdStr, PayerType};
 
 use crate::groups::{each_group, text_hash};
 use crate::{total, Context, Rule};
@@ -50,12 +50,14 @@ impl Mny005 {
     fn account(&self, ctx: &Context, rows: &[u32]) -> Option<Finding> {
         let account = ctx.payment(rows[0]).payer_account();
         // A household is its hukou household_no, or the person alone: no allocation.
-        let mut households: Vec<(bool, &str)> = rows
+        let mut households: Vec<(bool, IdStr)> = rows
             .iter()
             .map(|&i| {
                 let h = ctx.payment_person(i).and_then(|person| ctx.hukou(person));
                 match h {
-                    Some(h) if !h.household_no().is_empty() => (true, h.household_no()),
+                    Some(h) if !h.household_no().is_empty() => {
+                        (true, IdStr::from(h.household_no()))
+                    }
                     _ => (false, ctx.payment(i).id()),
                 }
             })
@@ -68,7 +70,7 @@ impl Mny005 {
         let mut f = Finding::new(Self::META.code, Self::META.severity, account);
         f.amount = total(ctx, rows);
         f.collector_id = ctx.collectors_of(rows);
-        let mut people: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).id()).collect();
+        let mut people: Vec<IdStr> = rows.iter().map(|&i| ctx.payment(i).id()).collect();
         people.sort_unstable();
         people.dedup();
         ctx.cite_payments(&mut f, rows);
