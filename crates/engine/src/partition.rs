@@ -17,9 +17,11 @@
 //!    order, in a union-find over the distinct keys ([`KeysTaker`]). Besides, only the
 //!    rows identity linkage may link and their candidates are kept, and linked there. A hash
 //!    collision between two keys can only join two components that need not be joined: a
-//!    bigger partition, never a wrong answer. (Which hukou row is a person's first is
-//!    also told by the hash of the id: two ids of the same 64-bit hash, about one chance
-//!    in 4,000 among 10^8 persons, would have one first row between them.)
+//!    bigger partition, never a wrong answer. A person's key is not a hash when the id
+//!    packs into an integer (every hukou id, every valid id: [`person_key`]): two such ids
+//!    never share a key, so which hukou row is a person's first is told exactly (by a
+//!    64-bit hash of the text, two ids among 10^8 persons would share one about once in
+//!    4,000 runs, and have one first row between them).
 //! 2. **split**: the inputs are read again and every accepted row is written to the bucket
 //!    of its component, as Parquet files of the table's Arrow columns
 //!    (`--out/.qianbiao-spill-PID/b00003/payments/part-000012-000000.parquet`: input
@@ -48,8 +50,8 @@ use hashbrown::HashTable;
 use polars::prelude::{
     DataFrame, ParquetCompression, ParquetReader, ParquetWriter, SerReader, StatisticsOptions,
 };
-use qianbiao_core::Finding;
 use qianbiao_core::PayerType;
+use qianbiao_core::{pack_id, Finding};
 use qianbiao_ingest::arrow::{ArrowRows, ArrowTable};
 use qianbiao_ingest::load::{ColumnFilter, Progress};
 use qianbiao_ingest::source::Col;
@@ -193,11 +195,28 @@ fn key(kind: u8, text: &str) -> u64 {
     h.write_u8(kind);
     h.write(text.as_bytes());
     h.write_u8(0xff);
-    // splitmix64's finaliser: FxHash's low bits are weak, the table uses them.
-    let mut z = h.finish();
+    // FxHash's low bits are weak, the table uses them.
+    mix(h.finish()) | 1
+}
+
+/// splitmix64's finaliser: every bit of the result depends on every bit of `z`, and it is
+/// a bijection (each step is invertible) that keeps 0 at 0.
+fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) | 1
+    z ^ (z >> 31)
+}
+
+/// The key of a person's id. An id that packs into an integer ([`pack_id`]: 17 digits and
+/// a check character, so every hukou id) is keyed by that integer through [`mix`], a
+/// bijection: two such ids never share a key, and the key is never 0 (the packed value
+/// is below 2^60, plus one). Any other text is hashed as every other key is; it may
+/// share a key with anything, which only joins components.
+fn person_key(id: &str) -> u64 {
+    match pack_id(id) {
+        Some(p) => mix(p + 1),
+        None => key(PERSON, id),
+    }
 }
 
 const PERSON: u8 = 1;
@@ -217,7 +236,7 @@ fn anchor_key(id: &str, id_lost: bool, own: &str) -> u64 {
     if id_lost {
         key(LOST, own)
     } else {
-        key(PERSON, id)
+        person_key(id)
     }
 }
 
@@ -234,13 +253,13 @@ fn some_key(kind: u8, text: &str) -> u64 {
 fn chunk_keys(chunk: &Chunk) -> Vec<RowKeys> {
     fn ids<R: Sync>(rows: &[R], id: impl Fn(&R) -> &str + Sync) -> Vec<RowKeys> {
         rows.par_iter()
-            .map(|r| [key(PERSON, id(r)), 0, 0, 0, 0, 0, 0])
+            .map(|r| [person_key(id(r)), 0, 0, 0, 0, 0, 0])
             .collect()
     }
     match chunk {
         Chunk::Hukou(rows) => rows
             .par_iter()
-            .map(|r| [key(PERSON, &r.id), key(VILLAGE, &r.village), 0, 0, 0, 0, 0])
+            .map(|r| [person_key(&r.id), key(VILLAGE, &r.village), 0, 0, 0, 0, 0])
             .collect(),
         Chunk::Deaths(rows) => ids(rows, |r| &r.id),
         Chunk::Eligibility(rows) => ids(rows, |r| &r.id),
@@ -1035,7 +1054,7 @@ impl Pass1 {
             let p = mini.payments().get(*i as usize);
             let id = person(l);
             let anchor = anchor_key(&p.id(), p.id_lost(), p.txn_id());
-            self.comps.join(anchor, key(PERSON, &id));
+            self.comps.join(anchor, person_key(&id));
             let prov = p.prov();
             out.push((
                 LinkedRow::Payment(prov),
@@ -1047,7 +1066,7 @@ impl Pass1 {
             let r = mini.receipts().get(*i as usize);
             let id = person(l);
             let anchor = anchor_key(&r.id(), r.id_lost(), r.receipt_no());
-            self.comps.join(anchor, key(PERSON, &id));
+            self.comps.join(anchor, person_key(&id));
             let prov = r.prov();
             out.push((
                 LinkedRow::Receipt(prov),
@@ -2104,7 +2123,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let mut death_buckets: Vec<(qianbiao_ingest::Prov, u16)> = decided
         .iter()
         .filter_map(|(row, (_, id))| match row {
-            LinkedRow::Death(p) => buckets.of(key(PERSON, id)).map(|b| (*p, b)),
+            LinkedRow::Death(p) => buckets.of(person_key(id)).map(|b| (*p, b)),
             _ => None,
         })
         .collect();
@@ -2239,6 +2258,36 @@ mod tests {
         assert_eq!(parse_size("two"), None);
         assert_eq!(parse_size("5 parsecs"), None);
         assert_eq!(parse_size("0"), None);
+    }
+
+    #[test]
+    fn ids_that_pack_have_keys_of_their_own() {
+        // Every id of 17 digits and a check: its own key, never 0, whatever its hash.
+        let ids: Vec<String> = (0..20_000u64)
+            .map(|k| format!("{:017}{}", 110_101_194_901_010_000 + k * 37, k % 10))
+            .chain(["000000000000000000".into(), "99999999999999999X".into()])
+            .collect();
+        let mut keys: Vec<u64> = ids.iter().map(|id| person_key(id)).collect();
+        assert!(keys.iter().all(|&k| k != 0));
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), ids.len(), "no two ids share a key");
+        // The key is the packed integer through a bijection, not a hash of the text.
+        assert_eq!(person_key("000000000000000000"), mix(1));
+        assert_ne!(
+            person_key("11010519491231002X"),
+            person_key("110105194912310021")
+        );
+        // A text that does not pack is hashed as any other key, and never 0 either.
+        for text in ["12345", "11010519491231002x", "110105491231002"] {
+            assert_eq!(person_key(text), key(PERSON, text));
+            assert_ne!(person_key(text), 0);
+        }
+        assert_eq!(
+            mix(0),
+            0,
+            "0 stays 0, so only a packed id's own value maps to 0"
+        );
     }
 
     #[test]
