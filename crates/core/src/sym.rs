@@ -634,19 +634,12 @@ enum IdRepr<'a> {
     Text(&'a str),
 }
 
-impl<'a> IdStr<'a> {
+impl IdStr<'_> {
     /// The text.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             IdRepr::Packed(b) => std::str::from_utf8(b).expect("a packed id is ASCII"),
             IdRepr::Text(s) => s,
-        }
-    }
-    /// The text, borrowed from the table when it is kept as text.
-    pub fn to_text(self) -> std::borrow::Cow<'a, str> {
-        match self.0 {
-            IdRepr::Packed(_) => std::borrow::Cow::Owned(self.as_str().to_owned()),
-            IdRepr::Text(s) => std::borrow::Cow::Borrowed(s),
         }
     }
 }
@@ -937,7 +930,6 @@ mod tests {
             assert_eq!(by_text.get(*s), Some(&k), "found by its text");
         }
         assert_eq!(format!("{}|{:?}", read[0], read[0]), "0000|\"0000\"");
-        assert_eq!(t.get(syms[0]).to_text(), "110101199003071234");
     }
 
     #[test]
