@@ -796,16 +796,33 @@ mod tests {
 
     #[test]
     fn reserving_room_changes_no_handle() {
-        let texts: Vec<String> = (0..5000).map(|k| format!("t{}", k % 3001)).collect();
-        let mut plain = Interner::new();
-        let mut roomy = Interner::new();
-        roomy.reserve(3001);
-        let slots = roomy.slots.slots.len();
-        for t in &texts {
-            assert_eq!(plain.intern(t), roomy.intern(t));
+        // The interner and the id table, packed ids and texts alike.
+        macro_rules! check {
+            ($T:ty, $texts:expr) => {{
+                let texts: Vec<String> = $texts;
+                let mut plain = <$T>::new();
+                let mut roomy = <$T>::new();
+                roomy.reserve(3001);
+                let slots = roomy.slots.slots.len();
+                for t in &texts {
+                    assert_eq!(plain.intern(t), roomy.intern(t));
+                }
+                assert_eq!(roomy.slots.slots.len(), slots, "no growth after reserving");
+                assert_eq!(plain.len(), roomy.len());
+            }};
         }
-        assert_eq!(roomy.slots.slots.len(), slots, "no growth after reserving");
-        assert_eq!(plain.len(), roomy.len());
+        check!(
+            Interner,
+            (0..5000).map(|k| format!("t{}", k % 3001)).collect()
+        );
+        check!(
+            IdTable,
+            (0..5000u64).map(|k| format!("{:018}", k % 3001)).collect()
+        );
+        check!(
+            IdTable,
+            (0..5000).map(|k| format!("t{}", k % 3001)).collect()
+        );
     }
 
     #[test]
@@ -930,19 +947,5 @@ mod tests {
             assert_eq!(by_text.get(*s), Some(&k), "found by its text");
         }
         assert_eq!(format!("{}|{:?}", read[0], read[0]), "0000|\"0000\"");
-    }
-
-    #[test]
-    fn reserving_room_in_the_id_table_changes_no_handle() {
-        let ids: Vec<String> = (0..5000u64).map(|k| format!("{:018}", k % 3001)).collect();
-        let mut plain = IdTable::new();
-        let mut roomy = IdTable::new();
-        roomy.reserve(3001);
-        let slots = roomy.slots.slots.len();
-        for t in &ids {
-            assert_eq!(plain.intern(t), roomy.intern(t));
-        }
-        assert_eq!(roomy.slots.slots.len(), slots, "no growth after reserving");
-        assert_eq!(plain.len(), roomy.len());
     }
 }
