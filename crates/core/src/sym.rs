@@ -6,11 +6,14 @@
 //! sources. An interner makes every such column a `Vec<Sym>`, makes equality of
 //! two cells one integer comparison (also across sources: a collector id in payments and
 //! in deposits is the same `Sym`), and lets the person view index persons by the `Sym`
-//! of their id in a plain array instead of a hash map.
+//! of their id in a plain array instead of a hash map. Ids have a table of their own,
+//! [`IdTable`], numbered the same way but holding an id of 17 digits and a check
+//! character packed in one `u64` ([`pack_id`]) instead of its text.
 //!
 //! A `Sym` has no order on purpose: numbers follow the order text was first seen, which
 //! says nothing about the text. Anything ordered for output is ordered by its text
-//! ([`Interner::get`]); a symbol's number serves only as a key that groups equal texts.
+//! ([`Interner::get`], [`IdTable::get`]); a symbol's number serves only as a key that
+//! groups equal texts.
 
 use std::hash::{BuildHasher, Hasher};
 
