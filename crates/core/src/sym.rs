@@ -47,7 +47,7 @@ impl Sym {
 /// a lookup compares them before reading the value, so neither touches the values of
 /// handles that do not match (at 10M persons the values are hundreds of megabytes, and
 /// every read of them a cache and TLB miss). A slot is one `u64`, so a block's slots can
-/// be loaded ahead of their use (`intern_all`).
+/// be loaded ahead of their use ([`Slots::intern_block`]).
 #[derive(Debug, Clone)]
 struct Slots {
     slots: Vec<u64>,
@@ -154,21 +154,42 @@ impl Slots {
         self.slots[at] = (u64::from(h) << 32) | u64::from(i + 1);
     }
 
-    /// Interns a block of values in order, as `intern` does one by one, after loading
-    /// the block's home slots and then `touch`ing the handles whose hash bits match: all
-    /// independent loads the processor overlaps, where interning one by one costs a
-    /// cache miss or two per value, one after the other. `store` holds the values.
-    fn block<V: Copy, S>(
+    /// The handle of `key` (hash bits `h`) among `values`, adding it when it is new.
+    /// The table must have room for one more.
+    #[inline]
+    fn intern<K: Copy, V: Values<K>>(&mut self, values: &mut V, key: K, h: u32) -> Sym {
+        match self.probe(h, |i| values.is(i, key)) {
+            Ok(sym) => sym,
+            Err(at) => {
+                let i = next_handle(values.count());
+                values.add(key);
+                self.fill(at, h, i);
+                Sym(i)
+            }
+        }
+    }
+
+    /// [`Slots::intern`], making room first: at most 70% full after this value, whether
+    /// or not it is new.
+    fn intern_one<K: Copy, V: Values<K>>(&mut self, values: &mut V, key: K, h: u32) -> Sym {
+        self.make_room(values.count(), 1);
+        self.intern(values, key, h)
+    }
+
+    /// Interns a block of values in order, pushing each handle to `out`, as
+    /// [`Slots::intern_one`] does one by one, after loading the block's home slots and
+    /// then touching the values of the handles whose hash bits match: all independent
+    /// loads the processor overlaps, where interning one by one costs a cache miss or two
+    /// per value, one after the other.
+    fn intern_block<K: Copy, V: Values<K>>(
         &mut self,
-        store: &mut S,
-        len: usize,
-        block: &[(V, u32)],
-        touch: impl Fn(&S, u32) -> u8,
-        mut intern: impl FnMut(&mut Self, &mut S, V, u32),
+        values: &mut V,
+        block: &[(K, u32)],
+        out: &mut Vec<Sym>,
     ) {
         debug_assert!(block.len() <= BLOCK);
         // Grow first, so that the slots loaded are the ones probed.
-        self.make_room(len, block.len());
+        self.make_room(values.count(), block.len());
         let mut home = [0u64; BLOCK];
         for (slot, &(_, h)) in home.iter_mut().zip(block) {
             *slot = self.slots[self.home(h)];
@@ -176,13 +197,46 @@ impl Slots {
         let mut touched = 0u8;
         for (&slot, &(_, h)) in home.iter().zip(block) {
             if slot != 0 && (slot >> 32) as u32 == h {
-                touched ^= touch(store, (slot as u32).wrapping_sub(1));
+                touched ^= values.touch((slot as u32).wrapping_sub(1));
             }
         }
         std::hint::black_box(touched);
-        for &(v, h) in block {
-            intern(self, store, v, h);
+        for &(key, h) in block {
+            out.push(self.intern(values, key, h));
         }
+    }
+}
+
+/// The values behind a table's handles, in handle order, as [`Slots`] reads and adds
+/// them: the texts of an [`Interner`], the ids of an [`IdTable`].
+trait Values<K: Copy> {
+    /// Number of values.
+    fn count(&self) -> usize;
+    /// True when value `i` is `key`.
+    fn is(&self, i: u32, key: K) -> bool;
+    /// Appends `key` as the next value.
+    fn add(&mut self, key: K);
+    /// A byte of value `i`, read only to bring the value into the cache.
+    fn touch(&self, i: u32) -> u8;
+}
+
+impl Values<&str> for StrCol {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn is(&self, i: u32, key: &str) -> bool {
+        self.get(i as usize) == key
+    }
+    fn add(&mut self, key: &str) {
+        self.push(key);
+    }
+    fn touch(&self, i: u32) -> u8 {
+        self.get(i as usize)
+            .as_bytes()
+            .first()
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -233,17 +287,9 @@ impl Interner {
         i
     }
 
-    /// The handle of a text whose 32 hash bits are `h`, or the empty slot where it
-    /// would go.
-    #[inline]
-    fn probe(&self, s: &str, h: u32) -> Result<Sym, usize> {
-        self.slots.probe(h, |i| self.texts.get(i as usize) == s)
-    }
-
     /// The handle of a text whose 32 hash bits are `h`, if it is interned.
-    #[cfg(test)]
     fn find(&self, s: &str, h: u32) -> Option<Sym> {
-        self.probe(s, h).ok()
+        self.slots.probe(h, |i| self.texts.is(i, s)).ok()
     }
 
     /// Makes room for `n` more texts (of about 18 bytes), so that interning them does
@@ -260,17 +306,7 @@ impl Interner {
 
     /// [`Interner::intern`] of a text whose hash bits are `h`.
     fn intern_hashed(&mut self, s: &str, h: u32) -> Sym {
-        // At most 70% full after this text, whether or not it is new.
-        self.slots.make_room(self.texts.len(), 1);
-        match self.probe(s, h) {
-            Ok(sym) => sym,
-            Err(at) => {
-                let i = next_handle(self.texts.len());
-                self.texts.push(s);
-                self.slots.fill(at, h, i);
-                Sym(i)
-            }
-        }
+        self.slots.intern_one(&mut self.texts, s, h)
     }
 
     /// Interns every text of `texts` in order, pushing each handle to `out`: the same
@@ -283,39 +319,13 @@ impl Interner {
     /// then the block is interned as [`Interner::intern`] does, from the cache.
     pub fn intern_all<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>, out: &mut Vec<Sym>) {
         in_blocks(texts, hash32, |block| {
-            let Interner { texts, slots } = self;
-            let len = texts.len();
-            slots.block(
-                texts,
-                len,
-                block,
-                |texts, i| {
-                    texts
-                        .get(i as usize)
-                        .as_bytes()
-                        .first()
-                        .copied()
-                        .unwrap_or(0)
-                },
-                |slots, texts, s, h| {
-                    let sym = match slots.probe(h, |i| texts.get(i as usize) == s) {
-                        Ok(sym) => sym,
-                        Err(at) => {
-                            let i = next_handle(texts.len());
-                            texts.push(s);
-                            slots.fill(at, h, i);
-                            Sym(i)
-                        }
-                    };
-                    out.push(sym);
-                },
-            );
+            self.slots.intern_block(&mut self.texts, block, out)
         });
     }
 
     /// The handle of a text already interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.probe(s, hash32(s)).ok()
+        self.find(s, hash32(s))
     }
 
     /// The text of a handle.
@@ -390,11 +400,8 @@ fn unpack_id(p: u64) -> [u8; 18] {
 /// arena.
 #[derive(Debug, Clone)]
 pub struct IdTable {
-    /// Entry `i` is the handle `Sym(i)`'s: a packed id, or [`TEXT`] and an index into
-    /// `texts`.
-    entries: Vec<u64>,
-    /// The ids that do not pack, in the order they were first seen.
-    texts: StrCol,
+    /// Id `i` is the handle `Sym(i)`'s.
+    ids: IdCol,
     slots: Slots,
 }
 
@@ -426,73 +433,28 @@ impl<'a> IdKey<'a> {
     }
 }
 
-/// The entries and texts of an [`IdTable`], borrowed apart from its slots.
-struct IdStore<'t> {
-    entries: &'t mut Vec<u64>,
-    texts: &'t mut StrCol,
-}
-
-/// True when handle `i` of a table of these entries and texts is `key`.
-#[inline]
-fn entry_is(entries: &[u64], texts: &StrCol, i: u32, key: IdKey) -> bool {
-    let e = entries[i as usize];
-    match key {
-        IdKey::Packed(p) => e == p,
-        IdKey::Text(s) => e & TEXT != 0 && texts.get((e & !TEXT) as usize) == s,
-    }
-}
-
-impl IdStore<'_> {
-    /// Appends `key` as the next handle.
-    fn push(&mut self, key: IdKey) -> u32 {
-        let i = next_handle(self.entries.len());
-        match key {
-            IdKey::Packed(p) => self.entries.push(p),
-            IdKey::Text(s) => {
-                self.entries.push(TEXT | self.texts.len() as u64);
-                self.texts.push(s);
-            }
-        }
-        i
-    }
-}
-
 impl IdTable {
     /// A table holding only the empty text.
     pub fn new() -> IdTable {
         let mut t = IdTable {
-            entries: Vec::new(),
-            texts: StrCol::default(),
+            ids: IdCol::default(),
             slots: Slots::new(),
         };
         t.intern("");
         t
     }
 
-    fn parts(&mut self) -> (&mut Slots, IdStore<'_>) {
-        let IdTable {
-            entries,
-            texts,
-            slots,
-        } = self;
-        (slots, IdStore { entries, texts })
-    }
-
     /// Makes room for `n` more ids, so that interning them does not grow the table step
     /// by step.
     pub fn reserve(&mut self, n: usize) {
-        self.slots.make_room(self.entries.len(), n);
-        self.entries.reserve(n);
+        self.slots.make_room(self.ids.len(), n);
+        self.ids.reserve(n);
     }
 
     /// The handle of an id, adding it when it is new.
     pub fn intern(&mut self, s: &str) -> Sym {
         let key = IdKey::of(s);
-        let h = key.hash();
-        let len = self.entries.len();
-        let (slots, mut store) = self.parts();
-        slots.make_room(len, 1);
-        intern_id(slots, &mut store, key, h)
+        self.slots.intern_one(&mut self.ids, key, key.hash())
     }
 
     /// Interns every id of `ids` in order, pushing each handle to `out`: the same
@@ -515,61 +477,44 @@ impl IdTable {
 
     fn intern_keys<'a>(&mut self, keys: impl IntoIterator<Item = IdKey<'a>>, out: &mut Vec<Sym>) {
         in_blocks(keys, IdKey::hash, |block| {
-            let len = self.entries.len();
-            let (slots, mut store) = self.parts();
-            slots.block(
-                &mut store,
-                len,
-                block,
-                |store, i| store.entries[i as usize] as u8,
-                |slots, store, key, h| out.push(intern_id(slots, store, key, h)),
-            );
+            self.slots.intern_block(&mut self.ids, block, out)
         });
     }
 
     /// The handle of an id already interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
         let key = IdKey::of(s);
-        self.slots
-            .probe(key.hash(), |i| entry_is(&self.entries, &self.texts, i, key))
-            .ok()
+        self.slots.probe(key.hash(), |i| self.ids.is(i, key)).ok()
     }
 
     /// The id of a handle.
     pub fn get(&self, s: Sym) -> IdStr<'_> {
-        let e = self.entries[s.index()];
-        if e & TEXT != 0 {
-            IdStr(IdRepr::Text(self.texts.get((e & !TEXT) as usize)))
-        } else {
-            IdStr(IdRepr::Packed(unpack_id(e)))
+        match self.ids.key(s.index()) {
+            IdKey::Packed(p) => IdStr(IdRepr::Packed(unpack_id(p))),
+            IdKey::Text(t) => IdStr(IdRepr::Text(t)),
         }
     }
 
     /// Every distinct id in the order of its handle (the empty text first).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = IdStr<'_>> + '_ {
-        (0..self.entries.len()).map(|i| self.get(Sym(i as u32)))
+        (0..self.ids.len()).map(|i| self.get(Sym(i as u32)))
     }
 
     /// Number of distinct ids, the empty text included.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.ids.len()
     }
 
     /// Always false: the empty text is always there.
     pub fn is_empty(&self) -> bool {
         false
     }
-
-    /// Number of distinct ids held packed.
-    pub fn packed(&self) -> usize {
-        self.entries.len() - self.texts.len()
-    }
 }
 
 /// A column of ids held as an [`IdTable`] holds them, packed where they pack and text
-/// beside, but not yet numbered: built where rows are parsed (on every core), so that
-/// storing a batch in the run's table ([`IdTable::intern_cols`]) hashes and compares
-/// integers and packs nothing.
+/// beside. A batch's id column is one, built where rows are parsed (on every core), so
+/// that storing the batch in the run's table ([`IdTable::intern_cols`]) hashes and
+/// compares integers and packs nothing; the table keeps its own distinct ids in one.
 #[derive(Debug, Clone, Default)]
 pub struct IdCol {
     /// Row `i`'s id: packed, or [`TEXT`] and an index into `texts`.
@@ -580,13 +525,7 @@ pub struct IdCol {
 impl IdCol {
     /// Appends an id.
     pub fn push(&mut self, s: &str) {
-        match pack_id(s) {
-            Some(p) => self.entries.push(p),
-            None => {
-                self.entries.push(TEXT | self.texts.len() as u64);
-                self.texts.push(s);
-            }
-        }
+        self.add(IdKey::of(s));
     }
     /// Makes room for `n` more ids.
     pub fn reserve(&mut self, n: usize) {
@@ -600,28 +539,46 @@ impl IdCol {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+    /// Id `i` as the table's key.
+    #[inline]
+    fn key(&self, i: usize) -> IdKey<'_> {
+        let e = self.entries[i];
+        if e & TEXT != 0 {
+            IdKey::Text(self.texts.get((e & !TEXT) as usize))
+        } else {
+            IdKey::Packed(e)
+        }
+    }
     /// Every id, in order, as the table's key.
     fn keys(&self) -> impl Iterator<Item = IdKey<'_>> + '_ {
-        self.entries.iter().map(|&e| {
-            if e & TEXT != 0 {
-                IdKey::Text(self.texts.get((e & !TEXT) as usize))
-            } else {
-                IdKey::Packed(e)
-            }
-        })
+        (0..self.len()).map(|i| self.key(i))
     }
 }
 
-/// The handle of `key` (hash bits `h`), adding it when it is new; the table has room.
-#[inline]
-fn intern_id(slots: &mut Slots, store: &mut IdStore, key: IdKey, h: u32) -> Sym {
-    match slots.probe(h, |i| entry_is(store.entries, store.texts, i, key)) {
-        Ok(sym) => sym,
-        Err(at) => {
-            let i = store.push(key);
-            slots.fill(at, h, i);
-            Sym(i)
+impl<'a> Values<IdKey<'a>> for IdCol {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn is(&self, i: u32, key: IdKey) -> bool {
+        let e = self.entries[i as usize];
+        match key {
+            // No arena read for a packed id.
+            IdKey::Packed(p) => e == p,
+            IdKey::Text(s) => e & TEXT != 0 && self.texts.get((e & !TEXT) as usize) == s,
         }
+    }
+    fn add(&mut self, key: IdKey) {
+        match key {
+            IdKey::Packed(p) => self.entries.push(p),
+            IdKey::Text(s) => {
+                self.entries.push(TEXT | self.texts.len() as u64);
+                self.texts.push(s);
+            }
+        }
+    }
+    fn touch(&self, i: u32) -> u8 {
+        self.entries[i as usize] as u8
     }
 }
 
@@ -923,7 +880,11 @@ mod tests {
         assert_eq!(t.lookup("110101199003071234"), None);
         let a = t.intern("110101199003071234");
         let b = t.intern("11010119900307123x");
-        assert_eq!((t.packed(), t.len()), (1, 3));
+        assert_eq!(
+            (t.ids.texts.len(), t.len()),
+            (2, 3),
+            "one packed, two texts"
+        );
         assert_eq!(t.lookup("11010119900307123X"), None, "case is kept");
         assert_eq!(t.get(a), "110101199003071234");
         assert_eq!(t.get(b), "11010119900307123x");
