@@ -14,6 +14,11 @@ pub fn parse_date(raw: &str) -> Option<NaiveDate> {
 /// ` HH:MM:SS` (`T` as separator only after `YYYY-MM-DD`), or an Excel serial number with
 /// a fraction of a day. A date alone is midnight.
 pub fn parse_datetime(raw: &str) -> Option<NaiveDateTime> {
+    iso_exact(raw.as_bytes()).unwrap_or_else(|| any_form(raw))
+}
+
+/// [`parse_datetime`] of any form.
+fn any_form(raw: &str) -> Option<NaiveDateTime> {
     let t = norm_text(raw);
     if t.is_empty() {
         return None;
@@ -36,6 +41,33 @@ pub fn parse_datetime(raw: &str) -> Option<NaiveDateTime> {
         // A time with a zone is converted to China Standard Time before its date is taken.
         Some(secs) => local.checked_add_signed(Duration::seconds(i64::from(CST_OFFSET - secs))),
     }
+}
+
+/// The form nearly every export writes, `YYYY-MM-DD` or `YYYY-MM-DD HH:MM:SS` (or `T` in
+/// place of the space) with nothing around it, read from the bytes: `Some` of what the
+/// general reader below gives such a text (`None` inside for a day or time that does not
+/// exist), or `None` when the text is of another form. Such a text is printable ASCII
+/// without spaces at its ends, so normalising it changes nothing.
+fn iso_exact(b: &[u8]) -> Option<Option<NaiveDateTime>> {
+    let num = |from: usize, len: usize| -> Option<u32> {
+        b[from..from + len].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if !matches!(b.len(), 10 | 19) || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let time = if b.len() == 19 {
+        if !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        (num(11, 2)?, num(14, 2)?, num(17, 2)?)
+    } else {
+        (0, 0, 0)
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d);
+    Some(date.and_then(|date| date.and_hms_opt(time.0, time.1, time.2)))
 }
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01: a day count
@@ -270,6 +302,51 @@ mod tests {
             parse_date("2021-11-05"),
             NaiveDate::from_ymd_opt(2021, 11, 5)
         );
+    }
+
+    #[test]
+    fn the_usual_form_read_from_bytes_is_what_the_general_reader_gives() {
+        let usual = [
+            "2021-11-05",
+            "2021-11-05 08:30:59",
+            "2021-11-05T23:59:59",
+            "2020-02-29 00:00:00",
+            "2021-02-29",
+            "2021-02-29 10:00:00",
+            "2021-13-01",
+            "2021-00-10",
+            "2021-11-05 24:00:00",
+            "2021-11-05 23:60:00",
+            "2021-11-05 23:59:60",
+            "0000-01-01",
+        ];
+        for s in usual {
+            assert_eq!(iso_exact(s.as_bytes()), Some(any_form(s)), "{s}");
+        }
+        assert_eq!(
+            iso_exact(b"2021-11-05 08:30:59"),
+            Some(Some(dt("2021-11-05 08:30:59")))
+        );
+        assert_eq!(iso_exact(b"2021-02-29"), Some(None));
+        // Other forms go to the general reader.
+        let other = [
+            " 2021-11-05",
+            "2021-11-05 ",
+            "2021/11/05",
+            "2021-1-05",
+            "2021-11-05 8:30:59",
+            "2021-11-05x08:30:59",
+            "2021-11-05 08:30",
+            "2021-11-05 08-30-59",
+            "20211105",
+            "2021-11-0５",
+            "+021-11-05",
+            "44500",
+            "",
+        ];
+        for s in other {
+            assert_eq!(iso_exact(s.as_bytes()), None, "{s}");
+        }
     }
 
     #[test]

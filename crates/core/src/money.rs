@@ -141,6 +141,36 @@ pub const MAX_AMOUNT: Fen = Fen(10_000_000_000);
 /// Parses an amount: optional `¥`/`￥`, thousands separators, `元` suffix, 0 to 2
 /// decimals, half- or full-width digits. Exact; negative values are rejected.
 pub fn parse_amount(raw: &str) -> Result<Fen, AmountError> {
+    match plain_amount(raw.as_bytes()) {
+        Some(fen) => Ok(fen),
+        None => any_amount(raw),
+    }
+}
+
+/// The form nearly every export writes, 1 to 12 ASCII digits and optionally a point and
+/// 1 or 2 more, nothing around them, up to [`MAX_AMOUNT`]: read from the bytes, the value
+/// [`any_amount`] gives it. `None` for anything else.
+fn plain_amount(b: &[u8]) -> Option<Fen> {
+    let (int_part, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(at) => (&b[..at], &b[at + 1..]),
+        None => (b, &[][..]),
+    };
+    if !(1..=12).contains(&int_part.len())
+        || (b.len() > int_part.len() && !(1..=2).contains(&frac.len()))
+    {
+        return None;
+    }
+    let digits = |d: &[u8]| {
+        d.iter().try_fold(0i64, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+        })
+    };
+    let fen = digits(int_part)? * 100 + digits(frac)? * if frac.len() == 1 { 10 } else { 1 };
+    (fen <= MAX_AMOUNT.0).then_some(Fen(fen))
+}
+
+/// [`parse_amount`] of any form.
+fn any_amount(raw: &str) -> Result<Fen, AmountError> {
     let t = norm_text(raw);
     if t.is_empty() {
         return Err(AmountError::Empty);
@@ -231,6 +261,56 @@ mod tests {
         }
         let big = [Fen(i64::MAX - 1), Fen(5)];
         assert_eq!(big.iter().copied().sum::<Fen>(), Fen(i64::MAX));
+    }
+
+    #[test]
+    fn the_usual_form_read_from_bytes_is_what_the_general_reader_gives() {
+        let usual = [
+            "0",
+            "7",
+            "380",
+            "380.00",
+            "380.5",
+            "380.05",
+            "0.01",
+            "000123.40",
+            "999999999999",
+            "100000000",
+            "100000000.00",
+            "100000000.01",
+        ];
+        for s in usual {
+            let fast = plain_amount(s.as_bytes());
+            let general = any_amount(s);
+            match fast {
+                Some(fen) => assert_eq!(Ok(fen), general, "{s}"),
+                // Only amounts above the bound are left to the general reader.
+                None => assert!(matches!(general, Err(AmountError::OutOfRange(_))), "{s}"),
+            }
+        }
+        assert_eq!(plain_amount(b"380.5"), Some(Fen(38_050)));
+        assert_eq!(plain_amount(b"100000000.00"), Some(MAX_AMOUNT));
+        let other = [
+            "",
+            ".",
+            ".5",
+            "5.",
+            "1.234",
+            "1,000",
+            " 380",
+            "380 ",
+            "-380",
+            "+380",
+            "¥380",
+            "380元",
+            "1e3",
+            "3８0",
+            "1.2.3",
+            "0000000000001",
+        ];
+        for s in other {
+            assert_eq!(plain_amount(s.as_bytes()), None, "{s}");
+        }
     }
 
     #[test]
