@@ -19,6 +19,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use rustc_hash::FxBuildHasher;
 
+use crate::text::same_text;
 use crate::StrCol;
 
 /// A handle to a text in an [`Interner`]. `Sym::EMPTY` is the empty text in every
@@ -226,7 +227,7 @@ impl Values<&str> for StrCol {
     }
     #[inline]
     fn is(&self, i: u32, key: &str) -> bool {
-        self.get(i as usize) == key
+        same_text(self.get(i as usize), key)
     }
     fn add(&mut self, key: &str) {
         self.push(key);
@@ -565,7 +566,7 @@ impl<'a> Values<IdKey<'a>> for IdCol {
         match key {
             // No arena read for a packed id.
             IdKey::Packed(p) => e == p,
-            IdKey::Text(s) => e & TEXT != 0 && self.texts.get((e & !TEXT) as usize) == s,
+            IdKey::Text(s) => e & TEXT != 0 && same_text(self.texts.get((e & !TEXT) as usize), s),
         }
     }
     fn add(&mut self, key: IdKey) {

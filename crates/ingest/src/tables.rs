@@ -22,6 +22,7 @@
 
 use chrono::NaiveDate;
 use compact_str::CompactString;
+use qianbiao_core::text::same_text;
 pub use qianbiao_core::StrCol;
 use qianbiao_core::{
     Category, Fen, HukouStatus, IdCol, IdStr, IdTable, Interner, PayerType, PaymentStatus, Scheme,
@@ -127,7 +128,7 @@ impl LocalSyms {
         // Exports list a village's or a collector's rows together: a text equal to the
         // row before's is that row's handle, without hashing it.
         let sym = match self.rows.last() {
-            Some(&last) if self.dict.get(last) == s => last,
+            Some(&last) if same_text(self.dict.get(last), s) => last,
             _ => self.dict.intern(s),
         };
         self.rows.push(sym);
