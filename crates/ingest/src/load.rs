@@ -550,9 +550,10 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
             file: rel.clone(),
             reason,
         };
-        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
         let ext = ext_of(rel).unwrap_or("csv");
-        let mut opened = match Opened::open(ext, bytes, &is_header) {
+        let content =
+            crate::read::read_content(path, ext).map_err(|e| unreadable(e.to_string()))?;
+        let mut opened = match Opened::open_content(ext, content, &is_header) {
             Ok(o) => o,
             Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
             Err(OpenError::NoHeader { first_row }) => {

@@ -524,13 +524,151 @@ impl Frame {
 /// A header test: whether a row's cells hold every required column of the source.
 pub type HeaderTest<'a> = &'a dyn Fn(&[String]) -> bool;
 
+/// A file as read: a CSV file that is UTF-8 throughout as its text, any other file as
+/// its bytes.
+pub enum Content {
+    /// UTF-8 text, without the byte order mark it may have had.
+    Utf8 {
+        /// The text.
+        text: String,
+        /// Whether the file began with a byte order mark.
+        bom: bool,
+    },
+    /// The file's bytes.
+    Bytes(Vec<u8>),
+}
+
+/// Reads a file. A CSV file is read a piece at a time on a thread of its own while this
+/// one checks each piece is UTF-8 and appends it to the text, so that reading and
+/// checking overlap (a run's largest files are CSV exports); one that is not UTF-8 is
+/// read again as bytes for the GB18030 decoder (such a file fails on its first piece).
+pub fn read_content(path: &std::path::Path, ext: &str) -> std::io::Result<Content> {
+    if ext == "csv" {
+        if let Some((text, bom)) = read_utf8(path, READ_PIECE)? {
+            return Ok(Content::Utf8 { text, bom });
+        }
+    }
+    std::fs::read(path).map(Content::Bytes)
+}
+
+/// Bytes of a file read and checked as one piece.
+const READ_PIECE: usize = 4 << 20;
+
+/// A file's text when the file is UTF-8 (and whether it began with a byte order mark),
+/// None when it is not; read in pieces of `piece` bytes.
+fn read_utf8(path: &std::path::Path, piece: usize) -> std::io::Result<Option<(String, bool)>> {
+    use std::io::Read;
+    use std::sync::mpsc::sync_channel;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata().map_or(0, |m| m.len() as usize);
+    // Pieces read, and pieces checked going back to be refilled.
+    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(2);
+    let (free_tx, free_rx) = sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> std::io::Result<()> {
+            // The bytes of a character cut by a piece's end, which begin the next piece.
+            let mut carry: Vec<u8> = Vec::new();
+            loop {
+                let mut buf = free_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(piece + 4));
+                buf.clear();
+                buf.extend_from_slice(&carry);
+                let read = file.by_ref().take(piece as u64).read_to_end(&mut buf)?;
+                let cut = if read == 0 {
+                    buf.len()
+                } else {
+                    whole_chars(&buf)
+                };
+                carry.clear();
+                carry.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                if read == 0 {
+                    if !buf.is_empty() {
+                        let _ = full_tx.send(buf);
+                    }
+                    return Ok(());
+                }
+                if full_tx.send(buf).is_err() {
+                    // Not UTF-8: the checking side has stopped.
+                    return Ok(());
+                }
+            }
+        });
+        let mut text = String::with_capacity(len);
+        let mut bom = false;
+        let mut utf8 = true;
+        let mut first = true;
+        for buf in full_rx.iter() {
+            let mut piece = &buf[..];
+            // Pieces end on whole characters: the first with any bytes holds the whole mark.
+            if first && !piece.is_empty() {
+                first = false;
+                if piece.starts_with(UTF8_BOM) {
+                    bom = true;
+                    piece = &piece[UTF8_BOM.len()..];
+                }
+            }
+            match simdutf8::basic::from_utf8(piece) {
+                Ok(t) => text.push_str(t),
+                Err(_) => {
+                    utf8 = false;
+                    break;
+                }
+            }
+            let _ = free_tx.try_send(buf);
+        }
+        drop(full_rx);
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread failed")))?;
+        Ok(utf8.then_some((text, bom)))
+    })
+}
+
+/// The end of the last whole character of UTF-8 bytes: the length, or where a character
+/// the bytes end inside begins.
+fn whole_chars(b: &[u8]) -> usize {
+    for i in (b.len().saturating_sub(4)..b.len()).rev() {
+        let lead = b[i];
+        if lead & 0xC0 == 0x80 {
+            continue;
+        }
+        let width = match lead {
+            0xF0.. => 4,
+            0xE0.. => 3,
+            0xC0.. => 2,
+            _ => 1,
+        };
+        return if i + width > b.len() { i } else { b.len() };
+    }
+    b.len()
+}
+
 impl Opened {
     /// Opens a file from its bytes by extension (`csv`, `xlsx`, `xls`, `parquet`); the
     /// header is the first of the first 20 rows that passes `is_header` (Parquet: its
     /// column names).
     pub fn open(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
+        Opened::open_content(ext, Content::Bytes(bytes), is_header)
+    }
+
+    /// As [`Opened::open`], of a file as [`read_content`] read it.
+    pub fn open_content(
+        ext: &str,
+        content: Content,
+        is_header: HeaderTest,
+    ) -> Result<Opened, OpenError> {
+        let bytes = match (ext, content) {
+            ("csv", content) => return open_csv(content, is_header),
+            (_, Content::Bytes(bytes)) => bytes,
+            (_, Content::Utf8 { text, bom }) => {
+                let mut bytes = if bom { UTF8_BOM.to_vec() } else { Vec::new() };
+                bytes.extend_from_slice(text.as_bytes());
+                bytes
+            }
+        };
         match ext {
-            "csv" => open_csv(bytes, is_header),
             // The Excel and Parquet decoders are third-party code that can panic on a
             // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
             // to stop the run with one line, never a crash.
@@ -1027,8 +1165,12 @@ impl CsvRows {
     }
 }
 
-fn open_csv(bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
-    let (text, format, sha) = decode_csv_hashed(bytes, true)?;
+fn open_csv(content: Content, is_header: HeaderTest) -> Result<Opened, OpenError> {
+    let (text, format, sha) = match content {
+        Content::Utf8 { text, bom: false } => (text, "csv utf-8", None),
+        Content::Utf8 { text, bom: true } => (text, "csv utf-8 bom", None),
+        Content::Bytes(bytes) => decode_csv_hashed(bytes, true)?,
+    };
     if text.is_empty() {
         return Err("empty file: no header row".into());
     }
@@ -1663,6 +1805,39 @@ mod tests {
             .collect();
         assert_eq!(seen, want);
         assert_eq!(blank, 1);
+    }
+
+    #[test]
+    fn a_file_read_in_pieces_is_its_text_whatever_the_pieces_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        let text = "流水号,身份证号码,姓名\nT1,110101199003078515,王𠀋娜\r\nT2,x,é\n";
+        for (bytes, bom) in [
+            (text.as_bytes().to_vec(), false),
+            ([UTF8_BOM, text.as_bytes()].concat(), true),
+        ] {
+            std::fs::write(&path, &bytes).unwrap();
+            for piece in 1..=9 {
+                let got = read_utf8(&path, piece).unwrap();
+                assert_eq!(got, Some((text.to_string(), bom)), "piece {piece}");
+            }
+        }
+        // Not UTF-8: GB18030, a byte that is never UTF-8, a character cut by the end.
+        let gb = encoding_rs::GB18030.encode(text).0.into_owned();
+        let cut = &text.as_bytes()[..text.len() - 2];
+        for bytes in [&gb[..], b"a,b\n\xFF\n", cut] {
+            std::fs::write(&path, bytes).unwrap();
+            for piece in [1, 2, 3, 5, READ_PIECE] {
+                assert_eq!(read_utf8(&path, piece).unwrap(), None, "piece {piece}");
+            }
+            match read_content(&path, "csv").unwrap() {
+                Content::Bytes(b) => assert_eq!(b, bytes),
+                Content::Utf8 { .. } => panic!("read as UTF-8"),
+            }
+        }
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(read_utf8(&path, 4).unwrap(), Some((String::new(), false)));
+        assert!(read_content(&dir.path().join("missing.csv"), "csv").is_err());
     }
 
     #[test]
