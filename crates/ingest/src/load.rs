@@ -633,7 +633,11 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                         } else {
                             parsed.push(outcomes.len());
                             outcomes.push((None, m));
-                            cells.push(cells_of(&colmap, frame_ref, raw, year));
+                            let c = cells_of(&colmap, frame_ref, raw, year);
+                            cells.push(match (money, m) {
+                                (Some(field), Some(fen)) => c.with_amount(field, fen),
+                                _ => c,
+                            });
                             provs.push(Prov {
                                 file: file_idx,
                                 line: raw.line,

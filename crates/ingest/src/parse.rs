@@ -66,6 +66,9 @@ pub struct Cells<'a> {
     frame: Option<(&'a Frame, usize)>,
     numeric: u64,
     year: i32,
+    /// A field's amount already read from its text (the control totals read the money
+    /// column of every row): the field and the amount.
+    money: Option<(usize, Fen)>,
 }
 
 /// Why an id read from an Excel number is not one.
@@ -81,6 +84,7 @@ impl<'a> Cells<'a> {
             frame: None,
             numeric: raw.numeric,
             year,
+            money: None,
         }
     }
 
@@ -92,7 +96,24 @@ impl<'a> Cells<'a> {
             frame: Some((frame, raw.frame_row as usize)),
             numeric: 0,
             year,
+            money: None,
         }
+    }
+
+    /// The same cells, with field `field`'s text already read as the amount `fen`
+    /// ([`parse_amount`] of it), which the amount readers then take instead of reading it
+    /// again.
+    pub fn with_amount(self, field: usize, fen: Fen) -> Self {
+        Cells {
+            money: Some((field, fen)),
+            ..self
+        }
+    }
+
+    /// The amount of `col` already read from its text, if it was.
+    fn amount_read(&self, col: Col) -> Option<Fen> {
+        let (field, fen) = self.money?;
+        (self.map.pos[col as usize] == Some(field)).then_some(fen)
     }
 
     /// Whether the id cell lost digits as a number: an Excel numeric cell of 16 or more
@@ -193,10 +214,24 @@ impl<'a> Cells<'a> {
     ) -> Result<T, String> {
         let raw = self.raw(col);
         let raw: &str = &raw;
+        // Every reader given here reads nothing from a cell that is empty once normalised,
+        // so a value read is never from an empty cell: the emptiness is asked only of a
+        // cell that gave no value, to say which reason.
+        if let Some(v) = f(raw) {
+            debug_assert!(
+                !norm_text(raw).is_empty(),
+                "a value read from an empty cell"
+            );
+            return Ok(v);
+        }
         if norm_text(raw).is_empty() {
             return Err(format!("`{}`: empty", col.name()));
         }
-        f(raw).ok_or_else(|| format!("`{}`: not a {what}: '{}'", col.name(), norm_text(raw)))
+        Err(format!(
+            "`{}`: not a {what}: '{}'",
+            col.name(),
+            norm_text(raw)
+        ))
     }
 
     fn date(&self, col: Col) -> Result<NaiveDate, String> {
@@ -246,7 +281,7 @@ impl<'a> Cells<'a> {
     }
 
     fn amount(&self, col: Col) -> Result<Fen, String> {
-        if let Some(fen) = self.stored_amount(col) {
+        if let Some(fen) = self.stored_amount(col).or_else(|| self.amount_read(col)) {
             return Ok(fen);
         }
         parse_amount(&self.raw(col)).map_err(|e| format!("`{}`: {e}", col.name()))
@@ -255,6 +290,7 @@ impl<'a> Cells<'a> {
     /// An optional amount: empty when it cannot be read.
     fn optional_amount(&self, col: Col) -> Option<Fen> {
         self.stored_amount(col)
+            .or_else(|| self.amount_read(col))
             .or_else(|| parse_amount(&self.raw(col)).ok())
     }
 }
