@@ -16,6 +16,78 @@ use crate::read::Frame;
 use crate::source::{Col, SourceKind};
 use crate::tables::*;
 
+/// A row's cells as text: each a range of the file's text (a CSV cell as written: no
+/// copy) or of the row's own text (a quoted CSV cell, the cells of an Excel row).
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    /// The file's text, which cells not marked [`OWN`] are ranges of.
+    file: Option<std::sync::Arc<String>>,
+    /// The text of the cells marked [`OWN`].
+    own: String,
+    /// Each cell's start and end.
+    cells: Vec<(usize, usize)>,
+}
+
+/// Set in a cell's start when the cell is a range of the row's own text.
+const OWN: usize = 1 << (usize::BITS - 1);
+
+impl Fields {
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+    /// True when there is no cell.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+    /// Cell `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let &(start, end) = self.cells.get(i)?;
+        if start & OWN != 0 {
+            self.own.get(start & !OWN..end)
+        } else {
+            self.file.as_deref()?.get(start..end)
+        }
+    }
+    /// Every cell in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i).unwrap_or_default())
+    }
+    /// Removes every cell (the row is refilled).
+    pub fn clear(&mut self) {
+        self.own.clear();
+        self.cells.clear();
+    }
+    /// Appends a cell of the row's own text.
+    pub fn push(&mut self, cell: &str) {
+        let start = self.own.len();
+        self.own.push_str(cell);
+        self.cells.push((start | OWN, self.own.len()));
+    }
+    /// Appends the cell `file[start..end]`.
+    pub(crate) fn push_range(&mut self, file: &std::sync::Arc<String>, start: usize, end: usize) {
+        if !self
+            .file
+            .as_ref()
+            .is_some_and(|f| std::sync::Arc::ptr_eq(f, file))
+        {
+            self.file = Some(file.clone());
+        }
+        self.cells.push((start, end));
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Fields {
+    fn from_iter<I: IntoIterator<Item = S>>(cells: I) -> Self {
+        let mut f = Fields::default();
+        for c in cells {
+            f.push(c.as_ref());
+        }
+        f
+    }
+}
+
 /// One raw row: its line and its cells as text.
 #[derive(Debug, Clone)]
 pub struct RawRow {
@@ -24,7 +96,7 @@ pub struct RawRow {
     /// Physical lines the row spans (a quoted field may hold line breaks).
     pub lines: u32,
     /// Cells in file order.
-    pub fields: csv::StringRecord,
+    pub fields: Fields,
     /// Bit `i` set: field `i` was a numeric cell of an Excel sheet.
     pub numeric: u64,
     /// Parquet rows: the row's index in the slice of the file it was read with (its cells
@@ -61,7 +133,7 @@ impl ColMap {
 /// A row's cells looked up by canonical column.
 pub struct Cells<'a> {
     map: &'a ColMap,
-    fields: &'a csv::StringRecord,
+    fields: &'a Fields,
     /// A Parquet file's columns and the row's index in them (`fields` is then empty).
     frame: Option<(&'a Frame, usize)>,
     numeric: u64,
@@ -623,4 +695,31 @@ fn is_scientific(t: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
         && !exp.is_empty()
         && exp.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_mix_ranges_of_the_file_with_text_of_their_own() {
+        let file = std::sync::Arc::new("王娜,\"a\"\"b\",,东关村".to_string());
+        let mut f = Fields::default();
+        f.push_range(&file, 0, 6);
+        f.push("a\"b");
+        f.push_range(&file, 14, 14);
+        f.push_range(&file, 15, file.len());
+        assert_eq!(f.iter().collect::<Vec<_>>(), ["王娜", "a\"b", "", "东关村"]);
+        assert_eq!((f.len(), f.get(1), f.get(4)), (4, Some("a\"b"), None));
+        // Refilled, a row keeps nothing of the one before.
+        f.clear();
+        assert!(f.is_empty());
+        f.push("x");
+        f.push_range(&file, 0, 3);
+        assert_eq!(f.iter().collect::<Vec<_>>(), ["x", "王"]);
+        let other = std::sync::Arc::new("c,d".to_string());
+        f.clear();
+        f.push_range(&other, 2, 3);
+        assert_eq!(f.get(0), Some("d"));
+    }
 }

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray};
 use polars_arrow::datatypes::ArrowDataType;
 
-use crate::parse::RawRow;
+use crate::parse::{Fields, RawRow};
 
 /// How many rows at the top of a CSV or Excel file may hold the header.
 pub const HEADER_SEARCH_ROWS: usize = 20;
@@ -170,7 +170,7 @@ enum Rows {
         len: usize,
         /// Records of rows already stored, for the next rows (a Parquet row's record is
         /// always empty, but a new one is an allocation per row).
-        pool: Vec<csv::StringRecord>,
+        pool: Vec<Fields>,
     },
 }
 
@@ -509,15 +509,11 @@ impl Frame {
     }
 
     /// Every cell of a row as text, for `rejected.csv`.
-    pub fn record(&self, row: usize) -> csv::StringRecord {
+    pub fn record(&self, row: usize) -> Fields {
         if let Some(whole) = self.whole.as_ref().and_then(WholeSlice::frame) {
             return whole.record(row);
         }
-        let mut fields = csv::StringRecord::with_capacity(128, self.cols.len());
-        for c in 0..self.cols.len() {
-            fields.push_field(&self.text(c, row));
-        }
-        fields
+        (0..self.cols.len()).map(|c| self.text(c, row)).collect()
     }
 }
 
@@ -864,12 +860,12 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, OpenError>) -> Result<T, OpenError> 
 }
 
 /// A totals row: its first non-empty cell, trimmed, begins with 合计, 总计 or 小计.
-pub fn is_totals_row(fields: &csv::StringRecord) -> bool {
+pub fn is_totals_row(fields: &Fields) -> bool {
     totals_label(fields).is_some()
 }
 
 /// The label of a totals row (its first non-empty cell, trimmed), if it is one.
-pub fn totals_label(fields: &csv::StringRecord) -> Option<&str> {
+pub fn totals_label(fields: &Fields) -> Option<&str> {
     let first = fields
         .iter()
         .map(|f| f.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}'))
@@ -1005,7 +1001,7 @@ struct CsvRows {
     width: usize,
     /// Records of rows already stored, cleared and refilled by the next rows: a row then
     /// costs no allocation of its own.
-    pool: Vec<csv::StringRecord>,
+    pool: Vec<Fields>,
 }
 
 /// Records kept for reuse at most: about one chunk's.
@@ -1013,7 +1009,7 @@ const POOL_MAX: usize = 64 * 1024;
 
 /// One record parsed from the text.
 struct Record {
-    fields: csv::StringRecord,
+    fields: Fields,
     /// Offset just past the record's line ending.
     next: usize,
     /// Physical lines the record spans.
@@ -1041,9 +1037,9 @@ impl CsvRows {
     /// Parses a record at `pos`. With `span`, a quoted field may run over line endings;
     /// without, a quote not closed on its line is a literal character. Returns None when
     /// a spanning field is never closed.
-    fn parse(&self, pos: usize, span: bool, mut fields: csv::StringRecord) -> Option<Record> {
-        // Every slice below starts and ends at an ASCII delimiter or at a line's ends, so
-        // it is a whole UTF-8 string: no copy or validation for an unquoted field.
+    fn parse(&self, pos: usize, span: bool, mut fields: Fields) -> Option<Record> {
+        // Every range below starts and ends at an ASCII delimiter or at a line's ends, so
+        // it is a whole UTF-8 string: an unquoted field is a range of the text, no copy.
         let s = self.text.as_str();
         let t = s.as_bytes();
         fields.clear();
@@ -1088,20 +1084,20 @@ impl CsvRows {
                         // Text between the closing quote and the next comma is kept as is.
                         let stop = to_comma(after, end);
                         field.push_str(&s[after..stop]);
-                        fields.push_field(&field);
+                        fields.push(&field);
                         p = stop;
                     }
                     None if span => return None,
                     None => {
                         // Not closed on this line: the quote is a literal character.
                         let stop = to_comma(p, end);
-                        fields.push_field(&s[p..stop]);
+                        fields.push_range(&self.text, p, stop);
                         p = stop;
                     }
                 }
             } else {
                 let stop = to_comma(p, end);
-                fields.push_field(&s[p..stop]);
+                fields.push_range(&self.text, p, stop);
                 p = stop;
             }
             if p < end && t[p] == b',' {
@@ -1132,10 +1128,8 @@ impl CsvRows {
     }
 
     /// A record to fill: a used one when there is one.
-    fn spare(&mut self) -> csv::StringRecord {
-        self.pool
-            .pop()
-            .unwrap_or_else(|| csv::StringRecord::with_capacity(128, self.width.max(1)))
+    fn spare(&mut self) -> Fields {
+        self.pool.pop().unwrap_or_default()
     }
 
     fn next_row(&mut self) -> Option<RawRow> {
@@ -1197,7 +1191,7 @@ fn open_csv(content: Content, is_header: HeaderTest) -> Result<Opened, OpenError
             break;
         }
         let r = rows
-            .parse(rows.pos, false, csv::StringRecord::new())
+            .parse(rows.pos, false, Fields::default())
             .expect("a single-line parse always ends at the line end");
         let cells: Vec<String> = r.fields.iter().map(str::to_string).collect();
         let empty_line = rows.line_end(rows.pos).0 == rows.pos;
@@ -1235,7 +1229,7 @@ fn open_csv(content: Content, is_header: HeaderTest) -> Result<Opened, OpenError
 /// One sheet row: its cells as text, which came from numeric cells, its line.
 struct GridRow {
     line: u32,
-    fields: csv::StringRecord,
+    fields: Fields,
     numeric: u64,
     problem: Option<String>,
 }
@@ -1395,10 +1389,7 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
     let mut rows = Vec::with_capacity((last_row - hr) as usize);
     for r in hr + 1..=last_row {
         let (v, numeric) = dense(row_cells(r), width.max(1));
-        let mut fields = csv::StringRecord::with_capacity(64, width);
-        for f in v.iter().take(width.max(1)) {
-            fields.push_field(f);
-        }
+        let fields: Fields = v.iter().take(width.max(1)).collect();
         rows.push(GridRow {
             line: r + 1,
             fields,
@@ -1683,7 +1674,7 @@ fn frame_of(df: &DataFrame) -> Frame {
 }
 
 /// Re-creates a row's text for `rejected.csv`: cells joined by commas, quoted where needed.
-pub fn raw_line(fields: &csv::StringRecord) -> String {
+pub fn raw_line(fields: &Fields) -> String {
     let mut out = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -2125,7 +2116,7 @@ mod tests {
 
     #[test]
     fn raw_line_quotes() {
-        let f = csv::StringRecord::from(vec!["a", "b,c", "d\"e"]);
+        let f = ["a", "b,c", "d\"e"].into_iter().collect::<Fields>();
         assert_eq!(raw_line(&f), "a,\"b,c\",\"d\"\"e\"");
     }
 }
