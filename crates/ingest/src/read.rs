@@ -561,36 +561,39 @@ fn read_utf8(path: &std::path::Path, piece: usize) -> std::io::Result<Option<(St
     let (full_tx, full_rx) = sync_channel::<Vec<u8>>(2);
     let (free_tx, free_rx) = sync_channel::<Vec<u8>>(4);
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> std::io::Result<()> {
-            // The bytes of a character cut by a piece's end, which begin the next piece.
-            let mut carry: Vec<u8> = Vec::new();
-            loop {
-                let mut buf = free_rx
-                    .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(piece + 4));
-                buf.clear();
-                buf.extend_from_slice(&carry);
-                let read = file.by_ref().take(piece as u64).read_to_end(&mut buf)?;
-                let cut = if read == 0 {
-                    buf.len()
-                } else {
-                    whole_chars(&buf)
-                };
-                carry.clear();
-                carry.extend_from_slice(&buf[cut..]);
-                buf.truncate(cut);
-                if read == 0 {
-                    if !buf.is_empty() {
-                        let _ = full_tx.send(buf);
+        // A thread that cannot be started is an error of the file's reading, not a panic.
+        let reader = std::thread::Builder::new()
+            .name("qianbiao-read".into())
+            .spawn_scoped(scope, move || -> std::io::Result<()> {
+                // The bytes of a character cut by a piece's end, which begin the next piece.
+                let mut carry: Vec<u8> = Vec::new();
+                loop {
+                    let mut buf = free_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(piece + 4));
+                    buf.clear();
+                    buf.extend_from_slice(&carry);
+                    let read = file.by_ref().take(piece as u64).read_to_end(&mut buf)?;
+                    let cut = if read == 0 {
+                        buf.len()
+                    } else {
+                        whole_chars(&buf)
+                    };
+                    carry.clear();
+                    carry.extend_from_slice(&buf[cut..]);
+                    buf.truncate(cut);
+                    if read == 0 {
+                        if !buf.is_empty() {
+                            let _ = full_tx.send(buf);
+                        }
+                        return Ok(());
                     }
-                    return Ok(());
+                    if full_tx.send(buf).is_err() {
+                        // Not UTF-8: the checking side has stopped.
+                        return Ok(());
+                    }
                 }
-                if full_tx.send(buf).is_err() {
-                    // Not UTF-8: the checking side has stopped.
-                    return Ok(());
-                }
-            }
-        });
+            })?;
         let mut text = String::with_capacity(len);
         let mut bom = false;
         let mut utf8 = true;
