@@ -649,7 +649,15 @@ impl Opened {
     /// header is the first of the first 20 rows that passes `is_header` (Parquet: its
     /// column names).
     pub fn open(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
-        Opened::open_content(ext, Content::Bytes(bytes), is_header)
+        match ext {
+            "csv" => open_csv(Content::Bytes(bytes), is_header),
+            // The Excel and Parquet decoders are third-party code that can panic on a
+            // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
+            // to stop the run with one line, never a crash.
+            "xlsx" | "xls" => guarded(|| open_excel(ext, bytes, is_header)),
+            "parquet" => guarded(|| open_parquet(bytes)),
+            other => Err(format!("unsupported file type `{other}`").into()),
+        }
     }
 
     /// As [`Opened::open`], of a file as [`read_content`] read it.
@@ -658,22 +666,10 @@ impl Opened {
         content: Content,
         is_header: HeaderTest,
     ) -> Result<Opened, OpenError> {
-        let bytes = match (ext, content) {
-            ("csv", content) => return open_csv(content, is_header),
-            (_, Content::Bytes(bytes)) => bytes,
-            (_, Content::Utf8 { text, bom }) => {
-                let mut bytes = if bom { UTF8_BOM.to_vec() } else { Vec::new() };
-                bytes.extend_from_slice(text.as_bytes());
-                bytes
-            }
-        };
-        match ext {
-            // The Excel and Parquet decoders are third-party code that can panic on a
-            // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
-            // to stop the run with one line, never a crash.
-            "xlsx" | "xls" => guarded(|| open_excel(ext, bytes, is_header)),
-            "parquet" => guarded(|| open_parquet(bytes)),
-            other => Err(format!("unsupported file type `{other}`").into()),
+        match content {
+            // Only a CSV file is read as text.
+            text @ Content::Utf8 { .. } => open_csv(text, is_header),
+            Content::Bytes(bytes) => Opened::open(ext, bytes, is_header),
         }
     }
 
