@@ -2,7 +2,7 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
-use crate::text::norm_text;
+use crate::text::{ascii_number, norm_text};
 
 /// Parses a date: `2021-11-05`, `2021/11/5`, `2021.11.05`, `20211105`, `2021年11月5日`,
 /// or an Excel serial number. A time part, if present, is accepted and dropped.
@@ -49,11 +49,8 @@ fn any_form(raw: &str) -> Option<NaiveDateTime> {
 /// exist), or `None` when the text is of another form. Such a text is printable ASCII
 /// without spaces at its ends, so normalising it changes nothing.
 fn iso_exact(b: &[u8]) -> Option<Option<NaiveDateTime>> {
-    let num = |from: usize, len: usize| -> Option<u32> {
-        b[from..from + len].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
+    // At most four digits: the value fits.
+    let num = |from: usize, len: usize| ascii_number(&b[from..from + len]).map(|n| n as u32);
     if !matches!(b.len(), 10 | 19) || b[4] != b'-' || b[7] != b'-' {
         return None;
     }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::text::norm_text;
+use crate::text::{ascii_number, norm_text};
 
 /// An exact amount of money in fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -160,11 +160,8 @@ fn plain_amount(b: &[u8]) -> Option<Fen> {
     {
         return None;
     }
-    let digits = |d: &[u8]| {
-        d.iter().try_fold(0i64, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
-        })
-    };
+    // At most twelve digits and two: the values fit.
+    let digits = |d: &[u8]| ascii_number(d).map(|n| n as i64);
     let fen = digits(int_part)? * 100 + digits(frac)? * if frac.len() == 1 { 10 } else { 1 };
     (fen <= MAX_AMOUNT.0).then_some(Fen(fen))
 }
