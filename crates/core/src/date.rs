@@ -67,6 +67,20 @@ fn iso_exact(b: &[u8]) -> Option<Option<NaiveDateTime>> {
     Some(date.and_then(|date| date.and_hms_opt(time.0, time.1, time.2)))
 }
 
+/// True when year `y` (0-9999), month `m` and day `d` name a day of the proleptic
+/// Gregorian calendar, as `NaiveDate::from_ymd_opt` tells, without building the date.
+pub fn is_calendar_date(y: u32, m: u32, d: u32) -> bool {
+    let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    y <= 9999 && (1..=days).contains(&d)
+}
+
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01: a day count
 /// since the Unix epoch (Arrow's `date32`, a [`crate::Stamp`]'s day) plus this is chrono's.
 pub const EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -274,6 +288,21 @@ mod tests {
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn calendar_dates_are_chronos() {
+        for y in (0..=2500).chain(9990..=10_001) {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    assert_eq!(
+                        is_calendar_date(y, m, d),
+                        y <= 9999 && NaiveDate::from_ymd_opt(y as i32, m, d).is_some(),
+                        "{y}-{m}-{d}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

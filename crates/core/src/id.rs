@@ -1,9 +1,10 @@
 //! Resident identity numbers (公民身份号码, GB 11643-1999).
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use compact_str::CompactString;
 
-use crate::text::norm_text;
+use crate::date::is_calendar_date;
+use crate::text::{ascii_number, norm_text};
 
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK: [u8; 11] = *b"10X98765432";
@@ -33,13 +34,28 @@ pub struct IdNumber {
     /// Inline up to 24 bytes: an id is parsed for every row of every source, with no
     /// allocation.
     text: CompactString,
-    birth: Option<NaiveDate>,
+    /// The birth date as the number `YYYYMMDD` its digits 7-14 spell (valid numbers
+    /// only): a real date of the calendar, told without building one.
+    birth: Option<u32>,
 }
 
 impl IdNumber {
     /// Normalises a raw cell: NFKC, trim, `x` to `X`, 15-digit legacy numbers converted to
     /// 18 digits (`19` inserted after the area code, check digit computed), then validated.
     pub fn parse(raw: &str) -> IdNumber {
+        // Nearly every cell is a valid number as it should be written, nothing around it:
+        // then normalising it changes nothing, and one pass over its bytes tells.
+        if let Some(birth) = validate18(raw.as_bytes()) {
+            return IdNumber {
+                text: CompactString::from(raw),
+                birth: Some(birth),
+            };
+        }
+        Self::normalised(raw)
+    }
+
+    /// [`IdNumber::parse`] of any text, through the general normalisation.
+    fn normalised(raw: &str) -> IdNumber {
         let mut text = CompactString::from(norm_text(raw).as_ref());
         if text.contains('x') {
             text = text.replace('x', "X").into();
@@ -48,7 +64,7 @@ impl IdNumber {
             let body = format!("{}19{}", &text[..6], &text[6..]);
             if let Some(c) = check_digit(&body) {
                 let converted = CompactString::from(format!("{body}{c}"));
-                if let Some(birth) = birth_of(&converted) {
+                if let Some(birth) = birth_of(converted.as_bytes()) {
                     return IdNumber {
                         text: converted,
                         birth: Some(birth),
@@ -57,7 +73,7 @@ impl IdNumber {
             }
             return IdNumber { text, birth: None };
         }
-        let birth = validate18(&text);
+        let birth = validate18(text.as_bytes());
         IdNumber { text, birth }
     }
 
@@ -78,12 +94,13 @@ impl IdNumber {
 
     /// The birth date (valid numbers only).
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        self.birth
+        let b = self.birth?;
+        NaiveDate::from_ymd_opt((b / 10_000) as i32, b / 100 % 100, b % 100)
     }
 
     /// The birth year (valid numbers only).
     pub fn birth_year(&self) -> Option<i32> {
-        self.birth.map(|d| d.year())
+        self.birth.map(|b| (b / 10_000) as i32)
     }
 
     /// True for male (17th digit odd), valid numbers only.
@@ -94,25 +111,30 @@ impl IdNumber {
     }
 }
 
-/// The birth date encoded at positions 7-14, if it is a real calendar date.
-fn birth_of(text: &str) -> Option<NaiveDate> {
-    let y: i32 = text.get(6..10)?.parse().ok()?;
-    let m: u32 = text.get(10..12)?.parse().ok()?;
-    let d: u32 = text.get(12..14)?.parse().ok()?;
-    NaiveDate::from_ymd_opt(y, m, d)
+/// The birth date encoded at positions 7-14 as `YYYYMMDD`, if it is a real calendar date.
+fn birth_of(b: &[u8]) -> Option<u32> {
+    let ymd = ascii_number(b.get(6..14)?)? as u32;
+    is_calendar_date(ymd / 10_000, ymd / 100 % 100, ymd % 100).then_some(ymd)
 }
 
-/// Birth date of a valid 18-character number, `None` when it is invalid.
-fn validate18(text: &str) -> Option<NaiveDate> {
-    let b = text.as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+/// Birth date (`YYYYMMDD`) of a valid 18-character number, `None` when it is invalid:
+/// 17 ASCII digits, the check character they give, and a real birth date.
+fn validate18(b: &[u8]) -> Option<u32> {
+    if b.len() != 18 {
         return None;
     }
-    if !(b[17].is_ascii_digit() || b[17] == b'X') {
+    let (body, check) = (&b[..17], b[17]);
+    let mut sum = 0u32;
+    for (&c, w) in body.iter().zip(WEIGHTS) {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        sum += u32::from(c - b'0') * w;
+    }
+    if CHECK[(sum % 11) as usize] != check {
         return None;
     }
-    let birth = birth_of(text)?;
-    (check_digit(&text[..17])? == char::from(b[17])).then_some(birth)
+    birth_of(b)
 }
 
 /// Birth year straight from a canonical valid id text (no re-validation), for hot loops.
@@ -194,7 +216,48 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_plain_form_reads_as_the_general_reader_does() {
+        let valid = make("371323", "19900101", "123");
+        let x_check = "11010519491231002X";
+        let mut cells = vec![
+            valid.clone(),
+            x_check.to_string(),
+            x_check.to_lowercase(),
+            format!(" {valid}"),
+            format!("{valid} "),
+            valid.replace('3', "３"),
+        ];
+        // Every check character, right or wrong; and impossible birth dates.
+        for c in "0123456789XxY".chars() {
+            cells.push(format!("{}{c}", &valid[..17]));
+        }
+        for birth in [
+            "19900229", "20000229", "19001301", "19900100", "00000229", "99991231",
+        ] {
+            cells.push(make("371323", birth, "123"));
+        }
+        for raw in &cells {
+            let id = IdNumber::parse(raw);
+            assert_eq!(id, IdNumber::normalised(raw), "{raw}");
+            assert_eq!(
+                id.birth_date(),
+                id.is_valid()
+                    .then(|| NaiveDate::parse_from_str(&id.as_str()[6..14], "%Y%m%d").unwrap()),
+                "{raw}"
+            );
+        }
+        assert_eq!(IdNumber::parse(&valid).birth_year(), Some(1990));
+        assert!(!IdNumber::parse(&make("371323", "19900229", "123")).is_valid());
+        assert!(IdNumber::parse(&make("371323", "00000229", "123")).is_valid());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn any_18_characters_read_as_the_general_reader_does(raw in "[0-9Xx ]{18}") {
+            proptest::prop_assert_eq!(IdNumber::parse(&raw), IdNumber::normalised(&raw));
+        }
+
         #[test]
         fn valid_ids_survive_the_15_digit_round_trip(
             y in 1900i32..2000, m in 1u32..13, d in 1u32..29, seq in 0u32..1000, area in 110000u32..660000

@@ -685,9 +685,11 @@ pub fn linkable_death(c: &Cells, prov: Prov) -> Option<LinkableDeath> {
 
 /// `3.71323E+17`: a number in scientific notation, as Excel writes a long id to CSV.
 fn is_scientific(t: &str) -> bool {
-    let Some((mantissa, exp)) = t.split_once(['e', 'E']) else {
+    // Found by its bytes (an `e` is ASCII): a search by a set of characters decodes each.
+    let Some(at) = t.bytes().position(|b| b | 0x20 == b'e') else {
         return false;
     };
+    let (mantissa, exp) = (&t[..at], &t[at + 1..]);
     let exp = exp.strip_prefix(['+', '-']).unwrap_or(exp);
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     !int.is_empty()
@@ -700,6 +702,25 @@ fn is_scientific(t: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scientific_notation() {
+        for t in ["3.71323E+17", "3.71323e17", "4E-3", "12e+5"] {
+            assert!(is_scientific(t), "{t}");
+        }
+        for t in [
+            "",
+            "e5",
+            "3.7E",
+            "3.7E+",
+            "3.7E+1x",
+            "37132319900101123X",
+            "王e1",
+            "1.2.3E4",
+        ] {
+            assert!(!is_scientific(t), "{t}");
+        }
+    }
 
     #[test]
     fn fields_mix_ranges_of_the_file_with_text_of_their_own() {
