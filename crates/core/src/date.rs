@@ -1,6 +1,6 @@
 //! Dates, datetimes and contribution periods in every form the exports use.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
 use crate::text::{ascii_number, norm_text};
 
@@ -119,9 +119,9 @@ fn split_offset(tp: &str) -> Option<(&str, Option<i32>)> {
 /// the end of year `year + 2` (`data-contract.md`, Robustness). Anything else is a stray
 /// number or a typo, not a date.
 pub fn date_in_range(d: NaiveDate, year: i32) -> bool {
-    let first = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date");
-    let last = NaiveDate::from_ymd_opt(year.saturating_add(2), 12, 31);
-    d >= first && last.is_none_or(|l| d <= l)
+    // Both bounds are a year's first or last day: the date's year tells (read from the
+    // date, where building the bounds' dates was a calendar computation a cell).
+    (1900..=year.saturating_add(2)).contains(&d.year())
 }
 
 /// Splits `date[ time]` or `YYYY-MM-DDThh:mm`, the `T` form only after an ISO date.
@@ -385,6 +385,10 @@ mod tests {
         assert!(!date_in_range(d("2025-01-01"), y));
         // A stray 7-digit number reads as an Excel serial far in the future.
         assert!(!date_in_range(d("2021115"), y));
+        // A policy year at the end of the integers has no last day; one before 1900 no day.
+        assert!(date_in_range(NaiveDate::MAX, i32::MAX));
+        assert!(!date_in_range(NaiveDate::MIN, i32::MAX));
+        assert!(!date_in_range(d("1900-01-01"), 1897));
     }
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {

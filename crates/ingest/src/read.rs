@@ -1463,10 +1463,10 @@ fn number_text(m: i128, scale: u32) -> String {
 fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
     let phys = c.to_physical_repr();
     let ints = phys.i32().ok()?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    let epoch = qianbiao_core::date::EPOCH_DAYS_FROM_CE;
     Some(
         ints.iter()
-            .map(|v| v.and_then(|d| epoch.checked_add_signed(chrono::Duration::days(i64::from(d)))))
+            .map(|v| v.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d.checked_add(epoch)?)))
             .collect(),
     )
 }
@@ -1693,6 +1693,31 @@ pub fn raw_line(fields: &Fields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date32_days_are_the_calendar_days_from_1970() {
+        let days: Vec<Option<i32>> = vec![
+            Some(0),
+            Some(-1),
+            Some(19_000),
+            None,
+            Some(i32::MAX),
+            Some(i32::MIN),
+        ];
+        let c = Column::new("d".into(), days).cast(&DataType::Date).unwrap();
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
+        assert_eq!(
+            date_days(&c).unwrap(),
+            [
+                d(1970, 1, 1),
+                d(1969, 12, 31),
+                d(2022, 1, 8),
+                None,
+                None,
+                None
+            ]
+        );
+    }
 
     #[test]
     fn numbers_are_written_as_polars_writes_them() {
