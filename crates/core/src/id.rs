@@ -13,16 +13,22 @@ const CHECK: [u8; 11] = *b"10X98765432";
 ///
 /// Returns `None` when `body` is not exactly 17 ASCII digits.
 pub fn check_digit(body: &str) -> Option<char> {
-    let bytes = body.as_bytes();
-    if bytes.len() != 17 || !bytes.iter().all(u8::is_ascii_digit) {
+    check_char(body.as_bytes()).map(char::from)
+}
+
+/// [`check_digit`] of bytes: the check character of exactly 17 ASCII digits.
+fn check_char(body: &[u8]) -> Option<u8> {
+    if body.len() != 17 {
         return None;
     }
-    let sum: u32 = bytes
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    Some(char::from(CHECK[(sum % 11) as usize]))
+    let mut sum = 0u32;
+    for (&c, w) in body.iter().zip(WEIGHTS) {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        sum += u32::from(c - b'0') * w;
+    }
+    Some(CHECK[(sum % 11) as usize])
 }
 
 /// An id number after normalisation: the canonical text and whether it is valid.
@@ -120,18 +126,7 @@ fn birth_of(b: &[u8]) -> Option<u32> {
 /// Birth date (`YYYYMMDD`) of a valid 18-character number, `None` when it is invalid:
 /// 17 ASCII digits, the check character they give, and a real birth date.
 fn validate18(b: &[u8]) -> Option<u32> {
-    if b.len() != 18 {
-        return None;
-    }
-    let (body, check) = (&b[..17], b[17]);
-    let mut sum = 0u32;
-    for (&c, w) in body.iter().zip(WEIGHTS) {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        sum += u32::from(c - b'0') * w;
-    }
-    if CHECK[(sum % 11) as usize] != check {
+    if b.len() != 18 || check_char(&b[..17])? != b[17] {
         return None;
     }
     birth_of(b)
