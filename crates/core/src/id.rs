@@ -100,8 +100,7 @@ impl IdNumber {
 
     /// The birth date (valid numbers only).
     pub fn birth_date(&self) -> Option<NaiveDate> {
-        let b = self.birth?;
-        NaiveDate::from_ymd_opt((b / 10_000) as i32, b / 100 % 100, b % 100)
+        ymd_date(self.birth?)
     }
 
     /// The birth year (valid numbers only).
@@ -121,6 +120,17 @@ impl IdNumber {
 fn birth_of(b: &[u8]) -> Option<u32> {
     let ymd = ascii_number(b.get(6..14)?)? as u32;
     is_calendar_date(ymd / 10_000, ymd / 100 % 100, ymd % 100).then_some(ymd)
+}
+
+/// The real date of characters 7-14 of any text, if they form one: the birth date an id
+/// states, whether or not the id is valid (identity linkage reads it from invalid ones).
+pub fn birth_date_of(id: &str) -> Option<NaiveDate> {
+    ymd_date(birth_of(id.as_bytes())?)
+}
+
+/// The date of a `YYYYMMDD` number.
+fn ymd_date(ymd: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt((ymd / 10_000) as i32, ymd / 100 % 100, ymd % 100)
 }
 
 /// Birth date (`YYYYMMDD`) of a valid 18-character number, `None` when it is invalid:

@@ -88,8 +88,8 @@ pub fn trim_header(raw: &str) -> String {
 }
 
 /// The value of bytes that are all ASCII digits (0 for none); `None` when any byte is not
-/// a digit or the value does not fit. The fast readers of dates and amounts read their
-/// fields with it.
+/// a digit or the value does not fit. The fast readers of dates and amounts, and an id's
+/// birth date, read their fields with it.
 pub fn ascii_number(b: &[u8]) -> Option<u64> {
     b.iter().try_fold(0u64, |n, &c| {
         if !c.is_ascii_digit() {

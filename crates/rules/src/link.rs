@@ -12,6 +12,7 @@
 //! with no invalid ids builds nothing and a run with many costs one pass over hukou.
 
 use chrono::NaiveDate;
+use qianbiao_core::id::birth_date_of;
 use qianbiao_core::{IdStr, Sym};
 use qianbiao_ingest::Dataset;
 use rayon::prelude::*;
@@ -231,7 +232,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         for i in rows {
             let h = ds.hukou().get(i as usize);
             by_name.entry(h.name()).or_default().push(i);
-            if let Some(b) = birth_of(&h.id()) {
+            if let Some(b) = birth_date_of(&h.id()) {
                 by_name_birth.entry((h.name(), b)).or_default().push(i);
             }
         }
@@ -285,7 +286,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
                 }
             }
         }
-        let birth = birth_of(&p.id)?;
+        let birth = birth_date_of(&p.id)?;
         let candidates: Vec<u32> = self
             .by_name_birth
             .get(&(p.name, birth))
@@ -364,20 +365,6 @@ pub fn number_of(id: &str) -> Option<u128> {
     digits.checked_mul(10u128.checked_pow(shift as u32)?)
 }
 
-/// The real date of characters 7-14 of an id, if they form one.
-pub fn birth_of(id: &str) -> Option<NaiveDate> {
-    let s = id.get(6..14)?;
-    if !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (y, m, d) = (
-        s[..4].parse().ok()?,
-        s[4..6].parse().ok()?,
-        s[6..].parse().ok()?,
-    );
-    NaiveDate::from_ymd_opt(y, m, d)
-}
-
 /// The hukou id of a link.
 pub fn linked_id(ds: &Dataset, l: Link) -> IdStr<'_> {
     ds.hukou().get(l.hukou as usize).id()
@@ -415,10 +402,10 @@ mod tests {
     #[test]
     fn birth_dates_must_be_real() {
         assert_eq!(
-            birth_of("371323198002290012"),
+            birth_date_of("371323198002290012"),
             NaiveDate::from_ymd_opt(1980, 2, 29)
         );
-        assert_eq!(birth_of("371323198102290012"), None);
-        assert_eq!(birth_of("3.71323E+17"), None);
+        assert_eq!(birth_date_of("371323198102290012"), None);
+        assert_eq!(birth_date_of("3.71323E+17"), None);
     }
 }
