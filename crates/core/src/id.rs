@@ -124,8 +124,17 @@ fn birth_of(b: &[u8]) -> Option<u32> {
 
 /// The real date of characters 7-14 of any text, if they form one: the birth date an id
 /// states, whether or not the id is valid (identity linkage reads it from invalid ones).
+/// Characters, not bytes: a mistyped id may hold a non-ASCII character (`〇`) elsewhere.
 pub fn birth_date_of(id: &str) -> Option<NaiveDate> {
-    ymd_date(birth_of(id.as_bytes())?)
+    if id.is_ascii() {
+        return ymd_date(birth_of(id.as_bytes())?);
+    }
+    let mut digits = [0u8; 8];
+    let mut chars = id.chars().skip(6);
+    for d in &mut digits {
+        *d = u8::try_from(chars.next()?).ok()?;
+    }
+    ymd_date(ascii_number(&digits)? as u32)
 }
 
 /// The date of a `YYYYMMDD` number.

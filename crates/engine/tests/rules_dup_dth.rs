@@ -285,30 +285,55 @@ fn dth_004_death_records_disagree() {
     assert_eq!(t.fired("DTH-004"), want);
 }
 
-/// A person's first hukou row decides whether hukou says 死亡; a person's deaths rows are
-/// all compared and cited, in read order, whichever file order their ids come in.
+/// A 死亡 on any of a person's hukou rows is hukou's death (a registry may list a person
+/// twice, the death on the later row); a person's deaths rows are all compared and cited,
+/// in read order, whichever file order their ids come in.
 #[test]
-fn dth_004_first_hukou_row_and_every_deaths_row() {
-    let ids: Vec<String> = (40..43).map(|s| born(1940, s)).collect();
+fn dth_004_every_hukou_death_and_every_deaths_row() {
+    let ids: Vec<String> = (40..45).map(|s| born(1940, s)).collect();
     let t = Town::new()
-        // 0: first hukou row 正常, a later one 死亡, no deaths row: not a finding.
+        // 0: first hukou row 正常, a later one 死亡, no deaths row: hukou's death alone.
         .resident(&ids[0])
         .hukou(&format!("{},甲,店子村,H1,死亡,2021-10-01", ids[0]))
         // 1: hukou 死亡 and deaths rows 40 days apart, read apart from each other.
         .hukou(&format!("{},乙,店子村,H2,死亡,2021-10-01", ids[1]))
         // 2: hukou 死亡, its deaths row agrees.
         .hukou(&format!("{},丙,店子村,H3,死亡,2021-10-01", ids[2]))
+        // 3: first row 正常, the later 死亡 agrees with the deaths row: not a finding.
+        .resident(&ids[3])
+        .hukou(&format!("{},丁,店子村,H4,死亡,2021-10-05", ids[3]))
+        // 4: two hukou 死亡 rows 35 days apart, and a deaths row on the first day.
+        .hukou(&format!("{},戊,店子村,H5,死亡,2021-10-01", ids[4]))
+        .hukou(&format!("{},戊,店子村,H5,死亡,2021-11-05", ids[4]))
         .deaths(&[
             format!("{},2021-11-10,民政", ids[1]),
             format!("{},2021-10-01,派出所", ids[2]),
             format!("{},2021-10-01,派出所", ids[1]),
+            format!("{},2021-10-01,派出所", ids[3]),
+            format!("{},2021-10-01,派出所", ids[4]),
         ])
         .pays(&[]);
-    assert_eq!(
-        t.fired("DTH-004"),
-        vec![(ids[1].clone(), "0.00".to_string())]
+    let mut want: Vec<(String, String)> = [0, 1, 4]
+        .iter()
+        .map(|&i| (ids[i].clone(), "0.00".to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(t.fired("DTH-004"), want);
+    let findings = t.run();
+    let of = |i: usize| {
+        findings
+            .iter()
+            .find(|f| f.rule == "DTH-004" && f.key == ids[i])
+            .unwrap()
+    };
+    assert!(
+        of(0).detail.contains("户籍状态为死亡，但无死亡人员信息"),
+        "{}",
+        of(0).detail
     );
-    let f = t.run().into_iter().find(|f| f.rule == "DTH-004").unwrap();
+    // The hukou row that says 死亡 (line 3 of hukou.csv) is cited, not the first.
+    assert_eq!(of(0).sources, vec!["hukou.csv:3".to_string()]);
+    let f = of(1);
     assert!(
         f.detail.contains("2021-10-01与2021-11-10相差40天"),
         "{}",
@@ -318,6 +343,43 @@ fn dth_004_first_hukou_row_and_every_deaths_row() {
     assert_eq!(f.sources.len(), 3, "{:?}", f.sources);
     assert!(f.sources[0].contains(":2"), "{:?}", f.sources);
     assert!(f.sources[1].contains(":4"), "{:?}", f.sources);
+    // The two hukou days are compared with each other too.
+    let f = of(4);
+    assert!(f.detail.contains("相差35天"), "{}", f.detail);
+    assert!(!f.detail.contains("户籍状态为"), "{}", f.detail);
+    assert_eq!(f.sources.len(), 3, "{:?}", f.sources);
+}
+
+/// The death date is the earliest 死亡 over every hukou row of the person: a payment
+/// after a death recorded on a person's second hukou row is DTH-001, and the roster and
+/// ELG-004 see that person as dead.
+#[test]
+fn a_death_on_a_later_hukou_row_is_the_persons_death() {
+    let a = born(1950, 46);
+    let b = born(1950, 47);
+    let t = Town::new()
+        .resident(&a)
+        .hukou(&format!("{a},甲,店子村,H1,死亡,2021-06-01"))
+        // b: 迁出 on the second row is not a death.
+        .resident(&b)
+        .hukou(&format!("{b},乙,店子村,H2,迁出,2021-06-01"))
+        .deaths(&[])
+        .roster(&[format!("{a},resident_medical,320")])
+        .pays(&[
+            pen("T1", &a, "300", "2021-11-05"),
+            pen("T2", &b, "300", "2021-11-05"),
+        ]);
+    assert_eq!(t.fired("DTH-001"), expect(&[("T1", "300.00")]));
+    assert_eq!(
+        t.fired("DTH-003"),
+        expect(&[(&format!("{a}|resident_medical|2022"), "320.00")])
+    );
+    let f = t.run().into_iter().find(|f| f.rule == "DTH-001").unwrap();
+    assert!(
+        f.detail.contains("2021-06-01死亡（来源：户籍）"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]

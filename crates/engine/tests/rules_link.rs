@@ -141,6 +141,68 @@ fn idn_001_links_a_typo_with_the_same_name() {
     );
 }
 
+/// A typo is one character, whatever the character: a Chinese numeral typed for a digit
+/// (`〇`, which NFKC leaves as it is) is one substitution, compared with each same-name
+/// person and, under a common name, looked up among the id's neighbours; characters 7-14
+/// are read as characters for `name_birth`.
+#[test]
+fn idn_001_a_typo_may_be_any_character() {
+    let a = born(1980, 2);
+    let b = born(1975, 3);
+    let zero = sub(&a, 10, '〇');
+    let three = sub(&b, 5, '三');
+    assert_eq!(zero.chars().count(), 18);
+    let mut t = Town::new()
+        .hukou(&person(&a, "王涛", "店子村"))
+        .hukou(&person(&b, "李四", "店子村"));
+    // Enough 张伟 for typo to look neighbours up instead of comparing with each.
+    let c = born(1971, 1);
+    for seq in 1..=80 {
+        t = t.hukou(&person(
+            &born(1970 + seq as i32 % 30, seq),
+            "张伟",
+            "店子村",
+        ));
+    }
+    let t = t.pays(&[
+        med("T1", &zero, "320", "2021-11-05").name("王涛"),
+        med("T2", &three, "320", "2021-11-05").name("李四"),
+        med("T3", &sub(&c, 16, '〇'), "320", "2021-11-05").name("张伟"),
+    ]);
+    assert_eq!(
+        t.fired("IDN-001"),
+        expect(&[("T1", "320.00"), ("T2", "320.00"), ("T3", "320.00")])
+    );
+    let found = t.run();
+    let linked = |key: &str| {
+        found
+            .iter()
+            .find(|f| f.rule == "IDN-001" && f.key == key)
+            .unwrap()
+    };
+    assert_eq!(linked("T1").id_number, a);
+    assert_eq!(linked("T2").id_number, b);
+    assert_eq!(linked("T3").id_number, c);
+    assert!(
+        linked("T1").detail.contains("typo"),
+        "{}",
+        linked("T1").detail
+    );
+    // Not one edit away (two characters differ): name_birth decides, from characters
+    // 7-14 read as characters.
+    let two = sub(&sub(&b, 5, '三'), 4, '二');
+    let t = Town::new().hukou(&person(&b, "李四", "店子村")).pays(&[med(
+        "T4",
+        &two,
+        "320",
+        "2021-11-05",
+    )
+    .name("李四")]);
+    assert_eq!(t.fired("IDN-001"), expect(&[("T4", "320.00")]));
+    let f = finding(&t, "IDN-001");
+    assert!(f.detail.contains("name_birth"), "{}", f.detail);
+}
+
 #[test]
 fn idn_001_links_receipts_and_adjacent_swaps() {
     let a = born(1980, 1);

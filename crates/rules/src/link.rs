@@ -254,7 +254,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         let id = |h: u32| self.ds.hukou().get(h as usize).id();
         // Hukou ids are 18 characters and an edit keeps the length: other rows have no
         // typo candidate (and a huge id never has its neighbours generated).
-        let typo: Vec<u32> = if p.id.len() != 18 {
+        let typo: Vec<u32> = if p.id.chars().count() != 18 {
             Vec::new()
         } else if same_name.len() <= SCAN_LIMIT {
             same_name
@@ -301,27 +301,28 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
     }
 }
 
-/// Every text one substitution (a digit or `X`) or one adjacent swap away from `id`.
-fn neighbours(id: &str) -> impl Iterator<Item = String> + '_ {
-    let b = id.as_bytes();
-    let subs = (0..b.len()).flat_map(move |k| {
-        b"0123456789X"
-            .iter()
-            .filter(move |&&c| c != b[k])
-            .map(move |&c| {
-                let mut v = b.to_vec();
-                v[k] = c;
-                String::from_utf8_lossy(&v).into_owned()
-            })
-    });
-    let swaps = (0..b.len().saturating_sub(1))
-        .filter(move |&k| b[k] != b[k + 1])
-        .map(move |k| {
-            let mut v = b.to_vec();
+/// Every text one substitution (a digit or `X`) or one adjacent swap away from `id`, by
+/// characters (a mistyped character may be any, `〇` or a letter).
+fn neighbours(id: &str) -> impl Iterator<Item = String> {
+    let b: Vec<char> = id.chars().collect();
+    let text = |v: &[char]| v.iter().collect::<String>();
+    let mut out = Vec::new();
+    let mut v = b.clone();
+    for k in 0..b.len() {
+        for c in "0123456789X".chars().filter(|&c| c != b[k]) {
+            v[k] = c;
+            out.push(text(&v));
+        }
+        v[k] = b[k];
+    }
+    for k in 0..b.len().saturating_sub(1) {
+        if b[k] != b[k + 1] {
             v.swap(k, k + 1);
-            String::from_utf8_lossy(&v).into_owned()
-        });
-    subs.chain(swaps)
+            out.push(text(&v));
+            v.swap(k, k + 1);
+        }
+    }
+    out.into_iter()
 }
 
 fn single(candidates: &[u32], basis: Basis) -> Option<Link> {
@@ -333,7 +334,14 @@ fn single(candidates: &[u32], basis: Basis) -> Option<Link> {
 
 /// One character substituted, or two adjacent characters swapped.
 pub fn one_edit(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.is_ascii() && b.is_ascii() {
+        return one_edit_of(a.as_bytes(), b.as_bytes());
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    one_edit_of(&a, &b)
+}
+
+fn one_edit_of<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -381,7 +389,25 @@ mod tests {
         assert!(!one_edit("12345", "12345"));
         assert!(!one_edit("12345", "14325")); // swap not adjacent
         assert!(!one_edit("12345", "12354X"));
-        assert!(!one_edit("12345", "22346")); // two substitutions
+        // Two substitutions.
+        assert!(!one_edit("12345", "22346"));
+        // Characters, not bytes: a non-ASCII character is one character.
+        assert!(one_edit("3713231980〇1010019", "371323198001010019"));
+        assert!(one_edit("371323198001010019", "37132三198001010019"));
+        assert!(!one_edit("3713231980〇1010019", "371323198011010018"));
+        assert!(one_edit("12〇45", "1〇245"));
+        assert!(!one_edit("12〇45", "12345X"));
+    }
+
+    #[test]
+    fn neighbours_are_by_character() {
+        let n: Vec<String> = neighbours("1〇3").collect();
+        assert!(n.contains(&"103".to_string()));
+        assert!(n.contains(&"〇13".to_string()));
+        assert!(n.contains(&"1〇X".to_string()));
+        // 11 substitutions per character (10 where it is one of them), 2 swaps.
+        assert_eq!(n.len(), 11 + 10 + 10 + 2);
+        assert!(n.iter().all(|t| t.chars().count() == 3));
     }
 
     #[test]
@@ -407,5 +433,20 @@ mod tests {
         );
         assert_eq!(birth_date_of("371323198102290012"), None);
         assert_eq!(birth_date_of("3.71323E+17"), None);
+        // Characters 7-14, whatever bytes the characters before them take.
+        assert_eq!(
+            birth_date_of("37132三197505050028"),
+            NaiveDate::from_ymd_opt(1975, 5, 5)
+        );
+        assert_eq!(
+            birth_date_of("371323198001〇10019"),
+            None,
+            "a non-digit among characters 7-14"
+        );
+        assert_eq!(
+            birth_date_of("三三三三三三19750505"),
+            NaiveDate::from_ymd_opt(1975, 5, 5)
+        );
+        assert_eq!(birth_date_of("三三三三三三1975050"), None);
     }
 }

@@ -29,7 +29,7 @@ const EMPLOYEE_MEDICAL: u8 = 2;
 pub enum DeathSource {
     /// A `deaths` row (index).
     Notice(u32),
-    /// The hukou row's 死亡 status_date.
+    /// A hukou row's 死亡 status_date.
     Hukou,
 }
 
@@ -44,7 +44,7 @@ pub struct PersonView {
     birth_year: Vec<i32>,
     /// First hukou row of the id (`NONE`: not in hukou).
     hukou: Vec<u32>,
-    /// Earliest death day over the deaths rows and the hukou 死亡 status.
+    /// Earliest death day over the deaths rows and the hukou rows' 死亡 status.
     death: Vec<Option<NaiveDate>>,
     /// The deaths row the day comes from (`NONE`: hukou).
     death_notice: Vec<u32>,
@@ -71,18 +71,25 @@ impl PersonView {
                 .map(|&s| qianbiao_core::id::birth_year_of_canonical(&ds.id_str(s)).unwrap_or(0))
                 .collect()
         };
-        // First hukou row, and its death day when the row says 死亡.
+        // First hukou row, and the earliest 死亡 status_date over all of the person's
+        // hukou rows: a registry that lists a person twice may record the death on the
+        // second row, and the death date is the earliest the sources give
+        // (`docs/spec-readings.md`, Several hukou rows of one id).
         let hukou = || {
             let hk = &ds.hukou;
             let mut first = vec![NONE; n];
-            let mut died = vec![None; n];
+            let mut died: Vec<Option<NaiveDate>> = vec![None; n];
             for (i, &id) in hk.id.iter().enumerate() {
                 let Some(p) = at(id) else { continue };
                 let p = p as usize;
                 if first[p] == NONE {
                     first[p] = i as u32;
-                    if hk.status[i] == HukouStatus::Dead {
-                        died[p] = hk.status_date[i];
+                }
+                if hk.status[i] == HukouStatus::Dead {
+                    if let Some(day) = hk.status_date[i] {
+                        if died[p].is_none_or(|old| day < old) {
+                            died[p] = Some(day);
+                        }
                     }
                 }
             }
@@ -422,6 +429,59 @@ mod tests {
             [Some(pc), None, Some(pa)]
         );
         assert_eq!(view.payment_person(1), None);
+    }
+
+    #[test]
+    fn a_death_on_any_hukou_row_counts_and_the_earliest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (a, b, c) = (id(1950, 8), id(1960, 9), id(1970, 10));
+        write(
+            d,
+            "hukou.csv",
+            &[
+                "id_number,name,village,status,status_date".into(),
+                // a: listed 正常 first, then dead twice (the earlier day counts).
+                format!("{a},甲,东村,正常,"),
+                format!("{a},甲,东村,死亡,2021-09-01"),
+                format!("{a},甲,东村,死亡,2021-06-01"),
+                // b: 迁出 first, then dead.
+                format!("{b},乙,东村,迁出,2020-01-01"),
+                format!("{b},乙,东村,死亡,2021-03-01"),
+                // c: never dead.
+                format!("{c},丙,东村,正常,"),
+                format!("{c},丙,东村,迁出,2021-03-01"),
+            ],
+        );
+        write(
+            d,
+            "payments.csv",
+            &["txn_id,id_number,scheme,period,amount,paid_at".into()],
+        );
+        let ds = load(
+            d,
+            &LoadOptions {
+                year: 2022,
+                progress: None,
+                columns: None,
+            },
+        )
+        .unwrap();
+        let view = PersonView::new(&ds, &Policy::dianzi_2022());
+        let day = |m| NaiveDate::from_ymd_opt(2021, m, 1).unwrap();
+        let [pa, pb, pc] = [&a, &b, &c].map(|t| {
+            ds.strings
+                .ids
+                .lookup(t)
+                .and_then(|s| view.of_sym(s))
+                .unwrap()
+        });
+        // The first row stays the person's hukou row.
+        assert_eq!(view.hukou_row(pa), Some(0));
+        assert_eq!(view.hukou_row(pb), Some(3));
+        assert_eq!(view.death(pa), Some((day(6), DeathSource::Hukou)));
+        assert_eq!(view.death(pb), Some((day(3), DeathSource::Hukou)));
+        assert_eq!(view.death(pc), None);
     }
 
     #[test]
