@@ -170,16 +170,17 @@ fn lone_cr_line_endings_keep_line_numbers() {
 
 #[test]
 fn dates_out_of_range_are_not_dates() {
-    // 2021115 passed as an Excel serial of year 7433 and moved as_of there.
+    // 2021115 passed as an Excel serial of year 7433 and moved as_of there; 2021 is the
+    // serial of 1905-07-13, in range, yet a stray year, not a day.
     let dir = town(&format!(
-        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,{ID},养老,2022,300,2021115,\nT3,{ID},养老,2022,300,1899-12-31,\n"
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,{ID},养老,2022,300,2021115,\nT3,{ID},养老,2022,300,1899-12-31,\nT4,{ID},养老,2022,300,2021,\nT5,{ID},养老,2022,300,2021 10:30,\n"
     ));
     let out = dir.path().join("out");
     ok(&run_on(dir.path(), &out, &[]));
     let m = manifest(&out);
     assert_eq!(m["as_of"], "2021-11-05");
     let rej = rejected(&out);
-    assert_eq!(rej.len(), 2);
+    assert_eq!(rej.len(), 4, "{rej:?}");
     assert!(
         rej.iter().all(|r| r.2.contains("date out of range")),
         "{rej:?}"
@@ -352,6 +353,32 @@ fn undecodable_text_is_reported_with_its_position() {
     );
 }
 
+/// The byte named is the first that neither encoding reads: in a UTF-8 export with one bad
+/// byte, that byte (not the first Chinese character, which GB18030 cannot read); in a
+/// GB18030 export, the byte GB18030 cannot read.
+#[test]
+fn the_byte_named_is_the_first_neither_encoding_reads() {
+    let dir = town("");
+    let head = format!("{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\nT2,");
+    let mut bytes = head.clone().into_bytes();
+    bytes.extend_from_slice(b"\xFF,\n");
+    std::fs::write(dir.path().join("payments.csv"), &bytes).unwrap();
+    let at = head.len();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.csv", &format!("byte {at} (0xFF) on line 3")],
+    );
+    let (gb, _, _) = encoding_rs::GB18030.encode(&head);
+    let mut bytes = gb.into_owned();
+    let at = bytes.len();
+    bytes.extend_from_slice(b"\xFF,\n");
+    std::fs::write(dir.path().join("payments.csv"), &bytes).unwrap();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("o2"), &[]),
+        &["payments.csv", &format!("byte {at} (0xFF) on line 3")],
+    );
+}
+
 #[test]
 fn a_failed_write_leaves_the_previous_outputs() {
     let dir = town(&format!(
@@ -439,6 +466,26 @@ fn no_header_in_the_first_twenty_rows_names_the_missing_columns() {
 }
 
 #[test]
+fn an_empty_file_names_every_required_column() {
+    for (name, bytes) in [("empty", &b""[..]), ("bom only", &b"\xEF\xBB\xBF"[..])] {
+        let dir = town("");
+        std::fs::write(dir.path().join("payments.csv"), bytes).unwrap();
+        let o = run_on(dir.path(), &dir.path().join("out"), &[]);
+        for col in [
+            "`txn_id`",
+            "`id_number`",
+            "`scheme`",
+            "`period`",
+            "`amount`",
+            "`paid_at`",
+        ] {
+            assert!(stderr(&o).contains(col), "{name}: {col} in {}", stderr(&o));
+        }
+        exit_2(&o, &["payments.csv"]);
+    }
+}
+
+#[test]
 fn excel_numeric_ids_lost_their_digits() {
     let dir = tempfile::tempdir().unwrap();
     let mut wb = rust_xlsxwriter::Workbook::new();
@@ -508,6 +555,25 @@ fn xls_with_a_title_a_numeric_id_and_a_totals_row() {
     assert_eq!((rej[0].0.as_str(), rej[0].1.as_str()), ("hukou.xls", "3"));
     assert!(rej[0].2.contains("lost its last digits"), "{rej:?}");
     assert_lines_add_up(&m);
+}
+
+#[test]
+fn a_parquet_footer_claiming_more_rows_than_its_pages_hold_is_refused() {
+    // Written by pyarrow with one row, its footer's and row group's num_rows then set to
+    // 2: reading row 2 went past the column's end, a panic (exit 101).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/payments_footer_claims_more_rows.parquet"),
+        dir.path().join("payments.parquet"),
+    )
+    .unwrap();
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        // Our check names the mismatch (a debug build of polars fails its own first).
+        &["payments.parquet", "cannot read", "1"],
+    );
 }
 
 #[test]

@@ -124,6 +124,25 @@ pub fn date_in_range(d: NaiveDate, year: i32) -> bool {
     (1900..=year.saturating_add(2)).contains(&d.year())
 }
 
+/// [`date_in_range`] of a date read from the text `raw`, which also refuses a stray
+/// number of up to four digits read as an Excel serial: `2021` is the serial of
+/// 1905-07-13, inside the dates an export may mean, yet it is a year typed in the wrong
+/// column, not a day (`data-contract.md`, Robustness: the range "stops a stray number
+/// (`2021115`, `2021`) from passing as an Excel serial"). Real serials have five digits
+/// (10000 is 1927-05-18); an Excel date cell is read as its date, not its serial.
+pub fn written_in_range(d: NaiveDate, raw: &str, year: i32) -> bool {
+    date_in_range(d, year) && (d.year() > 1927 || !short_serial(raw))
+}
+
+/// Whether a text is an Excel serial of at most four digits (a fraction or a time after
+/// it allowed).
+fn short_serial(raw: &str) -> bool {
+    let t = norm_text(raw);
+    let date_part = t.split(' ').next().unwrap_or("");
+    let int_part = date_part.split('.').next().unwrap_or("");
+    (1..=4).contains(&int_part.len()) && int_part.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Splits `date[ time]` or `YYYY-MM-DDThh:mm`, the `T` form only after an ISO date.
 fn split_time(t: &str) -> (&str, Option<&str>) {
     if let Some((d, rest)) = t.split_once(' ') {
@@ -173,6 +192,12 @@ fn small_num(s: &str, min_len: usize, max_len: usize) -> Option<u32> {
 fn date_only(d: &str) -> Option<NaiveDate> {
     if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
         return ymd(&d[..4], &d[4..6], &d[6..8]);
+    }
+    // A whole Excel serial followed by a time (`44505 10:30`).
+    if !d.contains('.') {
+        if let Some(dt) = excel_serial(d) {
+            return Some(dt.date());
+        }
     }
     if let Some(rest) = d.strip_suffix('日') {
         let (y, rest) = rest.split_once('年')?;
@@ -385,6 +410,30 @@ mod tests {
         assert!(!date_in_range(d("2025-01-01"), y));
         // A stray 7-digit number reads as an Excel serial far in the future.
         assert!(!date_in_range(d("2021115"), y));
+        // A stray year reads as the serial of 1905-07-13: in range, but no date.
+        assert_eq!(d("2021"), NaiveDate::from_ymd_opt(1905, 7, 13).unwrap());
+        assert!(date_in_range(d("2021"), y));
+        for raw in [
+            "2021",
+            " 2021 ",
+            "２０２１",
+            "2021.5",
+            "2021 10:30",
+            "61",
+            "9999",
+        ] {
+            assert!(!written_in_range(d(raw), raw, y), "{raw}");
+        }
+        for raw in [
+            "10000",
+            "44505",
+            "44505.5",
+            "44505 10:30",
+            "1905-07-13",
+            "19050713",
+        ] {
+            assert!(written_in_range(d(raw), raw, y), "{raw}");
+        }
         // A policy year at the end of the integers has no last day; one before 1900 no day.
         assert!(date_in_range(NaiveDate::MAX, i32::MAX));
         assert!(!date_in_range(NaiveDate::MIN, i32::MAX));
@@ -443,6 +492,8 @@ mod tests {
             "20211105 09:30",
             "2021年11月5日 09:30:00",
             "44505.395833333",
+            "44505 09:30",
+            "44505 9:30:00",
             "2021-11-05 09:30:00.000000",
         ] {
             assert_eq!(parse_datetime(raw), Some(want), "{raw}");

@@ -701,7 +701,9 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                     None => report.rows_accepted += 1,
                     Some(reason) => {
                         report.rows_rejected += 1;
-                        if source == SourceKind::Deaths {
+                        // Only a row whose one fault is its id is linked: not one whose
+                        // fields do not match the header (its cells may be shifted).
+                        if source == SourceKind::Deaths && raw.problem.is_none() {
                             let prov = Prov {
                                 file: file_idx,
                                 line: raw.line,

@@ -3,7 +3,9 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use qianbiao_core::codes::parse_disability_level;
-use qianbiao_core::date::{date_in_range, parse_date, parse_datetime, parse_period};
+use qianbiao_core::date::{
+    date_in_range, parse_date, parse_datetime, parse_period, written_in_range,
+};
 use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
 use qianbiao_core::{
@@ -319,7 +321,7 @@ impl<'a> Cells<'a> {
             return Ok(d);
         }
         let d = self.required(col, what, parse_datetime)?;
-        if !date_in_range(d.date(), self.year) {
+        if !written_in_range(d.date(), &self.raw(col), self.year) {
             return Err(format!(
                 "`{}`: date out of range: '{}'",
                 col.name(),
@@ -334,7 +336,8 @@ impl<'a> Cells<'a> {
         if let Some(d) = self.stored_datetime(col) {
             return Some(d.date());
         }
-        parse_date(&self.raw(col)).filter(|d| date_in_range(*d, self.year))
+        let raw = self.raw(col);
+        parse_date(&raw).filter(|d| written_in_range(*d, &raw, self.year))
     }
 
     /// An amount stored as an integer or decimal (Parquet), when its text form would be

@@ -326,6 +326,23 @@ fn decode_slice(src: SliceSource, (offset, rows): (usize, usize)) -> Decoded {
         let df = read_slice(&bytes, &metadata, (offset, rows), projection.clone())
             .map_err(|e| format!("not a readable Parquet file: {e}"))?;
         let frame = frame_of(&df);
+        // A footer may state more rows than its pages hold: every column must hold the
+        // rows the slice declares, or a row would be read past a column's end.
+        if let Some(short) = frame.cols.iter().find_map(|c| c.len().filter(|&n| n != rows)) {
+            return Err(OpenError::Unreadable(format!(
+                "not a readable Parquet file: rows {}-{} are declared, but a column holds {short} values",
+                offset + 1,
+                offset + rows
+            )));
+        }
+        if frame.len != rows {
+            return Err(OpenError::Unreadable(format!(
+                "not a readable Parquet file: rows {}-{} are declared, but {} were decoded",
+                offset + 1,
+                offset + rows,
+                frame.len
+            )));
+        }
         Ok(match &projection {
             None => frame,
             Some(used) => {
@@ -402,6 +419,21 @@ pub struct Frame {
     /// When only the columns the run uses were decoded: the whole slice, decoded when a
     /// whole row is needed.
     whole: Option<WholeSlice>,
+}
+
+impl FrameCol {
+    /// Values held (None for a column not decoded).
+    fn len(&self) -> Option<usize> {
+        match self {
+            FrameCol::Skipped => None,
+            FrameCol::Text(a) => Some(a.len()),
+            FrameCol::Number { values, .. } => Some(values.len()),
+            FrameCol::Date { days, null, col } => Some(days.len().min(null.len()).min(col.len())),
+            FrameCol::Datetime { at, null, col, .. } => {
+                Some(at.len().min(null.len()).min(col.len()))
+            }
+        }
+    }
 }
 
 impl Frame {
@@ -481,31 +513,6 @@ impl Frame {
         let fen = m.checked_mul(10i128.pow(2 - scale))?;
         let fen = i64::try_from(fen).ok()?;
         (fen <= qianbiao_core::money::MAX_AMOUNT.0).then_some(qianbiao_core::Fen(fen))
-    }
-
-    /// True when every cell of the row is empty.
-    fn blank(&self, row: usize) -> bool {
-        // A date that could not be read as one (a null, or out of every calendar) is as
-        // blank as its text form.
-        let decoded_blank = self.cols.iter().enumerate().all(|(i, c)| match c {
-            FrameCol::Skipped => true,
-            FrameCol::Text(a) => text_at(a, row).trim().is_empty(),
-            FrameCol::Number { values, .. } => values[row].is_none(),
-            FrameCol::Date { days, .. } => {
-                days[row].is_none() && self.text(i, row).trim().is_empty()
-            }
-            FrameCol::Datetime { at, .. } => {
-                at[row].is_none() && self.text(i, row).trim().is_empty()
-            }
-        });
-        // Blank only when the columns not decoded are empty too.
-        if !decoded_blank {
-            return false;
-        }
-        match self.whole.as_ref().and_then(WholeSlice::frame) {
-            Some(whole) => whole.blank(row),
-            None => true,
-        }
     }
 
     /// Every cell of a row as text, for `rejected.csv`.
@@ -759,11 +766,9 @@ impl Opened {
             while out.len() - start < max && *next < *len {
                 let i = *next;
                 *next += 1;
-                if frame.blank(i) {
-                    *blank += 1;
-                    self.lines.blank += 1;
-                    continue;
-                }
+                // Parquet rows are all data (`data-contract.md`, Real exports): a row of
+                // nulls and empty texts is read, and rejected for its empty required
+                // cells, never skipped as blank.
                 self.lines.rows += 1;
                 out.push(RawRow {
                     line: (*base + i + 2) as u32,
@@ -893,7 +898,7 @@ fn decode_csv_hashed(
 ) -> Result<(String, &'static str, Option<String>), String> {
     let has_bom = bytes.starts_with(UTF8_BOM);
     // One validation of the whole file: the text is kept as the String it checks.
-    let bytes = match String::from_utf8(bytes) {
+    let (bytes, utf8_up_to) = match String::from_utf8(bytes) {
         Ok(mut text) => {
             if has_bom {
                 text.drain(..3);
@@ -901,7 +906,10 @@ fn decode_csv_hashed(
             }
             return Ok((text, "csv utf-8", None));
         }
-        Err(e) => e.into_bytes(),
+        Err(e) => {
+            let up_to = e.utf8_error().valid_up_to();
+            (e.into_bytes(), up_to)
+        }
     };
     // The file's hash beside its decoding, which is itself spread over the cores.
     let (text, sha) = rayon::join(
@@ -911,7 +919,10 @@ fn decode_csv_hashed(
     if let Some(text) = text {
         return Ok((text, "csv gb18030", sha));
     }
-    let offset = first_undecodable(&bytes);
+    // The file is text of one encoding up to the byte that encoding cannot read: the
+    // byte named is the first that neither reads, the later of the two (a UTF-8 export
+    // with one bad byte is named at that byte, not at its first Chinese character).
+    let offset = first_undecodable(&bytes).max(utf8_up_to);
     let line = count_lines(&bytes[..offset]) + 1;
     Err(format!(
         "neither UTF-8 nor GB18030 text: byte {offset} (0x{:02X}) on line {line} cannot be decoded",
@@ -1165,7 +1176,10 @@ fn open_csv(content: Content, is_header: HeaderTest) -> Result<Opened, OpenError
         Content::Bytes(bytes) => decode_csv_hashed(bytes, true)?,
     };
     if text.is_empty() {
-        return Err("empty file: no header row".into());
+        // No first row: every required column is missing from it.
+        return Err(OpenError::NoHeader {
+            first_row: Vec::new(),
+        });
     }
     let text = std::sync::Arc::new(text);
     let hash = match sha {
@@ -1244,6 +1258,33 @@ fn fmt_number(f: f64) -> String {
     }
 }
 
+/// The text of an Excel date cell: `YYYY-MM-DD`, with ` HH:MM:SS` when it has a time
+/// (to the second, the milliseconds rounded). Serials outside Excel's range (below 0 or
+/// past 9999) are clamped by calamine and then refused by the date range like any other
+/// date; its phantom 1900-02-29 is no date at all.
+fn excel_date_text(dt: &calamine::ExcelDateTime) -> String {
+    let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+    let secs = u32::from(h) * 3600 + u32::from(mi) * 60 + u32::from(s) + u32::from(ms >= 500);
+    if secs == 0 {
+        format!("{y:04}-{mo:02}-{d:02}")
+    } else if secs >= 86_400 {
+        // 23:59:59.5 and later round to the next day's midnight.
+        match chrono::NaiveDate::from_ymd_opt(i32::from(y), u32::from(mo), u32::from(d))
+            .and_then(|day| day.succ_opt())
+        {
+            Some(next) => next.format("%Y-%m-%d").to_string(),
+            None => format!("{y:04}-{mo:02}-{d:02} 23:59:59"),
+        }
+    } else {
+        format!(
+            "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
 /// A cell as text, and whether it was a number.
 fn cell_text(c: calamine::Data) -> (String, bool) {
     use calamine::Data;
@@ -1253,7 +1294,9 @@ fn cell_text(c: calamine::Data) -> (String, bool) {
         Data::Float(f) => (fmt_number(f), true),
         Data::Int(i) => (i.to_string(), true),
         Data::Bool(b) => (b.to_string(), false),
-        // Date cells become their serial number; date columns read Excel serials.
+        // A date cell is read as the date it shows, in the workbook's own date system
+        // (1900 or 1904); a duration stays its number.
+        Data::DateTime(dt) if dt.is_datetime() => (excel_date_text(&dt), false),
         Data::DateTime(dt) => (fmt_number(dt.as_f64()), false),
         Data::Error(e) => (format!("#{e:?}"), false),
     }
@@ -1387,13 +1430,34 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
     let last_row = cells.last().map_or(hr, |c| c.0);
     let mut rows = Vec::with_capacity((last_row - hr) as usize);
     for r in hr + 1..=last_row {
-        let (v, numeric) = dense(row_cells(r), width.max(1));
-        let fields: Fields = v.iter().take(width.max(1)).collect();
+        let part = row_cells(r);
+        let (v, numeric) = dense(part, width.max(1));
+        let inside_blank = v.iter().all(|f| f.trim().is_empty());
+        // A row whose values all stand right of the header's columns would read as blank
+        // and be lost without a word: it is read, with every cell, and rejected.
+        let beyond = part
+            .iter()
+            .filter(|(_, c, t, _)| *c as usize >= width && !t.trim().is_empty())
+            .map(|(_, c, _, _)| *c as usize + 1)
+            .max();
+        let (fields, problem): (Fields, _) = match beyond {
+            Some(end) if inside_blank => {
+                let (all, _) = dense(part, end.min(MAX_COLUMNS));
+                (
+                    all.iter().collect(),
+                    Some(format!(
+                        "values only right of the header's {width} columns (expected {width} fields as in the header, found {})",
+                        end.min(MAX_COLUMNS)
+                    )),
+                )
+            }
+            _ => (v.iter().take(width.max(1)).collect(), None),
+        };
         rows.push(GridRow {
             line: r + 1,
             fields,
             numeric,
-            problem: None,
+            problem,
         });
     }
     Ok(Opened {
@@ -1693,6 +1757,24 @@ pub fn raw_line(fields: &Fields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excel_date_cells_read_as_the_date_they_show() {
+        use calamine::{ExcelDateTime, ExcelDateTimeType::DateTime};
+        let text =
+            |v: f64, is_1904: bool| excel_date_text(&ExcelDateTime::new(v, DateTime, is_1904));
+        assert_eq!(text(44505.0, false), "2021-11-05");
+        assert_eq!(text(44505.395833333, false), "2021-11-05 09:30:00");
+        // The 1904 date system: the same day is 1,462 days less.
+        assert_eq!(text(43043.0, true), "2021-11-05");
+        assert_eq!(text(43043.5, true), "2021-11-05 12:00:00");
+        // A date cell before 1927 is still its date (a serial typed as text would not be).
+        assert_eq!(text(7306.0, false), "1920-01-01");
+        // Excel's phantom day stays what it shows, which no date reader takes.
+        assert_eq!(text(60.0, false), "1900-02-29");
+        // Half a second before midnight rounds to the next day.
+        assert_eq!(text(44505.0 + 86_399.6 / 86_400.0, false), "2021-11-06");
+    }
 
     #[test]
     fn date32_days_are_the_calendar_days_from_1970() {

@@ -1823,16 +1823,28 @@ fn missing_required_column_names_file_and_column() {
 
 #[test]
 fn unreadable_files_name_the_file() {
-    let cases: [(&str, Vec<u8>); 5] = [
+    let cases: [(&str, Vec<u8>); 4] = [
         (
             "payments/x.parquet",
             b"PAR1 this is not parquet at all PAR1".to_vec(),
         ),
         ("hukou.xlsx", b"id_number,name,village\n".to_vec()),
         ("deaths.csv", vec![b'i', b'd', b'\n', 0xFF, 0xFE, b'\n']),
-        ("roster.csv", Vec::new()),
         ("eligibility.parquet", Vec::new()),
     ];
+    // An empty CSV is text with no first row: every required column is missing from it.
+    let f = Folder::with_required();
+    f.put("roster.csv", "");
+    match f.try_load().unwrap_err() {
+        IngestError::MissingColumn { file, column } => {
+            assert_eq!(file, "roster.csv");
+            assert!(
+                column.contains("`id_number`") && column.contains("`scheme`"),
+                "{column}"
+            );
+        }
+        other => panic!("roster.csv: expected MissingColumn, got {other:?}"),
+    }
     for (rel, bytes) in cases {
         let f = Folder::new();
         if rel != "hukou.xlsx" {
@@ -1920,11 +1932,12 @@ fn parquet_dates_read_as_stored_agree_with_their_text_form() {
 }
 
 /// A Parquet file's columns the source does not read are not decoded, yet a rejected
-/// row's raw text still holds every cell, and a row is blank only when its unused cells
-/// are empty too: the same rows, reasons, raw text and counts as the same file in CSV,
-/// with the unused columns before, between and after the used ones.
+/// row's raw text still holds every cell: the same rows, reasons, raw text and counts as
+/// the same file in CSV, with the unused columns before, between and after the used
+/// ones; except that Parquet rows are all data (`data-contract.md`, Real exports), so a
+/// row of empty cells is rejected there, where CSV counts it blank.
 #[test]
-fn parquet_columns_not_read_still_give_raw_text_and_blank_rows() {
+fn parquet_columns_not_read_still_give_raw_text_and_no_blank_rows() {
     let pq = parquet(vec![
         Series::new("备注".into(), &["a", "", "", "", "x,y"]),
         Series::new("txn_id".into(), &["T1", "", "", "T4", "T5"]),
@@ -1964,22 +1977,22 @@ fn parquet_columns_not_read_still_give_raw_text_and_blank_rows() {
     };
     assert_eq!(rows(&pa), rows(&cs));
     assert_eq!(rows(&pa).len(), 2);
-    assert_eq!(rejected_rows(&pa), rejected_rows(&cs));
-    // Line 3 is read (an unused cell is not empty) and rejected; line 4 is blank; line 5
-    // is rejected for its amount, its raw text with every cell.
-    let lines: Vec<u32> = rejected_rows(&pa).iter().map(|r| r.0).collect();
-    assert_eq!(lines, [3, 5]);
-    assert!(
-        rejected_rows(&pa)[1].2.ends_with(",2.0"),
-        "{:?}",
-        rejected_rows(&pa)
-    );
+    // Line 3 is read (an unused cell is not empty) and rejected; line 4 is blank in CSV
+    // and a rejected row in Parquet; line 5 is rejected for its amount, its raw text with
+    // every cell.
+    let (rej_p, rej_c) = (rejected_rows(&pa), rejected_rows(&cs));
+    let lines = |r: &[(u32, String, String)]| r.iter().map(|r| r.0).collect::<Vec<_>>();
+    assert_eq!(lines(&rej_c), [3, 5]);
+    assert_eq!(lines(&rej_p), [3, 4, 5]);
+    assert_eq!(rej_p[1].1, "`txn_id`: empty");
+    assert_eq!((&rej_p[0], &rej_p[2]), (&rej_c[0], &rej_c[1]));
+    assert!(rej_p[2].2.ends_with(",2.0"), "{rej_p:?}");
     let (rp, rc) = (report(&pa, "payments.parquet"), report(&cs, "payments.csv"));
     assert_eq!(
         (rp.rows_read, rp.rows_rejected, rp.blank_rows),
-        (rc.rows_read, rc.rows_rejected, rc.blank_rows)
+        (rc.rows_read + 1, rc.rows_rejected + 1, 0)
     );
-    assert_eq!(rp.blank_rows, 1);
+    assert_eq!(rc.blank_rows, 1);
 }
 
 /// The same payments as a Parquet file and as a CSV file, each loaded beside `HUKOU`.
@@ -2426,4 +2439,105 @@ fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
     // something.
     assert!(rejected_total > 0);
     assert!(skipped_cells > 0);
+}
+
+/// A deaths row rejected for an invalid id is kept for identity linkage; one rejected
+/// because its fields do not match the header is not, even when its id is invalid too
+/// (its cells may be shifted: `data-contract.md`, "deaths rows rejected for an invalid
+/// id").
+#[test]
+fn only_deaths_rows_rejected_for_their_id_are_kept_for_linkage() {
+    let f = Folder::with_required();
+    f.put(
+        "deaths.csv",
+        "身份证号码,姓名,死亡日期,备注\n\
+         11010519491231002Y,王涛,2021-10-01,\n\
+         11010519491231003Y,李四,2021-10-01\n\
+         11010519491231004Y,赵五,,\n",
+    );
+    let ds = f.load();
+    let lines: Vec<u32> = ds.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [2, 3, 4]);
+    assert!(
+        ds.rejected[1].reason.contains("fields"),
+        "{:?}",
+        ds.rejected
+    );
+    // Line 2 only: line 3 is ragged, line 4 has no death date to compare.
+    let kept: Vec<(u32, String)> = ds
+        .linkable_deaths
+        .iter()
+        .map(|d| (d.prov.line, d.name.to_string()))
+        .collect();
+    assert_eq!(kept, [(2, "王涛".to_string())]);
+}
+
+/// An Excel row whose values all stand right of the header's columns is read and
+/// rejected, never counted blank; a row with values inside the header and a stray note
+/// right of it is read as usual.
+#[test]
+fn xlsx_values_right_of_the_header_are_not_a_blank_row() {
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put(
+        "payments.xlsx",
+        xlsx(|wb| {
+            let ws = wb.add_worksheet();
+            write_row(
+                ws,
+                0,
+                &[
+                    "txn_id",
+                    "id_number",
+                    "scheme",
+                    "period",
+                    "amount",
+                    "paid_at",
+                ],
+            );
+            write_row(
+                ws,
+                1,
+                &["T1", ID_A, "居民医保", "2022", "320", "2021-11-05"],
+            );
+            // Line 3: shifted right by two columns, nothing under the header.
+            for (c, v) in ["T2", ID_A, "居民医保", "2022", "320", "2021-11-05"]
+                .iter()
+                .enumerate()
+            {
+                ws.write_string(2, c as u16 + 6, *v).unwrap();
+            }
+            // Line 4: a value row with a note right of the header.
+            write_row(
+                ws,
+                3,
+                &["T3", ID_A, "居民养老", "2022", "300", "2021-11-06"],
+            );
+            ws.write_string(3, 8, "已核").unwrap();
+            // Line 5: blank.
+            write_row(ws, 4, &["", ""]);
+            write_row(
+                ws,
+                5,
+                &["T4", ID_A, "居民养老", "2022", "300", "2021-11-07"],
+            );
+        }),
+    );
+    let ds = f.load();
+    let txns: Vec<String> = ds
+        .payments()
+        .iter()
+        .map(|p| p.txn_id().to_string())
+        .collect();
+    assert_eq!(txns, ["T1", "T3", "T4"]);
+    let rej = rejected_rows(&ds);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].0, 3);
+    assert!(
+        rej[0].1.contains("right of the header's 6 columns"),
+        "{rej:?}"
+    );
+    assert!(rej[0].2.contains("T2"), "{rej:?}");
+    let r = report(&ds, "payments.xlsx");
+    assert_eq!((r.rows_read, r.rows_rejected, r.blank_rows), (4, 1, 1));
 }
