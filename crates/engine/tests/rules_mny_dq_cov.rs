@@ -339,7 +339,9 @@ fn dq_002_name_differs() {
         .hukou(&format!("{b},李四,店子村,H2,正常,"))
         .pays(&[
             med("T1", &a, "320", "2021-11-05").name("王  涛"),
-            pen("T2", &a, "300", "2021-11-05").name("王"),
+            pen("T2", &a, "300", "2021-11-05")
+                .name("王")
+                .collector("C2", "", ""),
             med("T3", &b, "320", "2021-11-05").name("李三"),
             pen("T4", &b, "300", "2021-11-05").name(""),
         ]);
@@ -347,6 +349,17 @@ fn dq_002_name_differs() {
         t.fired("DQ-002"),
         expect(&[(a.as_str(), "300.00"), (b.as_str(), "320.00")])
     );
+    // The collectors of the payments behind it, as for every finding over payments (and
+    // so in collectors.csv); none for payments without one.
+    let found = t.run();
+    let of = |id: &str| {
+        found
+            .iter()
+            .find(|f| f.rule == "DQ-002" && f.key == id)
+            .unwrap()
+    };
+    assert_eq!(of(&a).collector_id, "C2");
+    assert_eq!(of(&b).collector_id, "");
 }
 
 #[test]

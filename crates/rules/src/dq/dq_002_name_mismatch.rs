@@ -42,6 +42,7 @@ impl Rule for Dq002 {
             let mut f = Finding::new(Self::META.code, Self::META.severity, h.id().as_str());
             ctx.fill_person(&mut f, &h.id(), h.name(), h.village());
             f.amount = total(ctx, &rows);
+            f.collector_id = ctx.collectors_of(&rows);
             let mut names: Vec<&str> = rows.iter().map(|&i| ctx.payment(i).name()).collect();
             names.sort_unstable();
             names.dedup();
