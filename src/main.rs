@@ -11,6 +11,27 @@ use qianbiao_core::policy::{Pipeline, DIANZI_2022};
 
 mod malloc;
 
+/// Writes to standard output. A reader that stops reading (`qianbiao cases summary WS |
+/// head`) ends the command quietly: a closed pipe is not an error of the command.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("qianbiao: error: standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// `println!` through [`emit`].
+macro_rules! emitln {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 #[derive(Parser)]
 #[command(
     name = "qianbiao",
@@ -598,7 +619,7 @@ fn cases(action: CasesCommand) -> anyhow::Result<()> {
         }
         CasesCommand::Summary { workspace } => {
             let rows = qianbiao_workspace::cases_xlsx::summary(&workspace)?;
-            println!(
+            emitln!(
                 "{:<8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>15} {:>15}",
                 "rule",
                 "findings",
@@ -610,7 +631,7 @@ fn cases(action: CasesCommand) -> anyhow::Result<()> {
                 "recovered"
             );
             for o in &rows {
-                println!(
+                emitln!(
                     "{:<8} {:>8} {:>6} {:>9} {:>7} {:>9} {:>15} {:>15}",
                     o.rule,
                     o.findings,
@@ -629,7 +650,7 @@ fn cases(action: CasesCommand) -> anyhow::Result<()> {
 
 fn verify(ws: &Path) -> anyhow::Result<()> {
     let r = qianbiao_workspace::verify(ws)?;
-    println!(
+    emitln!(
         "verify: ok: {} runs, every file matches its manifest and the chain holds; latest {}{}",
         r.runs,
         r.latest.as_deref().unwrap_or("(none)"),
@@ -645,7 +666,7 @@ fn verify(ws: &Path) -> anyhow::Result<()> {
 fn scan(data: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let rows = qianbiao_ingest::scan_floor(data)?;
-    println!(
+    emitln!(
         "scan {rows} rows in {:.3} s",
         started.elapsed().as_secs_f64()
     );
@@ -654,13 +675,13 @@ fn scan(data: &Path) -> anyhow::Result<()> {
 
 fn rules(markdown: bool) {
     if markdown {
-        print!("{}", qianbiao_rules::catalogue_markdown());
+        emit(&qianbiao_rules::catalogue_markdown());
         return;
     }
     for r in qianbiao_rules::registry() {
         let m = r.meta();
         let needs: Vec<&str> = m.needs.iter().map(|s| s.name()).collect();
-        println!(
+        emitln!(
             "{:<8} {:<6} {}  {}{}",
             m.code,
             m.severity.as_str(),

@@ -308,3 +308,18 @@ fn a_partitioned_run_writes_what_the_run_in_memory_writes_and_leaves_no_spill() 
         assert_eq!(a, std::fs::read(tiny.join(f)).unwrap(), "{f}, 1MiB");
     }
 }
+
+/// A reader that stops reading (`qianbiao rules | head -1`) ends the command quietly:
+/// exit 0, no panic (Rust ignores SIGPIPE, so a write to a closed pipe is an error).
+#[test]
+fn a_closed_pipe_on_standard_output_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+        .arg("rules")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -463,3 +463,33 @@ fn changes_show_in_report_and_workbook_masked() {
     }
     assert!(csv.contains(&person.finding_id()), "finding_id unchanged");
 }
+
+/// A rule that did not run says why in Chinese in the workbook, as in the report.
+#[test]
+fn skipped_rules_say_why_in_chinese_in_the_workbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("town");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(sample_dir().join("hukou.csv"), data.join("hukou.csv")).unwrap();
+    let pays = sample_dir().join("payments");
+    std::fs::create_dir_all(data.join("payments")).unwrap();
+    for e in std::fs::read_dir(&pays).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join("payments").join(e.file_name())).unwrap();
+    }
+    let out = dir.path().join("out");
+    run(&data, &out, false);
+    let mut wb: Xlsx<_> = open_workbook(out.join("findings.xlsx")).unwrap();
+    let sum = wb.worksheet_range("汇总").unwrap();
+    let status = |code: &str| {
+        (1..sum.height())
+            .find(|&r| cell(&sum, r, 0) == Data::String(code.into()))
+            .map(|r| cell(&sum, r, 6).to_string())
+            .unwrap()
+    };
+    assert_eq!(status("DTH-004"), "未运行：缺少数据 死亡人员（deaths）");
+    assert_eq!(status("DUP-001"), "已运行");
+    for r in 1..sum.height() {
+        assert!(!cell(&sum, r, 6).to_string().contains("source missing"));
+    }
+}

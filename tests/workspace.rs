@@ -141,6 +141,11 @@ fn c(change: &str, prev: &str, amount: &str, first: &str) -> (String, String, St
 /// A filled cases workbook of workspace `wsid`: rows of (finding_id, status, recovered,
 /// reviewer, note).
 fn workbook(path: &Path, wsid: Option<&str>, rows: &[[&str; 5]]) {
+    workbook_of_run(path, wsid, None, rows)
+}
+
+/// [`workbook`], exported after run `run` (the marker names it, as an export does).
+fn workbook_of_run(path: &Path, wsid: Option<&str>, run: Option<&str>, rows: &[[&str; 5]]) {
     use qianbiao_workspace::cases_xlsx::{HEADERS, MARKER, MARKER_SHEET};
     let mut wb = rust_xlsxwriter::Workbook::new();
     let s = wb.add_worksheet();
@@ -165,6 +170,10 @@ fn workbook(path: &Path, wsid: Option<&str>, rows: &[[&str; 5]]) {
         m.write_string(0, 0, MARKER).unwrap();
         m.write_string(1, 0, "workspace_id").unwrap();
         m.write_string(1, 1, wsid).unwrap();
+        if let Some(run) = run {
+            m.write_string(2, 0, "run").unwrap();
+            m.write_string(2, 1, run).unwrap();
+        }
         m.set_hidden(true);
     }
     wb.save(path).unwrap();
@@ -950,4 +959,161 @@ fn a_partitioned_night_and_a_night_in_memory_see_the_same_findings() {
         .filter(|n| n.starts_with(".qianbiao"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A resolved finding's detail is the previous run's, which may quote ids and names
+/// tonight's inputs no longer hold: a `--mask` night shares none of them (`operations.md`:
+/// masked "in every output meant for reading"): keys are masked with the previous
+/// findings' ids too, and a resolved detail is replaced by a note.
+#[test]
+fn a_masked_night_masks_what_resolved_findings_quote() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ws) = (dir.path().join("town"), dir.path().join("ws"));
+    let ids = [id(1980, 1)];
+    let night = Night {
+        pays: vec![("T1", 0, "320", "2021-11-05")],
+    };
+    write_town(&data, &ids, &night);
+    // A payment named otherwise than hukou (DQ-002 quotes the name) and one with a short
+    // invalid id (DQ-001 quotes it): neither is in the next night's inputs.
+    let pays = std::fs::read_to_string(data.join("payments.csv")).unwrap();
+    std::fs::write(
+        data.join("payments.csv"),
+        format!(
+            "{pays}T2,{},欧阳锋锐,resident_pension,2022,300,2021-11-06\n\
+             T3,37990119760907,,resident_pension,2022,300,2021-11-06\n",
+            ids[0]
+        ),
+    )
+    .unwrap();
+    ok(ws_run(&data, &ws));
+    write_town(&data, &ids, &night);
+    ok(qianbiao(&[
+        "run",
+        "--data",
+        p(&data),
+        "--workspace",
+        p(&ws),
+        "--mask",
+    ]));
+    let last = ws.join("runs").join(runs(&ws).last().unwrap());
+    let resolved = changes(&last, "DQ-002");
+    assert_eq!(resolved.values().next().unwrap().0, "resolved");
+    assert_eq!(
+        changes(&last, "DQ-001").values().next().unwrap().0,
+        "resolved"
+    );
+    let csv = std::fs::read_to_string(last.join("changes.csv")).unwrap();
+    let html = std::fs::read_to_string(last.join("report.html")).unwrap();
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(last.join("findings.xlsx")).unwrap();
+    let mut sheets = String::new();
+    for name in wb.sheet_names() {
+        let r = wb.worksheet_range(&name).unwrap();
+        for row in r.rows() {
+            for c in row {
+                sheets += &c.to_string();
+                sheets.push('\n');
+            }
+        }
+    }
+    for (what, text) in [
+        ("changes.csv", &csv),
+        ("report.html", &html),
+        ("findings.xlsx", &sheets),
+    ] {
+        for secret in ["欧阳锋锐", "37990119760907", ids[0].as_str()] {
+            assert!(!text.contains(secret), "{secret} in {what}");
+        }
+    }
+    assert!(csv.contains(qianbiao_engine::RESOLVED_MASKED), "{csv}");
+}
+
+/// A decision is recorded on the finding the reviewer saw: the amount and evidence of the
+/// run the workbook was exported after. A case cleared on 320 that a later run raised to
+/// 350 before the import reopens on the next run (`operations.md`: "cleared with the same
+/// amount and evidence").
+#[test]
+fn a_decision_binds_to_the_exported_amount() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ws) = (dir.path().join("data"), dir.path().join("ws"));
+    let ids = vec![id(1980, 1)];
+    let fa = finding_id("DUP-001", &format!("{}|resident_medical|2022", ids[0]));
+    let night = |second: &'static str| Night {
+        pays: vec![
+            ("T1", 0, "320", "2021-11-01"),
+            ("T2", 0, second, "2021-11-02"),
+        ],
+    };
+    write_town(&data, &ids, &night("320"));
+    ok(ws_run(&data, &ws));
+    let r1 = runs(&ws)[0].clone();
+    let conn = register::open(&ws.join("cases.db")).unwrap();
+    let wsid = register::workspace_id(&conn).unwrap();
+    drop(conn);
+    // Exported after run 1 (320), filled in while run 2 raises it to 350, imported after.
+    let wb = dir.path().join("cases.xlsx");
+    workbook_of_run(
+        &wb,
+        Some(&wsid),
+        Some(&r1),
+        &[[&fa, "cleared", "", "李审", "同一笔缴费导出两次"]],
+    );
+    write_town(&data, &ids, &night("350"));
+    ok(ws_run(&data, &ws));
+    ok(qianbiao(&["cases", "import", p(&ws), p(&wb)]));
+    let status = |ws: &Path| {
+        let conn = register::open(&ws.join("cases.db")).unwrap();
+        register::case(&conn, &fa).unwrap().unwrap().status
+    };
+    assert_eq!(status(&ws), register::Status::Cleared);
+    ok(ws_run(&data, &ws));
+    assert_eq!(
+        status(&ws),
+        register::Status::Open,
+        "reopened: cleared on 320, now 350"
+    );
+
+    // Cleared on what the reviewer saw, it stays cleared.
+    let ws2 = dir.path().join("ws2");
+    ok(ws_run(&data, &ws2));
+    let r = runs(&ws2)[0].clone();
+    let conn = register::open(&ws2.join("cases.db")).unwrap();
+    let wsid2 = register::workspace_id(&conn).unwrap();
+    drop(conn);
+    workbook_of_run(
+        &wb,
+        Some(&wsid2),
+        Some(&r),
+        &[[&fa, "cleared", "", "李审", "同一笔缴费导出两次"]],
+    );
+    ok(qianbiao(&["cases", "import", p(&ws2), p(&wb)]));
+    ok(ws_run(&data, &ws2));
+    assert_eq!(status(&ws2), register::Status::Cleared);
+}
+
+/// An entry under `WS/runs/` that is no run (a file browser's `.DS_Store`) does not stop
+/// the next run; `verify` still names it.
+#[test]
+fn a_stray_file_among_the_runs_does_not_stop_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ws) = (dir.path().join("data"), dir.path().join("ws"));
+    let ids = vec![id(1980, 1)];
+    let night = Night {
+        pays: vec![
+            ("T1", 0, "320", "2021-11-01"),
+            ("T2", 0, "320", "2021-11-02"),
+        ],
+    };
+    write_town(&data, &ids, &night);
+    ok(ws_run(&data, &ws));
+    std::fs::write(ws.join("runs").join(".DS_Store"), b"\0\0\0\x01Bud1").unwrap();
+    ok(ws_run(&data, &ws));
+    let real: Vec<String> = runs(&ws)
+        .into_iter()
+        .filter(|r| !r.starts_with('.'))
+        .collect();
+    assert_eq!(real.len(), 2, "{real:?}");
+    let err = exit2(&qianbiao(&["verify", p(&ws)]));
+    assert!(err.contains(".DS_Store"), "{err}");
 }

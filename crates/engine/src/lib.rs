@@ -286,6 +286,10 @@ pub struct Extras {
     pub files: Vec<(String, Vec<u8>)>,
     /// sha256 of the previous run's manifest (empty string for the first run).
     pub previous_manifest_sha256: Option<String>,
+    /// Ids and names (as `id_number`, `name` cells: `;`-joined lists allowed) that the
+    /// outputs may quote beyond the run's inputs: the previous run's findings that
+    /// `changes.csv` lists as resolved. `--mask` masks them too.
+    pub mask_also: Vec<(String, String)>,
 }
 
 /// Refuses an `--as-of` outside the years Y−1 .. Y+2 (`data-contract.md`, Robustness):
@@ -534,6 +538,9 @@ pub fn write_outputs(
     Ok(manifest)
 }
 
+/// The detail of a resolved finding in a `--mask` run's changes.
+pub const RESOLVED_MASKED: &str = "本次已消除；详情见上次运行的输出（脱敏输出不转载）";
+
 /// The masked copies of what a run writes for reading (`--mask`).
 struct Shared {
     findings: Vec<Finding>,
@@ -543,14 +550,26 @@ struct Shared {
 
 impl Shared {
     fn new(o: &Outcome, extras: &Extras) -> Shared {
-        let m = qianbiao_report::mask::Masker::for_dataset(&o.ds);
+        let ids = extras.mask_also.iter().flat_map(|(id, _)| id.split(';'));
+        let names = extras.mask_also.iter().flat_map(|(_, n)| n.split(';'));
+        let m = qianbiao_report::mask::Masker::for_dataset_and(&o.ds, ids, names);
         Shared {
             findings: o.findings.par_iter().map(|f| m.finding(f)).collect(),
             rejected: o.ds.rejected.iter().map(|r| m.rejected(r)).collect(),
-            changes: extras
-                .changes
-                .as_ref()
-                .map(|cs| cs.iter().map(|c| m.change(c)).collect()),
+            changes: extras.changes.as_ref().map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        let mut masked = m.change(c);
+                        // A resolved finding's detail is the previous run's sentence, which
+                        // may quote a name only that run's inputs held (a payment's name
+                        // in DQ-002): it cannot be masked for sure, so it is not shared.
+                        if c.change == qianbiao_core::ChangeKind::Resolved {
+                            masked.detail = RESOLVED_MASKED.into();
+                        }
+                        masked
+                    })
+                    .collect()
+            }),
         }
     }
 }

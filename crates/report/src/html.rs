@@ -246,8 +246,9 @@ fn family_key(code: &str) -> &str {
     code.split('-').next().unwrap_or(code)
 }
 
-/// The Chinese of a rule's skip reason (`source missing: deaths, receipts`).
-fn skip_zh(why: &str) -> String {
+/// The Chinese of a rule's skip reason (`source missing: deaths, receipts`), as the
+/// report and the workbook show it.
+pub(crate) fn skip_zh(why: &str) -> String {
     match why.strip_prefix("source missing: ") {
         Some(list) => format!(
             "缺少数据 {}",
@@ -381,7 +382,7 @@ fn charts_section(h: &mut String, r: &Review) {
         chart(
             h,
             "涉及金额：按规则",
-            "只列出涉及金额的规则；数据质量与参保率类疑点不计金额。",
+            "只列出金额不为零的规则。一笔缴费可能同时属于几条疑点（如身份证号无效又重复缴费），各规则金额不宜相加。",
             &charts::hbar(&l, &v, "金额（元）"),
         );
     }

@@ -300,8 +300,18 @@ impl Masker {
     /// aside: their cells are masked by shape, see [`Masker::cell`]); villages and offices
     /// are kept words.
     pub fn for_dataset(ds: &qianbiao_ingest::Dataset) -> Masker {
+        Masker::for_dataset_and(ds, std::iter::empty(), std::iter::empty())
+    }
+
+    /// [`Masker::for_dataset`], masking also the ids and names given (what an output
+    /// quotes from beyond the inputs: a previous run's findings).
+    pub fn for_dataset_and<'a>(
+        ds: &'a qianbiao_ingest::Dataset,
+        more_ids: impl IntoIterator<Item = &'a str>,
+        more_names: impl IntoIterator<Item = &'a str>,
+    ) -> Masker {
         let mut ids: Vec<qianbiao_core::IdStr> = Vec::new();
-        let mut names: Vec<&str> = Vec::new();
+        let mut names: Vec<&'a str> = more_names.into_iter().collect();
         let mut keep: Vec<&str> = Vec::new();
         for h in ds.hukou().iter() {
             ids.push(h.id());
@@ -348,7 +358,8 @@ impl Masker {
             ids.push(d.id.as_str().into());
             names.push(&d.name);
         }
-        Masker::new(ids.iter().map(|s| s.as_str()), names, keep)
+        let more_ids: Vec<&str> = more_ids.into_iter().collect();
+        Masker::new(ids.iter().map(|s| s.as_str()).chain(more_ids), names, keep)
     }
 
     /// A finding as shared: id and name masked, key and detail masked as text. Its

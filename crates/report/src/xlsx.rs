@@ -243,7 +243,7 @@ fn summary_sheet(
         s.text(row, 5, family_zh(t.meta.code))?;
         let status = match &t.skipped {
             None => "已运行".to_string(),
-            Some(why) => format!("未运行：{why}"),
+            Some(why) => format!("未运行：{}", crate::html::skip_zh(why)),
         };
         s.text(row, 6, &status)?;
         n += t.count;

@@ -229,6 +229,25 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
     if cell_text(marker.get_value((1, 1))) != wsid {
         return Err(bad("a cases workbook of another workspace"));
     }
+    // The findings as the exported run wrote them: a decision is recorded on the amount
+    // and evidence the reviewer saw, not on what a later run changed them to (so that a
+    // case cleared on 350 reopens when it comes back at 360).
+    let exported_run = cell_text(marker.get_value((2, 1)));
+    let seen: std::collections::BTreeMap<String, (qianbiao_core::Fen, String)> =
+        if exported_run.is_empty() {
+            Default::default()
+        } else {
+            crate::changes::read_run(&ws.runs().join(&exported_run))
+                .map(|rows| {
+                    rows.into_iter()
+                        .map(|r| {
+                            let ev = r.evidence().to_string();
+                            (r.finding_id, (r.amount, ev))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
     let range = wb
         .worksheet_range(CASES_SHEET)
         .map_err(|_| bad("no sheet `cases`"))?;
@@ -299,11 +318,12 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
         }
         match (why.is_empty(), st) {
             (true, Some(status)) => decisions.push(Decision {
-                finding_id: id,
                 decided_at: at.clone(),
                 decided_by: by,
                 status,
                 recovered: amount,
+                seen: seen.get(&id).cloned(),
+                finding_id: id,
                 note,
                 origin: origin.clone(),
             }),

@@ -1,12 +1,12 @@
 //! Changes since the previous run (`operations.md`): this run's findings against the
 //! previous complete run's, by `finding_id`.
 //!
-//! Evidence is the finding's `txn_ids` and its `detail`: the records behind it and the
-//! sentence that states the facts. `sources` (`file:line`) are left out: they say where a
-//! record sits in tonight's export, and a re-sorted export moves every line without any
-//! fact changing. Each run keeps the fingerprints in `evidence.csv` (finding_id and a
-//! sha256, nothing identifying), so that a run with `--mask`, whose `findings.csv` holds
-//! masked details, still compares like with like.
+//! Evidence is what `operations.md` names so: the finding's `sources` (`file:line`) and
+//! its `txn_ids`, the records behind it and where they stand. The `detail` is not: it
+//! restates the facts in a sentence that may name the run's as_of date ("截至…"), which
+//! moves every night, and a cleared case must not reopen because the calendar did. Each
+//! run keeps the fingerprints in `evidence.csv` (finding_id and a sha256, nothing
+//! identifying).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,15 +49,16 @@ impl Row {
             id_number: f.id_number.clone(),
             name: f.name.clone(),
             amount: f.amount,
-            evidence: Row::fingerprint(&txn_ids, &f.detail),
+            evidence: Row::fingerprint(&f.sources.join(";"), &txn_ids),
             txn_ids,
             detail: f.detail.clone(),
         }
     }
 
-    /// The evidence fingerprint: sha256 of the txn_ids and the detail.
-    pub fn fingerprint(txn_ids: &str, detail: &str) -> String {
-        crate::sha256_hex(format!("{txn_ids}\n{detail}").as_bytes())
+    /// The evidence fingerprint: sha256 of the sources and the txn_ids, each as
+    /// `findings.csv` writes it (joined by `;`).
+    pub fn fingerprint(sources: &str, txn_ids: &str) -> String {
+        crate::sha256_hex(format!("{sources}\n{txn_ids}").as_bytes())
     }
 
     /// The evidence fingerprint.
@@ -87,7 +88,7 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<Row>> {
             .position(|h| h == name)
             .ok_or_else(|| bad(format!("no column {name}")))
     };
-    let (fid, rule, key, idn, name, amount, txn, detail) = (
+    let (fid, rule, key, idn, name, amount, txn, detail, sources) = (
         col("finding_id")?,
         col("rule")?,
         col("key")?,
@@ -96,6 +97,7 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<Row>> {
         col("amount")?,
         col("txn_ids")?,
         col("detail")?,
+        col("sources")?,
     );
     let mut rows = Vec::new();
     for (i, rec) in r.records().enumerate() {
@@ -111,7 +113,7 @@ pub fn read_findings_csv(path: &Path) -> Result<Vec<Row>> {
             id_number: cell(idn),
             name: cell(name),
             amount,
-            evidence: Row::fingerprint(&txn_ids, &detail),
+            evidence: Row::fingerprint(&cell(sources), &txn_ids),
             txn_ids,
             detail,
         });
@@ -129,26 +131,12 @@ pub fn evidence_csv(rows: &[Row]) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// The findings of a run folder: `findings.csv`, with the fingerprints of its
-/// `evidence.csv` where it has one.
+/// The findings of a run folder, from its `findings.csv`: the fingerprints are computed
+/// from its `sources` and `txn_ids`, which `--mask` leaves as they are (so a masked run
+/// compares like with like), and which a run written before the fingerprint changed also
+/// holds: its `evidence.csv` is not read back.
 pub fn read_run(dir: &Path) -> Result<Vec<Row>> {
-    let mut rows = read_findings_csv(&dir.join("findings.csv"))?;
-    let ev = dir.join("evidence.csv");
-    if let Ok(bytes) = std::fs::read(&ev) {
-        let mut r = csv::Reader::from_reader(bytes.as_slice());
-        let mut map = BTreeMap::new();
-        for rec in r.records() {
-            let rec =
-                rec.map_err(|e| WorkspaceError::Inconsistent(format!("{}: {e}", ev.display())))?;
-            map.insert(rec[0].to_string(), rec[1].to_string());
-        }
-        for row in &mut rows {
-            if let Some(e) = map.remove(&row.finding_id) {
-                row.evidence = e;
-            }
-        }
-    }
-    Ok(rows)
+    read_findings_csv(&dir.join("findings.csv"))
 }
 
 /// The changes from `prev` to `cur`, sorted by rule, key, finding_id. `first_seen` gives
@@ -261,6 +249,21 @@ mod tests {
             diff(&prev[..1], &other, "R3", &|_| None)[0].change,
             ChangeKind::Changed
         );
+        // Same amount and txn, other source (`file:line`): changed; the evidence is
+        // `operations.md`'s "(`file:line`, txn_ids)".
+        let mut moved = f("a", 100, "T1");
+        moved.sources = vec!["payments.csv:9".into()];
+        assert_eq!(
+            diff(&prev[..1], &[Row::from_finding(&moved)], "R3", &|_| None)[0].change,
+            ChangeKind::Changed
+        );
+        // Only the detail differs (a sentence naming tonight's as_of): persisting.
+        let mut restated = f("a", 100, "T1");
+        restated.detail = "截至2022-01-29".into();
+        assert_eq!(
+            diff(&prev[..1], &[Row::from_finding(&restated)], "R3", &|_| None)[0].change,
+            ChangeKind::Persisting
+        );
     }
 
     #[test]
@@ -272,7 +275,8 @@ mod tests {
         let rows = read_findings_csv(&p).unwrap();
         let want: Vec<Row> = fs.iter().map(Row::from_finding).collect();
         assert_eq!(rows, want);
-        // A masked findings.csv keeps the fingerprints of the unmasked run.
+        // A masked findings.csv (ids and names in the detail masked) has the fingerprints
+        // of the unmasked run.
         let masked = vec![f("a", 12345, "T1"), f("=b", 1, "T2")]
             .into_iter()
             .map(|mut x| {
@@ -281,7 +285,6 @@ mod tests {
             })
             .collect::<Vec<_>>();
         qianbiao_report::write_findings_csv(&p, &masked).unwrap();
-        std::fs::write(dir.path().join("evidence.csv"), evidence_csv(&want)).unwrap();
         let back = read_run(dir.path()).unwrap();
         assert_eq!(back[0].evidence(), want[0].evidence());
         assert_eq!(back[1].evidence(), want[1].evidence());

@@ -164,6 +164,21 @@ impl Workspace {
         Ok(ids)
     }
 
+    /// The run folders under `WS/runs/`, sorted: the entries named as a RUN_ID that are
+    /// folders. Anything else there (a `.DS_Store` a file browser left, a note) is no run
+    /// and does not stop a run; `verify` still names it ([`Workspace::run_ids`]).
+    pub fn run_folders(&self) -> Result<Vec<String>> {
+        let runs = self.runs();
+        Ok(self
+            .run_ids()?
+            .into_iter()
+            .filter(|id| {
+                chrono::NaiveDateTime::parse_from_str(id, crate::run::RUN_ID_FORMAT).is_ok()
+                    && runs.join(id).is_dir()
+            })
+            .collect())
+    }
+
     /// The run `WS/latest` names, if present and readable.
     pub fn read_latest(&self) -> Option<String> {
         let text = std::fs::read_to_string(self.latest()).ok()?;

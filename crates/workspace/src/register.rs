@@ -365,6 +365,10 @@ pub struct Decision {
     pub note: String,
     /// `import FILE` or `run RUN_ID`.
     pub origin: String,
+    /// The amount and evidence fingerprint the decision was made on, when known (an
+    /// imported decision: the finding as the exported run wrote it, what the reviewer
+    /// saw); else the case's latest.
+    pub seen: Option<(Fen, String)>,
 }
 
 /// A case's decisions, oldest first.
@@ -386,6 +390,7 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Decision>> {
                 recovered: r.get::<_, Option<i64>>(4)?.map(Fen),
                 note: r.get(5)?,
                 origin: r.get(6)?,
+                seen: None,
             })
         })
         .map_err(db_err)?;
@@ -396,6 +401,7 @@ pub fn history(conn: &Connection, finding_id: &str) -> Result<Vec<Decision>> {
 pub fn decide(conn: &Connection, d: &Decision) -> Result<()> {
     let c = case(conn, &d.finding_id)?
         .ok_or_else(|| WorkspaceError::Inconsistent(format!("no case {}", d.finding_id)))?;
+    let (amount, evidence) = d.seen.clone().unwrap_or((c.amount, c.evidence));
     exec(
         conn,
         "INSERT INTO decisions (finding_id, decided_at, decided_by, status, recovered_fen, \
@@ -409,8 +415,8 @@ pub fn decide(conn: &Connection, d: &Decision) -> Result<()> {
             d.recovered.map(|f| f.0),
             d.note,
             d.origin,
-            c.amount.0,
-            c.evidence
+            amount.0,
+            evidence
         ],
     )?;
     exec(
@@ -524,6 +530,7 @@ pub fn apply_run(conn: &Connection, run_id: &str, cur: &[Row]) -> Result<()> {
                     recovered: None,
                     note: note.into(),
                     origin: format!("run {run_id}"),
+                    seen: None,
                 },
             )?;
         }
@@ -716,6 +723,7 @@ mod tests {
                 recovered: None,
                 note: String::new(),
                 origin: "import x.xlsx".into(),
+                seen: None,
             },
         )
         .unwrap();

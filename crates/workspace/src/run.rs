@@ -77,7 +77,7 @@ fn manifest_sha(run_dir: &Path) -> Result<String> {
 /// register records a run that is not where it should be under `WS/runs/`.
 pub fn reconcile(ws: &Workspace, conn: &mut rusqlite::Connection) -> Result<Vec<String>> {
     let recorded = register::recorded_runs(conn)?;
-    let folders = ws.run_ids()?;
+    let folders = ws.run_folders()?;
     for (i, (id, _)) in recorded.iter().enumerate() {
         if folders.get(i) != Some(id) {
             return Err(WorkspaceError::Inconsistent(format!(
@@ -149,7 +149,7 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
     // lock: another run may have finished in between).
     let candidate = next_run_id(
         chrono::Utc::now().naive_utc(),
-        ws.run_ids()?.last().map(String::as_str),
+        ws.run_folders()?.last().map(String::as_str),
     );
     let (lock, stale) = lock::acquire(root, &format!("run {candidate}"))?;
     let took_over = stale.map(|h| h.describe());
@@ -179,7 +179,7 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
     clean_tmp(ws)?;
     // The register is created before a workspace's first run folder can exist: runs
     // without it mean it was removed, and recreating it would lose every decision.
-    if !ws.db().exists() && !ws.run_ids()?.is_empty() {
+    if !ws.db().exists() && !ws.run_folders()?.is_empty() {
         return Err(WorkspaceError::Inconsistent(format!(
             "{}: missing while {} holds runs; restore it from the backup",
             ws.db().display(),
@@ -189,7 +189,7 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
     let mut conn = register::open(&ws.db())?;
     let workspace_id = register::workspace_id(&conn)?;
     let replayed = reconcile(ws, &mut conn)?;
-    let runs = ws.run_ids()?;
+    let runs = ws.run_folders()?;
     let prev = runs.last().cloned();
     let prev_sha = match &prev {
         Some(p) => manifest_sha(&ws.runs().join(p))?,
@@ -225,7 +225,20 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
         "workspace_id": workspace_id,
     });
     let staging = ws.tmp().join(format!("{run_id}.{}", std::process::id()));
+    // A resolved finding's detail is the previous run's: with `--mask`, its ids and names
+    // are masked although tonight's inputs may no longer hold them.
+    let resolved: std::collections::BTreeSet<&str> = changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Resolved)
+        .map(|c| c.finding_id.as_str())
+        .collect();
+    let mask_also = prev_rows
+        .iter()
+        .filter(|r| resolved.contains(r.finding_id.as_str()))
+        .map(|r| (r.id_number.clone(), r.name.clone()))
+        .collect();
     let extras = Extras {
+        mask_also,
         changes: Some(changes),
         files: vec![
             ("outcomes.csv".into(), register::outcomes_csv(&outcomes)),
