@@ -7,7 +7,7 @@ pub enum IngestError {
     #[error("{0}: not a folder")]
     NoDataDir(String),
     /// A required source has no file.
-    #[error("{dir}: required source `{source_name}` not found (expected {source_name}.csv, {source_name}.xlsx, {source_name}.parquet or a folder {source_name}/)")]
+    #[error("{dir}: required source `{source_name}` not found (expected {source_name}.csv, {source_name}.xlsx, {source_name}.xls, {source_name}.parquet or a folder {source_name}/)")]
     MissingSource {
         /// The data folder.
         dir: String,

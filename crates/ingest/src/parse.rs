@@ -90,6 +90,43 @@ impl<S: AsRef<str>> FromIterator<S> for Fields {
     }
 }
 
+/// Which fields of a row were numeric cells of an Excel sheet: a bit each for the first 64
+/// columns, a list beyond (an id column may stand further right in a wide export).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Numeric {
+    low: u64,
+    far: Vec<u32>,
+}
+
+impl Numeric {
+    /// No numeric field.
+    pub const NONE: Numeric = Numeric {
+        low: 0,
+        far: Vec::new(),
+    };
+
+    /// Marks field `i` numeric.
+    pub fn set(&mut self, i: usize) {
+        if i < 64 {
+            self.low |= 1 << i;
+        } else if let Ok(i) = u32::try_from(i) {
+            self.far.push(i);
+        }
+    }
+
+    /// Whether field `i` was numeric.
+    pub fn has(&self, i: usize) -> bool {
+        if i < 64 {
+            self.low & (1 << i) != 0
+        } else {
+            u32::try_from(i).is_ok_and(|i| self.far.contains(&i))
+        }
+    }
+}
+
+/// The numeric fields of a row that has none (Parquet, CSV).
+static NO_NUMERIC: Numeric = Numeric::NONE;
+
 /// One raw row: its line and its cells as text.
 #[derive(Debug, Clone)]
 pub struct RawRow {
@@ -99,8 +136,8 @@ pub struct RawRow {
     pub lines: u32,
     /// Cells in file order.
     pub fields: Fields,
-    /// Bit `i` set: field `i` was a numeric cell of an Excel sheet.
-    pub numeric: u64,
+    /// The fields that were numeric cells of an Excel sheet.
+    pub numeric: Numeric,
     /// Parquet rows: the row's index in the slice of the file it was read with (its cells
     /// are in that slice's columns, `fields` is empty).
     pub frame_row: u32,
@@ -138,7 +175,7 @@ pub struct Cells<'a> {
     fields: &'a Fields,
     /// A Parquet file's columns and the row's index in them (`fields` is then empty).
     frame: Option<(&'a Frame, usize)>,
-    numeric: u64,
+    numeric: &'a Numeric,
     year: i32,
     /// A field's amount already read from its text (the control totals read the money
     /// column of every row): the field and the amount.
@@ -156,7 +193,7 @@ impl<'a> Cells<'a> {
             map,
             fields: &raw.fields,
             frame: None,
-            numeric: raw.numeric,
+            numeric: &raw.numeric,
             year,
             money: None,
         }
@@ -168,7 +205,7 @@ impl<'a> Cells<'a> {
             map,
             fields: &raw.fields,
             frame: Some((frame, raw.frame_row as usize)),
-            numeric: 0,
+            numeric: &NO_NUMERIC,
             year,
             money: None,
         }
@@ -193,8 +230,8 @@ impl<'a> Cells<'a> {
     /// Whether the id cell lost digits as a number: an Excel numeric cell of 16 or more
     /// digits, or scientific notation in any file.
     fn id_lost(&self, normalised: &str) -> bool {
-        let numeric_cell = self.map.pos[Col::IdNumber as usize]
-            .is_some_and(|i| i < 64 && self.numeric & (1 << i) != 0);
+        let numeric_cell =
+            self.map.pos[Col::IdNumber as usize].is_some_and(|i| self.numeric.has(i));
         // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
         let digits = || {
             norm_text(&self.raw(Col::IdNumber))

@@ -14,7 +14,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray};
 use polars_arrow::datatypes::ArrowDataType;
 
-use crate::parse::{Fields, RawRow};
+use crate::parse::{Fields, Numeric, RawRow};
 
 /// How many rows at the top of a CSV or Excel file may hold the header.
 pub const HEADER_SEARCH_ROWS: usize = 20;
@@ -774,7 +774,7 @@ impl Opened {
                     line: (*base + i + 2) as u32,
                     lines: 1,
                     fields: pool.pop().unwrap_or_default(),
-                    numeric: 0,
+                    numeric: Numeric::default(),
                     frame_row: i as u32,
                     problem: None,
                     kind: RowKind::Data,
@@ -1161,7 +1161,7 @@ impl CsvRows {
             line,
             lines: r.lines,
             fields: r.fields,
-            numeric: 0,
+            numeric: Numeric::default(),
             frame_row: 0,
             problem,
             kind: RowKind::Data,
@@ -1243,7 +1243,7 @@ fn open_csv(content: Content, is_header: HeaderTest) -> Result<Opened, OpenError
 struct GridRow {
     line: u32,
     fields: Fields,
-    numeric: u64,
+    numeric: Numeric,
     problem: Option<String>,
 }
 
@@ -1393,13 +1393,13 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
     };
     let dense = |part: &[(u32, u32, String, bool)], width: usize| {
         let mut v = vec![String::new(); width];
-        let mut numeric = 0u64;
+        let mut numeric = Numeric::default();
         for (_, c, t, n) in part {
             let c = *c as usize;
             if c < width {
                 v[c] = t.clone();
-                if *n && c < 64 {
-                    numeric |= 1 << c;
+                if *n {
+                    numeric.set(c);
                 }
             }
         }

@@ -2541,3 +2541,35 @@ fn xlsx_values_right_of_the_header_are_not_a_blank_row() {
     let r = report(&ds, "payments.xlsx");
     assert_eq!((r.rows_read, r.rows_rejected, r.blank_rows), (4, 1, 1));
 }
+
+/// An id typed into Excel as a number lost its last digits wherever its column stands:
+/// also right of the 64th column of a wide export.
+#[test]
+fn xlsx_numeric_ids_far_right_lost_their_digits() {
+    let f = Folder::new();
+    f.put("payments.csv", PAYMENTS);
+    f.put(
+        "hukou.xlsx",
+        xlsx(|wb| {
+            let ws = wb.add_worksheet();
+            for c in 0..70u16 {
+                ws.write_string(0, c, format!("备用{c}")).unwrap();
+            }
+            for (c, h) in [(66u16, "身份证号码"), (67, "姓名"), (68, "村居")] {
+                ws.write_string(0, c, h).unwrap();
+            }
+            ws.write_number(1, 66, 371_323_198_001_016_073f64).unwrap();
+            ws.write_string(1, 67, "李四").unwrap();
+            ws.write_string(1, 68, "店子村").unwrap();
+            ws.write_string(2, 66, ID_A).unwrap();
+            ws.write_string(2, 67, "王涛").unwrap();
+            ws.write_string(2, 68, "东关村").unwrap();
+        }),
+    );
+    let ds = f.load();
+    assert_eq!(ds.hukou().len(), 1);
+    let rej = rejected_rows(&ds);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].0, 2);
+    assert!(rej[0].1.contains("lost its last digits"), "{rej:?}");
+}
