@@ -138,9 +138,78 @@ impl RuleStatus {
     }
 }
 
-/// The order findings are written in: rule, then key.
-pub fn sort_findings(findings: &mut [Finding]) {
+/// The order findings are written in: rule, then key; and one finding per rule and key
+/// (`rules.md`: "a key (one finding per key)"). Two findings of one rule can share a key
+/// only where a rule keys two kinds of rows by text that may coincide: DQ-001 and IDN-001
+/// key a payment by its txn_id and a receipt by its receipt_no, and a receipt numbered
+/// as a payment's txn_id would give two findings with one `finding_id` (one case in the
+/// register, two rows in `changes.csv`). They are merged ([`merge_into`]). Returns how
+/// many findings each rule lost to merging, for its count in the manifest.
+pub fn sort_findings(findings: &mut Vec<Finding>) -> BTreeMap<&'static str, usize> {
     findings.par_sort_by(|a, b| a.rule.cmp(b.rule).then_with(|| a.key.cmp(&b.key)));
+    let mut merged: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let same = |a: &Finding, b: &Finding| a.rule == b.rule && a.key == b.key;
+    if findings.windows(2).all(|w| !same(&w[0], &w[1])) {
+        return merged;
+    }
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut group: Vec<Finding> = Vec::new();
+    for f in std::mem::take(findings) {
+        if group.last().is_some_and(|g| !same(g, &f)) {
+            out.push(merge_into(std::mem::take(&mut group), &mut merged));
+        }
+        group.push(f);
+    }
+    if !group.is_empty() {
+        out.push(merge_into(group, &mut merged));
+    }
+    *findings = out;
+    merged
+}
+
+/// One finding of several with one rule and key: amounts added, every txn_id and source,
+/// the persons, villages and collectors each named once (`;`-joined, sorted), scheme and
+/// period where all agree, the details joined in sorted order, so that the result does
+/// not depend on the order the findings came in (a partitioned run's buckets).
+fn merge_into(mut group: Vec<Finding>, merged: &mut BTreeMap<&'static str, usize>) -> Finding {
+    if group.len() == 1 {
+        return group.pop().expect("one finding");
+    }
+    *merged.entry(group[0].rule).or_default() += group.len() - 1;
+    group.sort_by(|a, b| a.detail.cmp(&b.detail));
+    let joined = |field: fn(&Finding) -> &str| {
+        let mut parts: Vec<&str> = group
+            .iter()
+            .flat_map(|f| field(f).split(';'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        parts.join(";")
+    };
+    let mut m = Finding::new(group[0].rule, group[0].severity, group[0].key.clone());
+    m.id_number = joined(|f| &f.id_number);
+    m.name = joined(|f| &f.name);
+    m.village = joined(|f| &f.village);
+    m.collector_id = joined(|f| &f.collector_id);
+    m.scheme = group[0]
+        .scheme
+        .filter(|s| group.iter().all(|f| f.scheme == Some(*s)));
+    m.period = group[0]
+        .period
+        .filter(|p| group.iter().all(|f| f.period == Some(*p)));
+    m.amount = group.iter().map(|f| f.amount).sum();
+    m.detail = group
+        .iter()
+        .map(|f| f.detail.as_str())
+        .collect::<Vec<_>>()
+        .join("；");
+    for f in group {
+        m.txn_ids.extend(f.txn_ids);
+        m.sources.extend(f.sources);
+    }
+    m.tidy();
+    m
 }
 
 /// Runs every rule on a context: findings of the rules that ran, sorted, and per rule its
@@ -175,8 +244,19 @@ pub fn run_rules_typed(ctx: &Context) -> (Vec<Finding>, Vec<RuleStatus>) {
         });
         findings.extend(found);
     }
-    sort_findings(&mut findings);
+    let merged = sort_findings(&mut findings);
+    forget_merged(&mut status, &merged);
     (findings, status)
+}
+
+/// A rule's count and amount after [`sort_findings`] merged some of its findings (the
+/// amount does not change: merging adds).
+pub fn forget_merged(status: &mut [RuleStatus], merged: &BTreeMap<&'static str, usize>) {
+    for s in status.iter_mut() {
+        if let Some(n) = merged.get(s.code) {
+            s.findings -= n;
+        }
+    }
 }
 
 /// Runs every rule on a context: findings of the rules that ran, and per rule its status

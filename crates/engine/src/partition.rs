@@ -2215,7 +2215,8 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
              is {latest:?}"
         )));
     }
-    sort_findings(&mut findings);
+    let merged = sort_findings(&mut findings);
+    crate::forget_merged(&mut status, &merged);
     collectors.sort_by(|a, b| a.collector_id.cmp(&b.collector_id));
     coverage.sort_by(|a, b| a.village.cmp(&b.village));
     Ok(Outcome {

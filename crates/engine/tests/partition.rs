@@ -160,3 +160,30 @@ fn only_what_a_rule_groups_by_joins_villages() {
     assert!(st.keys_bytes > 0 && st.spill_bytes > 0);
     assert_eq!(o.partitions.iter().filter(|&&r| r > 0).count(), 3);
 }
+
+/// DQ-001 keys a payment by its txn_id and a receipt by its receipt_no: a receipt
+/// numbered as a payment's txn_id shares that key, and one key is one finding (merged:
+/// amounts added, both ids, both rows cited), in memory and whatever the partitions: the
+/// buckets' findings are merged once more after they are gathered. (Their collectors'
+/// counts agree too: two such findings naming one collector are joined by it, so they
+/// are merged inside one bucket before its `collectors.csv` rows are counted.)
+#[test]
+fn a_receipt_numbered_as_a_payments_txn_id_is_one_finding_whatever_the_partitions() {
+    let t = Town::new()
+        .hukou(&person(&born(1980, 1), "甲", "店子村"))
+        .pays(&[med("X1", "123", "320", "2021-11-05")])
+        .receipts(&["X1,C9,456,resident_medical,300,2021-11-05".to_string()]);
+    let found = same_for_every_k(&t);
+    let dq: Vec<_> = found.iter().filter(|f| f.rule == "DQ-001").collect();
+    assert_eq!(dq.len(), 1, "{dq:?}");
+    let f = dq[0];
+    assert_eq!(
+        (f.key.as_str(), f.amount.to_string()),
+        ("X1", "620.00".to_string())
+    );
+    assert_eq!(f.id_number, "123;456");
+    assert_eq!(f.collector_id, "C9");
+    assert_eq!(f.sources, ["payments.csv:2", "receipts.csv:2"]);
+    assert_eq!(f.txn_ids, ["X1"]);
+    assert!(f.detail.contains('；'), "{}", f.detail);
+}
