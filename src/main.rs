@@ -216,13 +216,21 @@ fn main() -> ExitCode {
     // becomes a one-line error; only other panics print, as bugs.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !qianbiao_ingest::read::in_guarded_decoder() {
+        if !qianbiao_ingest::read::in_guarded_decoder()
+            && !qianbiao_report::xlsx::in_guarded_writer()
+        {
             default_hook(info);
         }
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => {
+            stop_cleanly_on_signals();
+            run(args)
+        }
         Command::Scheduler {
             bind,
             port,
@@ -265,6 +273,55 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("qianbiao: error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A run stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP removes its spill and staging
+/// folders before it exits (128 + the signal, as the shell reports a signal); the
+/// previous outputs of `--out` are left as they were.
+fn stop_cleanly_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("qianbiao-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                qianbiao_engine::remove_temp_dirs();
+                std::process::exit(128 + sig);
+            }
+        });
+}
+
+/// A command line clap refuses: help and version print as clap prints them (exit 0);
+/// anything else is one line on stderr and exit 2, as every failure to run
+/// (`data-contract.md`, Command line).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!(
+                "qianbiao: error: a command is missing (run, cases, verify, rules, scan, \
+                 synth, ...): see `qianbiao --help`"
+            );
+            ExitCode::from(2)
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("qianbiao: error: {first} (see `qianbiao --help`)");
             ExitCode::from(2)
         }
     }

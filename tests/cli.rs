@@ -323,3 +323,95 @@ fn a_closed_pipe_on_standard_output_is_not_a_panic() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+/// A command line the parser refuses is one line on stderr and exit 2, as every failure
+/// to run; help still prints whole (exit 0).
+#[test]
+fn a_bad_command_line_is_one_line_and_exit_2() {
+    for args in [
+        &["run", "--bogus"][..],
+        &["run", "--partitions", "-1"],
+        &["run", "--as-of", "2021-11-05", "--as-of", "2021-11-06"],
+        &["run", "--out", "o", "--workspace", "w"],
+        &["nonsense"],
+        &[],
+    ] {
+        let o = qianbiao(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            stderr(&o).trim_end().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(
+            stderr(&o).starts_with("qianbiao: error: "),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let o = qianbiao(&["run", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--data"));
+}
+
+/// A partitioned run stopped by SIGTERM removes its spill folder before it exits; one
+/// killed outright leaves it to the next run in the same folder, in memory or not.
+#[test]
+fn a_stopped_partitioned_run_leaves_no_spill_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("town");
+    let o = qianbiao(&[
+        "synth",
+        "--persons",
+        "20000",
+        "--seed",
+        "3",
+        "--out",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let spills = |out: &Path| -> Vec<String> {
+        std::fs::read_dir(out)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(".qianbiao-spill-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qianbiao"))
+            .args(["run", "--data", data.to_str().unwrap(), "--out"])
+            .arg(&out)
+            .args(["--partitions", "5"])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait for the spill folder, then stop the run.
+        let started = std::time::Instant::now();
+        while spills(&out).is_empty() && started.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!spills(&out).is_empty(), "the run made its spill folder");
+        let pid = child.id() as i32;
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let code = child.wait().unwrap();
+        if signal == libc::SIGTERM {
+            assert_eq!(code.code(), Some(128 + libc::SIGTERM), "{code:?}");
+            assert!(spills(&out).is_empty(), "{:?}", spills(&out));
+        } else {
+            assert!(!spills(&out).is_empty(), "SIGKILL leaves it");
+            // The next run, in memory, removes it.
+            let o = run_on(&data, &out, &[]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(spills(&out).is_empty(), "{:?}", spills(&out));
+        }
+    }
+}

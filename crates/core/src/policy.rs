@@ -87,7 +87,9 @@ enum RawAmount {
 impl RawAmount {
     fn fen<E: serde::de::Error>(self) -> Result<Fen, E> {
         match self {
-            RawAmount::Int(y) => Ok(Fen::yuan(y)),
+            // Whole yuan through the same reader as text: a negative or out-of-range
+            // amount is refused, whichever way it is written.
+            RawAmount::Int(y) => parse_amount(&y.to_string()).map_err(E::custom),
             RawAmount::Text(s) => parse_amount(&s).map_err(E::custom),
         }
     }
@@ -102,6 +104,13 @@ fn de_fens<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Fen>, D::Error> {
         .into_iter()
         .map(RawAmount::fen)
         .collect()
+}
+
+fn de_pair<'de, D: Deserializer<'de>>(d: D) -> Result<[i32; 2], D::Error> {
+    let v = Vec::<i32>::deserialize(d)?;
+    <[i32; 2]>::try_from(v.as_slice()).map_err(|_| {
+        serde::de::Error::custom(format!("expected two ages [from, to], found {}", v.len()))
+    })
 }
 
 fn de_scheme<'de, D: Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
@@ -167,6 +176,7 @@ pub struct Policy {
     #[serde(deserialize_with = "de_fen")]
     pub medical_standard: Fen,
     /// Ages (inclusive) whose individual medical contribution is halved.
+    #[serde(deserialize_with = "de_pair")]
     pub medical_half_ages: [i32; 2],
     /// The halved individual medical contribution.
     #[serde(deserialize_with = "de_fen")]
@@ -195,10 +205,61 @@ impl Policy {
             .policy
     }
 
-    /// Checks what serde cannot: ordered dates and ages, non-empty tiers.
+    /// Checks what serde cannot: a year dates can be read for, ordered dates and ages,
+    /// ages, days and levels that can be meant, non-empty tiers, bands named once.
     pub fn validate(&self) -> Result<(), String> {
+        use chrono::Datelike;
+        if !(1901..=2200).contains(&self.year) {
+            return Err(format!(
+                "policy.year {} is not a contribution year",
+                self.year
+            ));
+        }
         if self.window_start > self.window_end {
             return Err("policy.window_start is after policy.window_end".into());
+        }
+        if self.window_start.year() < self.year - 1 || self.window_end.year() > self.year {
+            return Err(format!(
+                "policy.window_start .. policy.window_end must lie in {} or {}",
+                self.year - 1,
+                self.year
+            ));
+        }
+        let ages = [
+            ("pension_min_age", self.pension_min_age),
+            ("pension_max_age", self.pension_max_age),
+            ("medical_full_age", self.medical_full_age),
+            ("medical_half_ages", self.medical_half_ages[0]),
+            ("medical_half_ages", self.medical_half_ages[1]),
+        ];
+        for (name, age) in ages {
+            if !(0..=150).contains(&age) {
+                return Err(format!("policy.{name}: {age} is not an age"));
+            }
+        }
+        for (name, days) in [
+            ("death_date_tolerance_days", self.death_date_tolerance_days),
+            ("deposit_deadline_days", self.deposit_deadline_days),
+        ] {
+            if !(0..=3660).contains(&days) {
+                return Err(format!("policy.{name}: {days} is not a number of days"));
+            }
+        }
+        if self.pooling_min_households < 2 {
+            return Err(format!(
+                "policy.pooling_min_households: {} (an account is pooled by two households \
+                 or more)",
+                self.pooling_min_households
+            ));
+        }
+        if let Some(l) = self
+            .severe_disability_levels
+            .iter()
+            .find(|l| !(1..=4).contains(*l))
+        {
+            return Err(format!(
+                "policy.severe_disability_levels: {l} is not a disability level (1-4)"
+            ));
         }
         if self.pension_tiers.is_empty() {
             return Err("policy.pension_tiers is empty".into());
@@ -209,7 +270,27 @@ impl Policy {
         if self.medical_half_ages[0] > self.medical_half_ages[1] {
             return Err("policy.medical_half_ages is not ordered".into());
         }
+        let mut names = std::collections::BTreeSet::new();
         for b in &self.coverage_bands {
+            if !names.insert(b.name.as_str()) {
+                return Err(format!("policy.coverage_bands: `{}` twice", b.name));
+            }
+            for age in [b.min_age, b.max_age].into_iter().flatten() {
+                if !(0..=150).contains(&age) {
+                    return Err(format!(
+                        "policy.coverage_bands `{}`: {age} is not an age",
+                        b.name
+                    ));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (b.min_age, b.max_age) {
+                if lo > hi {
+                    return Err(format!(
+                        "policy.coverage_bands `{}`: min_age is above max_age",
+                        b.name
+                    ));
+                }
+            }
             if let Some(t) = b.target {
                 if t < Decimal::ZERO || t > Decimal::ONE {
                     return Err(format!(
@@ -264,6 +345,75 @@ mod tests {
         assert_eq!(p.medical_half_amount, Fen::yuan(160));
         assert!(p.medical_full_groups.contains(&Group::SeverelyDisabled));
         assert_eq!(p.coverage_bands.len(), 3);
+    }
+
+    #[test]
+    fn parameters_no_policy_can_mean_are_refused() {
+        let bad = |from: &str, to: &str, field: &str| {
+            assert!(DIANZI_2022.contains(from), "{from}");
+            let err = Pipeline::from_toml(&DIANZI_2022.replacen(from, to, 1)).unwrap_err();
+            assert!(err.contains(field), "{to}: {err}");
+        };
+        bad(
+            "medical_standard = \"320\"",
+            "medical_standard = -320",
+            "negative",
+        );
+        bad("pension_tiers = [100", "pension_tiers = [-100", "negative");
+        bad(
+            "medical_half_ages = [60, 69]",
+            "medical_half_ages = [60, 65, 69]",
+            "two ages",
+        );
+        bad(
+            "medical_half_ages = [60, 69]",
+            "medical_half_ages = [-60, 69]",
+            "medical_half_ages",
+        );
+        bad(
+            "death_date_tolerance_days = 30",
+            "death_date_tolerance_days = -30",
+            "death_date",
+        );
+        bad(
+            "deposit_deadline_days = 3",
+            "deposit_deadline_days = -3",
+            "deposit_deadline",
+        );
+        bad(
+            "pooling_min_households = 3",
+            "pooling_min_households = 0",
+            "pooling",
+        );
+        bad(
+            "pension_min_age = 16",
+            "pension_min_age = -16",
+            "pension_min_age",
+        );
+        bad(
+            "medical_full_age = 70",
+            "medical_full_age = -70",
+            "medical_full_age",
+        );
+        bad(
+            "severe_disability_levels = [1, 2]",
+            "severe_disability_levels = [7]",
+            "level",
+        );
+        bad("year = 2022", "year = 0", "year");
+        bad("year = 2022", "year = 1999", "window");
+        bad(
+            "min_age = 16\nmax_age = 44",
+            "min_age = 44\nmax_age = 16",
+            "min_age",
+        );
+        bad(
+            "name = \"pension_45_59\"",
+            "name = \"pension_16_44\"",
+            "twice",
+        );
+        // The built-in pipeline passes.
+        assert!(Pipeline::from_toml(DIANZI_2022).is_ok());
     }
 
     #[test]

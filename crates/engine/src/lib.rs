@@ -657,6 +657,52 @@ impl Shared {
 /// The staging folder prefix inside `--out`; stale ones of killed runs are removed.
 pub const STAGING_PREFIX: &str = ".qianbiao-staging-";
 
+/// The temporary folders this process holds now (a spill folder, a staging folder):
+/// what [`remove_temp_dirs`] removes when the process is stopped by a signal.
+static TEMP_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A temporary folder of this process: listed for [`remove_temp_dirs`] while it lives,
+/// removed (and unlisted) when dropped, whatever the end of the work that made it.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Lists `dir` (made or about to be made by the caller) as this process's.
+    pub fn hold(dir: PathBuf) -> TempDir {
+        if let Ok(mut dirs) = TEMP_DIRS.lock() {
+            dirs.push(dir.clone());
+        }
+        TempDir(dir)
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        if let Ok(mut dirs) = TEMP_DIRS.lock() {
+            dirs.retain(|d| d != &self.0);
+        }
+    }
+}
+
+/// Removes every temporary folder the process holds: a run stopped by SIGINT, SIGTERM
+/// or SIGHUP leaves no spill or staging folder behind (`docs/partitioning.md`: "removed
+/// at the end of the run, whatever its end"). A SIGKILLed run's are removed by the next
+/// run in the same folder.
+pub fn remove_temp_dirs() {
+    let dirs = match TEMP_DIRS.lock() {
+        Ok(mut d) => std::mem::take(&mut *d),
+        Err(_) => return,
+    };
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 /// Runs the whole job and writes every output into `opts.out`: into a staging folder
 /// first, then moved into place file by file with `manifest.json` last, so that a run
 /// that fails leaves the previous outputs as they were.
@@ -668,9 +714,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary, EngineError> {
         .out
         .join(format!("{STAGING_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
+    let held = TempDir::hold(staging.clone());
     let result = write_outputs(opts, &o, &staging, &Extras::default())
         .and_then(|manifest| publish(&staging, &opts.out).map(|()| manifest));
-    let _ = std::fs::remove_dir_all(&staging);
+    drop(held);
     let manifest = result?;
     Ok(RunSummary {
         findings: o.findings,

@@ -170,6 +170,9 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     if let Some(d) = opts.as_of {
         check_as_of(d, opts.pipeline.policy.year)?;
     }
+    // A killed partitioned run's spill folder goes with the next run in the same folder,
+    // whichever way that run goes (in memory or partitioned).
+    crate::remove_stale(&opts.out, SPILL_PREFIX);
     match choose_before(opts)? {
         Some(1) if opts.runner.is_none() => crate::compute_in_memory(opts),
         fixed => compute_partitioned(opts, fixed),
@@ -1638,13 +1641,9 @@ impl Split<'_> {
 }
 
 /// Removes the spill folder when dropped, whatever the run's end.
-struct SpillDir(PathBuf);
-
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// The spill folder: removed when dropped, and by a signal handler
+/// ([`crate::remove_temp_dirs`]).
+type SpillDir = crate::TempDir;
 
 fn spill_error(dir: &Path, e: impl std::fmt::Display) -> EngineError {
     EngineError::Config(format!("spill folder {}: {e}", dir.display()))
@@ -2044,7 +2043,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         .join(format!("{SPILL_PREFIX}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
-    let spill = SpillDir(dir.clone());
+    let spill = SpillDir::hold(dir.clone());
     let runner: &dyn BucketRunner = opts.runner.unwrap_or(&LocalRunner);
     let progress = opts.progress;
 

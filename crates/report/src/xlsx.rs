@@ -162,8 +162,36 @@ fn decimal_f64(d: rust_decimal::Decimal) -> f64 {
     d.to_string().parse().unwrap_or(0.0)
 }
 
-/// Writes `findings.xlsx` for the reviewers.
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a workbook is being written under [`write_findings_xlsx`]'s guard: a panic
+/// hook stays silent then, since the panic becomes an ordinary error.
+pub fn in_guarded_writer() -> bool {
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
+}
+
+/// Writes `findings.xlsx` for the reviewers. rust_xlsxwriter panics when a write of its
+/// low-memory temporary files fails (a full disk): that is an error naming the file, as
+/// every other error while writing, never a crash.
 pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
+    use std::sync::atomic::Ordering;
+    GUARDED.fetch_add(1, Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_workbook(path, r)));
+    GUARDED.fetch_sub(1, Ordering::SeqCst);
+    result.unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the workbook writer failed".into());
+        Err(ReportError::Parquet {
+            file: path.display().to_string(),
+            message: what.lines().next().unwrap_or("").to_string(),
+        })
+    })
+}
+
+fn write_workbook(path: &Path, r: &Review) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Parquet {
         file: path.display().to_string(),
         message: e.to_string(),
