@@ -576,6 +576,62 @@ fn a_parquet_footer_claiming_more_rows_than_its_pages_hold_is_refused() {
     );
 }
 
+/// A folder with `HUKOU` and a committed fixture as its payments file.
+fn town_with_fixture(fixture: &str, name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(fixture),
+        dir.path().join(name),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_workbook_declaring_billions_of_shared_strings_is_refused() {
+    // Written by hand (2.7 KB): <sst uniqueCount="2000000000">; calamine reserved room
+    // for them first and the process aborted for want of 48 GB.
+    let dir = town_with_fixture("payments_sst_declares_2e9_strings.xlsx", "payments.xlsx");
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.xlsx", "2000000000 strings"],
+    );
+}
+
+#[test]
+fn a_parquet_date_outside_the_calendar_is_a_date_out_of_range() {
+    // Written by pyarrow: paid_at date32 = 100,000,000 days on the first row; polars'
+    // cast of it to text panicked.
+    let dir = town_with_fixture(
+        "payments_date32_out_of_calendar.parquet",
+        "payments.parquet",
+    );
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].1, "2");
+    assert!(
+        rej[0]
+            .2
+            .contains("`paid_at`: date out of range: '100000000'"),
+        "{rej:?}"
+    );
+}
+
+#[test]
+fn a_parquet_file_without_a_required_column_stops_the_run() {
+    // Written by pyarrow without an amount column: every row was rejected as empty.
+    let dir = town_with_fixture("payments_no_amount_column.parquet", "payments.parquet");
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.parquet", "`amount`"],
+    );
+}
+
 #[test]
 fn a_parquet_file_declaring_millions_of_rows_in_a_few_bytes_is_refused() {
     // Written by pyarrow: one row group of 20,000,000 null txn_ids in 43 KB. Decoding it

@@ -262,6 +262,14 @@ impl<'a> Cells<'a> {
         date_in_range(d.date(), self.year).then_some(d)
     }
 
+    /// A Parquet date or date-time cell holding no day of the calendar.
+    fn stored_out_of_calendar(&self, col: Col) -> bool {
+        match (self.frame, self.map.pos[col as usize]) {
+            (Some((f, row)), Some(i)) => f.out_of_calendar(i, row),
+            _ => false,
+        }
+    }
+
     /// A text cell normalised, borrowed from the file's cells when it is already normal.
     fn text(&self, col: Col) -> Cow<'a, str> {
         normalised(self.raw(col), norm_text)
@@ -356,6 +364,13 @@ impl<'a> Cells<'a> {
     fn datetime_as(&self, col: Col, what: &str) -> Result<NaiveDateTime, String> {
         if let Some(d) = self.stored_datetime(col) {
             return Ok(d);
+        }
+        if self.stored_out_of_calendar(col) {
+            return Err(format!(
+                "`{}`: date out of range: '{}'",
+                col.name(),
+                self.raw(col)
+            ));
         }
         let d = self.required(col, what, parse_datetime)?;
         if !written_in_range(d.date(), &self.raw(col), self.year) {

@@ -462,22 +462,26 @@ impl Frame {
             Some(FrameCol::Date { null, .. } | FrameCol::Datetime { null, .. }) if null[row] => {
                 Cow::Borrowed("")
             }
-            Some(FrameCol::Date { col, .. }) => {
-                let one = col.slice(row as i64, 1);
-                let text = one
-                    .cast(&DataType::String)
-                    .ok()
-                    .and_then(|t| t.str().ok().and_then(|s| s.get(0).map(str::to_string)));
-                Cow::Owned(text.unwrap_or_default())
-            }
-            Some(FrameCol::Datetime {
-                col, unit, zoned, ..
-            }) => {
-                let one = col.slice(row as i64, 1);
-                let text =
-                    datetime_text(&one, *unit, *zoned).and_then(|s| s.get(0).map(str::to_string));
-                Cow::Owned(text.unwrap_or_default())
-            }
+            // Formatted here, not cast by polars (whose cast panics on a day outside the
+            // calendar); such a value reads as its stored number.
+            Some(FrameCol::Date { days, col, .. }) => Cow::Owned(match days[row] {
+                Some(d) => d.format("%Y-%m-%d").to_string(),
+                None => stored_number(col, row),
+            }),
+            Some(FrameCol::Datetime { at, col, .. }) => Cow::Owned(match at[row] {
+                Some(d) => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+                None => stored_number(col, row),
+            }),
+        }
+    }
+
+    /// Whether a cell of a date or date-time column holds a value that is no day of the
+    /// calendar (a date32 of 10^8 days): a date out of range, whatever its text.
+    pub fn out_of_calendar(&self, col: usize, row: usize) -> bool {
+        match self.cols.get(col) {
+            Some(FrameCol::Date { days, null, .. }) => !null[row] && days[row].is_none(),
+            Some(FrameCol::Datetime { at, null, .. }) => !null[row] && at[row].is_none(),
+            _ => false,
         }
     }
 
@@ -662,7 +666,18 @@ impl Opened {
             // corrupted file (polars' ULEB128 decoder asserts); a broken file is a reason
             // to stop the run with one line, never a crash.
             "xlsx" | "xls" => guarded(|| open_excel(ext, bytes, is_header)),
-            "parquet" => guarded(|| open_parquet(bytes)),
+            "parquet" => {
+                let opened = guarded(|| open_parquet(bytes))?;
+                // A Parquet file's header is its column names: a required column missing
+                // from them stops the run, as in any other format (never a file of rows
+                // rejected one by one as empty).
+                if !is_header(&opened.headers) {
+                    return Err(OpenError::NoHeader {
+                        first_row: opened.headers,
+                    });
+                }
+                Ok(opened)
+            }
             other => Err(format!("unsupported file type `{other}`").into()),
         }
     }
@@ -1247,10 +1262,24 @@ struct GridRow {
     problem: Option<String>,
 }
 
-/// Formats a spreadsheet number as text: integers without a fraction or an exponent.
+/// Formats a spreadsheet number as text: integers without a fraction or an exponent; a
+/// fraction to the 15 significant digits Excel keeps and shows, so that a formula's
+/// binary noise (`=0.1+0.2` is stored as 0.30000000000000004) reads as the amount the
+/// sheet shows (0.3), while a value with more decimals than an amount has still shows
+/// them (and is rejected).
 fn fmt_number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
+    } else if f.is_finite() && f.abs() < 1e15 {
+        let int_digits = (f.abs().log10().floor() as i32 + 1).max(1);
+        let decimals = (15 - int_digits).max(0) as usize;
+        let text = format!("{f:.decimals$}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
     } else {
         // Rust prints every f64 without an exponent: an 18-digit id typed as a number
         // reads as the integer Excel kept (its last digits lost).
@@ -1298,15 +1327,59 @@ fn cell_text(c: calamine::Data) -> (String, bool) {
         // (1900 or 1904); a duration stays its number.
         Data::DateTime(dt) if dt.is_datetime() => (excel_date_text(&dt), false),
         Data::DateTime(dt) => (fmt_number(dt.as_f64()), false),
-        Data::Error(e) => (format!("#{e:?}"), false),
+        // As the sheet shows it: `#N/A`, `#DIV/0!`.
+        Data::Error(e) => (e.to_string(), false),
     }
 }
 
 /// Cells of a sheet, sparse: (row, column, text, numeric), in row order.
 type SparseCells = Vec<(u32, u32, String, bool)>;
 
+/// Refuses a workbook whose shared-string table declares more strings than its bytes can
+/// hold: calamine reserves room for the declared count before reading a string, so a
+/// 3 KB file declaring two billion would abort the process for want of 48 GB.
+fn check_shared_strings(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Read;
+    // Anything calamine cannot open either is its own error, below.
+    let Ok(mut zip) = ::zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return Ok(());
+    };
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index(i) else {
+            continue;
+        };
+        let name = entry
+            .name()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !name.ends_with("sharedstrings.xml") {
+            continue;
+        }
+        let size = entry.size();
+        let mut head = Vec::with_capacity(4096);
+        let _ = entry.take(4096).read_to_end(&mut head);
+        let head = String::from_utf8_lossy(&head);
+        let declared = ["uniqueCount=\"", "uniqueCount='"].iter().find_map(|attr| {
+            let at = head.find(attr)? + attr.len();
+            let digits: String = head[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().ok()
+        });
+        // Every string takes at least `<si/>`: five bytes.
+        if let Some(n) = declared.filter(|&n| n > size / 5 + 1_000) {
+            return Err(format!(
+                "hostile or broken workbook: its shared-string table declares {n} strings in {size} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
+    check_shared_strings(&bytes)?;
     let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
         .map_err(|e| format!("not an XLSX workbook: {e}"))?;
     let name = wb
@@ -1480,14 +1553,15 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
 // Parquet
 // ---------------------------------------------------------------------------------------
 
-/// Converts a Datetime column to text without polars' time-zone support: zoned
-/// timestamps are UTC instants, shown in China Standard Time; naive ones as written.
-fn datetime_text(c: &Column, unit: TimeUnit, zoned: bool) -> Option<StringChunked> {
-    let out: StringChunked = datetime_values(c, unit, zoned)?
-        .into_iter()
-        .map(|v| v.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()))
-        .collect();
-    Some(out.with_name(c.name().clone()))
+/// The stored number of a date (days since 1970-01-01) or date-time (units since then)
+/// cell, as text.
+fn stored_number(col: &Column, row: usize) -> String {
+    col.to_physical_repr()
+        .cast(&DataType::Int64)
+        .ok()
+        .and_then(|c| c.i64().ok().and_then(|a| a.get(row)))
+        .map(|n| n.to_string())
+        .unwrap_or_default()
 }
 
 /// Which cells of a column are null.
@@ -1536,7 +1610,7 @@ fn date_days(c: &Column) -> Option<Vec<Option<NaiveDate>>> {
 }
 
 /// A timestamp column's values to the second, zoned ones in China Standard Time (the
-/// values [`datetime_text`] writes as text).
+/// values [`Frame::text`] writes as text).
 fn datetime_values(c: &Column, unit: TimeUnit, zoned: bool) -> Option<Vec<Option<NaiveDateTime>>> {
     let phys = c.to_physical_repr();
     let ints = phys.i64().ok()?;
@@ -1757,6 +1831,19 @@ pub fn raw_line(fields: &Fields) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excel_numbers_read_as_the_sheet_shows_them() {
+        assert_eq!(fmt_number(0.1 + 0.2), "0.3");
+        assert_eq!(fmt_number(1000.55 * 3.0), "3001.65");
+        assert_eq!(fmt_number(320.0), "320");
+        assert_eq!(fmt_number(123.456), "123.456");
+        assert_eq!(fmt_number(0.005), "0.005");
+        assert_eq!(fmt_number(-12.5), "-12.5");
+        assert_eq!(fmt_number(2022.0), "2022");
+        assert_eq!(fmt_number(371_323_198_001_016_073f64), "371323198001016060");
+        assert_eq!(fmt_number(99_999_999.99), "99999999.99");
+    }
 
     #[test]
     fn excel_date_cells_read_as_the_date_they_show() {
