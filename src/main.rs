@@ -402,11 +402,17 @@ mod cluster {
 
 /// The error and its causes on one line.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
+    // A cause whose text the message before it already ends with (an error that prints
+    // its source) is said once.
+    let mut line = String::new();
+    for c in e.chain().map(|c| c.to_string()) {
+        if line.is_empty() {
+            line = c;
+        } else if !line.ends_with(&c) {
+            line = format!("{line}: {c}");
+        }
+    }
+    line.replace('\n', " ")
 }
 
 fn load_pipeline(path: Option<&Path>) -> anyhow::Result<(Pipeline, String, PathBuf)> {

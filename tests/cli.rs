@@ -415,3 +415,17 @@ fn a_stopped_partitioned_run_leaves_no_spill_folder() {
         }
     }
 }
+
+/// An error that prints its cause is said once: `--out` naming a file.
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let o = run_on(dir.path(), &file, &[]);
+    assert_exit_2(&o, &["afile"]);
+    let err = stderr(&o);
+    let cause = err.rsplit(": ").next().unwrap().trim();
+    assert_eq!(err.matches(cause).count(), 1, "{err}");
+}

@@ -129,6 +129,24 @@ fn a_stray_quote_in_a_remark_loses_no_line() {
     assert_lines_add_up(&m);
 }
 
+/// The stray quote runs on to the opening quote of a later quoted remark: the field that
+/// would make has the header's number of fields, but its "closing" quote is followed by
+/// text, not a comma or the line's end: no field, and no row is swallowed.
+#[test]
+fn a_stray_quote_meeting_a_later_quoted_remark_loses_no_line() {
+    let dir = town(&format!(
+        "{PAY_HEADER}\nT1,{ID},医疗,2022,320,2021-11-05,\"见附件\nT2,{ID},养老,2022,300,2021-11-06,\nT3,{ID},养老,2022,300,2021-11-07,\"已核实\"\nT4,{ID},养老,2022,500,2021-11-08,\n"
+    ));
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let m = manifest(&out);
+    let f = file_report(&m, "payments.csv");
+    assert_eq!(f["rows_read"], 4);
+    assert_eq!(f["rows_accepted"], 4);
+    assert_eq!(f["lines"]["rows"], 4);
+    assert_lines_add_up(&m);
+}
+
 #[test]
 fn a_stray_quote_in_a_header_cell_reads_every_row() {
     let dir = town(&format!(

@@ -1079,6 +1079,7 @@ impl CsvRows {
             if t.get(p) == Some(&b'"') {
                 // A quoted field: find its closing quote.
                 field.clear();
+                let lines_before = lines;
                 let mut q = p + 1;
                 let mut closed = None;
                 while let Some(k) = memchr::memchr3(b'"', b'\n', b'\r', &t[q..]) {
@@ -1105,6 +1106,15 @@ impl CsvRows {
                     }
                 }
                 match closed {
+                    // A field that ran over lines must end as a quoted field ends: its
+                    // closing quote followed by a comma or the line's end. A stray `"见附件`
+                    // that runs on to the opening quote of a later `"已核实"` is no field:
+                    // it would swallow the rows between them.
+                    Some(after)
+                        if span && lines > lines_before && after < end && t[after] != b',' =>
+                    {
+                        return None;
+                    }
                     Some(after) => {
                         // Text between the closing quote and the next comma is kept as is.
                         let stop = to_comma(after, end);

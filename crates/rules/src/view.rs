@@ -328,6 +328,19 @@ mod tests {
         std::fs::write(dir.join(name), lines.join("\n") + "\n").unwrap();
     }
 
+    /// The folder loaded for the 2022 policy year.
+    fn load_2022(dir: &std::path::Path) -> qianbiao_ingest::Dataset {
+        load(
+            dir,
+            &LoadOptions {
+                year: 2022,
+                progress: None,
+                columns: None,
+            },
+        )
+        .unwrap()
+    }
+
     #[test]
     fn each_persons_facts_sit_at_its_number() {
         let dir = tempfile::tempdir().unwrap();
@@ -389,15 +402,7 @@ mod tests {
             "roster.csv",
             &["id_number,scheme".into(), format!("{e},居民医保")],
         );
-        let ds = load(
-            d,
-            &LoadOptions {
-                year: 2022,
-                progress: None,
-                columns: None,
-            },
-        )
-        .unwrap();
+        let ds = load_2022(d);
         let policy = Policy::dianzi_2022();
         let view = PersonView::new(&ds, &policy);
         let person = |text: &str| ds.strings.ids.lookup(text).and_then(|s| view.of_sym(s));
@@ -458,15 +463,7 @@ mod tests {
             "payments.csv",
             &["txn_id,id_number,scheme,period,amount,paid_at".into()],
         );
-        let ds = load(
-            d,
-            &LoadOptions {
-                year: 2022,
-                progress: None,
-                columns: None,
-            },
-        )
-        .unwrap();
+        let ds = load_2022(d);
         let view = PersonView::new(&ds, &Policy::dianzi_2022());
         let day = |m| NaiveDate::from_ymd_opt(2021, m, 1).unwrap();
         let [pa, pb, pc] = [&a, &b, &c].map(|t| {
@@ -507,15 +504,7 @@ mod tests {
             "payments.csv",
             &["txn_id,id_number,scheme,period,amount,paid_at".into()],
         );
-        let ds = load(
-            d,
-            &LoadOptions {
-                year: 2022,
-                progress: None,
-                columns: None,
-            },
-        )
-        .unwrap();
+        let ds = load_2022(d);
         let view = PersonView::new(&ds, &Policy::dianzi_2022());
         let day = NaiveDate::from_ymd_opt(2022, 3, 1).unwrap();
         assert_eq!(view.death(0), Some((day, DeathSource::Hukou)));
