@@ -11,6 +11,7 @@ pub mod parse;
 pub mod read;
 pub mod source;
 pub mod tables;
+mod xls_guard;
 
 pub use error::IngestError;
 pub use load::{

@@ -1419,6 +1419,7 @@ fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
 
 fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
+    crate::xls_guard::check_declared_cells(&bytes)?;
     let mut wb =
         calamine::Xls::new(Cursor::new(bytes)).map_err(|e| format!("not an XLS workbook: {e}"))?;
     let range = wb
