@@ -1640,9 +1640,8 @@ impl Split<'_> {
     }
 }
 
-/// Removes the spill folder when dropped, whatever the run's end.
-/// The spill folder: removed when dropped, and by a signal handler
-/// ([`crate::remove_temp_dirs`]).
+/// The spill folder: removed when dropped, whatever the run's end, and by the signal
+/// handler ([`crate::remove_temp_dirs`]). Stale ones of dead runs go in [`compute`].
 type SpillDir = crate::TempDir;
 
 fn spill_error(dir: &Path, e: impl std::fmt::Display) -> EngineError {
@@ -2037,7 +2036,6 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         })
         .collect();
     std::fs::create_dir_all(&opts.out).map_err(|e| spill_error(&opts.out, e))?;
-    crate::remove_stale(&opts.out, SPILL_PREFIX);
     let dir = opts
         .out
         .join(format!("{SPILL_PREFIX}{}", std::process::id()));
