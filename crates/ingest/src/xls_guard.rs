@@ -77,6 +77,12 @@ fn u16_at(d: &[u8], i: usize) -> Option<u16> {
     d.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
 }
 
+/// The little-endian `u32` at `i`, if the bytes hold one.
+fn u32_at(d: &[u8], i: usize) -> Option<u32> {
+    d.get(i..i + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// The smallest box around some cells.
 #[derive(Default)]
 struct CellBox {
@@ -103,17 +109,11 @@ impl CellBox {
 /// The cells a DIMENSIONS record declares, as calamine reads it (BIFF8's 14 or 16 bytes,
 /// BIFF5's 10).
 fn declared_cells(r: &[u8]) -> Option<u64> {
-    let u16_at = |i: usize| {
-        r.get(i..i + 2)
-            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let u32_at = |i: usize| {
-        r.get(i..i + 4)
-            .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-    };
+    let half = |i: usize| u16_at(r, i).map(u64::from);
+    let word = |i: usize| u32_at(r, i).map(u64::from);
     let (rf, rl, mut cf, cl) = match r.len() {
-        10 => (u16_at(0)?, u16_at(2)?, u16_at(4)?, u16_at(6)?),
-        14 | 16 => (u32_at(0)?, u32_at(4)?, u16_at(8)?, u16_at(10)?),
+        10 => (half(0)?, half(2)?, half(4)?, half(6)?),
+        14 | 16 => (word(0)?, word(4)?, half(8)?, half(10)?),
         _ => return None,
     };
     if cf > 0xFF || cl < cf {
@@ -134,27 +134,23 @@ fn workbook_stream(b: &[u8]) -> Option<Vec<u8>> {
     if b.get(..8)? != [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] {
         return None;
     }
-    let u16_at = |i: usize| b.get(i..i + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
-    let u32_at = |i: usize| {
-        b.get(i..i + 4)
-            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
-    };
-    let shift = u32::from(u16_at(0x1E)?);
-    let mini_shift = u32::from(u16_at(0x20)?);
+    let word = |i: usize| u32_at(b, i);
+    let shift = u32::from(u16_at(b, 0x1E)?);
+    let mini_shift = u32::from(u16_at(b, 0x20)?);
     if !(7..=16).contains(&shift) || mini_shift >= shift {
         return None;
     }
     let sector = 1usize << shift;
     let mini = 1usize << mini_shift;
     let sectors = b.len().div_ceil(sector);
-    let fat_sectors = u32_at(0x2C)? as usize;
-    let first_dir = u32_at(0x30)?;
-    let cutoff = u32_at(0x38)? as u64;
-    let first_minifat = u32_at(0x3C)?;
-    let mut difat_next = u32_at(0x44)?;
+    let fat_sectors = word(0x2C)? as usize;
+    let first_dir = word(0x30)?;
+    let cutoff = word(0x38)? as u64;
+    let first_minifat = word(0x3C)?;
+    let mut difat_next = word(0x44)?;
     // The FAT's own sectors: the header's 109, then the DIFAT chain's.
     let mut fat_list: Vec<u32> = (0..109)
-        .filter_map(|i| u32_at(0x4C + 4 * i))
+        .filter_map(|i| word(0x4C + 4 * i))
         .filter(|&s| (s as usize) < sectors)
         .collect();
     let mut hops = 0;
@@ -162,18 +158,18 @@ fn workbook_stream(b: &[u8]) -> Option<Vec<u8>> {
         let at = (difat_next as usize + 1) * sector;
         let per = sector / 4 - 1;
         for i in 0..per {
-            if let Some(s) = u32_at(at + 4 * i).filter(|&s| (s as usize) < sectors) {
+            if let Some(s) = word(at + 4 * i).filter(|&s| (s as usize) < sectors) {
                 fat_list.push(s);
             }
         }
-        difat_next = u32_at(at + 4 * per)?;
+        difat_next = word(at + 4 * per)?;
         hops += 1;
     }
     fat_list.truncate(fat_sectors.max(1));
     let mut fat: Vec<u32> = Vec::with_capacity(fat_list.len() * sector / 4);
     for s in fat_list {
         let at = (s as usize + 1) * sector;
-        fat.extend((0..sector / 4).map(|i| u32_at(at + 4 * i).unwrap_or(END)));
+        fat.extend((0..sector / 4).map(|i| word(at + 4 * i).unwrap_or(END)));
     }
     // A chain of sectors, at most as long as there are sectors (a cycle ends it).
     let chain = |start: u32, table: &[u32]| -> Vec<u32> {
@@ -198,7 +194,7 @@ fn workbook_stream(b: &[u8]) -> Option<Vec<u8>> {
     let dir = read_chain(first_dir);
     let entry = |i: usize| dir.get(i * 128..i * 128 + 128);
     let root = entry(0)?;
-    let root_start = u32::from_le_bytes([root[116], root[117], root[118], root[119]]);
+    let root_start = u32_at(root, 116)?;
     let name_of = |e: &[u8]| -> String {
         let n = usize::from(u16::from_le_bytes([e[64], e[65]])).min(64);
         let units: Vec<u16> = e[..n]
@@ -212,8 +208,8 @@ fn workbook_stream(b: &[u8]) -> Option<Vec<u8>> {
         let e = entry(i)?;
         let name = name_of(e);
         (e[66] == 2 && (name == "Workbook" || name == "Book")).then(|| {
-            let start = u32::from_le_bytes([e[116], e[117], e[118], e[119]]);
-            let size = u64::from(u32::from_le_bytes([e[120], e[121], e[122], e[123]]));
+            let start = u32_at(e, 116).unwrap_or(END);
+            let size = u64::from(u32_at(e, 120).unwrap_or(0));
             (start, size)
         })
     })?;
