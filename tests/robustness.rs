@@ -666,3 +666,15 @@ fn a_parquet_file_declaring_millions_of_rows_in_a_few_bytes_is_refused() {
         &["payments.parquet", "20000000 rows"],
     );
 }
+
+#[test]
+fn a_workbook_whose_sheet_states_3_gb_in_39_kb_is_refused() {
+    // The sample town's deposits workbook with its sheet's stated size set to
+    // 3,000,000,000 bytes in the zip's headers: the zip reader would inflate that much (a
+    // zip bomb states its true size). Refused before a cell is read.
+    let dir = town_with_fixture("payments_sheet_declares_3e9_bytes.xlsx", "payments.xlsx");
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &["payments.xlsx", "hostile workbook", "3000055924 bytes"],
+    );
+}

@@ -200,6 +200,72 @@ struct ParquetSlices {
     projection: Option<Vec<usize>>,
     /// The next slice, being decoded on a thread of its own.
     ahead: Option<Ahead>,
+    /// The text decoded from the file so far, against what its size allows.
+    text: TextBudget,
+}
+
+/// The bytes of text a file may expand to: a file whose text is out of proportion to its
+/// size (a dictionary page of one long value that every row repeats, a few kilobytes
+/// making gigabytes) is hostile, and is refused before the engine copies its text.
+#[derive(Clone)]
+struct TextBudget(std::sync::Arc<Budget>);
+
+/// A file's text budget, shared by the threads decoding its slices.
+struct Budget {
+    used: std::sync::atomic::AtomicU64,
+    size: u64,
+    /// The bytes allowed (see [`out_of_proportion`]).
+    allowed: u64,
+}
+
+/// How many times its size a file may expand to, past [`EXPANSION_FLOOR`]: real exports
+/// expand 3 to 20 times (Parquet's compression and dictionaries, a workbook's zipped
+/// XML); deflate cannot exceed about 1,030.
+const EXPANSION: u64 = 200;
+
+/// Any file may expand to 1 GiB, whatever its size.
+const EXPANSION_FLOOR: u64 = 1 << 30;
+
+/// The bytes a file of `size` bytes may expand to.
+fn expansion_allowed(size: u64) -> u64 {
+    EXPANSION_FLOOR.max(size.saturating_mul(EXPANSION))
+}
+
+/// Whether `expanded` bytes are out of proportion to a file of `size` bytes.
+fn out_of_proportion(expanded: u64, size: u64) -> bool {
+    expanded > expansion_allowed(size)
+}
+
+impl TextBudget {
+    fn new(size: u64) -> Self {
+        TextBudget(std::sync::Arc::new(Budget {
+            used: Default::default(),
+            size,
+            allowed: expansion_allowed(size),
+        }))
+    }
+
+    /// Counts the text of a decoded frame; an error once the file's text is out of
+    /// proportion to its size.
+    fn spend(&self, frame: &Frame) -> Result<(), OpenError> {
+        use std::sync::atomic::Ordering;
+        let bytes: u64 = frame
+            .cols
+            .iter()
+            .map(|c| match c {
+                FrameCol::Text(a) => a.total_bytes_len() as u64,
+                _ => 0,
+            })
+            .sum();
+        let used = self.0.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if used > self.0.allowed {
+            return Err(OpenError::Unreadable(format!(
+                "hostile Parquet file: its text expands to more than {used} bytes from {} bytes",
+                self.0.size
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The slice after the one being read.
@@ -218,6 +284,7 @@ struct WholeSlice {
     offset: usize,
     rows: usize,
     frame: std::sync::OnceLock<Option<Box<Frame>>>,
+    text: TextBudget,
 }
 
 impl WholeSlice {
@@ -230,7 +297,10 @@ impl WholeSlice {
                     let df =
                         read_slice(&self.bytes, &self.metadata, (self.offset, self.rows), None)
                             .map_err(|e| OpenError::from(e.to_string()))?;
-                    Ok(Box::new(frame_of(&df)))
+                    let frame = frame_of(&df);
+                    // Out of proportion: the row is read from the columns it uses.
+                    self.text.spend(&frame)?;
+                    Ok(Box::new(frame))
                 })
                 .ok()
             })
@@ -304,6 +374,7 @@ impl ParquetSlices {
             bytes: self.bytes.clone(),
             metadata: self.metadata.clone(),
             projection: self.projection.clone(),
+            text: self.text.clone(),
         }
     }
 }
@@ -313,6 +384,7 @@ struct SliceSource {
     bytes: SharedBytes,
     metadata: polars::prelude::FileMetadataRef,
     projection: Option<Vec<usize>>,
+    text: TextBudget,
 }
 
 /// Decodes rows `offset..offset + rows` of a Parquet file into a frame.
@@ -321,11 +393,13 @@ fn decode_slice(src: SliceSource, (offset, rows): (usize, usize)) -> Decoded {
         bytes,
         metadata,
         projection,
+        text,
     } = src;
     guarded(|| {
         let df = read_slice(&bytes, &metadata, (offset, rows), projection.clone())
             .map_err(|e| format!("not a readable Parquet file: {e}"))?;
         let frame = frame_of(&df);
+        text.spend(&frame)?;
         // A footer may state more rows than its pages hold: every column must hold the
         // rows the slice declares, or a row would be read past a column's end.
         if let Some(short) = frame.cols.iter().find_map(|c| c.len().filter(|&n| n != rows)) {
@@ -361,6 +435,7 @@ fn decode_slice(src: SliceSource, (offset, rows): (usize, usize)) -> Decoded {
                         offset,
                         rows,
                         frame: std::sync::OnceLock::new(),
+                        text,
                     }),
                 }
             }
@@ -1345,15 +1420,26 @@ fn cell_text(c: calamine::Data) -> (String, bool) {
 /// Cells of a sheet, sparse: (row, column, text, numeric), in row order.
 type SparseCells = Vec<(u32, u32, String, bool)>;
 
-/// Refuses a workbook whose shared-string table declares more strings than its bytes can
-/// hold: calamine reserves room for the declared count before reading a string, so a
+/// Refuses a workbook whose parts would expand out of proportion to its size (a zip bomb:
+/// the zip reader stops every part at its stated size, so the stated sizes bound what
+/// reading it costs), or whose shared-string table declares more strings than its bytes
+/// can hold: calamine reserves room for the declared count before reading a string, so a
 /// 3 KB file declaring two billion would abort the process for want of 48 GB.
-fn check_shared_strings(bytes: &[u8]) -> Result<(), String> {
+fn check_workbook_sizes(bytes: &[u8]) -> Result<(), String> {
     use std::io::Read;
     // Anything calamine cannot open either is its own error, below.
     let Ok(mut zip) = ::zip::ZipArchive::new(Cursor::new(bytes)) else {
         return Ok(());
     };
+    let stated = (0..zip.len())
+        .filter_map(|i| zip.by_index_raw(i).ok().map(|e| e.size()))
+        .fold(0u64, u64::saturating_add);
+    if out_of_proportion(stated, bytes.len() as u64) {
+        return Err(format!(
+            "hostile workbook: its parts expand to {stated} bytes from {} bytes",
+            bytes.len()
+        ));
+    }
     for i in 0..zip.len() {
         let Ok(entry) = zip.by_index(i) else {
             continue;
@@ -1389,7 +1475,7 @@ fn check_shared_strings(bytes: &[u8]) -> Result<(), String> {
 
 fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
-    check_shared_strings(&bytes)?;
+    check_workbook_sizes(&bytes)?;
     let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
         .map_err(|e| format!("not an XLSX workbook: {e}"))?;
     let name = wb
@@ -1709,6 +1795,19 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
         .get_metadata()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?
         .clone();
+    // Pages whose stated size is out of proportion to the file would be decompressed into
+    // that much memory.
+    let pages: u64 = metadata
+        .row_groups
+        .iter()
+        .map(|rg| rg.total_byte_size() as u64)
+        .fold(0, u64::saturating_add);
+    if out_of_proportion(pages, size) {
+        return Err(format!(
+            "hostile or broken Parquet file: it declares {pages} bytes of pages in {size} bytes"
+        )
+        .into());
+    }
     let headers: Vec<String> = reader
         .schema()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?
@@ -1740,6 +1839,7 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
                 total,
                 projection: None,
                 ahead: None,
+                text: TextBudget::new(size),
             },
             frame: std::sync::Arc::new(Frame {
                 cols: Vec::new(),
@@ -2316,6 +2416,50 @@ mod tests {
         };
         assert!(err.contains("not a readable Parquet file"), "{err}");
         assert_eq!(lines, (2..14).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn parquet_text_out_of_proportion_to_the_file_is_refused_after_the_rows_before_it() {
+        // Rows of 14 bytes of text (the amounts are numbers), slices of 6 rows: 84 bytes a
+        // slice, against an allowance of 200 (a real file's is 200 times its size, at
+        // least 1 GiB).
+        let bytes = parquet_in_groups_of_3(23, |i| format!("id-number-{i:04}"));
+        let mut o = open_parquet_sliced(bytes, 5).ok().unwrap();
+        let Rows::Frame { src, .. } = &mut o.rows else {
+            panic!("a Parquet file is read as frames");
+        };
+        std::sync::Arc::get_mut(&mut src.text.0)
+            .expect("no slice decoded yet")
+            .allowed = 200;
+        let mut lines = Vec::new();
+        let mut blank = 0;
+        let err = loop {
+            let mut chunk = Vec::new();
+            match o.next_chunk(4, &mut chunk, &mut blank) {
+                Ok(more) => {
+                    lines.extend(chunk.iter().map(|r| r.line));
+                    assert!(more, "the refused slice must not end the file quietly");
+                }
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            err.contains("hostile Parquet file: its text expands to more than 252 bytes"),
+            "{err}"
+        );
+        assert_eq!(lines, (2..14).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn a_file_may_expand_200_times_its_size_and_always_to_1_gib() {
+        let gib = 1u64 << 30;
+        assert!(!out_of_proportion(gib, 10));
+        assert!(out_of_proportion(gib + 1, 10));
+        let size = 10 * gib / 100;
+        assert!(!out_of_proportion(200 * size, size));
+        assert!(out_of_proportion(200 * size + 1, size));
+        // No overflow: a huge file's allowance saturates.
+        assert!(!out_of_proportion(u64::MAX, u64::MAX / 2));
     }
 
     #[test]
