@@ -68,14 +68,16 @@ impl IdNumber {
         }
         if text.len() == 15 && text.bytes().all(|b| b.is_ascii_digit()) {
             let body = format!("{}19{}", &text[..6], &text[6..]);
+            // Converted whatever its birth date (data-contract.md: normalised, then
+            // validated): one with no real date is invalid in its 18-digit form, the form
+            // that stands for the person in the DUP rules.
             if let Some(c) = check_digit(&body) {
                 let converted = CompactString::from(format!("{body}{c}"));
-                if let Some(birth) = birth_of(converted.as_bytes()) {
-                    return IdNumber {
-                        text: converted,
-                        birth: Some(birth),
-                    };
-                }
+                let birth = birth_of(converted.as_bytes());
+                return IdNumber {
+                    text: converted,
+                    birth,
+                };
             }
             return IdNumber { text, birth: None };
         }
@@ -211,10 +213,12 @@ mod tests {
         assert_eq!(id.as_str(), make("371323", "19620315", "123"));
         assert_eq!(id.birth_year(), Some(1962));
         assert_eq!(id.is_male(), Some(true));
-        // An impossible legacy birth date stays as typed and is invalid.
+        // An impossible legacy birth date is converted too, and is invalid: the 18-digit
+        // form a valid id of the same person would have, had the date been right.
         let bad = IdNumber::parse("371323621315123");
         assert!(!bad.is_valid());
-        assert_eq!(bad.as_str(), "371323621315123");
+        assert_eq!(bad.as_str(), make("371323", "19621315", "123"));
+        assert_eq!(bad.birth_year(), None);
     }
 
     #[test]

@@ -66,6 +66,28 @@ fn dup_001_invalid_id_stands_for_the_person() {
 }
 
 #[test]
+fn dup_001_a_legacy_id_with_no_real_birth_date_stands_as_its_18_digit_form() {
+    // Month 13: invalid either way, but normalised (converted) before it is validated,
+    // so the 15-digit and the 18-digit forms are one person in the DUP rules.
+    let typed15 = "371323851340123";
+    let typed18 = "371323198513401232";
+    let t = Town::new().pays(&[
+        pen("T1", typed15, "300", "2021-11-05"),
+        pen("T2", typed18, "300", "2021-11-06"),
+    ]);
+    assert_eq!(
+        t.fired("DUP-001"),
+        expect(&[(&format!("{typed18}|resident_pension|2022"), "300.00")])
+    );
+    // A different legacy number is a different person.
+    let other = Town::new().pays(&[
+        pen("T1", "371323851340124", "300", "2021-11-05"),
+        pen("T2", typed18, "300", "2021-11-06"),
+    ]);
+    assert!(other.fired("DUP-001").is_empty());
+}
+
+#[test]
 fn dup_002_government_and_individual() {
     let a = born(1960, 2);
     let t = Town::new().resident(&a).pays(&[

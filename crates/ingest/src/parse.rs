@@ -307,6 +307,15 @@ impl<'a> Cells<'a> {
             return Err(format!("`id_number`: {LOST_DIGITS} ('{}')", id.as_str()));
         }
         if !id.is_valid() {
+            // A 15-digit number with no real birth date is converted all the same: the
+            // reason quotes it as typed too.
+            let typed = norm_text(raw);
+            if typed.len() == 15 && id.as_str().len() == 18 {
+                return Err(format!(
+                    "`id_number`: invalid id number '{}' (typed '{typed}')",
+                    id.as_str()
+                ));
+            }
             return Err(format!("`id_number`: invalid id number '{}'", id.as_str()));
         }
         Ok(id.into_text())

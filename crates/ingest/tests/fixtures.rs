@@ -1218,7 +1218,10 @@ fn id_numbers_are_normalised_and_invalid_ones_kept_only_in_payments_and_receipts
         [
             (5, "`id_number`: invalid id number '371323199001011236'"),
             (6, "`id_number`: invalid id number '371323199002301234'"),
-            (7, "`id_number`: invalid id number '371323621315123'"),
+            (
+                7,
+                "`id_number`: invalid id number '371323196213151236' (typed '371323621315123')"
+            ),
             (8, "`id_number`: empty"),
         ]
     );
