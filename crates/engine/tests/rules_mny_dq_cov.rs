@@ -273,7 +273,12 @@ fn mny_006_receipt_gaps() {
         ]);
     assert_eq!(t.fired("MNY-006"), expect(&[("C1", "0.00")]));
     let f = t.run().into_iter().find(|f| f.rule == "MNY-006").unwrap();
-    assert!(f.detail.contains("A0003、A0005-A0008"), "{}", f.detail);
+    // Every missing number is listed.
+    assert!(
+        f.detail.contains("A0003、A0005、A0006、A0007、A0008，"),
+        "{}",
+        f.detail
+    );
 }
 
 #[test]
@@ -304,10 +309,29 @@ fn mny_006_prefixes_in_text_order_each_number_once() {
     assert_eq!(t.fired("MNY-006"), expect(&[("C3", "0.00")]));
     let f = t.run().into_iter().find(|f| f.rule == "MNY-006").unwrap();
     assert!(
-        f.detail.contains("缺4个号码：A2、K8、Z11-Z12，"),
+        f.detail.contains("缺4个号码：A2、K8、Z11、Z12，"),
         "{}",
         f.detail
     );
+}
+
+#[test]
+fn mny_006_a_long_run_of_missing_numbers_is_its_first_and_last() {
+    let a = born(1980, 16);
+    let t = Town::new().resident(&a).receipts(&[
+        format!("SJ-0001,C5,{a},resident_medical,320,2021-11-05"),
+        format!("SJ-0013,C5,{a},resident_medical,320,2021-11-05"),
+        format!("SJ-0024,C5,{a},resident_medical,320,2021-11-05"),
+    ]);
+    let f = t.run().into_iter().find(|f| f.rule == "MNY-006").unwrap();
+    // Eleven missing (0002-0012) are a run; ten (0014-0023) are listed one by one.
+    assert!(
+        f.detail
+            .contains("缺21个号码：SJ-0002至SJ-0012、SJ-0014、SJ-0015、SJ-0016、"),
+        "{}",
+        f.detail
+    );
+    assert!(f.detail.contains("SJ-0022、SJ-0023，"), "{}", f.detail);
 }
 
 #[test]

@@ -12,7 +12,8 @@ declare_rule! {
     /// the trailing digits, compared as numbers per prefix) skip numbers between the
     /// smallest and largest used. Numbers come from `receipts` and from effective payments,
     /// each with its own collector_id. One finding per collector; the detail lists the
-    /// missing numbers, compressed into ranges.
+    /// missing numbers one by one, a run of more than [`LISTED`] as its first and last
+    /// joined by 至 (receipt numbers hold `-` themselves).
     ///
     /// **Why it matters**: receipts are pre-printed serials (四(四)4); a missing number is a
     /// receipt written and not accounted for, unless it was voided and kept.
@@ -42,21 +43,25 @@ pub fn split_receipt(no: &str) -> Option<(&str, u64, usize)> {
     Some((prefix, num.parse().ok()?, digits))
 }
 
-/// Renders missing numbers as `A0003、A0005-A0009`.
+/// The longest run of missing numbers listed one by one.
+pub const LISTED: u64 = 10;
+
+/// Renders missing numbers as `A0003`, `A0005`, `A0006`, `A0010至A0099`: every number of
+/// a run of up to [`LISTED`], a longer run as its first and last.
 fn render_gaps(prefix: &str, width: Option<usize>, gaps: &[(u64, u64)]) -> Vec<String> {
     let fmt = |n: u64| match width {
         Some(w) => format!("{prefix}{n:0w$}"),
         None => format!("{prefix}{n}"),
     };
-    gaps.iter()
-        .map(|&(a, b)| {
-            if a == b {
-                fmt(a)
-            } else {
-                format!("{}-{}", fmt(a), fmt(b))
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for &(a, b) in gaps {
+        if b - a < LISTED {
+            out.extend((a..=b).map(fmt));
+        } else {
+            out.push(format!("{}至{}", fmt(a), fmt(b)));
+        }
+    }
+    out
 }
 
 /// Ranks of texts in byte order: each distinct text a number, texts seen in any order.
@@ -184,8 +189,11 @@ mod tests {
         assert_eq!(split_receipt("123"), Some(("", 123, 3)));
         assert_eq!(split_receipt("ABC"), None);
         assert_eq!(
-            render_gaps("A", Some(4), &[(3, 3), (5, 9)]),
-            ["A0003", "A0005-A0009"]
+            render_gaps("A", Some(4), &[(3, 3), (5, 7)]),
+            ["A0003", "A0005", "A0006", "A0007"]
         );
+        // Ten missing numbers are listed; eleven are a run.
+        assert_eq!(render_gaps("SJ-", None, &[(1, 10)]).len(), 10);
+        assert_eq!(render_gaps("SJ-", Some(3), &[(1, 11)]), ["SJ-001至SJ-011"]);
     }
 }
