@@ -209,6 +209,15 @@ fn dth_001_paid_after_death() {
         f.detail,
         "2021-11-21 缴费320.00元，但该人员已于2021-11-20死亡（来源：派出所）"
     );
+    // The evidence: the row that gives the death date (the earlier notice), then the
+    // payment; for a death known from hukou alone, the hukou row.
+    assert_eq!(f.sources, ["deaths.csv:2", "payments.csv:2"]);
+    let f = t
+        .run()
+        .into_iter()
+        .find(|f| f.key == "T3" && f.rule == "DTH-001")
+        .unwrap();
+    assert_eq!(f.sources, ["hukou.csv:4", "payments.csv:4"]);
 }
 
 #[test]
@@ -238,6 +247,8 @@ fn dth_002_dead_before_the_year() {
         expect(&[("T1", "320.00"), ("T2", "320.00")])
     );
     assert_eq!(t.fired("DTH-001"), expect(&[("T4", "100.00")]));
+    let f = t.run().into_iter().find(|f| f.key == "T2").unwrap();
+    assert_eq!(f.sources, ["deaths.csv:2", "payments.csv:3"]);
 }
 
 #[test]
@@ -270,6 +281,13 @@ fn dth_003_dead_on_roster() {
             (&format!("{c}|resident_medical|2022"), "0.00"),
         ])
     );
+    // The deaths row, then the roster rows.
+    let f = t
+        .run()
+        .into_iter()
+        .find(|f| f.key == format!("{a}|resident_medical|2022"))
+        .unwrap();
+    assert_eq!(f.sources, ["deaths.csv:2", "roster.csv:2", "roster.csv:3"]);
 }
 
 #[test]

@@ -278,9 +278,19 @@ impl<'a> Context<'a> {
                     s.to_string()
                 }
             }
-            Some((_, DeathSource::Hukou)) => "户籍".into(),
+            Some((_, DeathSource::Hukou(_))) => "户籍".into(),
             None => String::new(),
         }
+    }
+
+    /// `file:line` of the row that gives the person's death date (a deaths row, or a
+    /// hukou row with status 死亡), if any.
+    pub fn death_evidence(&self, p: PersonIdx) -> Option<String> {
+        let prov = match self.view.death(p)? {
+            (_, DeathSource::Notice(i)) => self.ds.deaths().get(i as usize).prov(),
+            (_, DeathSource::Hukou(i)) => self.ds.hukou().get(i as usize).prov(),
+        };
+        Some(self.src(prov))
     }
 
     /// `file:line` of a row.

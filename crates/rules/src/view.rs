@@ -29,9 +29,12 @@ const EMPLOYEE_MEDICAL: u8 = 2;
 pub enum DeathSource {
     /// A `deaths` row (index).
     Notice(u32),
-    /// A hukou row's 死亡 status_date.
-    Hukou,
+    /// A hukou row's 死亡 status_date (index of the row).
+    Hukou(u32),
 }
+
+/// The bit that marks a death row as a hukou row's (clear: a deaths row's).
+const HUKOU_DEATH: u32 = 1 << 31;
 
 /// Every person named by a valid id in any source, as arrays indexed by [`PersonIdx`].
 #[derive(Debug, Default)]
@@ -46,7 +49,8 @@ pub struct PersonView {
     hukou: Vec<u32>,
     /// Earliest death day over the deaths rows and the hukou rows' 死亡 status.
     death: Vec<Option<NaiveDate>>,
-    /// The deaths row the day comes from (`NONE`: hukou).
+    /// The row the day comes from: a deaths row's index, or a hukou row's with
+    /// [`HUKOU_DEATH`] set.
     death_notice: Vec<u32>,
     /// Number of deaths rows.
     death_rows: Vec<u32>,
@@ -78,7 +82,8 @@ impl PersonView {
         let hukou = || {
             let hk = &ds.hukou;
             let mut first = vec![NONE; n];
-            let mut died: Vec<Option<NaiveDate>> = vec![None; n];
+            // The earliest day and its row (the first read among equal days).
+            let mut died: Vec<Option<(NaiveDate, u32)>> = vec![None; n];
             for (i, &id) in hk.id.iter().enumerate() {
                 let Some(p) = at(id) else { continue };
                 let p = p as usize;
@@ -87,8 +92,8 @@ impl PersonView {
                 }
                 if hk.status[i] == HukouStatus::Dead {
                     if let Some(day) = hk.status_date[i] {
-                        if died[p].is_none_or(|old| day < old) {
-                            died[p] = Some(day);
+                        if died[p].is_none_or(|(old, _)| day < old) {
+                            died[p] = Some((day, i as u32));
                         }
                     }
                 }
@@ -174,8 +179,8 @@ impl PersonView {
             .par_iter()
             .zip(&notice)
             .map(|(&h, &n)| match (h, n) {
-                (Some(h), Some((d, i))) if d < h => (Some(d), i),
-                (Some(h), _) => (Some(h), NONE),
+                (Some((h, _)), Some((d, i))) if d < h => (Some(d), i),
+                (Some((h, row)), _) => (Some(h), row | HUKOU_DEATH),
                 (None, Some((d, i))) => (Some(d), i),
                 (None, None) => (None, NONE),
             })
@@ -234,7 +239,7 @@ impl PersonView {
     pub fn death(&self, p: PersonIdx) -> Option<(NaiveDate, DeathSource)> {
         let p = p as usize;
         self.death[p].map(|d| match self.death_notice[p] {
-            NONE => (d, DeathSource::Hukou),
+            i if i & HUKOU_DEATH != 0 => (d, DeathSource::Hukou(i & !HUKOU_DEATH)),
             i => (d, DeathSource::Notice(i)),
         })
     }
@@ -476,8 +481,9 @@ mod tests {
         // The first row stays the person's hukou row.
         assert_eq!(view.hukou_row(pa), Some(0));
         assert_eq!(view.hukou_row(pb), Some(3));
-        assert_eq!(view.death(pa), Some((day(6), DeathSource::Hukou)));
-        assert_eq!(view.death(pb), Some((day(3), DeathSource::Hukou)));
+        // The row that gives the day is the one cited.
+        assert_eq!(view.death(pa), Some((day(6), DeathSource::Hukou(2))));
+        assert_eq!(view.death(pb), Some((day(3), DeathSource::Hukou(4))));
         assert_eq!(view.death(pc), None);
     }
 
@@ -507,6 +513,6 @@ mod tests {
         let ds = load_2022(d);
         let view = PersonView::new(&ds, &Policy::dianzi_2022());
         let day = NaiveDate::from_ymd_opt(2022, 3, 1).unwrap();
-        assert_eq!(view.death(0), Some((day, DeathSource::Hukou)));
+        assert_eq!(view.death(0), Some((day, DeathSource::Hukou(0))));
     }
 }

@@ -11,7 +11,8 @@ declare_rule! {
     /// **Why it matters**: the plan forbids payment after death (五(五) 避免…死亡后缴费);
     /// money charged for the dead is refunded or was never really paid by them.
     ///
-    /// **Key**: `txn_id`. **Amount**: the payment.
+    /// **Key**: `txn_id`. **Amount**: the payment. **Sources**: the row that gives the
+    /// death date, then the payment.
     pub struct Dth001 {
         code: "DTH-001",
         severity: High,
@@ -35,6 +36,8 @@ impl Rule for Dth001 {
                 continue;
             }
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            // The row that gives the death date, then the payment (as DTH-005).
+            f.sources.splice(0..0, ctx.death_evidence(person));
             f.detail = format!(
                 "{} 缴费{}元，但该人员已于{}死亡（来源：{}）",
                 p.paid_at().date(),

@@ -11,7 +11,8 @@ declare_rule! {
     /// **Why it matters**: a contribution for a year the person did not live to see buys
     /// nothing (五(五)); it is a refund due to the family.
     ///
-    /// **Key**: `txn_id`. **Amount**: the payment.
+    /// **Key**: `txn_id`. **Amount**: the payment. **Sources**: the row that gives the
+    /// death date, then the payment.
     pub struct Dth002 {
         code: "DTH-002",
         severity: Medium,
@@ -40,6 +41,8 @@ impl Rule for Dth002 {
                 continue;
             }
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
+            // The row that gives the death date, then the payment (as DTH-005).
+            f.sources.splice(0..0, ctx.death_evidence(person));
             f.detail = format!(
                 "{} 缴纳{}年度{}{}元，但该人员已于{}死亡（来源：{}），所属期开始前已死亡，应予退费",
                 p.paid_at().date(),

@@ -13,7 +13,8 @@ declare_rule! {
     /// invites charging the dead and inflates the expected money (钱表相符).
     ///
     /// **Key**: `ID|SCHEME|Y` (Y the policy year). **Amount**: the roster's expected_amount,
-    /// added over the rows, 0 where none is given.
+    /// added over the rows, 0 where none is given. **Sources**: the row that gives the death
+    /// date, then the roster rows.
     pub struct Dth003 {
         code: "DTH-003",
         severity: Low,
@@ -59,9 +60,11 @@ impl Rule for Dth003 {
                         .unwrap_or(Fen::ZERO)
                 })
                 .sum();
-            f.sources = rows
-                .iter()
-                .map(|&i| ctx.src(ctx.ds.roster().get(i).prov()))
+            // The row that gives the death date, then the roster rows.
+            f.sources = ctx
+                .death_evidence(person)
+                .into_iter()
+                .chain(rows.iter().map(|&i| ctx.src(ctx.ds.roster().get(i).prov())))
                 .collect();
             f.detail = format!(
                 "{}年度{}征收清册列有该人员（应缴{}元），但其已于{}死亡（来源：{}），应从清册中删除",
