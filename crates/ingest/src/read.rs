@@ -1474,8 +1474,16 @@ fn check_workbook_sizes(bytes: &[u8]) -> Result<(), String> {
 }
 
 fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
+    let allowed = expansion_allowed(bytes.len() as u64);
+    xlsx_cells_within(bytes, allowed)
+}
+
+/// The cells of a workbook's first sheet, refused once their text comes to more than
+/// `allowed` bytes.
+fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<SparseCells, String> {
     use calamine::Reader;
     check_workbook_sizes(&bytes)?;
+    let size = bytes.len() as u64;
     let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
         .map_err(|e| format!("not an XLSX workbook: {e}"))?;
     let name = wb
@@ -1489,6 +1497,9 @@ fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
         .worksheet_cells_reader(&name)
         .map_err(|e| format!("cannot read the first sheet: {e}"))?;
     let mut cells = Vec::new();
+    // A shared string is stored once and may be used by every cell: the text the cells
+    // come to is counted as they are read (`out_of_proportion`).
+    let mut text_bytes = 0u64;
     while let Some(cell) = reader
         .next_cell()
         .map_err(|e| format!("cannot read the first sheet: {e}"))?
@@ -1496,6 +1507,12 @@ fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
         let (text, numeric) = cell_text(cell.get_value().clone().into());
         if text.is_empty() {
             continue;
+        }
+        text_bytes += text.len() as u64;
+        if text_bytes > allowed {
+            return Err(format!(
+                "hostile workbook: its cells' text comes to more than {text_bytes} bytes from {size} bytes"
+            ));
         }
         let (r, c) = cell.get_position();
         cells.push((r, c, text, numeric));
@@ -2448,6 +2465,24 @@ mod tests {
             "{err}"
         );
         assert_eq!(lines, (2..14).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn workbook_cells_whose_text_is_out_of_proportion_are_refused() {
+        // One long shared string used by every cell: stored once, read 40 times.
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let sheet = wb.add_worksheet();
+        let long = "长".repeat(100);
+        for r in 0..40 {
+            sheet.write_string(r, 0, &long).unwrap();
+        }
+        let bytes = wb.save_to_buffer().unwrap();
+        assert_eq!(xlsx_cells_within(bytes.clone(), 12_000).unwrap().len(), 40);
+        let err = xlsx_cells_within(bytes, 11_999).unwrap_err();
+        assert!(
+            err.contains("hostile workbook: its cells' text comes to more than 12000 bytes"),
+            "{err}"
+        );
     }
 
     #[test]
