@@ -2401,6 +2401,23 @@ mod tests {
         assert_eq!(sliced[22], (24, vec!["id22".to_string(), "22".to_string()]));
     }
 
+    /// The lines of the rows a file gives, four at a time, until its error: the error
+    /// must come, and no chunk before it may say the file is done.
+    fn lines_until_the_error(mut o: Opened) -> (Vec<u32>, String) {
+        let mut lines = Vec::new();
+        let mut blank = 0;
+        loop {
+            let mut chunk = Vec::new();
+            match o.next_chunk(4, &mut chunk, &mut blank) {
+                Ok(more) => {
+                    lines.extend(chunk.iter().map(|r| r.line));
+                    assert!(more, "a slice that fails must not end the file quietly");
+                }
+                Err(e) => return (lines, e),
+            }
+        }
+    }
+
     #[test]
     fn parquet_slice_broken_after_good_ones_is_an_error_not_a_panic_or_lost_rows() {
         // Slices after the first are decoded ahead on a thread of their own: a slice that
@@ -2418,19 +2435,8 @@ mod tests {
                 *b = 0xff;
             }
         }
-        let mut o = open_parquet_sliced(bytes, 5).ok().unwrap();
-        let mut lines = Vec::new();
-        let mut blank = 0;
-        let err = loop {
-            let mut chunk = Vec::new();
-            match o.next_chunk(4, &mut chunk, &mut blank) {
-                Ok(more) => {
-                    lines.extend(chunk.iter().map(|r| r.line));
-                    assert!(more, "the broken slice must not end the file quietly");
-                }
-                Err(e) => break e,
-            }
-        };
+        let o = open_parquet_sliced(bytes, 5).ok().unwrap();
+        let (lines, err) = lines_until_the_error(o);
         assert!(err.contains("not a readable Parquet file"), "{err}");
         assert_eq!(lines, (2..14).collect::<Vec<u32>>());
     }
@@ -2448,18 +2454,7 @@ mod tests {
         std::sync::Arc::get_mut(&mut src.text.0)
             .expect("no slice decoded yet")
             .allowed = 200;
-        let mut lines = Vec::new();
-        let mut blank = 0;
-        let err = loop {
-            let mut chunk = Vec::new();
-            match o.next_chunk(4, &mut chunk, &mut blank) {
-                Ok(more) => {
-                    lines.extend(chunk.iter().map(|r| r.line));
-                    assert!(more, "the refused slice must not end the file quietly");
-                }
-                Err(e) => break e,
-            }
-        };
+        let (lines, err) = lines_until_the_error(o);
         assert!(
             err.contains("hostile Parquet file: its text expands to more than 252 bytes"),
             "{err}"
