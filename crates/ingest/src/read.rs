@@ -531,7 +531,7 @@ impl Frame {
             None | Some(FrameCol::Skipped) => Cow::Borrowed(""),
             Some(FrameCol::Text(a)) => Cow::Borrowed(text_at(a, row)),
             Some(FrameCol::Number { values, scale }) => match values[row] {
-                Some(m) => Cow::Owned(number_text(m, *scale)),
+                Some(m) => Cow::Owned(decimal_text(m, *scale)),
                 None => Cow::Borrowed(""),
             },
             Some(FrameCol::Date { null, .. } | FrameCol::Datetime { null, .. }) if null[row] => {
@@ -579,17 +579,24 @@ impl Frame {
     }
 
     /// A cell of an integer or decimal column as fen, when it is an amount the text
-    /// reading accepts as it is (not negative, at most 2 decimals, within range); None
-    /// for anything else, which then goes the way of its text form.
+    /// reading accepts (not negative, a whole number of fen, within range); None for
+    /// anything else, which then goes the way of its text form (and is rejected for it).
+    /// A decimal's scale is its type's, not the value's: `decimal(12,3)` 300.000 is
+    /// 300.00 yuan exactly, where 320.125 has more than 2 decimals.
     pub fn fen(&self, col: usize, row: usize) -> Option<qianbiao_core::Fen> {
         let FrameCol::Number { values, scale } = self.cols.get(col)? else {
             return None;
         };
         let m = values[row]?;
-        if m < 0 || *scale > 2 {
+        if m < 0 {
             return None;
         }
-        let fen = m.checked_mul(10i128.pow(2 - scale))?;
+        let fen = if *scale > 2 {
+            let unit = 10i128.checked_pow(scale - 2)?;
+            (m % unit == 0).then_some(m / unit)?
+        } else {
+            m.checked_mul(10i128.pow(2 - scale))?
+        };
         let fen = i64::try_from(fen).ok()?;
         (fen <= qianbiao_core::money::MAX_AMOUNT.0).then_some(qianbiao_core::Fen(fen))
     }
@@ -1709,6 +1716,18 @@ fn number_text(m: i128, scale: u32) -> String {
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{sign}{int}.{frac}")
+}
+
+/// A decimal's text: with 2 places when its type has more but the value is a whole
+/// number of fen (`decimal(12,3)` 300.000 reads `300.00`, as its value is), else as
+/// [`number_text`] writes it (`1.0050`, which the amount reading rejects).
+fn decimal_text(m: i128, scale: u32) -> String {
+    if scale > 2 {
+        if let Some(unit) = 10i128.checked_pow(scale - 2).filter(|u| m % u == 0) {
+            return number_text(m / unit, 2);
+        }
+    }
+    number_text(m, scale)
 }
 
 /// A `date32` column's values.

@@ -2015,7 +2015,8 @@ fn rejected_rows(ds: &Dataset) -> Vec<(u32, String, String)> {
 /// Integers and decimals stored as such in Parquet are read without a trip through text;
 /// whatever a value is (exact to the fen, too precise, negative, out of range, null),
 /// the row is accepted or rejected exactly as its text form in a CSV file would be, with
-/// the same amount, reason and raw text.
+/// the same amount, reason and raw text. (One exception, below: a decimal type of more
+/// than 2 places holding a whole number of fen.)
 #[test]
 fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
     // (amount column, the same values as polars writes their text)
@@ -2038,10 +2039,7 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
             ),
             vec!["320.00", "0.05", "-1.50", "", "10000000000.01"],
         ),
-        (
-            decimal(4, &[Some(3_200_000), Some(10_050), Some(0)]),
-            vec!["320.0000", "1.0050", "0.0000"],
-        ),
+        (decimal(4, &[Some(10_050)]), vec!["1.0050"]),
         (decimal(0, &[Some(320), Some(0)]), vec!["320", "0"]),
         (
             Series::new(
@@ -2099,6 +2097,58 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
             assert_eq!(rejected(&pa).len(), 3);
         }
     }
+}
+
+/// A decimal type's scale is the type's, not the value's: `decimal(18,4)` 320.0000 is
+/// 320.00 yuan exactly and is accepted (its text `320.0000` in a CSV file has more than 2
+/// decimals); 1.0050 is not a whole number of fen and is rejected as its text would be.
+#[test]
+fn parquet_decimals_of_more_places_are_read_by_their_value() {
+    let amounts = Series::new(
+        "amount".into(),
+        vec![
+            Some(3_200_000i128),
+            Some(10_050),
+            Some(0),
+            Some(1_000_000_000_000_100),
+        ],
+    )
+    .into_decimal(18, 4)
+    .unwrap();
+    let n = 4;
+    let txn: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
+    let pq = parquet(vec![
+        Series::new("txn_id".into(), &txn),
+        Series::new("id_number".into(), vec![ID_A; n]),
+        Series::new("scheme".into(), vec!["居民医保"; n]),
+        Series::new("period".into(), vec![2022i64; n]),
+        amounts,
+        Series::new("paid_at".into(), vec!["2021-11-05"; n]),
+    ]);
+    let f = Folder::new();
+    f.put("hukou.csv", HUKOU);
+    f.put("payments.parquet", pq);
+    let ds = f.load();
+    let kept: Vec<(String, Fen)> = ds
+        .payments()
+        .iter()
+        .map(|p| (p.txn_id().to_string(), p.amount()))
+        .collect();
+    assert_eq!(
+        kept,
+        [("T0".to_string(), Fen(32_000)), ("T2".to_string(), Fen(0))]
+    );
+    let rej = rejected_rows(&ds);
+    assert_eq!(rej.len(), 2, "{rej:?}");
+    assert_eq!(rej[0].0, 3);
+    assert!(
+        rej[0].1.contains("more than 2 decimals in '1.0050'"),
+        "{rej:?}"
+    );
+    // 100,000,000,000.01 yuan: a whole number of fen, out of range.
+    assert_eq!(rej[1].0, 5);
+    assert!(rej[1].1.contains("amount out of range"), "{rej:?}");
+    assert!(rej[1].2.contains(",100000000000.01,"), "{rej:?}");
 }
 
 /// A period stored as an integer in Parquet is read as it is when it is a year the text
