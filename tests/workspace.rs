@@ -910,6 +910,28 @@ fn a_run_killed_between_its_rename_and_the_register_commit_is_recorded_by_the_ne
 }
 
 #[test]
+fn verify_fails_when_every_run_and_the_register_were_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, ws) = (dir.path().join("data"), dir.path().join("ws"));
+    let ids = vec![id(1980, 2)];
+    let night = Night {
+        pays: vec![("T1", 0, "320", "2021-11-01")],
+    };
+    write_town(&data, &ids, &night);
+    ok(ws_run(&data, &ws));
+    let run = runs(&ws).remove(0);
+    ok(qianbiao(&["verify", p(&ws)]));
+    std::fs::remove_dir_all(ws.join("runs")).unwrap();
+    std::fs::remove_file(ws.join("cases.db")).unwrap();
+    let err = exit2(&qianbiao(&["verify", p(&ws)]));
+    assert!(err.contains(&run) && err.contains("latest"), "{err}");
+    // A workspace that never ran holds.
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    ok(qianbiao(&["verify", p(&fresh)]));
+}
+
+#[test]
 fn a_partitioned_night_and_a_night_in_memory_see_the_same_findings() {
     // A nightly cron with a memory limit may split one night and not the next: the
     // second night must see every finding as persisting, none new, changed or resolved,

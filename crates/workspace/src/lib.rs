@@ -189,12 +189,29 @@ impl Workspace {
 /// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, renamed over
 /// it, the folder flushed.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = prepare_atomic(path, bytes)?;
+    put_in_place(&tmp, path)
+}
+
+/// The first half of [`write_atomic`]: the temporary file beside `path`, written and
+/// flushed (removed again when that fails); returns its path.
+pub(crate) fn prepare_atomic(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&tmp)(e));
+    }
+    Ok(tmp)
+}
+
+/// The second half of [`write_atomic`]: `tmp` renamed over `path`, the folder flushed.
+pub(crate) fn put_in_place(tmp: &Path, path: &Path) -> Result<()> {
+    std::fs::rename(tmp, path).map_err(io_err(path))?;
     if let Some(dir) = path.parent() {
         sync_dir(dir);
     }

@@ -18,7 +18,10 @@ use serde_json::{json, Value};
 
 use crate::changes::{diff, evidence_csv, read_run, Row};
 use crate::register::{self, db_err};
-use crate::{io_err, lock, sha256_hex, sync_dir, write_atomic, Result, Workspace, WorkspaceError};
+use crate::{
+    io_err, lock, prepare_atomic, put_in_place, sha256_hex, sync_dir, write_atomic, Result,
+    Workspace, WorkspaceError,
+};
 
 /// The format of a RUN_ID: `20211201T023000` (UTC), sorting by start time.
 pub const RUN_ID_FORMAT: &str = "%Y%m%dT%H%M%S";
@@ -110,6 +113,41 @@ pub fn reconcile(ws: &Workspace, conn: &mut rusqlite::Connection) -> Result<Vec<
         replayed.push(id.clone());
     }
     Ok(replayed)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: fail the run once its folder has moved in (a full disk at that moment).
+    static FAIL_AFTER_RENAME: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A failure a test asked for, after the run's folder moved in.
+fn injected_failure() -> Result<()> {
+    #[cfg(test)]
+    if FAIL_AFTER_RENAME.with(|f| f.get()) {
+        return Err(WorkspaceError::Io {
+            file: "latest".into(),
+            cause: std::io::Error::other("no space left on device (injected)"),
+        });
+    }
+    Ok(())
+}
+
+/// Takes a failed run's folder out of `WS/runs/` (renamed back to `staging`, then
+/// removed) and gives `latest` back its previous text; best effort, as the run is failing
+/// already (a run killed here is one the next run's [`reconcile`] replays or whose folder
+/// [`clean_tmp`] removes).
+fn withdraw_run(ws: &Workspace, run_id: &str, staging: &Path, previous: Option<&str>, tmp: &Path) {
+    let dest = ws.runs().join(run_id);
+    if std::fs::rename(&dest, staging).is_ok() {
+        sync_dir(&ws.runs());
+        let _ = std::fs::remove_dir_all(staging);
+    }
+    let _ = std::fs::remove_file(tmp);
+    let _ = match previous {
+        Some(p) => write_atomic(&ws.latest(), format!("{p}\n").as_bytes()),
+        None => std::fs::remove_file(ws.latest()).map_err(io_err(&ws.latest())),
+    };
 }
 
 /// Removes everything under `WS/tmp/`: staging folders of runs that were killed or failed
@@ -250,26 +288,41 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
         ],
         previous_manifest_sha256: Some(prev_sha),
     };
+    // `latest`'s new text is written and flushed before the folder moves: a full disk
+    // then fails the run while nothing of it is under `WS/runs/`.
+    let previous_latest = ws.read_latest();
     let written = qianbiao_engine::write_outputs(opts, &outcome, &staging, &extras)
         .map_err(WorkspaceError::from)
         .and_then(|manifest| {
             sync_dir(&staging);
             let sha = manifest_sha(&staging)?;
             register::record_run(&tx, &run_id, &sha, cur.len())?;
+            let latest = prepare_atomic(&ws.latest(), format!("{run_id}\n").as_bytes())?;
             let dest = ws.runs().join(&run_id);
-            std::fs::rename(&staging, &dest).map_err(io_err(&dest))?;
+            if let Err(e) = std::fs::rename(&staging, &dest) {
+                let _ = std::fs::remove_file(&latest);
+                return Err(io_err(&dest)(e));
+            }
             sync_dir(&ws.runs());
-            Ok((manifest, sha))
+            Ok((manifest, latest))
         });
-    let (manifest, _sha) = match written {
+    let (manifest, latest) = match written {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
-    write_atomic(&ws.latest(), format!("{run_id}\n").as_bytes())?;
-    tx.commit().map_err(db_err)?;
+    let finished = injected_failure()
+        .and_then(|()| put_in_place(&latest, &ws.latest()))
+        .and_then(|()| tx.commit().map_err(db_err));
+    if let Err(e) = finished {
+        // The run failed after its folder moved in: it is taken out again (one rename,
+        // then removed from `WS/tmp/`), and `latest` names the run it named before, so
+        // that no failed run looks complete (`operations.md`, A workspace).
+        withdraw_run(ws, &run_id, &staging, previous_latest.as_deref(), &latest);
+        return Err(e);
+    }
     Ok(RunReport {
         run_id,
         findings: cur.len(),
@@ -287,6 +340,69 @@ mod tests {
 
     fn t(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, RUN_ID_FORMAT).unwrap()
+    }
+
+    #[test]
+    fn a_run_that_fails_after_its_folder_moved_in_takes_it_out_again() {
+        use qianbiao_core::policy::{Pipeline, DIANZI_2022};
+        let dir = tempfile::tempdir().unwrap();
+        let (data, root) = (dir.path().join("data"), dir.path().join("ws"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(
+            data.join("hukou.csv"),
+            "id_number,name,village\n11010519491231002X,王涛,东关村\n",
+        )
+        .unwrap();
+        std::fs::write(
+            data.join("payments.csv"),
+            "txn_id,id_number,scheme,period,amount,paid_at\n\
+             T1,11010519491231002X,居民医保,2022,320,2021-11-05\n",
+        )
+        .unwrap();
+        let opts = qianbiao_engine::RunOptions {
+            data,
+            out: dir.path().join("unused"),
+            pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
+            pipeline_source: "test".into(),
+            as_of: None,
+            progress: None,
+            mask: false,
+            partitioning: qianbiao_engine::Partitioning::Partitions(1),
+            runner: None,
+        };
+        let ws = Workspace::new(&root);
+        let first = run(&root, &opts).unwrap().run_id;
+        let entries = || {
+            let mut v: Vec<String> = std::fs::read_dir(&root)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = entries();
+        let db = std::fs::read(ws.db()).unwrap();
+
+        FAIL_AFTER_RENAME.with(|f| f.set(true));
+        let err = run(&root, &opts).unwrap_err().to_string();
+        FAIL_AFTER_RENAME.with(|f| f.set(false));
+        assert!(err.contains("no space left on device"), "{err}");
+        // Nothing of the failed run: no folder under runs/, latest as it was, no
+        // temporary file, the register as it was.
+        assert_eq!(ws.run_folders().unwrap(), std::slice::from_ref(&first));
+        assert_eq!(ws.read_latest(), Some(first.clone()));
+        assert_eq!(entries(), before);
+        assert!(std::fs::read_dir(ws.tmp()).unwrap().next().is_none());
+        let conn = register::open(&ws.db()).unwrap();
+        assert_eq!(register::recorded_runs(&conn).unwrap().len(), 1);
+        drop(conn);
+        assert_eq!(std::fs::read(ws.db()).unwrap().len(), db.len());
+
+        // The next run goes on from the first.
+        let second = run(&root, &opts).unwrap().run_id;
+        assert_eq!(ws.run_folders().unwrap(), [first, second.clone()]);
+        assert_eq!(ws.read_latest(), Some(second));
     }
 
     #[test]

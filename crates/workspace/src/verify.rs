@@ -220,6 +220,13 @@ pub fn verify(root: &Path) -> Result<VerifyReport> {
                 "does not name the newest complete run",
             ));
         }
+    } else if let Some(named) = &latest {
+        // No run left, yet `latest` names one: the runs were removed.
+        return Err(fail(
+            named,
+            "latest",
+            "names a run missing from runs/ (the run folders were removed)",
+        ));
     }
     Ok(VerifyReport {
         runs: folders.len(),
