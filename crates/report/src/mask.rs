@@ -31,17 +31,27 @@ pub fn mask_id(id: &str) -> String {
     out
 }
 
-/// `王涛` as `王*`, `欧阳娜娜` as `欧***`.
+/// Two-character (compound) surnames, kept whole when a name masks: operations.md masks
+/// names as their first character and `*` for each other character, with `欧阳**` as
+/// its example, the surname 欧阳 kept.
+const COMPOUND_SURNAMES: [&str; 40] = [
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "轩辕", "令狐", "钟离", "澹台", "公冶", "太史", "端木", "申屠", "濮阳", "独孤", "南宫",
+    "万俟", "闻人", "赫连", "呼延", "西门", "左丘", "东郭", "公羊", "拓跋", "百里", "公良", "第五",
+    "梁丘", "羊舌", "司空", "亓官",
+];
+
+/// `王涛` as `王*`, `欧阳娜娜` as `欧阳**` (a compound surname kept whole, when a given
+/// name follows it), `李` as `李`.
 pub fn mask_name(name: &str) -> String {
-    let mut it = name.chars();
-    match it.next() {
-        None => String::new(),
-        Some(first) => {
-            let mut out = String::from(first);
-            out.extend(it.map(|_| '*'));
-            out
-        }
-    }
+    let keep = match COMPOUND_SURNAMES.iter().find(|s| name.starts_with(*s)) {
+        Some(s) if name.chars().count() > 2 => s.chars().count(),
+        _ => 1,
+    };
+    name.chars()
+        .enumerate()
+        .map(|(i, c)| if i < keep { c } else { '*' })
+        .collect()
 }
 
 /// True for a run of ASCII digits (15 to 18, the last may be `X`/`x`): the shape of a
@@ -411,7 +421,10 @@ mod tests {
     fn ids_and_names() {
         assert_eq!(mask_id("371323198001016073"), "371323********6073");
         assert_eq!(mask_name("王涛"), "王*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
+        assert_eq!(mask_name("欧阳娜"), "欧阳*");
+        assert_eq!(mask_name("欧阳"), "欧*");
+        assert_eq!(mask_name("欧娜娜"), "欧**");
         assert_eq!(mask_name(""), "");
         assert_eq!(mask_id(""), "");
     }
@@ -433,7 +446,7 @@ mod tests {
         );
         assert_eq!(
             m.text("王涛与欧阳娜娜(11010519491231002x)同户；李四 A12345"),
-            "王*与欧***(110105********002x)同户；李四 A*****"
+            "王*与欧阳**(110105********002x)同户；李四 A*****"
         );
         // An id-shaped number not among the inputs is masked too; shorter numbers are not.
         assert_eq!(m.text("见 371323198001016073。"), "见 371323********6073。");
