@@ -439,6 +439,36 @@ fn import_validates_every_row_and_records_nothing_unless_all_hold() {
         register::case(&conn, &fa).unwrap().unwrap().status,
         Status::Confirmed
     );
+    drop(conn);
+    let decisions = || {
+        let conn = register::open(&ws.join("cases.db")).unwrap();
+        register::history(&conn, &fa).unwrap().len()
+    };
+    assert_eq!(decisions(), 1);
+
+    // The same workbook imported again records nothing twice.
+    let o = text(&ok(qianbiao(&["cases", "import", p(&ws), p(&good)])));
+    assert!(o.contains("0 decisions recorded"), "{o}");
+    assert_eq!(decisions(), 1);
+
+    // One finding decided twice in a workbook: alike is one decision; differently is
+    // rejected, and nothing is recorded.
+    let twice = dir.path().join("twice.xlsx");
+    let rectified = [&fa, "rectified", "100", "李", "已追回"];
+    workbook(&twice, Some(&wsid), &[rectified, rectified]);
+    ok(qianbiao(&["cases", "import", p(&ws), p(&twice)]));
+    assert_eq!(decisions(), 2);
+    workbook(
+        &twice,
+        Some(&wsid),
+        &[[&fa, "closed", "", "李", ""], [&fa, "cleared", "", "李", "误报"]],
+    );
+    let err = exit2(&qianbiao(&["cases", "import", p(&ws), p(&twice)]));
+    assert!(
+        err.contains("line 3: finding_id decided differently on line 2 of this workbook"),
+        "{err}"
+    );
+    assert_eq!(decisions(), 2);
 }
 
 #[test]

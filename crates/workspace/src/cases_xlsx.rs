@@ -1,6 +1,7 @@
 //! `qianbiao cases export|import|summary` (`operations.md`, The case register): the
 //! reviewers' workbook out, their decisions back in, all or nothing.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use calamine::{Data, Reader};
@@ -277,8 +278,13 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     );
-    let mut decisions = Vec::new();
+    let mut decisions: Vec<Decision> = Vec::new();
     let mut rejected: Vec<(u32, String)> = Vec::new();
+    // Each finding's decision in this workbook and its line: a finding decided twice
+    // differently is rejected (which one would the reviewer mean?), twice alike is once.
+    type Choice = (Status, Option<Fen>, String, String);
+    let mut decided: HashMap<String, (u32, Choice)> = HashMap::new();
+    let mut already = 0usize;
     for (i, r) in rows.enumerate() {
         let line = start_row + i as u32 + 2;
         let id = cell_text(r.get(c_id));
@@ -316,17 +322,39 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
         if st == Some(Status::Cleared) && note.is_empty() {
             why.push("cleared without a reason (note)".to_string());
         }
+        let choice: Choice = (st.unwrap_or(Status::Open), amount, by.clone(), note.clone());
+        if why.is_empty() {
+            if let Some((first, earlier)) = decided.get(&id) {
+                if *earlier != choice {
+                    why.push(format!(
+                        "finding_id decided differently on line {first} of this workbook"
+                    ));
+                } else {
+                    continue;
+                }
+            }
+        }
         match (why.is_empty(), st) {
-            (true, Some(status)) => decisions.push(Decision {
-                decided_at: at.clone(),
-                decided_by: by,
-                status,
-                recovered: amount,
-                seen: seen.get(&id).cloned(),
-                finding_id: id,
-                note,
-                origin: origin.clone(),
-            }),
+            (true, Some(status)) => {
+                decided.insert(id.clone(), (line, choice.clone()));
+                // Imported before (the same workbook again): the case's latest decision
+                // is this one already, and the history is not written twice.
+                let last = register::history(&conn, &id)?.pop();
+                if last.is_some_and(|d| (d.status, d.recovered, d.decided_by, d.note) == choice) {
+                    already += 1;
+                    continue;
+                }
+                decisions.push(Decision {
+                    decided_at: at.clone(),
+                    decided_by: by,
+                    status,
+                    recovered: amount,
+                    seen: seen.get(&id).cloned(),
+                    finding_id: id,
+                    note,
+                    origin: origin.clone(),
+                })
+            }
             _ => rejected.push((line, why.join(", "))),
         }
     }
@@ -346,7 +374,7 @@ pub fn import(root: &Path, file: &Path) -> Result<usize> {
     }
     tx.commit().map_err(db_err)?;
     ws.log(&format!(
-        "cases import: {} decision(s) recorded",
+        "cases import: {} decision(s) recorded, {already} recorded already",
         decisions.len()
     ));
     Ok(decisions.len())
