@@ -454,14 +454,25 @@ fn import_validates_every_row_and_records_nothing_unless_all_hold() {
     // One finding decided twice in a workbook: alike is one decision; differently is
     // rejected, and nothing is recorded.
     let twice = dir.path().join("twice.xlsx");
-    let rectified = [&fa, "rectified", "100", "李", "已追回"];
+    // A formula's binary noise (`=100*0.07` is stored as 7.000000000000001): read as the
+    // amount the sheet shows, 100.00 here.
+    let rectified = [&fa, "rectified", "100.00000000000001", "李", "已追回"];
     workbook(&twice, Some(&wsid), &[rectified, rectified]);
     ok(qianbiao(&["cases", "import", p(&ws), p(&twice)]));
     assert_eq!(decisions(), 2);
+    let conn = register::open(&ws.join("cases.db")).unwrap();
+    assert_eq!(
+        register::case(&conn, &fa).unwrap().unwrap().recovered,
+        Some(qianbiao_core::Fen(10_000))
+    );
+    drop(conn);
     workbook(
         &twice,
         Some(&wsid),
-        &[[&fa, "closed", "", "李", ""], [&fa, "cleared", "", "李", "误报"]],
+        &[
+            [&fa, "closed", "", "李", ""],
+            [&fa, "cleared", "", "李", "误报"],
+        ],
     );
     let err = exit2(&qianbiao(&["cases", "import", p(&ws), p(&twice)]));
     assert!(

@@ -121,6 +121,31 @@ pub fn same_text(a: &str, b: &str) -> bool {
     }
 }
 
+/// Formats a spreadsheet number as text: integers without a fraction or an exponent; a
+/// fraction to the 15 significant digits Excel keeps and shows, so that a formula's
+/// binary noise (`=0.1+0.2` is stored as 0.30000000000000004) reads as the amount the
+/// sheet shows (0.3), while a value with more decimals than an amount has still shows
+/// them (and is rejected).
+pub fn spreadsheet_number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else if f.is_finite() && f.abs() < 1e15 {
+        let int_digits = (f.abs().log10().floor() as i32 + 1).max(1);
+        let decimals = (15 - int_digits).max(0) as usize;
+        let text = format!("{f:.decimals$}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
+    } else {
+        // Rust prints every f64 without an exponent: an 18-digit id typed as a number
+        // reads as the integer Excel kept (its last digits lost).
+        format!("{f}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

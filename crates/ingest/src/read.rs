@@ -13,6 +13,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use polars::prelude::*;
 use polars_arrow::array::{Array, Utf8ViewArray};
 use polars_arrow::datatypes::ArrowDataType;
+use qianbiao_core::text::spreadsheet_number;
 
 use crate::parse::{Fields, Numeric, RawRow};
 
@@ -1354,31 +1355,6 @@ struct GridRow {
     problem: Option<String>,
 }
 
-/// Formats a spreadsheet number as text: integers without a fraction or an exponent; a
-/// fraction to the 15 significant digits Excel keeps and shows, so that a formula's
-/// binary noise (`=0.1+0.2` is stored as 0.30000000000000004) reads as the amount the
-/// sheet shows (0.3), while a value with more decimals than an amount has still shows
-/// them (and is rejected).
-fn fmt_number(f: f64) -> String {
-    if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else if f.is_finite() && f.abs() < 1e15 {
-        let int_digits = (f.abs().log10().floor() as i32 + 1).max(1);
-        let decimals = (15 - int_digits).max(0) as usize;
-        let text = format!("{f:.decimals$}");
-        let text = text.trim_end_matches('0').trim_end_matches('.');
-        if text == "-0" {
-            "0".to_string()
-        } else {
-            text.to_string()
-        }
-    } else {
-        // Rust prints every f64 without an exponent: an 18-digit id typed as a number
-        // reads as the integer Excel kept (its last digits lost).
-        format!("{f}")
-    }
-}
-
 /// The text of an Excel date cell: `YYYY-MM-DD`, with ` HH:MM:SS` when it has a time
 /// (to the second, the milliseconds rounded). Serials outside Excel's range (below 0 or
 /// past 9999) are clamped by calamine and then refused by the date range like any other
@@ -1412,13 +1388,13 @@ fn cell_text(c: calamine::Data) -> (String, bool) {
     match c {
         Data::Empty => (String::new(), false),
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => (s, false),
-        Data::Float(f) => (fmt_number(f), true),
+        Data::Float(f) => (spreadsheet_number(f), true),
         Data::Int(i) => (i.to_string(), true),
         Data::Bool(b) => (b.to_string(), false),
         // A date cell is read as the date it shows, in the workbook's own date system
         // (1900 or 1904); a duration stays its number.
         Data::DateTime(dt) if dt.is_datetime() => (excel_date_text(&dt), false),
-        Data::DateTime(dt) => (fmt_number(dt.as_f64()), false),
+        Data::DateTime(dt) => (spreadsheet_number(dt.as_f64()), false),
         // As the sheet shows it: `#N/A`, `#DIV/0!`.
         Data::Error(e) => (e.to_string(), false),
     }
@@ -1981,15 +1957,18 @@ mod tests {
 
     #[test]
     fn excel_numbers_read_as_the_sheet_shows_them() {
-        assert_eq!(fmt_number(0.1 + 0.2), "0.3");
-        assert_eq!(fmt_number(1000.55 * 3.0), "3001.65");
-        assert_eq!(fmt_number(320.0), "320");
-        assert_eq!(fmt_number(123.456), "123.456");
-        assert_eq!(fmt_number(0.005), "0.005");
-        assert_eq!(fmt_number(-12.5), "-12.5");
-        assert_eq!(fmt_number(2022.0), "2022");
-        assert_eq!(fmt_number(371_323_198_001_016_073f64), "371323198001016060");
-        assert_eq!(fmt_number(99_999_999.99), "99999999.99");
+        assert_eq!(spreadsheet_number(0.1 + 0.2), "0.3");
+        assert_eq!(spreadsheet_number(1000.55 * 3.0), "3001.65");
+        assert_eq!(spreadsheet_number(320.0), "320");
+        assert_eq!(spreadsheet_number(123.456), "123.456");
+        assert_eq!(spreadsheet_number(0.005), "0.005");
+        assert_eq!(spreadsheet_number(-12.5), "-12.5");
+        assert_eq!(spreadsheet_number(2022.0), "2022");
+        assert_eq!(
+            spreadsheet_number(371_323_198_001_016_073f64),
+            "371323198001016060"
+        );
+        assert_eq!(spreadsheet_number(99_999_999.99), "99999999.99");
     }
 
     #[test]

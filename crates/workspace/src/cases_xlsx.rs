@@ -183,7 +183,8 @@ fn cell_text(c: Option<&Data>) -> String {
     match c {
         None | Some(Data::Empty) => String::new(),
         Some(Data::String(s)) => s.trim().to_string(),
-        Some(Data::Float(f)) => format!("{f}"),
+        // As the sheet shows it: `=100*0.07` is stored as 7.000000000000001 and shown 7.
+        Some(Data::Float(f)) => qianbiao_core::text::spreadsheet_number(*f),
         Some(Data::Int(i)) => i.to_string(),
         Some(Data::Bool(b)) => b.to_string(),
         Some(other) => other.to_string(),
