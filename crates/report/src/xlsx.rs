@@ -186,15 +186,29 @@ pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
             .unwrap_or_else(|| "the workbook writer failed".into());
         Err(ReportError::Parquet {
             file: path.display().to_string(),
-            message: what.lines().next().unwrap_or("").to_string(),
+            message: plain_cause(what.lines().next().unwrap_or("")),
         })
     })
+}
+
+/// An I/O failure told the way a reviewer reads it: the operating system's own message
+/// (`No space left on device`) out of a debug form such as
+/// `called Result::unwrap() on an Err value: Os { code: 28, kind: StorageFull, message:
+/// "No space left on device" }`; any other text as it is.
+fn plain_cause(text: &str) -> String {
+    const AT: &str = "message: \"";
+    if let Some(start) = text.find(AT).map(|i| i + AT.len()) {
+        if let Some(len) = text[start..].find('"') {
+            return text[start..start + len].to_string();
+        }
+    }
+    text.to_string()
 }
 
 fn write_workbook(path: &Path, r: &Review) -> Result<(), ReportError> {
     let err = |e: XlsxError| ReportError::Parquet {
         file: path.display().to_string(),
-        message: e.to_string(),
+        message: plain_cause(&e.to_string()),
     };
     let mut wb = Workbook::new();
     // Deflate at level 3, not the zip crate's 6: at 1M persons the workbook was the
@@ -389,6 +403,22 @@ fn table_sheet<'a, R: 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_io_failure_is_told_by_the_systems_message() {
+        assert_eq!(
+            plain_cause(
+                "called `Result::unwrap()` on an `Err` value: Os { code: 28, kind: \
+                 StorageFull, message: \"No space left on device\" }"
+            ),
+            "No space left on device"
+        );
+        assert_eq!(
+            plain_cause("Couldn't write to xml file: Os { code: 28, kind: StorageFull, message: \"No space left on device\" }"),
+            "No space left on device"
+        );
+        assert_eq!(plain_cause("sheet name too long"), "sheet name too long");
+    }
 
     #[test]
     fn long_cells_are_cut_with_the_mark() {
