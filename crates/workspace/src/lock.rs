@@ -63,6 +63,25 @@ impl Holder {
         })
     }
 
+    /// The holder of a lock file that is not one of ours (empty, garbled, or written by
+    /// hand or by another tool). Ours are never partial (linked in whole), so no run of
+    /// ours holds it: it is stale, unless it names a pid (a bare number, or a line
+    /// `pid=N`) of a process alive on this host.
+    fn unreadable(text: &str) -> Holder {
+        let pid = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|t| !t.is_empty())
+            .and_then(|t| t.parse::<u32>().ok())
+            .filter(|&p| p > 0);
+        Holder {
+            pid: pid.unwrap_or(0),
+            host: hostname(),
+            proc_start: String::new(),
+            what: "an unreadable lock file".into(),
+            started: String::new(),
+        }
+    }
+
     /// One line for messages.
     pub fn describe(&self) -> String {
         format!(
@@ -76,6 +95,9 @@ impl Holder {
     pub fn alive(&self) -> bool {
         if self.host != hostname() {
             return true;
+        }
+        if self.pid == 0 {
+            return false;
         }
         let Some(stat) = read_stat(self.pid) else {
             return false;
@@ -129,7 +151,7 @@ pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                match Holder::parse(&text) {
+                match Holder::parse(&text).or_else(|| Some(Holder::unreadable(&text))) {
                     Some(h) if h.alive() => {
                         break Err(WorkspaceError::Locked {
                             ws: ws.display().to_string(),
@@ -140,17 +162,6 @@ pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
                         // The holder is dead: its lock is stale.
                         let _ = std::fs::remove_file(&path);
                         taken_over = Some(h);
-                    }
-                    None if taken_over.is_none() => {
-                        // Never partial (it is linked in whole), so an unreadable lock
-                        // is not ours to judge.
-                        break Err(WorkspaceError::Locked {
-                            ws: ws.display().to_string(),
-                            holder: format!(
-                                "an unreadable lock file {} (remove it if no run is working)",
-                                path.display()
-                            ),
-                        });
                     }
                     _ => {
                         break Err(WorkspaceError::Locked {
@@ -225,6 +236,26 @@ mod tests {
         std::fs::write(dir.path().join("lock"), dead.to_text()).unwrap();
         let (_lock, stale) = acquire(dir.path(), "20211201T023000").unwrap();
         assert_eq!(stale.unwrap().what, "20211130T023000");
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_ours_is_stale_unless_it_names_a_live_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("lock");
+        // Empty, garbled, or a pid no process has: taken over.
+        for text in ["", "garbled \u{0}\u{1}", "4194304999\n"] {
+            std::fs::write(&lock, text).unwrap();
+            let (held, stale) = acquire(dir.path(), "20211201T023000").unwrap();
+            assert_eq!(stale.unwrap().what, "an unreadable lock file", "{text:?}");
+            drop(held);
+        }
+        // A bare pid of a live process on this host (this test's): held.
+        std::fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+        let err = acquire(dir.path(), "20211201T023000")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("an unreadable lock file"), "{err}");
+        assert!(lock.exists());
     }
 
     #[test]
