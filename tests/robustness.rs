@@ -678,3 +678,28 @@ fn a_workbook_whose_sheet_states_3_gb_in_39_kb_is_refused() {
         &["payments.xlsx", "hostile workbook", "3000055924 bytes"],
     );
 }
+
+#[test]
+fn parquet_columns_of_8_and_16_bit_integers_are_read() {
+    // Written by pyarrow: period int16 (2022, 2022, 22), an unused column uint8, paid_at
+    // timestamp[us, tz=UTC]. polars, built without its 8- and 16-bit types, refused the
+    // whole file ("cannot create series from Int16").
+    let dir = town_with_fixture("payments_int16_period.parquet", "payments.parquet");
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    // T1 and T2 are one person's medical payments of 2022: DUP-001. T1 at 16:30 UTC on
+    // 2021-12-20 is 00:30 on the 21st in China (the zone still read): the as-of date.
+    let found = rules_found(&out);
+    assert!(
+        found.contains(&("DUP-001".to_string(), format!("{ID}|resident_medical|2022"))),
+        "{found:?}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["as_of"], "2021-12-21");
+    // 22 in an int16 period is no year: rejected as its text would be.
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 1, "{rej:?}");
+    assert_eq!(rej[0].1, "4");
+    assert!(rej[0].2.contains("`period`: not a year: '22'"), "{rej:?}");
+}

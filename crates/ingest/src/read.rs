@@ -1786,6 +1786,74 @@ fn open_parquet(bytes: Vec<u8>) -> Result<Opened, OpenError> {
     open_parquet_sliced(bytes, SLICE_ROWS)
 }
 
+/// polars is built without its 8- and 16-bit integer types (each such feature costs every
+/// clean build), so a file with a column of them (a period as `int16`, a disability level
+/// as `int8`) could not be read at all. Such columns are stored as 32-bit integers in
+/// Parquet, annotated as narrower: the annotation is dropped from a copy of the footer
+/// (and pyarrow's embedded Arrow schema, which would restore it), and polars reads them
+/// as the 32-bit integers they are stored as. None when the file has no such column.
+fn widen_small_integers(
+    metadata: &polars::prelude::FileMetadataRef,
+    schema: &ArrowSchema,
+) -> Option<polars::prelude::FileMetadataRef> {
+    use polars_parquet::parquet::metadata::SchemaDescriptor;
+    use polars_parquet::parquet::schema::types::{
+        IntegerType, ParquetType, PrimitiveConvertedType, PrimitiveLogicalType,
+    };
+    let narrow = |d: &ArrowDataType| {
+        matches!(
+            d,
+            ArrowDataType::Int8
+                | ArrowDataType::Int16
+                | ArrowDataType::UInt8
+                | ArrowDataType::UInt16
+        )
+    };
+    if !schema.iter_values().any(|f| narrow(f.dtype())) {
+        return None;
+    }
+    let fields: Vec<ParquetType> = metadata
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f {
+            ParquetType::PrimitiveType(p) => {
+                let mut p = p.clone();
+                if matches!(
+                    p.logical_type,
+                    Some(PrimitiveLogicalType::Integer(
+                        IntegerType::Int8
+                            | IntegerType::Int16
+                            | IntegerType::UInt8
+                            | IntegerType::UInt16
+                    ))
+                ) {
+                    p.logical_type = None;
+                }
+                if matches!(
+                    p.converted_type,
+                    Some(
+                        PrimitiveConvertedType::Int8
+                            | PrimitiveConvertedType::Int16
+                            | PrimitiveConvertedType::Uint8
+                            | PrimitiveConvertedType::Uint16
+                    )
+                ) {
+                    p.converted_type = None;
+                }
+                ParquetType::PrimitiveType(p)
+            }
+            other => other.clone(),
+        })
+        .collect();
+    let mut widened = (**metadata).clone();
+    widened.schema_descr = SchemaDescriptor::new(metadata.schema().name().into(), fields);
+    if let Some(kv) = &mut widened.key_value_metadata {
+        kv.retain(|e| e.key != "ARROW:schema");
+    }
+    Some(std::sync::Arc::new(widened))
+}
+
 /// Opens a Parquet file to be read in slices of whole row groups of about `slice_rows`.
 fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, OpenError> {
     let size = bytes.len() as u64;
@@ -1807,6 +1875,10 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
         .get_metadata()
         .map_err(|e| format!("not a readable Parquet file: {e}"))?
         .clone();
+    let schema = reader
+        .schema()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let metadata = widen_small_integers(&metadata, &schema).unwrap_or(metadata);
     // Pages whose stated size is out of proportion to the file would be decompressed into
     // that much memory.
     let pages: u64 = metadata
@@ -1820,12 +1892,7 @@ fn open_parquet_sliced(bytes: Vec<u8>, slice_rows: usize) -> Result<Opened, Open
         )
         .into());
     }
-    let headers: Vec<String> = reader
-        .schema()
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?
-        .iter_names()
-        .map(|s| s.to_string())
-        .collect();
+    let headers: Vec<String> = schema.iter_names().map(|s| s.to_string()).collect();
     let slices = row_group_slices(&metadata, slice_rows);
     let total = slices.last().map_or(0, |(start, rows)| start + rows);
     if total as u64 != declared {
