@@ -1469,11 +1469,7 @@ fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<SparseCells, String
     let size = bytes.len() as u64;
     let mut wb = calamine::Xlsx::new(Cursor::new(bytes))
         .map_err(|e| format!("not an XLSX workbook: {e}"))?;
-    let name = wb
-        .sheet_names()
-        .first()
-        .cloned()
-        .ok_or("the workbook has no sheet")?;
+    let name = first_worksheet(wb.sheets_metadata()).ok_or("the workbook has no worksheet")?;
     // The cell reader streams the cells that exist; it never allocates the sheet's
     // declared dimension (a single cell at XFD1048576 would be 17 billion cells).
     let mut reader = wb
@@ -1503,14 +1499,24 @@ fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<SparseCells, String
     Ok(cells)
 }
 
+/// "The first sheet" of a workbook: its first worksheet, in the workbook's order (hidden
+/// or not, as the contract says); a chart sheet, dialog or macro sheet before it holds no
+/// table.
+fn first_worksheet(sheets: &[calamine::Sheet]) -> Option<String> {
+    sheets
+        .iter()
+        .find(|s| s.typ == calamine::SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+}
+
 fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
     crate::xls_guard::check_declared_cells(&bytes)?;
     let mut wb =
         calamine::Xls::new(Cursor::new(bytes)).map_err(|e| format!("not an XLS workbook: {e}"))?;
+    let name = first_worksheet(wb.sheets_metadata()).ok_or("the workbook has no worksheet")?;
     let range = wb
-        .worksheet_range_at(0)
-        .ok_or("the workbook has no sheet")?
+        .worksheet_range(&name)
         .map_err(|e| format!("cannot read the first sheet: {e}"))?;
     let mut cells = Vec::new();
     for (r, c, v) in range.used_cells() {
@@ -2525,6 +2531,22 @@ mod tests {
             "{err}"
         );
         assert_eq!(lines, (2..14).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn the_first_sheet_is_the_first_worksheet_after_any_chart_sheet() {
+        use rust_xlsxwriter::{Chart, ChartType};
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let mut chart = Chart::new(ChartType::Column);
+        chart.add_series().set_values("Data!$B$2:$B$3");
+        wb.add_chartsheet().insert_chart(0, 0, &chart).unwrap();
+        let sheet = wb.add_worksheet().set_name("Data").unwrap();
+        sheet.write_string(0, 0, "txn_id").unwrap();
+        sheet.write_string(1, 0, "T1").unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let cells = xlsx_cells(bytes).unwrap();
+        let texts: Vec<&str> = cells.iter().map(|c| c.2.as_str()).collect();
+        assert_eq!(texts, ["txn_id", "T1"]);
     }
 
     #[test]
