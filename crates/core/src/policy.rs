@@ -264,6 +264,21 @@ impl Policy {
         if self.pension_tiers.is_empty() {
             return Err("policy.pension_tiers is empty".into());
         }
+        if !self.pension_tiers.contains(&self.hundred_tier) {
+            return Err(format!(
+                "policy.hundred_tier {} is not one of policy.pension_tiers",
+                self.hundred_tier
+            ));
+        }
+        if self.medical_standard.0 <= 0 {
+            return Err("policy.medical_standard must be above 0".into());
+        }
+        if self.medical_half_amount > self.medical_standard {
+            return Err("policy.medical_half_amount is above policy.medical_standard".into());
+        }
+        if self.medical_late_amount < self.medical_standard {
+            return Err("policy.medical_late_amount is below policy.medical_standard".into());
+        }
         if self.pension_min_age > self.pension_max_age {
             return Err("policy.pension_min_age is above policy.pension_max_age".into());
         }
@@ -274,6 +289,12 @@ impl Policy {
         for b in &self.coverage_bands {
             if !names.insert(b.name.as_str()) {
                 return Err(format!("policy.coverage_bands: `{}` twice", b.name));
+            }
+            if !matches!(b.scheme, Scheme::ResidentPension | Scheme::ResidentMedical) {
+                return Err(format!(
+                    "policy.coverage_bands `{}`: coverage is of a resident scheme, not {}",
+                    b.name, b.scheme
+                ));
             }
             for age in [b.min_age, b.max_age].into_iter().flatten() {
                 if !(0..=150).contains(&age) {
@@ -411,6 +432,27 @@ mod tests {
             "name = \"pension_45_59\"",
             "name = \"pension_16_44\"",
             "twice",
+        );
+        bad("hundred_tier = 100", "hundred_tier = 150", "hundred_tier");
+        bad(
+            "medical_standard = \"320\"",
+            "medical_standard = \"0\"",
+            "medical_standard",
+        );
+        bad(
+            "medical_half_amount = \"160\"",
+            "medical_half_amount = \"400\"",
+            "medical_half_amount",
+        );
+        bad(
+            "medical_late_amount = \"930\"",
+            "medical_late_amount = \"300\"",
+            "medical_late_amount",
+        );
+        bad(
+            "scheme = \"resident_pension\"",
+            "scheme = \"employee_pension\"",
+            "resident scheme",
         );
         // The built-in pipeline passes.
         assert!(Pipeline::from_toml(DIANZI_2022).is_ok());
