@@ -703,3 +703,61 @@ fn parquet_columns_of_8_and_16_bit_integers_are_read() {
     assert_eq!(rej[0].1, "4");
     assert!(rej[0].2.contains("`period`: not a year: '22'"), "{rej:?}");
 }
+
+#[test]
+fn excel_numeric_keys_that_lost_their_digits_reject_their_rows() {
+    // Two payments whose 19-digit txn_ids were typed as numbers: Excel kept 15 significant
+    // digits of each, the same for both. Read as one txn_id they made a DQ-003 and lost
+    // the second payment; a 15-digit txn_id typed as a number is exact and kept.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in [
+        "txn_id",
+        "id_number",
+        "scheme",
+        "period",
+        "amount",
+        "paid_at",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (r, txn) in [
+        1_234_567_890_123_456_789f64,
+        1_234_567_890_123_456_790f64,
+        123_456_789_012_345f64,
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = r as u32 + 1;
+        ws.write_number(r, 0, *txn).unwrap();
+        ws.write_string(r, 1, ID).unwrap();
+        ws.write_string(r, 2, "医疗").unwrap();
+        ws.write_number(r, 3, 2022.0).unwrap();
+        ws.write_number(r, 4, 320.0 + f64::from(r)).unwrap();
+        ws.write_string(r, 5, "2021-11-05").unwrap();
+    }
+    wb.save(dir.path().join("payments.xlsx")).unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &[]));
+    let rej = rejected(&out);
+    assert_eq!(rej.len(), 2, "{rej:?}");
+    for (row, line) in rej.iter().zip(["2", "3"]) {
+        assert_eq!(row.1, line);
+        assert!(
+            row.2
+                .contains("`txn_id`: stored as a number, it lost its last digits"),
+            "{rej:?}"
+        );
+    }
+    assert!(!rules_found(&out).iter().any(|(r, _)| r == "DQ-003"));
+    assert_eq!(
+        file_report(&manifest(&out), "payments.xlsx")["rows_accepted"],
+        1
+    );
+}

@@ -280,6 +280,16 @@ impl<'a> Cells<'a> {
         if t.is_empty() {
             return Err(format!("`{}`: empty", col.name()));
         }
+        // A key (txn_id, receipt_no, deposit_id, collector_id) typed as a number in Excel
+        // kept 15 significant digits: two keys that differ only after them would be read
+        // as one (two payments as one txn_id, DQ-003 for nothing, a payment lost).
+        let numeric = self.map.pos[col as usize].is_some_and(|i| self.numeric.has(i));
+        if numeric && t.bytes().filter(u8::is_ascii_digit).count() >= 16 {
+            return Err(format!(
+                "`{}`: stored as a number, it lost its last digits ('{t}')",
+                col.name()
+            ));
+        }
         Ok(t)
     }
 
