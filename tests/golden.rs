@@ -504,15 +504,20 @@ mod cluster {
         let local = hashes(&data, &dir.path().join("local"), 6);
         // The keys pass; the split and checks job once submitted; and once the first
         // file's rows are in the shuffle (a lost executor's shuffle files are lost too:
-        // Ballista must run their split tasks again).
-        for stage in [
-            qianbiao_distributed::KEYS_FILE,
-            qianbiao_distributed::JOB_FILE,
-            qianbiao_distributed::FIRST_SPLIT_RESULT,
-        ] {
-            let out = dir.path().join(format!("out-{stage}"));
-            killed_during(stage, &data, &out, &local);
-        }
+        // Ballista must run their split tasks again). Each on a cluster of its own, the
+        // three at once: most of each is the wait for Ballista to find its executor
+        // lost (`--executor-timeout 10`), not work.
+        std::thread::scope(|s| {
+            for stage in [
+                qianbiao_distributed::KEYS_FILE,
+                qianbiao_distributed::JOB_FILE,
+                qianbiao_distributed::FIRST_SPLIT_RESULT,
+            ] {
+                let (data, local) = (&data, &local);
+                let out = dir.path().join(format!("out-{stage}"));
+                s.spawn(move || killed_during(stage, data, &out, local));
+            }
+        });
     }
 
     /// Runs `data` on two executors, kills one once the stage whose job file is `stage`
