@@ -1,7 +1,6 @@
 //! Fixtures for the AMT and ELG rules, with their near misses.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn amt_001_pension_tier() {

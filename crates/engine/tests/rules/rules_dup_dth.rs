@@ -1,8 +1,7 @@
 //! Fixtures for the DUP and DTH rules: where each fires, with exact key and amount, and
 //! the near misses where it must not.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn dup_001_fires_with_all_but_the_earliest() {

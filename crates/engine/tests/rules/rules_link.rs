@@ -2,8 +2,7 @@
 //! and IDN-001, where each fires (exact key and amount) and the near misses where it must
 //! not.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 /// `id` with the character at `pos` (0-based) replaced by `ch`.
 fn sub(id: &str, pos: usize, ch: char) -> String {

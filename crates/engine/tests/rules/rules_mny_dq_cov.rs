@@ -1,7 +1,6 @@
 //! Fixtures for the MNY, DQ and COV rules, with their near misses.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn mny_001_deposit_does_not_match() {
