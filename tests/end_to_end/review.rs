@@ -14,33 +14,7 @@ fn sample_dir() -> PathBuf {
 }
 
 fn run(data: &Path, out: &Path, mask: bool) -> serde_json::Value {
-    qianbiao_engine::run(&qianbiao_engine::RunOptions {
-        data: data.to_path_buf(),
-        out: out.to_path_buf(),
-        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
-        pipeline_source: "test".into(),
-        as_of: None,
-        progress: None,
-        mask,
-        partitioning: Default::default(),
-        runner: None,
-    })
-    .unwrap_or_else(|e| panic!("run on {}: {e}", data.display()))
-    .manifest
-}
-
-fn synth_town(dir: &Path, persons: usize, seed: u64, dirty: bool) -> PathBuf {
-    let data = dir.join("data");
-    qianbiao_synth::generate(&qianbiao_synth::SynthOptions {
-        persons,
-        seed,
-        out: data.clone(),
-        dirty,
-        format: qianbiao_synth::Format::Csv,
-        town_persons: qianbiao_synth::TOWN_PERSONS,
-    })
-    .unwrap();
-    data
+    crate::run_engine(data, out, mask).manifest
 }
 
 /// Every cell of every sheet of a workbook, as text.
@@ -217,7 +191,7 @@ fn masked_sample_run_shows_no_id_or_name() {
 #[test]
 fn masked_synth_town_shows_no_id_or_name() {
     let dir = tempfile::tempdir().unwrap();
-    let data = synth_town(dir.path(), 600, 7, true);
+    let data = crate::synth_town(dir.path(), 600, 7, true);
     assert_masked(&data, dir.path());
 }
 

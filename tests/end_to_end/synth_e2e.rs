@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use qianbiao_core::policy::{Pipeline, DIANZI_2022};
-
 const PERSONS: usize = 1500;
 
 fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
@@ -27,29 +25,9 @@ fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
 
 fn check_town(seed: u64, dirty: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let data = crate::synth_town(dir.path(), PERSONS, seed, dirty);
     let out = dir.path().join("out");
-    qianbiao_synth::generate(&qianbiao_synth::SynthOptions {
-        persons: PERSONS,
-        seed,
-        out: data.clone(),
-        dirty,
-        format: qianbiao_synth::Format::Csv,
-        town_persons: qianbiao_synth::TOWN_PERSONS,
-    })
-    .unwrap();
-    let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
-        data: data.clone(),
-        out: out.clone(),
-        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
-        pipeline_source: "test".into(),
-        as_of: None,
-        progress: None,
-        mask: false,
-        partitioning: Default::default(),
-        runner: None,
-    })
-    .unwrap();
+    let summary = crate::run_engine(&data, &out, false);
 
     let mut found: Vec<(String, String, String)> = summary
         .findings
@@ -184,18 +162,7 @@ fn dirty_towns_match_their_truth_and_rejects() {
 fn sample_town_counts_match_its_expected_rejects() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/dianzi-2022");
     let dir = tempfile::tempdir().unwrap();
-    let summary = qianbiao_engine::run(&qianbiao_engine::RunOptions {
-        data: data.clone(),
-        out: dir.path().join("out"),
-        pipeline: Pipeline::from_toml(DIANZI_2022).unwrap(),
-        pipeline_source: "test".into(),
-        as_of: None,
-        progress: None,
-        mask: false,
-        partitioning: Default::default(),
-        runner: None,
-    })
-    .unwrap();
+    let summary = crate::run_engine(&data, &dir.path().join("out"), false);
     let mut got: Vec<(String, [u64; 4])> = Vec::new();
     for s in summary.manifest["sources"].as_array().unwrap() {
         for f in s["files"].as_array().unwrap() {

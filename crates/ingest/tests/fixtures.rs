@@ -2012,6 +2012,21 @@ fn rejected_rows(ds: &Dataset) -> Vec<(u32, String, String)> {
         .collect()
 }
 
+/// A Parquet payments file of one row per amount (txn_ids `T0`, `T1`, ...; one person's
+/// 2022 medical payments of 2021-11-05).
+fn payments_with_amounts(amounts: Series) -> Vec<u8> {
+    let n = amounts.len();
+    let txn: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
+    parquet(vec![
+        Series::new("txn_id".into(), &txn),
+        Series::new("id_number".into(), vec![ID_A; n]),
+        Series::new("scheme".into(), vec!["居民医保"; n]),
+        Series::new("period".into(), vec![2022i64; n]),
+        amounts,
+        Series::new("paid_at".into(), vec!["2021-11-05"; n]),
+    ])
+}
+
 /// Integers and decimals stored as such in Parquet are read without a trip through text;
 /// whatever a value is (exact to the fen, too precise, negative, out of range, null),
 /// the row is accepted or rejected exactly as its text form in a CSV file would be, with
@@ -2054,16 +2069,7 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
         ),
     ];
     for (k, (amounts, texts)) in cases.into_iter().enumerate() {
-        let n = texts.len();
-        let txn: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
-        let pq = parquet(vec![
-            Series::new("txn_id".into(), &txn),
-            Series::new("id_number".into(), vec![ID_A; n]),
-            Series::new("scheme".into(), vec!["居民医保"; n]),
-            Series::new("period".into(), vec![2022i64; n]),
-            amounts,
-            Series::new("paid_at".into(), vec!["2021-11-05"; n]),
-        ]);
+        let pq = payments_with_amounts(amounts);
         let mut csv = String::from(PAY_HEADER);
         for (i, t) in texts.iter().enumerate() {
             let t = if t.contains(',') {
@@ -2090,7 +2096,11 @@ fn parquet_numbers_read_as_stored_agree_with_their_text_form() {
         let rejected = rejected_rows;
         assert_eq!(rows(&pa), rows(&cs), "case {k}");
         assert_eq!(rejected(&pa), rejected(&cs), "case {k}");
-        assert_eq!(rows(&pa).len() + rejected(&pa).len(), n, "case {k}");
+        assert_eq!(
+            rows(&pa).len() + rejected(&pa).len(),
+            texts.len(),
+            "case {k}"
+        );
         if k == 0 {
             assert_eq!(rows(&pa)[0].2, Fen(32_000));
             assert_eq!(rows(&pa)[1].2, Fen(5));
@@ -2115,16 +2125,7 @@ fn parquet_decimals_of_more_places_are_read_by_their_value() {
     )
     .into_decimal(18, 4)
     .unwrap();
-    let n = 4;
-    let txn: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
-    let pq = parquet(vec![
-        Series::new("txn_id".into(), &txn),
-        Series::new("id_number".into(), vec![ID_A; n]),
-        Series::new("scheme".into(), vec!["居民医保"; n]),
-        Series::new("period".into(), vec![2022i64; n]),
-        amounts,
-        Series::new("paid_at".into(), vec!["2021-11-05"; n]),
-    ]);
+    let pq = payments_with_amounts(amounts);
     let f = Folder::new();
     f.put("hukou.csv", HUKOU);
     f.put("payments.parquet", pq);
