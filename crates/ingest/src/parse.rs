@@ -182,6 +182,12 @@ pub struct Cells<'a> {
     money: Option<(usize, Fen)>,
 }
 
+/// Whether the text of an Excel number has 16 digits or more: more than the 15 significant
+/// digits Excel keeps, so its last digits are lost.
+fn lost_digits(text: &str) -> bool {
+    text.bytes().filter(u8::is_ascii_digit).count() >= 16
+}
+
 /// Why an id read from an Excel number is not one.
 pub const LOST_DIGITS: &str = "id_number stored as a number lost its last digits";
 
@@ -230,16 +236,14 @@ impl<'a> Cells<'a> {
     /// Whether the id cell lost digits as a number: an Excel numeric cell of 16 or more
     /// digits, or scientific notation in any file.
     fn id_lost(&self, normalised: &str) -> bool {
-        let numeric_cell =
-            self.map.pos[Col::IdNumber as usize].is_some_and(|i| self.numeric.has(i));
         // Digits of the cell as read, before a 15-digit legacy id is converted to 18.
-        let digits = || {
-            norm_text(&self.raw(Col::IdNumber))
-                .bytes()
-                .filter(u8::is_ascii_digit)
-                .count()
-        };
-        (numeric_cell && digits() >= 16) || is_scientific(normalised)
+        (self.numeric_cell(Col::IdNumber) && lost_digits(&norm_text(&self.raw(Col::IdNumber))))
+            || is_scientific(normalised)
+    }
+
+    /// Whether the column's cell was a number in an Excel sheet.
+    fn numeric_cell(&self, col: Col) -> bool {
+        self.map.pos[col as usize].is_some_and(|i| self.numeric.has(i))
     }
 
     /// A cell's text as read (empty when the file lacks the column).
@@ -283,8 +287,7 @@ impl<'a> Cells<'a> {
         // A key (txn_id, receipt_no, deposit_id, collector_id) typed as a number in Excel
         // kept 15 significant digits: two keys that differ only after them would be read
         // as one (two payments as one txn_id, DQ-003 for nothing, a payment lost).
-        let numeric = self.map.pos[col as usize].is_some_and(|i| self.numeric.has(i));
-        if numeric && t.bytes().filter(u8::is_ascii_digit).count() >= 16 {
+        if self.numeric_cell(col) && lost_digits(&t) {
             return Err(format!(
                 "`{}`: stored as a number, it lost its last digits ('{t}')",
                 col.name()

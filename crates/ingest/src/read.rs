@@ -592,13 +592,7 @@ impl Frame {
         if m < 0 {
             return None;
         }
-        let fen = if *scale > 2 {
-            let unit = 10i128.checked_pow(scale - 2)?;
-            (m % unit == 0).then_some(m / unit)?
-        } else {
-            m.checked_mul(10i128.pow(2 - scale))?
-        };
-        let fen = i64::try_from(fen).ok()?;
+        let fen = i64::try_from(whole_fen(m, *scale)?).ok()?;
         (fen <= qianbiao_core::money::MAX_AMOUNT.0).then_some(qianbiao_core::Fen(fen))
     }
 
@@ -1700,16 +1694,25 @@ fn number_text(m: i128, scale: u32) -> String {
     format!("{sign}{int}.{frac}")
 }
 
+/// The number of mantissa `m` and `scale` in fen (its mantissa at scale 2), when it is
+/// a whole number of fen: `decimal(12,3)` 300.000 is 30000 fen, 320.125 none.
+fn whole_fen(m: i128, scale: u32) -> Option<i128> {
+    if scale > 2 {
+        let unit = 10i128.checked_pow(scale - 2)?;
+        (m % unit == 0).then_some(m / unit)
+    } else {
+        m.checked_mul(10i128.pow(2 - scale))
+    }
+}
+
 /// A decimal's text: with 2 places when its type has more but the value is a whole
 /// number of fen (`decimal(12,3)` 300.000 reads `300.00`, as its value is), else as
 /// [`number_text`] writes it (`1.0050`, which the amount reading rejects).
 fn decimal_text(m: i128, scale: u32) -> String {
-    if scale > 2 {
-        if let Some(unit) = 10i128.checked_pow(scale - 2).filter(|u| m % u == 0) {
-            return number_text(m / unit, 2);
-        }
+    match whole_fen(m, scale) {
+        Some(fen) if scale > 2 => number_text(fen, 2),
+        _ => number_text(m, scale),
     }
-    number_text(m, scale)
 }
 
 /// A `date32` column's values.

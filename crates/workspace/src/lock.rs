@@ -151,25 +151,22 @@ pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                match Holder::parse(&text).or_else(|| Some(Holder::unreadable(&text))) {
-                    Some(h) if h.alive() => {
-                        break Err(WorkspaceError::Locked {
-                            ws: ws.display().to_string(),
-                            holder: h.describe(),
-                        })
-                    }
-                    Some(h) if taken_over.is_none() => {
-                        // The holder is dead: its lock is stale.
-                        let _ = std::fs::remove_file(&path);
-                        taken_over = Some(h);
-                    }
-                    _ => {
-                        break Err(WorkspaceError::Locked {
-                            ws: ws.display().to_string(),
-                            holder: "another process that took over the same stale lock".into(),
-                        })
-                    }
+                let h = Holder::parse(&text).unwrap_or_else(|| Holder::unreadable(&text));
+                if h.alive() {
+                    break Err(WorkspaceError::Locked {
+                        ws: ws.display().to_string(),
+                        holder: h.describe(),
+                    });
                 }
+                if taken_over.is_some() {
+                    break Err(WorkspaceError::Locked {
+                        ws: ws.display().to_string(),
+                        holder: "another process that took over the same stale lock".into(),
+                    });
+                }
+                // The holder is dead: its lock is stale.
+                let _ = std::fs::remove_file(&path);
+                taken_over = Some(h);
             }
             Err(e) => break Err(io_err(&path)(e)),
         }
