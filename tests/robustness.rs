@@ -620,6 +620,22 @@ fn a_workbook_declaring_billions_of_shared_strings_is_refused() {
 }
 
 #[test]
+fn an_xls_whose_one_shared_string_fills_12000_cells_is_refused() {
+    // Written by xlwt (248 KB): one 30,000-character string stored once and named by
+    // 12,000 cells. calamine copies it into each cell: 1.08 GB of text, past the 1 GiB a
+    // file of this size may expand to; refused before calamine opens it.
+    let dir = town_with_fixture("payments_one_string_in_12000_cells.xls", "payments.xls");
+    exit_2(
+        &run_on(dir.path(), &dir.path().join("out"), &[]),
+        &[
+            "payments.xls",
+            "hostile workbook",
+            "bytes from 248832 bytes",
+        ],
+    );
+}
+
+#[test]
 fn a_parquet_date_outside_the_calendar_is_a_date_out_of_range() {
     // Written by pyarrow: paid_at date32 = 100,000,000 days on the first row; polars'
     // cast of it to text panicked.

@@ -1505,7 +1505,7 @@ fn first_worksheet(sheets: &[calamine::Sheet]) -> Option<String> {
 
 fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
     use calamine::Reader;
-    crate::xls_guard::check_declared_cells(&bytes)?;
+    crate::xls_guard::check_workbook(&bytes, expansion_allowed(bytes.len() as u64))?;
     let mut wb =
         calamine::Xls::new(Cursor::new(bytes)).map_err(|e| format!("not an XLS workbook: {e}"))?;
     let name = first_worksheet(wb.sheets_metadata()).ok_or("the workbook has no worksheet")?;

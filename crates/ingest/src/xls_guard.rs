@@ -8,6 +8,11 @@
 //! walked, exactly as calamine walks them; a DIMENSIONS record declaring more cells than
 //! the file could hold refuses it. Anything this reader cannot follow is left to
 //! calamine, which reports it in its own words.
+//!
+//! The same walk counts the text the sheets' cells come to: a shared string (SST) is
+//! stored once and every LABELSST cell that names it is read as a copy of it, so a few
+//! kilobytes of one long string named by thousands of cells make gigabytes. A workbook
+//! whose cells' text is out of proportion to its size is refused as an `.xlsx` one is.
 
 /// Cells a sheet may declare or span: four million whatever the file (calamine's grid
 /// of them is about 128 MB, and a genuine sheet with a stray note far from its table
@@ -17,11 +22,15 @@ fn cells_allowed(file_len: usize) -> u64 {
     (1_000_000 + 64 * file_len as u64).max(4_000_000)
 }
 
-/// Refuses a `.xls` whose sheets declare more cells than its bytes could hold.
-pub fn check_declared_cells(bytes: &[u8]) -> Result<(), String> {
+/// Refuses a `.xls` whose sheets declare more cells than its bytes could hold, or whose
+/// cells' text comes to more than `text_allowed` bytes.
+pub fn check_workbook(bytes: &[u8], text_allowed: u64) -> Result<(), String> {
     let Some(stream) = workbook_stream(bytes) else {
         return Ok(());
     };
+    // The UTF-8 bytes of each shared string, and the text of the cells read so far.
+    let mut shared: Vec<u64> = Vec::new();
+    let mut text = 0u64;
     let allowed = cells_allowed(bytes.len());
     let refuse = |cells: u64| {
         Err(format!(
@@ -46,6 +55,21 @@ pub fn check_declared_cells(bytes: &[u8]) -> Result<(), String> {
             }
             // BOF: a new substream.
             0x0809 => cells_box = CellBox::default(),
+            // SST: the shared strings, in this record and the CONTINUE records after it.
+            0x00FC => {
+                let mut segments = vec![data];
+                let mut next = at + 4 + len;
+                while let (Some(0x003C), Some(n)) =
+                    (u16_at(&stream, next), u16_at(&stream, next + 2))
+                {
+                    let n = usize::from(n);
+                    segments.push(
+                        &stream[(next + 4).min(stream.len())..(next + 4 + n).min(stream.len())],
+                    );
+                    next += 4 + n;
+                }
+                shared = shared_string_sizes(&segments);
+            }
             // Number, Label, LabelSst, RK, RString, BoolErr, Formula: row, column first.
             0x0203 | 0x0204 | 0x00FD | 0x027E | 0x00D6 | 0x0205 | 0x0006 => {
                 if let (Some(r), Some(c)) = (u16_at(data, 0), u16_at(data, 2)) {
@@ -68,9 +92,146 @@ pub fn check_declared_cells(bytes: &[u8]) -> Result<(), String> {
         if let Some(cells) = cells_box.cells().filter(|&c| c > allowed) {
             return refuse(cells);
         }
+        // LabelSst: row, column, format, then the shared string's number.
+        if typ == 0x00FD {
+            text += u32_at(data, 6)
+                .and_then(|i| shared.get(i as usize))
+                .copied()
+                .unwrap_or(0);
+            if text > text_allowed {
+                return Err(format!(
+                    "hostile workbook: its cells' text comes to more than {text} bytes from {} bytes",
+                    bytes.len()
+                ));
+            }
+        }
         at += 4 + len;
     }
     Ok(())
+}
+
+/// A cursor over a record's data and its CONTINUE records' data, read as one.
+struct Segments<'a> {
+    segments: &'a [&'a [u8]],
+    seg: usize,
+    pos: usize,
+}
+
+impl Segments<'_> {
+    /// Bytes left in the current segment.
+    fn left(&self) -> usize {
+        self.segments
+            .get(self.seg)
+            .map_or(0, |s| s.len().saturating_sub(self.pos))
+    }
+
+    /// On to the next segment; None after the last.
+    fn next_segment(&mut self) -> Option<()> {
+        self.seg += 1;
+        self.pos = 0;
+        (self.seg < self.segments.len()).then_some(())
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        while self.left() == 0 {
+            self.next_segment()?;
+        }
+        let b = self.segments[self.seg][self.pos];
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes([self.byte()?, self.byte()?]))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes([
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+            self.byte()?,
+        ]))
+    }
+
+    /// Skips `n` bytes, over segments.
+    fn skip(&mut self, mut n: u64) -> Option<()> {
+        while n > 0 {
+            while self.left() == 0 {
+                self.next_segment()?;
+            }
+            let step = n.min(self.left() as u64);
+            self.pos += step as usize;
+            n -= step;
+        }
+        Some(())
+    }
+}
+
+/// The UTF-8 bytes of each string of a shared-string table (BIFF8 SST), from the SST
+/// record's data and its CONTINUE records' (`segments`), as calamine reads them: a
+/// string's characters may run over into the next record, which then starts with a
+/// byte saying whether they go on as one byte or two a character. Rich-text runs and
+/// phonetic data are skipped. Stops at the first string it cannot follow.
+fn shared_string_sizes(segments: &[&[u8]]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut r = Segments {
+        segments,
+        seg: 0,
+        pos: 0,
+    };
+    // cstTotal and cstUnique: not trusted, the strings are counted as read.
+    if r.skip(8).is_none() {
+        return out;
+    }
+    let mut one = || -> Option<u64> {
+        let mut chars = usize::from(r.u16()?);
+        let flags = r.byte()?;
+        let mut wide = flags & 0x01 != 0;
+        let runs = if flags & 0x08 != 0 { r.u16()? } else { 0 };
+        let phonetic = if flags & 0x04 != 0 { r.u32()? } else { 0 };
+        let mut utf8 = 0u64;
+        while chars > 0 {
+            if r.left() == 0 {
+                // Characters go on in the next record, after a byte of flags.
+                r.next_segment()?;
+                wide = r.byte()? & 0x01 != 0;
+            }
+            let seg = r.segments[r.seg];
+            let avail = r.left() / if wide { 2 } else { 1 };
+            if avail == 0 {
+                // Half a character at a record's end: not something to follow.
+                return None;
+            }
+            let take = chars.min(avail);
+            let bytes = &seg[r.pos..r.pos + take * if wide { 2 } else { 1 }];
+            utf8 += if wide {
+                bytes
+                    .chunks_exact(2)
+                    .map(|u| match u16::from_le_bytes([u[0], u[1]]) {
+                        0..=0x7F => 1,
+                        0x80..=0x7FF => 2,
+                        // Each half of a surrogate pair: 4 bytes the pair.
+                        0xD800..=0xDFFF => 2,
+                        _ => 3,
+                    })
+                    .sum::<u64>()
+            } else {
+                bytes
+                    .iter()
+                    .map(|&b| if b < 0x80 { 1 } else { 2 })
+                    .sum::<u64>()
+            };
+            r.pos += bytes.len();
+            chars -= take;
+        }
+        r.skip(4 * u64::from(runs) + u64::from(phonetic))?;
+        Some(utf8)
+    };
+    while let Some(n) = one() {
+        out.push(n);
+    }
+    out
 }
 
 fn u16_at(d: &[u8], i: usize) -> Option<u16> {
@@ -271,11 +432,11 @@ mod tests {
 
     #[test]
     fn what_is_no_compound_file_is_left_to_calamine() {
-        assert!(check_declared_cells(b"not a workbook").is_ok());
-        assert!(check_declared_cells(&[]).is_ok());
+        assert!(check_workbook(b"not a workbook", 0).is_ok());
+        assert!(check_workbook(&[], 0).is_ok());
         let mut header = vec![0u8; 512];
         header[..8].copy_from_slice(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
-        assert!(check_declared_cells(&header).is_ok());
+        assert!(check_workbook(&header, 0).is_ok());
     }
 }
 
@@ -292,14 +453,52 @@ mod files {
     }
 
     #[test]
+    fn shared_strings_are_counted_over_continue_records_as_utf8() {
+        // SST header (cstTotal, cstUnique), then: "ab" (one byte a character); "长é"
+        // (two bytes a character) whose second character runs into the next record
+        // after a flags byte saying one byte a character; "x" with 1 rich-text run and
+        // 3 bytes of phonetic data that run over into a third record.
+        let mut first = vec![0u8; 8];
+        first.extend_from_slice(&[2, 0, 0x00, b'a', b'b']);
+        first.extend_from_slice(&[2, 0, 0x01, 0x7F, 0x95]); // 长 (U+957F)
+        let second = [0x00, 0xE9]; // é as one byte
+        let mut third_start = vec![1, 0, 0x0C, 1, 0, 3, 0, 0, 0, b'x'];
+        third_start.extend_from_slice(&[0, 0, 0, 0]); // the run
+        third_start.extend_from_slice(&[9, 9]); // phonetic, 2 of 3 bytes
+        let fourth = [9u8, 2, 0, 0x01, 0x3D, 0xD8, 0x00, 0xDE]; // its last byte; 😀
+        let segments: Vec<&[u8]> = vec![&first, &second, &third_start, &fourth];
+        assert_eq!(shared_string_sizes(&segments), [2, 5, 1, 4]);
+        // Cut short: the strings before the cut.
+        assert_eq!(shared_string_sizes(&[&first[..13]]), [2]);
+        assert!(shared_string_sizes(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_shared_string_named_by_thousands_of_cells_is_refused() {
+        // Written by xlwt: one 30,000-character string (90,000 bytes of UTF-8, stored
+        // once over a dozen CONTINUE records) in 12,000 cells, plus strings of 9,000
+        // ASCII letters (twice), 3,000 é and ten 😀 and 王, and the header: 248 KB whose
+        // cells come to 1,080,024,053 bytes of text.
+        let bytes = fixture("payments_one_string_in_12000_cells.xls");
+        let total = 6 + 4 + 12_000 * 90_000 + 2 * 9_000 + 6_000 + 43;
+        assert_eq!(total, 1_080_024_053);
+        assert!(check_workbook(&bytes, total).is_ok());
+        let err = check_workbook(&bytes, total - 1).unwrap_err();
+        assert!(
+            err.contains("hostile workbook: its cells' text comes to more than"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn hostile_sheets_are_refused_before_calamine_opens_them() {
         let one_cell = fixture("payments_one_cell_at_iv65536.xls");
         let stream = workbook_stream(&one_cell).expect("the workbook stream");
         assert_eq!(stream.len(), 4096);
-        let err = check_declared_cells(&one_cell).unwrap_err();
+        let err = check_workbook(&one_cell, u64::MAX).unwrap_err();
         assert!(err.contains("16777216 cells"), "{err}");
         let declared = fixture("payments_dimensions_1048576x16384.xls");
-        let err = check_declared_cells(&declared).unwrap_err();
+        let err = check_workbook(&declared, u64::MAX).unwrap_err();
         assert!(err.contains("17179869184 cells"), "{err}");
         // A sheet of a few rows with a note at row 9000, column 256 (2.3M cells in the
         // box) is within the allowance of even a small file.
@@ -312,6 +511,6 @@ mod files {
         ))
         .unwrap();
         assert!(workbook_stream(&sample).is_some());
-        assert!(check_declared_cells(&sample).is_ok());
+        assert!(check_workbook(&sample, 1 << 30).is_ok());
     }
 }
