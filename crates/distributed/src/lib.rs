@@ -12,7 +12,8 @@
 //! - the split and the checks (one job): per source, a split node whose task i reads
 //!   that source's i-th file and emits its rows, tagged with their bucket's key, into a
 //!   hash repartition by that key ([`qianbiao_engine::split_file_with`], [`bucket_keys`]);
-//!   it writes the file's report and rejected rows as `split-FFFFFF.json`. Ballista runs
+//!   it writes the file's report as `split-FFFFFF.json` and its rejected rows apart, as
+//!   `rejected-FFFFFF.json` (read by the driver alone). Ballista runs
 //!   the repartitions as its shuffle. Task b of the checks node takes bucket b's rows
 //!   from the shuffle, puts them back in read order (`bucket_frames`), hands them to
 //!   polars ([`bridge`]) and calls [`qianbiao_engine::check_bucket_with`].
@@ -439,9 +440,26 @@ struct ChecksJob {
     rels: Vec<String>,
 }
 
-/// The name of file `i`'s split result in the spill folder.
+/// The name of file `i`'s split result in the spill folder, without its rejected rows:
+/// what every bucket's checks read.
 fn split_result_file(spill: &Path, i: usize) -> PathBuf {
     spill.join(format!("split-{i:06}.json"))
+}
+
+/// The name of file `i`'s rejected rows in the spill folder: only the driver reads them.
+fn rejected_file(spill: &Path, i: usize) -> PathBuf {
+    spill.join(format!("rejected-{i:06}.json"))
+}
+
+/// Writes file `f`'s split result: its rejected rows apart (`rejected-FFFFFF.json`), then
+/// the rest (`split-FFFFFF.json`), so that once the second is there both are. Every
+/// bucket's checks read every file's `split-*.json`; a dirty export's rejected rows (its
+/// raw text, line by line) would be read, parsed and held by each of them for nothing.
+fn write_split_result(spill: &Path, f: usize, mut result: FileSplit) -> DfResult<()> {
+    let rejected = serde_json::to_vec(&result.take_rejected()).map_err(df_error)?;
+    write_result(&rejected_file(spill, f), &rejected)?;
+    let bytes = serde_json::to_vec(&result).map_err(df_error)?;
+    write_result(&split_result_file(spill, f), &bytes)
 }
 
 /// The name of task `i`'s result in the spill folder: a keys task's (`keys-result-*`) or a
@@ -462,11 +480,21 @@ fn write_result(out: &Path, bytes: &[u8]) -> DfResult<()> {
         .map_err(|e| df_error(format!("{}: {e}", out.display())))
 }
 
-/// The split results of files 0..n, as the split tasks wrote them.
+/// The split results of files 0..n without their rejected rows: what the checks read.
 fn read_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
     (0..n)
         .map(|i| read_json(&split_result_file(spill, i)))
         .collect()
+}
+
+/// The split results of files 0..n whole, their rejected rows put back: what the driver
+/// reads.
+fn read_whole_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
+    let mut splits = read_splits(spill, n)?;
+    for (i, s) in splits.iter_mut().enumerate() {
+        s.put_rejected(read_json(&rejected_file(spill, i))?);
+    }
+    Ok(splits)
 }
 
 /// The job of `stage` in `path`, read once per executor and pass.
@@ -602,7 +630,7 @@ impl PartSink for ShuffleSink<'_> {
 }
 
 /// Splits input file `f` (of source `s`) into the shuffle, then writes the file's result
-/// (`split-FFFFFF.json`) beside the job: the checks read every file's, the driver too.
+/// beside the job ([`write_split_result`]): the checks read every file's, the driver too.
 /// A task run again writes the same bytes.
 fn split_task(
     path: &Path,
@@ -633,8 +661,7 @@ fn split_task(
         tx,
     };
     let result = split_file_with(job, map, f, None, &mut sink).map_err(df_error)?;
-    let bytes = serde_json::to_vec(&result).map_err(df_error)?;
-    write_result(&split_result_file(&job.spill, f), &bytes)
+    write_split_result(&job.spill, f, result)
 }
 
 /// Bucket b's rows of one source from the shuffle, in the order the split read them (by
@@ -1347,9 +1374,9 @@ impl BucketRunner for BallistaRunner {
 
     /// One Ballista job: per source, a split node over its files whose rows a hash
     /// repartition by bucket sends to the checks node's partitions (Ballista's shuffle),
-    /// then the checks of every bucket. The split's per-file results (reports, rejected
-    /// rows, control totals, linkable deaths) go to the spill folder, where the checks and
-    /// the driver read them.
+    /// then the checks of every bucket. The split's per-file results (reports, control
+    /// totals, linkable deaths) go to the spill folder, where the checks and the driver
+    /// read them; the files' rejected rows beside them, for the driver alone.
     fn split_and_check(
         &self,
         job: &SplitJob,
@@ -1392,7 +1419,7 @@ impl BucketRunner for BallistaRunner {
             split: Some(split_path),
         };
         let results: Vec<BucketResult> = self.stage(job_ref, &checks, progress)?;
-        let splits = read_splits(&spill, job.files.len())
+        let splits = read_whole_splits(&spill, job.files.len())
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         Ok((splits, results, t.elapsed().as_millis() as u64))
     }
@@ -1705,6 +1732,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("file 0: no result"), "{e}");
+    }
+
+    #[test]
+    fn the_checks_read_a_files_split_without_its_rejected_rows_and_the_driver_with_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spill = tmp.path();
+        let row = |line: u32| {
+            serde_json::json!({
+                "source": "payments",
+                "file": "payments.csv",
+                "line": line,
+                "reason": "`amount`: negative",
+                "raw": "T7,37132319900101123X,王涛,-320.00",
+            })
+        };
+        let mut whole = serde_json::to_value(FileSplit::default()).unwrap();
+        whole["rejected"] = serde_json::json!([row(7), row(9), row(8)]);
+        let split: FileSplit = serde_json::from_value(whole.clone()).unwrap();
+        write_split_result(spill, 0, split).unwrap();
+        // What every bucket reads holds no rejected row, not even its text.
+        let checks_bytes = std::fs::read(split_result_file(spill, 0)).unwrap();
+        assert!(!String::from_utf8(checks_bytes).unwrap().contains("王涛"));
+        let checks = read_splits(spill, 1).unwrap();
+        let mut without = whole.clone();
+        without["rejected"] = serde_json::json!([]);
+        assert_eq!(serde_json::to_value(&checks[0]).unwrap(), without);
+        // The driver gets the file's split whole, its rejected rows in their order.
+        let driver = read_whole_splits(spill, 1).unwrap();
+        assert_eq!(serde_json::to_value(&driver[0]).unwrap(), whole);
+        // A split whose rejected rows are missing is an error, never a file without them.
+        std::fs::remove_file(rejected_file(spill, 0)).unwrap();
+        let e = read_whole_splits(spill, 1).unwrap_err().to_string();
+        assert!(e.contains("rejected-000000.json"), "{e}");
     }
 
     #[test]

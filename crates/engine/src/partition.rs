@@ -1361,6 +1361,19 @@ pub struct FileSplit {
     bytes: u64,
 }
 
+impl FileSplit {
+    /// The file's rejected rows, taken out: a cluster keeps them apart from the rest,
+    /// which every bucket's checks read ([`ChecksPlan::job`] needs none of them).
+    pub fn take_rejected(&mut self) -> Vec<qianbiao_ingest::Rejected> {
+        std::mem::take(&mut self.rejected)
+    }
+
+    /// Puts back the rejected rows [`FileSplit::take_rejected`] took out.
+    pub fn put_rejected(&mut self, rows: Vec<qianbiao_ingest::Rejected>) {
+        self.rejected = rows;
+    }
+}
+
 /// Splits file `i` of a job into its buckets' parts, `b00003/payments/part-000012-000000.parquet`
 /// (file 12's first part of bucket 3): the parts of a bucket sort in the order a
 /// run in memory reads the rows, whichever worker wrote them and when.
