@@ -17,6 +17,19 @@ pub fn parse_datetime(raw: &str) -> Option<NaiveDateTime> {
     iso_exact(raw.as_bytes()).unwrap_or_else(|| any_form(raw))
 }
 
+/// [`parse_datetime`] of a number in a workbook that counts its dates from 1904 (Excel
+/// for Mac's old default: day 0 is 1904-01-01, 1,462 days after the 1900 system's): a
+/// serial is read on that system, any other form as [`parse_datetime`] reads it.
+pub fn parse_datetime_1904(raw: &str) -> Option<NaiveDateTime> {
+    match excel_serial(&norm_text(raw)) {
+        Some(dt) => dt.checked_add_signed(Duration::days(DAYS_1900_TO_1904)),
+        None => parse_datetime(raw),
+    }
+}
+
+/// The days between the 1900 and 1904 date systems' day 0 (1899-12-30 and 1904-01-01).
+const DAYS_1900_TO_1904: i64 = 1_462;
+
 /// [`parse_datetime`] of any form.
 fn any_form(raw: &str) -> Option<NaiveDateTime> {
     let t = norm_text(raw);
@@ -442,6 +455,32 @@ mod tests {
 
     fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, dd).unwrap()
+    }
+
+    #[test]
+    fn serials_of_a_workbook_counting_from_1904() {
+        // The two systems' day 0, 1,462 days apart.
+        let day0 = NaiveDate::from_ymd_opt(1899, 12, 30).unwrap();
+        assert_eq!(
+            day0 + Duration::days(DAYS_1900_TO_1904),
+            NaiveDate::from_ymd_opt(1904, 1, 1).unwrap()
+        );
+        // 2021-11-05 is 44505 on the 1900 system and 43043 on the 1904 one.
+        let nov5 = NaiveDate::from_ymd_opt(2021, 11, 5).unwrap();
+        assert_eq!(parse_datetime_1904("43043"), nov5.and_hms_opt(0, 0, 0));
+        assert_eq!(parse_datetime_1904("43043.375"), nov5.and_hms_opt(9, 0, 0));
+        assert_eq!(parse_datetime_1904(" 43043 "), nov5.and_hms_opt(0, 0, 0));
+        // Any other form is read as it is: a workbook's text dates name their day.
+        for t in [
+            "2021-11-05",
+            "20211105",
+            "2021年11月5日",
+            "2021/11/5 9:30",
+            "x",
+            "",
+        ] {
+            assert_eq!(parse_datetime_1904(t), parse_datetime(t), "{t}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use qianbiao_core::codes::parse_disability_level;
 use qianbiao_core::date::{
-    date_in_range, parse_date, parse_datetime, parse_period, written_in_range,
+    date_in_range, parse_date, parse_datetime, parse_datetime_1904, parse_period, written_in_range,
 };
 use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
@@ -91,11 +91,15 @@ impl<S: AsRef<str>> FromIterator<S> for Fields {
 }
 
 /// Which fields of a row were numeric cells of an Excel sheet: a bit each for the first 64
-/// columns, a list beyond (an id column may stand further right in a wide export).
+/// columns, a list beyond (an id column may stand further right in a wide export); and
+/// whether the workbook counts its dates from 1904, so that a number in a date column is
+/// read as the day that workbook means.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Numeric {
     low: u64,
     far: Vec<u32>,
+    /// The workbook's date system is 1904's (Excel for Mac's old default).
+    pub date1904: bool,
 }
 
 impl Numeric {
@@ -103,6 +107,7 @@ impl Numeric {
     pub const NONE: Numeric = Numeric {
         low: 0,
         far: Vec::new(),
+        date1904: false,
     };
 
     /// Marks field `i` numeric.
@@ -375,6 +380,12 @@ impl<'a> Cells<'a> {
         ))
     }
 
+    /// Whether the column's cell is a number of a workbook counting its dates from 1904:
+    /// a serial there is read on that system.
+    fn serial_1904(&self, col: Col) -> bool {
+        self.numeric.date1904 && self.numeric_cell(col)
+    }
+
     fn date(&self, col: Col) -> Result<NaiveDate, String> {
         self.datetime_as(col, "date").map(|d| d.date())
     }
@@ -394,7 +405,12 @@ impl<'a> Cells<'a> {
                 self.raw(col)
             ));
         }
-        let d = self.required(col, what, parse_datetime)?;
+        let parse = if self.serial_1904(col) {
+            parse_datetime_1904
+        } else {
+            parse_datetime
+        };
+        let d = self.required(col, what, parse)?;
         if !written_in_range(d.date(), &self.raw(col), self.year) {
             return Err(format!(
                 "`{}`: date out of range: '{}'",
@@ -411,7 +427,12 @@ impl<'a> Cells<'a> {
             return Some(d.date());
         }
         let raw = self.raw(col);
-        parse_date(&raw).filter(|d| written_in_range(*d, &raw, self.year))
+        let d = if self.serial_1904(col) {
+            parse_datetime_1904(&raw).map(|d| d.date())
+        } else {
+            parse_date(&raw)
+        };
+        d.filter(|d| written_in_range(*d, &raw, self.year))
     }
 
     /// An amount stored as an integer or decimal (Parquet), when its text form would be

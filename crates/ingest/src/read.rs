@@ -1397,6 +1397,15 @@ fn cell_text(c: calamine::Data) -> (String, bool) {
 /// Cells of a sheet, sparse: (row, column, text, numeric), in row order.
 type SparseCells = Vec<(u32, u32, String, bool)>;
 
+/// A workbook's first sheet as read.
+#[derive(Debug)]
+struct Sheet {
+    cells: SparseCells,
+    /// The workbook counts its dates from 1904: a number in a date column is a day of
+    /// that system (a date cell is read as the date it shows either way).
+    date1904: bool,
+}
+
 /// Refuses a workbook whose parts would expand out of proportion to its size (a zip bomb:
 /// the zip reader stops every part at its stated size, so the stated sizes bound what
 /// reading it costs), or whose shared-string table declares more strings than its bytes
@@ -1450,14 +1459,14 @@ fn check_workbook_sizes(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn xlsx_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
+fn xlsx_cells(bytes: Vec<u8>) -> Result<Sheet, String> {
     let allowed = expansion_allowed(bytes.len() as u64);
     xlsx_cells_within(bytes, allowed)
 }
 
 /// The cells of a workbook's first sheet, refused once their text comes to more than
 /// `allowed` bytes.
-fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<SparseCells, String> {
+fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<Sheet, String> {
     use calamine::Reader;
     check_workbook_sizes(&bytes)?;
     let size = bytes.len() as u64;
@@ -1490,7 +1499,11 @@ fn xlsx_cells_within(bytes: Vec<u8>, allowed: u64) -> Result<SparseCells, String
         let (r, c) = cell.get_position();
         cells.push((r, c, text, numeric));
     }
-    Ok(cells)
+    drop(reader);
+    Ok(Sheet {
+        cells,
+        date1904: wb.has_1904_epoch(),
+    })
 }
 
 /// "The first sheet" of a workbook: its first worksheet, in the workbook's order (hidden
@@ -1503,7 +1516,7 @@ fn first_worksheet(sheets: &[calamine::Sheet]) -> Option<String> {
         .map(|s| s.name.clone())
 }
 
-fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
+fn xls_cells(bytes: Vec<u8>) -> Result<Sheet, String> {
     use calamine::Reader;
     crate::xls_guard::check_workbook(&bytes, expansion_allowed(bytes.len() as u64))?;
     let mut wb =
@@ -1520,7 +1533,10 @@ fn xls_cells(bytes: Vec<u8>) -> Result<SparseCells, String> {
             cells.push((r0 + r as u32, c0 + c as u32, text, numeric));
         }
     }
-    Ok(cells)
+    Ok(Sheet {
+        cells,
+        date1904: wb.has_1904_epoch(),
+    })
 }
 
 /// Refuses a sheet whose extent is out of proportion to what it holds.
@@ -1548,7 +1564,10 @@ fn check_extent(cells: &SparseCells) -> Result<(), String> {
 
 fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened, OpenError> {
     let hash = HashSource::Done(crate::load::sha256_hex(&bytes));
-    let mut cells = if ext == "xls" {
+    let Sheet {
+        mut cells,
+        date1904,
+    } = if ext == "xls" {
         xls_cells(bytes)?
     } else {
         xlsx_cells(bytes)?
@@ -1564,6 +1583,7 @@ fn open_excel(ext: &str, bytes: Vec<u8>, is_header: HeaderTest) -> Result<Opened
     let dense = |part: &[(u32, u32, String, bool)], width: usize| {
         let mut v = vec![String::new(); width];
         let mut numeric = Numeric::default();
+        numeric.date1904 = date1904;
         for (_, c, t, n) in part {
             let c = *c as usize;
             if c < width {
@@ -2547,7 +2567,7 @@ mod tests {
         sheet.write_string(0, 0, "txn_id").unwrap();
         sheet.write_string(1, 0, "T1").unwrap();
         let bytes = wb.save_to_buffer().unwrap();
-        let cells = xlsx_cells(bytes).unwrap();
+        let cells = xlsx_cells(bytes).unwrap().cells;
         let texts: Vec<&str> = cells.iter().map(|c| c.2.as_str()).collect();
         assert_eq!(texts, ["txn_id", "T1"]);
     }
@@ -2562,7 +2582,13 @@ mod tests {
             sheet.write_string(r, 0, &long).unwrap();
         }
         let bytes = wb.save_to_buffer().unwrap();
-        assert_eq!(xlsx_cells_within(bytes.clone(), 12_000).unwrap().len(), 40);
+        assert_eq!(
+            xlsx_cells_within(bytes.clone(), 12_000)
+                .unwrap()
+                .cells
+                .len(),
+            40
+        );
         let err = xlsx_cells_within(bytes, 11_999).unwrap_err();
         assert!(
             err.contains("hostile workbook: its cells' text comes to more than 12000 bytes"),

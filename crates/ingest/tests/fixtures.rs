@@ -445,6 +445,43 @@ fn xlsx_with_serial_numbers_date_cells_and_text_dates() {
 }
 
 #[test]
+fn workbooks_counting_from_1904_read_their_numbers_as_their_days() {
+    // Written by xlwt (`dates_1904`) and by hand (`<workbookPr date1904="1"/>`): T1's
+    // 缴费日期 a General number, 43043 (2021-11-05 on the 1904 system, 2017-11-04 on
+    // 1900's, which was read: four years early and inside the dates accepted); T2's a
+    // date cell of 2021-11-05 09:30; T3's the text 2021-11-06.
+    let hukou = "id_number,name,village\n\
+                 11010519491231002X,王涛,东关村\n\
+                 371323199001011235,张三,东关村\n\
+                 371323196203151232,李四,东关村\n";
+    for name in ["payments_1904.xls", "payments_1904.xlsx"] {
+        let bytes = std::fs::read(format!(
+            "{}/../../tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let f = Folder::new();
+        f.put("hukou.csv", hukou);
+        f.put(&name.replace("_1904", ""), bytes);
+        let ds = f.load();
+        let got: Vec<(&str, Stamp)> = ds
+            .payments()
+            .iter()
+            .map(|p| (p.txn_id(), p.paid_at()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("T1", dt(2021, 11, 5, 0, 0, 0)),
+                ("T2", dt(2021, 11, 5, 9, 30, 0)),
+                ("T3", dt(2021, 11, 6, 0, 0, 0)),
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn xlsx_eligibility_date_cells() {
     let bytes = xlsx(|wb| {
         let day = Format::new().set_num_format("yyyy\"年\"m\"月\"d\"日\"");
