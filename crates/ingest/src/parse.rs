@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use qianbiao_core::codes::parse_disability_level;
 use qianbiao_core::date::{
-    date_in_range, parse_date, parse_datetime, parse_datetime_1904, parse_period, written_in_range,
+    date_in_range, parse_datetime, parse_datetime_1904, parse_period, written_in_range,
 };
 use qianbiao_core::money::parse_amount;
 use qianbiao_core::text::{norm_name, norm_text};
@@ -380,10 +380,14 @@ impl<'a> Cells<'a> {
         ))
     }
 
-    /// Whether the column's cell is a number of a workbook counting its dates from 1904:
-    /// a serial there is read on that system.
-    fn serial_1904(&self, col: Col) -> bool {
-        self.numeric.date1904 && self.numeric_cell(col)
+    /// The reader of the column's cell as a date-time: a number of a workbook counting
+    /// its dates from 1904 is a serial of that system.
+    fn datetime_reader(&self, col: Col) -> fn(&str) -> Option<NaiveDateTime> {
+        if self.numeric.date1904 && self.numeric_cell(col) {
+            parse_datetime_1904
+        } else {
+            parse_datetime
+        }
     }
 
     fn date(&self, col: Col) -> Result<NaiveDate, String> {
@@ -405,12 +409,7 @@ impl<'a> Cells<'a> {
                 self.raw(col)
             ));
         }
-        let parse = if self.serial_1904(col) {
-            parse_datetime_1904
-        } else {
-            parse_datetime
-        };
-        let d = self.required(col, what, parse)?;
+        let d = self.required(col, what, self.datetime_reader(col))?;
         if !written_in_range(d.date(), &self.raw(col), self.year) {
             return Err(format!(
                 "`{}`: date out of range: '{}'",
@@ -427,12 +426,9 @@ impl<'a> Cells<'a> {
             return Some(d.date());
         }
         let raw = self.raw(col);
-        let d = if self.serial_1904(col) {
-            parse_datetime_1904(&raw).map(|d| d.date())
-        } else {
-            parse_date(&raw)
-        };
-        d.filter(|d| written_in_range(*d, &raw, self.year))
+        self.datetime_reader(col)(&raw)
+            .map(|d| d.date())
+            .filter(|d| written_in_range(*d, &raw, self.year))
     }
 
     /// An amount stored as an integer or decimal (Parquet), when its text form would be

@@ -42,10 +42,7 @@ pub fn check_workbook(bytes: &[u8], text_allowed: u64) -> Result<(), String> {
     // substream: reset at each BOF.
     let mut cells_box = CellBox::default();
     let mut at = 0usize;
-    while at + 4 <= stream.len() {
-        let typ = u16::from_le_bytes([stream[at], stream[at + 1]]);
-        let len = usize::from(u16::from_le_bytes([stream[at + 2], stream[at + 3]]));
-        let data = &stream[(at + 4).min(stream.len())..(at + 4 + len).min(stream.len())];
+    while let Some((typ, len, data)) = record_at(&stream, at) {
         match typ {
             // DIMENSIONS: what calamine reserves room for.
             0x0200 => {
@@ -59,13 +56,8 @@ pub fn check_workbook(bytes: &[u8], text_allowed: u64) -> Result<(), String> {
             0x00FC => {
                 let mut segments = vec![data];
                 let mut next = at + 4 + len;
-                while let (Some(0x003C), Some(n)) =
-                    (u16_at(&stream, next), u16_at(&stream, next + 2))
-                {
-                    let n = usize::from(n);
-                    segments.push(
-                        &stream[(next + 4).min(stream.len())..(next + 4 + n).min(stream.len())],
-                    );
+                while let Some((0x003C, n, more)) = record_at(&stream, next) {
+                    segments.push(more);
                     next += 4 + n;
                 }
                 shared = shared_string_sizes(&segments);
@@ -108,6 +100,15 @@ pub fn check_workbook(bytes: &[u8], text_allowed: u64) -> Result<(), String> {
         at += 4 + len;
     }
     Ok(())
+}
+
+/// The record at `at` of a workbook stream: its type, its stated length and its data (cut
+/// at the stream's end); None when no record header is left.
+fn record_at(stream: &[u8], at: usize) -> Option<(u16, usize, &[u8])> {
+    let typ = u16_at(stream, at)?;
+    let len = usize::from(u16_at(stream, at + 2)?);
+    let data = &stream[(at + 4).min(stream.len())..(at + 4 + len).min(stream.len())];
+    Some((typ, len, data))
 }
 
 /// A cursor over a record's data and its CONTINUE records' data, read as one.
