@@ -27,8 +27,41 @@ pub const MAX_CELL_CHARS: usize = 32_767;
 /// What ends a cell cut to [`MAX_CELL_CHARS`] (`data-contract.md`, Long values).
 pub const CUT_MARK: &str = "…（全文见 findings.csv）";
 
-/// Widest column, in characters: longer text stays in the cell, visible when selected.
-const MAX_WIDTH: usize = 60;
+/// Widest column, in characters: a longer text is wrapped in its cell, over as many lines
+/// as it needs, so that every character shows on screen and on paper (a detail cut at the
+/// next column's edge hid the end of the sentence, the part naming the amount or the date).
+const MAX_WIDTH: usize = 30;
+
+/// The height of a line of wrapped text, in points (11-point type; a CJK font's line is
+/// taller than Calibri's 15), and what a wrapped row adds below its last line.
+const LINE_HEIGHT: f64 = 16.0;
+const ROW_PADDING: f64 = 3.0;
+
+/// Excel's tallest row, in points.
+const MAX_ROW_HEIGHT: f64 = 409.0;
+
+/// The lines a text takes in a column of [`MAX_WIDTH`], wrapped: a wrapped row is given its
+/// height when written, since neither Excel nor LibreOffice sizes a row of a file it
+/// opens (a wrapped cell would show only its first line). A line breaks between words, so
+/// it holds a little less than the width.
+fn wrapped_lines(s: &str) -> usize {
+    let width = display_width(s);
+    if width <= MAX_WIDTH {
+        1
+    } else {
+        width.div_ceil(MAX_WIDTH - 3)
+    }
+}
+
+/// Paper size codes of A4 and A3 in Excel's page setup.
+const PAPER_A4: u8 = 9;
+const PAPER_A3: u8 = 8;
+
+/// The widest sheet (sum of its column widths, in characters) printed on A4: a sheet one
+/// page wide is scaled down to fit, and past this width its 11-point type would print
+/// below about 7 points. A wider sheet (the findings, 15 columns) is set up for A3, where
+/// the same scale holds for half as much again.
+const A4_WIDTH: usize = 160;
 
 /// A cell's text, cut to what Excel holds with [`CUT_MARK`] at the end.
 pub fn cell_text(s: &str) -> Cow<'_, str> {
@@ -67,6 +100,9 @@ impl<'w> Sheet<'w> {
         ws.set_name(name)?;
         for (c, h) in headers.iter().enumerate() {
             ws.write_string_with_format(0, c as u16, *h, &f.header)?;
+            // A cell written without a format takes its column's: top-aligned text and
+            // counts cost no format lookup per cell (a hash of the whole format).
+            ws.set_column_format(c as u16, &f.text)?;
         }
         ws.set_freeze_panes(1, 0)?;
         Ok(Sheet {
@@ -76,6 +112,21 @@ impl<'w> Sheet<'w> {
         })
     }
 
+    /// Sets the height of `row` for the tallest of its texts, before its cells are written
+    /// (a sheet in low-memory mode writes a row out as soon as the next begins).
+    fn fit_row<'t>(
+        &mut self,
+        row: u32,
+        texts: impl IntoIterator<Item = &'t str>,
+    ) -> Result<(), XlsxError> {
+        let lines = texts.into_iter().map(wrapped_lines).max().unwrap_or(1);
+        if lines > 1 {
+            let height = (LINE_HEIGHT * lines as f64 + ROW_PADDING).min(MAX_ROW_HEIGHT);
+            self.ws.set_row_height(row, height)?;
+        }
+        Ok(())
+    }
+
     fn seen(&mut self, row: u32, col: u16, width: usize) {
         self.last_row = self.last_row.max(row);
         if let Some(w) = self.widths.get_mut(col as usize) {
@@ -83,13 +134,22 @@ impl<'w> Sheet<'w> {
         }
     }
 
-    fn text(&mut self, row: u32, col: u16, s: &str) -> Result<(), XlsxError> {
+    fn text(&mut self, row: u32, col: u16, s: &str, f: &Formats) -> Result<(), XlsxError> {
         if !s.is_empty() {
             let t = cell_text(s);
-            self.ws.write_string(row, col, t.as_ref())?;
-            // Only the first MAX_WIDTH characters can matter for a capped width.
-            let end = t.char_indices().nth(MAX_WIDTH).map_or(t.len(), |(i, _)| i);
-            self.seen(row, col, display_width(&t[..end]));
+            // Only the first MAX_WIDTH + 1 characters can matter for a capped width.
+            let end = t
+                .char_indices()
+                .nth(MAX_WIDTH + 1)
+                .map_or(t.len(), |(i, _)| i);
+            let width = display_width(&t[..end]);
+            if width > MAX_WIDTH {
+                self.ws
+                    .write_string_with_format(row, col, t.as_ref(), &f.wrap)?;
+            } else {
+                self.ws.write_string(row, col, t.as_ref())?;
+            }
+            self.seen(row, col, width);
         }
         self.seen(row, col, 0);
         Ok(())
@@ -128,17 +188,23 @@ impl<'w> Sheet<'w> {
 
     fn finish(self) -> Result<(), XlsxError> {
         let cols = self.widths.len() as u16;
+        let total: usize = self.widths.iter().map(|w| w + 1).sum();
         for (c, w) in self.widths.iter().enumerate() {
             self.ws.set_column_width(c as u16, (*w + 1) as f64)?;
         }
         self.ws
             .autofilter(0, 0, self.last_row, cols.saturating_sub(1))?;
-        // Printed (or saved as PDF) landscape with the header on every page; a narrow
-        // sheet fits one page wide (the findings sheet is too wide to stay legible so).
-        self.ws.set_landscape();
-        if self.widths.iter().sum::<usize>() <= 200 {
-            self.ws.set_print_fit_to_pages(1, 0);
-        }
+        // Printed (or saved as PDF): landscape, every column on one page's width, so that
+        // a row is read across one sheet of paper instead of in strips of four columns a
+        // page; the header on every page, grid lines between the wrapped rows, page
+        // numbers below.
+        self.ws
+            .set_paper_size(if total > A4_WIDTH { PAPER_A3 } else { PAPER_A4 })
+            .set_landscape()
+            .set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3)
+            .set_print_fit_to_pages(1, 0)
+            .set_print_gridlines(true)
+            .set_footer("&C第 &P 页，共 &N 页");
         self.ws.set_repeat_rows(0, 0)?;
         Ok(())
     }
@@ -146,11 +212,44 @@ impl<'w> Sheet<'w> {
 
 struct Formats {
     header: Format,
+    /// Body cells: at the top of their row, which a wrapped cell makes taller (every
+    /// column's format: text and counts are written without one of their own).
+    text: Format,
+    /// A text wider than [`MAX_WIDTH`]: wrapped in its cell.
+    wrap: Format,
     money: Format,
     percent: Format,
     date: Format,
     bold: Format,
     bold_money: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        let header_bg = Color::RGB(0xDDE6F0);
+        Formats {
+            header: Format::new()
+                .set_bold()
+                .set_background_color(header_bg)
+                .set_align(FormatAlign::Center)
+                .set_align(FormatAlign::VerticalCenter)
+                .set_text_wrap(),
+            text: Format::new().set_align(FormatAlign::Top),
+            wrap: Format::new().set_align(FormatAlign::Top).set_text_wrap(),
+            money: Format::new()
+                .set_num_format("#,##0.00")
+                .set_align(FormatAlign::Top),
+            percent: Format::new()
+                .set_num_format("0.00%")
+                .set_align(FormatAlign::Top),
+            date: Format::new()
+                .set_num_format("yyyy-mm-dd")
+                .set_align(FormatAlign::Left)
+                .set_align(FormatAlign::Top),
+            bold: Format::new().set_bold(),
+            bold_money: Format::new().set_bold().set_num_format("#,##0.00"),
+        }
+    }
 }
 
 /// Money as an Excel number: fen / 100 is exact in a double for any realistic amount.
@@ -233,20 +332,7 @@ fn write_workbook(path: &Path, r: &Review) -> Result<(), ReportError> {
             .set_creation_datetime(&as_of)
             .set_title("钱表 疑点清单"),
     );
-    let header_bg = Color::RGB(0xDDE6F0);
-    let f = Formats {
-        header: Format::new()
-            .set_bold()
-            .set_background_color(header_bg)
-            .set_align(FormatAlign::Center),
-        money: Format::new().set_num_format("#,##0.00"),
-        percent: Format::new().set_num_format("0.00%"),
-        date: Format::new()
-            .set_num_format("yyyy-mm-dd")
-            .set_align(FormatAlign::Left),
-        bold: Format::new().set_bold(),
-        bold_money: Format::new().set_bold().set_num_format("#,##0.00"),
-    };
+    let f = Formats::new();
     summary_sheet(wb.add_worksheet(), r, &f, &as_of).map_err(err)?;
     findings_sheet(wb.add_worksheet_with_low_memory().map_err(err)?, r, &f).map_err(err)?;
     collectors_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
@@ -277,17 +363,18 @@ fn summary_sheet(
     let mut row = 1;
     let (mut n, mut amount) = (0u64, qianbiao_core::Fen::ZERO);
     for t in &totals {
-        s.text(row, 0, t.meta.code)?;
-        s.text(row, 1, t.meta.name_zh)?;
-        s.text(row, 2, severity_zh(t.meta.severity))?;
-        s.count(row, 3, t.count)?;
-        s.money(row, 4, t.amount, f)?;
-        s.text(row, 5, family_zh(t.meta.code))?;
         let status = match &t.skipped {
             None => "已运行".to_string(),
             Some(why) => format!("未运行：{}", crate::html::skip_zh(why)),
         };
-        s.text(row, 6, &status)?;
+        s.fit_row(row, [t.meta.name_zh, status.as_str()])?;
+        s.text(row, 0, t.meta.code, f)?;
+        s.text(row, 1, t.meta.name_zh, f)?;
+        s.text(row, 2, severity_zh(t.meta.severity), f)?;
+        s.count(row, 3, t.count)?;
+        s.money(row, 4, t.amount, f)?;
+        s.text(row, 5, family_zh(t.meta.code), f)?;
+        s.text(row, 6, &status, f)?;
         n += t.count;
         amount += t.amount;
         row += 1;
@@ -383,10 +470,18 @@ fn table_sheet<'a, R: 'a>(
     let mut s = Sheet::new(ws, name, &columns::headers(cols), f)?;
     for (i, row) in rows.into_iter().take(MAX_ROWS - 1).enumerate() {
         let at = (i + 1) as u32;
-        for (c, col) in cols.iter().enumerate() {
+        let cells: Vec<Cell> = cols.iter().map(|col| col.shown(row, r)).collect();
+        s.fit_row(
+            at,
+            cells.iter().filter_map(|c| match c {
+                Cell::Text(t) => Some(t.as_ref()),
+                _ => None,
+            }),
+        )?;
+        for (c, cell) in cells.into_iter().enumerate() {
             let c = c as u16;
-            match col.shown(row, r) {
-                Cell::Text(t) => s.text(at, c, &t)?,
+            match cell {
+                Cell::Text(t) => s.text(at, c, &t, f)?,
                 Cell::Year(Some(y)) => s.count(at, c, y.max(0) as u64)?,
                 Cell::Money(Some(m)) => s.money(at, c, m, f)?,
                 Cell::Count(n) => s.count(at, c, n)?,
@@ -432,5 +527,81 @@ mod tests {
         let wide = "𠀀".repeat(MAX_CELL_CHARS / 2 + 1);
         let cut = cell_text(&wide);
         assert!(cut.encode_utf16().count() <= MAX_CELL_CHARS && cut.ends_with(CUT_MARK));
+    }
+
+    /// One sheet's XML, written through [`Sheet`] as the workbook writes its tables.
+    fn sheet_xml(headers: &[&str], rows: &[&[&str]]) -> String {
+        use std::io::Read;
+        let f = Formats::new();
+        let mut wb = Workbook::new();
+        let mut s = Sheet::new(wb.add_worksheet(), "疑点明细", headers, &f).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            let at = i as u32 + 1;
+            s.fit_row(at, row.iter().copied()).unwrap();
+            for (c, t) in row.iter().enumerate() {
+                s.text(at, c as u16, t, &f).unwrap();
+            }
+        }
+        s.finish().unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut xml = String::new();
+        zip.by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_string(&mut xml)
+            .unwrap();
+        xml
+    }
+
+    #[test]
+    fn a_long_text_wraps_in_a_row_tall_enough_and_a_sheet_prints_one_page_wide() {
+        // A detail of 120 display columns (60 CJK characters) in a column capped at 30:
+        // wrapped over ceil(120 / 27) = 5 lines, 5 x 16 + 3 points (83.25: Excel keeps a
+        // height in quarter points).
+        let detail = "缴费".repeat(30);
+        assert_eq!(wrapped_lines(&detail), 5);
+        let xml = sheet_xml(
+            &["规则", "说明"],
+            &[&["AMT-001", &detail], &["AMT-002", "按政策应缴"]],
+        );
+        assert!(
+            xml.contains(r#"<row r="2" spans="1:2" ht="83.25" customHeight="1">"#),
+            "{xml}"
+        );
+        // A row of short texts keeps the default height.
+        assert!(xml.contains(r#"<row r="3" spans="1:2">"#), "{xml}");
+        // The long column is capped: 30 characters and the margin of one; every column's
+        // format is the top-aligned text (style 2: header 1, text 2, wrapped text 3, in
+        // the order first used), which the cells written without a format take.
+        assert!(
+            xml.contains(r#"<col min="2" max="2" width="31.7109375" style="2" customWidth="1"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<c r="A2" s="2" t="s">"#), "{xml}");
+        // The long cell is wrapped; the short ones are not.
+        assert!(xml.contains(r#"<c r="B2" s="3" t="s">"#), "{xml}");
+        assert!(xml.contains(r#"<c r="B3" s="2" t="s">"#), "{xml}");
+        // Printed on A4 landscape, one page wide, the grid printed, page numbers below.
+        assert!(xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<pageSetup paperSize="9" fitToHeight="0" orientation="landscape""#),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"<printOptions gridLines="1"/>"#), "{xml}");
+        assert!(xml.contains("第 &amp;P 页，共 &amp;N 页"), "{xml}");
+    }
+
+    #[test]
+    fn a_sheet_too_wide_for_a4_is_set_up_for_a3_and_a_narrow_one_is_not() {
+        // Six columns of 30-character texts: 6 x 31 = 186 columns wide, past A4's 160.
+        let cell = "一二三四五六七八九十一二三四五";
+        let wide = sheet_xml(&["甲", "乙", "丙", "丁", "戊", "己"], &[&[cell; 6]]);
+        assert!(wide.contains(r#"<pageSetup paperSize="8""#), "{wide}");
+        // Five of them: 155, on A4.
+        let narrow = sheet_xml(&["甲", "乙", "丙", "丁", "戊"], &[&[cell; 5]]);
+        assert!(narrow.contains(r#"<pageSetup paperSize="9""#), "{narrow}");
+        // A text of exactly 30 columns fits its column and is not wrapped.
+        assert_eq!(wrapped_lines(cell), 1);
+        assert!(narrow.contains(r#"<row r="2" spans="1:5">"#), "{narrow}");
     }
 }
