@@ -1180,3 +1180,69 @@ fn a_stray_file_among_the_runs_does_not_stop_a_run() {
     let err = exit2(&qianbiao(&["verify", p(&ws)]));
     assert!(err.contains(".DS_Store"), "{err}");
 }
+
+/// The XML of a part of a workbook (`xl/worksheets/sheet1.xml`, `xl/styles.xml`).
+fn workbook_part(path: &Path, part: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut xml = String::new();
+    zip.by_name(part).unwrap().read_to_string(&mut xml).unwrap();
+    xml
+}
+
+#[test]
+fn the_cases_workbook_shows_every_id_whole_wraps_details_and_prints_one_page_wide() {
+    // Rendered through LibreOffice, the sample town's 80 cases printed as 14 portrait
+    // pages of two columns each, the finding_id (24 characters) cut in a 22-wide column.
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/dianzi-2022");
+    ok(ws_run(&data, &ws));
+    let export = dir.path().join("cases.xlsx");
+    ok(qianbiao(&["cases", "export", p(&ws), "--out", p(&export)]));
+    let xml = workbook_part(&export, "xl/worksheets/sheet1.xml");
+    // Every column top-aligned (style 2), the finding_id's wide enough for its 24
+    // characters.
+    assert!(
+        xml.contains(r#"<col min="1" max="1" width="26.7109375" style="2" customWidth="1"/>"#),
+        "{xml}"
+    );
+    // The bilingual headers wrap in a taller header row (`本次变化 change` in 10
+    // characters: three lines).
+    assert!(
+        xml.contains(r#"<row r="1" spans="1:15" ht="51" customHeight="1">"#),
+        "{xml}"
+    );
+    // Most of the sample's details are longer than their 40-character column: wrapped,
+    // in rows as tall as their lines.
+    let styles = workbook_part(&export, "xl/styles.xml");
+    let xfs = &styles[styles.find("<cellXfs").unwrap()..styles.find("</cellXfs>").unwrap()];
+    let wrapped: Vec<usize> = xfs
+        .split("<xf ")
+        .skip(1)
+        .enumerate()
+        .filter(|(_, xf)| xf.contains(r#"vertical="top" wrapText="1""#))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(wrapped.len(), 1, "{xfs}");
+    let wrapped_details = xml
+        .matches(&format!(r#"s="{}" t="s">"#, wrapped[0]))
+        .count();
+    let tall = xml.matches(r#" customHeight="1">"#).count();
+    assert!(
+        wrapped_details > 40,
+        "{wrapped_details} cells wrapped: {xml}"
+    );
+    assert!(
+        tall > 40,
+        "{tall} rows sized for their wrapped lines: {xml}"
+    );
+    assert!(xml.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{xml}");
+    assert!(
+        xml.contains(r#"<pageSetup paperSize="8" fitToHeight="0" orientation="landscape""#),
+        "{xml}"
+    );
+    // Still the reviewers' workbook: imported unchanged, it records nothing.
+    let o = ok(qianbiao(&["cases", "import", p(&ws), p(&export)]));
+    assert!(text(&o).contains("0 decisions"), "{}", text(&o));
+}

@@ -40,17 +40,39 @@ const ROW_PADDING: f64 = 3.0;
 /// Excel's tallest row, in points.
 const MAX_ROW_HEIGHT: f64 = 409.0;
 
-/// The lines a text takes in a column of [`MAX_WIDTH`], wrapped: a wrapped row is given its
-/// height when written, since neither Excel nor LibreOffice sizes a row of a file it
-/// opens (a wrapped cell would show only its first line). A line breaks between words, so
-/// it holds a little less than the width.
-fn wrapped_lines(s: &str) -> usize {
-    let width = display_width(s);
-    if width <= MAX_WIDTH {
+/// The lines a text takes wrapped in a column `width` characters wide (CJK counting two):
+/// a wrapped row is given its height when written, since neither Excel nor LibreOffice
+/// sizes a row of a file it opens (a wrapped cell would show only its first line). A line
+/// breaks between words, so it holds a little less than the width.
+pub fn wrapped_lines(s: &str, width: usize) -> usize {
+    let shown = display_width(s);
+    if shown <= width {
         1
     } else {
-        width.div_ceil(MAX_WIDTH - 3)
+        shown.div_ceil(width.saturating_sub(3).max(1))
     }
+}
+
+/// The height of a row whose tallest cell wraps over `lines` lines; None for one line
+/// (the sheet's default height).
+pub fn wrapped_row_height(lines: usize) -> Option<f64> {
+    (lines > 1).then(|| (LINE_HEIGHT * lines as f64 + ROW_PADDING).min(MAX_ROW_HEIGHT))
+}
+
+/// Sets up a sheet whose columns come to `width` characters for printing (or saving as
+/// PDF): landscape, every column on one page's width, so that a row is read across one
+/// sheet of paper instead of in strips of a few columns a page; the header row on every
+/// page, grid lines between the wrapped rows, page numbers below. A sheet wider than
+/// [`A4_WIDTH`] is set up for A3.
+pub fn set_up_printing(ws: &mut Worksheet, width: usize) -> Result<(), XlsxError> {
+    ws.set_paper_size(if width > A4_WIDTH { PAPER_A3 } else { PAPER_A4 })
+        .set_landscape()
+        .set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3)
+        .set_print_fit_to_pages(1, 0)
+        .set_print_gridlines(true)
+        .set_footer("&C第 &P 页，共 &N 页");
+    ws.set_repeat_rows(0, 0)?;
+    Ok(())
 }
 
 /// Paper size codes of A4 and A3 in Excel's page setup.
@@ -119,9 +141,12 @@ impl<'w> Sheet<'w> {
         row: u32,
         texts: impl IntoIterator<Item = &'t str>,
     ) -> Result<(), XlsxError> {
-        let lines = texts.into_iter().map(wrapped_lines).max().unwrap_or(1);
-        if lines > 1 {
-            let height = (LINE_HEIGHT * lines as f64 + ROW_PADDING).min(MAX_ROW_HEIGHT);
+        let lines = texts
+            .into_iter()
+            .map(|t| wrapped_lines(t, MAX_WIDTH))
+            .max()
+            .unwrap_or(1);
+        if let Some(height) = wrapped_row_height(lines) {
             self.ws.set_row_height(row, height)?;
         }
         Ok(())
@@ -194,19 +219,7 @@ impl<'w> Sheet<'w> {
         }
         self.ws
             .autofilter(0, 0, self.last_row, cols.saturating_sub(1))?;
-        // Printed (or saved as PDF): landscape, every column on one page's width, so that
-        // a row is read across one sheet of paper instead of in strips of four columns a
-        // page; the header on every page, grid lines between the wrapped rows, page
-        // numbers below.
-        self.ws
-            .set_paper_size(if total > A4_WIDTH { PAPER_A3 } else { PAPER_A4 })
-            .set_landscape()
-            .set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3)
-            .set_print_fit_to_pages(1, 0)
-            .set_print_gridlines(true)
-            .set_footer("&C第 &P 页，共 &N 页");
-        self.ws.set_repeat_rows(0, 0)?;
-        Ok(())
+        set_up_printing(self.ws, total)
     }
 }
 
@@ -559,7 +572,7 @@ mod tests {
         // wrapped over ceil(120 / 27) = 5 lines, 5 x 16 + 3 points (83.25: Excel keeps a
         // height in quarter points).
         let detail = "缴费".repeat(30);
-        assert_eq!(wrapped_lines(&detail), 5);
+        assert_eq!(wrapped_lines(&detail, MAX_WIDTH), 5);
         let xml = sheet_xml(
             &["规则", "说明"],
             &[&["AMT-001", &detail], &["AMT-002", "按政策应缴"]],
@@ -601,7 +614,7 @@ mod tests {
         let narrow = sheet_xml(&["甲", "乙", "丙", "丁", "戊"], &[&[cell; 5]]);
         assert!(narrow.contains(r#"<pageSetup paperSize="9""#), "{narrow}");
         // A text of exactly 30 columns fits its column and is not wrapped.
-        assert_eq!(wrapped_lines(cell), 1);
+        assert_eq!(wrapped_lines(cell, MAX_WIDTH), 1);
         assert!(narrow.contains(r#"<row r="2" spans="1:5">"#), "{narrow}");
     }
 }

@@ -42,6 +42,11 @@ pub const HEADERS: [&str; 15] = [
 ];
 const COL_STATUS: u16 = 11;
 
+/// The columns' widths, in characters: the finding_id whole (24 characters), the key and
+/// the detail wrapped at theirs (a row gets the height of its lines), the decision
+/// columns wide enough to type in.
+const WIDTHS: [usize; 15] = [26, 10, 30, 20, 10, 12, 18, 18, 10, 16, 40, 16, 12, 12, 30];
+
 fn wb_err(file: &Path) -> impl Fn(XlsxError) -> WorkspaceError + '_ {
     move |e| WorkspaceError::Workbook {
         file: file.display().to_string(),
@@ -82,13 +87,34 @@ pub fn export(root: &Path, out: &Path, mask: bool) -> Result<usize> {
 
     let err = wb_err(out);
     let mut wb = Workbook::new();
-    let head = Format::new().set_bold().set_align(FormatAlign::Center);
-    let money = Format::new().set_num_format("0.00");
+    let head = Format::new()
+        .set_bold()
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap();
+    // Cells at the top of their row, which a wrapped key or detail makes taller; every
+    // column's format, taken by the cells written without one.
+    let top = Format::new().set_align(FormatAlign::Top);
+    let wrap = Format::new().set_align(FormatAlign::Top).set_text_wrap();
+    let money = Format::new()
+        .set_num_format("0.00")
+        .set_align(FormatAlign::Top);
     let ws_ = wb.add_worksheet();
     ws_.set_name(CASES_SHEET).map_err(&err)?;
     for (c, h) in HEADERS.iter().enumerate() {
         ws_.write_string_with_format(0, c as u16, *h, &head)
             .map_err(&err)?;
+        ws_.set_column_format(c as u16, &top).map_err(&err)?;
+    }
+    // A bilingual header wider than its column wraps too.
+    let head_lines = HEADERS
+        .iter()
+        .zip(WIDTHS)
+        .map(|(h, w)| qianbiao_report::xlsx::wrapped_lines(h, w))
+        .max()
+        .unwrap_or(1);
+    if let Some(height) = qianbiao_report::xlsx::wrapped_row_height(head_lines) {
+        ws_.set_row_height(0, height).map_err(&err)?;
     }
     // Every id and name of the exported cases, masked wherever it stands in any case's
     // key or detail; then ids by their shape and the names DQ-002 quotes.
@@ -140,9 +166,21 @@ pub fn export(root: &Path, out: &Path, mask: bool) -> Result<usize> {
             (9, c.status.label()),
             (10, detail),
         ];
+        let mut lines = 1;
         for (col, v) in cells {
-            ws_.write_string(r, col, qianbiao_report::guard(&v))
-                .map_err(&err)?;
+            let v = qianbiao_report::guard(&v);
+            let width = WIDTHS[col as usize];
+            let n = qianbiao_report::xlsx::wrapped_lines(&v, width);
+            lines = lines.max(n);
+            if n > 1 {
+                ws_.write_string_with_format(r, col, v, &wrap)
+            } else {
+                ws_.write_string(r, col, v)
+            }
+            .map_err(&err)?;
+        }
+        if let Some(height) = qianbiao_report::xlsx::wrapped_row_height(lines) {
+            ws_.set_row_height(r, height).map_err(&err)?;
         }
         ws_.write_number_with_format(r, 5, c.amount.0 as f64 / 100.0, &money)
             .map_err(&err)?;
@@ -161,12 +199,10 @@ pub fn export(root: &Path, out: &Path, mask: bool) -> Result<usize> {
     ws_.set_freeze_panes(1, 1).map_err(&err)?;
     ws_.autofilter(0, 0, last, (HEADERS.len() - 1) as u16)
         .map_err(&err)?;
-    for (c, w) in [22, 10, 40, 22, 10, 12, 18, 18, 10, 16, 60, 16, 12, 12, 30]
-        .iter()
-        .enumerate()
-    {
-        ws_.set_column_width(c as u16, *w).map_err(&err)?;
+    for (c, w) in WIDTHS.iter().enumerate() {
+        ws_.set_column_width(c as u16, *w as f64).map_err(&err)?;
     }
+    qianbiao_report::xlsx::set_up_printing(ws_, WIDTHS.iter().sum()).map_err(&err)?;
     let marker = wb.add_worksheet();
     marker.set_name(MARKER_SHEET).map_err(&err)?;
     marker.write_string(0, 0, MARKER).map_err(&err)?;
