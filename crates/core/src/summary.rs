@@ -36,6 +36,28 @@ impl CoverageRow {
     }
 }
 
+/// A coverage band in Chinese: `pension_45_59` as `养老 45–59 岁`, `medical` as `医保`.
+pub fn band_zh(band: &str) -> String {
+    let (kind, rest) = match band.split_once('_') {
+        Some((k, r)) => (k, Some(r)),
+        None => (band, None),
+    };
+    let kind_zh = match kind {
+        "pension" => "养老",
+        "medical" => "医保",
+        _ => return band.to_string(),
+    };
+    match rest.and_then(|r| r.split_once('_')) {
+        Some((a, b)) => format!("{kind_zh} {a}–{b} 岁"),
+        None => kind_zh.to_string(),
+    }
+}
+
+/// A ratio as a percentage, without trailing zeros: 0.5532 as `55.32%`, 0.60 as `60%`.
+pub fn percent(ratio: Decimal) -> String {
+    format!("{}%", (ratio * Decimal::from(100)).normalize())
+}
+
 /// One collector's money: what they booked, handed in and wrote receipts for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CollectorRow {
@@ -78,6 +100,17 @@ pub fn mny_rules(rules: &[&'static RuleMeta]) -> Vec<&'static RuleMeta> {
 mod tests {
     use super::*;
     use crate::{Severity, SourceKind};
+
+    #[test]
+    fn bands_and_rates_in_chinese() {
+        assert_eq!(band_zh("pension_45_59"), "养老 45–59 岁");
+        assert_eq!(band_zh("medical"), "医保");
+        assert_eq!(band_zh("other"), "other");
+        assert_eq!(percent(Decimal::new(5532, 4)), "55.32%");
+        assert_eq!(percent(Decimal::new(60, 2)), "60%");
+        assert_eq!(percent(Decimal::new(1, 0)), "100%");
+        assert_eq!(percent(Decimal::ZERO), "0%");
+    }
 
     fn meta(code: &'static str) -> &'static RuleMeta {
         Box::leak(Box::new(RuleMeta {

@@ -122,22 +122,7 @@ pub fn family_zh(code: &str) -> &'static str {
     }
 }
 
-/// A coverage band in Chinese: `pension_45_59` as `养老 45–59 岁`, `medical` as `医保`.
-pub fn band_zh(band: &str) -> String {
-    let (kind, rest) = match band.split_once('_') {
-        Some((k, r)) => (k, Some(r)),
-        None => (band, None),
-    };
-    let kind_zh = match kind {
-        "pension" => "养老",
-        "medical" => "医保",
-        _ => return band.to_string(),
-    };
-    match rest.and_then(|r| r.split_once('_')) {
-        Some((a, b)) => format!("{kind_zh} {a}–{b} 岁"),
-        None => kind_zh.to_string(),
-    }
-}
+pub use qianbiao_core::summary::band_zh;
 
 /// Width of text as a spreadsheet shows it: CJK and full-width characters count two.
 pub fn display_width(s: &str) -> usize {
@@ -152,9 +137,6 @@ mod tests {
 
     #[test]
     fn chinese_words() {
-        assert_eq!(band_zh("pension_45_59"), "养老 45–59 岁");
-        assert_eq!(band_zh("medical"), "医保");
-        assert_eq!(band_zh("other"), "other");
         assert_eq!(family_zh("MNY-003"), "资金与清册");
         assert_eq!(display_width("王涛ab"), 6);
     }

@@ -431,6 +431,13 @@ fn cov_001_below_target() {
         t.fired("COV-001"),
         expect(&[("石竹村|pension_45_59", "0.00")])
     );
+    // One sentence in Chinese: the band named as a reviewer says it (its name as in
+    // coverage.csv beside it), the rates as percentages.
+    let f = t.run().into_iter().find(|f| f.rule == "COV-001").unwrap();
+    assert_eq!(
+        f.detail,
+        "石竹村 养老 45–59 岁（pension_45_59）：应参保20人、已缴费18人，参保缴费率90%，低于目标95%"
+    );
     // Everyone covered in every band: nothing fires.
     let t = coverage_town(20, 20).pays(&[]);
     assert!(t.fired("COV-001").is_empty());

@@ -1,4 +1,5 @@
 //! COV-001 参保率未达标: Coverage below target.
+use qianbiao_core::summary::{band_zh, percent};
 use qianbiao_core::Finding;
 
 use crate::{Context, Rule};
@@ -46,14 +47,16 @@ impl Rule for Cov001 {
                 .find(|b| b.name == row.band)
                 .map(|b| b.scheme);
             f.period = Some(ctx.policy.year);
+            // The band in Chinese, its name as in `coverage.csv` beside it.
             f.detail = format!(
-                "{}{}应参保{}人、已缴费{}人，参保缴费率{}，低于目标{}",
+                "{} {}（{}）：应参保{}人、已缴费{}人，参保缴费率{}，低于目标{}",
                 row.village,
+                band_zh(&row.band),
                 row.band,
                 row.eligible,
                 row.covered,
-                row.rate().map_or(String::new(), |r| r.to_string()),
-                row.target.map_or(String::new(), |t| t.to_string())
+                row.rate().map_or(String::new(), percent),
+                row.target.map_or(String::new(), percent)
             );
             out.push(f);
         }
