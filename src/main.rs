@@ -174,6 +174,11 @@ struct RunArgs {
     /// can leave a job waiting). Default: wait.
     #[arg(long = "cluster-timeout", value_name = "SECONDS", requires = "cluster")]
     cluster_timeout: Option<u64>,
+    /// With --cluster: a Parquet file of more than this many rows is read and split by
+    /// several executors, a task for each piece of whole row groups of about this many
+    /// rows (0: a task per file). Default: 4000000.
+    #[arg(long = "task-rows", value_name = "ROWS", requires = "cluster")]
+    task_rows: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -339,9 +344,16 @@ mod cluster {
                              with `cargo build --release --features cluster`";
 
     #[cfg(feature = "cluster")]
-    pub fn runner(text: &str, timeout: Option<u64>) -> anyhow::Result<Box<dyn BucketRunner>> {
+    pub fn runner(
+        text: &str,
+        timeout: Option<u64>,
+        task_rows: Option<u64>,
+    ) -> anyhow::Result<Box<dyn BucketRunner>> {
         let c = qianbiao_distributed::Cluster::parse(text).map_err(|e| anyhow!(e))?;
-        let runner = qianbiao_distributed::BallistaRunner::new(c);
+        let mut runner = qianbiao_distributed::BallistaRunner::new(c);
+        if let Some(n) = task_rows {
+            runner = runner.with_task_rows((n > 0).then_some(n));
+        }
         Ok(Box::new(match timeout {
             Some(s) => runner.with_deadline(std::time::Duration::from_secs(s)),
             None => runner,
@@ -349,7 +361,11 @@ mod cluster {
     }
 
     #[cfg(not(feature = "cluster"))]
-    pub fn runner(_: &str, _: Option<u64>) -> anyhow::Result<Box<dyn BucketRunner>> {
+    pub fn runner(
+        _: &str,
+        _: Option<u64>,
+        _: Option<u64>,
+    ) -> anyhow::Result<Box<dyn BucketRunner>> {
         Err(anyhow::anyhow!("--cluster: {NOT_BUILT}"))
     }
 
@@ -453,11 +469,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         memory_limit,
         cluster,
         cluster_timeout,
+        task_rows,
     } = args;
     let partitioning = partitioning(partitions, memory_limit.as_deref())?;
     let runner = cluster
         .as_deref()
-        .map(|c| cluster::runner(c, cluster_timeout))
+        .map(|c| cluster::runner(c, cluster_timeout, task_rows))
         .transpose()?;
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
     let data = match data {
@@ -844,10 +861,10 @@ mod tests {
         assert_eq!(st.message("hukou.csv", 3), "reading hukou.csv: 3 rows");
         assert_eq!(
             st.message(
-                "[cluster] stages 2-3/3 split and checks: 8 files, 4 buckets",
+                "[cluster] stages 2-3/3 split and checks: 8 tasks, 4 buckets",
                 0
             ),
-            "stages 2-3/3 split and checks: 8 files, 4 buckets, on the cluster"
+            "stages 2-3/3 split and checks: 8 tasks, 4 buckets, on the cluster"
         );
         assert_eq!(
             st.message("[join] payments/1.csv", 1200),

@@ -241,6 +241,83 @@ fn a_100k_town_is_byte_identical() {
     check(&["synth-100000-1-clean-parquet"], &[1, 3]);
 }
 
+/// Rewrites every Parquet file under `data` in row groups of `rows` rows.
+fn regroup(data: &Path, rows: usize) {
+    use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
+    for e in std::fs::read_dir(data).unwrap().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            regroup(&path, rows);
+        } else if path.extension().is_some_and(|x| x == "parquet") {
+            let mut df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+                .finish()
+                .unwrap();
+            ParquetWriter::new(std::fs::File::create(&path).unwrap())
+                .with_row_group_size(Some(rows))
+                .finish(&mut df)
+                .unwrap();
+        }
+    }
+}
+
+/// A synth town in Parquet, its files in row groups of 64 rows, that a task size of 100
+/// rows cuts into pieces (asserted: the test would prove nothing otherwise).
+fn town_in_row_groups(dir: &Path, seed: u64, dirty: bool) -> PathBuf {
+    let data = synth(dir, 1500, seed, dirty, true);
+    regroup(&data, 64);
+    let (_, plan) = qianbiao_ingest::plan(&data).unwrap();
+    let files: Vec<qianbiao_engine::InputFile> = plan
+        .into_iter()
+        .flat_map(|(source, files)| {
+            files
+                .into_iter()
+                .map(move |(path, rel)| qianbiao_engine::InputFile { source, path, rel })
+        })
+        .collect();
+    let pieces = qianbiao_engine::pieces_of(&files, Some(PIECE_ROWS));
+    assert!(
+        pieces.len() >= files.len() + 10,
+        "{} files in only {} pieces",
+        files.len(),
+        pieces.len()
+    );
+    data
+}
+
+/// The task size of the tests of pieces.
+const PIECE_ROWS: u64 = 100;
+
+/// Issue 14: a large Parquet file is read and split in pieces of row groups, a task
+/// each. The outputs must be those of the files read whole: the same findings, rejected
+/// rows (lines in the file, in order) and manifest counts (each file's rows and lines, and
+/// its hash, taken once).
+#[test]
+fn parquet_files_read_in_pieces_of_row_groups_give_the_outputs_of_the_whole_files() {
+    let runner = qianbiao_engine::LocalRunner {
+        task_rows: Some(PIECE_ROWS),
+    };
+    for (seed, dirty) in [(2, false), (3, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = town_in_row_groups(dir.path(), seed, dirty);
+        let whole = hashes(&data, &dir.path().join("whole"), 1);
+        let pieces = hashes_with(&data, &dir.path().join("pieces"), 3, Some(&runner));
+        assert_eq!(whole, pieces, "seed {seed}, dirty {dirty}");
+        if dirty {
+            // Rejected rows of several pieces, in the order of their lines.
+            let rejected = std::fs::read_to_string(dir.path().join("pieces/rejected.csv")).unwrap();
+            assert!(rejected.lines().count() > 20, "{rejected}");
+        } else {
+            // The row groups change the files' bytes (their hashes, in the manifest), not
+            // what the run finds in them.
+            let wrong: Vec<String> = differences("synth-1500-2-clean-parquet", "pieces", &pieces)
+                .into_iter()
+                .filter(|d| !d.contains("manifest-counts"))
+                .collect();
+            assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+        }
+    }
+}
+
 /// The same golden outputs from a Ballista cluster (issue 14, "The same answers" and
 /// "Faults"): the standalone cluster inside the test, and a scheduler with two executor
 /// processes on loopback.
@@ -278,6 +355,20 @@ mod cluster {
             }
         }
         assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+    }
+
+    /// A Parquet file in pieces of row groups, a task each, on the standalone cluster:
+    /// the outputs of the run on one machine reading the files whole.
+    #[test]
+    fn the_standalone_cluster_reads_parquet_files_in_pieces_with_the_same_answers() {
+        let runner =
+            qianbiao_distributed::BallistaRunner::new(qianbiao_distributed::Cluster::Standalone)
+                .with_task_rows(Some(PIECE_ROWS));
+        let dir = tempfile::tempdir().unwrap();
+        let data = town_in_row_groups(dir.path(), 3, true);
+        let whole = hashes(&data, &dir.path().join("whole"), 1);
+        let got = hashes_with(&data, &dir.path().join("cluster"), 3, Some(&runner));
+        assert_eq!(whole, got);
     }
 
     fn free_port() -> u16 {
@@ -412,6 +503,15 @@ mod cluster {
             wrong.extend(differences(case, "two executors K=4", &cli_hashes(&out, 4)));
         }
         assert!(wrong.is_empty(), "outputs changed:\n{}", wrong.join("\n"));
+        // Parquet files in pieces of row groups, read and split by both executors.
+        let dir = tempfile::tempdir().unwrap();
+        let data = town_in_row_groups(dir.path(), 2, true);
+        let whole = hashes(&data, &dir.path().join("whole"), 1);
+        let out = dir.path().join("out");
+        let rows = PIECE_ROWS.to_string();
+        let (code, err) = run_cli_with(&data, &out, 4, &address, &["--task-rows", &rows]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(cli_hashes(&out, 4), whole);
     }
 
     /// The entries of a folder, as names.

@@ -5,15 +5,18 @@
 //! (the driver). Each job is a scan of the table [`StageTable`], whose physical plan is
 //! made of [`StageExec`] nodes, each with one partition per task over a work list:
 //!
-//! - the keys (a job of its own): task t reads input file `todo[t]` and writes its rows'
-//!   key hashes into the spill folder ([`qianbiao_engine::keys_of_file`]); the driver
-//!   joins them, file by file, in its union-find, and writes the bucket of every anchor
+//! A task reads a **piece** of the input ([`qianbiao_engine::Piece`]): an input file, or,
+//! of a Parquet file of more than `task_rows` rows, a run of its row groups.
+//!
+//! - the keys (a job of its own): task t reads piece `todo[t]` and writes its rows'
+//!   key hashes into the spill folder ([`qianbiao_engine::keys_of_piece`]); the driver
+//!   joins them, piece by piece, in its union-find, and writes the bucket of every anchor
 //!   key (`keys.bin`);
 //! - the split and the checks (one job): per source, a split node whose task i reads
-//!   that source's i-th file and emits its rows, tagged with their bucket's key, into a
+//!   that source's i-th piece and emits its rows, tagged with their bucket's key, into a
 //!   hash repartition by that key ([`qianbiao_engine::split_file_with`], [`bucket_keys`]);
-//!   it writes the file's report as `split-FFFFFF.json` and its rejected rows apart, as
-//!   `rejected-FFFFFF.json` (read by the driver alone). Ballista runs
+//!   it writes the piece's report as `split-PPPPPP.json` and its rejected rows apart, as
+//!   `rejected-PPPPPP.json` (read by the driver alone). Ballista runs
 //!   the repartitions as its shuffle. Task b of the checks node takes bucket b's rows
 //!   from the shuffle, puts them back in read order (`bucket_frames`), hands them to
 //!   polars ([`bridge`]) and calls [`qianbiao_engine::check_bucket_with`].
@@ -58,9 +61,10 @@ use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use qianbiao_core::SourceKind;
 use qianbiao_engine::{
-    check_bucket_with, keys_file, keys_of_file, part_columns, read_keys, split_file_with,
-    BucketJob, BucketMap, BucketResult, BucketRunner, ChecksPlan, EngineError, FileKeys, FileSplit,
-    InputFile, KeysJob, KeysTaker, KeysWriter, Part, PartSink, PartitionInput, Progress, SplitJob,
+    check_bucket_with, keys_file, keys_of_piece, merge_pieces, part_columns, read_keys,
+    split_file_with, BucketJob, BucketMap, BucketResult, BucketRunner, ChecksPlan, EngineError,
+    FileKeys, FileSplit, InputFile, KeysJob, KeysTaker, KeysWriter, Part, PartSink, PartitionInput,
+    Piece, Progress, SplitJob,
 };
 
 pub mod bridge;
@@ -119,10 +123,10 @@ fn df_error(e: impl fmt::Display) -> DataFusionError {
 /// The plan nodes a cluster runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 enum Stage {
-    /// Task t reads input file `todo[t]` for the keys pass ([`keys_of_file`]).
+    /// Task t reads piece `todo[t]` for the keys pass ([`keys_of_piece`]).
     Keys,
-    /// Task i splits the i-th input file of one source ([`split_file_with`]) and emits
-    /// its rows, each tagged with its bucket, into Ballista's shuffle.
+    /// Task i splits the i-th piece of one source ([`split_file_with`]) and emits its
+    /// rows, each tagged with its bucket, into Ballista's shuffle.
     Split,
     /// Task b checks bucket b ([`check_bucket_with`]) on the rows the shuffle gives it.
     #[default]
@@ -141,8 +145,8 @@ struct JobRef {
     /// split node's: its source.
     #[serde(default)]
     sources: Vec<SourceKind>,
-    /// The table's of the checks: per source with files, the files' numbers in the run's
-    /// file table (a split node's work list).
+    /// The table's of the checks: per source with files, the numbers of its pieces (a
+    /// split node's work list).
     #[serde(default)]
     files: Vec<(SourceKind, Vec<u32>)>,
     /// The table's of the checks: the split's job file.
@@ -322,8 +326,8 @@ impl TableProvider for StageTable {
 }
 
 /// A stage as a plan node over the work list: for the task number its input partition
-/// holds, it reads an input file's keys ([`keys_of_file`]), splits an input file into the
-/// shuffle ([`split_file_with`]), or runs [`check_bucket_with`] on a bucket's rows from the
+/// holds, it reads a piece's keys ([`keys_of_piece`]), splits a piece of an input file into
+/// the shuffle ([`split_file_with`]), or runs [`check_bucket_with`] on a bucket's rows from the
 /// shuffle.
 #[derive(Debug)]
 pub struct StageExec {
@@ -432,28 +436,29 @@ enum Job {
 static JOB: Cached<Job> = Cached::new();
 
 /// What the driver writes for the checks (`job.json`): the plan, and the input files'
-/// paths in the data folder, in file order. With the split's results of every file
-/// (`split-FFFFFF.json`) it makes the bucket stage's job.
+/// paths in the data folder, in file order, and the pieces they were split in. With the
+/// split's results of every piece (`split-PPPPPP.json`) it makes the bucket stage's job.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct ChecksJob {
     plan: ChecksPlan,
     rels: Vec<String>,
+    pieces: Vec<Piece>,
 }
 
-/// The name of file `i`'s split result in the spill folder, without its rejected rows:
+/// The name of piece `i`'s split result in the spill folder, without its rejected rows:
 /// what every bucket's checks read.
 fn split_result_file(spill: &Path, i: usize) -> PathBuf {
     spill.join(format!("split-{i:06}.json"))
 }
 
-/// The name of file `i`'s rejected rows in the spill folder: only the driver reads them.
+/// The name of piece `i`'s rejected rows in the spill folder: only the driver reads them.
 fn rejected_file(spill: &Path, i: usize) -> PathBuf {
     spill.join(format!("rejected-{i:06}.json"))
 }
 
-/// Writes file `f`'s split result: its rejected rows apart (`rejected-FFFFFF.json`), then
-/// the rest (`split-FFFFFF.json`), so that once the second is there both are. Every
-/// bucket's checks read every file's `split-*.json`; a dirty export's rejected rows (its
+/// Writes piece `f`'s split result: its rejected rows apart (`rejected-PPPPPP.json`), then
+/// the rest (`split-PPPPPP.json`), so that once the second is there both are. Every
+/// bucket's checks read every piece's `split-*.json`; a dirty export's rejected rows (its
 /// raw text, line by line) would be read, parsed and held by each of them for nothing.
 fn write_split_result(spill: &Path, f: usize, mut result: FileSplit) -> DfResult<()> {
     let rejected = serde_json::to_vec(&result.take_rejected()).map_err(df_error)?;
@@ -480,14 +485,14 @@ fn write_result(out: &Path, bytes: &[u8]) -> DfResult<()> {
         .map_err(|e| df_error(format!("{}: {e}", out.display())))
 }
 
-/// The split results of files 0..n without their rejected rows: what the checks read.
+/// The split results of pieces 0..n without their rejected rows: what the checks read.
 fn read_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
     (0..n)
         .map(|i| read_json(&split_result_file(spill, i)))
         .collect()
 }
 
-/// The split results of files 0..n whole, their rejected rows put back: what the driver
+/// The split results of pieces 0..n whole, their rejected rows put back: what the driver
 /// reads.
 fn read_whole_splits(spill: &Path, n: usize) -> DfResult<Vec<FileSplit>> {
     let mut splits = read_splits(spill, n)?;
@@ -509,7 +514,8 @@ fn job_of(stage: Stage, path: &Path) -> DfResult<Arc<Job>> {
             }
             Stage::Buckets => {
                 let job: ChecksJob = read_json(p)?;
-                let splits = read_splits(&job.plan.spill, job.rels.len())?;
+                let splits = read_splits(&job.plan.spill, job.pieces.len())?;
+                let splits = merge_pieces(&job.pieces, job.rels.len(), splits).map_err(df_error)?;
                 Job::Buckets(job.plan.job(job.rels.iter().map(String::as_str), &splits))
             }
         })
@@ -531,7 +537,7 @@ pub const MAP_FILE: &str = "keys.bin";
 /// The name of the split's job file in the spill folder.
 pub const SPLIT_FILE: &str = "split.json";
 
-/// The name of file 0's split result in the spill folder: once it is there, the split is
+/// The name of piece 0's split result in the spill folder: once it is there, the split is
 /// under way and has emitted rows into the shuffle.
 pub const FIRST_SPLIT_RESULT: &str = "split-000000.json";
 
@@ -556,12 +562,12 @@ fn task_batches(
     let job = job_of(stage, path)?;
     let (spill, json) = match job.as_ref() {
         Job::Keys(job) => {
-            let file = *job.todo.get(i).ok_or_else(|| {
+            let piece = *job.todo.get(i).ok_or_else(|| {
                 df_error(format!("task {i} of a keys pass of {}", job.todo.len()))
             })?;
-            let mut out = KeysWriter::create(&keys_file(&job.spill, file)).map_err(df_error)?;
+            let mut out = KeysWriter::create(&keys_file(&job.spill, piece)).map_err(df_error)?;
             let result =
-                keys_of_file(job, file, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
+                keys_of_piece(job, piece, &mut |k, d| out.put(k, d), None).map_err(df_error)?;
             out.finish().map_err(df_error)?;
             (&job.spill, serde_json::to_vec(&result).map_err(df_error)?)
         }
@@ -629,9 +635,9 @@ impl PartSink for ShuffleSink<'_> {
     }
 }
 
-/// Splits input file `f` (of source `s`) into the shuffle, then writes the file's result
-/// beside the job ([`write_split_result`]): the checks read every file's, the driver too.
-/// A task run again writes the same bytes.
+/// Splits piece `f` (of a file of source `s`) into the shuffle, then writes the piece's
+/// result beside the job ([`write_split_result`]): the checks read every piece's, the
+/// driver too. A task run again writes the same bytes.
 fn split_task(
     path: &Path,
     s: SourceKind,
@@ -643,11 +649,11 @@ fn split_task(
     let Job::Split(job, map) = job.as_ref() else {
         return Err(df_error("not a split's job"));
     };
-    match job.files.get(f) {
+    match job.pieces.get(f).and_then(|p| job.files.get(p.file)) {
         Some(file) if file.source == s => {}
         _ => {
             return Err(df_error(format!(
-                "file {f} is not one of the {} files of the split",
+                "piece {f} is not one of the {} pieces of the split",
                 s.name()
             )))
         }
@@ -1177,7 +1183,16 @@ pub struct BallistaRunner {
     cluster: Cluster,
     /// How long a job may take before the run gives up (`--cluster-timeout`).
     deadline: Option<std::time::Duration>,
+    /// The rows of a task of the keys pass and the split (`--task-rows`).
+    task_rows: Option<u64>,
 }
+
+/// The rows of a task of the keys pass and the split on a cluster, unless `--task-rows`
+/// says otherwise: a Parquet file of more rows is read and split by several executors, a
+/// piece of whole row groups each (a province's payments as one file of 140M rows: 35
+/// tasks). A task of 4M payments rows takes a few seconds on one executor and holds a few
+/// hundred megabytes of the file.
+pub const DEFAULT_TASK_ROWS: u64 = 4_000_000;
 
 impl BallistaRunner {
     /// A runner for `--cluster`.
@@ -1185,7 +1200,15 @@ impl BallistaRunner {
         BallistaRunner {
             cluster,
             deadline: None,
+            task_rows: Some(DEFAULT_TASK_ROWS),
         }
+    }
+
+    /// Reads a Parquet file of more than `rows` rows in pieces of whole row groups of
+    /// about that many rows, each a task of its own (None: a task per file).
+    pub fn with_task_rows(mut self, rows: Option<u64>) -> BallistaRunner {
+        self.task_rows = rows;
+        self
     }
 
     /// Gives up a job that has not finished after `deadline`: the run then fails (exit 2,
@@ -1273,9 +1296,9 @@ impl BallistaRunner {
         let n = job_ref.tasks as usize;
         if let Some(p) = progress {
             let what = match job_ref.stage {
-                Stage::Keys => format!("[cluster] stage 1/3 keys: {n} files"),
+                Stage::Keys => format!("[cluster] stage 1/3 keys: {n} tasks"),
                 _ => format!(
-                    "[cluster] stages 2-3/3 split and checks: {} files, {n} buckets",
+                    "[cluster] stages 2-3/3 split and checks: {} tasks, {n} buckets",
                     job_ref.files.iter().map(|(_, f)| f.len()).sum::<usize>()
                 ),
             };
@@ -1285,7 +1308,7 @@ impl BallistaRunner {
         std::fs::write(&job_ref.job, bytes)
             .map_err(|e| engine_error(format!("{}: {e}", job_ref.job.display())))?;
         let one = match job_ref.stage {
-            Stage::Keys => "file",
+            Stage::Keys => "keys task",
             _ => "bucket",
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1338,6 +1361,10 @@ fn shared_paths(spill: &mut PathBuf, files: &mut [InputFile]) -> Result<PathBuf,
 }
 
 impl BucketRunner for BallistaRunner {
+    fn task_rows(&self) -> Option<u64> {
+        self.task_rows
+    }
+
     fn keys(
         &self,
         job: &KeysJob,
@@ -1359,13 +1386,18 @@ impl BucketRunner for BallistaRunner {
             split: None,
         };
         let results: Vec<FileKeys> = self.stage(job_ref, &job, progress)?;
-        // In the order of `todo`: the union-find takes the files as a run on one machine.
+        // In the order of `todo`: the union-find takes the pieces as a run on one machine.
         for (&i, keys) in job.todo.iter().zip(results) {
+            let file = job
+                .pieces
+                .get(i)
+                .and_then(|p| job.files.get(p.file))
+                .ok_or_else(|| engine_error(format!("piece {i} of {}", job.pieces.len())))?;
             if let Some(p) = progress {
-                p(&format!("[join] {}", job.files[i].rel), keys.rows());
+                p(&format!("[join] {}", file.rel), keys.rows());
             }
             let path = keys_file(&spill, i);
-            read_keys(&path, job.files[i].source, keys.rows(), take)?;
+            read_keys(&path, file.source, keys.rows(), take)?;
             let _ = std::fs::remove_file(&path);
             take.file(i, keys)?;
         }
@@ -1396,11 +1428,12 @@ impl BucketRunner for BallistaRunner {
         let mut plan = plan.clone();
         plan.spill = spill.clone();
         let k = plan.buckets();
+        let n = u32::try_from(job.pieces.len()).map_err(engine_error)?;
         let files: Vec<(SourceKind, Vec<u32>)> = SourceKind::ALL
             .iter()
             .map(|&s| {
-                let of: Vec<u32> = (0..job.files.len() as u32)
-                    .filter(|&i| job.files[i as usize].source == s)
+                let of: Vec<u32> = (0..n)
+                    .filter(|&i| job.files[job.pieces[i as usize].file].source == s)
                     .collect();
                 (s, of)
             })
@@ -1409,6 +1442,7 @@ impl BucketRunner for BallistaRunner {
         let checks = ChecksJob {
             plan,
             rels: job.files.iter().map(|f| f.rel.clone()).collect(),
+            pieces: job.pieces.clone(),
         };
         let job_ref = JobRef {
             stage: Stage::Buckets,
@@ -1419,8 +1453,9 @@ impl BucketRunner for BallistaRunner {
             split: Some(split_path),
         };
         let results: Vec<BucketResult> = self.stage(job_ref, &checks, progress)?;
-        let splits = read_whole_splits(&spill, job.files.len())
+        let splits = read_whole_splits(&spill, job.pieces.len())
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
+        let splits = merge_pieces(&job.pieces, job.files.len(), splits)?;
         Ok((splits, results, t.elapsed().as_millis() as u64))
     }
 }
@@ -1798,6 +1833,7 @@ mod tests {
         let job = KeysJob {
             spill: tmp.path().to_path_buf(),
             files: Vec::new(),
+            pieces: Vec::new(),
             year: 2022,
             todo: vec![0],
             names: Vec::new(),

@@ -17,10 +17,11 @@ use serde_json::Value;
 
 pub mod partition;
 pub use partition::{
-    bucket_folder, bucket_parts, check_bucket_with, keys_file, keys_of_file, part_columns,
-    read_keys, split_file, split_file_with, BucketJob, BucketMap, BucketResult, BucketRunner,
-    ChecksPlan, FileKeys, FileSplit, InputFile, KeysJob, KeysTaker, KeysWriter, Part, PartSink,
-    PartitionInput, Partitioning, RowKeys, SplitJob,
+    bucket_folder, bucket_parts, check_bucket_with, keys_file, keys_of_piece, merge_pieces,
+    part_columns, pieces_of, read_keys, split_file, split_file_with, BucketJob, BucketMap,
+    BucketResult, BucketRunner, ChecksPlan, FileKeys, FileSplit, InputFile, KeysJob, KeysTaker,
+    KeysWriter, LocalRunner, Part, PartSink, PartitionInput, Partitioning, Piece, RowKeys,
+    SplitJob,
 };
 pub mod manifest;
 

@@ -11,8 +11,8 @@
 //! whole run for each of its keys, and runs there unchanged: one implementation per rule,
 //! and the same findings whatever the number of partitions.
 //!
-//! 1. **keys**: the inputs are read once, streaming, file by file ([`keys_of_file`]: on
-//!    this machine, or on a cluster's executors, which write each file's keys to the
+//! 1. **keys**: the inputs are read once, streaming, file by file ([`keys_of_piece`]: on
+//!    this machine, or on a cluster's executors, which write each piece's keys to the
 //!    spill folder); each accepted row's keys are hashed (64 bits) and joined, in file
 //!    order, in a union-find over the distinct keys ([`KeysTaker`]). Besides, only the
 //!    rows identity linkage may link and their candidates are kept, and linked there. A hash
@@ -710,9 +710,11 @@ pub struct KeysJob {
     pub spill: PathBuf,
     /// The input files in the order of the run's file table.
     pub files: Vec<InputFile>,
+    /// The tasks the files are read in ([`pieces_of`]), in file order.
+    pub pieces: Vec<Piece>,
     /// The policy year (receipts' dates read with it).
     pub year: i32,
-    /// The files to read, by number, in the order pass 1 takes them.
+    /// The pieces to read, by number, in the order pass 1 takes them.
     pub todo: Vec<usize>,
     /// The names of the rows to link, sorted: a hukou row of one of them is kept.
     pub names: Vec<Text>,
@@ -739,22 +741,22 @@ impl FileKeys {
     }
 }
 
-/// Where one file's keys go, chunk by chunk in read order, then what else the file gave:
+/// Where one piece's keys go, chunk by chunk in read order, then what else the piece gave:
 /// pass 1's union-find on the driver.
 pub trait KeysTaker: Send {
     /// The keys of accepted rows of a file of source `s`; `days` is each payment's day (days
     /// from the common era), empty for the other sources.
     fn rows(&mut self, s: SourceKind, keys: &[RowKeys], days: &[i32]);
-    /// The rest of file `i`, after all its rows; an error when it does not match them.
+    /// The rest of piece `i`, after all its rows; an error when it does not match them.
     fn file(&mut self, i: usize, keys: FileKeys) -> Result<(), EngineError>;
 }
 
-/// Reads input file `i` of a job and hands its rows' keys to
-/// `sink` in read order; returns what else pass 1 needs of it. The function a run on one
-/// machine and a cluster's executors both run, file by file.
-pub fn keys_of_file(
+/// Reads piece `p` of a job (an input file, or some of a Parquet file's row groups) and
+/// hands its rows' keys to `sink` in read order; returns what else pass 1 needs of it. The
+/// function a run on one machine and a cluster's executors both run, piece by piece.
+pub fn keys_of_piece(
     job: &KeysJob,
-    i: usize,
+    p: usize,
     sink: &mut (dyn FnMut(&[RowKeys], &[i32]) + Send),
     progress: Option<Progress<'_>>,
 ) -> Result<FileKeys, EngineError> {
@@ -762,7 +764,8 @@ pub fn keys_of_file(
     let mut out = FileKeys::default();
     let mut hukou_row = 0u64;
     let pass = ("[keys]", Some(keys_columns as ColumnFilter));
-    read_input(&job.files, i, job.year, pass, progress, &mut |chunk| {
+    let piece = piece_of(&job.pieces, p)?;
+    read_input(&job.files, piece, job.year, pass, progress, &mut |chunk| {
         let mut days = Vec::new();
         match &chunk {
             Chunk::LinkableDeaths(rows) => {
@@ -829,7 +832,7 @@ fn keys_columns(s: SourceKind, c: Col) -> bool {
     }
 }
 
-/// The name of file `i`'s keys in the spill folder, as a cluster's executors write them.
+/// The name of piece `i`'s keys in the spill folder, as a cluster's executors write them.
 pub fn keys_file(spill: &Path, i: usize) -> PathBuf {
     spill.join(format!("keys-{i:06}.bin"))
 }
@@ -996,7 +999,7 @@ impl KeysTaker for Pass1 {
         let first = std::mem::take(&mut self.file_first);
         if rows != keys.rows || keys.named.iter().any(|(r, _)| *r as usize >= first.len()) {
             return Err(EngineError::Config(format!(
-                "internal error: file {i} gave {rows} rows of keys, {} expected",
+                "internal error: piece {i} gave {rows} rows of keys, {} expected",
                 keys.rows
             )));
         }
@@ -1163,7 +1166,8 @@ const PARTS_IN_FLIGHT: usize = 8;
 /// threads encode them whenever the reading pipeline leaves one idle.
 struct FolderSink {
     dir: PathBuf,
-    /// The file's number in the run's file table: its parts are named by it.
+    /// The piece's number (a file's, or a piece of a file's): its parts are named by it,
+    /// and the pieces are in file order.
     file: usize,
     /// The parts taken and not yet written, the bytes written, the first error.
     writing: std::sync::Arc<Writing>,
@@ -1290,13 +1294,13 @@ pub fn part_columns(s: SourceKind) -> polars::prelude::PolarsResult<DataFrame> {
     }
 }
 
-/// Reads input file `i` of a run's file table, streaming its accepted rows into `sink`,
-/// its rows' provenance numbered `i`; reports progress as `pass` (`[keys]`, `[split]`).
-/// Returns what the file gave besides its rows: its report, rejected rows, control totals
-/// and linkable deaths.
+/// Reads a piece of input file `i` of a run's file table (the whole file, or some of its
+/// row groups), streaming its accepted rows into `sink`, its rows' provenance numbered
+/// `i`; reports progress as `pass` (`[keys]`, `[split]`). Returns what the piece gave
+/// besides its rows: its report, rejected rows, control totals and linkable deaths.
 fn read_input(
     files: &[InputFile],
-    i: usize,
+    Piece { file: i, groups }: Piece,
     year: i32,
     (pass, columns): (&str, Option<ColumnFilter>),
     progress: Option<Progress<'_>>,
@@ -1312,7 +1316,10 @@ fn read_input(
         .map_err(|_| EngineError::Config(format!("{}: too many input files", f.rel)))?;
     let shown = |file: &str, rows: u64| {
         if let Some(p) = progress {
-            p(&format!("{pass} {file}"), rows);
+            match groups {
+                Some((a, b)) => p(&format!("{pass} {file} [row groups {a}-{}]", b - 1), rows),
+                None => p(&format!("{pass} {file}"), rows),
+            }
         }
     };
     let opts = LoadOptions {
@@ -1322,8 +1329,109 @@ fn read_input(
     };
     let file = (f.path.clone(), f.rel.clone());
     Ok(qianbiao_ingest::load_file_chunks(
-        f.source, &file, file_idx, &opts, sink,
+        f.source, &file, file_idx, groups, &opts, sink,
     )?)
+}
+
+/// One task of the keys pass and of the split: an input file whole, or row groups `a..b`
+/// of a large Parquet file ([`pieces_of`]). A run's pieces are in file order, and a file's
+/// in row order: the split's parts, named by their piece, sort in the order a run in
+/// memory reads the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Piece {
+    /// The file's number in the run's file table.
+    pub file: usize,
+    /// Its row groups `a..b`; None: the whole file.
+    pub groups: Option<(usize, usize)>,
+}
+
+/// Piece `p` of a job's pieces.
+fn piece_of(pieces: &[Piece], p: usize) -> Result<Piece, EngineError> {
+    pieces.get(p).copied().ok_or_else(|| {
+        EngineError::Config(format!(
+            "piece {p} asked of a run of {} pieces",
+            pieces.len()
+        ))
+    })
+}
+
+/// The pieces a run reads its files in: each file whole, but a Parquet file of more than
+/// `task_rows` rows (a province's 缴费明细 as one file), which is cut into runs of whole row
+/// groups of at least `task_rows` rows (the last may hold fewer), so that a cluster's
+/// executors read and split it in parallel. Only the files' footers are read; a file whose
+/// footer cannot be read is one piece (its reading then says why).
+pub fn pieces_of(files: &[InputFile], task_rows: Option<u64>) -> Vec<Piece> {
+    let mut out = Vec::with_capacity(files.len());
+    for (file, f) in files.iter().enumerate() {
+        let groups = task_rows.and_then(|n| {
+            let parquet = f.rel.to_ascii_lowercase().ends_with(".parquet");
+            let groups = qianbiao_ingest::read::parquet_row_groups(&f.path).ok()?;
+            (parquet && groups.len() > 1 && groups.iter().sum::<u64>() > n)
+                .then_some((n.max(1), groups))
+        });
+        let Some((n, groups)) = groups else {
+            out.push(Piece { file, groups: None });
+            continue;
+        };
+        let (mut start, mut rows) = (0, 0);
+        for (g, r) in groups.iter().enumerate() {
+            rows += r;
+            if rows >= n {
+                out.push(Piece {
+                    file,
+                    groups: Some((start, g + 1)),
+                });
+                (start, rows) = (g + 1, 0);
+            }
+        }
+        if start < groups.len() {
+            out.push(Piece {
+                file,
+                groups: Some((start, groups.len())),
+            });
+        }
+    }
+    out
+}
+
+/// The split results of a job's pieces (in piece order) as one per file, in file order:
+/// a file read in pieces has the sum of its pieces' counts and lines, their rejected rows,
+/// control totals and linkable deaths in row order, and the hash its first piece took.
+pub fn merge_pieces(
+    pieces: &[Piece],
+    files: usize,
+    splits: Vec<FileSplit>,
+) -> Result<Vec<FileSplit>, EngineError> {
+    let wrong = |what: String| EngineError::Config(format!("internal error: {what}"));
+    if splits.len() != pieces.len() {
+        return Err(wrong(format!(
+            "{} split results for {} pieces",
+            splits.len(),
+            pieces.len()
+        )));
+    }
+    let mut out: Vec<FileSplit> = Vec::with_capacity(files);
+    for (piece, s) in pieces.iter().zip(splits) {
+        if piece.file == out.len() {
+            out.push(s);
+        } else if piece.file + 1 == out.len() {
+            if let Some(m) = out.last_mut() {
+                m.add(s);
+            }
+        } else {
+            return Err(wrong(format!(
+                "piece of file {} out of file order",
+                piece.file
+            )));
+        }
+    }
+    if out.len() != files {
+        return Err(wrong(format!(
+            "split results of {} of {files} files",
+            out.len()
+        )));
+    }
+    Ok(out)
 }
 
 /// Pass 2's work: the run's input files, each split on its own.
@@ -1333,6 +1441,8 @@ pub struct SplitJob {
     pub spill: PathBuf,
     /// The input files in the order of the run's file table.
     pub files: Vec<InputFile>,
+    /// The tasks the files are split in ([`pieces_of`]), in file order.
+    pub pieces: Vec<Piece>,
     /// The policy year (receipts' dates read with it).
     pub year: i32,
     /// The number of buckets.
@@ -1372,11 +1482,39 @@ impl FileSplit {
     pub fn put_rejected(&mut self, rows: Vec<qianbiao_ingest::Rejected>) {
         self.rejected = rows;
     }
+
+    /// Adds the result of the next piece of the same file.
+    fn add(&mut self, next: FileSplit) {
+        let (r, n) = (&mut self.report, next.report);
+        if r.sha256.is_empty() {
+            r.sha256 = n.sha256;
+        }
+        r.rows_read += n.rows_read;
+        r.rows_accepted += n.rows_accepted;
+        r.rows_rejected += n.rows_rejected;
+        r.duplicate_rows += n.duplicate_rows;
+        r.blank_rows += n.blank_rows;
+        r.preamble_rows += n.preamble_rows;
+        r.total_rows += n.total_rows;
+        r.millis += n.millis;
+        let (l, m) = (&mut r.lines, n.lines);
+        l.total += m.total;
+        l.header += m.header;
+        l.preamble += m.preamble;
+        l.blank += m.blank;
+        l.totals += m.totals;
+        l.rows += m.rows;
+        self.rejected.extend(next.rejected);
+        self.control_totals.extend(next.control_totals);
+        self.linkable_deaths.extend(next.linkable_deaths);
+        self.bytes += next.bytes;
+    }
 }
 
-/// Splits file `i` of a job into its buckets' parts, `b00003/payments/part-000012-000000.parquet`
-/// (file 12's first part of bucket 3): the parts of a bucket sort in the order a
-/// run in memory reads the rows, whichever worker wrote them and when.
+/// Splits piece `i` of a job (a file, or some of its row groups) into its buckets' parts,
+/// `b00003/payments/part-000012-000000.parquet` (piece 12's first part of bucket 3): the
+/// parts of a bucket sort in the order a run in memory reads the rows, whichever worker
+/// wrote them and when.
 pub fn split_file(
     job: &SplitJob,
     map: &BucketMap,
@@ -1387,8 +1525,9 @@ pub fn split_file(
     split_file_with(job, map, i, progress, &mut sink)
 }
 
-/// Splits file `i` of a job into its buckets' parts, handed to `sink` (a distributed
-/// engine's shuffle, say) source by source as they fill.
+/// Splits piece `i` of a job into its buckets' parts, handed to `sink` (a distributed
+/// engine's shuffle, say) source by source as they fill. Its result is the piece's:
+/// [`merge_pieces`] makes the files' of them.
 pub fn split_file_with(
     job: &SplitJob,
     map: &BucketMap,
@@ -1399,7 +1538,7 @@ pub fn split_file_with(
     let mut split = Split::new(map, job.buckets, sink);
     let mut ds = read_input(
         &job.files,
-        i,
+        piece_of(&job.pieces, i)?,
         job.year,
         ("[split]", None),
         progress,
@@ -1411,9 +1550,7 @@ pub fn split_file_with(
         return Err(EngineError::Config(e));
     }
     let report = ds.reports.pop().ok_or_else(|| {
-        EngineError::Config(format!(
-            "internal error: input file {i} read without a report"
-        ))
+        EngineError::Config(format!("internal error: piece {i} read without a report"))
     })?;
     Ok(FileSplit {
         report,
@@ -1871,8 +2008,14 @@ impl BucketJob {
 /// this machine one at a time, or on the workers of a distributed engine
 /// (`qianbiao-distributed`).
 pub trait BucketRunner: Sync {
-    /// Reads the files `job.todo` with [`keys_of_file`] and hands their keys to `take`,
-    /// file after file in that order; an error when any file failed.
+    /// The rows of a task of the keys pass and the split: a Parquet file of more rows is
+    /// read in pieces of whole row groups ([`pieces_of`]); None: a task per file.
+    fn task_rows(&self) -> Option<u64> {
+        None
+    }
+
+    /// Reads the pieces `job.todo` with [`keys_of_piece`] and hands their keys to `take`,
+    /// piece after piece in that order; an error when any piece failed.
     fn keys(
         &self,
         job: &KeysJob,
@@ -1880,9 +2023,9 @@ pub trait BucketRunner: Sync {
         progress: Option<Progress<'_>>,
     ) -> Result<(), EngineError>;
 
-    /// The split of every file of `job` ([`split_file`] or [`split_file_with`]), then the
+    /// The split of every piece of `job` ([`split_file`] or [`split_file_with`]), then the
     /// bucket stage of every bucket ([`check_bucket_with`] on the job `plan` makes of the
-    /// splits, [`ChecksPlan::job`]): the files' results in file order, the buckets' in
+    /// splits, [`ChecksPlan::job`]): the files' results ([`merge_pieces`]) in file order, the buckets' in
     /// bucket order, and the milliseconds the split took (on a cluster, where the two
     /// overlap, the whole); an error when any file or bucket failed.
     fn split_and_check(
@@ -1976,9 +2119,18 @@ fn check_partition(
 
 /// The run on this machine: files and buckets one at a time, each bucket's files removed
 /// as read.
-struct LocalRunner;
+/// The run on one machine: the pieces one after the other, then the buckets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalRunner {
+    /// [`BucketRunner::task_rows`] (`--task-rows`): None, a task per file.
+    pub task_rows: Option<u64>,
+}
 
 impl BucketRunner for LocalRunner {
+    fn task_rows(&self) -> Option<u64> {
+        self.task_rows
+    }
+
     fn keys(
         &self,
         job: &KeysJob,
@@ -1987,11 +2139,12 @@ impl BucketRunner for LocalRunner {
     ) -> Result<(), EngineError> {
         for &i in &job.todo {
             let s = job
-                .files
+                .pieces
                 .get(i)
+                .and_then(|p| job.files.get(p.file))
                 .map(|f| f.source)
                 .unwrap_or(SourceKind::Hukou);
-            let keys = keys_of_file(job, i, &mut |k, d| take.rows(s, k, d), progress)?;
+            let keys = keys_of_piece(job, i, &mut |k, d| take.rows(s, k, d), progress)?;
             take.file(i, keys)?;
         }
         Ok(())
@@ -2005,9 +2158,10 @@ impl BucketRunner for LocalRunner {
         progress: Option<Progress<'_>>,
     ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
         let t = Instant::now();
-        let splits = (0..job.files.len())
+        let splits = (0..job.pieces.len())
             .map(|i| split_file(job, &map, i, progress))
             .collect::<Result<Vec<_>, _>>()?;
+        let splits = merge_pieces(&job.pieces, job.files.len(), splits)?;
         drop(map);
         let split_ms = ms(t);
         let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
@@ -2055,7 +2209,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir::hold(dir.clone());
-    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&LocalRunner);
+    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&LocalRunner { task_rows: None });
     let progress = opts.progress;
 
     // Pass 1: the components. Every source whose rows may carry a name for identity
@@ -2063,27 +2217,31 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let t1 = Instant::now();
     let mut pass1 = Pass1::default();
     let order = |s: SourceKind| KEY_ORDER.iter().position(|x| *x == s);
-    let mut todo: Vec<usize> = (0..files.len())
-        .filter(|&i| files[i].source != SourceKind::Hukou)
+    let pieces = pieces_of(&files, runner.task_rows());
+    let source_of = |p: &Piece| files[p.file].source;
+    let mut todo: Vec<usize> = (0..pieces.len())
+        .filter(|&i| source_of(&pieces[i]) != SourceKind::Hukou)
         .collect();
-    // Stable: a source's files stay in file order.
-    todo.sort_by_key(|&i| order(files[i].source));
+    // Stable: a source's files (and a file's pieces) stay in file order.
+    todo.sort_by_key(|&i| order(source_of(&pieces[i])));
+    let hukou: Vec<usize> = (0..pieces.len())
+        .filter(|&i| source_of(&pieces[i]) == SourceKind::Hukou)
+        .collect();
     let mut keys_job = KeysJob {
         spill: dir.clone(),
         files,
+        pieces,
         year: policy.year,
         todo,
         names: Vec::new(),
     };
     runner.keys(&keys_job, &mut pass1, progress)?;
-    keys_job.todo = (0..keys_job.files.len())
-        .filter(|&i| keys_job.files[i].source == SourceKind::Hukou)
-        .collect();
+    keys_job.todo = hukou;
     let mut names: Vec<Text> = pass1.names.iter().cloned().collect();
     names.sort_unstable();
     keys_job.names = names;
     runner.keys(&keys_job, &mut pass1, progress)?;
-    let KeysJob { files, .. } = keys_job;
+    let KeysJob { files, pieces, .. } = keys_job;
     let paid_latest = pass1.comps.resolve();
     pass1.latest = pass1.latest.max(paid_latest);
     let uf_bytes = pass1.comps.bytes();
@@ -2160,6 +2318,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let split_job = SplitJob {
         spill: dir.clone(),
         files,
+        pieces,
         year: policy.year,
         buckets: k,
     };
@@ -2658,5 +2817,139 @@ mod tests {
         assert_eq!(empty.of(key(PERSON, "a")), None);
         empty.write(&path).unwrap();
         assert!(BucketMap::read(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_large_parquet_file_is_cut_into_pieces_of_whole_row_groups() {
+        use polars::prelude::{IntoColumn, NamedFrom, Series};
+        let dir = tempfile::tempdir().unwrap();
+        // 1,000 rows in row groups of 100, and a file of one row group.
+        let parquet = |name: &str, rows: i64, group: usize| {
+            let ids = Series::new("id_number".into(), (0..rows).collect::<Vec<i64>>());
+            let mut df = DataFrame::new_infer_height(vec![ids.into_column()]).unwrap();
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            ParquetWriter::new(file)
+                .with_row_group_size(Some(group))
+                .finish(&mut df)
+                .unwrap();
+            path
+        };
+        let csv = dir.path().join("roster.csv");
+        std::fs::write(&csv, "id_number\n1\n2\n3\n").unwrap();
+        let files: Vec<InputFile> = [
+            (csv, "roster.csv"),
+            (parquet("p.parquet", 1000, 100), "payments/p.parquet"),
+            (parquet("one.parquet", 1000, 1000), "payments/one.parquet"),
+        ]
+        .into_iter()
+        .map(|(path, rel)| InputFile {
+            source: SourceKind::Payments,
+            path,
+            rel: rel.into(),
+        })
+        .collect();
+        let whole = |file| Piece { file, groups: None };
+        let groups = |a, b| Piece {
+            file: 1,
+            groups: Some((a, b)),
+        };
+        assert_eq!(pieces_of(&files, None), [whole(0), whole(1), whole(2)]);
+        // Runs of whole row groups of at least 250 rows; the last holds the rest. A file
+        // of one row group, or of no more rows than a task's, stays whole.
+        assert_eq!(
+            pieces_of(&files, Some(250)),
+            [
+                whole(0),
+                groups(0, 3),
+                groups(3, 6),
+                groups(6, 9),
+                groups(9, 10),
+                whole(2)
+            ]
+        );
+        assert_eq!(
+            pieces_of(&files, Some(1000)),
+            [whole(0), whole(1), whole(2)]
+        );
+        let each: Vec<Piece> = pieces_of(&files, Some(1));
+        assert_eq!(each.len(), 12);
+        assert_eq!(
+            each[1..11],
+            (0..10).map(|g| groups(g, g + 1)).collect::<Vec<_>>()[..]
+        );
+        // A file whose footer cannot be read is one piece: its reading says why.
+        let mut broken = files.clone();
+        std::fs::write(&broken[1].path, b"PAR1 broken").unwrap();
+        broken.truncate(2);
+        assert_eq!(pieces_of(&broken, Some(250)), [whole(0), whole(1)]);
+    }
+
+    #[test]
+    fn the_pieces_of_a_file_merge_into_the_file_s_result() {
+        let rejected = |line| qianbiao_ingest::Rejected {
+            source: "payments",
+            file: "p.parquet".into(),
+            line,
+            reason: "id_number: empty".into(),
+            raw: String::new(),
+        };
+        let split = |sha: &str, read, bad: &[u32], header| {
+            let mut report = qianbiao_ingest::FileReport {
+                sha256: sha.into(),
+                rows_read: read,
+                rows_accepted: read - bad.len() as u64,
+                rows_rejected: bad.len() as u64,
+                millis: 5,
+                ..Default::default()
+            };
+            report.lines.total = read + header;
+            report.lines.header = header;
+            report.lines.rows = read;
+            FileSplit {
+                report,
+                rejected: bad.iter().map(|&l| rejected(l)).collect(),
+                bytes: 100,
+                ..Default::default()
+            }
+        };
+        let pieces = [
+            Piece {
+                file: 0,
+                groups: None,
+            },
+            Piece {
+                file: 1,
+                groups: Some((0, 2)),
+            },
+            Piece {
+                file: 1,
+                groups: Some((2, 3)),
+            },
+        ];
+        let splits = || {
+            vec![
+                split("aa", 4, &[], 1),
+                split("bb", 6, &[3], 1),
+                split("", 3, &[9, 10], 0),
+            ]
+        };
+        let merged = merge_pieces(&pieces, 2, splits()).unwrap();
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].report.sha256, "aa");
+        let r = &merged[1].report;
+        assert_eq!(r.sha256, "bb", "the first piece's hash");
+        assert_eq!((r.rows_read, r.rows_accepted, r.rows_rejected), (9, 6, 3));
+        assert_eq!((r.lines.total, r.lines.header, r.lines.rows), (10, 1, 9));
+        assert_eq!(r.lines.total, r.lines.accounted());
+        assert_eq!((r.millis, merged[1].bytes), (10, 200));
+        let lines: Vec<u32> = merged[1].rejected.iter().map(|x| x.line).collect();
+        assert_eq!(lines, [3, 9, 10], "rejected rows in row order");
+        // Results that do not match the pieces are an error, never a wrong report.
+        assert!(merge_pieces(&pieces, 2, splits()[..2].to_vec()).is_err());
+        assert!(merge_pieces(&pieces, 3, splits()).is_err());
+        let mut swapped = pieces;
+        swapped.swap(0, 2);
+        assert!(merge_pieces(&swapped, 2, splits()).is_err());
     }
 }

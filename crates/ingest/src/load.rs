@@ -334,7 +334,15 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, IngestError> {
     let year = opts.year;
     let mut strings = std::mem::take(&mut ds.strings);
     for (s, files) in plan {
-        let ctx = (s, files.as_slice(), opts.progress, year, 0, opts.columns);
+        let ctx = (
+            s,
+            files.as_slice(),
+            opts.progress,
+            year,
+            0,
+            opts.columns,
+            None,
+        );
         macro_rules! into {
             ($table:ident, $row:ty) => {{
                 let mut t = std::mem::take(&mut ds.$table);
@@ -408,7 +416,7 @@ pub fn load_chunks(
             continue;
         };
         let (s, files) = plan.swap_remove(at);
-        stream_source(&mut ds, s, &files, 0, opts, sink)?;
+        stream_source(&mut ds, s, &files, (0, None), opts, sink)?;
     }
     Ok(ds)
 }
@@ -418,10 +426,16 @@ pub fn load_chunks(
 /// [`plan`] lists the files). The dataset returned has that one file's report, rejected
 /// rows, control totals and linkable deaths. A partitioned run's split reads its files
 /// one by one this way, on one machine or on a cluster's executors.
+///
+/// `groups`: only row groups `a..b` of a Parquet file (a task of a run that reads a large
+/// file in pieces, [`crate::read::Opened::keep_row_groups`]); its report counts that
+/// piece's rows and lines, and only the piece of the first row group takes the file's
+/// hash.
 pub fn load_file_chunks(
     source: SourceKind,
     file: &(PathBuf, String),
     file_idx: u32,
+    groups: Option<(usize, usize)>,
     opts: &LoadOptions,
     sink: &mut (dyn FnMut(Chunk<'_>) + Send),
 ) -> Result<Dataset, IngestError> {
@@ -430,7 +444,7 @@ pub fn load_file_chunks(
         &mut ds,
         source,
         std::slice::from_ref(file),
-        file_idx,
+        (file_idx, groups),
         opts,
         sink,
     )?;
@@ -438,17 +452,17 @@ pub fn load_file_chunks(
 }
 
 /// Streams a source's files into `sink`, the first one numbered `base` plus the files
-/// already in `ds`.
+/// already in `ds` (and of a Parquet file read alone, only the row groups `groups`).
 fn stream_source(
     ds: &mut Dataset,
     s: SourceKind,
     files: &[(PathBuf, String)],
-    base: u32,
+    (base, groups): (u32, Option<(usize, usize)>),
     opts: &LoadOptions,
     sink: &mut (dyn FnMut(Chunk<'_>) + Send),
 ) -> Result<(), IngestError> {
     let year = opts.year;
-    let ctx = (s, files, opts.progress, year, base, opts.columns);
+    let ctx = (s, files, opts.progress, year, base, opts.columns, groups);
     macro_rules! into {
         ($variant:ident, $row:ty) => {{
             // A chunk's rows at once, as one slice: a sink's work per call (a
@@ -508,6 +522,8 @@ type SourceCtx<'a, 'p> = (
     u32,
     // `LoadOptions::columns`.
     Option<ColumnFilter>,
+    // Of a Parquet file read alone: only these row groups.
+    Option<(usize, usize)>,
 );
 
 /// Running sums of a file's money cells for control totals: since the last totals row,
@@ -528,7 +544,7 @@ struct Parsed<B> {
 
 fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
     ds: &mut Dataset,
-    (source, files, progress, year, base, columns): SourceCtx,
+    (source, files, progress, year, base, columns, groups): SourceCtx,
     out: &mut (dyn FnMut(Sink<B>) + Send),
 ) -> Result<(), IngestError> {
     let required: Vec<Col> = crate::source::columns(source)
@@ -551,8 +567,15 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
             reason,
         };
         let ext = ext_of(rel).unwrap_or("csv");
-        let content =
-            crate::read::read_content(path, ext).map_err(|e| unreadable(e.to_string()))?;
+        // A piece of a Parquet file reads its own row groups, but for the piece that
+        // takes the file's hash.
+        let content = match groups {
+            Some(g) if ext == "parquet" && !(g.0 == 0 && columns.is_none()) => {
+                crate::read::read_parquet_groups(path, g)
+            }
+            _ => crate::read::read_content(path, ext),
+        }
+        .map_err(|e| unreadable(e.to_string()))?;
         let mut opened = match Opened::open_content(ext, content, &is_header) {
             Ok(o) => o,
             Err(OpenError::Unreadable(reason)) => return Err(unreadable(reason)),
@@ -578,6 +601,9 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
                 });
             }
         };
+        if let Some(g) = groups {
+            opened.keep_row_groups(g).map_err(&unreadable)?;
+        }
         // Exact for Parquet and Excel; a close bound for CSV.
         out(Sink::Reserve(opened.remaining_hint()));
         let mut map = map_headers(source, &opened.headers);

@@ -638,6 +638,81 @@ pub fn read_content(path: &std::path::Path, ext: &str) -> std::io::Result<Conten
 /// Bytes of a file read and checked as one piece.
 const READ_PIECE: usize = 4 << 20;
 
+/// The rows of each row group of a Parquet file, read from its footer alone: how a run
+/// cuts a large file into tasks of whole row groups.
+pub fn parquet_row_groups(path: &std::path::Path) -> Result<Vec<u64>, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let metadata = guarded(|| {
+        polars_parquet::parquet::read::read_metadata(&mut file)
+            .map_err(|e| OpenError::from(format!("not a readable Parquet file: {e}")))
+    })
+    .map_err(OpenError::reason)?;
+    Ok(metadata
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows() as u64)
+        .collect())
+}
+
+/// Reads row groups `a..b` of a Parquet file and its footer into a buffer the size of the
+/// file, leaving every other byte untouched: the buffer is allocated zeroed, and the
+/// system backs only the pages written. A task that reads a piece of a large file reads
+/// that piece from storage, and holds that piece in memory, not the file. The reader
+/// decodes only the row groups of its slices, at the offsets the footer gives.
+pub fn read_parquet_groups(
+    path: &std::path::Path,
+    (a, b): (usize, usize),
+) -> std::io::Result<Content> {
+    use std::io::{Read, Seek, SeekFrom};
+    let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let metadata = guarded(|| {
+        polars_parquet::parquet::read::read_metadata(&mut file)
+            .map_err(|e| OpenError::from(format!("not a readable Parquet file: {e}")))
+    })
+    .map_err(|e| invalid(OpenError::reason(e)))?;
+    let groups = metadata.row_groups.len();
+    if a >= b || b > groups {
+        return Err(invalid(format!(
+            "row groups {a}..{b} asked of a Parquet file of {groups} row groups"
+        )));
+    }
+    let len = usize::try_from(size).map_err(|_| invalid("too large a file".into()))?;
+    // The footer: its length in the 4 bytes before the closing magic.
+    let mut tail = [0u8; 8];
+    if size < 12 {
+        return Err(invalid("not a readable Parquet file: too short".into()));
+    }
+    file.seek(SeekFrom::Start(size - 8))?;
+    file.read_exact(&mut tail)?;
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])) + 8;
+    let mut ranges: Vec<std::ops::Range<u64>> = metadata.row_groups[a..b]
+        .iter()
+        .flat_map(|g| g.byte_ranges_iter())
+        .collect();
+    ranges.push(size.saturating_sub(footer)..size);
+    if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > size) {
+        return Err(invalid(format!(
+            "not a readable Parquet file: bytes {}..{} are outside its {size} bytes",
+            r.start, r.end
+        )));
+    }
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut bytes = vec![0u8; len];
+    let mut done = 0u64;
+    for r in ranges {
+        let start = r.start.max(done);
+        if start >= r.end {
+            continue;
+        }
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut bytes[start as usize..r.end as usize])?;
+        done = r.end;
+    }
+    Ok(Content::Bytes(bytes))
+}
+
 /// A file's text when the file is UTF-8 (and whether it began with a byte order mark),
 /// None when it is not; read in pieces of `piece` bytes.
 fn read_utf8(path: &std::path::Path, piece: usize) -> std::io::Result<Option<(String, bool)>> {
@@ -796,6 +871,50 @@ impl Opened {
                 src, base, next, ..
             } => src.total - (base + next),
         }
+    }
+
+    /// Keeps only row groups `a..b` of a Parquet file not yet read: a task of a run that
+    /// reads a large file in pieces. Its lines are the piece's rows, and the header for
+    /// the piece of the first row group, so that the pieces' counts add up to the file's;
+    /// the file's hash is taken by that piece alone (the others' is empty). Rows keep
+    /// their lines in the file.
+    pub fn keep_row_groups(&mut self, (a, b): (usize, usize)) -> Result<(), String> {
+        let Rows::Frame {
+            src,
+            base,
+            next,
+            len,
+            ..
+        } = &mut self.rows
+        else {
+            return Err(format!(
+                "row groups {a}..{b} asked of a {} file",
+                self.format
+            ));
+        };
+        let groups = &src.metadata.row_groups;
+        if a >= b || b > groups.len() || src.ahead.is_some() {
+            return Err(format!(
+                "row groups {a}..{b} asked of a Parquet file of {} row groups",
+                groups.len()
+            ));
+        }
+        let start: usize = groups[..a].iter().map(|g| g.num_rows()).sum();
+        let slices = slices_of_groups(&groups[a..b], start, SLICE_ROWS);
+        let end = slices.last().map_or(start, |(s, r)| s + r);
+        src.slices = slices.into_iter();
+        src.total = end;
+        (*base, *next, *len) = (start, 0, 0);
+        let header = u64::from(a == 0);
+        self.lines = LineCounts {
+            total: (end - start) as u64 + header,
+            header,
+            ..LineCounts::default()
+        };
+        if a != 0 {
+            self.hash = HashSource::Done(String::new());
+        }
+        Ok(())
     }
 
     /// Decodes only the columns at `used` (indices into the header) of a Parquet file
@@ -1779,9 +1898,18 @@ fn row_group_slices(
     metadata: &polars::prelude::FileMetadataRef,
     slice_rows: usize,
 ) -> Vec<(usize, usize)> {
+    slices_of_groups(&metadata.row_groups, 0, slice_rows)
+}
+
+/// The slices of row groups `groups`, the first of which starts at row `start`.
+fn slices_of_groups(
+    groups: &[polars_parquet::parquet::metadata::RowGroupMetadata],
+    mut start: usize,
+    slice_rows: usize,
+) -> Vec<(usize, usize)> {
     let mut slices = Vec::new();
-    let (mut start, mut rows) = (0usize, 0usize);
-    for rg in &metadata.row_groups {
+    let mut rows = 0usize;
+    for rg in groups {
         rows += rg.num_rows();
         if rows >= slice_rows {
             slices.push((start, rows));
@@ -2452,6 +2580,92 @@ mod tests {
             .finish(&mut df)
             .unwrap();
         bytes
+    }
+
+    /// Every row of an opened Parquet file as (line, first cell), and its line counts
+    /// once read.
+    fn rows_and_lines(mut o: Opened) -> (Vec<(u32, String)>, LineCounts) {
+        let mut out = Vec::new();
+        let mut blank = 0;
+        loop {
+            let mut chunk = Vec::new();
+            let more = o.next_chunk(4, &mut chunk, &mut blank).unwrap();
+            // A chunk ends with its slice: its rows are indices into the current frame.
+            if let Some(f) = o.frame() {
+                for r in &chunk {
+                    let record = f.record(r.frame_row as usize);
+                    out.push((r.line, record.iter().next().unwrap_or("").to_string()));
+                }
+            }
+            if !more {
+                return (out, o.lines);
+            }
+        }
+    }
+
+    #[test]
+    fn parquet_pieces_of_row_groups_give_the_file_s_rows_lines_and_hash_once() {
+        let n = 23i64;
+        let bytes = parquet_in_groups_of_3(n, |i| format!("id{i}"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("payments.parquet");
+        std::fs::write(&path, &bytes).unwrap();
+        // polars puts the last 2 rows into the group before.
+        let sizes = parquet_row_groups(&path).unwrap();
+        assert_eq!(sizes, [3, 3, 3, 3, 3, 3, 5]);
+        let (whole, whole_lines) =
+            rows_and_lines(Opened::from_bytes("parquet", bytes.clone()).unwrap());
+        assert_eq!(whole.len(), n as usize);
+        let metadata = ParquetReader::new(Cursor::new(bytes.clone()))
+            .get_metadata()
+            .unwrap()
+            .clone();
+        let mut rows = Vec::new();
+        let mut lines = LineCounts::default();
+        for (a, b) in [(0, 2), (2, 3), (3, 7)] {
+            let Content::Bytes(read) = read_parquet_groups(&path, (a, b)).unwrap() else {
+                panic!("a Parquet piece reads as bytes");
+            };
+            assert_eq!(read.len(), bytes.len());
+            // Only the piece's row groups (and the footer) were read: every other row
+            // group's bytes are zero.
+            for g in (0..7).filter(|g| !(a..b).contains(g)) {
+                for r in metadata.row_groups[g].byte_ranges_iter() {
+                    let other = &read[r.start as usize..r.end as usize];
+                    assert!(
+                        other.iter().all(|&x| x == 0),
+                        "row group {g} read for {a}..{b}"
+                    );
+                }
+            }
+            let mut o = Opened::from_bytes("parquet", read).unwrap();
+            o.keep_row_groups((a, b)).unwrap();
+            // The first piece takes the file's hash (of the file's bytes, read whole for
+            // it by the loader); the others take none.
+            assert_eq!(o.hash.sha256_hex().is_empty(), a != 0, "{a}..{b}");
+            let want: u64 = sizes[a..b].iter().sum();
+            assert_eq!(o.remaining_hint() as u64, want);
+            let (got, l) = rows_and_lines(o);
+            rows.extend(got);
+            lines.total += l.total;
+            lines.header += l.header;
+            lines.rows += l.rows;
+            assert_eq!(l.total, l.accounted(), "{a}..{b}");
+        }
+        assert_eq!(rows, whole, "the pieces give every row once, with its line");
+        assert_eq!(lines, whole_lines);
+        // Row groups the file does not have, or none.
+        let mut o = Opened::from_bytes("parquet", bytes.clone()).unwrap();
+        assert!(o.keep_row_groups((6, 8)).is_err());
+        assert!(o.keep_row_groups((3, 3)).is_err());
+        assert!(read_parquet_groups(&path, (7, 8)).is_err());
+        // Only a Parquet file is read in row groups.
+        let mut csv = Opened::from_bytes("csv", b"id_number\nx\n".to_vec()).unwrap();
+        assert!(csv.keep_row_groups((0, 1)).is_err());
+        // Not a Parquet file at all: an error, not a panic.
+        std::fs::write(&path, b"not parquet, but long enough").unwrap();
+        assert!(parquet_row_groups(&path).is_err());
+        assert!(read_parquet_groups(&path, (0, 1)).is_err());
     }
 
     #[test]

@@ -2479,27 +2479,28 @@ fn a_load_of_some_columns_accepts_and_rejects_the_rows_a_full_load_does() {
                     progress: None,
                     columns,
                 };
-                let ds = load_file_chunks(s, file, i as u32, &opts, &mut |chunk| match chunk {
-                    Chunk::Hukou(r) => {
-                        accepted += r.len();
-                        filled += r.iter().filter(|r| !r.gender.is_empty()).count();
-                    }
-                    Chunk::Payments(r) => {
-                        accepted += r.len();
-                        filled += r.iter().filter(|r| !r.channel.is_empty()).count();
-                    }
-                    Chunk::Registrations(r) => {
-                        accepted += r.len();
-                        filled += r.iter().filter(|r| r.end_date.is_some()).count();
-                    }
-                    Chunk::Deaths(r) => accepted += r.len(),
-                    Chunk::Eligibility(r) => accepted += r.len(),
-                    Chunk::Receipts(r) => accepted += r.len(),
-                    Chunk::Deposits(r) => accepted += r.len(),
-                    Chunk::Roster(r) => accepted += r.len(),
-                    Chunk::LinkableDeaths(_) => {}
-                })
-                .unwrap();
+                let ds =
+                    load_file_chunks(s, file, i as u32, None, &opts, &mut |chunk| match chunk {
+                        Chunk::Hukou(r) => {
+                            accepted += r.len();
+                            filled += r.iter().filter(|r| !r.gender.is_empty()).count();
+                        }
+                        Chunk::Payments(r) => {
+                            accepted += r.len();
+                            filled += r.iter().filter(|r| !r.channel.is_empty()).count();
+                        }
+                        Chunk::Registrations(r) => {
+                            accepted += r.len();
+                            filled += r.iter().filter(|r| r.end_date.is_some()).count();
+                        }
+                        Chunk::Deaths(r) => accepted += r.len(),
+                        Chunk::Eligibility(r) => accepted += r.len(),
+                        Chunk::Receipts(r) => accepted += r.len(),
+                        Chunk::Deposits(r) => accepted += r.len(),
+                        Chunk::Roster(r) => accepted += r.len(),
+                        Chunk::LinkableDeaths(_) => {}
+                    })
+                    .unwrap();
                 (accepted, filled, ds)
             };
             let (all_rows, all_filled, all) = read(None);
