@@ -81,6 +81,12 @@ enum Command {
         /// when the executor stops on Ctrl-C or SIGTERM).
         #[arg(long)]
         work_dir: Option<String>,
+        /// A bucket's rows of one source beyond this size (e.g. 2GiB; `0`: always) wait
+        /// for the checks in a spill file in the work folder, not in memory: for a bucket
+        /// too large for the executor whatever --partitions (its largest component).
+        /// Default: never.
+        #[arg(long = "spill-above", value_name = "SIZE")]
+        spill_above: Option<String>,
     },
     /// The case register of a workspace: export for review, import decisions, summary.
     Cases {
@@ -257,7 +263,23 @@ fn main() -> ExitCode {
             grpc_port,
             slots,
             work_dir,
-        } => cluster::executor(&scheduler, bind, port, grpc_port, slots, work_dir),
+            spill_above,
+        } => spill_above
+            .map(|size| match size.trim() {
+                "0" => Ok(0),
+                text => qianbiao_engine::partition::parse_size(text)
+                    .ok_or_else(|| anyhow!("--spill-above: not a size: '{size}' (e.g. 2GiB)")),
+            })
+            .transpose()
+            .and_then(|spill_above| {
+                cluster::executor(
+                    &scheduler,
+                    (bind, port, grpc_port),
+                    slots,
+                    work_dir,
+                    spill_above,
+                )
+            }),
         Command::Cases { action } => cases(action),
         Command::Verify { workspace } => verify(&workspace),
         Command::Rules { markdown } => {
@@ -382,11 +404,10 @@ mod cluster {
     #[cfg(feature = "cluster")]
     pub fn executor(
         scheduler: &str,
-        bind: String,
-        port: u16,
-        grpc_port: u16,
+        (bind, port, grpc_port): (String, u16, u16),
         slots: usize,
         work_dir: Option<String>,
+        spill_above: Option<u64>,
     ) -> anyhow::Result<()> {
         let (host, sport) = scheduler
             .rsplit_once(':')
@@ -400,17 +421,17 @@ mod cluster {
             grpc_port,
             slots,
             work_dir,
+            spill_above,
         })
     }
 
     #[cfg(not(feature = "cluster"))]
     pub fn executor(
         _: &str,
-        _: String,
-        _: u16,
-        _: u16,
+        _: (String, u16, u16),
         _: usize,
         _: Option<String>,
+        _: Option<u64>,
     ) -> anyhow::Result<()> {
         Err(anyhow::anyhow!("executor: {NOT_BUILT}"))
     }
