@@ -1363,11 +1363,10 @@ fn piece_of(pieces: &[Piece], p: usize) -> Result<Piece, EngineError> {
 pub fn pieces_of(files: &[InputFile], task_rows: Option<u64>) -> Vec<Piece> {
     let mut out = Vec::with_capacity(files.len());
     for (file, f) in files.iter().enumerate() {
-        let groups = task_rows.and_then(|n| {
-            let parquet = f.rel.to_ascii_lowercase().ends_with(".parquet");
+        let parquet = f.rel.to_ascii_lowercase().ends_with(".parquet");
+        let groups = task_rows.filter(|_| parquet).and_then(|n| {
             let groups = qianbiao_ingest::read::parquet_row_groups(&f.path).ok()?;
-            (parquet && groups.len() > 1 && groups.iter().sum::<u64>() > n)
-                .then_some((n.max(1), groups))
+            (groups.len() > 1 && groups.iter().sum::<u64>() > n).then_some((n.max(1), groups))
         });
         let Some((n, groups)) = groups else {
             out.push(Piece { file, groups: None });
