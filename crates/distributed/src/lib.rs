@@ -852,7 +852,10 @@ static HELD: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 struct Spilled {
     s: SourceKind,
     store: Store,
-    runs: std::vec::IntoIter<Run>,
+    runs: std::iter::Enumerate<std::vec::IntoIter<Run>>,
+    /// Per batch, the place in read order of its last run: a batch held in memory is let
+    /// go once that run is handed over, as the frames before it were.
+    last: Vec<usize>,
     /// The batch last read back, by its number.
     batch: Option<(usize, RecordBatch)>,
     /// The frames of the run being handed over.
@@ -861,7 +864,7 @@ struct Spilled {
 
 /// Where a bucket's batches of one source wait.
 enum Store {
-    Memory(Vec<RecordBatch>),
+    Memory(Vec<Option<RecordBatch>>),
     File(Box<arrow::ipc::reader::FileReader<std::io::BufReader<std::fs::File>>>),
 }
 
@@ -907,8 +910,12 @@ impl Spilled {
             }
         }
         read_order(s, &mut runs)?;
+        let mut last = vec![0; n];
+        for (at, r) in runs.iter().enumerate() {
+            last[r.batch] = at;
+        }
         let store = match writer {
-            None => Store::Memory(batches),
+            None => Store::Memory(batches.into_iter().map(Some).collect()),
             Some(mut w) => {
                 w.finish()?;
                 let mut file = w
@@ -924,7 +931,8 @@ impl Spilled {
         Ok(Spilled {
             s,
             store,
-            runs: runs.into_iter(),
+            runs: runs.into_iter().enumerate(),
+            last,
             batch: None,
             frames: Default::default(),
         })
@@ -942,8 +950,10 @@ impl Spilled {
             if let Some(f) = self.frames.pop_front() {
                 return Ok(Some(f));
             }
-            let Some(run) = self.runs.next() else {
+            let Some((at, run)) = self.runs.next() else {
+                // Done: nothing of the source is held any longer.
                 self.batch = None;
+                self.store = Store::Memory(Vec::new());
                 return Ok(None);
             };
             if self.batch.as_ref().map(|(i, _)| *i) != Some(run.batch) {
@@ -952,7 +962,13 @@ impl Spilled {
                 let missing = || df_error(format!("batch {} of the bucket missing", run.batch));
                 let batch = match &mut self.store {
                     Store::Memory(batches) => {
-                        batches.get(run.batch).cloned().ok_or_else(missing)?
+                        let held = batches.get_mut(run.batch).ok_or_else(missing)?;
+                        if self.last.get(run.batch) == Some(&at) {
+                            held.take()
+                        } else {
+                            held.clone()
+                        }
+                        .ok_or_else(missing)?
                     }
                     Store::File(reader) => {
                         reader.set_index(run.batch)?;
