@@ -944,6 +944,15 @@ impl Spilled {
         matches!(self.store, Store::File(_))
     }
 
+    /// The batches still held in memory.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        match &self.store {
+            Store::Memory(batches) => batches.iter().flatten().count(),
+            Store::File(_) => 0,
+        }
+    }
+
     /// The next frame in read order; None when all are read.
     fn next_frame(&mut self) -> DfResult<Option<polars::prelude::DataFrame>> {
         loop {
@@ -1922,6 +1931,7 @@ mod tests {
             // The spill file has no name: nothing is left in the folder, whatever happens.
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
             let mut amounts = Vec::new();
+            let mut held_after = Vec::new();
             while let Some(df) = spilled.next_frame().unwrap() {
                 assert_eq!(df.width(), 1, "only the part's own columns");
                 amounts.extend(
@@ -1931,8 +1941,13 @@ mod tests {
                         .unwrap()
                         .into_no_null_iter(),
                 );
+                held_after.push(spilled.held());
             }
             assert_eq!(amounts, [10, 11, 13, 12, 20, 21], "{held}");
+            // In memory, each batch is let go once its rows are handed over.
+            if !spills {
+                assert_eq!(held_after, [3, 2, 1, 0], "{held}");
+            }
         }
         // The shuffle's own error comes back as it is; a row of another bucket fails.
         let mut failing = stream_of(vec![
