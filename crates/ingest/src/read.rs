@@ -642,16 +642,22 @@ const READ_PIECE: usize = 4 << 20;
 /// cuts a large file into tasks of whole row groups.
 pub fn parquet_row_groups(path: &std::path::Path) -> Result<Vec<u64>, String> {
     let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let metadata = guarded(|| {
-        polars_parquet::parquet::read::read_metadata(&mut file)
-            .map_err(|e| OpenError::from(format!("not a readable Parquet file: {e}")))
-    })
-    .map_err(OpenError::reason)?;
-    Ok(metadata
+    Ok(parquet_footer(&mut file)?
         .row_groups
         .iter()
         .map(|g| g.num_rows() as u64)
         .collect())
+}
+
+/// A Parquet file's footer, parsed (a corrupted one is an error, not a panic).
+fn parquet_footer(
+    file: &mut std::fs::File,
+) -> Result<polars_parquet::parquet::metadata::FileMetadata, String> {
+    guarded(|| {
+        polars_parquet::parquet::read::read_metadata(file)
+            .map_err(|e| OpenError::from(format!("not a readable Parquet file: {e}")))
+    })
+    .map_err(OpenError::reason)
 }
 
 /// Reads row groups `a..b` of a Parquet file and its footer into a buffer the size of the
@@ -667,11 +673,7 @@ pub fn read_parquet_groups(
     let invalid = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
-    let metadata = guarded(|| {
-        polars_parquet::parquet::read::read_metadata(&mut file)
-            .map_err(|e| OpenError::from(format!("not a readable Parquet file: {e}")))
-    })
-    .map_err(|e| invalid(OpenError::reason(e)))?;
+    let metadata = parquet_footer(&mut file).map_err(invalid)?;
     let groups = metadata.row_groups.len();
     if a >= b || b > groups {
         return Err(invalid(format!(
