@@ -508,6 +508,7 @@ pub fn write_outputs(
     ];
     // Ids come from the unmasked keys, so a masked and an unmasked run can be matched.
     let ids = qianbiao_report::finding_ids(&o.findings);
+    let persons = qianbiao_report::person_numbers(&o.findings);
     let shared = opts.mask.then(|| Shared::new(o, extras));
     let findings = shared.as_ref().map_or(&o.findings[..], |s| &s.findings[..]);
     let rejected = shared
@@ -525,6 +526,7 @@ pub fn write_outputs(
         pipeline: &opts.pipeline.name,
         findings,
         ids: &ids,
+        persons: &persons,
         collectors: &o.collectors,
         coverage: &o.coverage,
         changes,

@@ -113,6 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pipeline: "generated",
         findings: &findings,
         ids: &ids,
+        persons: &qianbiao_report::person_numbers(&findings),
         collectors: &collectors,
         coverage: &coverage,
         changes: None,

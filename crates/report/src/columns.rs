@@ -350,6 +350,7 @@ mod tests {
             pipeline: "p",
             findings: &[],
             ids: &[],
+            persons: &[],
             collectors: &[],
             coverage: &[],
             changes: None,

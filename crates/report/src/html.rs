@@ -135,11 +135,11 @@ fn summary(h: &mut String, r: &Review) {
     let n: u64 = totals.iter().map(|t| t.count).sum();
     let amount: Fen = totals.iter().map(|t| t.amount).sum();
     let (read, accepted, rejected) = r.rows();
+    // Persons by their numbers: masked ids may be alike for two persons.
     let persons = r
-        .findings
+        .persons
         .iter()
-        .filter(|f| !f.id_number.is_empty())
-        .map(|f| f.id_number.as_str())
+        .filter(|&&p| p != 0)
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     let _ = write!(
@@ -571,7 +571,8 @@ fn data(r: &Review) -> Value {
         .findings
         .iter()
         .zip(r.ids)
-        .map(|(f, id)| {
+        .zip(r.persons)
+        .map(|((f, id), who)| {
             json!([
                 id,
                 f.rule,
@@ -587,6 +588,7 @@ fn data(r: &Review) -> Value {
                 f.txn_ids.join(";"),
                 f.detail,
                 f.sources.join(";"),
+                who,
             ])
         })
         .collect();
@@ -602,6 +604,62 @@ mod tests {
         assert_eq!(yuan(Fen(123456789)), "1,234,567.89");
         assert_eq!(yuan(Fen(-32000)), "-320.00");
         assert_eq!(yuan(Fen(5)), "0.05");
+    }
+
+    #[test]
+    fn persons_are_counted_and_grouped_by_their_numbers_not_by_the_ids_shown() {
+        use qianbiao_core::{Finding, Severity};
+        // Two persons whose masked ids are alike, and one finding without a person.
+        let mut a = Finding::new("DUP-001", Severity::High, "a");
+        a.id_number = "371323********0019".into();
+        let mut b = Finding::new("DTH-001", Severity::High, "b");
+        b.id_number = "371323********0019".into();
+        let mut c = Finding::new("DTH-002", Severity::High, "c");
+        c.id_number = "371323********0019".into();
+        let none = Finding::new("MNY-003", Severity::Medium, "C1");
+        let findings = vec![a, b, c, none];
+        let ids = crate::finding_ids(&findings);
+        // What the run numbers from the unmasked ids: a and c are one person, b another.
+        let persons = [1, 2, 1, 0];
+        let review = Review {
+            as_of: chrono::NaiveDate::from_ymd_opt(2022, 1, 28).unwrap(),
+            pipeline: "p",
+            findings: &findings,
+            ids: &ids,
+            persons: &persons,
+            collectors: &[],
+            coverage: &[],
+            changes: None,
+            inputs: &[],
+            rule_status: &[],
+            masked: true,
+            rules: &[],
+        };
+        let html = report_html(&review);
+        assert!(
+            html.contains("<b>2</b><span>涉及人员（人）</span>"),
+            "persons card"
+        );
+        let rows = data(&review)["rows"].clone();
+        let who: Vec<u64> = (0..4).map(|i| rows[i][14].as_u64().unwrap()).collect();
+        assert_eq!(who, [1, 2, 1, 0]);
+    }
+
+    #[test]
+    fn person_numbers_follow_the_ids_and_skip_findings_without_one() {
+        use qianbiao_core::{Finding, Severity};
+        let f = |id: &str| {
+            let mut x = Finding::new("DUP-001", Severity::High, id);
+            x.id_number = id.into();
+            x
+        };
+        let findings = [
+            f("371323198001010019"),
+            f(""),
+            f("110105194912310026"),
+            f("371323198001010019"),
+        ];
+        assert_eq!(crate::person_numbers(&findings), [2, 0, 1, 2]);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct Review<'a> {
     pub findings: &'a [Finding],
     /// `finding_id` of each finding, from the unmasked key.
     pub ids: &'a [String],
+    /// The person of each finding, numbered from its unmasked id ([`crate::person_numbers`];
+    /// 0: none): under `--mask` two persons whose masked ids are alike stay two.
+    pub persons: &'a [u32],
     /// Per-collector money.
     pub collectors: &'a [CollectorRow],
     /// Coverage per village and band.

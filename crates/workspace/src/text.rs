@@ -34,13 +34,39 @@ pub fn mask_text(text: &str, names: &[&str]) -> String {
             i += 1;
         }
     }
-    let mut out = mask_quoted_names(&out);
+    let mut out = mask_quoted_names(&mask_quoted_ids(&out));
     let mut names: Vec<&str> = names.iter().copied().filter(|n| !n.is_empty()).collect();
     // Longer names first, so that `欧阳娜` is masked before a shorter `欧阳`.
     names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
     for n in names {
         out = out.replace(n, &mask_name(n));
     }
+    out
+}
+
+/// The id as typed that a DQ-001, IDN-001 or DTH-005 detail quotes, masked whatever its
+/// length (`身份证号码“37132619761004”` as `身份证号码“371326****1004”`): an invalid id is
+/// not id-shaped, and the cases export knows only its cases' own ids.
+fn mask_quoted_ids(text: &str) -> String {
+    const OPENS: [&str; 2] = ["身份证号码“", "身份证号录为“"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = OPENS
+            .iter()
+            .filter_map(|o| rest.find(o).map(|at| (at, o.len())))
+            .min();
+        let Some((at, len)) = next else {
+            break;
+        };
+        let after = at + len;
+        out.push_str(&rest[..after]);
+        rest = &rest[after..];
+        let end = rest.find('”').unwrap_or(rest.len());
+        out.push_str(&mask_id(&rest[..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -87,5 +113,22 @@ mod tests {
         assert_eq!(mask_text("姓名“欧阳", &[]), "姓名“欧*");
         // A 15-digit id.
         assert_eq!(mask_text("id 371323800101607", &[]), "id 371323*****1607");
+        // Ids as typed, of any length, where a detail quotes them.
+        assert_eq!(
+            mask_text(
+                "死亡通报（身份证号录为“3713231985011992015”，经name_birth关联为37132319850119201X）",
+                &[]
+            ),
+            "死亡通报（身份证号录为“371323*********2015”，经name_birth关联为371323********201X）"
+        );
+        assert_eq!(
+            mask_text(
+                "缴费明细中身份证号码“37132619761004”无效；身份证号码“”",
+                &[]
+            ),
+            "缴费明细中身份证号码“371326****1004”无效；身份证号码“”"
+        );
+        // Text that quotes no id stays.
+        assert_eq!(mask_text("收据“SJ-0001”", &[]), "收据“SJ-0001”");
     }
 }

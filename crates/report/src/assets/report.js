@@ -5,7 +5,7 @@
   var R = D.rows, N = R.length;
   // Columns of a row in the embedded data.
   var ID = 0, RULE = 1, SEV = 2, KEY = 3, IDN = 4, NAME = 5, VIL = 6, COLL = 7, SCH = 8,
-    PER = 9, AMT = 10, TXN = 11, DET = 12, SRC = 13;
+    PER = 9, AMT = 10, TXN = 11, DET = 12, SRC = 13, WHO = 14;
   var SEV_RANK = { '高': 0, '中': 1, '低': 2 };
   var st = { q: '', rule: '', sev: '', sort: -1, dir: 1, group: false, page: 0, size: 50 };
   var view = null, hay = null;
@@ -62,10 +62,11 @@
       // A person with several findings in view becomes one group, placed where the first of
       // them stands in the current order.
       var n = new Map(), by = new Map();
-      idx.forEach(function (i) { var p = R[i][IDN]; if (p) n.set(p, (n.get(p) || 0) + 1); });
+      // By the person's number, not the id shown: masked ids may be alike for two persons.
+      idx.forEach(function (i) { var p = R[i][WHO]; if (p) n.set(p, (n.get(p) || 0) + 1); });
       units = [];
       idx.forEach(function (i) {
-        var p = R[i][IDN];
+        var p = R[i][WHO];
         if (p && n.get(p) > 1) {
           var u = by.get(p);
           if (!u) { u = { person: p, rows: [] }; by.set(p, u); units.push(u); }
@@ -205,7 +206,7 @@
       tbody.querySelectorAll('tr.grp').forEach(function (g) {
         var n = +g.getAttribute('data-n'), tr = g.nextElementSibling, p = null, k = 0;
         while (tr && tr.classList.contains('in')) {
-          var idn = R[+tr.getAttribute('data-i')][IDN];
+          var idn = R[+tr.getAttribute('data-i')][WHO];
           if (p === null) p = idn;
           if (idn !== p) groupsOk = false;
           k++; tr = tr.nextElementSibling;
