@@ -180,10 +180,12 @@ struct RunArgs {
     /// can leave a job waiting). Default: wait.
     #[arg(long = "cluster-timeout", value_name = "SECONDS", requires = "cluster")]
     cluster_timeout: Option<u64>,
-    /// With --cluster: a Parquet file of more than this many rows is read and split by
-    /// several executors, a task for each piece of whole row groups of about this many
-    /// rows (0: a task per file). Default: 4000000.
-    #[arg(long = "task-rows", value_name = "ROWS", requires = "cluster")]
+    /// In a partitioned run, a Parquet file of more than this many rows is read in pieces
+    /// of whole row groups of about this many rows (0: each file whole): with --cluster
+    /// each piece is a task of its own, read and split by several executors; on this
+    /// machine a pass holds a piece of the file instead of the whole file. Default:
+    /// 4000000.
+    #[arg(long = "task-rows", value_name = "ROWS")]
     task_rows: Option<u64>,
 }
 
@@ -493,10 +495,15 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         task_rows,
     } = args;
     let partitioning = partitioning(partitions, memory_limit.as_deref())?;
-    let runner = cluster
-        .as_deref()
-        .map(|c| cluster::runner(c, cluster_timeout, task_rows))
-        .transpose()?;
+    let runner: Option<Box<dyn qianbiao_engine::BucketRunner>> = match cluster.as_deref() {
+        Some(c) => Some(cluster::runner(c, cluster_timeout, task_rows)?),
+        // On this machine: a runner only to change the size of the pieces.
+        None => task_rows.map(|n| {
+            Box::new(qianbiao_engine::LocalRunner {
+                task_rows: (n > 0).then_some(n),
+            }) as Box<dyn qianbiao_engine::BucketRunner>
+        }),
+    };
     let (pipeline, source, base) = load_pipeline(pipeline.as_deref())?;
     let data = match data {
         Some(d) => d,

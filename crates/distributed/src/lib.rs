@@ -1405,10 +1405,9 @@ pub struct BallistaRunner {
 
 /// The rows of a task of the keys pass and the split on a cluster, unless `--task-rows`
 /// says otherwise: a Parquet file of more rows is read and split by several executors, a
-/// piece of whole row groups each (a province's payments as one file of 140M rows: 35
-/// tasks). A task of 4M payments rows takes a few seconds on one executor and holds a few
-/// hundred megabytes of the file.
-pub const DEFAULT_TASK_ROWS: u64 = 4_000_000;
+/// piece of whole row groups each. A task of 4M payments rows takes a few seconds on one
+/// executor and holds a few hundred megabytes of the file.
+pub use qianbiao_engine::partition::DEFAULT_TASK_ROWS;
 
 impl BallistaRunner {
     /// A runner for `--cluster`.

@@ -16,12 +16,13 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 pub mod partition;
+mod shards;
 pub use partition::{
     bucket_folder, bucket_parts, check_bucket_with, keys_file, keys_of_piece, merge_pieces,
     part_columns, pieces_of, read_keys, split_file, split_file_with, BucketJob, BucketMap,
     BucketResult, BucketRunner, ChecksPlan, FileKeys, FileSplit, InputFile, KeysJob, KeysTaker,
     KeysWriter, LocalRunner, Part, PartSink, PartitionInput, Partitioning, Piece, RowKeys,
-    SplitJob,
+    SplitJob, DEFAULT_TASK_ROWS,
 };
 pub mod manifest;
 

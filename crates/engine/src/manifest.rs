@@ -130,6 +130,9 @@ pub struct Partitions<'a> {
     /// Bytes the keys table held at most.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys_table_bytes: Option<u64>,
+    /// Bytes of pass 1's pairs written to the spill folder (removed before the split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_spill_bytes: Option<u64>,
     /// Rows of the largest component.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub largest_component_rows: Option<u64>,
@@ -344,6 +347,7 @@ impl<'a> Manifest<'a> {
                 components: stats.map(|s| s.components),
                 count: m.partitions.len(),
                 keys_table_bytes: stats.map(|s| s.keys_bytes),
+                keys_spill_bytes: stats.map(|s| s.keys_spill_bytes),
                 largest_component_rows: stats.map(|s| s.largest),
                 rows: m.partitions,
                 spill_bytes: stats.map(|s| s.spill_bytes),

@@ -65,6 +65,7 @@ use qianbiao_rules::link::Links;
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
+use crate::shards::{Sharded, SHARDS};
 use crate::{check_as_of, ms, sort_findings, EngineError, Ledger, Outcome, RuleStatus, RunOptions};
 
 /// How a run chooses its number of partitions.
@@ -174,7 +175,9 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
     // whichever way that run goes (in memory or partitioned).
     crate::remove_stale(&opts.out, SPILL_PREFIX);
     match choose_before(opts)? {
-        Some(1) if opts.runner.is_none() => crate::compute_in_memory(opts),
+        Some(1) if !opts.runner.is_some_and(|r| r.always_partitioned()) => {
+            crate::compute_in_memory(opts)
+        }
         fixed => compute_partitioned(opts, fixed),
     }
 }
@@ -188,6 +191,8 @@ pub struct Stats {
     pub largest: u64,
     /// Bytes the keys table held at most.
     pub keys_bytes: u64,
+    /// Bytes of pass 1's pairs and txn ids written to the spill folder ([`Sharded`]).
+    pub keys_spill_bytes: u64,
     /// Bytes written to the bucket files.
     pub spill_bytes: u64,
 }
@@ -336,12 +341,13 @@ struct Components {
     parent: Vec<u32>,
     /// Rows anchored at each node.
     weight: Vec<u32>,
-    /// Receipt numbers and accounts: (hash high, hash low, anchor node).
-    pairs: Vec<[u32; 3]>,
-    /// txn ids: (hash high, hash low, anchor node, payment ordinal).
-    txns: Vec<[u32; 4]>,
-    /// Each payment's day (days from the common era), by ordinal.
-    paid: Vec<i32>,
+    /// Receipt numbers and accounts: (hash high, hash low, anchor node), by shard.
+    pairs: Sharded<3>,
+    /// txn ids: (hash high, hash low, anchor node, payment ordinal, its day as days from
+    /// the common era), by shard.
+    txns: Sharded<5>,
+    /// Payments added so far: the next one's ordinal.
+    paid: u32,
 }
 
 /// No node (yet) for a key, in [`Components::known`].
@@ -454,43 +460,64 @@ impl Components {
     /// Adds a payment's txn id, with its day (days from the common era).
     fn add_txn(&mut self, k: u64, anchor: u32, day: i32) {
         let (hi, lo) = split_key(k);
-        let ord = self.paid.len() as u32;
-        self.txns.push([hi, lo, anchor, ord]);
-        self.paid.push(day);
+        let ord = self.paid;
+        self.paid += 1;
+        self.txns.push([hi, lo, anchor, ord, day as u32]);
     }
 
-    /// Joins the anchors of every pair and txn key seen more than once, and frees them.
-    /// Returns the latest day of the kept payments: the first read of each txn id.
-    fn resolve(&mut self) -> Option<NaiveDate> {
-        let mut pairs = std::mem::take(&mut self.pairs);
-        pairs.par_sort_unstable();
-        for run in pairs.chunk_by(|a, b| a[..2] == b[..2]) {
-            for p in &run[1..] {
-                self.union(run[0][2], p[2]);
-            }
-        }
-        drop(pairs);
-        let mut txns = std::mem::take(&mut self.txns);
-        txns.par_sort_unstable_by_key(|t| (t[0], t[1], t[3]));
+    /// From now on, the pairs and txn ids past a shard's buffer go to unnamed files in
+    /// `dir` ([`Sharded`]).
+    fn spill_in(&mut self, dir: &Path) {
+        self.pairs.spill_in(dir);
+        self.txns.spill_in(dir);
+    }
+
+    /// As [`Components::spill_in`], writing a shard past `cap` entries (tests).
+    #[cfg(test)]
+    fn spill_in_past(&mut self, dir: &Path, cap: usize) {
+        self.pairs.spill_in_past(dir, cap);
+        self.txns.spill_in_past(dir, cap);
+    }
+
+    /// Joins the anchors of every pair and txn key seen more than once, a shard at a
+    /// time, and frees them. Returns the latest day of the kept payments: the first read
+    /// of each txn id. An error when the shards' files could not be written or read.
+    fn resolve(&mut self) -> Result<Option<NaiveDate>, EngineError> {
         let mut latest: Option<i32> = None;
-        for run in txns.chunk_by(|a, b| a[..2] == b[..2]) {
-            latest = latest.max(Some(self.paid[run[0][3] as usize]));
-            for t in &run[1..] {
-                self.union(run[0][2], t[2]);
+        for s in 0..SHARDS {
+            let mut pairs = self.pairs.take(s).map_err(EngineError::Config)?;
+            pairs.par_sort_unstable();
+            for run in pairs.chunk_by(|a, b| a[..2] == b[..2]) {
+                for p in &run[1..] {
+                    self.union(run[0][2], p[2]);
+                }
+            }
+            drop(pairs);
+            let mut txns = self.txns.take(s).map_err(EngineError::Config)?;
+            txns.par_sort_unstable_by_key(|t| (t[0], t[1], t[3]));
+            for run in txns.chunk_by(|a, b| a[..2] == b[..2]) {
+                latest = latest.max(Some(run[0][4] as i32));
+                for t in &run[1..] {
+                    self.union(run[0][2], t[2]);
+                }
             }
         }
-        drop(txns);
-        self.paid = Vec::new();
-        latest.and_then(NaiveDate::from_num_days_from_ce_opt)
+        self.pairs = Sharded::default();
+        self.txns = Sharded::default();
+        Ok(latest.and_then(NaiveDate::from_num_days_from_ce_opt))
+    }
+
+    /// Bytes of pairs and txn ids written to files so far.
+    fn spilled(&self) -> u64 {
+        self.pairs.written() + self.txns.written()
     }
 
     /// The bytes it holds at most (for the manifest).
     fn bytes(&self) -> u64 {
         (self.nodes.capacity() as u64) * 17
             + (self.parent.capacity() as u64) * 8
-            + (self.pairs.capacity() as u64) * 12
-            + (self.txns.capacity() as u64) * 16
-            + (self.paid.capacity() as u64) * 4
+            + self.pairs.held()
+            + self.txns.held()
     }
 
     /// Assigns every component to one of `k` buckets, heaviest first to the lightest
@@ -2013,6 +2040,12 @@ pub trait BucketRunner: Sync {
         None
     }
 
+    /// Whether a run given this runner is partitioned even when one partition would do
+    /// (a cluster's runner); the run on this machine is then a run in memory.
+    fn always_partitioned(&self) -> bool {
+        true
+    }
+
     /// Reads the pieces `job.todo` with [`keys_of_piece`] and hands their keys to `take`,
     /// piece after piece in that order; an error when any piece failed.
     fn keys(
@@ -2116,18 +2149,37 @@ fn check_partition(
     })
 }
 
-/// The run on this machine: files and buckets one at a time, each bucket's files removed
-/// as read.
-/// The run on one machine: the pieces one after the other, then the buckets.
-#[derive(Debug, Clone, Copy, Default)]
+/// The rows of a task of the keys pass and the split unless `--task-rows` says otherwise:
+/// a Parquet file of more rows is read in pieces of whole row groups of about that many
+/// rows. On a cluster each piece is a task an executor takes (a province's payments as one
+/// file of 140M rows: 35 tasks); on this machine the pieces are read one after the other,
+/// and a pass holds a piece of the file's bytes instead of the whole file (a few hundred
+/// megabytes instead of 2.8 GB for that file).
+pub const DEFAULT_TASK_ROWS: u64 = 4_000_000;
+
+/// The run on one machine: the pieces one after the other, then the buckets, each
+/// bucket's files removed as read.
+#[derive(Debug, Clone, Copy)]
 pub struct LocalRunner {
     /// [`BucketRunner::task_rows`] (`--task-rows`): None, a task per file.
     pub task_rows: Option<u64>,
 }
 
+impl Default for LocalRunner {
+    fn default() -> Self {
+        LocalRunner {
+            task_rows: Some(DEFAULT_TASK_ROWS),
+        }
+    }
+}
+
 impl BucketRunner for LocalRunner {
     fn task_rows(&self) -> Option<u64> {
         self.task_rows
+    }
+
+    fn always_partitioned(&self) -> bool {
+        false
     }
 
     fn keys(
@@ -2208,13 +2260,15 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir::hold(dir.clone());
-    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&LocalRunner { task_rows: None });
+    let local = LocalRunner::default();
+    let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
     let progress = opts.progress;
 
     // Pass 1: the components. Every source whose rows may carry a name for identity
     // linkage before hukou, which is read with those names.
     let t1 = Instant::now();
     let mut pass1 = Pass1::default();
+    pass1.comps.spill_in(&dir);
     let order = |s: SourceKind| KEY_ORDER.iter().position(|x| *x == s);
     let pieces = pieces_of(&files, runner.task_rows());
     let source_of = |p: &Piece| files[p.file].source;
@@ -2241,9 +2295,10 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     keys_job.names = names;
     runner.keys(&keys_job, &mut pass1, progress)?;
     let KeysJob { files, pieces, .. } = keys_job;
-    let paid_latest = pass1.comps.resolve();
-    pass1.latest = pass1.latest.max(paid_latest);
     let uf_bytes = pass1.comps.bytes();
+    let keys_spill_bytes = pass1.comps.spilled();
+    let paid_latest = pass1.comps.resolve()?;
+    pass1.latest = pass1.latest.max(paid_latest);
     let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
     let decisions = pass1.link_globally(&rels);
     drop(rels);
@@ -2402,6 +2457,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
             components: components.0,
             largest: components.1,
             keys_bytes: uf_bytes,
+            keys_spill_bytes,
             spill_bytes,
         }),
         timings: vec![
@@ -2499,7 +2555,7 @@ mod tests {
         c.add_txn(key(TXN, "t"), f, day.num_days_from_ce());
         c.add_txn(key(TXN, "t"), g, day.num_days_from_ce() + 1);
         // The first read of txn "t" is kept: its day is the latest.
-        assert_eq!(c.resolve(), Some(day));
+        assert_eq!(c.resolve().unwrap(), Some(day));
         let b = c.into_buckets(2);
         let of = |p: &str| b.of(key(PERSON, p)).unwrap();
         assert_eq!(of("a"), of("b"));
@@ -2511,6 +2567,55 @@ mod tests {
         assert_eq!(of("f"), of("g"));
         assert_eq!(b.loads.iter().sum::<u64>(), 8);
         assert_eq!(b.of(key(PERSON, "z")), None);
+    }
+
+    #[test]
+    fn pairs_and_txn_ids_spilled_to_files_join_the_components_they_join_in_memory() {
+        // Persons joined through receipt numbers, accounts and txn ids, many times over,
+        // so that every shard writes its file several times.
+        let rows: Vec<(RowKeys, i32)> = (0..20_000u64)
+            .map(|i| {
+                let p = key(PERSON, &format!("p{}", i % 5_000));
+                let r = key(RECEIPT, &format!("r{}", (i * 7) % 9_000));
+                let a = key(ACCOUNT, &format!("a{}", i % 12_000));
+                let t = key(TXN, &format!("t{}", i % 17_000));
+                ([p, t, r, 0, 0, a, 0], 730_000 + (i % 400) as i32)
+            })
+            .collect();
+        let deferred = 0b10_0110;
+        let fill = |c: &mut Components| {
+            for chunk in rows.chunks(1_000) {
+                let keys: Vec<RowKeys> = chunk.iter().map(|r| r.0).collect();
+                let known = c.known(&keys, deferred);
+                for ((k, day), known) in chunk.iter().zip(&known) {
+                    let a = c.add(k, known, deferred).unwrap();
+                    c.add_txn(k[1], a, *day);
+                }
+            }
+        };
+        let mut memory = Components::default();
+        fill(&mut memory);
+        let tmp = tempfile::tempdir().unwrap();
+        let mut spilled = Components::default();
+        spilled.spill_in_past(tmp.path(), 50);
+        fill(&mut spilled);
+        assert!(spilled.pairs.written() > 0 && spilled.txns.written() > 0);
+        assert_eq!(memory.pairs.written(), 0);
+        let latest = memory.resolve().unwrap();
+        assert!(latest.is_some());
+        assert_eq!(spilled.resolve().unwrap(), latest);
+        // Receipts join person p to p + 4000, txn ids and accounts p to p + 2000 (mod
+        // 5000): a component per p mod 1000.
+        let (m, s) = (memory.into_buckets(4), spilled.into_buckets(4));
+        assert_eq!(m.components, 1_000);
+        assert_eq!((m.components, m.largest), (s.components, s.largest));
+        assert_eq!(m.loads, s.loads);
+        for p in 0..5_000 {
+            let k = key(PERSON, &format!("p{p}"));
+            assert_eq!(m.of(k), s.of(k), "p{p}");
+        }
+        // The files were unnamed: nothing is left in the folder.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 
     fn deposit(i: u32) -> qianbiao_ingest::DepositRow {
@@ -2564,7 +2669,9 @@ mod tests {
         }
         assert_eq!(one.parent, ahead.parent);
         assert_eq!(one.weight, ahead.weight);
-        assert_eq!(one.pairs, ahead.pairs);
+        for s in 0..SHARDS {
+            assert_eq!(one.pairs.take(s).unwrap(), ahead.pairs.take(s).unwrap());
+        }
     }
     #[test]
     fn a_bucket_is_read_back_part_by_part_in_read_order_and_a_damaged_part_is_an_error() {

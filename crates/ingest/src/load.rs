@@ -567,12 +567,10 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
             reason,
         };
         let ext = ext_of(rel).unwrap_or("csv");
-        // A piece of a Parquet file reads its own row groups, but for the piece that
-        // takes the file's hash.
+        // A piece of a Parquet file reads its own row groups (the piece that reports the
+        // file's hash takes it from the file, below).
         let content = match groups {
-            Some(g) if ext == "parquet" && !(g.0 == 0 && columns.is_none()) => {
-                crate::read::read_parquet_groups(path, g)
-            }
+            Some(g) if ext == "parquet" => crate::read::read_parquet_groups(path, g),
             _ => crate::read::read_content(path, ext),
         }
         .map_err(|e| unreadable(e.to_string()))?;
@@ -603,6 +601,11 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
         };
         if let Some(g) = groups {
             opened.keep_row_groups(g).map_err(&unreadable)?;
+            if g.0 == 0 {
+                // Its bytes in memory are its row groups' only: the first piece hashes
+                // the file as it is on disk, streamed beside the rows.
+                opened.hash = crate::read::HashSource::File(path.clone());
+            }
         }
         // Exact for Parquet and Excel; a close bound for CSV.
         out(Sink::Reserve(opened.remaining_hint()));
@@ -768,7 +771,7 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
         // none.
         let hash = columns.is_none().then(|| opened.hash.clone());
         let (sha, piped) = rayon::join(
-            move || hash.map(|h| h.sha256_hex()).unwrap_or_default(),
+            move || hash.map_or(Ok(String::new()), |h| h.sha256()),
             || -> Result<(), IngestError> {
                 // Three stages at once: the next chunk is read, this one is normalised,
                 // and the previous one goes into the tables.
@@ -814,7 +817,7 @@ fn load_source<T: Send + HasCols, B: crate::tables::Gather<T>>(
             },
         );
         piped?;
-        report.sha256 = sha;
+        report.sha256 = sha.map_err(|e| unreadable(e.to_string()))?;
         report.blank_rows = blank;
         report.preamble_rows = opened.lines.preamble;
         report.lines = opened.lines;

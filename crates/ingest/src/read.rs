@@ -117,10 +117,23 @@ pub enum HashSource {
     },
     /// A Parquet file's bytes.
     Bytes(std::sync::Arc<Vec<u8>>),
+    /// A file whose reader keeps only some of its bytes (a piece of a Parquet file's row
+    /// groups): hashed from the file, read again in a stream.
+    File(std::path::PathBuf),
 }
 
 impl HashSource {
-    /// Hex SHA-256 of the file's bytes.
+    /// Hex SHA-256 of the file's bytes; an error only when a [`HashSource::File`] cannot
+    /// be read.
+    pub fn sha256(&self) -> std::io::Result<String> {
+        match self {
+            HashSource::File(path) => crate::load::sha256_file(path),
+            other => Ok(other.sha256_hex()),
+        }
+    }
+
+    /// Hex SHA-256 of the file's bytes (of a [`HashSource::File`]: the empty string when
+    /// it cannot be read; [`HashSource::sha256`] says why).
     pub fn sha256_hex(&self) -> String {
         use sha2::{Digest, Sha256};
         match self {
@@ -134,6 +147,7 @@ impl HashSource {
                 crate::load::hex(&h.finalize())
             }
             HashSource::Bytes(bytes) => crate::load::sha256_hex(bytes),
+            HashSource::File(_) => self.sha256().unwrap_or_default(),
         }
     }
 }
