@@ -713,15 +713,14 @@ struct Pass1 {
     probe_deaths: Vec<LinkableDeath>,
     /// Their names.
     names: FxHashSet<Text>,
-    /// The first hukou row of each person whose name is one of `names` (hukou is read
-    /// last).
+    /// Every hukou row whose name is one of `names` (hukou is read last): each accepted
+    /// hukou row is a candidate, whatever its status and whether or not it is its
+    /// person's first; a link names the person by the id.
     candidates: Vec<HukouRow>,
     /// Per node: a hukou row of this id was seen (so the next is not the first).
     hukou_seen: Vec<u64>,
-    /// The file being taken: its rows so far, and for a hukou file whether each row was
-    /// its person's first.
+    /// The piece being taken: its rows so far.
     file_rows: u64,
-    file_first: Vec<bool>,
 }
 
 /// A row's keys, the first one its anchor (a person, a deposit, or a row whose id lost its
@@ -1010,7 +1009,6 @@ impl KeysTaker for Pass1 {
                         k[1] = 0;
                     }
                     self.comps.add(&k, known, deferred);
-                    self.file_first.push(first);
                 }
             }
             _ => {
@@ -1023,8 +1021,7 @@ impl KeysTaker for Pass1 {
 
     fn file(&mut self, i: usize, keys: FileKeys) -> Result<(), EngineError> {
         let rows = std::mem::take(&mut self.file_rows);
-        let first = std::mem::take(&mut self.file_first);
-        if rows != keys.rows || keys.named.iter().any(|(r, _)| *r as usize >= first.len()) {
+        if rows != keys.rows || keys.named.iter().any(|(r, _)| *r >= rows) {
             return Err(EngineError::Config(format!(
                 "internal error: piece {i} gave {rows} rows of keys, {} expected",
                 keys.rows
@@ -1043,11 +1040,8 @@ impl KeysTaker for Pass1 {
         self.probe_receipts.extend(keys.probe_receipts);
         self.probe_deaths.extend(keys.probe_deaths);
         self.latest = self.latest.max(keys.latest);
-        for (r, row) in keys.named {
-            if first[r as usize] {
-                self.candidates.push(row);
-            }
-        }
+        self.candidates
+            .extend(keys.named.into_iter().map(|(_, row)| row));
         Ok(())
     }
 }

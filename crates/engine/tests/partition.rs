@@ -41,6 +41,35 @@ fn fired(found: &[qianbiao_core::Finding], rule: &str) -> Vec<(String, String)> 
 }
 
 #[test]
+fn a_persons_second_hukou_row_is_a_candidate_whatever_the_partitions() {
+    // 吴一 is exported again as 吴二 (second row): a payment typed with the second name
+    // links to the person, decided over the whole input, in every K; and a payment in the
+    // village of a moved person's second row links by name_birth.
+    let a = born(1980, 1);
+    let c = born(1975, 3);
+    let row = format!("371399{}", &c[6..17]);
+    let t = Town::new()
+        .hukou(&person(&a, "吴一", "店子村"))
+        .hukou(&format!("{c},钱七,东村,H9,迁出,2020-01-01"))
+        .hukou(&person(&a, "吴二", "西村"))
+        .hukou(&person(&c, "钱七", "南村"))
+        .pays(&[
+            med("T1", &typo(&a), "320", "2021-11-05").name("吴二"),
+            med("T2", &row, "320", "2021-11-05")
+                .name("钱七")
+                .village("南村"),
+        ]);
+    let found = same_for_every_k(&t);
+    assert_eq!(
+        fired(&found, "IDN-001"),
+        [
+            ("T1".to_string(), "320.00".to_string()),
+            ("T2".to_string(), "320.00".to_string())
+        ]
+    );
+}
+
+#[test]
 fn two_candidates_in_different_partitions_are_still_no_link() {
     // 钱七 twice, same birth date, two villages; a row whose characters 7-14 are that
     // date, with no village: two candidates, no link. The row shares a collector with

@@ -77,12 +77,17 @@ struct Probe<'a> {
     village: &'a str,
 }
 
-/// Hukou persons (the first row of each id) whose name some row to link carries: by name,
-/// and by name and the birth date of their id.
+/// Hukou rows (any row of an id, whatever its status: `data-contract.md`, "every accepted
+/// hukou row is a candidate") whose name some row to link carries: by name, and by name
+/// and the birth date of their id. A candidate row stands for its person, the first row
+/// of its id: a link is made when the rows found are of exactly one person.
 struct Index<'a, F> {
     ds: &'a Dataset,
     by_name: HashMap<&'a str, Vec<u32>>,
     by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>>,
+    /// The ids of the rows kept, each with the name of the row: whether an id has a row of
+    /// a name (`typo` by neighbours).
+    named_ids: HashSet<(Sym, &'a str)>,
     /// The first hukou row of an id's symbol.
     first_row_of: F,
 }
@@ -215,23 +220,20 @@ fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
 }
 
 impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
-    /// Hukou persons whose name (on their first row) is one of `names`.
+    /// Hukou rows whose name is one of `names`.
     fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row_of: F) -> Index<'a, F> {
         let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
         let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
+        let mut named_ids: HashSet<(Sym, &'a str)> = HashSet::default();
         // One parallel pass over hukou keeps the few rows whose name matters.
         let rows: Vec<u32> = (0..ds.hukou().len() as u32)
             .into_par_iter()
-            .filter(|&i| {
-                let h = ds.hukou().get(i as usize);
-                // The row's id by its symbol: no hashing of its text (common names
-                // match a good share of a province's rows).
-                names.contains(h.name()) && first_row_of(ds.hukou.id[i as usize]) == Some(i)
-            })
+            .filter(|&i| names.contains(ds.hukou().get(i as usize).name()))
             .collect();
         for i in rows {
             let h = ds.hukou().get(i as usize);
             by_name.entry(h.name()).or_default().push(i);
+            named_ids.insert((ds.hukou.id[i as usize], h.name()));
             if let Some(b) = birth_date_of(&h.id()) {
                 by_name_birth.entry((h.name(), b)).or_default().push(i);
             }
@@ -240,13 +242,19 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
             ds,
             by_name,
             by_name_birth,
+            named_ids,
             first_row_of,
         }
     }
 
-    /// The first hukou row of an id given as text (one the run may never have seen).
-    fn first_row(&self, id: &str) -> Option<u32> {
-        self.ds.strings.ids.lookup(id).and_then(&self.first_row_of)
+    /// The persons (first rows) of candidate rows, each once, in order.
+    fn persons(&self, rows: impl Iterator<Item = u32>) -> Vec<u32> {
+        let mut out: Vec<u32> = rows
+            .filter_map(|h| (self.first_row_of)(self.ds.hukou.id[h as usize]))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     fn link(&self, p: &Probe) -> Option<Link> {
@@ -257,15 +265,19 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         let typo: Vec<u32> = if p.id.chars().count() != 18 {
             Vec::new()
         } else if same_name.len() <= SCAN_LIMIT {
-            same_name
-                .iter()
-                .copied()
-                .filter(|&h| one_edit(&p.id, &id(h)))
-                .collect()
+            self.persons(
+                same_name
+                    .iter()
+                    .copied()
+                    .filter(|&h| one_edit(&p.id, &id(h))),
+            )
         } else {
+            // An id one edit away with a row of this name.
+            let ids = &self.ds.strings.ids;
             let mut found: Vec<u32> = neighbours(&p.id)
-                .filter_map(|n| self.first_row(&n))
-                .filter(|&h| self.ds.hukou().get(h as usize).name() == p.name)
+                .filter_map(|n| ids.lookup(&n))
+                .filter(|&s| self.named_ids.contains(&(s, p.name)))
+                .filter_map(|s| (self.first_row_of)(s))
                 .collect();
             found.sort_unstable();
             found.dedup();
@@ -276,27 +288,28 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         }
         if p.lost {
             if let Some(n) = number_of(&p.id) {
-                let numeric: Vec<u32> = same_name
-                    .iter()
-                    .copied()
-                    .filter(|&h| number_of(&id(h)).is_some_and(|m| m.abs_diff(n) < 1000))
-                    .collect();
+                let numeric: Vec<u32> = self.persons(
+                    same_name
+                        .iter()
+                        .copied()
+                        .filter(|&h| number_of(&id(h)).is_some_and(|m| m.abs_diff(n) < 1000)),
+                );
                 if !numeric.is_empty() {
                     return single(&numeric, Basis::Numeric);
                 }
             }
         }
         let birth = birth_date_of(&p.id)?;
-        let candidates: Vec<u32> = self
-            .by_name_birth
-            .get(&(p.name, birth))
-            .map_or(&[][..], |v| v.as_slice())
-            .iter()
-            .copied()
-            .filter(|&h| {
-                p.village.is_empty() || self.ds.hukou().get(h as usize).village() == p.village
-            })
-            .collect();
+        let candidates: Vec<u32> = self.persons(
+            self.by_name_birth
+                .get(&(p.name, birth))
+                .map_or(&[][..], |v| v.as_slice())
+                .iter()
+                .copied()
+                .filter(|&h| {
+                    p.village.is_empty() || self.ds.hukou().get(h as usize).village() == p.village
+                }),
+        );
         single(&candidates, Basis::NameBirth)
     }
 }

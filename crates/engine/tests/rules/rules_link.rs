@@ -441,17 +441,63 @@ fn dq_004_fires_on_a_control_total_that_differs() {
 }
 
 #[test]
-fn idn_001_a_person_is_named_by_the_first_hukou_row() {
+fn idn_001_every_hukou_row_of_a_person_is_a_candidate() {
+    // One person exported under two names ("every accepted hukou row is a candidate"):
+    // a row typed with either name links to the person, who is named by the first row.
     let a = born(1980, 1);
     let town = Town::new()
         .hukou(&person(&a, "吴一", "店子村"))
         .hukou(&person(&a, "吴二", "店子村"));
-    let first = town
-        .clone()
+    for name in ["吴一", "吴二"] {
+        let t = town
+            .clone()
+            .pays(&[med("T1", &typo(&a), "320", "2021-11-05").name(name)]);
+        assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]), "{name}");
+        let f = finding(&t, "IDN-001");
+        assert_eq!(
+            (f.id_number.as_str(), f.name.as_str()),
+            (a.as_str(), "吴一")
+        );
+        assert!(f.detail.contains("typo"), "{}", f.detail);
+    }
+    // Its two rows of the same name are one person: still one candidate.
+    let twice = Town::new()
+        .hukou(&person(&a, "吴一", "店子村"))
+        .hukou(&person(&a, "吴一", "大庄村"))
         .pays(&[med("T1", &typo(&a), "320", "2021-11-05").name("吴一")]);
-    assert_eq!(first.fired("IDN-001"), expect(&[("T1", "320.00")]));
-    let second = town.pays(&[med("T1", &typo(&a), "320", "2021-11-05").name("吴二")]);
-    assert!(second.fired("IDN-001").is_empty());
+    assert_eq!(twice.fired("IDN-001"), expect(&[("T1", "320.00")]));
+    // A name on none of its rows: no candidate.
+    let other = town.pays(&[med("T1", &typo(&a), "320", "2021-11-05").name("吴三")]);
+    assert!(other.fired("IDN-001").is_empty());
+}
+
+#[test]
+fn idn_001_name_birth_finds_a_person_in_the_village_of_any_of_their_rows() {
+    // 钱七 moved from 店子村 (迁出) to 大庄村: a row of either village links by name_birth.
+    let a = born(1980, 1);
+    let b = born(1980, 2);
+    let row = format!("371399{}", &a[6..17]);
+    let town = Town::new()
+        .hukou(&format!("{a},钱七,店子村,H1,迁出,2020-01-01"))
+        .hukou(&person(&a, "钱七", "大庄村"));
+    for village in ["店子村", "大庄村"] {
+        let t = town.clone().pays(&[med("T1", &row, "320", "2021-11-05")
+            .name("钱七")
+            .village(village)]);
+        assert_eq!(t.fired("IDN-001"), expect(&[("T1", "320.00")]), "{village}");
+        assert_eq!(finding(&t, "IDN-001").id_number, a);
+    }
+    // Another 钱七 of that birth date in 大庄村: two persons there, one in 店子村.
+    let two = town.hukou(&person(&b, "钱七", "大庄村"));
+    let there = two.clone().pays(&[med("T1", &row, "320", "2021-11-05")
+        .name("钱七")
+        .village("大庄村")]);
+    assert!(there.fired("IDN-001").is_empty());
+    let here = two.pays(&[med("T1", &row, "320", "2021-11-05")
+        .name("钱七")
+        .village("店子村")]);
+    assert_eq!(here.fired("IDN-001"), expect(&[("T1", "320.00")]));
+    assert_eq!(finding(&here, "IDN-001").id_number, a);
 }
 
 /// A totals line of the fixture payments file: the label, then the amount in the amount
