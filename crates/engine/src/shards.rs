@@ -92,20 +92,20 @@ impl<const N: usize> Sharded<N> {
             self.mem[s].clear();
             return;
         }
-        let entries = std::mem::take(&mut self.mem[s]);
         self.buf.clear();
-        for e in &entries {
+        for e in &self.mem[s] {
             for w in e {
                 self.buf.extend_from_slice(&w.to_le_bytes());
             }
         }
+        let count = self.mem[s].len() as u64;
+        // The vector's memory is reused for the shard's next entries.
+        self.mem[s].clear();
         let done = match &mut self.files[s] {
-            Some((file, n)) => file
-                .write_all(&self.buf)
-                .map(|()| *n += entries.len() as u64),
+            Some((file, n)) => file.write_all(&self.buf).map(|()| *n += count),
             slot @ None => tempfile::tempfile_in(dir).and_then(|mut file| {
                 file.write_all(&self.buf)?;
-                *slot = Some((file, entries.len() as u64));
+                *slot = Some((file, count));
                 Ok(())
             }),
         };
@@ -118,10 +118,6 @@ impl<const N: usize> Sharded<N> {
                 ))
             }
         }
-        // The vector's memory is reused for the shard's next entries.
-        let mut entries = entries;
-        entries.clear();
-        self.mem[s] = entries;
     }
 
     /// Every entry of shard `s`, in the order they were pushed, and the shard emptied (its

@@ -126,17 +126,8 @@ impl HashSource {
     /// Hex SHA-256 of the file's bytes; an error only when a [`HashSource::File`] cannot
     /// be read.
     pub fn sha256(&self) -> std::io::Result<String> {
-        match self {
-            HashSource::File(path) => crate::load::sha256_file(path),
-            other => Ok(other.sha256_hex()),
-        }
-    }
-
-    /// Hex SHA-256 of the file's bytes (of a [`HashSource::File`]: the empty string when
-    /// it cannot be read; [`HashSource::sha256`] says why).
-    pub fn sha256_hex(&self) -> String {
         use sha2::{Digest, Sha256};
-        match self {
+        Ok(match self {
             HashSource::Done(hex) => hex.clone(),
             HashSource::Utf8 { bom, text } => {
                 let mut h = Sha256::new();
@@ -147,8 +138,8 @@ impl HashSource {
                 crate::load::hex(&h.finalize())
             }
             HashSource::Bytes(bytes) => crate::load::sha256_hex(bytes),
-            HashSource::File(_) => self.sha256().unwrap_or_default(),
-        }
+            HashSource::File(path) => crate::load::sha256_file(path)?,
+        })
     }
 }
 
@@ -2405,7 +2396,7 @@ mod tests {
             let mut o = Opened::from_bytes("csv", bytes).unwrap();
             assert_eq!(o.format, fmt);
             // The hash is of the file's bytes, BOM and GB18030 encoding included.
-            assert_eq!(o.hash.sha256_hex(), sha, "{fmt}");
+            assert_eq!(o.hash.sha256().unwrap(), sha, "{fmt}");
             assert_eq!(o.headers, ["姓名", "金额"]);
             let rows = all_rows(&mut o);
             assert_eq!(rows.len(), 2);
@@ -2658,7 +2649,7 @@ mod tests {
             o.keep_row_groups((a, b)).unwrap();
             // The first piece takes the file's hash (of the file's bytes, read whole for
             // it by the loader); the others take none.
-            assert_eq!(o.hash.sha256_hex().is_empty(), a != 0, "{a}..{b}");
+            assert_eq!(o.hash.sha256().unwrap().is_empty(), a != 0, "{a}..{b}");
             let want: u64 = sizes[a..b].iter().sum();
             assert_eq!(o.remaining_hint() as u64, want);
             let (got, l) = rows_and_lines(o);
@@ -2689,7 +2680,7 @@ mod tests {
         let n = 23i64;
         let bytes = parquet_in_groups_of_3(n, |i| format!("id{i}"));
         let o = open_parquet_sliced(bytes.clone(), 5).ok().unwrap();
-        assert_eq!(o.hash.sha256_hex(), crate::load::sha256_hex(&bytes));
+        assert_eq!(o.hash.sha256().unwrap(), crate::load::sha256_hex(&bytes));
         // Slices of about 5 rows (two row groups of 3) against one slice for the file.
         let read = |slice_rows: usize| {
             let mut o = open_parquet_sliced(bytes.clone(), slice_rows).ok().unwrap();

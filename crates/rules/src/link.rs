@@ -247,11 +247,9 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         }
     }
 
-    /// The persons (first rows) of candidate rows, each once, in order.
-    fn persons(&self, rows: impl Iterator<Item = u32>) -> Vec<u32> {
-        let mut out: Vec<u32> = rows
-            .filter_map(|h| (self.first_row_of)(self.ds.hukou.id[h as usize]))
-            .collect();
+    /// The persons (first rows) of the candidates' ids, each once, in order.
+    fn persons(&self, ids: impl Iterator<Item = Sym>) -> Vec<u32> {
+        let mut out: Vec<u32> = ids.filter_map(&self.first_row_of).collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -260,6 +258,8 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
     fn link(&self, p: &Probe) -> Option<Link> {
         let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
         let id = |h: u32| self.ds.hukou().get(h as usize).id();
+        // A candidate row's id, as the symbol its person is found by.
+        let sym = |h: u32| self.ds.hukou.id[h as usize];
         // Hukou ids are 18 characters and an edit keeps the length: other rows have no
         // typo candidate (and a huge id never has its neighbours generated).
         let typo: Vec<u32> = if p.id.chars().count() != 18 {
@@ -269,19 +269,17 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
                 same_name
                     .iter()
                     .copied()
-                    .filter(|&h| one_edit(&p.id, &id(h))),
+                    .filter(|&h| one_edit(&p.id, &id(h)))
+                    .map(sym),
             )
         } else {
             // An id one edit away with a row of this name.
             let ids = &self.ds.strings.ids;
-            let mut found: Vec<u32> = neighbours(&p.id)
-                .filter_map(|n| ids.lookup(&n))
-                .filter(|&s| self.named_ids.contains(&(s, p.name)))
-                .filter_map(|s| (self.first_row_of)(s))
-                .collect();
-            found.sort_unstable();
-            found.dedup();
-            found
+            self.persons(
+                neighbours(&p.id)
+                    .filter_map(|n| ids.lookup(&n))
+                    .filter(|&s| self.named_ids.contains(&(s, p.name))),
+            )
         };
         if !typo.is_empty() {
             return single(&typo, Basis::Typo);
@@ -292,7 +290,8 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
                     same_name
                         .iter()
                         .copied()
-                        .filter(|&h| number_of(&id(h)).is_some_and(|m| m.abs_diff(n) < 1000)),
+                        .filter(|&h| number_of(&id(h)).is_some_and(|m| m.abs_diff(n) < 1000))
+                        .map(sym),
                 );
                 if !numeric.is_empty() {
                     return single(&numeric, Basis::Numeric);
@@ -308,7 +307,8 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
                 .copied()
                 .filter(|&h| {
                     p.village.is_empty() || self.ds.hukou().get(h as usize).village() == p.village
-                }),
+                })
+                .map(sym),
         );
         single(&candidates, Basis::NameBirth)
     }
