@@ -2,7 +2,10 @@
 //! per-rule totals in the run manifest's shape, so the browser test can open a report of
 //! any size (`tests/browser/check.sh` uses 100,000).
 //!
-//! Usage: `big_report OUT_DIR N`
+//! Usage: `big_report OUT_DIR N [WRITER]`, WRITER one of `html` (the default), `xlsx`,
+//! `parquet` or `csv`: that output only, the process's resident memory before the write
+//! and its peak after it told on stderr (how the write stage's memory is measured,
+//! `docs/performance.md`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -122,7 +125,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         masked: false,
         rules: &metas,
     };
-    qianbiao_report::write_report_html(&out.join("report.html"), &review)?;
+    let before = status_kib("VmRSS");
+    match args.next().as_deref().unwrap_or("html") {
+        "html" => qianbiao_report::write_report_html(&out.join("report.html"), &review)?,
+        "xlsx" => qianbiao_report::write_findings_xlsx(&out.join("findings.xlsx"), &review)?,
+        "parquet" => qianbiao_report::write_findings_parquet_with_ids(
+            &out.join("findings.parquet"),
+            &findings,
+            &ids,
+        )?,
+        "csv" => qianbiao_report::write_findings_csv_with_ids(
+            &out.join("findings.csv"),
+            &findings,
+            &ids,
+        )?,
+        other => return Err(format!("no writer {other}: html, xlsx, parquet or csv").into()),
+    }
+    eprintln!(
+        "{n} findings: resident {} MiB before the write, peak {} MiB",
+        before / 1024,
+        status_kib("VmHWM") / 1024
+    );
     let mut by_rule: BTreeMap<&str, (u64, Fen)> = BTreeMap::new();
     for f in &findings {
         let e = by_rule.entry(f.rule).or_default();
@@ -145,4 +168,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::to_string_pretty(&manifest)?,
     )?;
     Ok(())
+}
+
+/// A line of `/proc/self/status` in KiB (0 where there is none).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

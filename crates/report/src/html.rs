@@ -10,7 +10,6 @@ use std::io::Write as _;
 use std::path::Path;
 
 use qianbiao_core::{ChangeKind, Fen};
-use serde_json::{json, Value};
 
 use crate::charts;
 use crate::review::{band_zh, family_zh, severity_zh, Review};
@@ -61,27 +60,52 @@ fn fen_f64(f: Fen) -> f64 {
 }
 
 /// JSON for a `<script type="application/json">`: `<` escaped so no text can close it.
-fn script_json(v: &Value) -> String {
-    serde_json::to_string(v)
-        .expect("JSON values serialise")
-        .replace('<', "\\u003c")
+/// A writer that writes `<` as `\u003c`: JSON embedded in a `<script>` element cannot
+/// close it. `<` is one byte in UTF-8 and never part of another character's bytes, and in
+/// JSON it can only stand inside a string, where `\u003c` reads back as `<`.
+struct NoLt<W>(W);
+
+impl<W: std::io::Write> std::io::Write for NoLt<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|&b| b == b'<') {
+            self.0.write_all(&rest[..i])?;
+            self.0.write_all(b"\\u003c")?;
+            rest = &rest[i + 1..];
+        }
+        self.0.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Writes `report.html`.
 pub fn write_report_html(path: &Path, r: &Review) -> Result<(), ReportError> {
-    let html = report_html(r);
     let io = |source| ReportError::Io {
         file: path.display().to_string(),
         source,
     };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-    f.write_all(html.as_bytes()).map_err(io)?;
+    let mut f =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    write_report(&mut f, r).map_err(io)?;
     f.flush().map_err(io)
 }
 
-/// The report as one HTML text.
+/// The report as one HTML text (what [`write_report_html`] writes).
 pub fn report_html(r: &Review) -> String {
-    let mut h = String::with_capacity(64 * 1024 + r.findings.len() * 320);
+    let mut out = Vec::with_capacity(64 * 1024 + r.findings.len() * 320);
+    write_report(&mut out, r).expect("writing to memory cannot fail");
+    String::from_utf8(out).expect("the report is UTF-8")
+}
+
+/// Writes the report to `w`: the summary, charts and tables as HTML, then the findings as
+/// JSON a row at a time, so that a province's findings are never held a second time as
+/// one text (1.8M findings made a 690 MB report, built three times over in memory).
+pub fn write_report(w: &mut impl std::io::Write, r: &Review) -> std::io::Result<()> {
+    let mut h = String::with_capacity(64 * 1024);
     let title = format!("疑点报告 · {} · 截至 {}", r.pipeline, r.as_of);
     let _ = write!(
         h,
@@ -123,11 +147,12 @@ pub fn report_html(r: &Review) -> String {
         r.as_of
     );
     h.push_str("<script type=\"application/json\" id=\"qb-data\">");
-    h.push_str(&script_json(&data(r)));
-    h.push_str("</script>\n<script>");
-    h.push_str(JS);
-    h.push_str("</script>\n</body>\n</html>\n");
-    h
+    w.write_all(h.as_bytes())?;
+    drop(h);
+    write_data(&mut NoLt(&mut *w), r)?;
+    w.write_all(b"</script>\n<script>")?;
+    w.write_all(JS.as_bytes())?;
+    w.write_all(b"</script>\n</body>\n</html>\n")
 }
 
 fn summary(h: &mut String, r: &Review) {
@@ -556,48 +581,49 @@ fn findings_section(h: &mut String, r: &Review) {
 }
 
 /// The embedded data: rule names, and one array per finding (amount in fen).
-fn data(r: &Review) -> Value {
-    let rules: serde_json::Map<String, Value> = r
+/// The embedded data, `{"masked":…,"rows":[…],"rules":{…}}` (keys in that order, as a
+/// JSON object's keys sort): each row is a finding, its columns as `report.js` reads them.
+fn write_data(w: &mut impl std::io::Write, r: &Review) -> std::io::Result<()> {
+    let rules: BTreeMap<&str, (&str, &str)> = r
         .rules
         .iter()
-        .map(|m| {
-            (
-                m.code.to_string(),
-                json!([m.name_zh, severity_zh(m.severity)]),
-            )
-        })
+        .map(|m| (m.code, (m.name_zh, severity_zh(m.severity))))
         .collect();
-    let rows: Vec<Value> = r
-        .findings
-        .iter()
-        .zip(r.ids)
-        .zip(r.persons)
-        .map(|((f, id), who)| {
-            json!([
-                id,
-                f.rule,
-                severity_zh(f.severity),
-                f.key,
-                f.id_number,
-                f.name,
-                f.village,
-                f.collector_id,
-                f.scheme.map(|s| s.zh()).unwrap_or(""),
-                f.period,
-                f.amount.0,
-                f.txn_ids.join(";"),
-                f.detail,
-                f.sources.join(";"),
-                who,
-            ])
-        })
-        .collect();
-    json!({"rules": rules, "masked": r.masked, "rows": rows})
+    w.write_all(b"{\"masked\":")?;
+    w.write_all(if r.masked { b"true" } else { b"false" })?;
+    w.write_all(b",\"rows\":[")?;
+    for (i, ((f, id), who)) in r.findings.iter().zip(r.ids).zip(r.persons).enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        let row = (
+            id,
+            f.rule,
+            severity_zh(f.severity),
+            &f.key,
+            &f.id_number,
+            &f.name,
+            &f.village,
+            &f.collector_id,
+            f.scheme.map(|s| s.zh()).unwrap_or(""),
+            f.period,
+            f.amount.0,
+            f.txn_ids.join(";"),
+            &f.detail,
+            f.sources.join(";"),
+            who,
+        );
+        serde_json::to_writer(&mut *w, &row)?;
+    }
+    w.write_all(b"],\"rules\":")?;
+    serde_json::to_writer(&mut *w, &rules)?;
+    w.write_all(b"}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn yuan_has_separators() {
@@ -640,7 +666,7 @@ mod tests {
             html.contains("<b>2</b><span>涉及人员（人）</span>"),
             "persons card"
         );
-        let rows = data(&review)["rows"].clone();
+        let rows = embedded(&html)["rows"].clone();
         let who: Vec<u64> = (0..4).map(|i| rows[i][14].as_u64().unwrap()).collect();
         assert_eq!(who, [1, 2, 1, 0]);
     }
@@ -662,11 +688,124 @@ mod tests {
         assert_eq!(crate::person_numbers(&findings), [2, 0, 1, 2]);
     }
 
+    /// The JSON embedded in a report, read back.
+    fn embedded(html: &str) -> Value {
+        let start = html.find("id=\"qb-data\">").unwrap() + "id=\"qb-data\">".len();
+        let len = html[start..].find("</script>").unwrap();
+        serde_json::from_str(&html[start..start + len]).unwrap()
+    }
+
+    /// The embedded data as it was built before it was streamed: one JSON value, written
+    /// whole, every `<` then replaced.
+    fn data_as_one_value(r: &Review) -> String {
+        let rules: serde_json::Map<String, Value> = r
+            .rules
+            .iter()
+            .map(|m| {
+                (
+                    m.code.to_string(),
+                    json!([m.name_zh, severity_zh(m.severity)]),
+                )
+            })
+            .collect();
+        let rows: Vec<Value> = r
+            .findings
+            .iter()
+            .zip(r.ids)
+            .zip(r.persons)
+            .map(|((f, id), who)| {
+                json!([
+                    id,
+                    f.rule,
+                    severity_zh(f.severity),
+                    f.key,
+                    f.id_number,
+                    f.name,
+                    f.village,
+                    f.collector_id,
+                    f.scheme.map(|s| s.zh()).unwrap_or(""),
+                    f.period,
+                    f.amount.0,
+                    f.txn_ids.join(";"),
+                    f.detail,
+                    f.sources.join(";"),
+                    who,
+                ])
+            })
+            .collect();
+        let v = json!({"rules": rules, "masked": r.masked, "rows": rows});
+        serde_json::to_string(&v).unwrap().replace('<', "\\u003c")
+    }
+
+    #[test]
+    fn the_streamed_data_is_the_one_value_written_whole() {
+        use qianbiao_core::{Finding, Scheme, Severity};
+        let mut a = Finding::new("DUP-001", Severity::High, "k<1>");
+        a.id_number = "371323198001010019".into();
+        a.name = "王\"涛\"</script>".into();
+        a.village = "东村\\西".into();
+        a.scheme = Some(Scheme::ResidentMedical);
+        a.period = Some(2022);
+        a.amount = qianbiao_core::Fen(-32000);
+        a.txn_ids = vec!["T1".into(), "T<2".into()];
+        a.detail = "说明\n第二行\t<b>".into();
+        a.sources = vec!["payments.csv:2".into(), "receipts.csv:9".into()];
+        let b = Finding::new("COV-001", Severity::Low, "-v|medical");
+        let findings = vec![a, b];
+        let ids = crate::finding_ids(&findings);
+        let persons = [1, 0];
+        static A: qianbiao_core::RuleMeta = qianbiao_core::RuleMeta {
+            code: "MNY-001",
+            name_zh: "解缴不符<",
+            name_en: "deposit mismatch",
+            severity: Severity::High,
+            needs: &[],
+            doc: "",
+        };
+        static B: qianbiao_core::RuleMeta = qianbiao_core::RuleMeta {
+            code: "DUP-001",
+            name_zh: "重复缴费",
+            name_en: "duplicate",
+            severity: Severity::Medium,
+            needs: &[],
+            doc: "",
+        };
+        let rules: [&'static qianbiao_core::RuleMeta; 2] = [&A, &B];
+        for masked in [false, true] {
+            for n in [0, 1, 2] {
+                let review = Review {
+                    as_of: chrono::NaiveDate::from_ymd_opt(2022, 1, 28).unwrap(),
+                    pipeline: "p",
+                    findings: &findings[..n],
+                    ids: &ids[..n],
+                    persons: &persons[..n],
+                    collectors: &[],
+                    coverage: &[],
+                    changes: None,
+                    inputs: &[],
+                    rule_status: &[],
+                    masked,
+                    rules: &rules,
+                };
+                let mut streamed = Vec::new();
+                write_data(&mut NoLt(&mut streamed), &review).unwrap();
+                let streamed = String::from_utf8(streamed).unwrap();
+                assert_eq!(streamed, data_as_one_value(&review), "{n} findings");
+                assert!(!streamed.contains('<'));
+                let html = report_html(&review);
+                assert!(html.contains(&format!("id=\"qb-data\">{streamed}</script>")));
+                assert_eq!(embedded(&html)["rows"].as_array().unwrap().len(), n);
+            }
+        }
+    }
+
     #[test]
     fn embedded_json_cannot_close_the_script() {
-        let v = json!({"x": "</script><script>alert(1)</script>"});
-        let s = script_json(&v);
+        let text = "</script><script>alert(1)</script>";
+        let mut out = Vec::new();
+        serde_json::to_writer(NoLt(&mut out), &json!({ "x": text })).unwrap();
+        let s = String::from_utf8(out).unwrap();
         assert!(!s.contains("</"));
-        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
+        assert_eq!(serde_json::from_str::<Value>(&s).unwrap()["x"], text);
     }
 }

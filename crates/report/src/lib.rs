@@ -247,9 +247,47 @@ pub fn write_findings_parquet_with_ids(
         file: path.display().to_string(),
         message: e.to_string(),
     };
-    let mut df = findings_frame_with_ids(findings, ids).map_err(perr)?;
     let file = File::create(path).map_err(io_err(path))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(perr)?;
+    write_findings_parquet_in_groups(file, findings, ids, PARQUET_ROW_GROUP).map_err(perr)
+}
+
+/// The rows of a row group polars' `ParquetWriter::finish` makes by default.
+const PARQUET_ROW_GROUP: usize = 512 * 512;
+
+/// Writes the findings as `ParquetWriter::finish` would write their whole frame with row
+/// groups of `group` rows, byte for byte, but builds the frame of one row group at a time:
+/// a province's 1.8M findings were a frame of about 1 GB beside the findings themselves.
+fn write_findings_parquet_in_groups<W: std::io::Write>(
+    file: W,
+    findings: &[Finding],
+    ids: &[String],
+    group: usize,
+) -> PolarsResult<()> {
+    let n = findings.len();
+    // `finish` cuts a frame of one chunk into n / group parts, each of n / parts rows but
+    // the last, which takes the rest (polars' `chunk_df_for_writing`); fewer than two
+    // parts, it writes the frame as it is.
+    let parts = n / group.max(1);
+    if parts < 2 {
+        let mut df = findings_frame_with_ids(findings, ids)?;
+        ParquetWriter::new(file)
+            .with_row_group_size(Some(group))
+            .finish(&mut df)?;
+        return Ok(());
+    }
+    let size = n / parts;
+    let frame = |p: usize| {
+        let end = if p + 1 == parts { n } else { (p + 1) * size };
+        findings_frame_with_ids(&findings[p * size..end], &ids[p * size..end])
+    };
+    let first = frame(0)?;
+    let mut writer = ParquetWriter::new(file).batched(first.schema())?;
+    writer.write_batch(&first)?;
+    drop(first);
+    for p in 1..parts {
+        writer.write_batch(&frame(p)?)?;
+    }
+    writer.finish()?;
     Ok(())
 }
 
@@ -366,5 +404,40 @@ mod tests {
             .cast(&DataType::String)
             .unwrap();
         assert_eq!(amount.str().unwrap().get(0), Some("320.00"));
+    }
+
+    #[test]
+    fn findings_written_a_row_group_at_a_time_are_the_whole_frame_written_at_once() {
+        // Findings of every shape: with and without a person, money, years, lists.
+        let findings: Vec<Finding> = (0..23)
+            .map(|i| {
+                let mut f = sample()[i % 2].clone();
+                f.key = format!("K{i}");
+                f.amount = Fen(i as i64 * 1_001 - 5_000);
+                if i % 3 == 0 {
+                    f.period = None;
+                    f.txn_ids.push(format!("T{i}"));
+                }
+                f
+            })
+            .collect();
+        let ids = finding_ids(&findings);
+        // A whole frame, and under two groups of rows, one group; then 2, 3 and 5 groups
+        // with a remainder in the last one.
+        for (n, group) in [(23, 16), (23, 4), (23, 7), (10, 5), (11, 4), (0, 4), (1, 4)] {
+            let (f, id) = (&findings[..n], &ids[..n]);
+            let mut whole = Vec::new();
+            ParquetWriter::new(&mut whole)
+                .with_row_group_size(Some(group))
+                .finish(&mut findings_frame_with_ids(f, id).unwrap())
+                .unwrap();
+            let mut groups = Vec::new();
+            write_findings_parquet_in_groups(&mut groups, f, id, group).unwrap();
+            assert_eq!(groups, whole, "{n} findings in groups of {group}");
+            let back = ParquetReader::new(std::io::Cursor::new(groups))
+                .finish()
+                .unwrap();
+            assert_eq!(back.height(), n);
+        }
     }
 }
