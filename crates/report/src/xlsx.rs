@@ -327,10 +327,13 @@ fn write_workbook(path: &Path, r: &Review) -> Result<(), ReportError> {
     // write stage's long pole, mostly in deflate; level 3 cuts the stage by a third for a
     // file 10% larger (docs/performance.md).
     wb.set_zip_compression_level(3);
-    // The findings and changes sheets are written in "low memory" mode: each row goes to
-    // a temporary file beside the workbook as soon as it is complete, instead of every
-    // cell staying in memory until the save (about 0.3 GiB for 182k findings at 10M
-    // persons). Same cells, same shared strings.
+    // The findings and changes sheets are written in "constant memory" mode: each row goes
+    // to a temporary file beside the workbook as soon as it is complete, its text inline
+    // in the cell. Neither every cell (about 0.3 GiB for 182k findings at 10M persons) nor
+    // a table of every distinct text stays in memory until the save: at 1M findings the
+    // shared-string table ("low memory" mode) took 0.5 GiB and a third of the time, for a
+    // file 11% smaller (docs/performance.md). What still grows is the crate's record of
+    // each row given a height, about 570 bytes a row.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         wb.set_tempdir(dir).map_err(err)?;
     }
@@ -347,12 +350,12 @@ fn write_workbook(path: &Path, r: &Review) -> Result<(), ReportError> {
     );
     let f = Formats::new();
     summary_sheet(wb.add_worksheet(), r, &f, &as_of).map_err(err)?;
-    findings_sheet(wb.add_worksheet_with_low_memory().map_err(err)?, r, &f).map_err(err)?;
+    findings_sheet(wb.add_worksheet_with_constant_memory().map_err(err)?, r, &f).map_err(err)?;
     collectors_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     coverage_sheet(wb.add_worksheet(), r, &f).map_err(err)?;
     if let Some(changes) = r.changes {
         changes_sheet(
-            wb.add_worksheet_with_low_memory().map_err(err)?,
+            wb.add_worksheet_with_constant_memory().map_err(err)?,
             changes,
             r,
             &f,
