@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use qianbiao_core::policy::Pipeline;
-use qianbiao_core::{Fen, Finding};
+use qianbiao_core::{Fen, Finding, Severity};
 use qianbiao_ingest::{load, Dataset, IngestError, LoadOptions};
 use qianbiao_report::{CollectorRow, ReportError};
 use qianbiao_rules::cov::CoverageRow;
@@ -148,24 +148,37 @@ impl RuleStatus {
 /// register, two rows in `changes.csv`). They are merged ([`merge_into`]). Returns how
 /// many findings each rule lost to merging, for its count in the manifest.
 pub fn sort_findings(findings: &mut Vec<Finding>) -> BTreeMap<&'static str, usize> {
-    findings.par_sort_by(|a, b| a.rule.cmp(b.rule).then_with(|| a.key.cmp(&b.key)));
+    // Unstable: the findings of one rule and key are merged below into one whatever
+    // their order, and no two others compare equal. A stable sort would take a buffer of
+    // every finding's struct (380 MB at a province's 1.8M findings), the merge another.
+    findings.par_sort_unstable_by(|a, b| a.rule.cmp(b.rule).then_with(|| a.key.cmp(&b.key)));
     let mut merged: BTreeMap<&'static str, usize> = BTreeMap::new();
     let same = |a: &Finding, b: &Finding| a.rule == b.rule && a.key == b.key;
     if findings.windows(2).all(|w| !same(&w[0], &w[1])) {
         return merged;
     }
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
-    let mut group: Vec<Finding> = Vec::new();
-    for f in std::mem::take(findings) {
-        if group.last().is_some_and(|g| !same(g, &f)) {
-            out.push(merge_into(std::mem::take(&mut group), &mut merged));
+    // Merged in place: each group's finding goes to the next free place, before the group.
+    let placeholder = || Finding::new("", Severity::Low, String::new());
+    let (mut next, mut i) = (0, 0);
+    while i < findings.len() {
+        let mut end = i + 1;
+        while end < findings.len() && same(&findings[i], &findings[end]) {
+            end += 1;
         }
-        group.push(f);
+        let f = if end - i == 1 {
+            std::mem::replace(&mut findings[i], placeholder())
+        } else {
+            let group = findings[i..end]
+                .iter_mut()
+                .map(|f| std::mem::replace(f, placeholder()))
+                .collect();
+            merge_into(group, &mut merged)
+        };
+        findings[next] = f;
+        next += 1;
+        i = end;
     }
-    if !group.is_empty() {
-        out.push(merge_into(group, &mut merged));
-    }
-    *findings = out;
+    findings.truncate(next);
     merged
 }
 
@@ -770,5 +783,74 @@ fn remove_stale(out: &Path, prefix: &str) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &'static str, key: &str, detail: &str, txn: &str, amount: i64) -> Finding {
+        let mut f = Finding::new(rule, Severity::High, key);
+        f.detail = detail.into();
+        f.txn_ids = vec![txn.into()];
+        f.sources = vec![format!("payments.csv:{}", amount % 97 + 2)];
+        f.amount = Fen(amount);
+        f.id_number = format!("P{}", amount % 3);
+        f
+    }
+
+    #[test]
+    fn findings_are_sorted_and_merged_the_same_whatever_order_they_come_in() {
+        let all = vec![
+            finding("DQ-001", "R1", "收据", "R1", 100),
+            finding("DQ-001", "R1", "缴费", "R1", 200),
+            finding("DQ-001", "A0", "缴费", "A0", 7),
+            finding("IDN-001", "T9", "c", "T9", 5),
+            finding("IDN-001", "T9", "a", "T8", 6),
+            finding("IDN-001", "T9", "b", "T7", 4),
+            finding("DQ-001", "Z", "z", "Z", 1),
+            finding("AMT-001", "K", "k", "K", 3),
+        ];
+        let mut reference = all.clone();
+        let merged = sort_findings(&mut reference);
+        assert_eq!(
+            merged,
+            BTreeMap::from([("DQ-001", 1), ("IDN-001", 2)]),
+            "two findings merged away from IDN-001's three, one from DQ-001's two"
+        );
+        let keys: Vec<(&str, &str)> = reference.iter().map(|f| (f.rule, f.key.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                ("AMT-001", "K"),
+                ("DQ-001", "A0"),
+                ("DQ-001", "R1"),
+                ("DQ-001", "Z"),
+                ("IDN-001", "T9")
+            ]
+        );
+        let idn = &reference[4];
+        assert_eq!(idn.detail, "a；b；c");
+        assert_eq!(idn.txn_ids, ["T7", "T8", "T9"]);
+        assert_eq!(idn.amount, Fen(15));
+        assert_eq!(idn.id_number, "P0;P1;P2");
+        // Every rotation and its reverse: the same findings, byte for byte.
+        for r in 0..all.len() {
+            for reverse in [false, true] {
+                let mut order = all.clone();
+                order.rotate_left(r);
+                if reverse {
+                    order.reverse();
+                }
+                let m = sort_findings(&mut order);
+                assert_eq!(m, merged);
+                assert_eq!(order, reference, "rotated by {r}, reversed {reverse}");
+            }
+        }
+        // Nothing to merge: sorted only.
+        let mut plain = vec![all[7].clone(), all[6].clone(), all[2].clone()];
+        assert!(sort_findings(&mut plain).is_empty());
+        assert_eq!(plain, [all[7].clone(), all[2].clone(), all[6].clone()]);
     }
 }

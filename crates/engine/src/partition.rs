@@ -551,24 +551,40 @@ impl Components {
         for i in 0..n {
             bucket[i] = bucket[self.parent[i] as usize];
         }
-        drop(std::mem::take(&mut self.parent));
-        // Only the anchors: every row is routed by its first key, which weighs.
-        let anchors: Vec<(u64, u16)> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| self.weight[*n as usize] > 0)
-            .map(|&(key, n)| (key, bucket[n as usize]))
-            .collect();
-        drop(std::mem::take(&mut self.nodes));
+        // A node without rows anchors nothing: marked so (after every node has its root's
+        // bucket: a root may have no rows of its own), its weight is no longer needed.
+        for (b, &w) in bucket.iter_mut().zip(&self.weight) {
+            if w == 0 {
+                *b = NOT_AN_ANCHOR;
+            }
+        }
         let sizes = total.iter().filter(|&&t| t > 0);
+        let (components, largest) = (sizes.clone().count() as u64, sizes.copied().max());
+        // What goes before the map is built: at 100M persons these were 2 GB beside the
+        // nodes' table (the run's peak, between two RSS samples).
+        drop(total);
+        drop(std::mem::take(&mut self.parent));
+        drop(std::mem::take(&mut self.weight));
+        // Only the anchors: every row is routed by its first key, which weighs.
+        let nodes = std::mem::take(&mut self.nodes);
+        let map = BucketMap::from_anchors(|| {
+            nodes.iter().filter_map(|&(key, node)| {
+                let b = bucket[node as usize];
+                (b != NOT_AN_ANCHOR).then_some((key, b))
+            })
+        });
         Buckets {
-            map: BucketMap::new(anchors),
+            map,
             loads,
-            components: sizes.clone().count() as u64,
-            largest: sizes.copied().max().unwrap_or(0),
+            components,
+            largest: largest.unwrap_or(0),
         }
     }
 }
+
+/// In [`Components::into_buckets`], the bucket of a node no row is anchored at. K is at
+/// most `u16::MAX`, so no bucket has this number.
+const NOT_AN_ANCHOR: u16 = u16::MAX;
 
 /// What pass 1 gives the split: every anchor's bucket, and the buckets' sizes.
 struct Buckets {
@@ -606,17 +622,70 @@ pub struct BucketMap {
 const MAP_MAGIC: &[u8; 8] = b"QBMAP001";
 
 impl BucketMap {
-    fn new(mut pairs: Vec<(u64, u16)>) -> BucketMap {
-        pairs.par_sort_unstable_by_key(|p| p.0);
-        let (keys, buckets): (Vec<u64>, Vec<u16>) = pairs.into_iter().unzip();
-        BucketMap::indexed(keys, buckets)
+    #[cfg(test)]
+    fn new(pairs: Vec<(u64, u16)>) -> BucketMap {
+        BucketMap::from_anchors(|| pairs.iter().copied())
+    }
+
+    /// The map of (key, bucket) pairs of distinct keys, which `pairs` gives anew each time
+    /// it is called (three times). The keys are hashes, spread evenly: each is placed
+    /// straight into its range of the index (a counting sort by the top bits), and each
+    /// range, a handful of keys, is then sorted. 10 bytes a pair and the index: never a
+    /// vector of pairs (16 bytes each), nor that and its sorted copy at once.
+    fn from_anchors<I: Iterator<Item = (u64, u16)>>(pairs: impl Fn() -> I) -> BucketMap {
+        let n = pairs().count();
+        let (shift, mut index) = BucketMap::empty_index(n);
+        for (k, _) in pairs() {
+            index[(k >> shift) as usize + 1] += 1;
+        }
+        for i in 1..index.len() {
+            index[i] += index[i - 1];
+        }
+        // Each range's start is its cursor while the keys are placed; after, each start
+        // has moved to the next range's, and the index is shifted back by one.
+        let mut keys = vec![0u64; n];
+        let mut buckets = vec![0u16; n];
+        for (k, b) in pairs() {
+            let slot = &mut index[(k >> shift) as usize];
+            keys[*slot as usize] = k;
+            buckets[*slot as usize] = b;
+            *slot += 1;
+        }
+        let last = index.len() - 1;
+        index.copy_within(..last, 1);
+        index[0] = 0;
+        for w in index.windows(2) {
+            let (lo, hi) = (w[0] as usize, w[1] as usize);
+            // Insertion sort of a range, its buckets moved with its keys.
+            for i in lo + 1..hi {
+                let (k, b) = (keys[i], buckets[i]);
+                let mut j = i;
+                while j > lo && keys[j - 1] > k {
+                    keys[j] = keys[j - 1];
+                    buckets[j] = buckets[j - 1];
+                    j -= 1;
+                }
+                keys[j] = k;
+                buckets[j] = b;
+            }
+        }
+        BucketMap {
+            keys,
+            buckets,
+            shift,
+            index,
+        }
+    }
+
+    /// The shift of the index over `n` keys, and the index with every count 0: about one
+    /// index entry per key, at most 2^24 (64 MiB).
+    fn empty_index(n: usize) -> (u32, Vec<u32>) {
+        let bits = (usize::BITS - n.leading_zeros()).clamp(1, 24);
+        (64 - bits, vec![0u32; (1usize << bits) + 1])
     }
 
     fn indexed(keys: Vec<u64>, buckets: Vec<u16>) -> BucketMap {
-        // About one index entry per key, at most 2^24 (64 MiB).
-        let bits = (usize::BITS - keys.len().leading_zeros()).clamp(1, 24);
-        let shift = 64 - bits;
-        let mut index = vec![0u32; (1usize << bits) + 1];
+        let (shift, mut index) = BucketMap::empty_index(keys.len());
         for &k in &keys {
             index[(k >> shift) as usize + 1] += 1;
         }
@@ -2396,7 +2465,10 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
             plan.buckets()
         )));
     }
-    let mut findings: Vec<Finding> = Vec::new();
+    // One allocation for every bucket's findings: grown by doubling, the vector would
+    // hold up to twice their structs while the buckets' own are still held.
+    let mut findings: Vec<Finding> =
+        Vec::with_capacity(results.iter().map(|r| r.findings.len()).sum());
     let mut status: Vec<RuleStatus> = Vec::new();
     let mut collectors = Vec::new();
     let mut coverage = Vec::new();
@@ -2917,6 +2989,41 @@ mod tests {
         assert_eq!(empty.of(key(PERSON, "a")), None);
         empty.write(&path).unwrap();
         assert!(BucketMap::read(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_map_placed_by_its_index_is_the_map_of_the_sorted_pairs() {
+        // Hashes of every spread, and keys that crowd one range of the index (the same
+        // top bits), in an order far from sorted.
+        let mut pairs: Vec<(u64, u16)> = (0..20_000u64)
+            .map(|i| (mix(i + 1), (i % 7) as u16))
+            .collect();
+        pairs.extend((0..300u64).map(|i| ((0xABCD << 48) | (i * 7919 % 300), 3)));
+        pairs.extend([(0, 1), (u64::MAX, 2), (1 << 63, 4)]);
+        pairs.reverse();
+        let distinct: FxHashSet<u64> = pairs.iter().map(|p| p.0).collect();
+        assert_eq!(
+            distinct.len(),
+            pairs.len(),
+            "the keys of a map are distinct"
+        );
+        for n in [0, 1, 2, 5, 1000, pairs.len()] {
+            let some = &pairs[..n];
+            let map = BucketMap::from_anchors(|| some.iter().copied());
+            let mut sorted = some.to_vec();
+            sorted.sort_unstable();
+            let (keys, buckets): (Vec<u64>, Vec<u16>) = sorted.into_iter().unzip();
+            let reference = BucketMap::indexed(keys, buckets);
+            assert!(map.keys == reference.keys, "{n} pairs: the keys differ");
+            assert!(
+                map.buckets == reference.buckets,
+                "{n} pairs: the buckets differ"
+            );
+            assert!(map.shift == reference.shift && map.index == reference.index);
+            for &(k, b) in some {
+                assert_eq!(map.of(k), Some(b));
+            }
+        }
     }
 
     #[test]
