@@ -135,7 +135,7 @@ impl<'w> Sheet<'w> {
     }
 
     /// Sets the height of `row` for the tallest of its texts, before its cells are written
-    /// (a sheet in low-memory mode writes a row out as soon as the next begins).
+    /// (a sheet in constant-memory mode writes a row out as soon as the next begins).
     fn fit_row<'t>(
         &mut self,
         row: u32,
@@ -283,7 +283,7 @@ pub fn in_guarded_writer() -> bool {
 }
 
 /// Writes `findings.xlsx` for the reviewers. rust_xlsxwriter panics when a write of its
-/// low-memory temporary files fails (a full disk): that is an error naming the file, as
+/// constant-memory temporary files fails (a full disk): that is an error naming the file, as
 /// every other error while writing, never a crash.
 pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
     use std::sync::atomic::Ordering;
