@@ -59,10 +59,10 @@ fn fen_f64(f: Fen) -> f64 {
     f.0 as f64 / 100.0
 }
 
-/// JSON for a `<script type="application/json">`: `<` escaped so no text can close it.
-/// A writer that writes `<` as `\u003c`: JSON embedded in a `<script>` element cannot
-/// close it. `<` is one byte in UTF-8 and never part of another character's bytes, and in
-/// JSON it can only stand inside a string, where `\u003c` reads back as `<`.
+/// A writer that writes `<` as `\u003c`, for JSON in a `<script type="application/json">`
+/// element: no text can close it. `<` is one byte in UTF-8 and never part of another
+/// character's bytes, and in JSON it can only stand inside a string, where `\u003c` reads
+/// back as `<`.
 struct NoLt<W>(W);
 
 impl<W: std::io::Write> std::io::Write for NoLt<W> {
@@ -580,9 +580,9 @@ fn findings_section(h: &mut String, r: &Review) {
     );
 }
 
-/// The embedded data: rule names, and one array per finding (amount in fen).
 /// The embedded data, `{"masked":…,"rows":[…],"rules":{…}}` (keys in that order, as a
-/// JSON object's keys sort): each row is a finding, its columns as `report.js` reads them.
+/// JSON object's keys sort): rule names, and one array per finding (amount in fen), its
+/// columns as `report.js` reads them.
 fn write_data(w: &mut impl std::io::Write, r: &Review) -> std::io::Result<()> {
     let rules: BTreeMap<&str, (&str, &str)> = r
         .rules

@@ -283,8 +283,8 @@ pub fn in_guarded_writer() -> bool {
 }
 
 /// Writes `findings.xlsx` for the reviewers. rust_xlsxwriter panics when a write of its
-/// constant-memory temporary files fails (a full disk): that is an error naming the file, as
-/// every other error while writing, never a crash.
+/// constant-memory temporary files fails (a full disk): that is an error naming the file,
+/// as every other error while writing, never a crash.
 pub fn write_findings_xlsx(path: &Path, r: &Review) -> Result<(), ReportError> {
     use std::sync::atomic::Ordering;
     GUARDED.fetch_add(1, Ordering::SeqCst);
