@@ -291,6 +291,37 @@ fn a_partitioned_run_writes_what_the_run_in_memory_writes_and_leaves_no_spill() 
     );
     // The 1MiB run went the partitioned way: it has a split stage.
     assert!(manifest(&tiny)["timings_ms"]["split"].is_u64());
+    // Each run is its own process: the peak of each stage is measured (on Linux, where
+    // /proc tells it), none above the process's, which is the kernel's own mark.
+    if cfg!(target_os = "linux") {
+        for (m, stages) in [
+            (manifest(&one), &["load", "rules", "write"][..]),
+            (
+                manifest(&tiny),
+                &[
+                    "keys",
+                    "keys_resolve",
+                    "keys_link",
+                    "keys_buckets",
+                    "split",
+                    "buckets",
+                    "merge",
+                    "write",
+                ][..],
+            ),
+        ] {
+            let peaks = m["peak_rss_mib"].as_object().expect("peak_rss_mib");
+            let process = peaks["process"].as_u64().unwrap();
+            assert!(process > 0, "{peaks:?}");
+            for s in stages {
+                let p = peaks[*s]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{s}: {peaks:?}"));
+                assert!(p > 0 && p <= process, "{s}: {peaks:?}");
+            }
+            assert_eq!(peaks.len(), stages.len() + 1, "{peaks:?}");
+        }
+    }
     assert!(
         manifest(&tiny)["partitions"]["spill_bytes"]
             .as_u64()

@@ -49,6 +49,7 @@ fn manifest_counts(mut m: Value) -> Value {
         for k in [
             "data",
             "timings_ms",
+            "peak_rss_mib",
             "outputs",
             "previous_manifest_sha256",
             "partitions",

@@ -64,7 +64,7 @@ use qianbiao_engine::{
     check_bucket_with, keys_file, keys_of_piece, merge_pieces, part_columns, read_keys,
     split_file_with, BucketJob, BucketMap, BucketResult, BucketRunner, ChecksPlan, EngineError,
     FileKeys, FileSplit, InputFile, KeysJob, KeysTaker, KeysWriter, Part, PartSink, PartitionInput,
-    Piece, Progress, SplitJob,
+    Piece, Progress, SplitJob, SplitTook,
 };
 
 pub mod bridge;
@@ -1630,7 +1630,7 @@ impl BucketRunner for BallistaRunner {
         map: BucketMap,
         plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, SplitTook), EngineError> {
         let t = std::time::Instant::now();
         let mut job = job.clone();
         let spill = shared_paths(&mut job.spill, &mut job.files)?;
@@ -1671,7 +1671,12 @@ impl BucketRunner for BallistaRunner {
         let splits = read_whole_splits(&spill, job.pieces.len())
             .map_err(|e| engine_error(first_line(&e.to_string())))?;
         let splits = merge_pieces(&job.pieces, job.files.len(), splits)?;
-        Ok((splits, results, t.elapsed().as_millis() as u64))
+        // The executors are other processes: their memory is not this run's to measure.
+        let took = SplitTook {
+            ms: t.elapsed().as_millis() as u64,
+            peak: None,
+        };
+        Ok((splits, results, took))
     }
 }
 

@@ -15,6 +15,7 @@ use qianbiao_rules::{registry, Context};
 use rayon::prelude::*;
 use serde_json::Value;
 
+pub mod memory;
 pub mod partition;
 mod shards;
 pub use partition::{
@@ -22,7 +23,7 @@ pub use partition::{
     part_columns, pieces_of, read_keys, split_file, split_file_with, BucketJob, BucketMap,
     BucketResult, BucketRunner, ChecksPlan, FileKeys, FileSplit, InputFile, KeysJob, KeysTaker,
     KeysWriter, LocalRunner, Part, PartSink, PartitionInput, Partitioning, Piece, RowKeys,
-    SplitJob, DEFAULT_TASK_ROWS,
+    SplitJob, SplitTook, DEFAULT_TASK_ROWS,
 };
 pub mod manifest;
 
@@ -369,6 +370,8 @@ pub struct Outcome {
     pub components: Option<partition::Stats>,
     /// Milliseconds per stage so far.
     pub timings: Vec<(&'static str, u64)>,
+    /// Peak resident memory per stage so far ([`memory`]).
+    pub peaks: memory::Peaks,
 }
 
 /// What a caller adds to a run's outputs (a workspace run: changes since the previous run,
@@ -413,6 +416,7 @@ pub fn compute(opts: &RunOptions) -> Result<Outcome, EngineError> {
 fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
     let policy = &opts.pipeline.policy;
     let t_load = Instant::now();
+    let mut peaks = memory::Peaks::start();
     let ds = load(
         &opts.data,
         &LoadOptions {
@@ -425,7 +429,9 @@ fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
 
     let (as_of, as_of_from) = resolve_as_of(&ds, policy, opts.as_of);
 
+    peaks.end("load");
     let c = check(&ds, policy, as_of);
+    peaks.end("rules");
     Ok(Outcome {
         ledger: Ledger::of(&ds),
         partitions: vec![ds.reports.iter().map(|r| r.rows_accepted).sum()],
@@ -443,6 +449,7 @@ fn compute_in_memory(opts: &RunOptions) -> Result<Outcome, EngineError> {
             ("person_view", c.view_ms),
             ("rules", c.rules_ms),
         ],
+        peaks,
     })
 }
 
@@ -610,6 +617,11 @@ pub fn write_outputs(
     }
     let mut timings = o.timings.clone();
     timings.push(("write", ms(t_write)));
+    // From the end of the rules (or the merge) to here: what the caller did with the
+    // outcome (a workspace's changes) and the writers.
+    let mut peaks = o.peaks.clone();
+    peaks.end("write");
+    let peaks = peaks.stages();
     let mut manifest = manifest::Manifest::of(manifest::Parts {
         opts,
         ds: &o.ds,
@@ -622,6 +634,7 @@ pub fn write_outputs(
         partitions: &o.partitions,
         components: o.components,
         timings: &timings,
+        peaks: &peaks,
     });
     manifest.outputs = outputs;
     manifest.previous_manifest_sha256 = extras.previous_manifest_sha256.clone();

@@ -32,6 +32,10 @@ pub struct Manifest<'a> {
     pub outputs: BTreeMap<String, String>,
     /// How the run was partitioned.
     pub partitions: Partitions<'a>,
+    /// The process's peak resident memory per stage, in MiB rounded up ([`crate::memory`]);
+    /// absent where the system does not let a run measure it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub peak_rss_mib: BTreeMap<&'static str, u64>,
     /// Persons of the person view.
     pub persons: usize,
     /// The pipeline.
@@ -292,6 +296,7 @@ pub(crate) struct Parts<'a> {
     pub partitions: &'a [u64],
     pub components: Option<partition::Stats>,
     pub timings: &'a [(&'static str, u64)],
+    pub peaks: &'a [(&'static str, u64)],
 }
 
 impl<'a> Manifest<'a> {
@@ -371,6 +376,11 @@ impl<'a> Manifest<'a> {
             rules: m.rule_status.iter().map(RuleEntry::from).collect(),
             sources,
             timings_ms: m.timings.iter().copied().collect(),
+            peak_rss_mib: m
+                .peaks
+                .iter()
+                .map(|&(s, b)| (s, b.div_ceil(1 << 20)))
+                .collect(),
         }
     }
 }

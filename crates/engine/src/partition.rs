@@ -1955,6 +1955,10 @@ pub struct BucketResult {
     duplicates: Vec<u64>,
     latest: Option<NaiveDate>,
     millis: [u64; 3],
+    /// The peak resident bytes of the process that checked the bucket, from the bucket's
+    /// start to its end (None where not measured, [`crate::memory`]).
+    #[serde(default)]
+    peak: Option<u64>,
 }
 
 /// What the files of a run were, as every bucket needs it: the file table rows point
@@ -2121,15 +2125,26 @@ pub trait BucketRunner: Sync {
     /// The split of every piece of `job` ([`split_file`] or [`split_file_with`]), then the
     /// bucket stage of every bucket ([`check_bucket_with`] on the job `plan` makes of the
     /// splits, [`ChecksPlan::job`]): the files' results ([`merge_pieces`]) in file order, the buckets' in
-    /// bucket order, and the milliseconds the split took (on a cluster, where the two
-    /// overlap, the whole); an error when any file or bucket failed.
+    /// bucket order, and what the split took (on a cluster, where the two overlap, the
+    /// whole); an error when any file or bucket failed.
     fn split_and_check(
         &self,
         job: &SplitJob,
         map: BucketMap,
         plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError>;
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, SplitTook), EngineError>;
+}
+
+/// What the split took: its milliseconds, and its peak resident memory when it ran in
+/// this process (the run's own measure, [`crate::memory`]); None on a cluster, whose
+/// executors are other processes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SplitTook {
+    /// Milliseconds.
+    pub ms: u64,
+    /// Peak resident bytes of this process during the split.
+    pub peak: Option<u64>,
 }
 
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
@@ -2159,6 +2174,7 @@ fn check_partition(
     b: usize,
 ) -> Result<BucketResult, EngineError> {
     let t_load = Instant::now();
+    let meter = crate::memory::Meter::start();
     let meta = &job.meta;
     let mut ds = Dataset {
         files: meta.files.clone(),
@@ -2209,6 +2225,7 @@ fn check_partition(
             .collect(),
         latest,
         millis: [load_ms, c.view_ms, c.rules_ms],
+        peak: meter.map(|m| m.peak()),
     })
 }
 
@@ -2270,14 +2287,18 @@ impl BucketRunner for LocalRunner {
         map: BucketMap,
         plan: &ChecksPlan,
         progress: Option<Progress<'_>>,
-    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, u64), EngineError> {
+    ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, SplitTook), EngineError> {
         let t = Instant::now();
+        let meter = crate::memory::Meter::start();
         let splits = (0..job.pieces.len())
             .map(|i| split_file(job, &map, i, progress))
             .collect::<Result<Vec<_>, _>>()?;
         let splits = merge_pieces(&job.pieces, job.files.len(), splits)?;
         drop(map);
-        let split_ms = ms(t);
+        let took = SplitTook {
+            ms: ms(t),
+            peak: meter.map(|m| m.peak()),
+        };
         let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
         let k = bucket_job.buckets();
         let mut results = Vec::with_capacity(k);
@@ -2294,7 +2315,7 @@ impl BucketRunner for LocalRunner {
             results.push(check_partition(&bucket_job, &mut input, b)?);
             let _ = std::fs::remove_dir_all(bucket_dir(&bucket_job.spill, b));
         }
-        Ok((splits, results, split_ms))
+        Ok((splits, results, took))
     }
 }
 
@@ -2330,6 +2351,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     // Pass 1: the components. Every source whose rows may carry a name for identity
     // linkage before hukou, which is read with those names.
     let t1 = Instant::now();
+    let mut peaks = crate::memory::Peaks::start();
     let mut pass1 = Pass1::default();
     pass1.comps.spill_in(&dir);
     let order = |s: SourceKind| KEY_ORDER.iter().position(|x| *x == s);
@@ -2357,14 +2379,17 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     names.sort_unstable();
     keys_job.names = names;
     runner.keys(&keys_job, &mut pass1, progress)?;
+    peaks.end("keys");
     let KeysJob { files, pieces, .. } = keys_job;
     let uf_bytes = pass1.comps.bytes();
     let keys_spill_bytes = pass1.comps.spilled();
     let paid_latest = pass1.comps.resolve()?;
     pass1.latest = pass1.latest.max(paid_latest);
+    peaks.end("keys_resolve");
     let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
     let decisions = pass1.link_globally(&rels);
     drop(rels);
+    peaks.end("keys_link");
     let keys_ms = ms(t1);
     let k = match fixed {
         Some(k) => k,
@@ -2413,6 +2438,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         })
         .collect();
     death_buckets.sort_unstable();
+    peaks.end("keys_buckets");
     let Buckets {
         map,
         loads,
@@ -2439,7 +2465,16 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         year: policy.year,
         buckets: k,
     };
-    let (splits, results, split_ms) = runner.split_and_check(&split_job, map, &plan, progress)?;
+    let (splits, results, split) = runner.split_and_check(&split_job, map, &plan, progress)?;
+    // The split's and the buckets' peaks when they ran in this process (measured there);
+    // the run's own stage starts anew after them.
+    if let Some(p) = split.peak {
+        peaks.record("split", p);
+        if let Some(b) = results.iter().filter_map(|r| r.peak).max() {
+            peaks.record("buckets", b);
+        }
+    }
+    peaks.restart();
     if splits.len() != split_job.files.len() {
         return Err(EngineError::Config(format!(
             "internal error: {} split results for {} files",
@@ -2508,6 +2543,7 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     crate::forget_merged(&mut status, &merged);
     collectors.sort_by(|a, b| a.collector_id.cmp(&b.collector_id));
     coverage.sort_by(|a, b| a.village.cmp(&b.village));
+    peaks.end("merge");
     Ok(Outcome {
         ds: meta,
         as_of,
@@ -2528,11 +2564,12 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         }),
         timings: vec![
             ("keys", keys_ms),
-            ("split", split_ms),
+            ("split", split.ms),
             ("load", stage_ms[0]),
             ("person_view", stage_ms[1]),
             ("rules", stage_ms[2]),
         ],
+        peaks,
     })
 }
 
