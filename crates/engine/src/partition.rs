@@ -529,40 +529,48 @@ impl Components {
             let r = self.find(i);
             self.parent[i as usize] = r;
         }
-        let mut total: Vec<u64> = vec![0; n];
+        // A node without rows anchors nothing: marked so now, before the weights become
+        // the components' totals; the others get their root's bucket below.
+        let mut bucket: Vec<u16> = self
+            .weight
+            .iter()
+            .map(|&w| if w == 0 { NOT_AN_ANCHOR } else { 0 })
+            .collect();
+        // Each root's weight becomes its component's total, in place (a component has
+        // fewer than 2^32 rows; the sum saturates): no vector of totals beside the table,
+        // 0.8 GB at 100M persons.
         for i in 0..n {
-            total[self.parent[i] as usize] += self.weight[i] as u64;
+            let r = self.parent[i] as usize;
+            if r != i {
+                self.weight[r] = self.weight[r].saturating_add(self.weight[i]);
+            }
         }
+        let total = &mut self.weight;
         let mut roots: Vec<u32> = (0..n as u32)
             .filter(|&i| self.parent[i as usize] == i)
             .collect();
         roots.sort_unstable_by_key(|&r| (Reverse(total[r as usize]), r));
+        let sizes = roots.iter().map(|&r| total[r as usize]).filter(|&t| t > 0);
+        let (components, largest) = (sizes.clone().count() as u64, sizes.max());
         let mut heap: BinaryHeap<Reverse<(u64, u16)>> =
             (0..k as u16).map(|b| Reverse((0, b))).collect();
-        let mut bucket: Vec<u16> = vec![0; n];
         let mut loads = vec![0u64; k];
-        for r in roots {
+        for &r in &roots {
             let Reverse((load, b)) = heap.pop().expect("k >= 1");
-            bucket[r as usize] = b;
-            let load = load + total[r as usize];
+            let load = load + u64::from(total[r as usize]);
             loads[b as usize] = load;
             heap.push(Reverse((load, b)));
+            // The root's total is no longer needed: its weight now holds its bucket.
+            total[r as usize] = u32::from(b);
         }
-        for i in 0..n {
-            bucket[i] = bucket[self.parent[i] as usize];
-        }
-        // A node without rows anchors nothing: marked so (after every node has its root's
-        // bucket: a root may have no rows of its own), its weight is no longer needed.
-        for (b, &w) in bucket.iter_mut().zip(&self.weight) {
-            if w == 0 {
-                *b = NOT_AN_ANCHOR;
+        drop(roots);
+        for (b, &r) in bucket.iter_mut().zip(&self.parent) {
+            if *b != NOT_AN_ANCHOR {
+                *b = self.weight[r as usize] as u16;
             }
         }
-        let sizes = total.iter().filter(|&&t| t > 0);
-        let (components, largest) = (sizes.clone().count() as u64, sizes.copied().max());
         // What goes before the map is built: at 100M persons these were 2 GB beside the
         // nodes' table (the run's peak, between two RSS samples).
-        drop(total);
         drop(std::mem::take(&mut self.parent));
         drop(std::mem::take(&mut self.weight));
         // Only the anchors: every row is routed by its first key, which weighs.
@@ -577,7 +585,7 @@ impl Components {
             map,
             loads,
             components,
-            largest: largest.unwrap_or(0),
+            largest: largest.map_or(0, u64::from),
         }
     }
 }
@@ -784,8 +792,12 @@ struct Pass1 {
     names: FxHashSet<Text>,
     /// Every hukou row whose name is one of `names` (hukou is read last): each accepted
     /// hukou row is a candidate, whatever its status and whether or not it is its
-    /// person's first; a link names the person by the id.
-    candidates: Vec<HukouRow>,
+    /// person's first; a link names the person by the id. Kept as the columns of the
+    /// dataset identity linkage runs on, a piece at a time: the candidates are a share
+    /// of every hukou row that grows with the province (971,352 rows at 10M persons),
+    /// and as owned rows, then copied into columns at the end, they were the 100M run's
+    /// peak.
+    candidates: Dataset,
     /// Per node: a hukou row of this id was seen (so the next is not the first).
     hukou_seen: Vec<u64>,
     /// The piece being taken: its rows so far.
@@ -1109,8 +1121,11 @@ impl KeysTaker for Pass1 {
         self.probe_receipts.extend(keys.probe_receipts);
         self.probe_deaths.extend(keys.probe_deaths);
         self.latest = self.latest.max(keys.latest);
-        self.candidates
-            .extend(keys.named.into_iter().map(|(_, row)| row));
+        if !keys.named.is_empty() {
+            let named: Vec<HukouRow> = keys.named.into_iter().map(|(_, row)| row).collect();
+            let c = &mut self.candidates;
+            c.hukou.push_rows(&named, &mut c.strings);
+        }
         Ok(())
     }
 }
@@ -1127,9 +1142,9 @@ impl Pass1 {
         {
             return Vec::new();
         }
-        let mut mini = Dataset::default();
-        mini.hukou
-            .push_rows(&std::mem::take(&mut self.candidates), &mut mini.strings);
+        // The candidates were interned first, then the rows to link: the symbols of a
+        // dataset made of them all at the end, as before.
+        let mut mini = std::mem::take(&mut self.candidates);
         mini.payments
             .push_rows(&std::mem::take(&mut self.probe_payments), &mut mini.strings);
         mini.receipts
@@ -2670,6 +2685,129 @@ mod tests {
         assert_eq!(of("f"), of("g"));
         assert_eq!(b.loads.iter().sum::<u64>(), 8);
         assert_eq!(b.of(key(PERSON, "z")), None);
+    }
+
+    /// The buckets as `into_buckets` chose them before it summed the weights in place: a
+    /// vector of totals per node, every node given its root's bucket, then the nodes
+    /// without rows unmarked. (anchor key, bucket) sorted, the loads, the components with
+    /// rows and the rows of the largest.
+    fn buckets_with_totals(mut c: Components, k: usize) -> (Vec<(u64, u16)>, Vec<u64>, u64, u64) {
+        let n = c.parent.len();
+        for i in 0..n as u32 {
+            let r = c.find(i);
+            c.parent[i as usize] = r;
+        }
+        let mut total: Vec<u64> = vec![0; n];
+        for i in 0..n {
+            total[c.parent[i] as usize] += c.weight[i] as u64;
+        }
+        let mut roots: Vec<u32> = (0..n as u32)
+            .filter(|&i| c.parent[i as usize] == i)
+            .collect();
+        roots.sort_unstable_by_key(|&r| (Reverse(total[r as usize]), r));
+        let mut heap: BinaryHeap<Reverse<(u64, u16)>> =
+            (0..k as u16).map(|b| Reverse((0, b))).collect();
+        let mut bucket: Vec<u16> = vec![0; n];
+        let mut loads = vec![0u64; k];
+        for r in roots {
+            let Reverse((load, b)) = heap.pop().unwrap();
+            bucket[r as usize] = b;
+            let load = load + total[r as usize];
+            loads[b as usize] = load;
+            heap.push(Reverse((load, b)));
+        }
+        let mut pairs: Vec<(u64, u16)> = c
+            .nodes
+            .iter()
+            .filter(|&&(_, node)| c.weight[node as usize] > 0)
+            .map(|&(key, node)| (key, bucket[c.parent[node as usize] as usize]))
+            .collect();
+        pairs.sort_unstable();
+        let sizes = total.iter().filter(|&&t| t > 0);
+        let largest = sizes.clone().copied().max().unwrap_or(0);
+        (pairs, loads, sizes.count() as u64, largest)
+    }
+
+    #[test]
+    fn buckets_chosen_with_the_weights_summed_in_place_are_the_buckets_of_the_totals() {
+        // Rows of many small components and a few large ones, joined through accounts
+        // and receipt numbers; some nodes (the accounts) anchor no row, and some roots
+        // have no rows of their own.
+        let rows = |seed: u64| -> Vec<(RowKeys, u8)> {
+            let mut x = seed;
+            let mut next = move || {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                x >> 33
+            };
+            (0..6_000)
+                .map(|_| {
+                    let p = key(PERSON, &format!("p{}", next() % 3_000));
+                    match next() % 4 {
+                        0 => (
+                            [
+                                p,
+                                key(ACCOUNT, &format!("a{}", next() % 400)),
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                            ],
+                            0,
+                        ),
+                        1 => (
+                            [
+                                p,
+                                key(RECEIPT, &format!("r{}", next() % 900)),
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                            ],
+                            0b10,
+                        ),
+                        2 => (
+                            [
+                                key(ACCOUNT, &format!("a{}", next() % 400)),
+                                p,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                            ],
+                            0,
+                        ),
+                        _ => ([p, 0, 0, 0, 0, 0, 0], 0),
+                    }
+                })
+                .collect()
+        };
+        for seed in 1..=4u64 {
+            for k in [1, 2, 3, 7, 16] {
+                let build = || {
+                    let mut c = Components::default();
+                    for (keys, deferred) in rows(seed) {
+                        let known = c.known(&[keys], deferred);
+                        c.add(&keys, &known[0], deferred);
+                    }
+                    c.resolve().unwrap();
+                    c
+                };
+                let (pairs, loads, components, largest) = buckets_with_totals(build(), k);
+                let b = build().into_buckets(k);
+                assert!(pairs.len() > 100, "{}", pairs.len());
+                for &(key, bucket) in &pairs {
+                    assert_eq!(b.of(key), Some(bucket), "seed {seed}, k {k}");
+                }
+                assert_eq!(b.map.keys.len(), pairs.len(), "seed {seed}, k {k}");
+                assert_eq!(b.loads, loads, "seed {seed}, k {k}");
+                assert_eq!((b.components, b.largest), (components, largest));
+            }
+        }
     }
 
     #[test]
