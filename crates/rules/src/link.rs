@@ -16,7 +16,7 @@ use qianbiao_core::id::birth_date_of;
 use qianbiao_core::{IdStr, Sym};
 use qianbiao_ingest::Dataset;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 
 /// The basis on which a row was linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -81,13 +81,20 @@ struct Probe<'a> {
 /// hukou row is a candidate") whose name some row to link carries: by name, and by name
 /// and the birth date of their id. A candidate row stands for its person, the first row
 /// of its id: a link is made when the rows found are of exactly one person.
+///
+/// Sorted vectors, not maps: at a province's scale nearly every name is some row's to
+/// link, the candidates are millions of rows (971,352 at 10M persons), and maps of a
+/// vector per name and birth date took about 120 bytes a row, and twice that while they
+/// grew; these take 36.
 struct Index<'a, F> {
     ds: &'a Dataset,
-    by_name: HashMap<&'a str, Vec<u32>>,
-    by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>>,
-    /// The ids of the rows kept, each with the name of the row: whether an id has a row of
-    /// a name (`typo` by neighbours).
-    named_ids: HashSet<(Sym, &'a str)>,
+    /// The rows kept, by name, then row: each name's rows are one run.
+    by_name: Vec<u32>,
+    /// The rows kept whose id has a birth date: (name, birth date, row), sorted.
+    by_name_birth: Vec<(&'a str, NaiveDate, u32)>,
+    /// The ids of the rows kept (their symbols' numbers), each with its row, sorted:
+    /// whether an id has a row of a name (`typo` by neighbours).
+    named_ids: Vec<(u32, u32)>,
     /// The first hukou row of an id's symbol.
     first_row_of: F,
 }
@@ -222,22 +229,28 @@ fn find(list: &[(u32, Link)], i: u32) -> Option<Link> {
 impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
     /// Hukou rows whose name is one of `names`.
     fn build(ds: &'a Dataset, names: &HashSet<&str>, first_row_of: F) -> Index<'a, F> {
-        let mut by_name: HashMap<&'a str, Vec<u32>> = HashMap::default();
-        let mut by_name_birth: HashMap<(&'a str, NaiveDate), Vec<u32>> = HashMap::default();
-        let mut named_ids: HashSet<(Sym, &'a str)> = HashSet::default();
-        // One parallel pass over hukou keeps the few rows whose name matters.
+        let name = |i: u32| ds.hukou().get(i as usize).name();
+        // One parallel pass over hukou keeps the rows whose name matters, in order.
         let rows: Vec<u32> = (0..ds.hukou().len() as u32)
             .into_par_iter()
-            .filter(|&i| names.contains(ds.hukou().get(i as usize).name()))
+            .filter(|&i| names.contains(name(i)))
             .collect();
-        for i in rows {
-            let h = ds.hukou().get(i as usize);
-            by_name.entry(h.name()).or_default().push(i);
-            named_ids.insert((ds.hukou.id[i as usize], h.name()));
-            if let Some(b) = birth_date_of(&h.id()) {
-                by_name_birth.entry((h.name(), b)).or_default().push(i);
-            }
-        }
+        let mut by_name_birth: Vec<(&'a str, NaiveDate, u32)> = rows
+            .par_iter()
+            .filter_map(|&i| {
+                let h = ds.hukou().get(i as usize);
+                Some((h.name(), birth_date_of(&h.id())?, i))
+            })
+            .collect();
+        by_name_birth.par_sort_unstable();
+        let mut named_ids: Vec<(u32, u32)> = rows
+            .par_iter()
+            .map(|&i| (ds.hukou.id[i as usize].index() as u32, i))
+            .collect();
+        named_ids.par_sort_unstable();
+        // Stable: each name's rows stay in row order.
+        let mut by_name = rows;
+        by_name.par_sort_by_key(|&i| name(i));
         Index {
             ds,
             by_name,
@@ -245,6 +258,20 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
             named_ids,
             first_row_of,
         }
+    }
+
+    /// The rows kept of a name and birth date, in row order.
+    fn of_name_birth<'s>(
+        &'s self,
+        name: &'s str,
+        birth: NaiveDate,
+    ) -> impl Iterator<Item = u32> + 's {
+        let v = &self.by_name_birth;
+        let from = v.partition_point(|&(n, b, _)| (n, b) < (name, birth));
+        v[from..]
+            .iter()
+            .take_while(move |&&(n, b, _)| (n, b) == (name, birth))
+            .map(|&(_, _, i)| i)
     }
 
     /// The persons (first rows) of the candidates' ids, each once, in order.
@@ -255,8 +282,29 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         out
     }
 
+    fn name(&self, row: u32) -> &'a str {
+        self.ds.hukou().get(row as usize).name()
+    }
+
+    /// The rows kept of a name, in row order.
+    fn of_name(&self, name: &str) -> &[u32] {
+        let from = self.by_name.partition_point(|&i| self.name(i) < name);
+        let to = from + self.by_name[from..].partition_point(|&i| self.name(i) == name);
+        &self.by_name[from..to]
+    }
+
+    /// Whether id `s` has a row kept of this name.
+    fn has_row_of(&self, s: Sym, name: &str) -> bool {
+        let s = s.index() as u32;
+        let from = self.named_ids.partition_point(|&(id, _)| id < s);
+        self.named_ids[from..]
+            .iter()
+            .take_while(|&&(id, _)| id == s)
+            .any(|&(_, i)| self.name(i) == name)
+    }
+
     fn link(&self, p: &Probe) -> Option<Link> {
-        let same_name = self.by_name.get(p.name).map_or(&[][..], |v| v.as_slice());
+        let same_name = self.of_name(p.name);
         let id = |h: u32| self.ds.hukou().get(h as usize).id();
         // A candidate row's id, as the symbol its person is found by.
         let sym = |h: u32| self.ds.hukou.id[h as usize];
@@ -278,7 +326,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
             self.persons(
                 neighbours(&p.id)
                     .filter_map(|n| ids.lookup(&n))
-                    .filter(|&s| self.named_ids.contains(&(s, p.name))),
+                    .filter(|&s| self.has_row_of(s, p.name)),
             )
         };
         if !typo.is_empty() {
@@ -300,11 +348,7 @@ impl<'a, F: Fn(Sym) -> Option<u32> + Sync> Index<'a, F> {
         }
         let birth = birth_date_of(&p.id)?;
         let candidates: Vec<u32> = self.persons(
-            self.by_name_birth
-                .get(&(p.name, birth))
-                .map_or(&[][..], |v| v.as_slice())
-                .iter()
-                .copied()
+            self.of_name_birth(p.name, birth)
                 .filter(|&h| {
                     p.village.is_empty() || self.ds.hukou().get(h as usize).village() == p.village
                 })
