@@ -183,8 +183,9 @@ struct RunArgs {
     /// In a partitioned run, a Parquet file of more than this many rows is read in pieces
     /// of whole row groups of about this many rows (0: each file whole): with --cluster
     /// each piece is a task of its own, read and split by several executors; on this
-    /// machine a pass holds a piece of the file instead of the whole file. Default:
-    /// 4000000.
+    /// machine a pass holds a piece of the file instead of the whole file. Default: with
+    /// --cluster 4000000; on this machine one row a KiB of the memory limit, from 250000
+    /// to 4000000.
     #[arg(long = "task-rows", value_name = "ROWS")]
     task_rows: Option<u64>,
 }

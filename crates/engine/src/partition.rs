@@ -2252,6 +2252,18 @@ fn check_partition(
 /// megabytes instead of 2.8 GB for that file).
 pub const DEFAULT_TASK_ROWS: u64 = 4_000_000;
 
+/// The fewest rows of a piece [`local_task_rows`] chooses.
+const MIN_LOCAL_TASK_ROWS: u64 = 250_000;
+
+/// The rows of a piece on this machine when `--task-rows` does not say: about one row a
+/// KiB of the memory limit, from 250,000 to [`DEFAULT_TASK_ROWS`] (from 3.8 GiB up). A
+/// pass decodes a piece beside what it holds for the whole run (the keys table in pass
+/// 1): at 10M persons and a limit of 1 GiB, pieces of 4M rows took pass 1 to 1,068 MiB,
+/// pieces of 1M to 926 MiB.
+pub fn local_task_rows(limit: u64) -> u64 {
+    (limit >> 10).clamp(MIN_LOCAL_TASK_ROWS, DEFAULT_TASK_ROWS)
+}
+
 /// The run on one machine: the pieces one after the other, then the buckets, each
 /// bucket's files removed as read.
 #[derive(Debug, Clone, Copy)]
@@ -2359,7 +2371,9 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| spill_error(&dir, e))?;
     let spill = SpillDir::hold(dir.clone());
-    let local = LocalRunner::default();
+    let local = LocalRunner {
+        task_rows: Some(local_task_rows(limit_of(opts.partitioning))),
+    };
     let runner: &dyn BucketRunner = opts.runner.unwrap_or(&local);
     let progress = opts.progress;
 
@@ -2591,6 +2605,16 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_shrink_with_a_small_memory_limit_only() {
+        assert_eq!(local_task_rows(1 << 30), 1 << 20);
+        assert_eq!(local_task_rows(2 << 30), 2 << 20);
+        assert_eq!(local_task_rows(4 << 30), DEFAULT_TASK_ROWS);
+        assert_eq!(local_task_rows(6 << 30), DEFAULT_TASK_ROWS);
+        assert_eq!(local_task_rows(64 << 20), MIN_LOCAL_TASK_ROWS);
+        assert_eq!(local_task_rows(1), MIN_LOCAL_TASK_ROWS);
+    }
 
     #[test]
     fn sizes_read_as_binary_units() {
