@@ -184,11 +184,16 @@ mod tests {
             return;
         }
         p.end("small");
-        // 256 MiB written (so resident), held for a few of the meter's readings, then
-        // freed before the stage ends: only the meter's thread saw it.
+        // 256 MiB written (so resident), held until the meter's thread has read it (on
+        // a busy machine the thread may wait its turn), then freed before the stage
+        // ends: only the thread saw it.
         let big = vec![1u8; 256 << 20];
         std::hint::black_box(&big);
-        std::thread::sleep(INTERVAL * 4);
+        let seen = &p.meter.as_ref().unwrap().largest.0;
+        let start = std::time::Instant::now();
+        while seen.load(Ordering::Relaxed) < 256 << 20 && start.elapsed().as_secs() < 30 {
+            std::thread::sleep(INTERVAL);
+        }
         drop(big);
         p.end("big");
         p.end("after");
