@@ -1675,6 +1675,7 @@ impl BucketRunner for BallistaRunner {
         let took = SplitTook {
             ms: t.elapsed().as_millis() as u64,
             peak: None,
+            buckets_peak: None,
         };
         Ok((splits, results, took))
     }

@@ -569,8 +569,8 @@ impl Components {
                 *b = self.weight[r as usize] as u16;
             }
         }
-        // What goes before the map is built: at 100M persons these were 2 GB beside the
-        // nodes' table (the run's peak, between two RSS samples).
+        // What goes before the map is built: at 100M persons these (and, before the
+        // totals were summed in place, a vector of them) were 2 GB beside the nodes' table.
         drop(std::mem::take(&mut self.parent));
         drop(std::mem::take(&mut self.weight));
         // Only the anchors: every row is routed by its first key, which weighs.
@@ -1970,10 +1970,6 @@ pub struct BucketResult {
     duplicates: Vec<u64>,
     latest: Option<NaiveDate>,
     millis: [u64; 3],
-    /// The peak resident bytes of the process that checked the bucket, from the bucket's
-    /// start to its end (None where not measured, [`crate::memory`]).
-    #[serde(default)]
-    peak: Option<u64>,
 }
 
 /// What the files of a run were, as every bucket needs it: the file table rows point
@@ -2151,15 +2147,18 @@ pub trait BucketRunner: Sync {
     ) -> Result<(Vec<FileSplit>, Vec<BucketResult>, SplitTook), EngineError>;
 }
 
-/// What the split took: its milliseconds, and its peak resident memory when it ran in
-/// this process (the run's own measure, [`crate::memory`]); None on a cluster, whose
-/// executors are other processes.
+/// What the split took: its milliseconds, and the peak resident memory of the split and
+/// of the buckets after it when they ran in this process (the run's own measure,
+/// [`crate::memory`]); None on a cluster, whose executors are other processes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SplitTook {
     /// Milliseconds.
     pub ms: u64,
     /// Peak resident bytes of this process during the split.
     pub peak: Option<u64>,
+    /// Peak resident bytes of this process from the split's end to the last bucket's:
+    /// the largest bucket's.
+    pub buckets_peak: Option<u64>,
 }
 
 /// The stage of bucket `b` of a job, its rows given by `input` (a distributed engine's
@@ -2189,7 +2188,6 @@ fn check_partition(
     b: usize,
 ) -> Result<BucketResult, EngineError> {
     let t_load = Instant::now();
-    let meter = crate::memory::Meter::start();
     let meta = &job.meta;
     let mut ds = Dataset {
         files: meta.files.clone(),
@@ -2240,7 +2238,6 @@ fn check_partition(
             .collect(),
         latest,
         millis: [load_ms, c.view_ms, c.rules_ms],
-        peak: meter.map(|m| m.peak()),
     })
 }
 
@@ -2322,10 +2319,7 @@ impl BucketRunner for LocalRunner {
             .collect::<Result<Vec<_>, _>>()?;
         let splits = merge_pieces(&job.pieces, job.files.len(), splits)?;
         drop(map);
-        let took = SplitTook {
-            ms: ms(t),
-            peak: meter.map(|m| m.peak()),
-        };
+        let (split_ms, split_peak) = (ms(t), meter.as_ref().map(|m| m.take()));
         let bucket_job = plan.job(job.files.iter().map(|f| f.rel.as_str()), &splits);
         let k = bucket_job.buckets();
         let mut results = Vec::with_capacity(k);
@@ -2342,6 +2336,11 @@ impl BucketRunner for LocalRunner {
             results.push(check_partition(&bucket_job, &mut input, b)?);
             let _ = std::fs::remove_dir_all(bucket_dir(&bucket_job.spill, b));
         }
+        let took = SplitTook {
+            ms: split_ms,
+            peak: split_peak,
+            buckets_peak: meter.map(|m| m.peak()),
+        };
         Ok((splits, results, took))
     }
 }
@@ -2497,10 +2496,9 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     let (splits, results, split) = runner.split_and_check(&split_job, map, &plan, progress)?;
     // The split's and the buckets' peaks when they ran in this process (measured there);
     // the run's own stage starts anew after them.
-    if let Some(p) = split.peak {
-        peaks.record("split", p);
-        if let Some(b) = results.iter().filter_map(|r| r.peak).max() {
-            peaks.record("buckets", b);
+    for (stage, peak) in [("split", split.peak), ("buckets", split.buckets_peak)] {
+        if let Some(p) = peak {
+            peaks.record(stage, p);
         }
     }
     peaks.restart();
