@@ -777,3 +777,36 @@ fn excel_numeric_keys_that_lost_their_digits_reject_their_rows() {
         1
     );
 }
+
+/// Found by an audit of the contract's value forms (2026-12-07): a date written
+/// with dots before 1928 is a date, not a short Excel serial; a `T` time may have a space
+/// before its zone; a payment status outside the contract's (`success`) is kept as text
+/// and is not effective, as is any unknown status.
+#[test]
+fn dotted_old_dates_t_times_with_a_spaced_zone_and_unknown_statuses_read_as_the_contract_says() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hukou.csv"), HUKOU).unwrap();
+    // A required date: before the fix, `date out of range` rejected the row.
+    std::fs::write(
+        dir.path().join("deaths.csv"),
+        format!("id_number,death_date\n{ID},1925.03.04\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        format!(
+            "txn_id,id_number,scheme,period,amount,paid_at,status\n\
+             T1,{ID},医疗,2022,320,2021-11-04T16:00:00 Z,成功\n\
+             T2,{ID},养老,2022,200,2021-11-05,success\n\
+             T3,{ID},养老,2022,300,2021-11-06,待确认\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    ok(&run_on(dir.path(), &out, &["--as-of", "2021-12-31"]));
+    assert_eq!(rejected(&out), vec![], "every row is read");
+    let m = manifest(&out);
+    assert_eq!(m["ledger"]["effective_payments"], 1);
+    assert_eq!(m["ledger"]["effective_amount"], "320.00");
+    assert_eq!(m["ledger"]["payments_kept"], 3);
+}

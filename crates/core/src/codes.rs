@@ -201,10 +201,12 @@ pub enum PayerType {
     Other(CodeText),
 }
 
+/// The glossary's spellings and canonical values, nothing else: a coded value outside
+/// the glossary in an optional column is kept as text (`data-contract.md`,
+/// Clarifications), so `个人` is no payer type of the glossary.
 const PAYER_TYPES: &[(&str, u8)] = &[
     ("individual", 0),
     ("个人缴费", 0),
-    ("个人", 0),
     ("government", 1),
     ("政府代缴", 1),
     ("代缴", 1),
@@ -256,17 +258,9 @@ pub enum PaymentStatus {
     Other(CodeText),
 }
 
-const PAYMENT_STATUSES: &[(&str, u8)] = &[
-    ("成功", 0),
-    ("success", 0),
-    ("已退费", 1),
-    ("退费", 1),
-    ("refunded", 1),
-    ("作废", 2),
-    ("voided", 2),
-    ("撤销", 3),
-    ("cancelled", 3),
-];
+/// The contract's values (`payments.status`: 成功, 已退费, 作废, 撤销), nothing else: a
+/// status outside them (`success`, `退费`) is kept as text and is not effective.
+const PAYMENT_STATUSES: &[(&str, u8)] = &[("成功", 0), ("已退费", 1), ("作废", 2), ("撤销", 3)];
 
 impl PaymentStatus {
     /// Parses an optional cell: empty is the default (成功).
@@ -321,10 +315,10 @@ impl HukouStatus {
     pub fn parse(raw: &str) -> HukouStatus {
         let t = norm_text(raw);
         match t.as_ref() {
-            "" | "正常" | "normal" => HukouStatus::Normal,
-            "死亡" | "dead" => HukouStatus::Dead,
-            "迁出" | "moved_out" => HukouStatus::MovedOut,
-            "注销" | "cancelled" => HukouStatus::Cancelled,
+            "" | "正常" => HukouStatus::Normal,
+            "死亡" => HukouStatus::Dead,
+            "迁出" => HukouStatus::MovedOut,
+            "注销" => HukouStatus::Cancelled,
             _ => HukouStatus::Other(CodeText::new(&t)),
         }
     }
@@ -434,6 +428,45 @@ mod tests {
     /// Through JSON and back.
     fn again<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
         serde_json::from_str(&serde_json::to_string(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_the_contracts_spellings_are_codes_every_other_one_is_kept_as_text() {
+        assert_eq!(PaymentStatus::parse(""), PaymentStatus::Success);
+        assert_eq!(PaymentStatus::parse(" 成功 "), PaymentStatus::Success);
+        assert_eq!(PaymentStatus::parse("已退费"), PaymentStatus::Refunded);
+        assert_eq!(PaymentStatus::parse("作废"), PaymentStatus::Voided);
+        assert_eq!(PaymentStatus::parse("撤销"), PaymentStatus::Cancelled);
+        for other in [
+            "success",
+            "SUCCESS",
+            "退费",
+            "refunded",
+            "voided",
+            "cancelled",
+            "待确认",
+        ] {
+            let s = PaymentStatus::parse(other);
+            assert_eq!(s, PaymentStatus::Other(CodeText::new(other)), "{other}");
+            assert!(!s.is_effective(), "{other}");
+        }
+        assert_eq!(PayerType::parse(""), PayerType::Individual);
+        assert_eq!(PayerType::parse("Individual"), PayerType::Individual);
+        assert_eq!(PayerType::parse("个人缴费"), PayerType::Individual);
+        assert_eq!(PayerType::parse("财政代缴"), PayerType::Government);
+        assert_eq!(PayerType::parse("政策性补缴"), PayerType::BackPayment);
+        assert_eq!(
+            PayerType::parse("个人"),
+            PayerType::Other(CodeText::new("个人"))
+        );
+        assert_eq!(HukouStatus::parse(""), HukouStatus::Normal);
+        assert_eq!(HukouStatus::parse("注销"), HukouStatus::Cancelled);
+        for other in ["normal", "dead", "moved_out", "cancelled", "迁入"] {
+            assert_eq!(
+                HukouStatus::parse(other),
+                HukouStatus::Other(CodeText::new(other))
+            );
+        }
     }
 
     #[test]

@@ -148,25 +148,29 @@ pub fn written_in_range(d: NaiveDate, raw: &str, year: i32) -> bool {
 }
 
 /// Whether a text is an Excel serial of at most four digits (a fraction or a time after
-/// it allowed).
+/// it allowed). A date written with dots (`1925.03.04`, a form of the contract) has two
+/// dots and is no serial: only `1925` or `1925.5` is.
 fn short_serial(raw: &str) -> bool {
     let t = norm_text(raw);
     let date_part = t.split(' ').next().unwrap_or("");
-    let int_part = date_part.split('.').next().unwrap_or("");
-    (1..=4).contains(&int_part.len()) && int_part.bytes().all(|b| b.is_ascii_digit())
+    let (int_part, fraction) = date_part.split_once('.').unwrap_or((date_part, ""));
+    (1..=4).contains(&int_part.len())
+        && int_part.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Splits `date[ time]` or `YYYY-MM-DDThh:mm`, the `T` form only after an ISO date.
+/// Splits `date[ time]` or `YYYY-MM-DDThh:mm`, the `T` form only after an ISO date (and
+/// tested first: `2021-11-04T16:00:00 Z` has a space only before its zone).
 fn split_time(t: &str) -> (&str, Option<&str>) {
-    if let Some((d, rest)) = t.split_once(' ') {
-        return (d, Some(rest.trim_start()));
-    }
     if t.len() > 10
         && t.as_bytes()[10] == b'T'
         && t.as_bytes()[4] == b'-'
         && t.as_bytes()[7] == b'-'
     {
         return (&t[..10], Some(&t[11..]));
+    }
+    if let Some((d, rest)) = t.split_once(' ') {
+        return (d, Some(rest.trim_start()));
     }
     (t, None)
 }
@@ -362,6 +366,15 @@ mod tests {
             Some(dt("2021-12-20 23:00:00"))
         );
         assert_eq!(parse_datetime("2021-12-20 10:00+99:00"), None);
+        // The `T` form with a space before its zone, as with the space form.
+        assert_eq!(
+            parse_datetime("2021-12-20T16:30:00 Z"),
+            Some(dt("2021-12-21 00:30:00"))
+        );
+        assert_eq!(
+            parse_datetime("2021-12-20T10:00 +08:00"),
+            Some(dt("2021-12-20 10:00:00"))
+        );
         assert_eq!(
             parse_date("2021-11-05"),
             NaiveDate::from_ymd_opt(2021, 11, 5)
@@ -444,6 +457,12 @@ mod tests {
             "44505 10:30",
             "1905-07-13",
             "19050713",
+            // Dates written with dots are dates, not serials with a fraction: a resident
+            // born in 1925 (found by an audit of the contract's date forms).
+            "1925.03.04",
+            "1900.01.01",
+            "1927.12.31",
+            "1905.7.13",
         ] {
             assert!(written_in_range(d(raw), raw, y), "{raw}");
         }
