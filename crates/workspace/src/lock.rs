@@ -1,16 +1,31 @@
 //! The workspace lock: a file naming its holder, created atomically (written in full
 //! under a private name, then hard-linked to `WS/lock`, which fails if it exists). A lock
 //! whose process is gone is stale and is taken over.
+//!
+//! A holder on this host is alive while its process runs. One on another host (a shared
+//! workspace, or a container restarted under a new host name) cannot be looked up, so
+//! the holder proves it lives: it touches the lock file every [`HEARTBEAT`], and a lock
+//! of another host not touched for [`STALE_AFTER`] is stale.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
 
 use crate::{io_err, Result, WorkspaceError};
+
+/// How often a holder touches its lock file.
+pub const HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// A lock of another host not touched for this long is stale (ten heartbeats: a holder
+/// slowed down by a loaded machine or a slow shared disk still makes it).
+pub const STALE_AFTER: Duration = Duration::from_secs(600);
 
 /// A held lock; released (the file removed) when dropped.
 #[derive(Debug)]
 pub struct Lock {
     path: PathBuf,
     content: String,
+    heartbeat: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
 }
 
 /// Who holds a lock, as written in the lock file.
@@ -91,10 +106,11 @@ impl Holder {
     }
 
     /// Whether the holding process still runs. A holder on another host cannot be
-    /// checked and counts as alive.
-    pub fn alive(&self) -> bool {
+    /// checked: it counts as alive while its lock file was touched within
+    /// [`STALE_AFTER`] (`age`: how long ago; `None` when unknown, which counts as fresh).
+    pub fn alive(&self, age: Option<Duration>) -> bool {
         if self.host != hostname() {
-            return true;
+            return age.is_none_or(|a| a < STALE_AFTER);
         }
         if self.pid == 0 {
             return false;
@@ -133,6 +149,18 @@ fn proc_start(pid: u32) -> Option<String> {
 /// Takes the lock of workspace folder `ws` for `what` (a run id or `cases import`).
 /// Returns the lock and, when a stale lock was taken over, who had left it.
 pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
+    acquire_beating(ws, what, HEARTBEAT)
+}
+
+/// How long ago a file was last modified; `None` when unknown or in the future (a clock
+/// of another host ahead of ours).
+fn age_of(path: &Path) -> Option<Duration> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    SystemTime::now().duration_since(modified).ok()
+}
+
+/// [`acquire`], touching the lock every `every`.
+fn acquire_beating(ws: &Path, what: &str, every: Duration) -> Result<(Lock, Option<Holder>)> {
     let path = ws.join("lock");
     let me = Holder::me(what);
     let content = me.to_text();
@@ -152,7 +180,7 @@ pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 let h = Holder::parse(&text).unwrap_or_else(|| Holder::unreadable(&text));
-                if h.alive() {
+                if h.alive(age_of(&path)) {
                     break Err(WorkspaceError::Locked {
                         ws: ws.display().to_string(),
                         holder: h.describe(),
@@ -172,7 +200,42 @@ pub fn acquire(ws: &Path, what: &str) -> Result<(Lock, Option<Holder>)> {
         }
     };
     let _ = std::fs::remove_file(&private);
-    result.map(|()| (Lock { path, content }, taken_over))
+    result.map(|()| {
+        let heartbeat = beat(path.clone(), content.clone(), every);
+        (
+            Lock {
+                path,
+                content,
+                heartbeat,
+            },
+            taken_over,
+        )
+    })
+}
+
+/// Touches the lock file every `every` while it is still ours, until told to stop (or
+/// the lock is dropped). `None` when no thread could be started: the lock still holds,
+/// only a host other than this one would take it for stale after [`STALE_AFTER`].
+fn beat(
+    path: PathBuf,
+    content: String,
+    every: Duration,
+) -> Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("qianbiao-lock".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+                    return;
+                }
+                if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+                    let _ = f.set_modified(SystemTime::now());
+                }
+            }
+        })
+        .ok()?;
+    Some((stop, thread))
 }
 
 /// Removes `lock.PID` files of processes that are gone (a run killed while taking the
@@ -194,8 +257,41 @@ fn remove_stale_private(ws: &Path) {
     }
 }
 
+impl Lock {
+    /// Names another holder (`what`) in the lock file, replaced whole (written under a
+    /// private name, then renamed over it), so that a reader sees the old or the new
+    /// name, never a part.
+    pub fn rename(&mut self, what: &str) -> Result<()> {
+        let mut me = Holder::parse(&self.content).unwrap_or_else(|| Holder::me(what));
+        me.what = what.to_string();
+        let content = me.to_text();
+        let ws = self.path.parent().unwrap_or(Path::new("."));
+        let private = ws.join(format!("lock.{}", std::process::id()));
+        std::fs::write(&private, &content).map_err(io_err(&private))?;
+        // The heartbeat compares the file with the content it knows: stop it first, so
+        // that it never takes the renamed lock for another process's.
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+        let renamed = std::fs::rename(&private, &self.path).map_err(io_err(&self.path));
+        if renamed.is_ok() {
+            self.content = content;
+            crate::sync_dir(ws);
+        } else {
+            let _ = std::fs::remove_file(&private);
+        }
+        self.heartbeat = beat(self.path.clone(), self.content.clone(), HEARTBEAT);
+        renamed
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
         // Only our own lock: never remove one another process took over.
         if std::fs::read_to_string(&self.path).ok().as_deref() == Some(self.content.as_str()) {
             let _ = std::fs::remove_file(&self.path);
@@ -256,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn other_host_counts_as_alive() {
+    fn other_host_counts_as_alive_while_its_lock_is_touched() {
         let h = Holder {
             pid: 1,
             host: "elsewhere-not-this-host".into(),
@@ -264,7 +360,92 @@ mod tests {
             what: "x".into(),
             started: String::new(),
         };
-        assert!(h.alive());
+        assert!(h.alive(None));
+        assert!(h.alive(Some(Duration::from_secs(0))));
+        assert!(h.alive(Some(STALE_AFTER - Duration::from_secs(1))));
+        assert!(!h.alive(Some(STALE_AFTER)));
         assert_eq!(Holder::parse(&h.to_text()), Some(h));
+    }
+
+    /// A lock file as another host's run writes it, last touched `ago`.
+    fn other_hosts_lock(dir: &Path, ago: Duration) {
+        let h = Holder {
+            pid: 4_194_303,
+            host: "oldhost-not-this-one".into(),
+            proc_start: String::new(),
+            what: "run 20211130T023000".into(),
+            started: "2021-11-30T02:30:00Z".into(),
+        };
+        let path = dir.join("lock");
+        std::fs::write(&path, h.to_text()).unwrap();
+        let f = std::fs::File::options().append(true).open(&path).unwrap();
+        f.set_modified(SystemTime::now() - ago).unwrap();
+    }
+
+    #[test]
+    fn a_lock_of_another_host_holds_while_touched_and_is_taken_over_once_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        other_hosts_lock(dir.path(), Duration::from_secs(60));
+        let err = acquire(dir.path(), "run 20211201T023000")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("oldhost-not-this-one"), "{err}");
+        // A killed run of another host (or of this container before it got a new name)
+        // no longer blocks the workspace once its lock has not been touched for ten
+        // minutes.
+        other_hosts_lock(dir.path(), STALE_AFTER + Duration::from_secs(1));
+        let (_lock, stale) = acquire(dir.path(), "run 20211201T023000").unwrap();
+        assert_eq!(stale.unwrap().what, "run 20211130T023000");
+    }
+
+    #[test]
+    fn a_renamed_lock_names_its_new_holder_and_is_still_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut lock, _) = acquire(dir.path(), "run 20211201T023000").unwrap();
+        lock.rename("run 20211201T023001").unwrap();
+        let err = acquire(dir.path(), "run 20211201T023002")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run 20211201T023001"), "{err}");
+        assert!(!err.contains("run 20211201T023000"), "{err}");
+        drop(lock);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(
+            names.is_empty(),
+            "lock and private files removed: {names:?}"
+        );
+    }
+
+    #[test]
+    fn a_held_lock_is_touched_while_held_and_no_longer_once_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let (lock, _) = acquire_beating(dir.path(), "run x", Duration::from_millis(20)).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while age_of(&path).is_some_and(|a| a > Duration::from_secs(1800)) {
+            assert!(std::time::Instant::now() < deadline, "never touched");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let content = std::fs::read_to_string(&path).unwrap();
+        drop(lock);
+        assert!(!path.exists());
+        // Another process's lock in its place is never touched by a dropped holder's
+        // thread (it has stopped) nor removed.
+        std::fs::write(&path, &content).unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(age_of(&path).unwrap() > Duration::from_secs(1800));
     }
 }

@@ -183,18 +183,19 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
     for d in [ws.root.clone(), ws.runs(), ws.tmp()] {
         std::fs::create_dir_all(&d).map_err(io_err(&d))?;
     }
-    // The lock names the run id this run will most likely take (recomputed under the
-    // lock: another run may have finished in between).
+    // The lock names the run id this run takes: chosen before the lock, and kept under
+    // it unless another run finished in between and took that id or a later one (then
+    // the lock is named anew), so that a run refused meanwhile names the run that is.
     let candidate = next_run_id(
         chrono::Utc::now().naive_utc(),
         ws.run_folders()?.last().map(String::as_str),
     );
-    let (lock, stale) = lock::acquire(root, &format!("run {candidate}"))?;
+    let (mut lock, stale) = lock::acquire(root, &format!("run {candidate}"))?;
     let took_over = stale.map(|h| h.describe());
     if let Some(h) = &took_over {
         ws.log(&format!("took over the stale lock of {h}"));
     }
-    let result = run_locked(&ws, opts, took_over);
+    let result = run_locked(&ws, opts, took_over, &candidate, &mut lock);
     if let Ok(r) = &result {
         for id in &r.replayed {
             ws.log(&format!(
@@ -213,7 +214,13 @@ pub fn run(root: &Path, opts: &RunOptions) -> Result<RunReport> {
     result
 }
 
-fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> Result<RunReport> {
+fn run_locked(
+    ws: &Workspace,
+    opts: &RunOptions,
+    took_over: Option<String>,
+    candidate: &str,
+    lock: &mut lock::Lock,
+) -> Result<RunReport> {
     clean_tmp(ws)?;
     // The register is created before a workspace's first run folder can exist: runs
     // without it mean it was removed, and recreating it would lose every decision.
@@ -233,7 +240,14 @@ fn run_locked(ws: &Workspace, opts: &RunOptions, took_over: Option<String>) -> R
         Some(p) => manifest_sha(&ws.runs().join(p))?,
         None => String::new(),
     };
-    let run_id = next_run_id(chrono::Utc::now().naive_utc(), prev.as_deref());
+    let run_id = match &prev {
+        Some(p) if p.as_str() >= candidate => {
+            let id = next_run_id(chrono::Utc::now().naive_utc(), Some(p));
+            lock.rename(&format!("run {id}"))?;
+            id
+        }
+        _ => candidate.to_string(),
+    };
 
     let outcome = qianbiao_engine::compute(opts)?;
     let cur: Vec<Row> = outcome.findings.iter().map(Row::from_finding).collect();
