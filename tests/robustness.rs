@@ -540,8 +540,18 @@ fn excel_numeric_ids_lost_their_digits() {
             .contains("id_number stored as a number lost its last digits"),
         "{rej:?}"
     );
-    // The scientific-notation id is kept (payments keep invalid ids) and flagged.
+    // The scientific-notation id is kept (payments keep invalid ids) and flagged, with
+    // the reason the contract names for an id that lost its digits as a number.
     assert!(rules_found(&out).contains(&("DQ-001".into(), "T2".into())));
+    let findings = std::fs::read_to_string(out.join("findings.csv")).unwrap();
+    let t2 = findings
+        .lines()
+        .find(|l| l.contains("DQ-001") && l.contains(",T2,"))
+        .unwrap();
+    assert!(
+        t2.contains("id_number stored as a number lost its last digits"),
+        "{t2}"
+    );
 }
 
 #[test]

@@ -33,8 +33,9 @@ impl Rule for Dq001 {
             }
             let mut f = ctx.payment_finding(&Self::META, i, p.txn_id().to_string());
             f.detail = format!(
-                "缴费明细中身份证号码“{}”无效（长度、出生日期或校验位错误），{}元缴费无法对应到人",
+                "缴费明细中身份证号码“{}”无效（{}），{}元缴费无法对应到人",
                 p.id(),
+                why(p.id_lost()),
                 p.amount()
             );
             out.push(f);
@@ -49,11 +50,24 @@ impl Rule for Dq001 {
             let r = ctx.receipt(rows[0]);
             let mut f = ctx.receipt_finding(&Self::META, no, &rows);
             f.detail = format!(
-                "收款登记中收据{}的身份证号码“{}”无效（长度、出生日期或校验位错误），收款{}元无法对应到人",
-                no, r.id(), f.amount
+                "收款登记中收据{}的身份证号码“{}”无效（{}），收款{}元无法对应到人",
+                no,
+                r.id(),
+                why(r.id_lost()),
+                f.amount
             );
             out.push(f);
         }
         out
+    }
+}
+
+/// Why an id is invalid: an Excel number that lost its last digits (the reason
+/// `data-contract.md` names, Real exports), or wrong length, birth date or check digit.
+fn why(lost: bool) -> &'static str {
+    if lost {
+        "以数字存储，末尾数字已丢失：id_number stored as a number lost its last digits"
+    } else {
+        "长度、出生日期或校验位错误"
     }
 }
