@@ -390,7 +390,7 @@ impl<'a> Cells<'a> {
         }
     }
 
-    fn date(&self, col: Col) -> Result<NaiveDate, String> {
+    pub(crate) fn date(&self, col: Col) -> Result<NaiveDate, String> {
         self.datetime_as(col, "date").map(|d| d.date())
     }
 

@@ -843,6 +843,13 @@ source! {
     }
     check (Status, StatusDate) |k, c| {
         if status[k] != HukouStatus::Normal && status_date[k].is_none() {
+            // A date given but not one (out of range, or no date at all) says so, as a
+            // required date does (`data-contract.md`, Robustness: `date out of range`).
+            if !qianbiao_core::text::norm_text(&c.raw(Col::StatusDate)).is_empty() {
+                if let Err(why) = c.date(Col::StatusDate) {
+                    return Err(format!("{why} (required when status is {})", status[k].zh()));
+                }
+            }
             return Err(format!(
                 "`status_date`: required when status is {} ('{}')",
                 status[k].zh(),

@@ -1526,7 +1526,8 @@ fn coded_values_required_reject_optional_keep_text() {
          371323196203151232,李四,东关村,注销,不详\n\
          37132319880808107X,赵六,东关村,失踪,\n\
          371323198506070025,陈七,东关村,外出,2020-01-01\n\
-         440306199512123459,周八,东关村,,\n",
+         440306199512123459,周八,东关村,,\n\
+         11010519491231002X,王涛,东关村,迁出,2030-01-01\n",
     );
     f.put(
         "payments.csv",
@@ -1573,8 +1574,16 @@ fn coded_values_required_reject_optional_keep_text() {
         rejections(&ds, "hukou.csv"),
         [
             (3, "`status_date`: required when status is 死亡 ('')"),
-            (4, "`status_date`: required when status is 注销 ('不详')"),
+            // A date given that is none says why, as a required date does.
+            (
+                4,
+                "`status_date`: not a date: '不详' (required when status is 注销)"
+            ),
             (5, "`status_date`: required when status is 失踪 ('')"),
+            (
+                8,
+                "`status_date`: date out of range: '2030-01-01' (required when status is 迁出)"
+            ),
         ]
     );
 
