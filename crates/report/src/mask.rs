@@ -6,10 +6,11 @@
 //! the raw text of rejected rows).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use qianbiao_core::text::{norm_name, norm_text};
+use rayon::prelude::*;
 
 /// `371323198001016073` as `371323********6073`; ids shorter than 11 characters keep
 /// nothing but their first character.
@@ -187,6 +188,69 @@ pub struct Masker {
 /// Longest value the automaton takes (in characters).
 const LONG: usize = 64;
 
+/// The distinct values of a list, sorted (a run's inputs name each id and name in several
+/// sources: each is normalised and masked once, not once a row).
+fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    // A hash set first: sorting every row's id compares their long common prefixes.
+    let set: rustc_hash::FxHashSet<&str> = values.into_iter().collect();
+    let mut v: Vec<&str> = set.into_iter().collect();
+    v.par_sort_unstable();
+    v
+}
+
+/// What the automaton replaces: each pattern with its replacement, sorted by pattern. The
+/// ids (at least four characters once normalised) as given, upper- and lower-cased, each
+/// masked as an id; the names (at least two characters once normalised) masked as names,
+/// unless the same text is also an id's pattern (ids first, so a value that is both stays
+/// an id). Built from the distinct values by sorting: a million persons' inputs give six
+/// million ids and names, which a map took seconds to take one by one.
+fn table<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<(String, String)> {
+    let mut id_pats: Vec<String> = Vec::new();
+    for id in distinct(ids) {
+        let id = norm_text(id);
+        if id.chars().count() < 4 {
+            continue;
+        }
+        if id.bytes().any(|b| !b.is_ascii_digit()) {
+            let (upper, lower) = (id.to_uppercase(), id.to_lowercase());
+            if lower != *id && lower != upper {
+                id_pats.push(lower);
+            }
+            if upper != *id {
+                id_pats.push(upper);
+            }
+        }
+        id_pats.push(id.into_owned());
+    }
+    id_pats.par_sort_unstable();
+    id_pats.dedup();
+    let mut name_pats: Vec<String> = distinct(names)
+        .into_iter()
+        .map(norm_name)
+        .filter(|n| n.chars().count() >= 2)
+        .map(|n| n.into_owned())
+        .collect();
+    name_pats.par_sort_unstable();
+    name_pats.dedup();
+    name_pats.retain(|n| id_pats.binary_search(n).is_err());
+    let mut pairs: Vec<(String, String)> = id_pats
+        .into_par_iter()
+        .map(|p| {
+            let m = mask_id(&p);
+            (p, m)
+        })
+        .chain(name_pats.into_par_iter().map(|n| {
+            let m = mask_name(&n);
+            (n, m)
+        }))
+        .collect();
+    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
 impl Masker {
     /// A masker for these ids and names (any spelling; they are normalised here). `keep`
     /// lists words that are never names (villages, offices): a rejected row's cell equal to
@@ -196,28 +260,7 @@ impl Masker {
         names: impl IntoIterator<Item = &'a str>,
         keep: impl IntoIterator<Item = &'a str>,
     ) -> Masker {
-        // Pattern -> replacement; ids first, so a value that is both stays an id.
-        let mut table: BTreeMap<String, String> = BTreeMap::new();
-        for id in ids {
-            let id = norm_text(id);
-            if id.chars().count() < 4 {
-                continue;
-            }
-            for v in [id.to_string(), id.to_uppercase(), id.to_lowercase()] {
-                let m = mask_id(&v);
-                table.entry(v).or_insert(m);
-            }
-        }
-        for name in names {
-            let name = norm_name(name);
-            // A one-character name masks to itself; two or more are replaced wherever
-            // they stand.
-            if name.chars().count() < 2 {
-                continue;
-            }
-            let m = mask_name(&name);
-            table.entry(name.into_owned()).or_insert(m);
-        }
+        let table = table(ids, names);
         type Pairs = Vec<(String, String)>;
         let (long, table): (Pairs, Pairs) = table
             .into_iter()
@@ -233,7 +276,7 @@ impl Masker {
             ac,
             replacements,
             long,
-            keep: keep
+            keep: distinct(keep)
                 .into_iter()
                 .map(|k| norm_text(k).into_owned())
                 .collect(),
@@ -427,6 +470,66 @@ mod tests {
         assert_eq!(mask_name("欧娜娜"), "欧**");
         assert_eq!(mask_name(""), "");
         assert_eq!(mask_id(""), "");
+    }
+
+    /// The table as it was built before 2026-12-07: a map taking each value in turn.
+    fn table_by_map(ids: &[&str], names: &[&str]) -> Vec<(String, String)> {
+        let mut table = std::collections::BTreeMap::<String, String>::new();
+        for id in ids {
+            let id = norm_text(id);
+            if id.chars().count() < 4 {
+                continue;
+            }
+            for v in [id.to_string(), id.to_uppercase(), id.to_lowercase()] {
+                let m = mask_id(&v);
+                table.entry(v).or_insert(m);
+            }
+        }
+        for name in names {
+            let name = norm_name(name);
+            if name.chars().count() < 2 {
+                continue;
+            }
+            let m = mask_name(&name);
+            table.entry(name.into_owned()).or_insert(m);
+        }
+        table.into_iter().collect()
+    }
+
+    #[test]
+    fn the_table_by_sorting_is_the_table_by_map() {
+        let ids = [
+            "11010519491231002X",
+            "11010519491231002x",
+            " 11010519491231002X ",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "371323198001016073",
+            "371323198001016073",
+            "3.71323E+17",
+            "A12345",
+            "a12345",
+            "Ab1",
+            "王涛王涛",
+            "ǅ1234",
+            "",
+        ];
+        let names = [
+            "王涛",
+            "王 涛",
+            "王涛",
+            "王涛王涛",
+            "a12345",
+            "李",
+            "欧阳娜娜",
+            "Ab1",
+            "",
+            "张三丰",
+        ];
+        assert_eq!(
+            table(ids.iter().copied(), names.iter().copied()),
+            table_by_map(&ids, &names)
+        );
+        assert_eq!(table([], []), table_by_map(&[], &[]));
     }
 
     fn masker() -> Masker {
