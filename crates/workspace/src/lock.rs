@@ -258,6 +258,14 @@ fn remove_stale_private(ws: &Path) {
 }
 
 impl Lock {
+    /// Stops touching the lock file (and waits for the thread that does).
+    fn stop_heartbeat(&mut self) {
+        if let Some((stop, thread)) = self.heartbeat.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+
     /// Names another holder (`what`) in the lock file, replaced whole (written under a
     /// private name, then renamed over it), so that a reader sees the old or the new
     /// name, never a part.
@@ -265,19 +273,16 @@ impl Lock {
         let mut me = Holder::parse(&self.content).unwrap_or_else(|| Holder::me(what));
         me.what = what.to_string();
         let content = me.to_text();
-        let ws = self.path.parent().unwrap_or(Path::new("."));
+        let ws = self.path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let private = ws.join(format!("lock.{}", std::process::id()));
         std::fs::write(&private, &content).map_err(io_err(&private))?;
         // The heartbeat compares the file with the content it knows: stop it first, so
         // that it never takes the renamed lock for another process's.
-        if let Some((stop, thread)) = self.heartbeat.take() {
-            let _ = stop.send(());
-            let _ = thread.join();
-        }
+        self.stop_heartbeat();
         let renamed = std::fs::rename(&private, &self.path).map_err(io_err(&self.path));
         if renamed.is_ok() {
             self.content = content;
-            crate::sync_dir(ws);
+            crate::sync_dir(&ws);
         } else {
             let _ = std::fs::remove_file(&private);
         }
@@ -288,10 +293,7 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if let Some((stop, thread)) = self.heartbeat.take() {
-            let _ = stop.send(());
-            let _ = thread.join();
-        }
+        self.stop_heartbeat();
         // Only our own lock: never remove one another process took over.
         if std::fs::read_to_string(&self.path).ok().as_deref() == Some(self.content.as_str()) {
             let _ = std::fs::remove_file(&self.path);
@@ -367,6 +369,12 @@ mod tests {
         assert_eq!(Holder::parse(&h.to_text()), Some(h));
     }
 
+    /// Sets a file's modification time.
+    fn touch(path: &Path, when: SystemTime) {
+        let f = std::fs::File::options().append(true).open(path).unwrap();
+        f.set_modified(when).unwrap();
+    }
+
     /// A lock file as another host's run writes it, last touched `ago`.
     fn other_hosts_lock(dir: &Path, ago: Duration) {
         let h = Holder {
@@ -378,8 +386,7 @@ mod tests {
         };
         let path = dir.join("lock");
         std::fs::write(&path, h.to_text()).unwrap();
-        let f = std::fs::File::options().append(true).open(&path).unwrap();
-        f.set_modified(SystemTime::now() - ago).unwrap();
+        touch(&path, SystemTime::now() - ago);
     }
 
     #[test]
@@ -422,12 +429,7 @@ mod tests {
         let path = dir.path().join("lock");
         let (lock, _) = acquire_beating(dir.path(), "run x", Duration::from_millis(20)).unwrap();
         let old = SystemTime::now() - Duration::from_secs(3600);
-        std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        touch(&path, old);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while age_of(&path).is_some_and(|a| a > Duration::from_secs(1800)) {
             assert!(std::time::Instant::now() < deadline, "never touched");
@@ -439,12 +441,7 @@ mod tests {
         // Another process's lock in its place is never touched by a dropped holder's
         // thread (it has stopped) nor removed.
         std::fs::write(&path, &content).unwrap();
-        std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        touch(&path, old);
         std::thread::sleep(Duration::from_millis(100));
         assert!(age_of(&path).unwrap() > Duration::from_secs(1800));
     }
