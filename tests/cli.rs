@@ -250,6 +250,40 @@ fn partition_options_are_checked_before_any_work() {
     assert!(!out.join("manifest.json").exists());
 }
 
+/// A limit that only the size estimate exceeds (the rows give one partition) lets a
+/// masked run go on, in memory; it used to be refused before the rows were counted.
+#[test]
+fn a_masked_run_whose_rows_fit_one_partition_runs_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    minimal(dir.path());
+    // A second payment of the same person, scheme and period: DUP-001 keys the id.
+    std::fs::write(
+        dir.path().join("payments.csv"),
+        "txn_id,id_number,scheme,period,amount,paid_at
+         T1,11010519491231002X,医疗,2022,320,2021-11-05
+         T2,11010519491231002X,医疗,2022,320,2021-11-06
+",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = run_on(dir.path(), &out, &["--memory-limit", "1MiB", "--mask"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["partitions"]["count"], 1, "{}", m["partitions"]);
+    let findings = std::fs::read_to_string(out.join("findings.csv")).unwrap();
+    assert!(findings.contains("DUP-001"), "{findings}");
+    assert!(findings.contains("110105********002X"), "{findings}");
+    assert!(!findings.contains("11010519491231002X"), "{findings}");
+    assert!(!findings.contains("王涛"), "{findings}");
+    let spills: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".qianbiao"))
+        .collect();
+    assert!(spills.is_empty(), "{spills:?}");
+}
+
 #[test]
 fn a_partitioned_run_writes_what_the_run_in_memory_writes_and_leaves_no_spill() {
     let dir = tempfile::tempdir().unwrap();

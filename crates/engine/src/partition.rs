@@ -2345,13 +2345,23 @@ impl BucketRunner for LocalRunner {
     }
 }
 
+/// Why a masked run cannot be partitioned.
+fn mask_refused(k: Option<usize>) -> EngineError {
+    let chosen = k.map_or(String::new(), |k| {
+        format!(" (the memory limit gives {k} partitions)")
+    });
+    EngineError::Config(format!(
+        "--mask needs every id and name of the run at once: run it in one partition \
+         (--partitions 1, or a larger --memory-limit){chosen}"
+    ))
+}
+
 fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcome, EngineError> {
-    if opts.mask {
-        return Err(EngineError::Config(
-            "--mask needs every id and name of the run at once: run it in one partition \
-             (--partitions 1, or a larger --memory-limit)"
-                .into(),
-        ));
+    // A masked run is refused at once when its partitions are given (or it runs on a
+    // cluster); when the limit chooses them, once they are counted: the size estimate
+    // that sent the run here is rougher than the rows, which may still give one.
+    if opts.mask && (fixed.is_some() || opts.runner.is_some()) {
+        return Err(mask_refused(fixed.filter(|&k| k > 1)));
     }
     let policy = &opts.pipeline.policy;
     let (mut meta, plan) = qianbiao_ingest::plan(&opts.data)?;
@@ -2432,6 +2442,16 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         }
     }
     .min(u16::MAX as usize);
+    if opts.mask {
+        if k > 1 {
+            return Err(mask_refused(Some(k)));
+        }
+        // One partition after all: the run in memory, which masks (the spill folder goes
+        // with `spill`).
+        drop((pass1, decisions, files, pieces));
+        drop(spill);
+        return crate::compute_in_memory(opts);
+    }
     let (as_of, as_of_from) = crate::choose_as_of(opts.as_of, || pass1.latest, policy.window_end);
     let keys_latest = pass1.latest;
     let buckets = std::mem::take(&mut pass1.comps).into_buckets(k);
