@@ -417,29 +417,27 @@ impl Masker {
         more_ids: impl IntoIterator<Item = &'a str>,
         more_names: impl IntoIterator<Item = &'a str>,
     ) -> Masker {
-        let mut ids: Vec<qianbiao_core::IdStr> = Vec::new();
+        // Every source's id column is interned in the run's id table, each id once: the
+        // table is their distinct ids (a test compares it with the rows' ids), where
+        // the rows name each person in several sources.
+        let mut ids: Vec<qianbiao_core::IdStr> = ds.strings.ids.iter().collect();
         let mut names: Vec<&'a str> = more_names.into_iter().collect();
         let mut keep: Vec<&str> = Vec::new();
         for h in ds.hukou().iter() {
-            ids.push(h.id());
             names.push(h.name());
             keep.push(h.village());
             keep.push(h.office());
         }
         for d in ds.deaths().iter() {
-            ids.push(d.id());
             names.push(d.name());
         }
         for e in ds.eligibility().iter() {
-            ids.push(e.id());
             names.push(e.name());
         }
         for r in ds.registrations().iter() {
-            ids.push(r.id());
             names.push(r.name());
         }
         for p in ds.payments().iter() {
-            ids.push(p.id());
             names.push(p.name());
             keep.push(p.village());
         }
@@ -449,7 +447,6 @@ impl Masker {
             keep.push(&p.village);
         }
         for r in ds.receipts().iter() {
-            ids.push(r.id());
             names.push(r.name());
             keep.push(r.village());
         }
@@ -457,7 +454,6 @@ impl Masker {
             keep.push(d.village());
         }
         for r in ds.roster().iter() {
-            ids.push(r.id());
             names.push(r.name());
             keep.push(r.village());
         }
@@ -656,6 +652,81 @@ mod tests {
         assert_eq!(m.known_replaced("x123456王涛娜y"), "x1*****王**y");
         assert_eq!(m.known_replaced("23456涛娜王涛"), "23***涛*王*");
         assert!(matches!(m.known_replaced("无人"), Cow::Borrowed(_)));
+    }
+
+    /// The ids of a dataset's rows, every source's, distinct and sorted.
+    fn row_ids(ds: &qianbiao_ingest::Dataset) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        ids.extend(ds.hukou().iter().map(|r| r.id().as_str().to_string()));
+        ids.extend(ds.deaths().iter().map(|r| r.id().as_str().to_string()));
+        ids.extend(ds.eligibility().iter().map(|r| r.id().as_str().to_string()));
+        ids.extend(
+            ds.registrations()
+                .iter()
+                .map(|r| r.id().as_str().to_string()),
+        );
+        ids.extend(ds.payments().iter().map(|r| r.id().as_str().to_string()));
+        ids.extend(ds.receipts().iter().map(|r| r.id().as_str().to_string()));
+        ids.extend(ds.roster().iter().map(|r| r.id().as_str().to_string()));
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn the_id_table_holds_exactly_the_ids_of_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut towns =
+            vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../sample-data/dianzi-2022")];
+        for (seed, dirty) in [(1, true), (2, true), (3, false)] {
+            let out = dir.path().join(format!("{seed}-{dirty}"));
+            qianbiao_synth::generate(&qianbiao_synth::SynthOptions {
+                persons: 1500,
+                seed,
+                out: out.clone(),
+                dirty,
+                format: qianbiao_synth::Format::Csv,
+                town_persons: qianbiao_synth::TOWN_PERSONS,
+            })
+            .unwrap();
+            towns.push(out);
+        }
+        for town in towns {
+            let ds = qianbiao_ingest::load(
+                &town,
+                &qianbiao_ingest::LoadOptions {
+                    year: 2022,
+                    progress: None,
+                    columns: None,
+                },
+            )
+            .unwrap();
+            let mut table: Vec<String> = ds
+                .strings
+                .ids
+                .iter()
+                .map(|i| i.as_str().to_string())
+                .collect();
+            table.sort_unstable();
+            let rows = row_ids(&ds);
+            // The table's empty text (a row without an id) masks nothing.
+            let only_table: Vec<&String> = table
+                .iter()
+                .filter(|i| !i.is_empty() && rows.binary_search(i).is_err())
+                .collect();
+            let only_rows: Vec<&String> = rows
+                .iter()
+                .filter(|i| table.binary_search(i).is_err())
+                .collect();
+            assert!(!rows.is_empty());
+            assert_eq!(
+                (only_table, only_rows),
+                (vec![], vec![]),
+                "{}",
+                town.display()
+            );
+        }
     }
 
     fn masker() -> Masker {
