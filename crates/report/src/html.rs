@@ -549,7 +549,7 @@ fn findings_section(h: &mut String, r: &Review) {
     h.push_str(
         "</select><select id=\"qb-sev\" aria-label=\"严重程度\"><option value=\"\">全部严重程度</option>\
          <option value=\"高\">高</option><option value=\"中\">中</option><option value=\"低\">低</option></select>\
-         <label><input type=\"checkbox\" id=\"qb-group\"> 按人员归并</label>\
+         <label><input type=\"checkbox\" id=\"qb-group\" checked> 按人员归并</label>\
          <select id=\"qb-size\" aria-label=\"每页条数\"><option value=\"50\">每页 50 条</option><option value=\"200\">每页 200 条</option></select>\
          </div>\n<p id=\"qb-stat\"></p><span id=\"qb-count\" hidden></span>\n\
          <table id=\"qb-table\"><thead><tr>",

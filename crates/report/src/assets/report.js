@@ -7,7 +7,9 @@
   var ID = 0, RULE = 1, SEV = 2, KEY = 3, IDN = 4, NAME = 5, VIL = 6, COLL = 7, SCH = 8,
     PER = 9, AMT = 10, TXN = 11, DET = 12, SRC = 13, WHO = 14;
   var SEV_RANK = { '高': 0, '中': 1, '低': 2 };
-  var st = { q: '', rule: '', sev: '', sort: -1, dir: 1, group: false, page: 0, size: 50 };
+  // Findings grouped per person where one person has several (operations.md), unless the
+  // reviewer unticks 按人员归并.
+  var st = { q: '', rule: '', sev: '', sort: -1, dir: 1, group: true, page: 0, size: 50 };
   var view = null, hay = null;
   var $ = function (id) { return document.getElementById(id); };
   var tbody = $('qb-rows');
@@ -173,6 +175,10 @@
     function set(q, rule) { $('qb-q').value = q; st.q = q; st.rule = rule || ''; $('qb-rule').value = st.rule; st.page = 0; update(); }
     function shown() { return Array.prototype.map.call(tbody.querySelectorAll('tr[data-i]'), function (tr) { return +tr.getAttribute('data-i'); }); }
     var c = res.checks;
+    // Opened grouped per person: a person with several findings is one group.
+    c.grouped_when_opened = $('qb-group').checked && st.group &&
+      (N < 2 || !!view.units);
+    $('qb-group').checked = false; st.group = false; update();
     c.table_total = +$('qb-count').textContent === N;
     if (N > 0) {
       var probe = R[Math.floor(N / 2)];
@@ -214,7 +220,7 @@
         if (k !== n || n < 2) groupsOk = false;
       });
       c.group_by_person = groupsOk;
-      $('qb-group').checked = false; st.group = false; st.sort = -1; st.dir = 1; set('');
+      $('qb-group').checked = true; st.group = true; st.sort = -1; st.dir = 1; set('');
     }
     res.first_render_ms = Math.round(firstRender - t0);
     res.first_render_since_navigation_ms = Math.round(firstRender);
