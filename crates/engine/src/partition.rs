@@ -2418,17 +2418,6 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
     keys_job.names = names;
     runner.keys(&keys_job, &mut pass1, progress)?;
     peaks.end("keys");
-    let KeysJob { files, pieces, .. } = keys_job;
-    let uf_bytes = pass1.comps.bytes();
-    let keys_spill_bytes = pass1.comps.spilled();
-    let paid_latest = pass1.comps.resolve()?;
-    pass1.latest = pass1.latest.max(paid_latest);
-    peaks.end("keys_resolve");
-    let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
-    let decisions = pass1.link_globally(&rels);
-    drop(rels);
-    peaks.end("keys_link");
-    let keys_ms = ms(t1);
     let k = match fixed {
         Some(k) => k,
         None => {
@@ -2446,12 +2435,24 @@ fn compute_partitioned(opts: &RunOptions, fixed: Option<usize>) -> Result<Outcom
         if k > 1 {
             return Err(mask_refused(Some(k)));
         }
-        // One partition after all: the run in memory, which masks (the spill folder goes
-        // with `spill`).
-        drop((pass1, decisions, files, pieces));
+        // One partition after all (the rows are counted: the components, linkage and
+        // buckets are not needed): the run in memory, which masks; the spill folder goes
+        // with `spill`.
+        drop((pass1, keys_job));
         drop(spill);
         return crate::compute_in_memory(opts);
     }
+    let KeysJob { files, pieces, .. } = keys_job;
+    let uf_bytes = pass1.comps.bytes();
+    let keys_spill_bytes = pass1.comps.spilled();
+    let paid_latest = pass1.comps.resolve()?;
+    pass1.latest = pass1.latest.max(paid_latest);
+    peaks.end("keys_resolve");
+    let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+    let decisions = pass1.link_globally(&rels);
+    drop(rels);
+    peaks.end("keys_link");
+    let keys_ms = ms(t1);
     let (as_of, as_of_from) = crate::choose_as_of(opts.as_of, || pass1.latest, policy.window_end);
     let keys_latest = pass1.latest;
     let buckets = std::mem::take(&mut pass1.comps).into_buckets(k);
