@@ -190,11 +190,13 @@ pub struct Masker {
     keep: BTreeSet<String>,
 }
 
-/// Longest value the automaton takes (in characters).
+/// Longest value looked up in the masker's table (in characters); longer ones are
+/// replaced one by one.
 const LONG: usize = 64;
 
 /// The distinct values of a list, sorted (a run's inputs name each id and name in several
-/// sources: each is normalised and masked once, not once a row).
+/// sources: each is normalised and masked once, not once a row). Sorted, the patterns
+/// made of them come nearly in order, which their own sort then takes quickly.
 fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     // A hash set first: sorting every row's id compares their long common prefixes.
     let set: rustc_hash::FxHashSet<&str> = values.into_iter().collect();
@@ -203,12 +205,13 @@ fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
     v
 }
 
-/// What a masker replaces: each pattern, and whether it is an id's, sorted by pattern. The
+/// What a masker replaces: each pattern once, and whether it is an id's. The
 /// ids (at least four characters once normalised) as given, upper- and lower-cased, each
 /// masked as an id; the names (at least two characters once normalised) masked as names,
 /// unless the same text is also an id's pattern (ids first, so a value that is both stays
-/// an id). Built from the distinct values by sorting: a million persons' inputs give six
-/// million ids and names, which a map took seconds to take one by one.
+/// an id). Built from the distinct values, the ids sorted (for the names to look up): a
+/// million persons' inputs give six million ids and names, which a map took seconds to
+/// take one by one.
 fn table<'a>(
     ids: impl IntoIterator<Item = &'a str>,
     names: impl IntoIterator<Item = &'a str>,
@@ -241,13 +244,11 @@ fn table<'a>(
     name_pats.par_sort_unstable();
     name_pats.dedup();
     name_pats.retain(|n| id_pats.binary_search(n).is_err());
-    let mut pairs: Vec<(String, bool)> = id_pats
+    id_pats
         .into_iter()
         .map(|p| (p, true))
         .chain(name_pats.into_iter().map(|n| (n, false)))
-        .collect();
-    pairs.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    pairs
+        .collect()
 }
 
 /// A known value's replacement: masked as an id or as a name.
@@ -272,13 +273,15 @@ impl Masker {
         let (long, short): (Vec<_>, Vec<_>) = table
             .into_iter()
             .partition(|(p, _)| p.chars().count() > LONG);
-        let long = long
+        // Replaced one after the other, in the order of their text.
+        let mut long: Vec<(String, String)> = long
             .into_iter()
             .map(|(p, is_id)| {
                 let r = replacement(&p, is_id);
                 (p, r)
             })
             .collect();
+        long.sort_unstable();
         let mut lens: FxHashMap<char, Vec<usize>> = FxHashMap::default();
         for (p, _) in &short {
             if let Some(c) = p.chars().next() {
@@ -576,12 +579,15 @@ mod tests {
             "张三丰",
         ];
         let with_replacements = |t: Vec<(String, bool)>| -> Vec<(String, String)> {
-            t.into_iter()
+            let mut v: Vec<(String, String)> = t
+                .into_iter()
                 .map(|(p, is_id)| {
                     let r = replacement(&p, is_id);
                     (p, r)
                 })
-                .collect()
+                .collect();
+            v.sort_unstable();
+            v
         };
         assert_eq!(
             with_replacements(table(ids.iter().copied(), names.iter().copied())),
