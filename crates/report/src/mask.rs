@@ -251,6 +251,19 @@ fn table<'a>(
         .collect()
 }
 
+/// Values of the table with their replacements, in the order of their text.
+fn replaced_in_order(values: Vec<(String, bool)>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = values
+        .into_iter()
+        .map(|(p, is_id)| {
+            let r = replacement(&p, is_id);
+            (p, r)
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 /// A known value's replacement: masked as an id or as a name.
 fn replacement(value: &str, is_id: bool) -> String {
     if is_id {
@@ -274,14 +287,7 @@ impl Masker {
             .into_iter()
             .partition(|(p, _)| p.chars().count() > LONG);
         // Replaced one after the other, in the order of their text.
-        let mut long: Vec<(String, String)> = long
-            .into_iter()
-            .map(|(p, is_id)| {
-                let r = replacement(&p, is_id);
-                (p, r)
-            })
-            .collect();
-        long.sort_unstable();
+        let long = replaced_in_order(long);
         let mut lens: FxHashMap<char, Vec<usize>> = FxHashMap::default();
         for (p, _) in &short {
             if let Some(c) = p.chars().next() {
@@ -578,22 +584,11 @@ mod tests {
             "",
             "张三丰",
         ];
-        let with_replacements = |t: Vec<(String, bool)>| -> Vec<(String, String)> {
-            let mut v: Vec<(String, String)> = t
-                .into_iter()
-                .map(|(p, is_id)| {
-                    let r = replacement(&p, is_id);
-                    (p, r)
-                })
-                .collect();
-            v.sort_unstable();
-            v
-        };
         assert_eq!(
-            with_replacements(table(ids.iter().copied(), names.iter().copied())),
+            replaced_in_order(table(ids.iter().copied(), names.iter().copied())),
             table_by_map(&ids, &names)
         );
-        assert_eq!(with_replacements(table([], [])), table_by_map(&[], &[]));
+        assert_eq!(replaced_in_order(table([], [])), table_by_map(&[], &[]));
     }
 
     /// What the masker replaced with an automaton until 2026-12-07.
